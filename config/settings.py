@@ -118,25 +118,29 @@ if DEBUG:
 
 # Email goes through Django's mailers; the console backend prints it unless EMAIL_URL points at
 # an SMTP server (smtp+tls://user:password@host:587).
-_email_url = env("EMAIL_URL", default="")
-if _email_url:
-    _email = env.email_url_config(_email_url)
-    MAILERS = {
+
+
+def mailers_from_url(url: str) -> dict:
+    if not url:
+        return {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    email = env.email_url_config(url)
+    return {
         "default": {
-            "BACKEND": _email["EMAIL_BACKEND"],
+            "BACKEND": email["EMAIL_BACKEND"],
             "OPTIONS": {
-                "host": _email.get("EMAIL_HOST"),
-                "port": _email.get("EMAIL_PORT"),
-                "username": _email.get("EMAIL_HOST_USER"),
-                "password": _email.get("EMAIL_HOST_PASSWORD"),
-                "use_tls": _email.get("EMAIL_USE_TLS", False),
-                "use_ssl": _email.get("EMAIL_USE_SSL", False),
+                "host": email.get("EMAIL_HOST"),
+                "port": email.get("EMAIL_PORT"),
+                "username": email.get("EMAIL_HOST_USER"),
+                "password": email.get("EMAIL_HOST_PASSWORD"),
+                "use_tls": email.get("EMAIL_USE_TLS", False),
+                "use_ssl": email.get("EMAIL_USE_SSL", False),
                 "timeout": 10,
             },
         }
     }
-else:
-    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+
+
+MAILERS = mailers_from_url(env("EMAIL_URL", default=""))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="greenlight@localhost")
 # Absolute address of this app, used in links inside notifications.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")

@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 from config.settings import *  # noqa: F403
-from config.settings import env
+from config.settings import env, mailers_from_url
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 FERNET_KEYS = env.list("FERNET_KEYS")
+MAILERS = mailers_from_url(env("EMAIL_URL"))
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

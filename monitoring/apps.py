@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class MonitoringConfig(AppConfig):
     name = "monitoring"
+
+    def ready(self) -> None:
+        from monitoring import receivers  # noqa: F401

@@ -41,3 +41,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             + ", ".join(sorted(missing_everywhere)),
             returncode=1,
         )
+
+
+@pytest.fixture
+def cast(db: None):
+    from tests.builders import make_cast
+
+    return make_cast()
+
+
+@pytest.fixture
+def release(cast):
+    from tests.builders import make_release
+
+    return make_release(cast)

@@ -1,0 +1,74 @@
+# Greenlight. `make run` starts the app with demo data; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help install run test lint format migrations-check deploy-check ci clean
+
+help:
+	@echo "make run               the app with demo data on http://$(HOST):$(PORT)"
+	@echo "make test              the whole suite (PostgreSQL and Redis when they answer)"
+	@echo "make lint | format | migrations-check | deploy-check | ci"
+
+# uv itself lives in its own small virtualenv so nothing is installed outside the project.
+$(UV):
+	python3 -m venv .uv
+	.uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+install: .venv/.synced
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo
+	@echo "  Greenlight is starting on http://$(HOST):$(PORT)/"
+	@echo "  Log in as rita (release manager), paul (product), quinn (QA), dana (DevOps),"
+	@echo "  devin (developer), vic (viewer) or admin (superuser); password: greenlight"
+	@echo "  Ctrl-C stops the web server, the worker and beat."
+	@echo
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
+	$(PY) -m celery -A config worker --loglevel=warning --concurrency=2 --without-gossip --without-mingle & \
+	$(PY) -m celery -A config beat --loglevel=warning & \
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: install
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+migrations-check: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+# The production settings with throwaway values: proves they pass Django's deployment checks.
+deploy-check: install
+	DJANGO_SETTINGS_MODULE=config.settings_production \
+	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+	FERNET_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+	ALLOWED_HOSTS=greenlight.example.com \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/greenlight \
+	REDIS_URL=redis://127.0.0.1:6379/0 \
+	EMAIL_URL=smtp+tls://greenlight:secret@mail.example.com:587 \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+ci: lint migrations-check deploy-check
+	REQUIRE_SERVICES=1 $(MAKE) test
+
+clean:
+	rm -rf .venv .uv var staticfiles

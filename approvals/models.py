@@ -1,0 +1,186 @@
+"""Sign-offs, the go/no-go decision and the approval policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from releases.models import Project, Release, ReleaseKind, Role
+
+# What each kind of release needs by default (DESIGN.md: the kind decides the ceremony).
+DEFAULT_REQUIRED_ROLES: dict[str, dict[str, int]] = {
+    ReleaseKind.STANDARD: {Role.DEV: 1, Role.QA: 1, Role.DEVOPS: 1, Role.PRODUCT: 1},
+    ReleaseKind.HOTFIX: {Role.DEV: 1, Role.DEVOPS: 1},
+    ReleaseKind.MAJOR: {
+        Role.DEV: 1,
+        Role.QA: 2,
+        Role.DEVOPS: 1,
+        Role.PRODUCT: 1,
+        Role.RELEASE_MANAGER: 1,
+    },
+}
+
+
+class ApprovalPolicy(models.Model):
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="approval_policy"
+    )
+    separation_of_duties = models.BooleanField(
+        default=True, help_text="One person gives at most one role's sign-off on a release."
+    )
+    sign_off_expiry_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A sign-off older than this no longer counts."
+    )
+    decider_role = models.CharField(
+        max_length=20, choices=Role.choices, default=Role.RELEASE_MANAGER
+    )
+    reminder_hours_before = models.PositiveIntegerField(
+        default=24, help_text="Remind people with a pending sign-off this long before go/no-go."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "approval policies"
+
+    def __str__(self) -> str:
+        return f"Approval policy of {self.project}"
+
+    def required_roles(self, kind: str) -> dict[str, int]:
+        """role → quorum for a kind; falls back to the defaults when nothing is configured."""
+        rows = [r for r in self.requirements.all() if r.release_kind == kind]
+        if not rows and not self.requirements.all():
+            return dict(DEFAULT_REQUIRED_ROLES[kind])
+        return {r.role: r.quorum for r in rows}
+
+    def expiry(self) -> dt.timedelta | None:
+        if self.sign_off_expiry_days is None:
+            return None
+        return dt.timedelta(days=self.sign_off_expiry_days)
+
+
+class RoleRequirement(models.Model):
+    policy = models.ForeignKey(
+        ApprovalPolicy, on_delete=models.CASCADE, related_name="requirements"
+    )
+    release_kind = models.CharField(max_length=10, choices=ReleaseKind.choices)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    quorum = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["release_kind", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "release_kind", "role"], name="unique_role_requirement"
+            ),
+            models.CheckConstraint(condition=Q(quorum__gte=1), name="quorum_at_least_one"),
+            models.CheckConstraint(condition=~Q(role="viewer"), name="viewer_never_signs"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} ×{self.quorum} on {self.get_release_kind_display()}"
+
+
+class SignOffQuerySet(models.QuerySet["SignOff"]):
+    def current(self) -> SignOffQuerySet:
+        return self.filter(is_current=True)
+
+
+class SignOff(models.Model):
+    """One person's go or no-go for one role on a release.
+
+    Signing again supersedes the earlier row (kept as history): exactly one current row per
+    (release, user, role), enforced by a partial unique constraint. A sign-off becomes stale
+    when what it approved changes; it then stays current (so the person sees it) but no longer
+    counts.
+    """
+
+    class Decision(models.TextChoices):
+        GO = "go", "Go"
+        NO_GO = "no_go", "No-go"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="sign_offs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_offs"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    decision = models.CharField(max_length=6, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    is_current = models.BooleanField(default=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    stale_at = models.DateTimeField(null=True, blank=True)
+    stale_reason = models.CharField(max_length=300, blank=True)
+
+    objects = SignOffQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "user", "role"],
+                condition=Q(is_current=True),
+                name="one_current_sign_off_per_user_role",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision="go") | ~Q(comment=""), name="no_go_has_reason"
+            ),
+        ]
+        indexes = [models.Index(fields=["release", "is_current"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_decision_display()} as {self.get_role_display()}"
+
+    def is_stale(
+        self, *, expiry: dt.timedelta | None = None, now: dt.datetime | None = None
+    ) -> bool:
+        if self.stale_at is not None:
+            return True
+        if expiry is not None:
+            return (now or timezone.now()) - self.created_at > expiry
+        return False
+
+
+class Decision(models.Model):
+    """The recorded go/no-go outcome and a frozen snapshot of the evidence it rested on."""
+
+    class Outcome(models.TextChoices):
+        GO = "go", "Go"
+        NO_GO = "no_go", "No-go"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="decisions")
+    outcome = models.CharField(max_length=6, choices=Outcome.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+    notes = models.TextField(blank=True, help_text="Reasons for a no-go; anything worth keeping.")
+    overridden = models.BooleanField(default=False)
+    override_reason = models.TextField(blank=True)
+    # Readiness, sign-offs, checklist, checks and scope exactly as they were; never rewritten.
+    snapshot = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-decided_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(overridden=False) | ~Q(override_reason=""),
+                name="override_has_reason",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} on {self.release} at {self.decided_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and "snapshot" in (kwargs.get("update_fields") or ["snapshot"]):
+            raise TypeError("A decision's snapshot is frozen once recorded.")
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("decision_detail", args=[self.pk])

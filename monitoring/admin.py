@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from monitoring import models
+
+
+@admin.register(models.Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "project",
+        "kind",
+        "enabled",
+        "circuit_state",
+        "consecutive_failures",
+        "last_success_at",
+    ]
+    list_filter = ["kind", "enabled", "circuit_state"]
+    # Credentials are set through the integration form; the ciphertext is never shown.
+    exclude = ["secrets_encrypted"]
+    readonly_fields = [
+        "last_success_at",
+        "last_error_at",
+        "last_error",
+        "consecutive_failures",
+        "circuit_state",
+        "circuit_opened_at",
+        "backoff_until",
+    ]
+
+
+class CheckResultInline(admin.TabularInline):
+    model = models.CheckResult
+    extra = 0
+    can_delete = False
+    readonly_fields = ["status", "value", "detail", "sha", "source", "judged_by", "observed_at"]
+    fields = readonly_fields
+
+
+@admin.register(models.Check)
+class CheckAdmin(admin.ModelAdmin):
+    list_display = ["name", "release", "project", "integration", "phase", "required", "status"]
+    list_filter = ["phase", "status", "required"]
+    list_select_related = ["release__project", "project", "integration"]
+    readonly_fields = [
+        "status",
+        "last_value",
+        "last_detail",
+        "last_url",
+        "observed_sha",
+        "last_evaluated_at",
+        "last_changed_at",
+        "passing_since",
+        "consecutive_errors",
+        "etag",
+    ]
+    inlines = [CheckResultInline]
+
+
+@admin.register(models.CheckResult)
+class CheckResultAdmin(admin.ModelAdmin):
+    list_display = ["check_ref", "status", "value", "source", "observed_at"]
+    list_filter = ["status", "source"]
+    list_select_related = ["check_ref"]
+
+
+@admin.register(models.WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["provider", "delivery_id", "event", "received_at"]
+    list_filter = ["provider"]

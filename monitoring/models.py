@@ -1,0 +1,223 @@
+"""Integrations (CI, monitoring, issue tracker), the checks that read them, and their results."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from releases.models import Project, Release
+
+
+class IntegrationKind(models.TextChoices):
+    GITHUB = "github", "GitHub Actions"
+    GITLAB = "gitlab", "GitLab CI"
+    JENKINS = "jenkins", "Jenkins"
+    CIRCLECI = "circleci", "CircleCI"
+    PROMETHEUS = "prometheus", "Prometheus"
+    DATADOG = "datadog", "Datadog"
+    NEWRELIC = "newrelic", "New Relic"
+    SENTRY = "sentry", "Sentry"
+    JIRA = "jira", "Jira"
+    HTTP = "http", "HTTP health"
+    PARITY = "parity", "Environment parity"
+    # Results arrive only by push (REST API or webhook); nothing is polled.
+    PUSH = "push", "Pushed results"
+
+
+class CircuitState(models.TextChoices):
+    CLOSED = "closed", "Closed"
+    OPEN = "open", "Open"
+    HALF_OPEN = "half_open", "Half-open"
+
+
+class Integration(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="integrations")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=12, choices=IntegrationKind.choices)
+    base_url = models.URLField(blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    # Credentials as Fernet ciphertext of a JSON object; never rendered back or logged.
+    secrets_encrypted = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+
+    # The integration's own health, shared by every worker.
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    circuit_state = models.CharField(
+        max_length=10, choices=CircuitState.choices, default=CircuitState.CLOSED
+    )
+    circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    # Set from 429 Retry-After / rate-limit reset headers: no call before this.
+    backoff_until = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_integration_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class CheckStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PASSING = "passing", "Passing"
+    FAILING = "failing", "Failing"
+    ERROR = "error", "Error"
+    NEEDS_JUDGEMENT = "needs_judgement", "Needs judgement"
+
+
+class CheckPhase(models.TextChoices):
+    PRE_RELEASE = "pre_release", "Pre-release (readiness)"
+    POST_RELEASE = "post_release", "Post-release (health)"
+
+
+class Comparator(models.TextChoices):
+    LT = "lt", "<"
+    LTE = "lte", "≤"
+    GT = "gt", ">"
+    GTE = "gte", "≥"
+    EQ = "eq", "="
+    NE = "ne", "≠"
+
+
+class Check(models.Model):
+    """A gate that reads one integration for one release, or a project template copied onto
+    new releases (``release`` empty, ``project`` set)."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="check_templates"
+    )
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, null=True, blank=True, related_name="checks"
+    )
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="checks")
+    name = models.CharField(max_length=120)
+    phase = models.CharField(
+        max_length=12, choices=CheckPhase.choices, default=CheckPhase.PRE_RELEASE
+    )
+    required = models.BooleanField(default=True)
+    # What to read: check/workflow name, pipeline, job, PromQL, monitor id, JQL…
+    params = models.JSONField(default=dict, blank=True)
+    comparator = models.CharField(max_length=3, choices=Comparator.choices, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+
+    # Timing.
+    stabilisation_seconds = models.PositiveIntegerField(
+        default=0, help_text="Wait this long after the phase starts before the first evaluation."
+    )
+    interval_seconds = models.PositiveIntegerField(default=60)
+    hold_seconds = models.PositiveIntegerField(
+        default=0, help_text="A passing result must hold this long before it counts."
+    )
+    timeout_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A check that never passed within this long fails."
+    )
+
+    # Current state.
+    status = models.CharField(
+        max_length=16, choices=CheckStatus.choices, default=CheckStatus.PENDING, db_index=True
+    )
+    last_value = models.CharField(max_length=200, blank=True)
+    last_detail = models.TextField(blank=True)
+    last_url = models.URLField(max_length=500, blank=True)
+    observed_sha = models.CharField(max_length=64, blank=True)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    last_changed_at = models.DateTimeField(null=True, blank=True)
+    passing_since = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    etag = models.CharField(max_length=200, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["phase", "name", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(release__isnull=False) | Q(project__isnull=False),
+                name="check_belongs_somewhere",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_template(self) -> bool:
+        return self.release_id is None
+
+    def is_stale_for(self, commit_sha: str) -> bool:
+        """A pre-release result observed on another commit says nothing about this one."""
+        return bool(
+            self.phase == CheckPhase.PRE_RELEASE
+            and self.observed_sha
+            and commit_sha
+            and self.observed_sha != commit_sha
+        )
+
+    def counts_as_passing(self, *, commit_sha: str, now: dt.datetime | None = None) -> bool:
+        """Fail closed: only a passing result on this commit, held long enough, counts."""
+        if self.status != CheckStatus.PASSING or self.is_stale_for(commit_sha):
+            return False
+        if self.hold_seconds and self.passing_since:
+            held = (now or timezone.now()) - self.passing_since
+            return held >= dt.timedelta(seconds=self.hold_seconds)
+        return True
+
+
+class CheckResult(models.Model):
+    """One row per status change of a check (repeats only touch ``Check.last_evaluated_at``)."""
+
+    check_ref = models.ForeignKey(Check, on_delete=models.CASCADE, related_name="results")
+    status = models.CharField(max_length=16, choices=CheckStatus.choices)
+    value = models.CharField(max_length=200, blank=True)
+    numeric = models.FloatField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    sha = models.CharField(max_length=64, blank=True)
+    source = models.CharField(
+        max_length=20, default="poll", help_text="poll, webhook, api or judgement"
+    )
+    judged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    observed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-observed_at", "-pk"]
+        indexes = [models.Index(fields=["check_ref", "-observed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.check_ref} {self.status} at {self.observed_at:%H:%M:%S}"
+
+
+class WebhookDelivery(models.Model):
+    """Inbound deliveries already processed; the unique key turns a replay into a no-op."""
+
+    provider = models.CharField(max_length=20)
+    delivery_id = models.CharField(max_length=200)
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
+    event = models.CharField(max_length=60, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "delivery_id"], name="unique_webhook_delivery"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.delivery_id}"

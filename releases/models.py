@@ -1,0 +1,752 @@
+"""The release domain: projects, releases, scope, roles, checklists, rollback plans, the event log.
+
+Rules about one row live on its model (``Release.can_transition_to``, ``RollbackPlan.missing``);
+operations that span rows live in ``releases.services``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    DEV = "dev", "Developer"
+    QA = "qa", "QA"
+    DEVOPS = "devops", "DevOps"
+    PRODUCT = "product", "Product"
+    RELEASE_MANAGER = "release_manager", "Release manager"
+    VIEWER = "viewer", "Viewer"
+
+
+# Roles that give a go/no-go; a viewer reads only.
+SIGNING_ROLES = (Role.DEV, Role.QA, Role.DEVOPS, Role.PRODUCT, Role.RELEASE_MANAGER)
+
+
+class ReleaseKind(models.TextChoices):
+    STANDARD = "standard", "Standard"
+    HOTFIX = "hotfix", "Hotfix"
+    MAJOR = "major", "Major"
+
+
+class Status(models.TextChoices):
+    PLANNING = "planning", "Planning"
+    FROZEN = "frozen", "Scope frozen"
+    APPROVED = "approved", "Approved"
+    DEPLOYING = "deploying", "Deploying"
+    MONITORING = "monitoring", "Monitoring"
+    RELEASED = "released", "Released"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The lifecycle (DESIGN.md). Each edge is one service function in releases.services.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.PLANNING: frozenset({Status.FROZEN, Status.CANCELLED}),
+    Status.FROZEN: frozenset({Status.APPROVED, Status.CANCELLED}),
+    Status.APPROVED: frozenset({Status.DEPLOYING, Status.FROZEN, Status.CANCELLED}),
+    Status.DEPLOYING: frozenset({Status.MONITORING, Status.ROLLED_BACK}),
+    Status.MONITORING: frozenset({Status.RELEASED, Status.ROLLED_BACK}),
+    Status.RELEASED: frozenset(),
+    Status.ROLLED_BACK: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+ACTIVE_STATUSES = (
+    Status.PLANNING,
+    Status.FROZEN,
+    Status.APPROVED,
+    Status.DEPLOYING,
+    Status.MONITORING,
+)
+FINISHED_STATUSES = (Status.RELEASED, Status.ROLLED_BACK, Status.CANCELLED)
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", "Not watched yet"
+    HEALTHY = "healthy", "Healthy"
+    UNHEALTHY = "unhealthy", "Unhealthy"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.TextField(blank=True)
+    repository_url = models.URLField(blank=True)
+    # How long a release stays in monitoring after the deploy, per kind.
+    monitoring_minutes_standard = models.PositiveIntegerField(default=120)
+    monitoring_minutes_hotfix = models.PositiveIntegerField(default=30)
+    monitoring_minutes_major = models.PositiveIntegerField(default=240)
+    slack_webhook_url = models.URLField(
+        blank=True, help_text="Slack-compatible incoming webhook for release notifications."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("project_settings", args=[self.slug])
+
+    def monitoring_window(self, kind: str) -> dt.timedelta:
+        minutes = {
+            ReleaseKind.STANDARD: self.monitoring_minutes_standard,
+            ReleaseKind.HOTFIX: self.monitoring_minutes_hotfix,
+            ReleaseKind.MAJOR: self.monitoring_minutes_major,
+        }[kind]
+        return dt.timedelta(minutes=minutes)
+
+
+class ProjectMembership(models.Model):
+    """A person's standing role on a project; release role assignments default from these."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "user", "role"], name="unique_membership_role"
+            )
+        ]
+        ordering = ["project", "role", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} on {self.project}"
+
+
+class FreezeWindow(models.Model):
+    """A blackout: no deploy starts inside it without an audited override.
+
+    One-off windows use ``starts_at``/``ends_at``. Weekly windows repeat from
+    ``start_weekday start_time`` to ``end_weekday end_time`` in ``timezone`` (e.g. Friday 15:00
+    to Monday 08:00, Europe/Berlin).
+    """
+
+    class Recurrence(models.TextChoices):
+        ONCE = "once", "One-off"
+        WEEKLY = "weekly", "Every week"
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="freeze_windows")
+    reason = models.CharField(max_length=200)
+    recurrence = models.CharField(
+        max_length=10, choices=Recurrence.choices, default=Recurrence.ONCE
+    )
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    start_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, null=True, blank=True)
+    start_time = models.TimeField(null=True, blank=True)
+    end_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, null=True, blank=True)
+    end_time = models.TimeField(null=True, blank=True)
+    timezone = models.CharField(max_length=60, default="UTC")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "starts_at", "start_weekday", "start_time"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(recurrence="weekly")
+                | Q(
+                    starts_at__isnull=False,
+                    ends_at__isnull=False,
+                    ends_at__gt=models.F("starts_at"),
+                ),
+                name="freeze_once_has_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(recurrence="once")
+                | Q(
+                    start_weekday__isnull=False,
+                    start_time__isnull=False,
+                    end_weekday__isnull=False,
+                    end_time__isnull=False,
+                ),
+                name="freeze_weekly_has_days",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.describe()})"
+
+    def clean(self) -> None:
+        if self.recurrence == self.Recurrence.ONCE:
+            if not (self.starts_at and self.ends_at):
+                raise ValidationError("A one-off freeze window needs a start and an end.")
+            if self.ends_at <= self.starts_at:
+                raise ValidationError({"ends_at": "The end must be after the start."})
+        else:
+            missing = [
+                name
+                for name in ("start_weekday", "start_time", "end_weekday", "end_time")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValidationError(dict.fromkeys(missing, "Required for a weekly window."))
+        try:
+            self.zone()
+        except Exception as exc:
+            raise ValidationError({"timezone": f"Unknown time zone {self.timezone!r}."}) from exc
+
+    def zone(self) -> dt.tzinfo:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
+
+    def describe(self) -> str:
+        if self.recurrence == self.Recurrence.ONCE:
+            return f"{self.starts_at:%Y-%m-%d %H:%M} – {self.ends_at:%Y-%m-%d %H:%M} UTC"
+        return (
+            f"every {self.get_start_weekday_display()} {self.start_time:%H:%M} – "
+            f"{self.get_end_weekday_display()} {self.end_time:%H:%M} {self.timezone}"
+        )
+
+    def occurrences(
+        self, start: dt.datetime, end: dt.datetime
+    ) -> list[tuple[dt.datetime, dt.datetime]]:
+        """Every (start, end) of this window that overlaps [start, end), in UTC."""
+        if self.recurrence == self.Recurrence.ONCE:
+            if self.starts_at < end and self.ends_at > start:
+                return [(self.starts_at, self.ends_at)]
+            return []
+        zone = self.zone()
+        found = []
+        # Walk weeks from a week before ``start`` so a window that began earlier is caught.
+        local_start = start.astimezone(zone)
+        monday = (local_start - dt.timedelta(days=local_start.weekday() + 7)).date()
+        while True:
+            begin_day = monday + dt.timedelta(days=self.start_weekday)
+            opens = dt.datetime.combine(begin_day, self.start_time, tzinfo=zone)
+            span_days = (self.end_weekday - self.start_weekday) % 7
+            closes = dt.datetime.combine(
+                begin_day + dt.timedelta(days=span_days), self.end_time, tzinfo=zone
+            )
+            if closes <= opens:
+                closes += dt.timedelta(days=7)
+            if opens >= end:
+                break
+            if closes > start:
+                found.append((opens.astimezone(dt.UTC), closes.astimezone(dt.UTC)))
+            monday += dt.timedelta(days=7)
+        return found
+
+    def covers(self, moment: dt.datetime) -> bool:
+        return bool(self.occurrences(moment, moment + dt.timedelta(microseconds=1)))
+
+
+class ReleaseQuerySet(models.QuerySet["Release"]):
+    def active(self) -> ReleaseQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def visible_to(self, user: Any) -> ReleaseQuerySet:
+        """Releases of the projects the user belongs to (everything for a superuser)."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(project__memberships__user=user).distinct()
+
+    def active_for(self, user: Any) -> ReleaseQuerySet:
+        return self.visible_to(user).active()
+
+
+class Release(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="releases")
+    version = models.CharField(max_length=60)
+    title = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(
+        max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.STANDARD
+    )
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.PLANNING, db_index=True
+    )
+    health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
+    git_ref = models.CharField(
+        max_length=200, blank=True, help_text="Branch or tag, e.g. release/2.4"
+    )
+    commit_sha = models.CharField(max_length=64, blank=True)
+    environment = models.CharField(max_length=60, default="production")
+
+    # The plan.
+    code_freeze_at = models.DateTimeField(null=True, blank=True)
+    go_no_go_at = models.DateTimeField(null=True, blank=True)
+    deploy_window_start = models.DateTimeField(null=True, blank=True)
+    deploy_window_end = models.DateTimeField(null=True, blank=True)
+    monitoring_ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="Planned end of the post-release monitoring window."
+    )
+
+    # What happened.
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    poll_opened_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    deploy_started_at = models.DateTimeField(null=True, blank=True)
+    deploy_finished_at = models.DateTimeField(null=True, blank=True)
+    monitoring_until = models.DateTimeField(
+        null=True, blank=True, help_text="Actual end of the monitoring window, set at deploy done."
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # A go decision taken over blockers stays visible on the release for good.
+    override_used = models.BooleanField(default=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ReleaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="unique_release_version")
+        ]
+        indexes = [models.Index(fields=["status", "deploy_window_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.project.name} {self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("release_detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def scope_locked(self) -> bool:
+        return self.status != Status.PLANNING
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in TRANSITIONS[self.status]
+
+    def milestones(self) -> list[tuple[str, dt.datetime | None, dt.datetime | None]]:
+        """(label, planned, actual) in lifecycle order, for the page and the timeline."""
+        return [
+            ("Code freeze", self.code_freeze_at, self.frozen_at),
+            ("Go/no-go", self.go_no_go_at, self.approved_at),
+            ("Deploy window", self.deploy_window_start, self.deploy_started_at),
+            ("Deploy done", self.deploy_window_end, self.deploy_finished_at),
+            ("End of monitoring", self.monitoring_ends_at, self.released_at),
+        ]
+
+    def next_milestone(self, now: dt.datetime | None = None) -> tuple[str, dt.datetime] | None:
+        now = now or timezone.now()
+        for label, planned, actual in self.milestones():
+            if planned and not actual:
+                return label, planned
+        return None
+
+
+class ScopeItem(models.Model):
+    class Kind(models.TextChoices):
+        FEATURE = "feature", "Feature"
+        FIX = "fix", "Fix"
+        DEPENDENCY = "dependency", "Dependency"
+        RISK = "risk", "Known risk"
+        LIMITATION = "limitation", "Limitation"
+
+    class Risk(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        BLOCKER = "blocker", "Blocker"
+
+    class State(models.TextChoices):
+        INCLUDED = "included", "Included"
+        DEFERRED = "deferred", "Deferred"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="scope_items")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FEATURE)
+    title = models.CharField(max_length=200)
+    key = models.CharField(max_length=40, blank=True, help_text="Tracker key, e.g. PAY-142")
+    url = models.URLField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_scope_items",
+    )
+    risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.LOW)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.INCLUDED)
+    # A blocker-level risk stops the release until someone records how it was resolved.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+    added_after_freeze = models.BooleanField(default=False)
+    # When the change was merged (reported by CI); lead time for changes starts here.
+    merged_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.title}".strip()
+
+    @property
+    def is_open_blocker(self) -> bool:
+        return (
+            self.state == self.State.INCLUDED
+            and self.risk == self.Risk.BLOCKER
+            and self.resolved_at is None
+        )
+
+
+class ScopeChangeRequest(models.Model):
+    """A change to locked scope: accepted by Product and the release manager, or rejected."""
+
+    class Action(models.TextChoices):
+        ADD = "add", "Add an item"
+        REMOVE = "remove", "Remove (defer) an item"
+        CHANGE_RISK = "change_risk", "Change an item's risk"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="change_requests")
+    action = models.CharField(max_length=12, choices=Action.choices)
+    scope_item = models.ForeignKey(
+        ScopeItem, on_delete=models.CASCADE, null=True, blank=True, related_name="change_requests"
+    )
+    # What the request proposes: for "add" the new item's fields, for "change_risk" the risk.
+    proposal = models.JSONField(default=dict, blank=True)
+    reason = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    product_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    product_approved_at = models.DateTimeField(null=True, blank=True)
+    manager_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    manager_approved_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.describe()}"
+
+    def describe(self) -> str:
+        if self.action == self.Action.ADD:
+            return self.proposal.get("title", "")
+        item = str(self.scope_item) if self.scope_item_id else "(deleted item)"
+        if self.action == self.Action.CHANGE_RISK:
+            return f"{item} → {self.proposal.get('risk', '?')} risk"
+        return item
+
+
+class RoleAssignment(models.Model):
+    """Who holds which role on one release; defaults from the project's members."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="release_assignments"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "user", "role"], name="unique_release_assignment"
+            )
+        ]
+        ordering = ["role", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.get_role_display()} on {self.release}"
+
+
+class Phase(models.TextChoices):
+    READINESS = "readiness", "Readiness"
+    DEPLOYMENT = "deployment", "Deployment"
+    POST_RELEASE = "post_release", "Post-release"
+
+
+class ChecklistTemplate(models.Model):
+    """One item of a project's checklist, copied onto new releases of the kinds it applies to."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="checklist_templates"
+    )
+    phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.READINESS)
+    title = models.CharField(max_length=200)
+    help_text = models.TextField(blank=True)
+    owner_role = models.CharField(max_length=20, choices=Role.choices)
+    required = models.BooleanField(default=True)
+    for_standard = models.BooleanField(default=True)
+    for_hotfix = models.BooleanField(default=True)
+    for_major = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "phase", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def applies_to(self, kind: str) -> bool:
+        return getattr(self, f"for_{kind}")
+
+
+class ChecklistItem(models.Model):
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="checklist_items")
+    template = models.ForeignKey(
+        ChecklistTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.READINESS)
+    title = models.CharField(max_length=200)
+    help_text = models.TextField(blank=True)
+    owner_role = models.CharField(max_length=20, choices=Role.choices)
+    required = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+    ticked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ticked_at = models.DateTimeField(null=True, blank=True)
+    evidence_note = models.TextField(blank=True)
+    evidence_url = models.URLField(blank=True)
+
+    class Meta:
+        ordering = ["phase", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_ticked(self) -> bool:
+        return self.ticked_at is not None
+
+
+class RollbackPlan(models.Model):
+    release = models.OneToOneField(Release, on_delete=models.CASCADE, related_name="rollback_plan")
+    revert_steps = models.TextField(blank=True, help_text="How to revert, step by step.")
+    decider = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who makes the rollback call.",
+    )
+    triggers = models.TextField(blank=True, help_text="What conditions trigger a rollback.")
+    data_considerations = models.TextField(
+        blank=True, help_text="What happens to user data and in-flight work."
+    )
+    rehearsed_at = models.DateTimeField(null=True, blank=True)
+    rollback_webhook_url = models.URLField(
+        blank=True, help_text="Called (signed) when Greenlight starts a rollback automatically."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Rollback plan for {self.release}"
+
+    def missing(self, kind: str) -> list[str]:
+        """What the plan still lacks; empty when it is complete."""
+        gaps = []
+        if not self.revert_steps.strip():
+            gaps.append("how to revert")
+        if self.decider_id is None:
+            gaps.append("who makes the call")
+        if not self.triggers.strip():
+            gaps.append("what triggers a rollback")
+        if not self.data_considerations.strip():
+            gaps.append("what happens to data and in-flight work")
+        # A major release is rehearsed before it ships.
+        if kind == ReleaseKind.MAJOR and self.rehearsed_at is None:
+            gaps.append("a rehearsal (required for a major release)")
+        return gaps
+
+
+class ReleaseEventQuerySet(models.QuerySet["ReleaseEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("Release events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Release events are append-only.")
+
+
+class ReleaseEvent(models.Model):
+    """Append-only log of everything that happened to a release: the timeline and the audit trail.
+
+    Written only through ``releases.events.log_event`` inside the transaction of the change.
+    """
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who acted when it was not a person: "CI token deploy-bot", "poller", "system".
+    actor_label = models.CharField(max_length=120, blank=True)
+    verb = models.CharField(max_length=40, db_index=True)
+    summary = models.CharField(max_length=500)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = ReleaseEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["release", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.verb}: {self.summary}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("Release events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Release events are append-only.")
+
+    @property
+    def actor_name(self) -> str:
+        if self.actor_id:
+            return self.actor.get_full_name() or self.actor.get_username()
+        return self.actor_label or "system"
+
+
+class Review(models.Model):
+    release = models.OneToOneField(Release, on_delete=models.CASCADE, related_name="review")
+    went_well = models.TextField(blank=True)
+    went_badly = models.TextField(blank=True, help_text="What broke or nearly did.")
+    caused_stress = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Review of {self.release}"
+
+
+class ReviewAction(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="actions")
+    description = models.CharField(max_length=300)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "pk"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class Notification(models.Model):
+    """An in-app notification; email and chat copies are sent by tasks after commit."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    verb = models.CharField(max_length=40)
+    message = models.TextField()
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API: personal (acts as its user) or project (CI, one project).
+
+    Only a SHA-256 of the secret is stored; the secret is shown once, at creation.
+    """
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", "Personal"
+        PROJECT = "project", "Project"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_tokens",
+    )
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="api_tokens"
+    )
+    prefix = models.CharField(max_length=12, db_index=True)
+    hashed_secret = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="personal", user__isnull=False, project__isnull=True)
+                | Q(kind="project", project__isnull=False, user__isnull=True),
+                name="token_owner_matches_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

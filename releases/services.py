@@ -1,0 +1,1057 @@
+"""Every operation that changes a release.
+
+Each service has the same shape: guard → ``transaction.atomic()`` with the release row locked →
+change → ``log_event`` → side effects with ``transaction.on_commit``. Who may call what is decided
+by ``releases.permissions`` before the call; the services guard the release's state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from releases import signals
+from releases.errors import NotAllowed, Refused
+from releases.events import Actor, log_event
+from releases.models import (
+    ChecklistItem,
+    ChecklistTemplate,
+    Health,
+    Phase,
+    Project,
+    ProjectMembership,
+    Release,
+    ReleaseEvent,
+    Review,
+    Role,
+    RoleAssignment,
+    RollbackPlan,
+    ScopeChangeRequest,
+    ScopeItem,
+    Status,
+)
+from releases.notifications import notify
+
+User = get_user_model()
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def lock_release(release: Release) -> Release:
+    """Re-read the release under a row lock; callers continue with the fresh copy.
+
+    Every change to a release takes this lock first, so concurrent requests on one release run
+    one after the other and each re-checks the state the previous one left.
+    """
+    return Release.objects.select_for_update().select_related("project").get(pk=release.pk)
+
+
+def _refuse_unless(release: Release, target: str, action: str) -> None:
+    if not release.can_transition_to(target):
+        raise Refused(f"Cannot {action}: the release is {release.get_status_display().lower()}.")
+
+
+def _transition(
+    release: Release,
+    target: str,
+    *,
+    by: Actor,
+    verb: str,
+    summary: str,
+    stamp: str | None = None,
+    data: dict[str, Any] | None = None,
+    extra_fields: Iterable[str] = (),
+) -> ReleaseEvent:
+    old = release.status
+    release.status = target
+    fields = ["status", "updated_at", *extra_fields]
+    if stamp:
+        setattr(release, stamp, timezone.now())
+        fields.append(stamp)
+    release.save(update_fields=fields)
+    event = log_event(
+        release,
+        actor=by,
+        verb=verb,
+        summary=summary,
+        before={"status": old},
+        after={"status": target},
+        data=data,
+    )
+    signals.status_changed.send(
+        sender=Release, release=release, old=old, new=target, actor=by, event=event
+    )
+    return event
+
+
+def _snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
+    out = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if isinstance(value, dt.datetime | dt.date):
+            value = value.isoformat()
+        elif hasattr(value, "pk"):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+def _apply_changes(obj: Any, changes: dict[str, Any]) -> tuple[dict, dict, list[str]]:
+    """Set the fields that actually change; return (before, after, changed field names)."""
+    changed = [name for name, value in changes.items() if getattr(obj, name) != value]
+    before = _snapshot(obj, changed)
+    for name in changed:
+        setattr(obj, name, changes[name])
+    return before, _snapshot(obj, changed), changed
+
+
+def people_on(release: Release, roles: Iterable[str] | None = None) -> list[Any]:
+    assignments = release.assignments.select_related("user")
+    if roles is not None:
+        assignments = assignments.filter(role__in=list(roles))
+    seen: dict[int, Any] = {}
+    for assignment in assignments:
+        seen.setdefault(assignment.user_id, assignment.user)
+    return list(seen.values())
+
+
+def _content_changed(release: Release, *, reason: str, event: ReleaseEvent, by: Actor) -> None:
+    """What people approved has changed: sign-offs go stale, an approval is withdrawn."""
+    signals.approved_content_changed.send(
+        sender=Release, release=release, reason=reason, event=event, actor=by
+    )
+    if release.status == Status.APPROVED:
+        _transition(
+            release,
+            Status.FROZEN,
+            by=by,
+            verb="approval_withdrawn",
+            summary=f"Back to frozen: the go decision no longer holds because {reason}.",
+        )
+
+
+# --- projects -------------------------------------------------------------------------------
+
+
+def create_project(*, name: str, slug: str, by: Any, description: str = "") -> Project:
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                project = Project.objects.create(name=name, slug=slug, description=description)
+        except IntegrityError as exc:
+            raise ValidationError({"slug": "A project with this short name exists."}) from exc
+        if by is not None and getattr(by, "is_authenticated", False):
+            ProjectMembership.objects.create(project=project, user=by, role="release_manager")
+        signals.project_created.send(sender=Project, project=project)
+    return project
+
+
+def set_project_roles(project: Project, user: Any, roles: Iterable[str], *, by: Any) -> None:
+    """Make ``roles`` exactly the user's roles on the project (empty: remove the member)."""
+    roles = set(roles)
+    with transaction.atomic():
+        current = set(
+            ProjectMembership.objects.filter(project=project, user=user).values_list(
+                "role", flat=True
+            )
+        )
+        ProjectMembership.objects.filter(
+            project=project, user=user, role__in=current - roles
+        ).delete()
+        ProjectMembership.objects.bulk_create(
+            [ProjectMembership(project=project, user=user, role=r) for r in roles - current],
+            ignore_conflicts=True,
+        )
+
+
+# --- releases -------------------------------------------------------------------------------
+
+RELEASE_EDITABLE_FIELDS = (
+    "title",
+    "kind",
+    "git_ref",
+    "commit_sha",
+    "environment",
+    "code_freeze_at",
+    "go_no_go_at",
+    "deploy_window_start",
+    "deploy_window_end",
+    "monitoring_ends_at",
+)
+
+
+def _validate_plan(values: dict[str, Any]) -> None:
+    errors = {}
+    start, end = values.get("deploy_window_start"), values.get("deploy_window_end")
+    if start and end and end <= start:
+        errors["deploy_window_end"] = "The deploy window must end after it starts."
+    freeze, go = values.get("code_freeze_at"), values.get("go_no_go_at")
+    if freeze and go and go < freeze:
+        errors["go_no_go_at"] = "The go/no-go cannot come before the code freeze."
+    if go and start and start < go:
+        errors["deploy_window_start"] = "The deploy window cannot open before the go/no-go."
+    monitoring = values.get("monitoring_ends_at")
+    if monitoring and (end or start) and monitoring < (end or start):
+        errors["monitoring_ends_at"] = "Monitoring cannot end before the deploy window."
+    if errors:
+        raise ValidationError(errors)
+
+
+def create_release(project: Project, *, by: Actor, version: str, **fields: Any) -> Release:
+    unknown = set(fields) - set(RELEASE_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown release fields: {', '.join(sorted(unknown))}")
+    version = version.strip()
+    if not version:
+        raise ValidationError({"version": "A release needs a version."})
+    _validate_plan(fields)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                release = Release.objects.create(
+                    project=project,
+                    version=version,
+                    created_by=by if isinstance(by, User) else None,
+                    **fields,
+                )
+        except IntegrityError as exc:
+            raise ValidationError(
+                {"version": f"{project.name} already has a release {version}."}
+            ) from exc
+        RoleAssignment.objects.bulk_create(
+            [
+                RoleAssignment(release=release, user_id=user_id, role=role)
+                for user_id, role in ProjectMembership.objects.filter(project=project).values_list(
+                    "user_id", "role"
+                )
+            ]
+        )
+        ChecklistItem.objects.bulk_create(
+            [
+                ChecklistItem(
+                    release=release,
+                    template=template,
+                    phase=template.phase,
+                    title=template.title,
+                    help_text=template.help_text,
+                    owner_role=template.owner_role,
+                    required=template.required,
+                    position=template.position,
+                )
+                for template in ChecklistTemplate.objects.filter(project=project)
+                if template.applies_to(release.kind)
+            ]
+        )
+        RollbackPlan.objects.create(release=release)
+        event = log_event(
+            release,
+            actor=by,
+            verb="release_created",
+            summary=f"Release {version} ({release.get_kind_display().lower()}) created",
+            after=_snapshot(release, ["version", "kind", *fields]),
+        )
+        signals.release_created.send(sender=Release, release=release, actor=by, event=event)
+    return release
+
+
+def update_release(release: Release, *, by: Actor, **changes: Any) -> Release:
+    unknown = set(changes) - set(RELEASE_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown release fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        release = lock_release(release)
+        if not release.is_active:
+            raise Refused(f"Cannot edit the release: it is {release.get_status_display().lower()}.")
+        if "kind" in changes and changes["kind"] != release.kind and release.scope_locked:
+            raise Refused("Cannot change the kind of a release after its scope is locked.")
+        _validate_plan({name: getattr(release, name) for name in RELEASE_EDITABLE_FIELDS} | changes)
+        old_sha = release.commit_sha
+        before, after, changed = _apply_changes(release, changes)
+        if not changed:
+            return release
+        release.save(update_fields=[*changed, "updated_at"])
+        event = log_event(
+            release,
+            actor=by,
+            verb="release_updated",
+            summary="Changed " + ", ".join(name.replace("_", " ") for name in changed),
+            before=before,
+            after=after,
+        )
+        if "commit_sha" in changed:
+            signals.commit_changed.send(
+                sender=Release,
+                release=release,
+                old_sha=old_sha,
+                new_sha=release.commit_sha,
+                actor=by,
+                event=event,
+            )
+            if old_sha:
+                _content_changed(
+                    release,
+                    reason=f"the commit changed from {old_sha[:10]} to {release.commit_sha[:10]}",
+                    event=event,
+                    by=by,
+                )
+    return release
+
+
+def lock_scope(release: Release, *, by: Actor) -> Release:
+    with transaction.atomic():
+        release = lock_release(release)
+        _refuse_unless(release, Status.FROZEN, "lock the scope")
+        if not release.scope_items.filter(state=ScopeItem.State.INCLUDED).exists():
+            raise Refused("Cannot lock the scope: it is empty. Add at least one scope item first.")
+        pending = release.change_requests.filter(state=ScopeChangeRequest.State.PENDING).count()
+        if pending:
+            raise Refused(f"Cannot lock the scope: {_count(pending, 'change request')} still open.")
+        _transition(
+            release,
+            Status.FROZEN,
+            by=by,
+            verb="scope_locked",
+            summary="Scope locked: changes now go through change requests",
+            stamp="frozen_at",
+        )
+    return release
+
+
+def cancel_release(release: Release, *, by: Actor, reason: str) -> Release:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the release is cancelled."})
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status in (Status.DEPLOYING, Status.MONITORING):
+            raise Refused(
+                "Cannot cancel a release that is already being deployed: roll it back instead."
+            )
+        _refuse_unless(release, Status.CANCELLED, "cancel the release")
+        _transition(
+            release,
+            Status.CANCELLED,
+            by=by,
+            verb="cancelled",
+            summary=f"Release cancelled: {reason}",
+            stamp="cancelled_at",
+            data={"reason": reason},
+        )
+        notify(
+            people_on(release),
+            release=release,
+            verb="cancelled",
+            message=f"{release} was cancelled: {reason}",
+        )
+    return release
+
+
+def approve_release(release: Release, *, by: Actor, summary: str) -> Release:
+    """frozen → approved; called by the go decision (approvals.services) inside its transaction."""
+    with transaction.atomic():
+        release = lock_release(release)
+        _refuse_unless(release, Status.APPROVED, "approve the release")
+        _transition(
+            release, Status.APPROVED, by=by, verb="approved", summary=summary, stamp="approved_at"
+        )
+    return release
+
+
+def return_to_frozen(release: Release, *, by: Actor, summary: str) -> Release:
+    """approved → frozen after a no-go; a frozen release simply stays frozen."""
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status == Status.FROZEN:
+            return release
+        _refuse_unless(release, Status.FROZEN, "return the release to frozen")
+        _transition(release, Status.FROZEN, by=by, verb="returned_to_frozen", summary=summary)
+    return release
+
+
+def freeze_windows_at(project: Project, moment: dt.datetime) -> list[Any]:
+    return [w for w in project.freeze_windows.all() if w.covers(moment)]
+
+
+def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> Release:
+    """approved → deploying: only on the planned deploy day and outside freeze windows, unless
+    the release manager overrides with a reason (recorded)."""
+    override_reason = override_reason.strip()
+    with transaction.atomic():
+        release = lock_release(release)
+        _refuse_unless(release, Status.DEPLOYING, "start the deploy")
+        now = timezone.now()
+        problems = [
+            f"a freeze window is in force ({window.reason}, {window.describe()})"
+            for window in freeze_windows_at(release.project, now)
+        ]
+        if release.deploy_window_start:
+            day = release.deploy_window_start.date()
+            if now.date() != day:
+                problems.append(f"the planned deploy day is {day:%A %d %B %Y}")
+        if problems and not override_reason:
+            raise Refused(
+                "Cannot start the deploy now: "
+                + "; ".join(problems)
+                + ". A release manager can override with a reason."
+            )
+        data = {"override_reason": override_reason, "overridden": problems} if problems else {}
+        summary = "Deploy started"
+        if problems:
+            summary += f" with an override ({override_reason})"
+        _transition(
+            release,
+            Status.DEPLOYING,
+            by=by,
+            verb="deploy_started",
+            summary=summary,
+            stamp="deploy_started_at",
+            data=data,
+        )
+        notify(
+            people_on(release, roles=("dev", "devops", "release_manager")),
+            release=release,
+            verb="deploy_started",
+            message=f"Deploy of {release} started. You are on the standby roster.",
+        )
+    return release
+
+
+def finish_deploy(release: Release, *, by: Actor) -> Release:
+    """deploying → monitoring: every required deployment checklist item must be ticked."""
+    with transaction.atomic():
+        release = lock_release(release)
+        _refuse_unless(release, Status.MONITORING, "mark the deploy done")
+        open_items = list(
+            release.checklist_items.filter(
+                phase=Phase.DEPLOYMENT, required=True, ticked_at__isnull=True
+            ).values_list("title", flat=True)
+        )
+        if open_items:
+            count = _count(len(open_items), "required deployment checklist item")
+            raise Refused(
+                f"Cannot mark the deploy done: {count} not ticked: {', '.join(open_items)}."
+            )
+        release.monitoring_until = timezone.now() + release.project.monitoring_window(release.kind)
+        release.health = Health.HEALTHY
+        window = release.project.monitoring_window(release.kind)
+        _transition(
+            release,
+            Status.MONITORING,
+            by=by,
+            verb="deploy_finished",
+            summary=f"Deploy done; watching health for {_minutes(window)}",
+            stamp="deploy_finished_at",
+            extra_fields=["monitoring_until", "health"],
+        )
+    return release
+
+
+def mark_health(release: Release, health: str, *, by: Actor, reason: str) -> Release:
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.health == health:
+            return release
+        old = release.health
+        release.health = health
+        release.save(update_fields=["health", "updated_at"])
+        log_event(
+            release,
+            actor=by,
+            verb="health_changed",
+            summary=f"Health {Health(health).label.lower()}: {reason}",
+            before={"health": old},
+            after={"health": health},
+        )
+    return release
+
+
+def complete_release(release: Release, *, by: Actor) -> Release:
+    """monitoring → released once the window has passed without the release turning unhealthy."""
+    with transaction.atomic():
+        release = lock_release(release)
+        _refuse_unless(release, Status.RELEASED, "mark the release released")
+        if release.health == Health.UNHEALTHY:
+            raise Refused(
+                "Cannot mark the release released: it is unhealthy. Roll it back or resolve "
+                "the failing health checks first."
+            )
+        now = timezone.now()
+        if release.monitoring_until and now < release.monitoring_until:
+            left = release.monitoring_until - now
+            raise Refused(
+                f"Cannot mark the release released: the monitoring window has "
+                f"{_minutes(left)} left."
+            )
+        _transition(
+            release,
+            Status.RELEASED,
+            by=by,
+            verb="released",
+            summary="Released: the monitoring window passed healthy",
+            stamp="released_at",
+        )
+    return release
+
+
+def roll_back(release: Release, *, by: Actor, reason: str) -> Release:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the release is rolled back."})
+    with transaction.atomic():
+        release = lock_release(release)
+        _refuse_unless(release, Status.ROLLED_BACK, "roll back")
+        _transition(
+            release,
+            Status.ROLLED_BACK,
+            by=by,
+            verb="rolled_back",
+            summary=f"Rolled back: {reason}",
+            stamp="rolled_back_at",
+            data={"reason": reason},
+        )
+        notify(
+            people_on(release),
+            release=release,
+            verb="rolled_back",
+            message=f"{release} was rolled back: {reason}",
+        )
+    return release
+
+
+# --- scope ----------------------------------------------------------------------------------
+
+SCOPE_FIELDS = ("kind", "title", "key", "url", "owner", "risk")
+
+
+def _scope_summary(item: ScopeItem) -> str:
+    label = f"{item.key} {item.title}".strip()
+    return f"{item.get_kind_display()} “{label}”"
+
+
+def add_scope_item(release: Release, *, by: Actor, title: str, **fields: Any) -> ScopeItem:
+    unknown = set(fields) - set(SCOPE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown scope fields: {', '.join(sorted(unknown))}")
+    if not title.strip():
+        raise ValidationError({"title": "A scope item needs a title."})
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.scope_locked:
+            raise Refused(
+                "The scope is locked: request a change instead, which Product and the release "
+                "manager accept or reject."
+            )
+        item = ScopeItem.objects.create(
+            release=release,
+            title=title.strip(),
+            created_by=by if isinstance(by, User) else None,
+            **fields,
+        )
+        log_event(
+            release,
+            actor=by,
+            verb="scope_added",
+            summary=f"Added {_scope_summary(item)}",
+            after=_snapshot(item, ["title", *fields]),
+            data={"scope_item": item.pk},
+        )
+    return item
+
+
+def update_scope_item(item: ScopeItem, *, by: Actor, **changes: Any) -> ScopeItem:
+    unknown = set(changes) - set(SCOPE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown scope fields: {', '.join(sorted(unknown))}")
+    if "title" in changes and not str(changes["title"]).strip():
+        raise ValidationError({"title": "A scope item needs a title."})
+    with transaction.atomic():
+        release = lock_release(item.release)
+        item = ScopeItem.objects.select_for_update().get(pk=item.pk)
+        if release.scope_locked:
+            raise Refused("The scope is locked: request a change instead.")
+        before, after, changed = _apply_changes(item, changes)
+        if changed:
+            item.save(update_fields=changed)
+            log_event(
+                release,
+                actor=by,
+                verb="scope_changed",
+                summary=f"Edited {_scope_summary(item)}",
+                before=before,
+                after=after,
+                data={"scope_item": item.pk},
+            )
+    return item
+
+
+def set_scope_item_state(item: ScopeItem, state: str, *, by: Actor) -> ScopeItem:
+    """Defer an item or bring it back, while planning."""
+    with transaction.atomic():
+        release = lock_release(item.release)
+        item = ScopeItem.objects.select_for_update().get(pk=item.pk)
+        if release.scope_locked:
+            raise Refused("The scope is locked: request a change instead.")
+        if item.state == state:
+            return item
+        old = item.state
+        item.state = state
+        item.save(update_fields=["state"])
+        verb = "scope_deferred" if state == ScopeItem.State.DEFERRED else "scope_restored"
+        log_event(
+            release,
+            actor=by,
+            verb=verb,
+            summary=f"{'Deferred' if verb == 'scope_deferred' else 'Restored'} "
+            f"{_scope_summary(item)}",
+            before={"state": old},
+            after={"state": state},
+            data={"scope_item": item.pk},
+        )
+    return item
+
+
+def resolve_risk(item: ScopeItem, *, by: Actor, resolution: str) -> ScopeItem:
+    """Record how a blocker-level risk was dealt with (mitigated, accepted with visibility)."""
+    resolution = resolution.strip()
+    if not resolution:
+        raise ValidationError({"resolution": "Say how the risk was resolved or accepted."})
+    with transaction.atomic():
+        release = lock_release(item.release)
+        item = ScopeItem.objects.select_for_update().get(pk=item.pk)
+        if not release.is_active:
+            raise Refused("The release is finished; its risks can no longer change.")
+        if item.resolved_at:
+            raise Refused("This risk is already resolved.")
+        item.resolved_at = timezone.now()
+        item.resolution = resolution
+        item.save(update_fields=["resolved_at", "resolution"])
+        log_event(
+            release,
+            actor=by,
+            verb="risk_resolved",
+            summary=f"Resolved {_scope_summary(item)}: {resolution}",
+            data={"scope_item": item.pk},
+        )
+    return item
+
+
+def request_scope_change(
+    release: Release,
+    *,
+    by: Actor,
+    action: str,
+    reason: str,
+    scope_item: ScopeItem | None = None,
+    proposal: dict[str, Any] | None = None,
+) -> ScopeChangeRequest:
+    proposal = dict(proposal or {})
+    reason = reason.strip()
+    errors: dict[str, str] = {}
+    if not reason:
+        errors["reason"] = "Say why the scope should change after the freeze."
+    if action == ScopeChangeRequest.Action.ADD:
+        if not str(proposal.get("title", "")).strip():
+            errors["title"] = "A new scope item needs a title."
+        kinds = ScopeItem.Kind.values
+        if proposal.setdefault("kind", ScopeItem.Kind.FEATURE) not in kinds:
+            errors["kind"] = "Unknown kind."
+        if proposal.setdefault("risk", ScopeItem.Risk.LOW) not in ScopeItem.Risk.values:
+            errors["risk"] = "Unknown risk level."
+    elif action in (ScopeChangeRequest.Action.REMOVE, ScopeChangeRequest.Action.CHANGE_RISK):
+        if scope_item is None or scope_item.release_id != release.pk:
+            errors["scope_item"] = "Choose an item of this release."
+        if action == ScopeChangeRequest.Action.CHANGE_RISK and (
+            proposal.get("risk") not in ScopeItem.Risk.values
+        ):
+            errors["risk"] = "Choose the new risk level."
+    else:
+        errors["action"] = "Unknown change."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status not in (Status.FROZEN, Status.APPROVED):
+            raise Refused(
+                "Change requests are for locked scope before the deploy; "
+                f"the release is {release.get_status_display().lower()}."
+            )
+        request = ScopeChangeRequest.objects.create(
+            release=release,
+            action=action,
+            scope_item=scope_item,
+            proposal=proposal,
+            reason=reason,
+            requested_by=by if isinstance(by, User) else None,
+        )
+        log_event(
+            release,
+            actor=by,
+            verb="change_requested",
+            summary=f"Requested scope change – {request}: {reason}",
+            data={"change_request": request.pk},
+        )
+        notify(
+            people_on(release, roles=("product", "release_manager")),
+            release=release,
+            verb="change_request_waiting",
+            message=f"A scope change on {release} waits for your decision: {request}",
+            exclude=by,
+        )
+    return request
+
+
+def _apply_change_request(request: ScopeChangeRequest, *, by: Actor) -> str:
+    release = request.release
+    if request.action == ScopeChangeRequest.Action.ADD:
+        fields = {
+            k: request.proposal[k]
+            for k in ("kind", "title", "key", "url", "risk")
+            if k in request.proposal
+        }
+        owner_id = request.proposal.get("owner")
+        item = ScopeItem.objects.create(
+            release=release,
+            added_after_freeze=True,
+            owner_id=owner_id,
+            created_by=request.requested_by,
+            **fields,
+        )
+        return f"added {_scope_summary(item)} after the freeze"
+    item = ScopeItem.objects.select_for_update().get(pk=request.scope_item_id)
+    if request.action == ScopeChangeRequest.Action.REMOVE:
+        item.state = ScopeItem.State.DEFERRED
+        item.save(update_fields=["state"])
+        return f"deferred {_scope_summary(item)}"
+    old = item.get_risk_display().lower()
+    item.risk = request.proposal["risk"]
+    item.save(update_fields=["risk"])
+    new = item.get_risk_display().lower()
+    return f"changed the risk of {_scope_summary(item)} from {old} to {new}"
+
+
+def approve_change_request(
+    request: ScopeChangeRequest, *, by: Any, as_role: str
+) -> ScopeChangeRequest:
+    """Product and the release manager each accept; the second acceptance applies the change."""
+    if as_role not in ("product", "release_manager"):
+        raise NotAllowed("Only Product and the release manager accept scope changes.")
+    with transaction.atomic():
+        release = lock_release(request.release)
+        request = ScopeChangeRequest.objects.select_for_update().get(pk=request.pk)
+        if request.state != ScopeChangeRequest.State.PENDING:
+            raise Refused(f"This change request is already {request.get_state_display().lower()}.")
+        if request.requested_by_id == by.pk:
+            raise NotAllowed("You asked for this change, so someone else has to accept it.")
+        if release.status not in (Status.FROZEN, Status.APPROVED):
+            raise Refused(
+                f"The release is {release.get_status_display().lower()}; its scope can no longer "
+                "change."
+            )
+        now = timezone.now()
+        if as_role == "product":
+            if request.product_approved_at:
+                raise Refused("Product has already accepted this change.")
+            if request.manager_approved_by_id == by.pk:
+                raise NotAllowed("You already accepted this change as release manager.")
+            request.product_approved_by, request.product_approved_at = by, now
+        else:
+            if request.manager_approved_at:
+                raise Refused("The release manager has already accepted this change.")
+            if request.product_approved_by_id == by.pk:
+                raise NotAllowed("You already accepted this change for Product.")
+            request.manager_approved_by, request.manager_approved_at = by, now
+        role_label = "Product" if as_role == "product" else "release manager"
+        if request.product_approved_at and request.manager_approved_at:
+            request.state = ScopeChangeRequest.State.ACCEPTED
+            request.decided_by, request.decided_at = by, now
+            request.save()
+            what = _apply_change_request(request, by=by)
+            event = log_event(
+                release,
+                actor=by,
+                verb="change_accepted",
+                summary=f"Scope change accepted ({role_label} was second): {what}",
+                data={"change_request": request.pk},
+            )
+            _content_changed(
+                release, reason=f"a scope change was accepted ({what})", event=event, by=by
+            )
+            notify(
+                [request.requested_by] if request.requested_by else [],
+                release=release,
+                verb="change_accepted",
+                message=f"Your scope change on {release} was accepted: {request}",
+            )
+        else:
+            request.save()
+            log_event(
+                release,
+                actor=by,
+                verb="change_approved",
+                summary=f"{role_label} accepted the scope change – {request}; waiting for "
+                f"{'the release manager' if as_role == 'product' else 'Product'}",
+                data={"change_request": request.pk},
+            )
+    return request
+
+
+def reject_change_request(
+    request: ScopeChangeRequest, *, by: Any, reason: str
+) -> ScopeChangeRequest:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the change is rejected."})
+    with transaction.atomic():
+        release = lock_release(request.release)
+        request = ScopeChangeRequest.objects.select_for_update().get(pk=request.pk)
+        if request.state != ScopeChangeRequest.State.PENDING:
+            raise Refused(f"This change request is already {request.get_state_display().lower()}.")
+        if request.requested_by_id == by.pk:
+            raise NotAllowed("Withdraw your own request instead of rejecting it.")
+        request.state = ScopeChangeRequest.State.REJECTED
+        request.decided_by, request.decided_at = by, timezone.now()
+        request.rejection_reason = reason
+        request.save(update_fields=["state", "decided_by", "decided_at", "rejection_reason"])
+        log_event(
+            release,
+            actor=by,
+            verb="change_rejected",
+            summary=f"Scope change rejected – {request}: {reason}",
+            data={"change_request": request.pk},
+        )
+        notify(
+            [request.requested_by] if request.requested_by else [],
+            release=release,
+            verb="change_rejected",
+            message=f"Your scope change on {release} was rejected: {reason}",
+        )
+    return request
+
+
+def withdraw_change_request(request: ScopeChangeRequest, *, by: Any) -> ScopeChangeRequest:
+    with transaction.atomic():
+        release = lock_release(request.release)
+        request = ScopeChangeRequest.objects.select_for_update().get(pk=request.pk)
+        if request.state != ScopeChangeRequest.State.PENDING:
+            raise Refused(f"This change request is already {request.get_state_display().lower()}.")
+        if request.requested_by_id != by.pk:
+            raise NotAllowed("Only the person who asked for a change can withdraw it.")
+        request.state = ScopeChangeRequest.State.WITHDRAWN
+        request.decided_by, request.decided_at = by, timezone.now()
+        request.save(update_fields=["state", "decided_by", "decided_at"])
+        log_event(
+            release,
+            actor=by,
+            verb="change_withdrawn",
+            summary=f"Scope change withdrawn – {request}",
+            data={"change_request": request.pk},
+        )
+    return request
+
+
+# --- checklists -----------------------------------------------------------------------------
+
+
+def tick_checklist_item(
+    item: ChecklistItem, *, by: Actor, note: str = "", url: str = ""
+) -> ChecklistItem:
+    with transaction.atomic():
+        release = lock_release(item.release)
+        item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+        if not release.is_active:
+            raise Refused("The release is finished; its checklists are closed.")
+        if item.ticked_at:
+            raise Refused(
+                f"“{item.title}” is already ticked"
+                + (f" by {item.ticked_by}" if item.ticked_by_id else "")
+                + "."
+            )
+        item.ticked_by = by if isinstance(by, User) else None
+        item.ticked_at = timezone.now()
+        item.evidence_note = note.strip()
+        item.evidence_url = url.strip()
+        item.save(update_fields=["ticked_by", "ticked_at", "evidence_note", "evidence_url"])
+        evidence = " – ".join(part for part in (item.evidence_note, item.evidence_url) if part)
+        log_event(
+            release,
+            actor=by,
+            verb="checklist_ticked",
+            summary=f"Ticked “{item.title}”" + (f" ({evidence})" if evidence else ""),
+            after={"ticked": True, "note": item.evidence_note, "url": item.evidence_url},
+            data={"checklist_item": item.pk, "phase": item.phase},
+        )
+    return item
+
+
+def untick_checklist_item(item: ChecklistItem, *, by: Actor, reason: str = "") -> ChecklistItem:
+    with transaction.atomic():
+        release = lock_release(item.release)
+        item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+        if not release.is_active:
+            raise Refused("The release is finished; its checklists are closed.")
+        if not item.ticked_at:
+            raise Refused(f"“{item.title}” is not ticked.")
+        before = {
+            "ticked_by": str(item.ticked_by) if item.ticked_by_id else None,
+            "ticked_at": item.ticked_at.isoformat(),
+            "note": item.evidence_note,
+            "url": item.evidence_url,
+        }
+        item.ticked_by, item.ticked_at = None, None
+        item.evidence_note, item.evidence_url = "", ""
+        item.save(update_fields=["ticked_by", "ticked_at", "evidence_note", "evidence_url"])
+        event = log_event(
+            release,
+            actor=by,
+            verb="checklist_unticked",
+            summary=f"Unticked “{item.title}”" + (f": {reason.strip()}" if reason.strip() else ""),
+            before=before,
+            after={"ticked": False},
+            data={"checklist_item": item.pk, "phase": item.phase},
+        )
+        if item.required and item.phase == Phase.READINESS:
+            _content_changed(
+                release,
+                reason=f"the required checklist item “{item.title}” was unticked",
+                event=event,
+                by=by,
+            )
+    return item
+
+
+# --- roles, rollback plan, review, notes ------------------------------------------------------
+
+
+def assign_role(release: Release, user: Any, role: str, *, by: Actor) -> RoleAssignment:
+    with transaction.atomic():
+        release = lock_release(release)
+        if not release.is_active:
+            raise Refused("The release is finished; its roles can no longer change.")
+        if not ProjectMembership.objects.filter(project=release.project, user=user).exists():
+            raise ValidationError({"user": f"{user} is not a member of {release.project}."})
+        assignment, created = RoleAssignment.objects.get_or_create(
+            release=release, user=user, role=role
+        )
+        if created:
+            log_event(
+                release,
+                actor=by,
+                verb="role_assigned",
+                summary=f"{user} assigned as {assignment.get_role_display()}",
+                data={"user": user.pk, "role": role},
+            )
+    return assignment
+
+
+def unassign_role(release: Release, user: Any, role: str, *, by: Actor) -> None:
+    with transaction.atomic():
+        release = lock_release(release)
+        if not release.is_active:
+            raise Refused("The release is finished; its roles can no longer change.")
+        deleted, _ = RoleAssignment.objects.filter(release=release, user=user, role=role).delete()
+        if deleted:
+            log_event(
+                release,
+                actor=by,
+                verb="role_unassigned",
+                summary=f"{user} no longer {Role(role).label}",
+                data={"user": user.pk, "role": role},
+            )
+
+
+ROLLBACK_FIELDS = (
+    "revert_steps",
+    "decider",
+    "triggers",
+    "data_considerations",
+    "rehearsed_at",
+    "rollback_webhook_url",
+)
+
+
+def update_rollback_plan(release: Release, *, by: Actor, **changes: Any) -> RollbackPlan:
+    unknown = set(changes) - set(ROLLBACK_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown rollback plan fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        release = lock_release(release)
+        if not release.is_active:
+            raise Refused("The release is finished; its rollback plan is part of the record now.")
+        decider = changes.get("decider")
+        if (
+            decider is not None
+            and not ProjectMembership.objects.filter(project=release.project, user=decider).exists()
+        ):
+            raise ValidationError({"decider": "The decider must be a member of the project."})
+        plan, _ = RollbackPlan.objects.select_for_update().get_or_create(release=release)
+        before, after, changed = _apply_changes(plan, changes)
+        if changed:
+            plan.save(update_fields=[*changed, "updated_at"])
+            missing = plan.missing(release.kind)
+            log_event(
+                release,
+                actor=by,
+                verb="rollback_plan_updated",
+                summary="Rollback plan updated"
+                + (f"; still missing {', '.join(missing)}" if missing else "; it is complete"),
+                before=before,
+                after=after,
+            )
+    return plan
+
+
+def save_review(release: Release, *, by: Actor, **fields: Any) -> Review:
+    allowed = {"went_well", "went_badly", "caused_stress"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"Unknown review fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status not in (Status.RELEASED, Status.ROLLED_BACK):
+            raise Refused("A review is written after the release is released or rolled back.")
+        review, created = Review.objects.select_for_update().get_or_create(
+            release=release, defaults={"created_by": by if isinstance(by, User) else None}
+        )
+        before, after, changed = _apply_changes(review, fields)
+        if changed or created:
+            review.save()
+            log_event(
+                release,
+                actor=by,
+                verb="review_saved",
+                summary="Post-release review " + ("started" if created else "updated"),
+                before=before or None,
+                after=after or None,
+            )
+    return review
+
+
+def add_note(release: Release, *, by: Actor, text: str) -> ReleaseEvent:
+    text = text.strip()
+    if not text:
+        raise ValidationError({"text": "Write something."})
+    with transaction.atomic():
+        release = lock_release(release)
+        return log_event(release, actor=by, verb="note", summary=text[:500])
+
+
+# --- wording --------------------------------------------------------------------------------
+
+
+def _count(n: int, noun: str) -> str:
+    verb = "is" if n == 1 else "are"
+    return f"{n} {noun}{'' if n == 1 else 's'} {verb}"
+
+
+def _minutes(delta: dt.timedelta) -> str:
+    minutes = max(1, round(delta.total_seconds() / 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes / 60:.1f} h".replace(".0 h", " h")

@@ -1,0 +1,27 @@
+"""Signals sent by releases' services inside their transactions.
+
+``approvals`` and ``monitoring`` build on ``releases`` and listen here, so ``releases`` never
+imports them: an accepted scope change or a new commit makes sign-offs stale without the scope
+service knowing what a sign-off is.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Sent when what people approved has changed. kwargs: release, reason (plain words), event
+# (the ReleaseEvent that recorded the change), actor.
+approved_content_changed = Signal()
+
+# Sent after a release moved from one status to another. kwargs: release, old, new, actor, event.
+status_changed = Signal()
+
+# Sent when the release's commit changed. kwargs: release, old_sha, new_sha, actor, event.
+commit_changed = Signal()
+
+# Sent when a project is created (approvals gives it the default approval policy). kwargs: project.
+project_created = Signal()
+
+# Sent when a release is created (monitoring copies the project's check templates onto it).
+# kwargs: release, actor, event.
+release_created = Signal()

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from releases import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("releases/<int:pk>/", views.release_detail, name="release_detail"),
+    path("projects/<slug:slug>/settings/", views.project_settings, name="project_settings"),
+    path("healthz", views.healthz, name="healthz"),
+]

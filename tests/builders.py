@@ -1,0 +1,169 @@
+"""Explicit builders for tests: the named cast and releases in any state, made through services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from approvals import services as approvals
+from monitoring import services as monitoring
+from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
+from releases import services
+from releases.models import ChecklistTemplate, Phase, Project, Release, Role
+
+PASSWORD = "greenlight"
+
+
+def make_user(username: str, **fields: Any) -> Any:
+    User = get_user_model()
+    user = User.objects.create_user(
+        username=username, email=f"{username}@example.com", password=PASSWORD, **fields
+    )
+    return user
+
+
+@dataclass
+class Cast:
+    project: Project
+    rita: Any  # release manager
+    paul: Any  # product
+    quinn: Any  # QA
+    dana: Any  # DevOps
+    devin: Any  # developer
+    vic: Any  # viewer
+    otto: Any  # outsider: not a member of the project
+    ci: Integration
+
+    def by_role(self, role: str) -> Any:
+        return {
+            Role.RELEASE_MANAGER: self.rita,
+            Role.PRODUCT: self.paul,
+            Role.QA: self.quinn,
+            Role.DEVOPS: self.dana,
+            Role.DEV: self.devin,
+            Role.VIEWER: self.vic,
+        }[role]
+
+
+def make_cast(slug: str = "payments") -> Cast:
+    rita = make_user(f"rita{'' if slug == 'payments' else '-' + slug}", first_name="Rita")
+    project = services.create_project(name=slug.title(), slug=slug, by=rita)
+    people = {"rita": rita}
+    for name, role in [
+        ("paul", Role.PRODUCT),
+        ("quinn", Role.QA),
+        ("dana", Role.DEVOPS),
+        ("devin", Role.DEV),
+        ("vic", Role.VIEWER),
+    ]:
+        username = name if slug == "payments" else f"{name}-{slug}"
+        people[name] = make_user(username, first_name=name.title())
+        services.set_project_roles(project, people[name], [role], by=rita)
+    otto = make_user("otto" if slug == "payments" else f"otto-{slug}")
+    for position, (phase, title, role, required) in enumerate(
+        [
+            (Phase.READINESS, "Critical flows pass", Role.QA, True),
+            (Phase.READINESS, "Migrations reviewed", Role.DEV, True),
+            (Phase.READINESS, "Stakeholders told", Role.RELEASE_MANAGER, False),
+            (Phase.DEPLOYMENT, "Smoke test in production", Role.DEVOPS, True),
+        ]
+    ):
+        ChecklistTemplate.objects.create(
+            project=project,
+            phase=phase,
+            title=title,
+            owner_role=role,
+            required=required,
+            position=position,
+        )
+    ci = Integration.objects.create(project=project, name="CI", kind=IntegrationKind.PUSH)
+    Check.objects.create(
+        project=project, integration=ci, name="CI green", phase=CheckPhase.PRE_RELEASE
+    )
+    return Cast(project=project, otto=otto, ci=ci, **people)
+
+
+def make_release(
+    cast: Cast,
+    version: str = "1.0.0",
+    *,
+    kind: str = "standard",
+    scope: int = 1,
+    sha: str = "a" * 40,
+    **fields: Any,
+) -> Release:
+    release = services.create_release(
+        cast.project, by=cast.rita, version=version, kind=kind, commit_sha=sha, **fields
+    )
+    for n in range(scope):
+        services.add_scope_item(release, by=cast.rita, title=f"Feature {n + 1}", key=f"PAY-{n + 1}")
+    return release
+
+
+def complete_rollback_plan(release: Release, cast: Cast) -> None:
+    services.update_rollback_plan(
+        release,
+        by=cast.dana,
+        revert_steps="Redeploy the previous tag.",
+        decider=cast.rita,
+        triggers="Error rate above 2 % for 5 minutes.",
+        data_considerations="No schema change; nothing to undo.",
+        rehearsed_at=timezone.now() - dt.timedelta(days=1),
+    )
+
+
+def tick_readiness(release: Release, cast: Cast) -> None:
+    for item in release.checklist_items.filter(phase=Phase.READINESS, required=True):
+        services.tick_checklist_item(item, by=cast.by_role(item.owner_role), note="done")
+
+
+def pass_checks(release: Release) -> None:
+    for check in release.checks.filter(phase=CheckPhase.PRE_RELEASE):
+        monitoring.record_check_result(check, status="passing", value="success", source="api")
+
+
+def sign_required(release: Release, cast: Cast, roles: tuple[str, ...] | None = None) -> None:
+    from releases.readiness import required_roles
+
+    wanted = roles or tuple(required_roles(release)[0])
+    for role in wanted:
+        approvals.record_sign_off(release, by=cast.by_role(role), role=role, decision="go")
+
+
+def make_ready(release: Release, cast: Cast) -> Release:
+    """A frozen release with every readiness criterion met."""
+    if release.status == "planning":
+        services.lock_scope(release, by=cast.rita)
+    tick_readiness(release, cast)
+    complete_rollback_plan(release, cast)
+    pass_checks(release)
+    sign_required(release, cast)
+    release.refresh_from_db()
+    return release
+
+
+def make_approved(release: Release, cast: Cast) -> Release:
+    make_ready(release, cast)
+    approvals.record_decision(release, by=cast.rita, outcome="go")
+    release.refresh_from_db()
+    return release
+
+
+def make_deploying(release: Release, cast: Cast) -> Release:
+    make_approved(release, cast)
+    services.start_deploy(release, by=cast.dana, override_reason="test")
+    release.refresh_from_db()
+    return release
+
+
+def make_monitoring(release: Release, cast: Cast) -> Release:
+    make_deploying(release, cast)
+    for item in release.checklist_items.filter(phase=Phase.DEPLOYMENT, required=True):
+        services.tick_checklist_item(item, by=cast.dana)
+    services.finish_deploy(release, by=cast.dana)
+    release.refresh_from_db()
+    return release

@@ -1,0 +1,80 @@
+"""Two requests on one release at the same moment: the row lock lets exactly one win."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from releases import services
+from releases.errors import GreenlightError
+from releases.models import Release, ReleaseEvent, Status
+from tests.builders import make_approved, make_cast, make_release
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def race(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls in threads (each with its own database connection) released together."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            outcomes[index] = call()
+        except Exception as exc:
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
+def test_it_lets_one_of_two_scope_locks_win():
+    cast = make_cast()
+    release = make_release(cast)
+    outcomes = race(
+        lambda: services.lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
+        lambda: services.lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
+    )
+    refusals = [o for o in outcomes if isinstance(o, GreenlightError)]
+    wins = [o for o in outcomes if isinstance(o, Release)]
+    assert len(wins) == 1
+    assert len(refusals) == 1
+    assert str(refusals[0]) == "Cannot lock the scope: the release is scope frozen."
+    assert ReleaseEvent.objects.filter(release=release, verb="scope_locked").count() == 1
+
+
+def test_it_lets_one_of_deploy_and_cancel_win_and_writes_only_the_winner():
+    cast = make_cast()
+    release = make_approved(make_release(cast), cast)
+    outcomes = race(
+        lambda: services.start_deploy(Release.objects.get(pk=release.pk), by=cast.dana),
+        lambda: services.cancel_release(
+            Release.objects.get(pk=release.pk), by=cast.rita, reason="Changed our minds"
+        ),
+    )
+    release.refresh_from_db()
+    winners = [o for o in outcomes if isinstance(o, Release)]
+    losers = [o for o in outcomes if isinstance(o, GreenlightError)]
+    assert len(winners) == 1
+    assert len(losers) == 1
+    verbs = set(ReleaseEvent.objects.filter(release=release).values_list("verb", flat=True))
+    if release.status == Status.DEPLOYING:
+        assert "cancelled" not in verbs
+        assert release.cancelled_at is None
+        assert "roll it back instead" in str(losers[0])
+    else:
+        assert release.status == Status.CANCELLED
+        assert "deploy_started" not in verbs
+        assert release.deploy_started_at is None
+        assert "the release is cancelled" in str(losers[0])

@@ -1,0 +1,78 @@
+"""`make run` on the embedded default serves the app with demo data."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "PORT": str(port),
+    }
+    for name in ("REDIS_URL", "DJANGO_SETTINGS_MODULE"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        page = None
+        while time.monotonic() < deadline:
+            try:
+                page = httpx.get(f"{base}/login/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read()
+                time.sleep(0.3)
+        assert page is not None, "the server never answered"
+        assert page.status_code == 200
+        assert "Log in to Greenlight" in page.text
+
+        with httpx.Client(base_url=base, timeout=5) as browser:
+            form = browser.get("/login/")
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+            answer = browser.post(
+                "/login/",
+                data={"username": "rita", "password": "greenlight", "csrfmiddlewaretoken": token},
+                headers={"Referer": f"{base}/login/"},
+            )
+            assert answer.status_code == 302
+            dashboard = browser.get("/")
+            assert dashboard.status_code == 200
+            assert "Payments 2.5.0" in dashboard.text
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+    assert "Log in as rita (release manager)" in output
