@@ -51,11 +51,8 @@ class ApprovalPolicy(models.Model):
         return f"Approval policy of {self.project}"
 
     def required_roles(self, kind: str) -> dict[str, int]:
-        """role → quorum for a kind; falls back to the defaults when nothing is configured."""
-        rows = [r for r in self.requirements.all() if r.release_kind == kind]
-        if not rows and not self.requirements.all():
-            return dict(DEFAULT_REQUIRED_ROLES[kind])
-        return {r.role: r.quorum for r in rows}
+        """role → quorum for a kind (a policy starts with DEFAULT_REQUIRED_ROLES as rows)."""
+        return {r.role: r.quorum for r in self.requirements.all() if r.release_kind == kind}
 
     def expiry(self) -> dt.timedelta | None:
         if self.sign_off_expiry_days is None:

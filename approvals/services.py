@@ -23,7 +23,7 @@ from approvals.models import (
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.events import log_event
-from releases.models import Project, Release, Role, RoleAssignment, Status
+from releases.models import Project, Release, ReleaseKind, Role, RoleAssignment, Status
 from releases.notifications import notify
 
 SIGNABLE_STATUSES = (Status.FROZEN, Status.APPROVED)
@@ -41,6 +41,48 @@ def ensure_policy(project: Project) -> ApprovalPolicy:
             ]
         )
     return policy
+
+
+POLICY_FIELDS = (
+    "separation_of_duties",
+    "sign_off_expiry_days",
+    "decider_role",
+    "reminder_hours_before",
+)
+
+
+def update_policy(project: Project, *, by: Any, **changes: Any) -> ApprovalPolicy:
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown policy fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        policy = ensure_policy(project)
+        policy = ApprovalPolicy.objects.select_for_update().get(pk=policy.pk)
+        for name, value in changes.items():
+            setattr(policy, name, value)
+        policy.full_clean(exclude=["project"])
+        policy.save()
+    return policy
+
+
+def set_role_requirement(
+    project: Project, *, by: Any, release_kind: str, role: str, quorum: int
+) -> None:
+    """Require ``quorum`` Go sign-offs from ``role`` on ``release_kind`` releases; 0 removes it."""
+    if release_kind not in ReleaseKind.values:
+        raise ValidationError({"release_kind": "Unknown release kind."})
+    if role not in Role.values or role == Role.VIEWER:
+        raise ValidationError({"role": "Viewers do not sign off."})
+    if quorum < 0:
+        raise ValidationError({"quorum": "The quorum cannot be negative."})
+    with transaction.atomic():
+        policy = ensure_policy(project)
+        if quorum == 0:
+            policy.requirements.filter(release_kind=release_kind, role=role).delete()
+        else:
+            RoleRequirement.objects.update_or_create(
+                policy=policy, release_kind=release_kind, role=role, defaults={"quorum": quorum}
+            )
 
 
 def _policy(release: Release) -> ApprovalPolicy:

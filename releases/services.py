@@ -22,6 +22,7 @@ from releases.events import Actor, log_event
 from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
+    FreezeWindow,
     Health,
     Phase,
     Project,
@@ -169,6 +170,106 @@ def set_project_roles(project: Project, user: Any, roles: Iterable[str], *, by: 
             [ProjectMembership(project=project, user=user, role=r) for r in roles - current],
             ignore_conflicts=True,
         )
+
+
+PROJECT_FIELDS = (
+    "name",
+    "description",
+    "repository_url",
+    "monitoring_minutes_standard",
+    "monitoring_minutes_hotfix",
+    "monitoring_minutes_major",
+    "slack_webhook_url",
+)
+
+
+def update_project(project: Project, *, by: Any, **changes: Any) -> Project:
+    unknown = set(changes) - set(PROJECT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown project fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        _before, _after, changed = _apply_changes(project, changes)
+        if changed:
+            project.full_clean(exclude=["slug"])
+            project.save(update_fields=changed)
+    return project
+
+
+TEMPLATE_FIELDS = (
+    "phase",
+    "title",
+    "help_text",
+    "owner_role",
+    "required",
+    "for_standard",
+    "for_hotfix",
+    "for_major",
+    "position",
+)
+
+
+def save_checklist_template(
+    project: Project, *, by: Any, template: ChecklistTemplate | None = None, **fields: Any
+) -> ChecklistTemplate:
+    """Create a checklist template item, or change one; releases created later get the copy."""
+    unknown = set(fields) - set(TEMPLATE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown checklist template fields: {', '.join(sorted(unknown))}")
+    if "title" in fields and not str(fields["title"]).strip():
+        raise ValidationError({"title": "A checklist item needs a title."})
+    with transaction.atomic():
+        if template is None:
+            template = ChecklistTemplate(project=project)
+        elif template.project_id != project.pk:
+            raise NotAllowed("That checklist item belongs to another project.")
+        for name, value in fields.items():
+            setattr(template, name, value)
+        template.full_clean(exclude=["project"])
+        template.save()
+    return template
+
+
+def delete_checklist_template(template: ChecklistTemplate, *, by: Any) -> None:
+    """Existing releases keep their copies; only future releases lose the item."""
+    template.delete()
+
+
+FREEZE_FIELDS = (
+    "reason",
+    "recurrence",
+    "starts_at",
+    "ends_at",
+    "start_weekday",
+    "start_time",
+    "end_weekday",
+    "end_time",
+    "timezone",
+)
+
+
+def save_freeze_window(
+    project: Project, *, by: Any, window: FreezeWindow | None = None, **fields: Any
+) -> FreezeWindow:
+    unknown = set(fields) - set(FREEZE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown freeze window fields: {', '.join(sorted(unknown))}")
+    if "reason" in fields and not str(fields["reason"]).strip():
+        raise ValidationError({"reason": "Say why deploys are frozen."})
+    with transaction.atomic():
+        if window is None:
+            window = FreezeWindow(project=project)
+        elif window.project_id != project.pk:
+            raise NotAllowed("That freeze window belongs to another project.")
+        for name, value in fields.items():
+            setattr(window, name, value)
+        window.full_clean(exclude=["project"])
+        window.save()
+    return window
+
+
+def delete_freeze_window(window: FreezeWindow, *, by: Any) -> None:
+    window.delete()
 
 
 # --- releases -------------------------------------------------------------------------------
