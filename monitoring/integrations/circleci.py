@@ -1,0 +1,174 @@
+"""CircleCI: the workflows of the newest pipeline built from the release's commit."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+from monitoring.integrations.base import (
+    FAILING,
+    Adapter,
+    BadResponse,
+    CheckSpec,
+    ConfigError,
+    Connection,
+    Fetched,
+    FieldSpec,
+    Observation,
+    RunOutcome,
+    combine_runs,
+)
+from monitoring.integrations.http import HttpClient
+
+# Pipelines are listed newest first; a release commit older than this many pages is stale.
+MAX_PIPELINE_PAGES = 5
+MAX_WORKFLOW_PAGES = 5
+
+OUTCOMES: dict[str, RunOutcome] = {
+    "success": "ok",
+    "failed": "failed",
+    "error": "failed",
+    "failing": "failed",
+    "canceled": "failed",
+    "unauthorized": "failed",
+    "running": "running",
+    # Waiting for an approval job: not finished, not failed.
+    "on_hold": "running",
+    # not_run and anything new: nothing says it passed, so a person has to look.
+}
+
+
+class CircleCIWorkflows(Adapter):
+    kind = "circleci"
+    label = "CircleCI"
+    default_base_url = "https://circleci.com/api/v2"
+    base_url_field = FieldSpec(
+        "base_url", "API URL", required=False, help="https://circleci.com/api/v2 when empty."
+    )
+    config_fields = (FieldSpec("project_slug", "Project slug (gh/org/repo)"),)
+    secret_fields = (FieldSpec("token", "Personal API token", secret=True),)
+    param_fields = (
+        FieldSpec(
+            "branch",
+            "Branch",
+            required=False,
+            help="Branch the pipelines ran on; the release's ref when empty.",
+        ),
+        FieldSpec("workflow", "Workflow name", required=False, help="All workflows when empty."),
+    )
+
+    def _branch(self, spec: CheckSpec) -> str | None:
+        return spec.param("branch") or spec.ref or None
+
+    def request_key(self, conn: Connection, spec: CheckSpec) -> Hashable:
+        return (
+            self.kind,
+            conn.url(self.default_base_url),
+            conn.setting("project_slug"),
+            self._branch(spec),
+            spec.sha,
+        )
+
+    def _pages(
+        self,
+        client: HttpClient,
+        url: str,
+        *,
+        what: str,
+        headers: dict[str, str],
+        params: dict[str, Any],
+        max_pages: int,
+    ) -> Iterator[dict[str, Any]]:
+        """The items of each page in turn, following ``next_page_token``."""
+        token: str | None = None
+        for _ in range(max_pages):
+            page_params = {**params, "page-token": token} if token else params
+            body = client.get_json(url, what=what, headers=headers, params=page_params)
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                raise BadResponse(f"The answer for {what} has no items list.")
+            yield from (item for item in body["items"] if isinstance(item, dict))
+            token = body.get("next_page_token")
+            if not token:
+                return
+
+    def fetch(
+        self, conn: Connection, spec: CheckSpec, client: HttpClient, *, etag: str | None = None
+    ) -> Fetched:
+        if not spec.sha:
+            raise ConfigError("The release has no commit SHA to look up pipelines for.")
+        base, slug = conn.url(self.default_base_url), conn.setting("project_slug")
+        headers = {"Circle-Token": conn.secret("token")}
+        branch = self._branch(spec)
+        pipeline = next(
+            (
+                p
+                for p in self._pages(
+                    client,
+                    f"{base}/project/{quote(slug)}/pipeline",
+                    what=f"CircleCI pipelines of {slug}",
+                    headers=headers,
+                    params={"branch": branch} if branch else {},
+                    max_pages=MAX_PIPELINE_PAGES,
+                )
+                if (p.get("vcs") or {}).get("revision") == spec.sha
+            ),
+            None,
+        )
+        project_url = f"https://app.circleci.com/pipelines/{slug}"
+        if pipeline is None:
+            return Fetched(payload=None, url=project_url)
+        workflows = list(
+            self._pages(
+                client,
+                f"{base}/pipeline/{quote(str(pipeline.get('id')), safe='')}/workflow",
+                what=f"the workflows of CircleCI pipeline {pipeline.get('number')}",
+                headers=headers,
+                params={},
+                max_pages=MAX_WORKFLOW_PAGES,
+            )
+        )
+        url = f"{project_url}/{pipeline.get('number')}"
+        return Fetched(payload={"pipeline": pipeline, "workflows": workflows}, url=url)
+
+    def evaluate(self, fetched: Fetched, spec: CheckSpec) -> Observation:
+        name = spec.param("workflow")
+        if fetched.payload is None:
+            return combine_runs(
+                [],
+                noun="workflow",
+                url=fetched.url,
+                none_detail=f"No pipeline has run for {spec.sha[:12]} yet.",
+            )
+        pipeline = fetched.payload["pipeline"]
+        if pipeline.get("state") == "errored":
+            errors = "; ".join(str(e.get("message")) for e in pipeline.get("errors") or [])
+            return Observation(
+                status=FAILING,
+                value="pipeline errored",
+                detail=f"Pipeline {pipeline.get('number')} errored: {errors or 'no message'}",
+                url=fetched.url,
+            )
+        latest: dict[str, dict[str, Any]] = {}
+        for workflow in fetched.payload["workflows"]:
+            # A rerun adds a workflow with the same name; only the newest one counts.
+            key = str(workflow.get("name"))
+            if key not in latest or str(workflow.get("created_at")) > str(
+                latest[key].get("created_at")
+            ):
+                latest[key] = workflow
+        runs = [
+            (key, OUTCOMES.get(str(w.get("status")), "unknown"), str(w.get("status")))
+            for key, w in latest.items()
+            if name is None or key == name
+        ]
+        return combine_runs(
+            runs,
+            noun="workflow",
+            url=fetched.url,
+            none_detail=(
+                f"No workflow named {name!r} in pipeline {pipeline.get('number')} yet."
+                if name
+                else f"Pipeline {pipeline.get('number')} has no workflows yet."
+            ),
+        )

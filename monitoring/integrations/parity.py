@@ -1,0 +1,84 @@
+"""Environment parity: one JSON field read from staging and production must be equal."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from monitoring.integrations.base import (
+    FAILING,
+    MISSING,
+    NEEDS_JUDGEMENT,
+    PASSING,
+    Adapter,
+    CheckSpec,
+    Connection,
+    Fetched,
+    FieldSpec,
+    Observation,
+    dig,
+)
+from monitoring.integrations.http import HttpClient, json_of
+from monitoring.integrations.http_health import auth_headers, show
+
+ENVIRONMENTS = ("staging", "production")
+
+
+class EnvironmentParity(Adapter):
+    kind = "parity"
+    label = "Environment parity"
+    secret_fields = (FieldSpec("token", "Bearer token", required=False, secret=True),)
+    param_fields = (
+        FieldSpec("staging_url", "Staging URL"),
+        FieldSpec("production_url", "Production URL"),
+        FieldSpec("json_field", "JSON field (dotted path)", help="e.g. version or build.sha"),
+    )
+
+    def request_key(self, conn: Connection, spec: CheckSpec) -> Hashable:
+        return (self.kind, spec.required("staging_url"), spec.required("production_url"))
+
+    def fetch(
+        self, conn: Connection, spec: CheckSpec, client: HttpClient, *, etag: str | None = None
+    ) -> Fetched:
+        bodies: dict[str, Any] = {}
+        for environment in ENVIRONMENTS:
+            url = spec.required(f"{environment}_url")
+            response = client.get(
+                url,
+                what=f"the {environment} endpoint",
+                headers=auth_headers(conn),
+                follow_redirects=True,
+            )
+            bodies[environment] = json_of(response, what=f"the {environment} endpoint")
+        return Fetched(payload=bodies, url=spec.required("production_url"))
+
+    def evaluate(self, fetched: Fetched, spec: CheckSpec) -> Observation:
+        path = spec.required("json_field")
+        values = {env: dig(fetched.payload[env], path) for env in ENVIRONMENTS}
+        staging, production = values["staging"], values["production"]
+        both = f"staging: {show_value(staging)}, production: {show_value(production)}"
+        missing = [env for env, value in values.items() if value is MISSING or value is None]
+        if missing:
+            return Observation(
+                status=NEEDS_JUDGEMENT,
+                value="no value",
+                detail=f"No {path!r} on {' and '.join(missing)} ({both}).",
+                url=fetched.url,
+            )
+        if staging == production:
+            return Observation(
+                status=PASSING,
+                value=show(production),
+                detail=f"{path} is {show(production)!r} on both.",
+                url=fetched.url,
+            )
+        return Observation(
+            status=FAILING,
+            value="different",
+            detail=f"{path} differs: {both}.",
+            url=fetched.url,
+        )
+
+
+def show_value(value: Any) -> str:
+    return "missing" if value is MISSING or value is None else repr(show(value))
