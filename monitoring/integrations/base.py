@@ -7,7 +7,9 @@ evaluate many checks against the answer:
 ``request_key(conn, spec) -> Hashable``
     Checks whose keys are equal (for the same connection) are answered by one HTTP fetch. The key
     holds everything that changes the request (repository, SHA, query...) and nothing that only
-    changes how the answer is judged (a check name filter, a threshold).
+    changes how the answer is judged (a check name filter, a threshold). It raises
+    :class:`ConfigError` when a required setting is missing; group with :func:`group_key`,
+    which never raises.
 
 ``fetch(conn, spec, client, *, etag=None) -> Fetched``
     Does the HTTP through :class:`monitoring.integrations.http.HttpClient` and returns the payload,
@@ -290,6 +292,18 @@ class Adapter:
         raise NotImplementedError
 
 
+def group_key(adapter: Adapter, conn: Connection, spec: CheckSpec) -> Hashable:
+    """``adapter.request_key()`` for grouping, except that it never raises.
+
+    A check too misconfigured to have a key gets a key of its own, so it forms a group of one
+    and :func:`observe_group` reports why as an error.
+    """
+    try:
+        return adapter.request_key(conn, spec)
+    except IntegrationError:
+        return ("misconfigured", object())
+
+
 # Shapes a provider can surprise us with while an adapter reads its payload. Adapters check the
 # shapes they rely on; this is the net under them so that an odd answer is an error, not a crash.
 _SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
@@ -305,7 +319,10 @@ def observe_group(
     """Fetch once for ``specs`` (which must share a request key) and observe each of them."""
     if not specs:
         return []
-    keys = {adapter.request_key(conn, spec) for spec in specs}
+    try:
+        keys = {adapter.request_key(conn, spec) for spec in specs}
+    except IntegrationError as exc:
+        return [Observation.from_error(exc)] * len(specs)
     if len(keys) > 1:
         raise ValueError(f"observe_group() needs specs with one request key, got {len(keys)}")
 

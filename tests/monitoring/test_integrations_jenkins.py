@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from monitoring.integrations.base import CheckSpec, Connection
+from monitoring.integrations.jenkins import JenkinsBuild, job_path
+from tests.monitoring.helpers import HTTP_FAILURES, assert_error, observe, observe_all, ok
+
+CONN = Connection(
+    kind="jenkins",
+    base_url="https://ci.example.com/",
+    config={"job": "shop/main"},
+    secrets={"user": "greenlight", "token": "11aa22bb"},
+)
+SPEC = CheckSpec()
+ADAPTER = JenkinsBuild()
+
+
+def test_it_passes_on_a_successful_last_build():
+    observation, _ = observe(ADAPTER, CONN, SPEC, ok("jenkins", "build_success"))
+    assert observation.status == "passing"
+    assert observation.value == "SUCCESS"
+    assert observation.detail == "Build #42 finished SUCCESS."
+    assert observation.url == "https://ci.example.com/job/shop/job/main/42/"
+
+
+def test_it_asks_for_the_last_build_of_the_nested_job_with_basic_auth():
+    _, api = observe(ADAPTER, CONN, SPEC, ok("jenkins", "build_success"))
+    request = api.last
+    assert request.url.path == "/job/shop/job/main/lastBuild/api/json"
+    assert request.url.params["tree"] == "number,result,building,timestamp,duration,url"
+    expected = base64.b64encode(b"greenlight:11aa22bb").decode()
+    assert request.headers["Authorization"] == f"Basic {expected}"
+
+
+def test_it_lets_the_check_pick_another_job_and_build():
+    spec = CheckSpec(params={"job": "shop/release", "build": "lastCompletedBuild"})
+    _, api = observe(ADAPTER, CONN, spec, ok("jenkins", "build_success"))
+    assert api.last.url.path == "/job/shop/job/release/lastCompletedBuild/api/json"
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("build_failure", "failing"),
+        ("build_unstable", "failing"),
+        ("build_aborted", "failing"),
+        ("build_building", "pending"),
+        ("build_unknown", "needs_judgement"),
+        ("build_no_result", "needs_judgement"),
+    ],
+)
+def test_it_maps_build_results(name, status):
+    observation, _ = observe(ADAPTER, CONN, SPEC, ok("jenkins", name))
+    assert observation.status == status
+
+
+def test_it_fails_a_build_that_was_not_built():
+    body = {"number": 7, "building": False, "result": "NOT_BUILT", "url": "https://ci/7/"}
+    observation, _ = observe(ADAPTER, CONN, SPEC, httpx.Response(200, json=body))
+    assert observation.status == "failing"
+
+
+def test_it_waits_while_building_even_if_a_result_is_set():
+    body = {"number": 7, "building": True, "result": "SUCCESS", "url": "https://ci/7/"}
+    observation, _ = observe(ADAPTER, CONN, SPEC, httpx.Response(200, json=body))
+    assert observation.status == "pending"
+
+
+def test_it_builds_job_paths():
+    assert job_path("app") == "/job/app"
+    assert job_path("/folder/app/") == "/job/folder/job/app"
+    assert job_path("job/folder/job/my app") == "/job/folder/job/my%20app"
+
+
+def test_it_shares_one_request_between_checks_on_the_same_job():
+    observations, api = observe_all(
+        ADAPTER,
+        CONN,
+        [SPEC, CheckSpec(params={"job": "shop/main"})],
+        ok("jenkins", "build_failure"),
+    )
+    assert len(api.requests) == 1
+    assert [o.status for o in observations] == ["failing", "failing"]
+
+
+@pytest.mark.parametrize(("reply", "label", "permanent", "retry_after"), HTTP_FAILURES)
+def test_it_reports_http_failures_as_errors(reply, label, permanent, retry_after):
+    observation, _ = observe(ADAPTER, CONN, SPEC, reply)
+    assert_error(observation, label, permanent, retry_after)
+
+
+def test_it_reports_a_login_page_as_an_error():
+    reply = httpx.Response(200, text="<html><body>Sign in</body></html>")
+    observation, _ = observe(ADAPTER, CONN, SPEC, reply)
+    assert_error(observation, "unreadable response", False, None)
+
+
+def test_it_needs_a_job():
+    conn = Connection(kind="jenkins", base_url="https://ci.example.com", secrets=CONN.secrets)
+    observation, api = observe(ADAPTER, conn, SPEC, ok("jenkins", "build_success"))
+    assert_error(observation, "misconfigured", True, None)
+    assert api.requests == []
+
+
+def test_it_refuses_an_unknown_build_selector():
+    spec = CheckSpec(params={"build": "firstBuild"})
+    observation, api = observe(ADAPTER, CONN, spec, ok("jenkins", "build_success"))
+    assert_error(observation, "misconfigured", True, None)
+    assert api.requests == []
