@@ -356,7 +356,9 @@ def observe_group(
             logger.warning("%s: unexpected response shape (%r)", adapter.kind, exc)
             error = BadResponse(f"{adapter.label} answered with data in an unexpected shape.")
             observation = Observation.from_error(error)
-        observations.append(replace(observation, etag=fetched.etag))
+        observations.append(
+            replace(observation, etag=fetched.etag, url=observation.url or fetched.url)
+        )
     return observations
 
 

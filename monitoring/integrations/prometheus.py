@@ -11,9 +11,9 @@ from monitoring.integrations.base import (
     FAILING,
     NEEDS_JUDGEMENT,
     Adapter,
-    BadRequest,
     BadResponse,
     CheckSpec,
+    ConfigError,
     Connection,
     Fetched,
     FieldSpec,
@@ -87,7 +87,7 @@ class PrometheusQuery(Adapter):
                 to_number(result[1]), spec, subject=query, url=fetched.url, unit=unit
             )
         if result_type != "vector":
-            raise BadRequest(
+            raise ConfigError(
                 f"The query returns a {result_type}; use one that returns a vector or a scalar."
             )
         if not result:

@@ -16,6 +16,7 @@ from monitoring.integrations.base import (
     CheckSpec,
     ConfigError,
     Connection,
+    IntegrationError,
     NotFound,
     RateLimited,
     Unavailable,
@@ -42,8 +43,8 @@ def request(*replies: object, provider: str | None = None) -> FakeApi:
     return api
 
 
-def raised(*replies: object, provider: str | None = None) -> Exception:
-    with pytest.raises(Exception) as info:
+def raised(*replies: object, provider: str | None = None) -> IntegrationError:
+    with pytest.raises(IntegrationError) as info:
         request(*replies, provider=provider)
     return info.value
 
@@ -315,9 +316,9 @@ def test_it_fetches_once_for_a_group_sharing_a_request_key():
 
 def test_it_refuses_a_group_with_different_request_keys():
     specs = [CheckSpec(sha=SHA), CheckSpec(sha="f" * 40)]
-    with HttpClient(transport=httpx.MockTransport(lambda r: httpx.Response(500))) as client:
-        with pytest.raises(ValueError, match="one request key"):
-            observe_group(GitHubChecks(), GITHUB, specs, client)
+    transport = httpx.MockTransport(lambda r: httpx.Response(500))
+    with HttpClient(transport=transport) as client, pytest.raises(ValueError, match="one request"):
+        observe_group(GitHubChecks(), GITHUB, specs, client)
 
 
 def test_it_gives_every_check_of_the_group_the_same_error():

@@ -15,7 +15,7 @@ RUNS_URL = f"https://api.github.com/repos/acme/shop/commits/{SHA}/check-runs"
 
 
 def test_it_passes_when_every_check_run_succeeded():
-    observation, api = observe(ADAPTER, CONN, SPEC, ok("github", "check_runs_success"))
+    observation, _ = observe(ADAPTER, CONN, SPEC, ok("github", "check_runs_success"))
     assert observation.status == "passing"
     assert observation.value == "5 of 5 check runs succeeded"
     assert observation.url == f"https://github.com/acme/shop/commit/{SHA}/checks"
