@@ -454,16 +454,27 @@ MISSING: Any = object()
 
 
 def dig(data: Any, path: str) -> Any:
-    """The value at a dotted path (``status.checks.0.state``); ``MISSING`` when there is none."""
-    current = data
-    for part in path.split("."):
-        if isinstance(current, Mapping) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.lstrip("-").isdigit():
-            index = int(part)
+    """The value at a dotted path (``checks.0.state``); ``MISSING`` when there is none.
+
+    Keys may contain dots themselves (New Relic names results ``percentile.duration``): at each
+    level the longest run of parts that is a key wins.
+    """
+    parts = path.split(".")
+    current, i = data, 0
+    while i < len(parts):
+        if isinstance(current, Mapping):
+            for j in range(len(parts), i, -1):
+                key = ".".join(parts[i:j])
+                if key in current:
+                    current, i = current[key], j
+                    break
+            else:
+                return MISSING
+        elif isinstance(current, list) and parts[i].lstrip("-").isdigit():
+            index = int(parts[i])
             if not -len(current) <= index < len(current):
                 return MISSING
-            current = current[index]
+            current, i = current[index], i + 1
         else:
             return MISSING
     return current

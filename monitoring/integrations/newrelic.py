@@ -111,11 +111,7 @@ class NewRelicNrql(Adapter):
                 raise ConfigError(
                     f"The first row has several numbers ({', '.join(numeric)}); name the field."
                 )
-        # Keys can contain dots themselves ("percentile.duration"), so try the key as written
-        # before reading it as a path into nested values.
-        value = row.get(field, MISSING) if field is not None else MISSING
-        if value is MISSING and field is not None:
-            value = dig(row, field)
+        value = dig(row, field) if field is not None else MISSING
         if value is MISSING or value is None:
             return Observation(
                 status=NEEDS_JUDGEMENT,

@@ -292,6 +292,8 @@ def test_it_digs_dotted_paths():
     assert dig(data, "a.b.2.c") is MISSING
     assert dig(data, "a.x") is MISSING
     assert dig([], "0") is MISSING
+    assert dig({"percentile.duration": {"95": 0.7}}, "percentile.duration.95") == 0.7
+    assert dig({"a.b": 1, "a": {"b": 2}}, "a.b") == 1
 
 
 # --- grouping -------------------------------------------------------------------------------
