@@ -100,20 +100,17 @@ class CircleCIWorkflows(Adapter):
         base, slug = conn.url(self.default_base_url), conn.setting("project_slug")
         headers = {"Circle-Token": conn.secret("token")}
         branch = self._branch(spec)
+        pipelines = self._pages(
+            client,
+            f"{base}/project/{quote(slug)}/pipeline",
+            what=f"CircleCI pipelines of {slug}",
+            headers=headers,
+            params={"branch": branch} if branch else {},
+            max_pages=MAX_PIPELINE_PAGES,
+        )
+        # Newest first, and the generator stops fetching pages once the commit turns up.
         pipeline = next(
-            (
-                p
-                for p in self._pages(
-                    client,
-                    f"{base}/project/{quote(slug)}/pipeline",
-                    what=f"CircleCI pipelines of {slug}",
-                    headers=headers,
-                    params={"branch": branch} if branch else {},
-                    max_pages=MAX_PIPELINE_PAGES,
-                )
-                if (p.get("vcs") or {}).get("revision") == spec.sha
-            ),
-            None,
+            (p for p in pipelines if (p.get("vcs") or {}).get("revision") == spec.sha), None
         )
         project_url = f"https://app.circleci.com/pipelines/{slug}"
         if pipeline is None:
@@ -149,14 +146,12 @@ class CircleCIWorkflows(Adapter):
                 detail=f"Pipeline {pipeline.get('number')} errored: {errors or 'no message'}",
                 url=fetched.url,
             )
+        # A rerun adds a workflow with the same name; only the newest one counts.
         latest: dict[str, dict[str, Any]] = {}
-        for workflow in fetched.payload["workflows"]:
-            # A rerun adds a workflow with the same name; only the newest one counts.
-            key = str(workflow.get("name"))
-            if key not in latest or str(workflow.get("created_at")) > str(
-                latest[key].get("created_at")
-            ):
-                latest[key] = workflow
+        for workflow in sorted(
+            fetched.payload["workflows"], key=lambda w: str(w.get("created_at"))
+        ):
+            latest[str(workflow.get("name"))] = workflow
         runs = [
             (key, OUTCOMES.get(str(w.get("status")), "unknown"), str(w.get("status")))
             for key, w in latest.items()

@@ -38,6 +38,13 @@ STATES: dict[str, Status] = {
 }
 
 
+def web_url(site: str) -> str:
+    # The two original sites serve the app on app.<site>; the newer ones on the site itself.
+    if site in {"datadoghq.com", "datadoghq.eu"}:
+        return f"https://app.{site}"
+    return f"https://{site}"
+
+
 def last_point(series: dict[str, Any]) -> float | None:
     for point in reversed(series.get("pointlist") or []):
         value = to_number(point[1]) if isinstance(point, list) and len(point) > 1 else None
@@ -101,7 +108,7 @@ class DatadogMonitor(Adapter):
             "DD-API-KEY": conn.secret("api_key"),
             "DD-APPLICATION-KEY": conn.secret("app_key"),
         }
-        app = f"https://app.{self._site(conn)}"
+        app = web_url(self._site(conn))
         if mode == "monitor":
             body = client.get_json(
                 f"{self._api(conn)}/api/v1/monitor/{quote(subject, safe='')}",

@@ -110,7 +110,8 @@ class GitHubChecks(Adapter):
                 etag=etag if pages == 1 else None,
             )
             if response.status_code == 304:
-                return Fetched(url=web_url, etag=etag, not_modified=True)
+                new_etag = response.headers.get("etag") or etag
+                return Fetched(url=web_url, etag=new_etag, not_modified=True)
             body = json_of(response, what=what)
             if not isinstance(body, dict) or not isinstance(body.get("check_runs"), list):
                 raise BadResponse(f"The answer for {what} has no check_runs list.")

@@ -22,6 +22,7 @@ from monitoring.integrations.base import (
     Unavailable,
     compare,
     dig,
+    group_key,
     judge_number,
     observe_group,
 )
@@ -359,6 +360,22 @@ def test_it_turns_an_unexpected_payload_shape_into_an_error():
     )
     assert observations[0].status == "error"
     assert observations[0].value == "unreadable response"
+
+
+def test_it_gives_a_misconfigured_check_a_group_of_its_own():
+    adapter = GitHubChecks()
+    broken = Connection(kind="github", secrets={"token": "t"})
+    assert group_key(adapter, broken, CheckSpec(sha=SHA)) != group_key(
+        adapter, broken, CheckSpec(sha=SHA)
+    )
+    assert group_key(adapter, GITHUB, CheckSpec(sha=SHA)) == group_key(
+        adapter, GITHUB, CheckSpec(sha=SHA, params={"check_name": "lint"})
+    )
+    observations, api = observe_all(adapter, broken, [CheckSpec(sha=SHA)])
+    assert api.requests == []
+    assert observations[0].status == "error"
+    assert observations[0].value == "misconfigured"
+    assert "'repo'" in observations[0].detail
 
 
 def test_it_returns_nothing_for_an_empty_group():

@@ -92,6 +92,13 @@ def test_it_queries_the_last_window_of_seconds():
     assert params["from"] == str(int(NOW) - 600)
 
 
+def test_it_uses_the_api_host_of_a_newer_site():
+    conn = Connection(kind="datadog", config={"site": "us5.datadoghq.com"}, secrets=CONN.secrets)
+    observation, api = observe(ADAPTER, conn, MONITOR, ok("datadog", "monitor_ok"))
+    assert api.last.url.host == "api.us5.datadoghq.com"
+    assert observation.url == "https://us5.datadoghq.com/monitors/12345"
+
+
 def test_it_cannot_judge_a_query_without_series():
     observation, _ = observe(ADAPTER, CONN, METRIC, ok("datadog", "query_empty"))
     assert observation.status == "needs_judgement"

@@ -62,6 +62,13 @@ def test_it_cannot_judge_a_release_without_health_data():
     assert observation.value == "no data"
 
 
+def test_it_does_not_trust_figures_sentry_flags_as_without_health_data():
+    body = recorded("sentry", "release_health")
+    body["projects"][0]["healthData"]["hasHealthData"] = False
+    observation, _ = observe(ADAPTER, CONN, SPEC, httpx.Response(200, json=body))
+    assert observation.status == "needs_judgement"
+
+
 def test_it_cannot_judge_a_release_that_does_not_list_the_project():
     body = recorded("sentry", "release_health")
     body["projects"][0]["id"] = 9999
