@@ -389,13 +389,13 @@ def format_number(value: float) -> str:
         return str(value)
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
+    if abs(value) < 0.001:
+        return f"{value:.3g}"
     return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def with_unit(value: float, unit: str = "") -> str:
-    if not unit:
-        return format_number(value)
-    return f"{format_number(value)} {unit}" if unit != "%" else f"{format_number(value)} %"
+    return f"{format_number(value)} {unit}" if unit else format_number(value)
 
 
 def judge_number(
@@ -418,6 +418,8 @@ def judge_number(
     threshold = spec.threshold if spec.threshold is not None else threshold
     if comparator is None or threshold is None:
         raise ConfigError("The check needs a comparator and a threshold.")
+    # Thresholds may arrive as Decimal from a model field; judge them as floats.
+    threshold = float(threshold)
     if comparator not in COMPARATORS:
         raise ConfigError(
             f"Unknown comparator {comparator!r}; use one of {', '.join(COMPARATORS)}."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from monitoring.integrations.base import (
     Unavailable,
     compare,
     dig,
+    format_number,
     group_key,
     judge_number,
     observe_group,
@@ -283,6 +285,19 @@ def test_it_writes_the_rule_into_the_detail():
     assert observation.value == "0.42 %"
     assert observation.numeric == 0.42
     assert observation.detail == "error rate is 0.42 %; it must be below 1 %."
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(3.0, "3"), (0.42, "0.42"), (99.5234, "99.5234"), (1 / 3, "0.3333"), (0.00012, "0.00012")],
+)
+def test_it_formats_numbers_for_people(value, text):
+    assert format_number(value) == text
+
+
+def test_it_judges_decimal_thresholds():
+    spec = CheckSpec(comparator="gte", threshold=Decimal("99.5"))  # type: ignore[arg-type]
+    assert judge_number(99.52, spec, subject="x").status == "passing"
 
 
 def test_it_digs_dotted_paths():
