@@ -33,7 +33,7 @@ STATUSES: dict[str, Status] = {
     "pending": PENDING,
     "running": PENDING,
     "scheduled": PENDING,
-    # Blocked on a person starting a manual job: it will not finish by itself.
+    # Waiting for a person to start a manual job: not finished, and nothing failed.
     "manual": PENDING,
     # Every job was skipped: nothing was tested, so nothing passed.
     "skipped": NEEDS_JUDGEMENT,
