@@ -22,7 +22,7 @@ class IntegrationKind(models.TextChoices):
     NEWRELIC = "newrelic", "New Relic"
     SENTRY = "sentry", "Sentry"
     JIRA = "jira", "Jira"
-    HTTP = "http", "HTTP health"
+    HTTP = "http_health", "HTTP health"
     PARITY = "parity", "Environment parity"
     # Results arrive only by push (REST API or webhook); nothing is polled.
     PUSH = "push", "Pushed results"

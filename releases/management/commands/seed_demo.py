@@ -198,7 +198,11 @@ class Command(BaseCommand):
             integration=health,
             name="Health endpoint answers",
             phase=CheckPhase.POST_RELEASE,
-            params={"path": "/healthz", "json_field": "status", "expected": "ok"},
+            params={
+                "url": "http://127.0.0.1:8000/healthz",
+                "json_field": "status",
+                "expected": "ok",
+            },
             interval_seconds=30,
         )
 
