@@ -175,6 +175,11 @@ CELERY_TASK_TIME_LIMIT = 90
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work; django-celery-beat copies these into its tables. Every task is safe to run twice.
+CELERY_BEAT_SCHEDULE = {
+    "schedule-release-trains": {"task": "releases.tasks.schedule_trains", "schedule": 15 * 60},
+    "remind-code-freeze": {"task": "releases.tasks.remind_code_freeze", "schedule": 5 * 60},
+}
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {

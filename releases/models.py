@@ -310,6 +310,20 @@ class Release(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     # A go decision taken over blockers stays visible on the release for good.
     override_used = models.BooleanField(default=False)
+    unhealthy_since = models.DateTimeField(null=True, blank=True)
+    unhealthy_reason = models.CharField(max_length=300, blank=True)
+
+    # The rollback, if there was one: who called it, why, and when it was done.
+    rollback_reason = models.TextField(blank=True)
+    rollback_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rollback_automatic = models.BooleanField(default=False)
+    rollback_finished_at = models.DateTimeField(null=True, blank=True)
+    # The release this one's scope was carried into after a rollback.
+    carried_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="carried_from"
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -359,6 +373,108 @@ class Release(models.Model):
             if planned and not actual:
                 return label, planned
         return None
+
+
+class ReleaseTrain(models.Model):
+    """Recurring releases on a cadence, e.g. every second Tuesday at 14:00 Europe/Berlin.
+
+    Slots fall every ``cadence_weeks`` weeks from ``first_deploy_date``; a beat task creates each
+    slot's release ``create_days_ahead`` days before its deploy day, with the project's templates.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trains")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(
+        max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.STANDARD
+    )
+    cadence_weeks = models.PositiveSmallIntegerField(default=2)
+    first_deploy_date = models.DateField()
+    deploy_time = models.TimeField(default=dt.time(14, 0))
+    deploy_duration_minutes = models.PositiveIntegerField(default=120)
+    timezone = models.CharField(max_length=60, default="UTC")
+    code_freeze_days_before = models.PositiveSmallIntegerField(default=2)
+    go_no_go_hours_before = models.PositiveSmallIntegerField(default=4)
+    create_days_ahead = models.PositiveSmallIntegerField(default=14)
+    freeze_reminder_hours = models.PositiveSmallIntegerField(
+        default=24, help_text="Remind the people on the release this long before the code freeze."
+    )
+    version_template = models.CharField(
+        max_length=60,
+        default="{date:%Y.%m.%d}",
+        help_text="Python format string; {date} is the deploy day, {n} the slot number.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_train_name"),
+            models.CheckConstraint(
+                condition=Q(cadence_weeks__gte=1, cadence_weeks__lte=12),
+                name="train_cadence_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name} (every {self.cadence_weeks} week{'s' if self.cadence_weeks > 1 else ''})"
+        )
+
+    def zone(self) -> dt.tzinfo:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
+
+    def slot_number(self, day: dt.date) -> int:
+        return (day - self.first_deploy_date).days // (7 * self.cadence_weeks) + 1
+
+    def slot_dates(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        """Deploy days of this train in [start, end]."""
+        step = dt.timedelta(weeks=self.cadence_weeks)
+        day = self.first_deploy_date
+        if start > day:
+            day += step * -(-((start - day).days) // step.days)
+        days = []
+        while day <= end:
+            days.append(day)
+            day += step
+        return days
+
+    def deploy_at(self, day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, self.deploy_time, tzinfo=self.zone()).astimezone(dt.UTC)
+
+    def version_for(self, day: dt.date) -> str:
+        return self.version_template.format(date=day, n=self.slot_number(day))
+
+
+class TrainSlot(models.Model):
+    """One deploy day of a train; the unique key makes a double beat tick create one release."""
+
+    train = models.ForeignKey(ReleaseTrain, on_delete=models.CASCADE, related_name="slots")
+    deploy_date = models.DateField()
+    release = models.OneToOneField(
+        "Release", on_delete=models.SET_NULL, null=True, blank=True, related_name="train_slot"
+    )
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    skipped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    skip_reason = models.CharField(max_length=300, blank=True)
+    problem = models.CharField(
+        max_length=300, blank=True, help_text="Why the release could not be created."
+    )
+    freeze_reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["train", "deploy_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["train", "deploy_date"], name="one_slot_per_train_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.train.name} {self.deploy_date}"
 
 
 class ScopeItem(models.Model):

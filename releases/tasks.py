@@ -44,3 +44,18 @@ def post_to_chat(project_id: int, message: str, url: str = "") -> None:
     text = f"{message} <{absolute(url)}|Open in Greenlight>" if url else message
     response = httpx.post(project.slack_webhook_url, json={"text": text}, timeout=10)
     response.raise_for_status()
+
+
+@shared_task(expires=300)
+def schedule_trains() -> int:
+    """Create the upcoming releases of every release train (safe to run twice)."""
+    from releases import trains
+
+    return len(trains.schedule_train_releases())
+
+
+@shared_task(expires=300)
+def remind_code_freeze() -> int:
+    from releases import trains
+
+    return trains.send_freeze_reminders()

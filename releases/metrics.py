@@ -1,0 +1,223 @@
+"""DORA metrics of a project over a period, computed from the release history.
+
+Definitions (also shown on the metrics page):
+
+- **Deployment frequency**: releases whose deploy started in the period, per week.
+- **Lead time for changes**: for each scope item shipped by those deploys, from the moment its
+  change was merged (reported by CI) — or, when no merge time is known, from when it was added
+  to the scope — to the end of the deploy; the median over all items.
+- **Change failure rate**: deploys that were rolled back, or that the next deploy of the project
+  had to fix as a hotfix, divided by all deploys in the period.
+- **Time to restore**: for each failed deploy, from when it failed (turned unhealthy, else the
+  end of its deploy) until service was restored (the rollback finished, or the fixing hotfix was
+  deployed); the median.
+
+Bands follow the clusters of the DORA State of DevOps reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Prefetch
+
+from releases.models import Project, Release, ReleaseKind, ScopeItem, Status
+
+DAY = dt.timedelta(days=1)
+HOUR = dt.timedelta(hours=1)
+
+# (band, test) from best to worst; the first that holds names the band.
+FREQUENCY_BANDS = [("elite", 1.0), ("high", 1 / 7), ("medium", 1 / 30)]  # deploys per day
+LEAD_TIME_BANDS = [("elite", DAY), ("high", 7 * DAY), ("medium", 30 * DAY)]
+FAILURE_RATE_BANDS = [("elite", 0.05), ("high", 0.10), ("medium", 0.15)]
+RESTORE_BANDS = [("elite", HOUR), ("high", DAY), ("medium", 7 * DAY)]
+
+
+def _band_at_least(value: float, bands: list[tuple[str, float]]) -> str:
+    for name, floor in bands:
+        if value >= floor:
+            return name
+    return "low"
+
+
+def _band_below(value: Any, bands: list[tuple[str, Any]]) -> str:
+    for name, ceiling in bands:
+        if value < ceiling:
+            return name
+    return "low"
+
+
+def _band_at_most(value: float, bands: list[tuple[str, float]]) -> str:
+    for name, ceiling in bands:
+        if value <= ceiling:
+            return name
+    return "low"
+
+
+@dataclass
+class Failure:
+    release: Release
+    cause: str  # "rolled back" | "fixed by hotfix <version>"
+    restore_time: dt.timedelta | None
+
+
+@dataclass
+class Metrics:
+    start: dt.datetime
+    end: dt.datetime
+    deployments: list[Release] = field(default_factory=list)
+    lead_times: list[dt.timedelta] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def days(self) -> float:
+        return max((self.end - self.start) / DAY, 1e-9)
+
+    @property
+    def deploys_per_week(self) -> float:
+        return len(self.deployments) / self.days * 7
+
+    @property
+    def frequency_band(self) -> str:
+        return _band_at_least(len(self.deployments) / self.days, FREQUENCY_BANDS)
+
+    @property
+    def lead_time(self) -> dt.timedelta | None:
+        return _median(self.lead_times)
+
+    @property
+    def lead_time_band(self) -> str | None:
+        return _band_below(self.lead_time, LEAD_TIME_BANDS) if self.lead_time is not None else None
+
+    @property
+    def change_failure_rate(self) -> float | None:
+        if not self.deployments:
+            return None
+        return len(self.failures) / len(self.deployments)
+
+    @property
+    def failure_rate_band(self) -> str | None:
+        rate = self.change_failure_rate
+        return _band_at_most(rate, FAILURE_RATE_BANDS) if rate is not None else None
+
+    @property
+    def time_to_restore(self) -> dt.timedelta | None:
+        return _median([f.restore_time for f in self.failures if f.restore_time is not None])
+
+    @property
+    def restore_band(self) -> str | None:
+        ttr = self.time_to_restore
+        return _band_below(ttr, RESTORE_BANDS) if ttr is not None else None
+
+    def as_dict(self) -> dict[str, Any]:
+        def seconds(delta: dt.timedelta | None) -> float | None:
+            return delta.total_seconds() if delta is not None else None
+
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "deployments": len(self.deployments),
+            "deploys_per_week": round(self.deploys_per_week, 3),
+            "deployment_frequency_band": self.frequency_band,
+            "lead_time_seconds": seconds(self.lead_time),
+            "lead_time_band": self.lead_time_band,
+            "change_failure_rate": self.change_failure_rate,
+            "change_failure_rate_band": self.failure_rate_band,
+            "time_to_restore_seconds": seconds(self.time_to_restore),
+            "time_to_restore_band": self.restore_band,
+            "failures": [
+                {
+                    "version": f.release.version,
+                    "cause": f.cause,
+                    "restore_seconds": seconds(f.restore_time),
+                }
+                for f in self.failures
+            ],
+        }
+
+
+def _median(values: list[dt.timedelta]) -> dt.timedelta | None:
+    if not values:
+        return None
+    return dt.timedelta(seconds=statistics.median(v.total_seconds() for v in values))
+
+
+def _deployed_at(release: Release) -> dt.datetime:
+    return release.deploy_finished_at or release.deploy_started_at
+
+
+def _failed_at(release: Release) -> dt.datetime:
+    return release.unhealthy_since or _deployed_at(release)
+
+
+def deployed_releases(project: Project, since: dt.datetime) -> list[Release]:
+    """Every release of the project deployed since ``since``, oldest first, with its scope."""
+    return list(
+        Release.objects.filter(project=project, deploy_started_at__gte=since)
+        .order_by("deploy_started_at", "pk")
+        .prefetch_related(
+            Prefetch(
+                "scope_items",
+                queryset=ScopeItem.objects.filter(state=ScopeItem.State.INCLUDED),
+                to_attr="shipped_items",
+            )
+        )
+    )
+
+
+def compute_metrics(project: Project, start: dt.datetime, end: dt.datetime) -> Metrics:
+    # Later deploys are read too: a deploy near the end may be fixed by a hotfix after it.
+    return _compute(deployed_releases(project, start), start, end)
+
+
+def metrics_over_time(
+    project: Project, start: dt.datetime, end: dt.datetime, *, bucket: dt.timedelta
+) -> list[Metrics]:
+    """The metrics per bucket (e.g. per week) from ``start`` to ``end``, for the charts; the
+    history is read once whatever the number of buckets."""
+    history = deployed_releases(project, start)
+    buckets = []
+    cursor = start
+    while cursor < end:
+        upper = min(cursor + bucket, end)
+        buckets.append(_compute(history, cursor, upper))
+        cursor = upper
+    return buckets
+
+
+def _compute(history: list[Release], start: dt.datetime, end: dt.datetime) -> Metrics:
+    metrics = Metrics(start=start, end=end)
+    for index, release in enumerate(history):
+        if release.deploy_started_at < start:
+            continue
+        if release.deploy_started_at >= end:
+            break
+        metrics.deployments.append(release)
+        shipped = _deployed_at(release)
+        metrics.lead_times += [
+            shipped - (item.merged_at or item.created_at)
+            for item in release.shipped_items
+            if (item.merged_at or item.created_at) <= shipped
+        ]
+        if release.status == Status.ROLLED_BACK:
+            restored = release.rollback_finished_at or release.rolled_back_at
+            metrics.failures.append(
+                Failure(
+                    release, "rolled back", restored - _failed_at(release) if restored else None
+                )
+            )
+            continue
+        following = history[index + 1] if index + 1 < len(history) else None
+        if following is not None and following.kind == ReleaseKind.HOTFIX:
+            fixed = following.deploy_finished_at
+            metrics.failures.append(
+                Failure(
+                    release,
+                    f"fixed by hotfix {following.version}",
+                    fixed - _failed_at(release) if fixed else None,
+                )
+            )
+    return metrics
