@@ -179,6 +179,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "schedule-release-trains": {"task": "releases.tasks.schedule_trains", "schedule": 15 * 60},
     "remind-code-freeze": {"task": "releases.tasks.remind_code_freeze", "schedule": 5 * 60},
+    "complete-healthy-releases": {
+        "task": "releases.tasks.complete_healthy_releases",
+        "schedule": 30,
+    },
 }
 
 # --- REST API -----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from releases.models import (
     Release,
     ReleaseEvent,
     Review,
+    ReviewAction,
     Role,
     RoleAssignment,
     RollbackPlan,
@@ -555,13 +556,23 @@ def finish_deploy(release: Release, *, by: Actor) -> Release:
 
 
 def mark_health(release: Release, health: str, *, by: Actor, reason: str) -> Release:
+    """Record the release's health during the monitoring window.
+
+    Turning unhealthy tells everyone on the release and the rollback decider at once, with the
+    plan's revert steps in the message: rolling back is a decision made in seconds.
+    """
     with transaction.atomic():
         release = lock_release(release)
         if release.health == health:
             return release
         old = release.health
         release.health = health
-        release.save(update_fields=["health", "updated_at"])
+        fields = ["health", "updated_at"]
+        if health == Health.UNHEALTHY:
+            release.unhealthy_since = timezone.now()
+            release.unhealthy_reason = reason[:300]
+            fields += ["unhealthy_since", "unhealthy_reason"]
+        release.save(update_fields=fields)
         log_event(
             release,
             actor=by,
@@ -570,6 +581,21 @@ def mark_health(release: Release, health: str, *, by: Actor, reason: str) -> Rel
             before={"health": old},
             after={"health": health},
         )
+        if health == Health.UNHEALTHY:
+            plan = RollbackPlan.objects.filter(release=release).select_related("decider").first()
+            steps = plan.revert_steps.strip() if plan else ""
+            decider = plan.decider if plan else None
+            message = f"{release} is UNHEALTHY: {reason}."
+            if decider is not None:
+                message += f" {decider.get_full_name() or decider} decides on a rollback."
+            if steps:
+                message += f"\n\nRevert steps:\n{steps}"
+            notify(
+                [*people_on(release), decider],
+                release=release,
+                verb="unhealthy",
+                message=message,
+            )
     return release
 
 
@@ -598,32 +624,186 @@ def complete_release(release: Release, *, by: Actor) -> Release:
             summary="Released: the monitoring window passed healthy",
             stamp="released_at",
         )
+        notify(
+            people_on(release),
+            release=release,
+            verb="review_due",
+            message=f"{release} is released. What went well, what broke, what caused stress? "
+            "Write the post-release review while it is fresh.",
+        )
     return release
 
 
-def roll_back(release: Release, *, by: Actor, reason: str) -> Release:
+def roll_back(release: Release, *, by: Actor, reason: str, automatic: bool = False) -> Release:
+    """deploying/monitoring → rolled_back: records who decided, why and when it started."""
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the release is rolled back."})
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.ROLLED_BACK, "roll back")
+        release.rollback_reason = reason
+        release.rollback_decided_by = by if isinstance(by, User) else None
+        release.rollback_automatic = automatic
         _transition(
             release,
             Status.ROLLED_BACK,
             by=by,
             verb="rolled_back",
-            summary=f"Rolled back: {reason}",
+            summary=("Automatic rollback started: " if automatic else "Rolled back: ") + reason,
             stamp="rolled_back_at",
-            data={"reason": reason},
+            data={"reason": reason, "automatic": automatic},
+            extra_fields=["rollback_reason", "rollback_decided_by", "rollback_automatic"],
         )
         notify(
             people_on(release),
             release=release,
             verb="rolled_back",
-            message=f"{release} was rolled back: {reason}",
+            message=f"{release} is being rolled back"
+            + (" automatically" if automatic else "")
+            + f": {reason}. Please write the post-release review once it is done.",
         )
     return release
+
+
+def finish_rollback(release: Release, *, by: Actor, at: dt.datetime | None = None) -> Release:
+    """The rollback is done (reported by CI or by hand); time to restore is measured to here."""
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status != Status.ROLLED_BACK:
+            raise Refused(
+                f"Only a rolled-back release finishes a rollback; this one is "
+                f"{release.get_status_display().lower()}."
+            )
+        if release.rollback_finished_at:
+            finished = release.rollback_finished_at
+            raise Refused(f"The rollback already finished at {finished:%Y-%m-%d %H:%M} UTC.")
+        finished = at or timezone.now()
+        if finished < release.rolled_back_at:
+            raise ValidationError({"at": "The rollback cannot finish before it started."})
+        release.rollback_finished_at = finished
+        release.save(update_fields=["rollback_finished_at", "updated_at"])
+        restore = release_time_to_restore(release)
+        log_event(
+            release,
+            actor=by,
+            verb="rollback_finished",
+            summary="Rollback finished"
+            + (f"; service restored {_minutes(restore)} after the failure" if restore else ""),
+            data={"time_to_restore_seconds": restore.total_seconds() if restore else None},
+        )
+    return release
+
+
+def release_time_to_restore(release: Release) -> dt.timedelta | None:
+    """From the failure (unhealthy, else the deploy) until the rollback finished."""
+    failed = release.unhealthy_since or release.deploy_finished_at or release.deploy_started_at
+    if not (failed and release.rollback_finished_at):
+        return None
+    return release.rollback_finished_at - failed
+
+
+DEPLOY_STAGES = ("started", "finished", "failed")
+
+
+def record_deploy_report(
+    release: Release, *, by: Actor, stage: str, detail: str = "", override_reason: str = ""
+) -> Release:
+    """CI reports its deploy: started/finished move the release through the same guards as a
+    person would (so a pipeline can use the answer as a gate); failed marks it unhealthy and asks
+    the rollback decider to decide."""
+    if stage not in DEPLOY_STAGES:
+        raise ValidationError({"stage": f"Use one of {', '.join(DEPLOY_STAGES)}."})
+    detail = detail.strip()
+    if stage == "started":
+        return start_deploy(release, by=by, override_reason=override_reason)
+    if stage == "finished":
+        return finish_deploy(release, by=by)
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status not in (Status.DEPLOYING, Status.MONITORING):
+            raise Refused(
+                f"A failed deploy is reported while deploying; the release is "
+                f"{release.get_status_display().lower()}."
+            )
+        return mark_health(
+            release,
+            Health.UNHEALTHY,
+            by=by,
+            reason="deploy failed" + (f" ({detail})" if detail else ""),
+        )
+
+
+def complete_healthy_releases(
+    *, now: dt.datetime | None = None, by: Actor = "Greenlight"
+) -> list[Release]:
+    """Beat: every release whose monitoring window passed healthy becomes released."""
+    now = now or timezone.now()
+    done = []
+    due = Release.objects.filter(status=Status.MONITORING, monitoring_until__lte=now).exclude(
+        health=Health.UNHEALTHY
+    )
+    for release in due:
+        try:
+            done.append(complete_release(release, by=by))
+        except Refused:
+            # Turned unhealthy or was rolled back since the query: leave it to people.
+            continue
+    return done
+
+
+def carry_scope_forward(release: Release, *, by: Any, version: str, **fields: Any) -> Release:
+    """After a rollback, start a new release with the same included scope in one action."""
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status != Status.ROLLED_BACK:
+            raise Refused("Scope is carried forward from a rolled-back release.")
+        if release.carried_into_id:
+            raise Refused(f"The scope was already carried into {release.carried_into}.")
+        new = create_release(
+            release.project,
+            by=by,
+            version=version,
+            kind=fields.pop("kind", release.kind),
+            git_ref=fields.pop("git_ref", release.git_ref),
+            environment=fields.pop("environment", release.environment),
+            title=fields.pop("title", release.title),
+            **fields,
+        )
+        items = list(release.scope_items.filter(state=ScopeItem.State.INCLUDED))
+        ScopeItem.objects.bulk_create(
+            [
+                ScopeItem(
+                    release=new,
+                    kind=item.kind,
+                    title=item.title,
+                    key=item.key,
+                    url=item.url,
+                    owner_id=item.owner_id,
+                    risk=item.risk,
+                    merged_at=item.merged_at,
+                    created_by=by if isinstance(by, User) else None,
+                )
+                for item in items
+            ]
+        )
+        release.carried_into = new
+        release.save(update_fields=["carried_into", "updated_at"])
+        log_event(
+            release,
+            actor=by,
+            verb="scope_carried_forward",
+            summary=f"Scope ({len(items)} items) carried into {new.version}",
+            data={"release": new.pk},
+        )
+        log_event(
+            new,
+            actor=by,
+            verb="scope_carried_in",
+            summary=f"Scope ({len(items)} items) carried over from rolled-back {release.version}",
+            data={"release": release.pk},
+        )
+    return new
 
 
 # --- scope ----------------------------------------------------------------------------------
@@ -1132,6 +1312,72 @@ def save_review(release: Release, *, by: Actor, **fields: Any) -> Review:
                 after=after or None,
             )
     return review
+
+
+def add_review_action(
+    release: Release,
+    *,
+    by: Any,
+    description: str,
+    owner: Any = None,
+    due_date: dt.date | None = None,
+) -> ReviewAction:
+    description = description.strip()
+    if not description:
+        raise ValidationError({"description": "Say what should be done."})
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status not in (Status.RELEASED, Status.ROLLED_BACK):
+            raise Refused("Review actions come after the release is released or rolled back.")
+        if (
+            owner is not None
+            and not ProjectMembership.objects.filter(project=release.project, user=owner).exists()
+        ):
+            raise ValidationError({"owner": "The owner must be a member of the project."})
+        review, _ = Review.objects.get_or_create(
+            release=release, defaults={"created_by": by if isinstance(by, User) else None}
+        )
+        action = ReviewAction.objects.create(
+            review=review, description=description, owner=owner, due_date=due_date
+        )
+        summary = f"Review action: {description}"
+        if owner is not None:
+            summary += f" (owner {owner}" + (f", due {due_date:%Y-%m-%d})" if due_date else ")")
+        log_event(
+            release,
+            actor=by,
+            verb="review_action_added",
+            summary=summary,
+            data={"review_action": action.pk},
+        )
+        if owner is not None:
+            notify(
+                [owner],
+                release=release,
+                verb="review_action",
+                message=f"Action for you from the review of {release}: {description}",
+                exclude=by,
+                chat=False,
+            )
+    return action
+
+
+def complete_review_action(action: ReviewAction, *, by: Any) -> ReviewAction:
+    with transaction.atomic():
+        release = lock_release(action.review.release)
+        action = ReviewAction.objects.select_for_update().get(pk=action.pk)
+        if action.done_at:
+            raise Refused("This action is already done.")
+        action.done_at = timezone.now()
+        action.save(update_fields=["done_at"])
+        log_event(
+            release,
+            actor=by,
+            verb="review_action_done",
+            summary=f"Review action done: {action.description}",
+            data={"review_action": action.pk},
+        )
+    return action
 
 
 def add_note(release: Release, *, by: Actor, text: str) -> ReleaseEvent:

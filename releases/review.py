@@ -1,0 +1,73 @@
+"""What the post-release review page shows beside the review: the facts of the release.
+
+Reads check results, so it sits on top of the apps like the readiness computation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from monitoring.models import CheckPhase, CheckResult, CheckStatus
+from releases.models import Release, ReleaseEvent, ScopeItem
+from releases.services import release_time_to_restore
+
+OVERRIDE_VERBS = ("decision_override", "deploy_started")
+
+
+@dataclass(frozen=True)
+class Phase:
+    label: str
+    started: dt.datetime | None
+    ended: dt.datetime | None
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        if self.started and self.ended and self.ended >= self.started:
+            return self.ended - self.started
+        return None
+
+
+def phases(release: Release) -> list[Phase]:
+    """Time spent in each phase of the lifecycle, from the recorded timestamps."""
+    end_of_monitoring = release.released_at or (
+        release.rolled_back_at if release.deploy_finished_at else None
+    )
+    return [
+        Phase("Planning", release.created_at, release.frozen_at),
+        Phase("Frozen until approval", release.frozen_at, release.approved_at),
+        Phase("Approved until deploy", release.approved_at, release.deploy_started_at),
+        Phase(
+            "Deploying",
+            release.deploy_started_at,
+            release.deploy_finished_at or release.rolled_back_at,
+        ),
+        Phase("Monitoring", release.deploy_finished_at, end_of_monitoring),
+        Phase("Rolling back", release.rolled_back_at, release.rollback_finished_at),
+    ]
+
+
+def review_facts(release: Release) -> dict[str, object]:
+    results = list(
+        CheckResult.objects.filter(check_ref__release=release)
+        .select_related("check_ref")
+        .order_by("observed_at", "pk")
+    )
+    return {
+        "phases": [p for p in phases(release) if p.started],
+        "health_window": [r for r in results if r.check_ref.phase == CheckPhase.POST_RELEASE],
+        "failed_checks": [
+            r for r in results if r.status in (CheckStatus.FAILING, CheckStatus.ERROR)
+        ],
+        "overrides": [
+            e
+            for e in ReleaseEvent.objects.filter(release=release, verb__in=OVERRIDE_VERBS)
+            .select_related("actor")
+            .order_by("created_at")
+            if e.verb == "decision_override" or e.data.get("override_reason")
+        ],
+        "late_scope": list(
+            release.scope_items.filter(added_after_freeze=True, state=ScopeItem.State.INCLUDED)
+        ),
+        "time_to_restore": release_time_to_restore(release),
+    }

@@ -1,0 +1,180 @@
+"""Deploy reports from CI, the health window's end, rollback, carrying scope forward, review."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from approvals import services as approvals
+from monitoring import services as monitoring
+from releases import services
+from releases.errors import Refused
+from releases.models import Health, Notification, Release, Status
+from releases.review import review_facts
+from tests.builders import make_approved, make_deploying, make_monitoring, make_release
+
+pytestmark = pytest.mark.django_db
+
+
+class TestDeployReports:
+    def test_it_starts_and_finishes_the_deploy_when_ci_reports_it(self, cast, release):
+        make_approved(release, cast)
+        services.record_deploy_report(release, by="CI token deploy-bot", stage="started")
+        assert Release.objects.get(pk=release.pk).status == Status.DEPLOYING
+        for item in release.checklist_items.filter(phase="deployment"):
+            services.tick_checklist_item(item, by=cast.dana)
+        services.record_deploy_report(release, by="CI token deploy-bot", stage="finished")
+        release.refresh_from_db()
+        assert release.status == Status.MONITORING
+        assert release.deploy_started_at <= release.deploy_finished_at
+        assert release.events.get(verb="deploy_finished").actor_label == "CI token deploy-bot"
+
+    def test_it_refuses_a_reported_start_of_an_unapproved_release(self, cast, release):
+        services.lock_scope(release, by=cast.rita)
+        with pytest.raises(Refused, match="Cannot start the deploy: the release is scope frozen"):
+            services.record_deploy_report(release, by="CI", stage="started")
+
+    def test_it_marks_the_release_unhealthy_on_a_failed_deploy_and_tells_the_decider(
+        self, cast, release
+    ):
+        make_deploying(release, cast)
+        services.update_rollback_plan(release, by=cast.dana, decider=cast.dana)
+        services.record_deploy_report(release, by="CI", stage="failed", detail="helm timeout")
+        release.refresh_from_db()
+        assert release.status == Status.DEPLOYING
+        assert release.health == Health.UNHEALTHY
+        assert release.unhealthy_reason == "deploy failed (helm timeout)"
+        note = Notification.objects.get(user=cast.dana, verb="unhealthy")
+        assert "UNHEALTHY: deploy failed (helm timeout)" in note.message
+        assert "Revert steps:\nRedeploy the previous tag." in note.message
+
+    def test_it_rejects_an_unknown_stage(self, cast, release):
+        with pytest.raises(ValidationError):
+            services.record_deploy_report(release, by="CI", stage="exploded")
+
+
+class TestHealthWindowEnd:
+    def test_it_releases_healthy_releases_whose_window_passed(self, cast, release):
+        make_monitoring(release, cast)
+        other = make_monitoring(make_release(cast, "1.1.0"), cast)
+        Release.objects.filter(pk=release.pk).update(
+            monitoring_until=timezone.now() - dt.timedelta(minutes=1)
+        )
+        done = services.complete_healthy_releases()
+        assert [r.pk for r in done] == [release.pk]
+        assert Release.objects.get(pk=release.pk).status == Status.RELEASED
+        assert Release.objects.get(pk=other.pk).status == Status.MONITORING
+        assert Notification.objects.filter(release=release, verb="review_due").exists()
+
+    def test_it_leaves_an_unhealthy_release_to_people(self, cast, release):
+        make_monitoring(release, cast)
+        services.mark_health(release, Health.UNHEALTHY, by="poller", reason="error rate 4 %")
+        Release.objects.filter(pk=release.pk).update(monitoring_until=timezone.now())
+        assert services.complete_healthy_releases() == []
+        assert Release.objects.get(pk=release.pk).status == Status.MONITORING
+
+
+class TestRollback:
+    def test_it_records_who_why_and_when(self, cast, release):
+        make_monitoring(release, cast)
+        services.roll_back(release, by=cast.rita, reason="p95 latency 2 s")
+        release.refresh_from_db()
+        assert release.status == Status.ROLLED_BACK
+        assert release.rollback_decided_by == cast.rita
+        assert release.rollback_reason == "p95 latency 2 s"
+        assert release.rollback_automatic is False
+        assert release.rolled_back_at is not None
+
+    def test_it_measures_time_to_restore_when_the_rollback_finishes(self, cast, release):
+        make_monitoring(release, cast)
+        services.mark_health(release, Health.UNHEALTHY, by="poller", reason="errors")
+        services.roll_back(release, by=cast.rita, reason="errors")
+        release.refresh_from_db()
+        finished = release.unhealthy_since + dt.timedelta(minutes=12)
+        services.finish_rollback(release, by="CI", at=finished)
+        release.refresh_from_db()
+        assert services.release_time_to_restore(release) == dt.timedelta(minutes=12)
+        event = release.events.get(verb="rollback_finished")
+        assert event.data["time_to_restore_seconds"] == 720
+        assert "restored 12 min after the failure" in event.summary
+        with pytest.raises(Refused, match="already finished"):
+            services.finish_rollback(release, by="CI")
+
+    def test_it_refuses_to_finish_a_rollback_that_never_started(self, cast, release):
+        make_monitoring(release, cast)
+        with pytest.raises(Refused, match="Only a rolled-back release finishes a rollback"):
+            services.finish_rollback(release, by=cast.rita)
+
+    def test_it_carries_the_scope_into_a_new_release_in_one_action(self, cast, release):
+        services.add_scope_item(release, by=cast.rita, title="Dropped idea")
+        dropped = release.scope_items.get(title="Dropped idea")
+        services.set_scope_item_state(dropped, "deferred", by=cast.rita)
+        make_deploying(release, cast)
+        services.roll_back(release, by=cast.rita, reason="errors")
+        new = services.carry_scope_forward(release, by=cast.rita, version="1.0.1")
+        assert new.status == Status.PLANNING
+        assert list(new.scope_items.values_list("title", flat=True)) == ["Feature 1"]
+        assert new.checklist_items.exists()
+        release.refresh_from_db()
+        assert release.carried_into == new
+        assert new.events.filter(verb="scope_carried_in").exists()
+        with pytest.raises(Refused, match="already carried into"):
+            services.carry_scope_forward(release, by=cast.rita, version="1.0.2")
+
+
+class TestReview:
+    def test_it_adds_and_completes_actions_with_owners_and_due_dates(self, cast, release):
+        make_deploying(release, cast)
+        services.roll_back(release, by=cast.rita, reason="errors")
+        action = services.add_review_action(
+            release,
+            by=cast.rita,
+            description="Add a canary stage",
+            owner=cast.dana,
+            due_date=dt.date(2026, 12, 15),
+        )
+        assert Notification.objects.filter(user=cast.dana, verb="review_action").exists()
+        services.complete_review_action(action, by=cast.dana)
+        action.refresh_from_db()
+        assert action.done_at is not None
+        verbs = list(release.events.values_list("verb", flat=True))
+        assert "review_action_added" in verbs
+        assert "review_action_done" in verbs
+        with pytest.raises(Refused):
+            services.complete_review_action(action, by=cast.dana)
+
+    def test_it_refuses_an_action_owner_outside_the_project(self, cast, release):
+        make_deploying(release, cast)
+        services.roll_back(release, by=cast.rita, reason="errors")
+        with pytest.raises(ValidationError):
+            services.add_review_action(release, by=cast.rita, description="x", owner=cast.otto)
+
+    def test_it_gathers_the_facts_beside_the_review(self, cast, release):
+        services.lock_scope(release, by=cast.rita)
+        request = services.request_scope_change(
+            release, by=cast.devin, action="add", reason="ask", proposal={"title": "Late one"}
+        )
+        services.approve_change_request(request, by=cast.paul, as_role="product")
+        services.approve_change_request(request, by=cast.rita, as_role="release_manager")
+        monitoring.record_check_result(release.checks.get(), status="failing", source="api")
+        approvals.record_decision(
+            release, by=cast.rita, outcome="go", override_reason="Hotfix of a hotfix"
+        )
+        services.start_deploy(release, by=cast.dana)
+        services.roll_back(release, by=cast.rita, reason="errors")
+        release.refresh_from_db()
+        facts = review_facts(release)
+        assert [i.title for i in facts["late_scope"]] == ["Late one"]
+        assert [r.status for r in facts["failed_checks"]] == ["failing"]
+        assert [e.verb for e in facts["overrides"]] == ["decision_override"]
+        labels = [p.label for p in facts["phases"]]
+        assert labels[:4] == [
+            "Planning",
+            "Frozen until approval",
+            "Approved until deploy",
+            "Deploying",
+        ]
+        assert facts["phases"][0].duration is not None
