@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from monitoring.crypto import SecretsUnreadable, decrypt_secrets
+from monitoring.integrations.base import Connection
 from releases.models import Project, Release
 
 
@@ -28,6 +32,29 @@ class IntegrationKind(models.TextChoices):
     PUSH = "push", "Pushed results"
 
 
+def is_http_url(url: str) -> bool:
+    """http(s) with a host. Internal names without a dot (``prometheus:9090``) are fine."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme.lower() in ("http", "https")
+        and bool(parts.hostname)
+        and not any(c.isspace() or ord(c) < 32 for c in url)
+    )
+
+
+def validate_http_url(url: str) -> None:
+    if url and not is_http_url(url):
+        raise ValidationError("Enter an http:// or https:// address.")
+
+
+# Kinds whose provider can push results to a per-integration webhook URL.
+WEBHOOK_KINDS = (IntegrationKind.GITHUB, IntegrationKind.GITLAB)
+
+
 class CircuitState(models.TextChoices):
     CLOSED = "closed", "Closed"
     OPEN = "open", "Open"
@@ -38,7 +65,7 @@ class Integration(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="integrations")
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=12, choices=IntegrationKind.choices)
-    base_url = models.URLField(blank=True)
+    base_url = models.CharField(max_length=300, blank=True, validators=[validate_http_url])
     config = models.JSONField(default=dict, blank=True)
     # Credentials as Fernet ciphertext of a JSON object; never rendered back or logged.
     secrets_encrypted = models.TextField(blank=True, editable=False)
@@ -66,6 +93,34 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def is_polled(self) -> bool:
+        return self.kind != IntegrationKind.PUSH
+
+    @property
+    def accepts_webhooks(self) -> bool:
+        return self.kind in WEBHOOK_KINDS
+
+    def secrets(self) -> dict[str, str]:
+        """The decrypted credentials. Raises ``SecretsUnreadable`` when no key fits."""
+        return decrypt_secrets(self.secrets_encrypted)
+
+    def stored_secret_names(self) -> set[str]:
+        """Which credentials are set (shown as "stored" in forms; the values never are)."""
+        try:
+            return {name for name, value in self.secrets().items() if value}
+        except SecretsUnreadable:
+            return set()
+
+    def connection(self, *, with_secrets: bool = True) -> Connection:
+        """The integration as an adapter sees it; grouping needs no credentials."""
+        return Connection(
+            kind=self.kind,
+            base_url=self.base_url,
+            config=dict(self.config or {}),
+            secrets=self.secrets() if with_secrets else {},
+        )
 
 
 class CheckStatus(models.TextChoices):
@@ -137,6 +192,17 @@ class Check(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     consecutive_errors = models.PositiveIntegerField(default=0)
     etag = models.CharField(max_length=200, blank=True)
+    # When the current evaluation period began (the phase started or the commit changed): the
+    # stabilisation delay and the timeout count from here.
+    started_at = models.DateTimeField(null=True, blank=True)
+    # First passing result in the current period; a check that has passed never times out.
+    first_passed_at = models.DateTimeField(null=True, blank=True)
+    # Set while the status is a person's judgement; an adapter that still cannot decide does not
+    # overwrite it, a definite result does.
+    judged_at = models.DateTimeField(null=True, blank=True)
+    # The dispatcher's claim: the fetch task holding it is the only one that may write the
+    # result, so a redelivered task finds it gone and changes nothing.
+    poll_claim = models.UUIDField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -199,6 +265,18 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_ref} {self.status} at {self.observed_at:%H:%M:%S}"
+
+
+class PollerHeartbeat(models.Model):
+    """When the dispatcher last ran (one row per dispatcher name): the beat health check."""
+
+    name = models.CharField(max_length=40, unique=True)
+    ran_at = models.DateTimeField()
+    claimed = models.PositiveIntegerField(default=0)
+    groups = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.ran_at:%H:%M:%S}"
 
 
 class WebhookDelivery(models.Model):

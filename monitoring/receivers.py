@@ -1,4 +1,5 @@
-"""monitoring listens to releases: new releases get the project's checks; a new commit is read."""
+"""monitoring listens to releases: new releases get the project's checks, a new commit is read
+again, and each phase's checks run while the release is in that phase."""
 
 from __future__ import annotations
 
@@ -16,5 +17,10 @@ def copy_checks(sender: Any, release: Any, actor: Any, **kwargs: Any) -> None:
 
 
 @receiver(signals.commit_changed)
-def poll_new_commit(sender: Any, release: Any, **kwargs: Any) -> None:
-    services.poll_pre_release_checks_now(release)
+def read_new_commit(sender: Any, release: Any, **kwargs: Any) -> None:
+    services.restart_pre_release_checks(release)
+
+
+@receiver(signals.status_changed)
+def follow_the_lifecycle(sender: Any, release: Any, new: str, **kwargs: Any) -> None:
+    services.on_release_status_changed(release, new=new)

@@ -143,6 +143,18 @@ class ReleaseAccess:
     def can_add_note(self) -> bool:
         return self.is_manager or bool(self.acting_roles)
 
+    @property
+    def can_edit_checks(self) -> bool:
+        """Add, change or remove the release's checks: DevOps connects CI and monitoring."""
+        return self.release.is_active and (self.is_manager or Role.DEVOPS in self.roles)
+
+    @property
+    def can_judge_checks(self) -> bool:
+        """Resolve a check the machines could not decide, to pass or fail with a reason."""
+        return self.release.is_active and (
+            self.is_manager or bool(self.roles & {Role.DEVOPS, Role.QA})
+        )
+
 
 def access_for(user: Any, release: Release) -> ReleaseAccess:
     if not user.is_authenticated:

@@ -1,0 +1,41 @@
+"""Re-encrypt every stored integration credential under the newest key in FERNET_KEYS.
+
+Rotation: prepend a new key to FERNET_KEYS (keep the old ones after it), deploy, run this
+command, then drop the old keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from monitoring.crypto import SecretsUnreadable, rotate_token
+from monitoring.models import Integration
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt every integration's credentials under the newest FERNET_KEYS key."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rotated, unreadable = 0, []
+        ids = Integration.objects.exclude(secrets_encrypted="").values_list("pk", flat=True)
+        for pk in ids:
+            # One short transaction per row: a long rotation never blocks the poller for long.
+            with transaction.atomic():
+                integration = Integration.objects.select_for_update().get(pk=pk)
+                try:
+                    integration.secrets_encrypted = rotate_token(integration.secrets_encrypted)
+                except SecretsUnreadable:
+                    unreadable.append(f"{integration.project.slug}/{integration.name}")
+                    continue
+                integration.save(update_fields=["secrets_encrypted"])
+                rotated += 1
+        self.stdout.write(f"Re-encrypted the credentials of {rotated} integration(s).")
+        if unreadable:
+            raise CommandError(
+                "No configured key decrypts the credentials of: "
+                + ", ".join(unreadable)
+                + ". Put the old key back in FERNET_KEYS, or enter these credentials again."
+            )
