@@ -181,3 +181,36 @@ class Decision(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("decision_detail", args=[self.pk])
+
+
+class Reminder(models.Model):
+    """A sign-off reminder or an escalation that was sent, so the beat task never resends it.
+
+    Keyed on the go/no-go time it was for: when the release manager moves the go/no-go, the
+    reminders for the new time fall due again.
+    """
+
+    class Kind(models.TextChoices):
+        REMINDER = "reminder", "Reminder to sign off"
+        ESCALATION = "escalation", "Escalation to the release manager"
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="sign_off_reminders"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    go_no_go_at = models.DateTimeField()
+    # The roles that were still missing, e.g. ["qa", "product"].
+    roles = models.JSONField(default=list)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "user", "kind", "go_no_go_at"], name="one_reminder_per_due_time"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.user} on {self.release}"

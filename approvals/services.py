@@ -7,24 +7,39 @@ computed.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from approvals.models import (
     DEFAULT_REQUIRED_ROLES,
     ApprovalPolicy,
     Decision,
+    Reminder,
     RoleRequirement,
     SignOff,
 )
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.events import log_event
-from releases.models import Project, Release, ReleaseKind, Role, RoleAssignment, Status
+from releases.models import (
+    SIGNING_ROLES,
+    Project,
+    Release,
+    ReleaseKind,
+    Role,
+    RoleAssignment,
+    Status,
+)
 from releases.notifications import notify
+
+if TYPE_CHECKING:
+    from releases.readiness import Readiness, RoleSignOffs
 
 SIGNABLE_STATUSES = (Status.FROZEN, Status.APPROVED)
 
@@ -52,9 +67,13 @@ POLICY_FIELDS = (
 
 
 def update_policy(project: Project, *, by: Any, **changes: Any) -> ApprovalPolicy:
+    """Change the project's approval policy (fields in ``POLICY_FIELDS``); field errors raise
+    ``ValidationError`` and change nothing."""
     unknown = set(changes) - set(POLICY_FIELDS)
     if unknown:
         raise TypeError(f"Unknown policy fields: {', '.join(sorted(unknown))}")
+    if changes.get("decider_role") == Role.VIEWER:
+        raise ValidationError({"decider_role": "A viewer cannot record the go/no-go."})
     with transaction.atomic():
         policy = ensure_policy(project)
         policy = ApprovalPolicy.objects.select_for_update().get(pk=policy.pk)
@@ -73,6 +92,10 @@ def set_role_requirement(
         raise ValidationError({"release_kind": "Unknown release kind."})
     if role not in Role.values or role == Role.VIEWER:
         raise ValidationError({"role": "Viewers do not sign off."})
+    try:
+        quorum = int(quorum)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({"quorum": "Give a whole number."}) from exc
     if quorum < 0:
         raise ValidationError({"quorum": "The quorum cannot be negative."})
     with transaction.atomic():
@@ -89,11 +112,37 @@ def _policy(release: Release) -> ApprovalPolicy:
     return ensure_policy(release.project)
 
 
+def _role_states(
+    release: Release, sign_offs: list[SignOff], now: dt.datetime
+) -> list[RoleSignOffs]:
+    from releases.readiness import role_states
+
+    return role_states(release, sign_offs, now=now)
+
+
+def _all_signed(states: list[RoleSignOffs]) -> bool:
+    """Every required role has its quorum of fresh Go's and nobody said No-go."""
+    return bool(states) and all(state.state == "go" for state in states)
+
+
+def _deciders(release: Release, policy: ApprovalPolicy) -> list[Any]:
+    roles = {policy.decider_role, Role.RELEASE_MANAGER}
+    return release_services.people_on(release, roles=roles)
+
+
 def record_sign_off(
     release: Release, *, by: Any, role: str, decision: str, comment: str = ""
 ) -> SignOff:
-    """Give (or replace) my Go or No-go for one role; the earlier one is kept as history."""
+    """Give (or replace) my Go or No-go for one role; the earlier one is kept as history.
+
+    Only people assigned the role on the release sign for it; with separation of duties (the
+    default) one person signs for one role only. Concurrent calls for one release run one after
+    the other behind the release row lock; the partial unique constraint on current sign-offs is
+    the backstop for any writer that skips the lock.
+    """
     comment = comment.strip()
+    if role not in SIGNING_ROLES:
+        raise ValidationError({"role": "Choose a role that signs off."})
     if decision not in SignOff.Decision.values:
         raise ValidationError({"decision": "Choose Go or No-go."})
     if decision == SignOff.Decision.NO_GO and not comment:
@@ -111,19 +160,16 @@ def record_sign_off(
                 "sign for that role."
             )
         policy = _policy(release)
+        current = list(SignOff.objects.current().filter(release=release).select_related("user"))
         if policy.separation_of_duties:
-            other = (
-                SignOff.objects.current()
-                .filter(release=release, user=by, withdrawn_at__isnull=True)
-                .exclude(role=role)
-                .first()
-            )
+            other = next((s for s in current if s.user_id == by.pk and s.role != role), None)
             if other is not None:
                 raise NotAllowed(
                     f"You already signed as {other.get_role_display()}; one person gives at most "
                     "one role's sign-off on a release."
                 )
         now = timezone.now()
+        complete_before = _all_signed(_role_states(release, current, now))
         previous = (
             SignOff.objects.select_for_update()
             .filter(release=release, user=by, role=role, is_current=True)
@@ -133,9 +179,21 @@ def record_sign_off(
             previous.is_current = False
             previous.superseded_at = now
             previous.save(update_fields=["is_current", "superseded_at"])
-        sign_off = SignOff.objects.create(
-            release=release, user=by, role=role, decision=decision, comment=comment, created_at=now
-        )
+        try:
+            with transaction.atomic():
+                sign_off = SignOff.objects.create(
+                    release=release,
+                    user=by,
+                    role=role,
+                    decision=decision,
+                    comment=comment,
+                    created_at=now,
+                )
+        except IntegrityError as exc:
+            raise Refused(
+                f"Your {Role(role).label} sign-off was recorded by another request at the same "
+                "moment; reload the page to see it."
+            ) from exc
         label = sign_off.get_role_display()
         verb = "sign_off_go" if decision == SignOff.Decision.GO else "sign_off_no_go"
         log_event(
@@ -151,20 +209,41 @@ def record_sign_off(
         )
         if decision == SignOff.Decision.NO_GO:
             notify(
-                release_services.people_on(release, roles=("release_manager",)),
+                _deciders(release, policy),
                 release=release,
                 verb="no_go",
                 message=f"{by} said No-go as {label} on {release}: {comment}",
                 exclude=by,
             )
+        after = [s for s in current if s.pk != getattr(previous, "pk", None)] + [sign_off]
+        if not complete_before and _all_signed(_role_states(release, after, now)):
+            # Exactly one sign-off completes the set: the row lock orders them, so this fires once.
+            log_event(
+                release,
+                actor=by,
+                verb="sign_offs_complete",
+                summary="Every required role has signed Go",
+                data={"sign_off": sign_off.pk},
+            )
+            notify(
+                _deciders(release, policy),
+                release=release,
+                verb="sign_offs_complete",
+                message=f"Every required sign-off on {release} is in: the go/no-go can be "
+                "recorded.",
+            )
     return sign_off
 
 
 def withdraw_sign_off(release: Release, *, by: Any, role: str) -> SignOff:
+    """Take back my current sign-off for a role, before the Go decision is recorded."""
     with transaction.atomic():
         release = release_services.lock_release(release)
-        if release.status not in SIGNABLE_STATUSES:
-            raise Refused("The decision has been taken; sign-offs can no longer be withdrawn.")
+        if release.status != Status.FROZEN:
+            raise Refused(
+                "Sign-offs can be withdrawn while the release waits for its go/no-go; it is "
+                f"{release.get_status_display().lower()}."
+            )
         sign_off = (
             SignOff.objects.select_for_update()
             .filter(release=release, user=by, role=role, is_current=True, withdrawn_at__isnull=True)
@@ -181,13 +260,18 @@ def withdraw_sign_off(release: Release, *, by: Any, role: str) -> SignOff:
             verb="sign_off_withdrawn",
             summary=f"{sign_off.get_role_display()}: {by} withdrew their "
             f"{sign_off.get_decision_display()}",
+            before={"decision": sign_off.decision},
             data={"sign_off": sign_off.pk, "role": role},
         )
     return sign_off
 
 
 def mark_sign_offs_stale(release: Release, *, reason: str, event: Any, by: Any) -> int:
-    """Current sign-offs stop counting because what they approved changed; ask again."""
+    """Current sign-offs stop counting because what they approved changed; ask again.
+
+    Runs inside the transaction of the change (``releases.signals.approved_content_changed``),
+    with the release row already locked. The event names the change and points at its event.
+    """
     stale = list(
         SignOff.objects.select_for_update()
         .current()
@@ -206,7 +290,12 @@ def mark_sign_offs_stale(release: Release, *, reason: str, event: Any, by: Any) 
         actor=by,
         verb="sign_offs_stale",
         summary=f"Sign-offs now stale because {reason}: {names}",
-        data={"sign_offs": [s.pk for s in stale], "cause_event": getattr(event, "pk", None)},
+        data={
+            "sign_offs": [s.pk for s in stale],
+            "reason": reason,
+            "cause_event": getattr(event, "pk", None),
+            "cause_verb": getattr(event, "verb", None),
+        },
     )
     notify(
         [s.user for s in stale],
@@ -217,12 +306,31 @@ def mark_sign_offs_stale(release: Release, *, reason: str, event: Any, by: Any) 
     return len(stale)
 
 
+def _may_decide(by: Any, release: Release, policy: ApprovalPolicy) -> bool:
+    if not hasattr(by, "is_superuser"):
+        return False
+    if by.is_superuser:
+        return True
+    return (
+        RoleAssignment.objects.filter(release=release, user=by, role=policy.decider_role).exists()
+        or release.project.memberships.filter(user=by, role=policy.decider_role).exists()
+    )
+
+
 def open_poll(release: Release, *, by: Any) -> Release:
-    """Ask every required role's assignees for their go/no-go."""
+    """Ask every required role's assignees for their go/no-go (the release manager or the
+    policy's decider opens it, on a frozen release)."""
     from releases.readiness import required_roles
 
     with transaction.atomic():
         release = release_services.lock_release(release)
+        policy = _policy(release)
+        if not (
+            _may_decide(by, release, policy) or release_services.is_release_manager(release, by)
+        ):
+            raise NotAllowed(
+                f"Only the {policy.get_decider_role_display().lower()} opens the go/no-go poll."
+            )
         if release.status != Status.FROZEN:
             raise Refused(
                 "The go/no-go poll opens on a release whose scope is locked; it is "
@@ -233,33 +341,43 @@ def open_poll(release: Release, *, by: Any) -> Release:
         release.poll_opened_at = timezone.now()
         release.save(update_fields=["poll_opened_at", "updated_at"])
         roles, _ = required_roles(release)
+        people = release_services.people_on(release, roles=roles)
+        assigned = set(
+            RoleAssignment.objects.filter(release=release, role__in=list(roles)).values_list(
+                "role", flat=True
+            )
+        )
+        nobody = [Role(r).label for r in roles if r not in assigned]
         log_event(
             release,
             actor=by,
             verb="poll_opened",
-            summary="Go/no-go poll opened for " + ", ".join(sorted(roles)),
+            summary="Go/no-go poll opened for "
+            + ", ".join(Role(r).label for r in sorted(roles))
+            + (f"; nobody is assigned as {', '.join(nobody)}" if nobody else ""),
+            data={"roles": sorted(roles), "asked": sorted(p.pk for p in people)},
         )
         notify(
-            release_services.people_on(release, roles=roles),
+            people,
             release=release,
             verb="sign_off_requested",
-            message=f"Your go/no-go is needed on {release}.",
+            message=f"Your go/no-go is needed on {release}"
+            + (f" by {release.go_no_go_at:%Y-%m-%d %H:%M} UTC" if release.go_no_go_at else "")
+            + ".",
         )
     return release
 
 
-def build_snapshot(release: Release) -> dict[str, Any]:
-    """Everything the decision rested on, as plain JSON that never changes afterwards."""
-    from releases.readiness import compute_readiness, with_readiness_data
+def _when(value: Any) -> str | None:
+    return value.isoformat() if value else None
 
-    loaded = with_readiness_data(Release.objects.filter(pk=release.pk)).get()
-    readiness = compute_readiness(loaded)
 
-    def when(value: Any) -> str | None:
-        return value.isoformat() if value else None
-
+def _snapshot(loaded: Release, readiness: Readiness, now: dt.datetime) -> dict[str, Any]:
+    quorum_by_role = {state.role: state.quorum for state in readiness.roles}
+    policy = getattr(loaded.project, "approval_policy", None)
+    expiry = policy.expiry() if policy is not None else None
     return {
-        "taken_at": timezone.now().isoformat(),
+        "taken_at": now.isoformat(),
         "release": {
             "project": loaded.project.name,
             "version": loaded.version,
@@ -268,7 +386,11 @@ def build_snapshot(release: Release) -> dict[str, Any]:
             "git_ref": loaded.git_ref,
             "commit_sha": loaded.commit_sha,
             "environment": loaded.environment,
+            "go_no_go_at": _when(loaded.go_no_go_at),
+            "deploy_window_start": _when(loaded.deploy_window_start),
+            "deploy_window_end": _when(loaded.deploy_window_end),
         },
+        "required_roles": quorum_by_role,
         "readiness": readiness.as_dict(),
         "sign_offs": [
             {
@@ -276,11 +398,12 @@ def build_snapshot(release: Release) -> dict[str, Any]:
                 "role": s.role,
                 "decision": s.decision,
                 "comment": s.comment,
-                "given_at": when(s.created_at),
-                "stale": s.stale_at is not None,
-                "stale_reason": s.stale_reason,
+                "given_at": _when(s.created_at),
+                "stale": s.is_stale(expiry=expiry, now=now),
+                "stale_reason": s.stale_reason
+                or ("expired" if s.is_stale(expiry=expiry, now=now) else ""),
             }
-            for s in loaded.current_sign_offs
+            for s in sorted(loaded.current_sign_offs, key=lambda s: (s.role, s.created_at, s.pk))
         ],
         "checklist": [
             {
@@ -290,11 +413,11 @@ def build_snapshot(release: Release) -> dict[str, Any]:
                 "required": i.required,
                 "ticked": i.is_ticked,
                 "ticked_by": str(i.ticked_by) if i.ticked_by_id else None,
-                "ticked_at": when(i.ticked_at),
+                "ticked_at": _when(i.ticked_at),
                 "evidence_note": i.evidence_note,
                 "evidence_url": i.evidence_url,
             }
-            for i in loaded.checklist_items.select_related("ticked_by")
+            for i in loaded.checklist_items.all()
         ],
         "checks": [
             {
@@ -305,7 +428,7 @@ def build_snapshot(release: Release) -> dict[str, Any]:
                 "value": c.last_value,
                 "detail": c.last_detail,
                 "observed_sha": c.observed_sha,
-                "evaluated_at": when(c.last_evaluated_at),
+                "evaluated_at": _when(c.last_evaluated_at),
             }
             for c in loaded.checks.all()
         ],
@@ -324,13 +447,31 @@ def build_snapshot(release: Release) -> dict[str, Any]:
     }
 
 
-def _may_decide(by: Any, release: Release, policy: ApprovalPolicy) -> bool:
-    if by.is_superuser:
-        return True
+def _load_for_decision(release: Release) -> Release:
+    from releases.readiness import with_readiness_data
+
     return (
-        RoleAssignment.objects.filter(release=release, user=by, role=policy.decider_role).exists()
-        or release.project.memberships.filter(user=by, role=policy.decider_role).exists()
+        with_readiness_data(Release.objects.filter(pk=release.pk))
+        .prefetch_related("checklist_items__ticked_by", "checks")
+        .get()
     )
+
+
+def build_snapshot(release: Release) -> dict[str, Any]:
+    """Everything the decision rests on, as plain JSON that never changes afterwards."""
+    from releases.readiness import compute_readiness
+
+    now = timezone.now()
+    loaded = _load_for_decision(release)
+    return _snapshot(loaded, compute_readiness(loaded, now=now), now)
+
+
+def _no_go_reasons(readiness: Readiness) -> list[str]:
+    return [
+        f"{state.label}: {s.user.get_username()} said No-go – {s.comment}"
+        for state in readiness.roles
+        for s in state.no_go
+    ]
 
 
 def record_decision(
@@ -341,14 +482,18 @@ def record_decision(
     notes: str = "",
     override_reason: str = "",
 ) -> Decision:
-    """Record Go (frozen → approved) or No-go (back to / stays frozen) with a frozen snapshot."""
-    from releases.readiness import readiness_for
+    """Record Go (frozen → approved) or No-go (back to / stays frozen) with a frozen snapshot.
+
+    Readiness is computed once, under the release row lock, and that same result decides
+    whether an override is needed and goes into the snapshot. A Go on a release that is not
+    ready needs ``override_reason``; it flags the release for good. A No-go lists its reasons:
+    ``notes`` and every No-go sign-off.
+    """
+    from releases.readiness import compute_readiness
 
     notes, override_reason = notes.strip(), override_reason.strip()
     if outcome not in Decision.Outcome.values:
         raise ValidationError({"outcome": "Choose Go or No-go."})
-    if outcome == Decision.Outcome.NO_GO and not notes:
-        raise ValidationError({"notes": "List the reasons for the No-go."})
     with transaction.atomic():
         release = release_services.lock_release(release)
         policy = _policy(release)
@@ -366,7 +511,9 @@ def record_decision(
                 f"A No-go is recorded before the deploy; the release is "
                 f"{release.get_status_display().lower()}."
             )
-        readiness = readiness_for(release)
+        now = timezone.now()
+        loaded = _load_for_decision(release)
+        readiness = compute_readiness(loaded, now=now)
         overridden = False
         if outcome == Decision.Outcome.GO and not readiness.ready:
             if not override_reason:
@@ -374,19 +521,26 @@ def record_decision(
                     f"Not ready: {readiness.summary()}. A Go now needs an override with a reason."
                 )
             overridden = True
+        if outcome == Decision.Outcome.NO_GO:
+            reasons = ([notes] if notes else []) + _no_go_reasons(readiness)
+            if not reasons:
+                raise ValidationError({"notes": "List the reasons for the No-go."})
+            notes = "\n".join(reasons)
         decision = Decision.objects.create(
             release=release,
             outcome=outcome,
             decided_by=by,
+            decided_at=now,
             notes=notes,
             overridden=overridden,
             override_reason=override_reason if overridden else "",
-            snapshot=build_snapshot(release),
+            snapshot=_snapshot(loaded, readiness, now),
         )
+        blockers = [b.message for b in readiness.blockers]
         if outcome == Decision.Outcome.GO:
             summary = "Go decision recorded"
             if overridden:
-                summary += f" OVER {len(readiness.blockers)} blockers – override: {override_reason}"
+                summary += f" OVER {len(blockers)} blockers – override: {override_reason}"
                 release.override_used = True
                 release.save(update_fields=["override_used", "updated_at"])
             log_event(
@@ -394,7 +548,11 @@ def record_decision(
                 actor=by,
                 verb="decision_go" if not overridden else "decision_override",
                 summary=summary,
-                data={"decision": decision.pk, "blockers": [b.message for b in readiness.blockers]},
+                data={
+                    "decision": decision.pk,
+                    "blockers": blockers,
+                    "override_reason": override_reason if overridden else "",
+                },
             )
             release_services.approve_release(release, by=by, summary="Approved for deploy")
         else:
@@ -402,18 +560,156 @@ def record_decision(
                 release,
                 actor=by,
                 verb="decision_no_go",
-                summary=f"No-go decision recorded: {notes}",
-                data={"decision": decision.pk},
+                summary="No-go decision recorded: " + "; ".join(notes.splitlines()),
+                data={"decision": decision.pk, "reasons": notes.splitlines()},
             )
             release_services.return_to_frozen(
-                release, by=by, summary=f"Back to frozen after the No-go: {notes}"
+                release,
+                by=by,
+                summary="Back to frozen after the No-go: " + "; ".join(notes.splitlines()),
             )
+        message = f"{decision.get_outcome_display()} on {release}"
+        if overridden:
+            message += f" with an override over {len(blockers)} blockers: {override_reason}"
+        elif notes:
+            message += ": " + "; ".join(notes.splitlines())
         notify(
             release_services.people_on(release),
             release=release,
-            verb="decision",
-            message=f"{decision.get_outcome_display()} on {release}"
-            + (f" (override: {override_reason})" if overridden else "")
-            + (f": {notes}" if notes else ""),
+            verb="override_used" if overridden else "decision",
+            message=message,
         )
     return decision
+
+
+# --- reminders and escalation ----------------------------------------------------------------
+
+
+def _pending_people(release: Release, missing: list[RoleSignOffs]) -> dict[Any, list[str]]:
+    """user → the missing roles they are assigned and have not answered (stale counts as not)."""
+    answered = {(s.user_id, state.role) for state in missing for s in (*state.go, *state.no_go)}
+    pending: dict[Any, list[str]] = defaultdict(list)
+    assignments = RoleAssignment.objects.filter(
+        release=release, role__in=[state.role for state in missing]
+    ).select_related("user")
+    for assignment in assignments:
+        if (assignment.user_id, assignment.role) not in answered:
+            pending[assignment.user].append(assignment.role)
+    return pending
+
+
+def _missing_roles_text(missing: list[RoleSignOffs]) -> str:
+    parts = []
+    for state in missing:
+        if state.no_go:
+            parts.append(f"{state.label} (No-go)")
+        elif state.quorum > 1:
+            parts.append(f"{state.label} ({len(state.go)} of {state.quorum} Go's)")
+        else:
+            parts.append(state.label)
+    return ", ".join(parts)
+
+
+def remind_release(release: Release, *, now: dt.datetime | None = None) -> int:
+    """Send the reminders and the escalation now due on one release; return how many went out.
+
+    A reminder goes to each assignee of a role that is still missing, once the policy's
+    ``reminder_hours_before`` the planned go/no-go is reached; at the go/no-go time with roles
+    still missing, the release managers are told. Each is recorded (``Reminder``) under the
+    release row lock, so running this twice, or in two workers at once, sends each only once.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        release = release_services.lock_release(release)
+        due = release.go_no_go_at
+        if release.status != Status.FROZEN or due is None:
+            return 0
+        policy = _policy(release)
+        if now < due - dt.timedelta(hours=policy.reminder_hours_before):
+            return 0
+        current = list(SignOff.objects.current().filter(release=release).select_related("user"))
+        missing = [s for s in _role_states(release, current, now) if s.state != "go"]
+        if not missing:
+            return 0
+        kind = Reminder.Kind.ESCALATION if now >= due else Reminder.Kind.REMINDER
+        if kind == Reminder.Kind.REMINDER:
+            targets = _pending_people(release, missing)
+        else:
+            roles = [state.role for state in missing]
+            targets = dict.fromkeys(release_services.release_managers(release), roles)
+        already = set(
+            Reminder.objects.filter(release=release, kind=kind, go_no_go_at=due).values_list(
+                "user_id", flat=True
+            )
+        )
+        targets = {user: roles for user, roles in targets.items() if user.pk not in already}
+        if not targets:
+            return 0
+        Reminder.objects.bulk_create(
+            [
+                Reminder(
+                    release=release, user=user, kind=kind, go_no_go_at=due, roles=roles, sent_at=now
+                )
+                for user, roles in targets.items()
+            ]
+        )
+        what = _missing_roles_text(missing)
+        names = ", ".join(sorted(user.get_username() for user in targets))
+        when = f"{due:%Y-%m-%d %H:%M} UTC"
+        if kind == Reminder.Kind.REMINDER:
+            log_event(
+                release,
+                actor="scheduler",
+                verb="sign_off_reminder",
+                summary=f"Reminded {names}: sign-offs still missing from {what}; go/no-go {when}",
+                data={"users": sorted(u.pk for u in targets), "go_no_go_at": due.isoformat()},
+            )
+            for user, roles in targets.items():
+                notify(
+                    [user],
+                    release=release,
+                    verb="sign_off_reminder",
+                    message=f"Reminder: your go/no-go as "
+                    f"{', '.join(Role(r).label for r in roles)} on {release} is needed before "
+                    f"{when}.",
+                    chat=False,
+                )
+        else:
+            log_event(
+                release,
+                actor="scheduler",
+                verb="sign_offs_escalated",
+                summary=f"Go/no-go time reached with sign-offs missing from {what}; told {names}",
+                data={"users": sorted(u.pk for u in targets), "go_no_go_at": due.isoformat()},
+            )
+            notify(
+                list(targets),
+                release=release,
+                verb="sign_offs_escalated",
+                message=f"The go/no-go time of {release} ({when}) has come and sign-offs are "
+                f"still missing from {what}.",
+            )
+    return len(targets)
+
+
+def send_due_reminders(*, now: dt.datetime | None = None) -> int:
+    """Remind and escalate on every frozen release that is due (the beat task's one call)."""
+    now = now or timezone.now()
+    longest = ApprovalPolicy.objects.aggregate(longest=Max("reminder_hours_before"))["longest"]
+    horizon = now + dt.timedelta(hours=longest or 0)
+    escalated = Reminder.objects.filter(
+        release=OuterRef("pk"),
+        kind=Reminder.Kind.ESCALATION,
+        go_no_go_at=OuterRef("go_no_go_at"),
+    )
+    candidates = (
+        Release.objects.filter(
+            status=Status.FROZEN, go_no_go_at__isnull=False, go_no_go_at__lte=horizon
+        )
+        .exclude(Exists(escalated))
+        .order_by("go_no_go_at")
+    )
+    sent = 0
+    for release in candidates:
+        sent += remind_release(release, now=now)
+    return sent

@@ -183,6 +183,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "releases.tasks.complete_healthy_releases",
         "schedule": 30,
     },
+    # Sign-off reminders are due hours ahead; five minutes late is still on time.
+    "sign-off-reminders": {"task": "approvals.tasks.send_sign_off_reminders", "schedule": 5 * 60},
 }
 
 # --- REST API -----------------------------------------------------------------------------

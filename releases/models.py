@@ -203,6 +203,9 @@ class FreezeWindow(models.Model):
             ]
             if missing:
                 raise ValidationError(dict.fromkeys(missing, "Required for a weekly window."))
+            if (self.start_weekday, self.start_time) == (self.end_weekday, self.end_time):
+                # It would close when it opens, i.e. never: a freeze that lasts all week.
+                raise ValidationError({"end_time": "The window must end at another moment."})
         try:
             self.zone()
         except Exception as exc:
@@ -810,6 +813,8 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Claimed by the email task before it sends, so a task that runs twice mails once.
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

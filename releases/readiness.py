@@ -158,6 +158,37 @@ def _names(items: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def role_states(
+    release: Release, sign_offs: list[SignOff], *, now: dt.datetime
+) -> list[RoleSignOffs]:
+    """Where each required role stands, from the release's current sign-offs.
+
+    Part of ``compute_readiness``; the sign-off service also calls it to notice the moment the
+    last required sign-off arrives, without loading the rest of the readiness data.
+    """
+    quorum_by_role, expiry = required_roles(release)
+    by_role: dict[str, list[SignOff]] = defaultdict(list)
+    for sign_off in sign_offs:
+        if sign_off.is_current and sign_off.withdrawn_at is None:
+            by_role[sign_off.role].append(sign_off)
+    states = []
+    for role, quorum in sorted(
+        quorum_by_role.items(), key=lambda kv: list(ROLE_LABELS).index(kv[0])
+    ):
+        signs = by_role.get(role, [])
+        fresh = [s for s in signs if not s.is_stale(expiry=expiry, now=now)]
+        states.append(
+            RoleSignOffs(
+                role=role,
+                quorum=quorum,
+                go=[s for s in fresh if s.decision == SignOff.Decision.GO],
+                no_go=[s for s in fresh if s.decision == SignOff.Decision.NO_GO],
+                stale=[s for s in signs if s.is_stale(expiry=expiry, now=now)],
+            )
+        )
+    return states
+
+
 def compute_readiness(release: Release, *, now: dt.datetime | None = None) -> Readiness:
     now = now or timezone.now()
     result = Readiness()
@@ -234,27 +265,12 @@ def compute_readiness(release: Release, *, now: dt.datetime | None = None) -> Re
     )
 
     # Sign-offs.
-    quorum_by_role, expiry = required_roles(release)
     sign_offs = getattr(release, "current_sign_offs", None)
     if sign_offs is None:
         sign_offs = list(SignOff.objects.current().filter(release=release).select_related("user"))
-    by_role: dict[str, list[SignOff]] = defaultdict(list)
-    for sign_off in sign_offs:
-        if sign_off.withdrawn_at is None:
-            by_role[sign_off.role].append(sign_off)
-    for role, quorum in sorted(
-        quorum_by_role.items(), key=lambda kv: list(ROLE_LABELS).index(kv[0])
-    ):
-        signs = by_role.get(role, [])
-        fresh = [s for s in signs if not s.is_stale(expiry=expiry, now=now)]
-        state = RoleSignOffs(
-            role=role,
-            quorum=quorum,
-            go=[s for s in fresh if s.decision == SignOff.Decision.GO],
-            no_go=[s for s in fresh if s.decision == SignOff.Decision.NO_GO],
-            stale=[s for s in signs if s.is_stale(expiry=expiry, now=now)],
-        )
+    for state in role_states(release, sign_offs, now=now):
         result.roles.append(state)
+        role, quorum = state.role, state.quorum
         label = ROLE_LABELS[role]
         result.criteria += quorum
         result.met += min(quorum, len(state.go))

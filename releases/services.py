@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -122,6 +123,19 @@ def people_on(release: Release, roles: Iterable[str] | None = None) -> list[Any]
     for assignment in assignments:
         seen.setdefault(assignment.user_id, assignment.user)
     return list(seen.values())
+
+
+def release_managers(release: Release) -> list[Any]:
+    """Who hears about overrides: the release's release managers, else the project's."""
+    people = people_on(release, roles=(Role.RELEASE_MANAGER,))
+    if people:
+        return people
+    return [
+        m.user
+        for m in ProjectMembership.objects.filter(
+            project_id=release.project_id, role=Role.RELEASE_MANAGER
+        ).select_related("user")
+    ]
 
 
 def _content_changed(release: Release, *, reason: str, event: ReleaseEvent, by: Actor) -> None:
@@ -477,21 +491,85 @@ def return_to_frozen(release: Release, *, by: Actor, summary: str) -> Release:
     return release
 
 
-def freeze_windows_at(project: Project, moment: dt.datetime) -> list[Any]:
-    return [w for w in project.freeze_windows.all() if w.covers(moment)]
+@dataclass(frozen=True)
+class FreezePeriod:
+    """One occurrence of a freeze window: a one-off window, or one week of a weekly one."""
+
+    window: FreezeWindow
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+    @property
+    def reason(self) -> str:
+        return self.window.reason
+
+    def describe(self) -> str:
+        return f"{self.window.reason} ({self.window.describe()})"
+
+
+def freeze_windows_overlapping(
+    project: Project, start: dt.datetime, end: dt.datetime
+) -> list[FreezePeriod]:
+    """Every freeze period of the project that overlaps [start, end), earliest first.
+
+    For the timeline and the release page. Reads ``project.freeze_windows.all()``, so prefetch
+    ``freeze_windows`` when asking for many projects.
+    """
+    if end <= start:
+        raise ValidationError({"end": "The end must be after the start."})
+    periods = [
+        FreezePeriod(window=window, starts_at=opens, ends_at=closes)
+        for window in project.freeze_windows.all()
+        for opens, closes in window.occurrences(start, end)
+    ]
+    return sorted(periods, key=lambda p: (p.starts_at, p.ends_at, p.window.pk))
+
+
+def freeze_windows_for_release(release: Release) -> list[FreezePeriod]:
+    """The freeze periods the release's planned deploy window runs into (none if unplanned)."""
+    start = release.deploy_window_start
+    if start is None:
+        return []
+    end = release.deploy_window_end
+    if end is None or end <= start:
+        end = start + dt.timedelta(microseconds=1)
+    return freeze_windows_overlapping(release.project, start, end)
+
+
+def freeze_windows_at(project: Project, moment: dt.datetime) -> list[FreezeWindow]:
+    """The freeze windows in force at ``moment``."""
+    periods = freeze_windows_overlapping(project, moment, moment + dt.timedelta(microseconds=1))
+    return list({p.window.pk: p.window for p in periods}.values())
+
+
+def is_release_manager(release: Release, user: Actor) -> bool:
+    """Assigned as release manager on the release, or one of the project's release managers."""
+    if not isinstance(user, User):
+        return False
+    if user.is_superuser:
+        return True
+    return (
+        RoleAssignment.objects.filter(
+            release=release, user=user, role=Role.RELEASE_MANAGER
+        ).exists()
+        or ProjectMembership.objects.filter(
+            project_id=release.project_id, user=user, role=Role.RELEASE_MANAGER
+        ).exists()
+    )
 
 
 def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> Release:
     """approved → deploying: only on the planned deploy day and outside freeze windows, unless
-    the release manager overrides with a reason (recorded)."""
+    a release manager overrides with a reason (recorded on the event and announced)."""
     override_reason = override_reason.strip()
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.DEPLOYING, "start the deploy")
         now = timezone.now()
+        windows = freeze_windows_at(release.project, now)
         problems = [
             f"a freeze window is in force ({window.reason}, {window.describe()})"
-            for window in freeze_windows_at(release.project, now)
+            for window in windows
         ]
         if release.deploy_window_start:
             day = release.deploy_window_start.date()
@@ -503,10 +581,20 @@ def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> R
                 + "; ".join(problems)
                 + ". A release manager can override with a reason."
             )
-        data = {"override_reason": override_reason, "overridden": problems} if problems else {}
+        if problems and not is_release_manager(release, by):
+            raise NotAllowed("Only a release manager can override: " + "; ".join(problems) + ".")
+        data = (
+            {
+                "override_reason": override_reason,
+                "overridden": problems,
+                "freeze_windows": [window.pk for window in windows],
+            }
+            if problems
+            else {}
+        )
         summary = "Deploy started"
         if problems:
-            summary += f" with an override ({override_reason})"
+            summary += f" with an override ({override_reason}) of: " + "; ".join(problems)
         _transition(
             release,
             Status.DEPLOYING,
@@ -522,6 +610,15 @@ def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> R
             verb="deploy_started",
             message=f"Deploy of {release} started. You are on the standby roster.",
         )
+        if problems:
+            notify(
+                release_managers(release),
+                release=release,
+                verb="override_used",
+                message=f"{by} started the deploy of {release} with an override "
+                f"({override_reason}) of: " + "; ".join(problems),
+                exclude=by,
+            )
     return release
 
 
@@ -948,6 +1045,11 @@ def request_scope_change(
     elif action in (ScopeChangeRequest.Action.REMOVE, ScopeChangeRequest.Action.CHANGE_RISK):
         if scope_item is None or scope_item.release_id != release.pk:
             errors["scope_item"] = "Choose an item of this release."
+        elif (
+            action == ScopeChangeRequest.Action.REMOVE
+            and scope_item.state != ScopeItem.State.INCLUDED
+        ):
+            errors["scope_item"] = "This item is already deferred."
         if action == ScopeChangeRequest.Action.CHANGE_RISK and (
             proposal.get("risk") not in ScopeItem.Risk.values
         ):
@@ -1030,6 +1132,20 @@ def approve_change_request(
             raise Refused(f"This change request is already {request.get_state_display().lower()}.")
         if request.requested_by_id == by.pk:
             raise NotAllowed("You asked for this change, so someone else has to accept it.")
+        if as_role == Role.PRODUCT:
+            holds_role = (
+                by.is_superuser
+                or RoleAssignment.objects.filter(
+                    release=release, user=by, role=Role.PRODUCT
+                ).exists()
+            )
+        else:
+            holds_role = is_release_manager(release, by)
+        if not holds_role:
+            raise NotAllowed(
+                f"You are not {'Product' if as_role == Role.PRODUCT else 'a release manager'} "
+                "on this release, so you cannot accept the change in that role."
+            )
         if release.status not in (Status.FROZEN, Status.APPROVED):
             raise Refused(
                 f"The release is {release.get_status_display().lower()}; its scope can no longer "
@@ -1096,6 +1212,11 @@ def reject_change_request(
             raise Refused(f"This change request is already {request.get_state_display().lower()}.")
         if request.requested_by_id == by.pk:
             raise NotAllowed("Withdraw your own request instead of rejecting it.")
+        if not (
+            is_release_manager(release, by)
+            or RoleAssignment.objects.filter(release=release, user=by, role=Role.PRODUCT).exists()
+        ):
+            raise NotAllowed("Only Product and the release manager decide on scope changes.")
         request.state = ScopeChangeRequest.State.REJECTED
         request.decided_by, request.decided_at = by, timezone.now()
         request.rejection_reason = reason

@@ -1,49 +1,97 @@
-"""Celery tasks of the releases app: thin, safe to run twice."""
+"""Celery tasks of the releases app: thin, safe to run twice.
+
+Notification delivery retries what may pass on a later try (an SMTP server that is down, a chat
+webhook answering 5xx or 429, a timeout) with exponential backoff and full jitter, a bounded
+number of times; a channel that refuses for good (4xx) is logged and left. Either way the change
+that caused the notification was committed long before.
+"""
 
 from __future__ import annotations
+
+import logging
 
 import httpx
 from celery import shared_task
 from django.core.mail import send_mail
+from django.utils import timezone
 
 from releases.models import Notification, Project
 from releases.notifications import absolute
 
+logger = logging.getLogger(__name__)
 
-@shared_task(
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=6,
-)
+# Shared by both channels: 2 s, 4 s, 8 s … capped at 10 min, each drawn at random below that
+# (full jitter, so a webhook that comes back is not hit by every worker at the same second).
+RETRY = {
+    "retry_backoff": 2,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 6,
+}
+
+
+class ChatUnavailable(Exception):
+    """The chat webhook answered in a way that may pass (5xx, 429): try again later."""
+
+
+@shared_task(autoretry_for=(OSError,), **RETRY)
 def send_notification_emails(notification_ids: list[int]) -> int:
+    """Email each notification once.
+
+    Each row is claimed (``emailed_at``) before it is sent and released again if the send fails,
+    so a retry or a second delivery of this task mails only what has not gone out yet.
+    """
     sent = 0
-    for note in Notification.objects.filter(pk__in=notification_ids).select_related("user"):
+    failure: OSError | None = None
+    notes = Notification.objects.filter(
+        pk__in=notification_ids, emailed_at__isnull=True
+    ).select_related("user")
+    for note in notes:
         if not note.user.email:
             continue
-        send_mail(
-            subject=f"[Greenlight] {note.message[:80]}",
-            message=f"{note.message}\n\n{absolute(note.url)}",
-            from_email=None,
-            recipient_list=[note.user.email],
+        claimed = Notification.objects.filter(pk=note.pk, emailed_at__isnull=True).update(
+            emailed_at=timezone.now()
         )
+        if not claimed:
+            continue  # another worker has it
+        try:
+            send_mail(
+                subject=f"[Greenlight] {note.message[:80]}",
+                message=f"{note.message}\n\n{absolute(note.url)}",
+                from_email=None,
+                recipient_list=[note.user.email],
+            )
+        except OSError as exc:  # smtplib's errors are OSErrors too
+            Notification.objects.filter(pk=note.pk).update(emailed_at=None)
+            logger.warning("Email for notification %s failed: %s", note.pk, exc)
+            failure = failure or exc
+            continue  # the others still go out now
         sent += 1
+    if failure is not None:
+        raise failure
     return sent
 
 
-@shared_task(
-    autoretry_for=(httpx.HTTPError,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=6,
-)
-def post_to_chat(project_id: int, message: str, url: str = "") -> None:
+@shared_task(autoretry_for=(httpx.TransportError, ChatUnavailable), **RETRY)
+def post_to_chat(project_id: int, message: str, url: str = "") -> bool:
+    """Post to the project's Slack-compatible incoming webhook; True when it was accepted."""
     project = Project.objects.filter(pk=project_id).only("slack_webhook_url").first()
     if project is None or not project.slack_webhook_url:
-        return
+        return False
     text = f"{message} <{absolute(url)}|Open in Greenlight>" if url else message
     response = httpx.post(project.slack_webhook_url, json={"text": text}, timeout=10)
-    response.raise_for_status()
+    if response.status_code == 429 or response.status_code >= 500:
+        raise ChatUnavailable(f"chat webhook answered {response.status_code}")
+    if response.is_error:
+        # A wrong or revoked webhook URL does not heal by itself: no retry.
+        logger.warning(
+            "Chat webhook of project %s refused the message: %s %s",
+            project_id,
+            response.status_code,
+            response.text[:200],
+        )
+        return False
+    return True
 
 
 @shared_task(expires=300)

@@ -155,7 +155,7 @@ def make_approved(release: Release, cast: Cast) -> Release:
 
 def make_deploying(release: Release, cast: Cast) -> Release:
     make_approved(release, cast)
-    services.start_deploy(release, by=cast.dana, override_reason="test")
+    services.start_deploy(release, by=cast.rita, override_reason="test")
     release.refresh_from_db()
     return release
 

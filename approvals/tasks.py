@@ -1,0 +1,13 @@
+"""Celery tasks of the approvals app: thin, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from approvals import services
+
+
+@shared_task
+def send_sign_off_reminders() -> int:
+    """Beat: remind people with pending sign-offs and escalate missed go/no-go times."""
+    return services.send_due_reminders()
