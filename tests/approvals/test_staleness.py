@@ -7,7 +7,9 @@ import pytest
 from approvals import services as approvals
 from approvals.models import SignOff
 from releases import services
-from releases.models import Status
+from releases.errors import Refused
+from releases.models import Notification, Status
+from releases.readiness import readiness_for
 from tests.builders import make_approved, make_ready
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +72,80 @@ def test_it_withdraws_an_approval_when_the_commit_changes_after_go(cast, release
     release.refresh_from_db()
     assert release.status == Status.FROZEN
     assert release.events.filter(verb="approval_withdrawn").count() == 1
+
+
+def accept_removal(cast, release) -> None:
+    request = services.request_scope_change(
+        release,
+        by=cast.devin,
+        action="remove",
+        reason="Not done",
+        scope_item=release.scope_items.get(),
+    )
+    services.approve_change_request(request, by=cast.rita, as_role="release_manager")
+    services.approve_change_request(request, by=cast.paul, as_role="product")
+
+
+@pytest.mark.parametrize(
+    ("change", "cause_verb", "words"),
+    [
+        (
+            lambda c, r: services.update_release(r, by=c.dana, commit_sha="f" * 40),
+            "release_updated",
+            "the commit changed from aaaaaaaaaa to ffffffffff",
+        ),
+        (
+            lambda c, r: services.untick_checklist_item(
+                r.checklist_items.get(title="Critical flows pass"), by=c.quinn, reason="Flaky"
+            ),
+            "checklist_unticked",
+            "the required checklist item “Critical flows pass” was unticked",
+        ),
+        (
+            lambda c, r: accept_removal(c, r),
+            "change_accepted",
+            "a scope change was accepted (deferred Feature “PAY-1 Feature 1”)",
+        ),
+    ],
+    ids=["commit", "untick", "scope change"],
+)
+def test_it_logs_which_change_made_the_sign_offs_stale(cast, release, change, cause_verb, words):
+    make_ready(release, cast)
+    change(cast, release)
+    event = release.events.get(verb="sign_offs_stale")
+    cause = release.events.get(verb=cause_verb)
+    assert event.data["cause_event"] == cause.pk
+    assert event.data["cause_verb"] == cause_verb
+    assert event.data["reason"] == words
+    assert event.summary.startswith(f"Sign-offs now stale because {words}: ")
+    for name in ("paul", "quinn", "dana", "devin"):
+        assert name in event.summary
+
+
+def test_it_counts_a_stale_sign_off_as_missing_and_asks_the_person_again(cast, release):
+    make_ready(release, cast)
+    services.update_release(release, by=cast.dana, commit_sha="d" * 40)
+    readiness = readiness_for(release)
+    assert not readiness.ready
+    assert {r.role: r.state for r in readiness.roles} == dict.fromkeys(
+        ["dev", "qa", "devops", "product"], "stale"
+    )
+    asked = Notification.objects.filter(verb="sign_off_stale")
+    assert sorted(asked.values_list("user__username", flat=True)) == [
+        "dana",
+        "devin",
+        "paul",
+        "quinn",
+    ]
+    assert "stale because the commit changed" in asked.first().message
+    with pytest.raises(Refused, match="sign-off is stale"):
+        approvals.record_decision(release, by=cast.rita, outcome="go")
+
+
+def test_it_does_not_stale_anything_when_an_optional_item_is_unticked(cast, release):
+    make_ready(release, cast)
+    item = release.checklist_items.get(title="Stakeholders told")
+    services.tick_checklist_item(item, by=cast.rita)
+    services.untick_checklist_item(item, by=cast.rita)
+    assert not SignOff.objects.filter(release=release, stale_at__isnull=False).exists()
+    assert not release.events.filter(verb="sign_offs_stale").exists()
