@@ -126,16 +126,13 @@ def people_on(release: Release, roles: Iterable[str] | None = None) -> list[Any]
 
 
 def release_managers(release: Release) -> list[Any]:
-    """Who hears about overrides: the release's release managers, else the project's."""
-    people = people_on(release, roles=(Role.RELEASE_MANAGER,))
-    if people:
-        return people
-    return [
-        m.user
-        for m in ProjectMembership.objects.filter(
-            project_id=release.project_id, role=Role.RELEASE_MANAGER
-        ).select_related("user")
-    ]
+    """The release's release managers and the project's: who hears of overrides and escalations."""
+    people = {user.pk: user for user in people_on(release, roles=(Role.RELEASE_MANAGER,))}
+    for membership in ProjectMembership.objects.filter(
+        project_id=release.project_id, role=Role.RELEASE_MANAGER
+    ).select_related("user"):
+        people.setdefault(membership.user_id, membership.user)
+    return list(people.values())
 
 
 def _content_changed(release: Release, *, reason: str, event: ReleaseEvent, by: Actor) -> None:
