@@ -187,25 +187,91 @@ CELERY_BEAT_SCHEDULE = {
     "sign-off-reminders": {"task": "approvals.tasks.send_sign_off_reminders", "schedule": 5 * 60},
 }
 
+# --- Cache ---------------------------------------------------------------------------------
+# Shared by every web process, so API rate limits hold across gunicorn workers: Redis when
+# REDIS_URL is set, otherwise files under var/ (one machine, no server to run).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "greenlight",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 # --- REST API -----------------------------------------------------------------------------
+# Conventions in releases/rest.py; bearer tokens in releases/authentication.py.
 REST_FRAMEWORK = {
+    # Tokens first: a request without credentials then gets 401 with a Bearer challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "releases.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "releases.rest.PagePagination",
     "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "releases.rest.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["releases.authentication.TokenRateThrottle"],
+    # Per token; one runaway CI loop hits its own limit, not everyone's.
+    "DEFAULT_THROTTLE_RATES": {"token": env("API_TOKEN_RATE", default="600/min")},
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Greenlight API",
-    "DESCRIPTION": "Release coordination: scope, readiness, sign-offs, decisions, checks.",
+    "DESCRIPTION": (
+        "Release coordination: projects, releases, scope, checklists, readiness, sign-offs, "
+        "decisions, checks. The same services and permissions as the web pages.\n\n"
+        "Authenticate with a browser session or `Authorization: Bearer <token>`: a personal "
+        "token acts as its user; a project token (for CI) reads its project, creates releases, "
+        "adds scope while planning and reports check results. Anything outside your projects "
+        'answers 404. Errors are `{"detail": "…"}` or field errors; a refused transition '
+        "is 409 with the reason."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "releases.rest.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "ReleaseStatusEnum": "releases.models.Status",
+        "ReleaseKindEnum": "releases.models.ReleaseKind",
+        "HealthEnum": "releases.models.Health",
+        "RoleEnum": "releases.models.Role",
+        "SigningRoleEnum": "approvals.serializers.SIGNING_ROLE_CHOICES",
+        "PhaseEnum": "releases.models.Phase",
+        "ScopeItemKindEnum": "releases.models.ScopeItem.Kind",
+        "RiskEnum": "releases.models.ScopeItem.Risk",
+        "ScopeItemStateEnum": "releases.models.ScopeItem.State",
+        "ChangeRequestActionEnum": "releases.models.ScopeChangeRequest.Action",
+        "ChangeRequestStateEnum": "releases.models.ScopeChangeRequest.State",
+        "RecurrenceEnum": "releases.models.FreezeWindow.Recurrence",
+        "WeekdayEnum": "releases.models.FreezeWindow.Weekday",
+        "GoNoGoEnum": "approvals.models.SignOff.Decision",
+        "CheckStatusEnum": "monitoring.models.CheckStatus",
+        "CheckPhaseEnum": "monitoring.models.CheckPhase",
+        "ComparatorEnum": "monitoring.models.Comparator",
+        "IntegrationKindEnum": "monitoring.models.IntegrationKind",
+    },
 }
 
 # --- Secrets at rest ----------------------------------------------------------------------

@@ -55,6 +55,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = TEST_REDIS_URL if SERVICES["redis"] else "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
+# Per process and emptied between tests (tests/api/conftest.py): API rate limits never carry
+# over from one test to the next.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 STORAGES = {

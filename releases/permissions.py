@@ -3,6 +3,11 @@
 Roles on a release come from its role assignments (which default from the project's members and
 can be changed per release). A project's release managers manage all its releases. A superuser
 may do everything. Anyone outside the project does not see the release at all (404, not 403).
+
+API clients may also act with a project token (``ProjectTokenUser``): a machine scoped to one
+project that reads everything of that project, creates releases, adds scope while planning and
+reports check results — nothing that needs a person's judgement or signature. For any other
+project it is an outsider.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import Http404
 
 from releases.models import (
@@ -23,8 +29,45 @@ from releases.models import (
 )
 
 
+@dataclass(frozen=True)
+class ProjectTokenUser:
+    """Who is acting when a request carries a project token: a machine, not a person.
+
+    It answers the few questions Django and DRF ask of ``request.user``; it never matches a
+    membership, an assignment or a sign-off, so every rule that needs a person says no.
+    """
+
+    token_id: int
+    project_id: int
+    name: str
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_superuser = False
+    is_staff = False
+    pk = None
+    id = None
+
+    @property
+    def label(self) -> str:
+        """How the event log names this actor (``releases.events.Actor`` accepts a string)."""
+        return f"CI token {self.name}"
+
+    def get_username(self) -> str:
+        return self.label
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def is_person(user: Any) -> bool:
+    """A signed-in human (session or personal token), as opposed to a project token."""
+    return bool(user.is_authenticated and not isinstance(user, ProjectTokenUser))
+
+
 def project_roles(user: Any, project: Project) -> frozenset[str]:
-    if not user.is_authenticated:
+    if not is_person(user):
         return frozenset()
     return frozenset(
         ProjectMembership.objects.filter(project=project, user=user).values_list("role", flat=True)
@@ -32,6 +75,8 @@ def project_roles(user: Any, project: Project) -> frozenset[str]:
 
 
 def is_project_member(user: Any, project: Project) -> bool:
+    if isinstance(user, ProjectTokenUser):
+        return user.project_id == project.pk
     return bool(user.is_authenticated and (user.is_superuser or project_roles(user, project)))
 
 
@@ -44,7 +89,50 @@ def can_manage_project(user: Any, project: Project) -> bool:
 
 
 def can_create_release(user: Any, project: Project) -> bool:
+    """Release managers, and the project's own CI through its project token."""
+    if isinstance(user, ProjectTokenUser):
+        return user.project_id == project.pk
     return can_manage_project(user, project)
+
+
+def visible_projects(user: Any) -> QuerySet[Project]:
+    """The projects the user (or project token) may see at all."""
+    if isinstance(user, ProjectTokenUser):
+        return Project.objects.filter(pk=user.project_id)
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(
+        pk__in=ProjectMembership.objects.filter(user=user).values("project_id")
+    )
+
+
+def visible_releases(user: Any, queryset: QuerySet[Release] | None = None) -> QuerySet[Release]:
+    """``Release.objects.visible_to`` that also understands project tokens.
+
+    Membership is tested with a subquery instead of a join, so the list needs no DISTINCT and
+    its plan does not grow with the number of members.
+    """
+    queryset = queryset if queryset is not None else Release.objects.all()
+    if isinstance(user, ProjectTokenUser):
+        return queryset.filter(project_id=user.project_id)
+    if not user.is_authenticated:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    return queryset.filter(
+        project_id__in=ProjectMembership.objects.filter(user=user).values("project_id")
+    )
+
+
+def get_project_for(user: Any, slug: str) -> Project:
+    """The project if the user may see it, else 404 (outsiders learn nothing)."""
+    # PostgreSQL text cannot hold NUL; such a name matches no project.
+    project = None if "\x00" in slug else Project.objects.filter(slug=slug).first()
+    if project is None or not is_project_member(user, project):
+        raise Http404("No such project.")
+    return project
 
 
 @dataclass
@@ -81,6 +169,52 @@ class ReleaseAccess:
     def is_read_only(self) -> bool:
         return not (self.is_manager or self.acting_roles)
 
+    # Who may do something at all, whatever the release's state. The API checks these and
+    # lets the service refuse what the state does not allow (409 with the reason); the pages
+    # use the ``can_*`` forms below, which add the state, to offer only what can be done now.
+
+    @property
+    def edits_scope(self) -> bool:
+        return self.is_manager or bool(self.roles & {Role.PRODUCT, Role.DEV})
+
+    @property
+    def requests_scope_changes(self) -> bool:
+        return self.is_manager or bool(self.acting_roles)
+
+    def ticks(self, item: ChecklistItem) -> bool:
+        return self.is_manager or item.owner_role in self.roles
+
+    def signs_as(self, role: str) -> bool:
+        return role in self.roles and role != Role.VIEWER
+
+    @property
+    def edits_rollback_plan(self) -> bool:
+        return self.is_manager or Role.DEVOPS in self.roles
+
+    @property
+    def writes_review(self) -> bool:
+        return self.is_manager or bool(self.acting_roles)
+
+    @property
+    def resolves_risks(self) -> bool:
+        return self.is_manager or Role.PRODUCT in self.roles
+
+    @property
+    def reports_check_results(self) -> bool:
+        """Post what CI or monitoring observed: release manager, DevOps (and project tokens)."""
+        return self.is_manager or Role.DEVOPS in self.roles
+
+    @property
+    def edits_checks(self) -> bool:
+        return self.is_manager or Role.DEVOPS in self.roles
+
+    @property
+    def judges_checks(self) -> bool:
+        """Resolve a check the machines could not decide: release manager, DevOps, QA."""
+        return self.is_manager or bool(self.roles & {Role.DEVOPS, Role.QA})
+
+    # What may be done now.
+
     @property
     def can_edit_release(self) -> bool:
         return self.is_manager and self.release.is_active
@@ -88,14 +222,12 @@ class ReleaseAccess:
     @property
     def can_edit_scope(self) -> bool:
         """Direct scope edits while planning: release manager, product, developers."""
-        return self.release.status == Status.PLANNING and (
-            self.is_manager or bool(self.roles & {Role.PRODUCT, Role.DEV})
-        )
+        return self.release.status == Status.PLANNING and self.edits_scope
 
     @property
     def can_request_scope_change(self) -> bool:
-        return self.release.status in (Status.FROZEN, Status.APPROVED) and (
-            self.is_manager or bool(self.acting_roles)
+        return (
+            self.release.status in (Status.FROZEN, Status.APPROVED) and self.requests_scope_changes
         )
 
     def can_decide_change_request(self, request: ScopeChangeRequest) -> bool:
@@ -106,11 +238,22 @@ class ReleaseAccess:
             return False
         return self.is_manager or Role.PRODUCT in self.roles
 
+    def can_accept_change_as(self, request: ScopeChangeRequest) -> list[str]:
+        """The acceptances (product, release_manager) this person may give on a request."""
+        if not self.can_decide_change_request(request):
+            return []
+        roles = []
+        if Role.PRODUCT in self.roles:
+            roles.append(Role.PRODUCT.value)
+        if self.is_manager:
+            roles.append(Role.RELEASE_MANAGER.value)
+        return roles
+
     def can_tick(self, item: ChecklistItem) -> bool:
-        return self.release.is_active and (self.is_manager or item.owner_role in self.roles)
+        return self.release.is_active and self.ticks(item)
 
     def can_sign_as(self, role: str) -> bool:
-        return self.release.is_active and role in self.roles and role != Role.VIEWER
+        return self.release.is_active and self.signs_as(role)
 
     @property
     def signing_roles(self) -> list[str]:
@@ -118,11 +261,16 @@ class ReleaseAccess:
 
     @property
     def can_edit_rollback_plan(self) -> bool:
-        return self.release.is_active and (self.is_manager or Role.DEVOPS in self.roles)
+        return self.release.is_active and self.edits_rollback_plan
 
     @property
     def can_deploy(self) -> bool:
         return self.is_manager or Role.DEVOPS in self.roles
+
+    @property
+    def can_override_deploy_guards(self) -> bool:
+        """Starting a deploy inside a freeze window or off the planned day: release manager."""
+        return self.is_manager
 
     @property
     def can_roll_back(self) -> bool:
@@ -135,9 +283,7 @@ class ReleaseAccess:
 
     @property
     def can_write_review(self) -> bool:
-        return self.release.status in (Status.RELEASED, Status.ROLLED_BACK) and (
-            self.is_manager or bool(self.acting_roles)
-        )
+        return self.release.status in (Status.RELEASED, Status.ROLLED_BACK) and self.writes_review
 
     @property
     def can_add_note(self) -> bool:
@@ -146,17 +292,46 @@ class ReleaseAccess:
     @property
     def can_edit_checks(self) -> bool:
         """Add, change or remove the release's checks: DevOps connects CI and monitoring."""
-        return self.release.is_active and (self.is_manager or Role.DEVOPS in self.roles)
+        return self.release.is_active and self.edits_checks
+
+    @property
+    def can_resolve_risk(self) -> bool:
+        return self.release.is_active and self.resolves_risks
+
+    @property
+    def can_report_check_results(self) -> bool:
+        return self.release.is_active and self.reports_check_results
 
     @property
     def can_judge_checks(self) -> bool:
         """Resolve a check the machines could not decide, to pass or fail with a reason."""
-        return self.release.is_active and (
-            self.is_manager or bool(self.roles & {Role.DEVOPS, Role.QA})
-        )
+        return self.release.is_active and self.judges_checks
+
+
+@dataclass
+class ProjectTokenAccess(ReleaseAccess):
+    """A project token's rights on one release of its project: read everything, add scope
+    while planning, report check results. Everything else is a person's call."""
+
+    @property
+    def can_view(self) -> bool:
+        return self.release.project_id == self.user.project_id
+
+    @property
+    def edits_scope(self) -> bool:
+        return self.can_view
+
+    @property
+    def reports_check_results(self) -> bool:
+        return self.can_view
+
+    def can_decide_change_request(self, request: ScopeChangeRequest) -> bool:
+        return False
 
 
 def access_for(user: Any, release: Release) -> ReleaseAccess:
+    if isinstance(user, ProjectTokenUser):
+        return ProjectTokenAccess(user=user, release=release)
     if not user.is_authenticated:
         return ReleaseAccess(user=user, release=release)
     roles = frozenset(

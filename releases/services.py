@@ -8,6 +8,8 @@ by ``releases.permissions`` before the call; the services guard the release's st
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ from releases import signals
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event
 from releases.models import (
+    ApiToken,
     ChecklistItem,
     ChecklistTemplate,
     FreezeWindow,
@@ -1505,6 +1508,66 @@ def add_note(release: Release, *, by: Actor, text: str) -> ReleaseEvent:
     with transaction.atomic():
         release = lock_release(release)
         return log_event(release, actor=by, verb="note", summary=text[:500])
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+TOKEN_PREFIX = "glt_"
+# A token's last use is written at most this often: a busy CI job costs one write a minute,
+# not one per request.
+TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def hash_token(secret: str) -> str:
+    """SHA-256 is enough here: the secret is 32 random bytes, not a password to stretch."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_token(*, by: Any, name: str, project: Project | None = None) -> tuple[ApiToken, str]:
+    """A personal token acting as ``by``, or a project token for ``project``'s CI.
+
+    Returns the token and its secret. Only a hash of the secret is stored, so this is the one
+    moment anyone sees it.
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Name the token after what uses it, e.g. “deploy-bot”."})
+    if len(name) > ApiToken._meta.get_field("name").max_length:
+        raise ValidationError({"name": "Use at most 100 characters."})
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        name=name,
+        kind=ApiToken.Kind.PERSONAL if project is None else ApiToken.Kind.PROJECT,
+        user=by if project is None else None,
+        project=project,
+        prefix=secret[: ApiToken._meta.get_field("prefix").max_length],
+        hashed_secret=hash_token(secret),
+        created_by=by,
+    )
+    return token, secret
+
+
+def revoke_api_token(token: ApiToken, *, by: Any) -> ApiToken:
+    """Revoked tokens stop working at once and stay listed for the record."""
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+def find_api_token(secret: str) -> ApiToken | None:
+    """The active token with this secret (and its user or project), noting that it was used."""
+    token = (
+        ApiToken.objects.select_related("user", "project")
+        .filter(hashed_secret=hash_token(secret), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
 
 
 # --- wording --------------------------------------------------------------------------------

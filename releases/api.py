@@ -1,0 +1,776 @@
+"""REST API for projects, releases, scope, roles, checklists, rollback plans, readiness, events.
+
+Every view is the same three steps: load what the caller may see through
+``releases.permissions`` (404 otherwise), check the right to act (403 with who may), validate the
+input with a serializer and call one service. Refusals from services become 409 in
+``releases.rest.exception_handler``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from releases import serializers as s
+from releases import services
+from releases.models import (
+    ChecklistItem,
+    FreezeWindow,
+    Phase,
+    Project,
+    ProjectMembership,
+    Release,
+    ReleaseEvent,
+    ReleaseKind,
+    Review,
+    Role,
+    RoleAssignment,
+    RollbackPlan,
+    ScopeChangeRequest,
+    ScopeItem,
+    Status,
+)
+from releases.permissions import (
+    ReleaseAccess,
+    can_create_release,
+    can_manage_project,
+    get_project_for,
+    get_release_for,
+    is_person,
+    visible_projects,
+    visible_releases,
+)
+from releases.readiness import compute_readiness, with_readiness_data
+from releases.rest import Conflict, EventCursorPagination, actor, require, validated
+
+User = get_user_model()
+
+MANAGERS_ONLY = "Only the release manager can do this."
+
+
+class ReleaseScoped(generics.GenericAPIView):
+    """Base for everything under ``/api/releases/{release_id}/``."""
+
+    filter_backends: list[Any] = []
+    release_queryset: QuerySet[Release] = Release.objects.select_related("project")
+
+    def release_and_access(self) -> tuple[Release, ReleaseAccess]:
+        if not hasattr(self, "_release"):
+            self._release = get_release_for(
+                self.request.user, self.kwargs["release_id"], queryset=self.release_queryset
+            )
+        return self._release
+
+
+def release_response(release: Release, code: int = status.HTTP_200_OK) -> Response:
+    return Response(s.ReleaseSerializer(release).data, status=code)
+
+
+# --- projects -------------------------------------------------------------------------------
+
+
+class ProjectList(generics.ListAPIView):
+    """The projects you belong to (a project token sees its own)."""
+
+    serializer_class = s.ProjectSerializer
+    queryset = Project.objects.none()
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return visible_projects(self.request.user).order_by("name", "pk")
+
+
+class ProjectDetail(APIView):
+    @extend_schema(responses=s.ProjectSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(s.ProjectSerializer(get_project_for(request.user, slug)).data)
+
+    @extend_schema(request=s.ProjectUpdateSerializer, responses=s.ProjectSerializer)
+    def patch(self, request: Request, slug: str) -> Response:
+        project = get_project_for(request.user, slug)
+        require(
+            can_manage_project(request.user, project),
+            "Only the project's release managers change its settings.",
+        )
+        data = validated(s.ProjectUpdateSerializer, request, partial=True)
+        project = services.update_project(project, by=actor(request), **data)
+        return Response(s.ProjectSerializer(project).data)
+
+
+def _members(project: Project, user_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    rows = ProjectMembership.objects.filter(project=project).select_related("user")
+    if user_ids is not None:
+        rows = rows.filter(user_id__in=user_ids)
+    people: dict[int, dict[str, Any]] = {}
+    for row in rows.order_by("user__username", "role"):
+        entry = people.setdefault(
+            row.user_id,
+            {
+                "id": row.user_id,
+                "username": row.user.get_username(),
+                "name": row.user.get_full_name(),
+                "roles": [],
+            },
+        )
+        entry["roles"].append(row.role)
+    return list(people.values())
+
+
+class ProjectMembers(APIView):
+    @extend_schema(responses=s.MemberSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(_members(get_project_for(request.user, slug)))
+
+
+class ProjectMember(APIView):
+    @extend_schema(
+        request=s.MemberRolesSerializer,
+        responses={200: s.MemberSerializer, 204: OpenApiResponse(description="Removed.")},
+        description="Set a person's roles on the project (an empty list removes them). New "
+        "releases assign these roles by default.",
+    )
+    def put(self, request: Request, slug: str, user_id: int) -> Response:
+        project = get_project_for(request.user, slug)
+        require(
+            can_manage_project(request.user, project),
+            "Only the project's release managers change its members.",
+        )
+        person = get_object_or_404(User, pk=user_id, is_active=True)
+        data = validated(s.MemberRolesSerializer, request)
+        services.set_project_roles(project, person, data["roles"], by=actor(request))
+        entry = _members(project, [person.pk])
+        if not entry:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(entry[0])
+
+
+class FreezeWindows(generics.ListAPIView):
+    serializer_class = s.FreezeWindowSerializer
+    queryset = FreezeWindow.objects.none()
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[FreezeWindow]:
+        return get_project_for(self.request.user, self.kwargs["slug"]).freeze_windows.order_by("pk")
+
+    @extend_schema(request=s.FreezeWindowSerializer, responses={201: s.FreezeWindowSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        project = get_project_for(request.user, slug)
+        require(can_manage_project(request.user, project), "Only release managers set freezes.")
+        data = validated(s.FreezeWindowSerializer, request)
+        window = services.save_freeze_window(project, by=actor(request), **data)
+        return Response(s.FreezeWindowSerializer(window).data, status=status.HTTP_201_CREATED)
+
+
+class FreezeWindowDetail(APIView):
+    def _load(self, request: Request, slug: str, window_id: int) -> tuple[Project, FreezeWindow]:
+        project = get_project_for(request.user, slug)
+        return project, get_object_or_404(project.freeze_windows, pk=window_id)
+
+    @extend_schema(responses=s.FreezeWindowSerializer)
+    def get(self, request: Request, slug: str, window_id: int) -> Response:
+        _, window = self._load(request, slug, window_id)
+        return Response(s.FreezeWindowSerializer(window).data)
+
+    @extend_schema(request=s.FreezeWindowSerializer, responses=s.FreezeWindowSerializer)
+    def patch(self, request: Request, slug: str, window_id: int) -> Response:
+        project, window = self._load(request, slug, window_id)
+        require(can_manage_project(request.user, project), "Only release managers set freezes.")
+        data = validated(s.FreezeWindowSerializer, request, partial=True)
+        window = services.save_freeze_window(project, by=actor(request), window=window, **data)
+        return Response(s.FreezeWindowSerializer(window).data)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
+    def delete(self, request: Request, slug: str, window_id: int) -> Response:
+        project, window = self._load(request, slug, window_id)
+        require(can_manage_project(request.user, project), "Only release managers set freezes.")
+        services.delete_freeze_window(window, by=actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- releases -------------------------------------------------------------------------------
+
+
+class ReleaseFilter(django_filters.FilterSet):
+    project = django_filters.CharFilter(
+        field_name="project__slug", help_text="The project's short name (slug)."
+    )
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    kind = django_filters.ChoiceFilter(choices=ReleaseKind.choices)
+    active = django_filters.BooleanFilter(
+        method="filter_active", help_text="Only releases still in progress (or only finished)."
+    )
+
+    class Meta:
+        model = Release
+        fields = ["project", "status", "kind", "active"]
+
+    def filter_active(self, queryset: QuerySet[Release], name: str, value: bool) -> QuerySet:
+        return queryset.active() if value else queryset.exclude(pk__in=queryset.active())
+
+
+class Releases(generics.ListAPIView):
+    """Releases of your projects, newest first; filter by project, status, kind."""
+
+    serializer_class = s.ReleaseSerializer
+    queryset = Release.objects.none()
+    filterset_class = ReleaseFilter
+
+    def get_queryset(self) -> QuerySet[Release]:
+        return visible_releases(
+            self.request.user, Release.objects.select_related("project")
+        ).order_by("-created_at", "-pk")
+
+    @extend_schema(request=s.ReleaseCreateSerializer, responses={201: s.ReleaseSerializer})
+    def post(self, request: Request) -> Response:
+        """Create a release: its roles, checklist, rollback plan and checks come from the
+        project's defaults."""
+        data = validated(s.ReleaseCreateSerializer, request)
+        project = get_project_for(request.user, data.pop("project"))
+        require(
+            can_create_release(request.user, project),
+            "Only the project's release managers (or its project token) create releases.",
+        )
+        release = services.create_release(project, by=actor(request), **data)
+        return release_response(release, status.HTTP_201_CREATED)
+
+
+class ReleaseDetail(ReleaseScoped):
+    @extend_schema(responses=s.ReleaseSerializer)
+    def get(self, request: Request, release_id: int) -> Response:
+        release, _ = self.release_and_access()
+        return release_response(release)
+
+    @extend_schema(request=s.ReleaseUpdateSerializer, responses=s.ReleaseSerializer)
+    def patch(self, request: Request, release_id: int) -> Response:
+        release, access = self.release_and_access()
+        require(access.can_edit_release, "Only the release manager edits an active release.")
+        data = validated(s.ReleaseUpdateSerializer, request, partial=True)
+        return release_response(services.update_release(release, by=actor(request), **data))
+
+
+class LockScope(ReleaseScoped):
+    @extend_schema(request=None, responses=s.ReleaseSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        """planning → frozen: later scope changes go through change requests."""
+        release, access = self.release_and_access()
+        require(access.is_manager, MANAGERS_ONLY)
+        return release_response(services.lock_scope(release, by=actor(request)))
+
+
+class CancelRelease(ReleaseScoped):
+    @extend_schema(request=s.ReasonSerializer, responses=s.ReleaseSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        release, access = self.release_and_access()
+        require(access.is_manager, MANAGERS_ONLY)
+        data = validated(s.ReasonSerializer, request)
+        return release_response(
+            services.cancel_release(release, by=actor(request), reason=data["reason"])
+        )
+
+
+class StartDeploy(ReleaseScoped):
+    @extend_schema(request=s.StartDeploySerializer, responses=s.ReleaseSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        """approved → deploying, on the planned day and outside freeze windows unless the
+        release manager overrides with a reason."""
+        release, access = self.release_and_access()
+        require(access.can_deploy, "Only the release manager and DevOps start a deploy.")
+        data = validated(s.StartDeploySerializer, request)
+        if data["override_reason"].strip():
+            require(
+                access.can_override_deploy_guards,
+                "Only the release manager overrides a freeze window or the planned day.",
+            )
+        return release_response(
+            services.start_deploy(
+                release, by=actor(request), override_reason=data["override_reason"]
+            )
+        )
+
+
+class FinishDeploy(ReleaseScoped):
+    @extend_schema(request=None, responses=s.ReleaseSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        """deploying → monitoring, once every required deployment checklist item is ticked."""
+        release, access = self.release_and_access()
+        require(access.can_deploy, "Only the release manager and DevOps finish a deploy.")
+        return release_response(services.finish_deploy(release, by=actor(request)))
+
+
+class CompleteRelease(ReleaseScoped):
+    @extend_schema(request=None, responses=s.ReleaseSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        """monitoring → released, after a healthy monitoring window."""
+        release, access = self.release_and_access()
+        require(access.can_deploy, "Only the release manager and DevOps close the window.")
+        return release_response(services.complete_release(release, by=actor(request)))
+
+
+class RollBack(ReleaseScoped):
+    @extend_schema(request=s.ReasonSerializer, responses=s.ReleaseSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        release, access = self.release_and_access()
+        require(
+            access.can_roll_back,
+            "Only the release manager, DevOps or the rollback plan's decider roll back.",
+        )
+        data = validated(s.ReasonSerializer, request)
+        return release_response(
+            services.roll_back(release, by=actor(request), reason=data["reason"])
+        )
+
+
+class ReleaseReadiness(ReleaseScoped):
+    release_queryset = with_readiness_data(Release.objects.all())
+
+    @extend_schema(responses=s.ReadinessSerializer)
+    def get(self, request: Request, release_id: int) -> Response:
+        """Is it ready? The blockers, and where each required role stands."""
+        release, _ = self.release_and_access()
+        return Response({"release": release.pk, **compute_readiness(release).as_dict()})
+
+
+class ReleaseEvents(ReleaseScoped, generics.ListAPIView):
+    """The release's timeline: everything that happened, newest first."""
+
+    serializer_class = s.EventSerializer
+    pagination_class = EventCursorPagination
+    queryset = ReleaseEvent.objects.none()
+
+    def get_queryset(self) -> QuerySet[ReleaseEvent]:
+        release, _ = self.release_and_access()
+        return ReleaseEvent.objects.filter(release=release).select_related("actor")
+
+
+class ReleaseNotes(ReleaseScoped):
+    @extend_schema(request=s.NoteSerializer, responses={201: s.EventSerializer})
+    def post(self, request: Request, release_id: int) -> Response:
+        """Add a note to the timeline."""
+        release, access = self.release_and_access()
+        require(access.can_add_note, "Viewers read the timeline; they do not write in it.")
+        data = validated(s.NoteSerializer, request)
+        event = services.add_note(release, by=actor(request), text=data["text"])
+        return Response(s.EventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class TimelineQuerySerializer(serializers.Serializer):
+    project = serializers.SlugField(required=False, help_text="Only this project.")
+    start = serializers.DateTimeField(
+        required=False, help_text="With end: only releases alive in [start, end)."
+    )
+    end = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start"), attrs.get("end")
+        if (start is None) != (end is None):
+            raise serializers.ValidationError("Give both start and end, or neither.")
+        if start is not None and not start < end <= start + dt.timedelta(days=400):
+            raise serializers.ValidationError("end must come after start, within 400 days.")
+        return attrs
+
+
+class Timeline(APIView):
+    """Every visible release with its planned and actual milestones, and the freeze windows
+    in the range: the data the timeline page draws. Not paginated."""
+
+    @extend_schema(parameters=[TimelineQuerySerializer], responses=s.TimelineSerializer)
+    def get(self, request: Request) -> Response:
+        query = TimelineQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        releases = visible_releases(request.user).select_related("project")
+        projects = visible_projects(request.user)
+        if "project" in params:
+            releases = releases.filter(project__slug=params["project"])
+            projects = projects.filter(slug=params["project"])
+        now = timezone.now()
+        start = params.get("start", now - dt.timedelta(days=30))
+        end = params.get("end", now + dt.timedelta(days=90))
+        if "start" in params:
+            releases = releases.filter(created_at__lt=end).exclude(
+                Q(released_at__lt=start) | Q(rolled_back_at__lt=start) | Q(cancelled_at__lt=start)
+            )
+        # Plain dicts: a thousand rows through nested serializers would cost more than the
+        # queries do.
+        rows = [
+            {
+                "id": r.pk,
+                "project": r.project.slug,
+                "version": r.version,
+                "title": r.title,
+                "kind": r.kind,
+                "status": r.status,
+                "health": r.health,
+                "override_used": r.override_used,
+                "milestones": [
+                    {"label": label, "planned": planned, "actual": actual}
+                    for label, planned, actual in r.milestones()
+                ],
+            }
+            for r in releases.order_by("project__name", "created_at", "pk")
+        ]
+        windows = FreezeWindow.objects.filter(project__in=projects).select_related("project")
+        periods = [
+            {
+                "window": w.pk,
+                "project": w.project.slug,
+                "reason": w.reason,
+                "starts_at": opens,
+                "ends_at": closes,
+            }
+            for w in windows
+            for opens, closes in w.occurrences(start, end)
+        ]
+        return Response({"releases": rows, "freeze_windows": periods})
+
+
+# --- scope ----------------------------------------------------------------------------------
+
+
+class ScopeItems(ReleaseScoped, generics.ListAPIView):
+    serializer_class = s.ScopeItemSerializer
+    queryset = ScopeItem.objects.none()
+
+    def get_queryset(self) -> QuerySet[ScopeItem]:
+        release, _ = self.release_and_access()
+        return release.scope_items.select_related("owner")
+
+    @extend_schema(request=s.ScopeItemInputSerializer, responses={201: s.ScopeItemSerializer})
+    def post(self, request: Request, release_id: int) -> Response:
+        """Add an item while planning; once the scope is locked, request a change instead."""
+        release, access = self.release_and_access()
+        require(access.edits_scope, "Only the release manager, Product and developers edit scope.")
+        data = validated(s.ScopeItemInputSerializer, request, context={"project": release.project})
+        item = services.add_scope_item(release, by=actor(request), **data)
+        return Response(s.ScopeItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+class ScopeItemScoped(ReleaseScoped):
+    def item(self) -> tuple[Release, ReleaseAccess, ScopeItem]:
+        release, access = self.release_and_access()
+        item = get_object_or_404(
+            release.scope_items.select_related("owner"), pk=self.kwargs["item_id"]
+        )
+        return release, access, item
+
+
+class ScopeItemDetail(ScopeItemScoped):
+    @extend_schema(responses=s.ScopeItemSerializer)
+    def get(self, request: Request, release_id: int, item_id: int) -> Response:
+        _, _, item = self.item()
+        return Response(s.ScopeItemSerializer(item).data)
+
+    @extend_schema(request=s.ScopeItemInputSerializer, responses=s.ScopeItemSerializer)
+    def patch(self, request: Request, release_id: int, item_id: int) -> Response:
+        release, access, item = self.item()
+        require(access.edits_scope, "Only the release manager, Product and developers edit scope.")
+        data = validated(
+            s.ScopeItemInputSerializer, request, partial=True, context={"project": release.project}
+        )
+        item = services.update_scope_item(item, by=actor(request), **data)
+        return Response(s.ScopeItemSerializer(item).data)
+
+
+class DeferScopeItem(ScopeItemScoped):
+    state = ScopeItem.State.DEFERRED
+
+    @extend_schema(request=None, responses=s.ScopeItemSerializer)
+    def post(self, request: Request, release_id: int, item_id: int) -> Response:
+        """Leave the item out of this release (while planning)."""
+        _, access, item = self.item()
+        require(access.edits_scope, "Only the release manager, Product and developers edit scope.")
+        item = services.set_scope_item_state(item, self.state, by=actor(request))
+        return Response(s.ScopeItemSerializer(item).data)
+
+
+class RestoreScopeItem(DeferScopeItem):
+    state = ScopeItem.State.INCLUDED
+
+    @extend_schema(request=None, responses=s.ScopeItemSerializer)
+    def post(self, request: Request, release_id: int, item_id: int) -> Response:
+        """Bring a deferred item back (while planning)."""
+        return super().post(request, release_id, item_id)
+
+
+class ResolveRisk(ScopeItemScoped):
+    @extend_schema(request=s.ResolutionSerializer, responses=s.ScopeItemSerializer)
+    def post(self, request: Request, release_id: int, item_id: int) -> Response:
+        """Record how a blocker-level risk was mitigated or accepted."""
+        _, access, item = self.item()
+        require(access.resolves_risks, "Only the release manager and Product resolve risks.")
+        data = validated(s.ResolutionSerializer, request)
+        item = services.resolve_risk(item, by=actor(request), resolution=data["resolution"])
+        return Response(s.ScopeItemSerializer(item).data)
+
+
+CHANGE_REQUESTS = ScopeChangeRequest.objects.select_related(
+    "scope_item", "requested_by", "product_approved_by", "manager_approved_by", "decided_by"
+)
+
+
+class ChangeRequests(ReleaseScoped, generics.ListAPIView):
+    """Changes to locked scope, newest first."""
+
+    serializer_class = s.ChangeRequestSerializer
+    queryset = ScopeChangeRequest.objects.none()
+
+    def get_queryset(self) -> QuerySet[ScopeChangeRequest]:
+        release, _ = self.release_and_access()
+        return CHANGE_REQUESTS.filter(release=release)
+
+    @extend_schema(
+        request=s.ChangeRequestInputSerializer, responses={201: s.ChangeRequestSerializer}
+    )
+    def post(self, request: Request, release_id: int) -> Response:
+        """Ask to add, remove or re-rate scope after the freeze; Product and the release
+        manager both accept it, or one rejects it."""
+        release, access = self.release_and_access()
+        require(
+            is_person(request.user) and access.requests_scope_changes,
+            "Only people working on the release request scope changes.",
+        )
+        data = validated(
+            s.ChangeRequestInputSerializer,
+            request,
+            context={"project": release.project, "release": release, "request": request},
+        )
+        proposal = dict(data.get("proposal") or {})
+        if proposal.get("owner") is not None:
+            proposal["owner"] = proposal["owner"].pk
+        change = services.request_scope_change(
+            release,
+            by=request.user,
+            action=data["action"],
+            reason=data["reason"],
+            scope_item=data.get("scope_item"),
+            proposal=proposal,
+        )
+        return Response(
+            s.ChangeRequestSerializer(CHANGE_REQUESTS.get(pk=change.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ChangeRequestScoped(ReleaseScoped):
+    def change(self) -> tuple[Release, ReleaseAccess, ScopeChangeRequest]:
+        release, access = self.release_and_access()
+        change = get_object_or_404(
+            ScopeChangeRequest.objects.filter(release=release), pk=self.kwargs["request_id"]
+        )
+        return release, access, change
+
+    def respond(self, change: ScopeChangeRequest) -> Response:
+        return Response(s.ChangeRequestSerializer(CHANGE_REQUESTS.get(pk=change.pk)).data)
+
+
+def _refuse_unless_pending(change: ScopeChangeRequest) -> None:
+    if change.state != ScopeChangeRequest.State.PENDING:
+        raise Conflict(f"This change request is already {change.get_state_display().lower()}.")
+
+
+class AcceptChange(ChangeRequestScoped):
+    @extend_schema(request=s.AcceptChangeSerializer, responses=s.ChangeRequestSerializer)
+    def post(self, request: Request, release_id: int, request_id: int) -> Response:
+        """Accept as Product or as the release manager; the second acceptance applies the
+        change and makes existing sign-offs stale."""
+        _, access, change = self.change()
+        _refuse_unless_pending(change)
+        roles = access.can_accept_change_as(change)
+        require(
+            bool(roles),
+            "Only Product and the release manager accept scope changes, and never their own.",
+        )
+        data = validated(s.AcceptChangeSerializer, request)
+        as_role = data.get("as_role")
+        if as_role is None:
+            given = {
+                Role.PRODUCT: change.product_approved_at,
+                Role.RELEASE_MANAGER: change.manager_approved_at,
+            }
+            as_role = next((r for r in roles if given[r] is None), roles[0])
+        require(as_role in roles, f"You cannot accept as {Role(as_role).label}.")
+        change = services.approve_change_request(change, by=request.user, as_role=as_role)
+        return self.respond(change)
+
+
+class RejectChange(ChangeRequestScoped):
+    @extend_schema(request=s.ReasonSerializer, responses=s.ChangeRequestSerializer)
+    def post(self, request: Request, release_id: int, request_id: int) -> Response:
+        _, access, change = self.change()
+        _refuse_unless_pending(change)
+        require(
+            access.can_decide_change_request(change),
+            "Only Product and the release manager reject scope changes, and never their own.",
+        )
+        data = validated(s.ReasonSerializer, request)
+        change = services.reject_change_request(change, by=request.user, reason=data["reason"])
+        return self.respond(change)
+
+
+class WithdrawChange(ChangeRequestScoped):
+    @extend_schema(request=None, responses=s.ChangeRequestSerializer)
+    def post(self, request: Request, release_id: int, request_id: int) -> Response:
+        """Withdraw your own pending request."""
+        _, _, change = self.change()
+        require(
+            is_person(request.user) and change.requested_by_id == request.user.pk,
+            "Only the person who asked for a change can withdraw it.",
+        )
+        change = services.withdraw_change_request(change, by=request.user)
+        return self.respond(change)
+
+
+# --- roles ----------------------------------------------------------------------------------
+
+
+class Assignments(ReleaseScoped, generics.ListAPIView):
+    """Who holds which role on the release (sign-offs and checklists follow these)."""
+
+    serializer_class = s.AssignmentSerializer
+    queryset = RoleAssignment.objects.none()
+
+    def get_queryset(self) -> QuerySet[RoleAssignment]:
+        release, _ = self.release_and_access()
+        return release.assignments.select_related("user").order_by("role", "user__username")
+
+    @extend_schema(request=s.AssignmentInputSerializer, responses={201: s.AssignmentSerializer})
+    def post(self, request: Request, release_id: int) -> Response:
+        release, access = self.release_and_access()
+        require(access.is_manager, "Only the release manager assigns roles.")
+        data = validated(s.AssignmentInputSerializer, request, context={"project": release.project})
+        assignment = services.assign_role(release, data["user"], data["role"], by=actor(request))
+        return Response(s.AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentDetail(ReleaseScoped):
+    @extend_schema(responses={204: OpenApiResponse(description="Removed.")})
+    def delete(self, request: Request, release_id: int, assignment_id: int) -> Response:
+        release, access = self.release_and_access()
+        assignment = get_object_or_404(release.assignments.select_related("user"), pk=assignment_id)
+        require(access.is_manager, "Only the release manager assigns roles.")
+        services.unassign_role(release, assignment.user, assignment.role, by=actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- checklists -----------------------------------------------------------------------------
+
+
+class ChecklistFilter(django_filters.FilterSet):
+    phase = django_filters.ChoiceFilter(choices=Phase.choices)
+
+    class Meta:
+        model = ChecklistItem
+        fields = ["phase"]
+
+
+class ChecklistItems(ReleaseScoped, generics.ListAPIView):
+    serializer_class = s.ChecklistItemSerializer
+    queryset = ChecklistItem.objects.none()
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filterset_class = ChecklistFilter
+
+    def get_queryset(self) -> QuerySet[ChecklistItem]:
+        release, _ = self.release_and_access()
+        return release.checklist_items.select_related("ticked_by")
+
+
+class ChecklistItemScoped(ReleaseScoped):
+    def item(self) -> tuple[ReleaseAccess, ChecklistItem]:
+        release, access = self.release_and_access()
+        item = get_object_or_404(
+            release.checklist_items.select_related("ticked_by"), pk=self.kwargs["item_id"]
+        )
+        return access, item
+
+
+class TickItem(ChecklistItemScoped):
+    @extend_schema(request=s.TickSerializer, responses=s.ChecklistItemSerializer)
+    def post(self, request: Request, release_id: int, item_id: int) -> Response:
+        """Tick with evidence: a note, a link, or both."""
+        access, item = self.item()
+        require(access.ticks(item), "Only the item's owner role or the release manager ticks it.")
+        data = validated(s.TickSerializer, request)
+        item = services.tick_checklist_item(
+            item, by=actor(request), note=data["note"], url=data["url"]
+        )
+        return Response(s.ChecklistItemSerializer(item).data)
+
+
+class UntickItem(ChecklistItemScoped):
+    @extend_schema(request=s.UntickSerializer, responses=s.ChecklistItemSerializer)
+    def post(self, request: Request, release_id: int, item_id: int) -> Response:
+        """Untick; a required readiness item makes existing sign-offs stale."""
+        access, item = self.item()
+        require(access.ticks(item), "Only the item's owner role or the release manager unticks.")
+        data = validated(s.UntickSerializer, request)
+        item = services.untick_checklist_item(item, by=actor(request), reason=data["reason"])
+        return Response(s.ChecklistItemSerializer(item).data)
+
+
+# --- rollback plan and review ------------------------------------------------------------
+
+
+class RollbackPlanView(ReleaseScoped):
+    def plan_response(self, release: Release) -> Response:
+        plan = get_object_or_404(
+            RollbackPlan.objects.select_related("decider", "release"), release=release
+        )
+        return Response(s.RollbackPlanSerializer(plan).data)
+
+    @extend_schema(responses=s.RollbackPlanSerializer)
+    def get(self, request: Request, release_id: int) -> Response:
+        release, _ = self.release_and_access()
+        return self.plan_response(release)
+
+    @extend_schema(request=s.RollbackPlanSerializer, responses=s.RollbackPlanSerializer)
+    def patch(self, request: Request, release_id: int) -> Response:
+        release, access = self.release_and_access()
+        require(
+            access.edits_rollback_plan,
+            "Only the release manager and DevOps edit the rollback plan.",
+        )
+        data = validated(
+            s.RollbackPlanSerializer, request, partial=True, context={"project": release.project}
+        )
+        services.update_rollback_plan(release, by=actor(request), **data)
+        return self.plan_response(release)
+
+
+class ReviewView(ReleaseScoped):
+    def review_response(self, release: Release) -> Response:
+        review = (
+            Review.objects.select_related("created_by")
+            .prefetch_related("actions__owner")
+            .filter(release=release)
+            .first()
+        )
+        if review is None:
+            raise Http404("No review yet: it is written once the release is out or rolled back.")
+        return Response(s.ReviewSerializer(review).data)
+
+    @extend_schema(responses=s.ReviewSerializer)
+    def get(self, request: Request, release_id: int) -> Response:
+        """The post-release review (404 until someone starts it)."""
+        release, _ = self.release_and_access()
+        return self.review_response(release)
+
+    @extend_schema(request=s.ReviewSerializer, responses=s.ReviewSerializer)
+    def put(self, request: Request, release_id: int) -> Response:
+        """Start or update the review once the release is released or rolled back."""
+        release, access = self.release_and_access()
+        require(access.writes_review, "Only people working on the release write its review.")
+        data = validated(s.ReviewSerializer, request, partial=True)
+        services.save_review(release, by=actor(request), **data)
+        return self.review_response(release)

@@ -1,0 +1,155 @@
+"""The REST API's conventions, shared by every app's ``api.py``.
+
+- Errors: ``{"detail": "…"}`` or field errors ``{"field": ["…"]}``; 400 bad input, 401 no or bad
+  credentials, 403 not permitted, 404 not found (and everything an outsider asks for), 409 a
+  refused transition with the plain-words reason, 429 a token over its rate.
+- Services raise ``Refused`` / ``NotAllowed`` / Django ``ValidationError``; the exception handler
+  turns them into 409 / 403 / 400, so API views only call services and never catch.
+- Lists are paginated by page number (20 a page); the event log by cursor, so new events never
+  shift the page a client is reading.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from releases.errors import NotAllowed, Refused
+from releases.events import Actor
+from releases.models import Release
+from releases.permissions import ProjectTokenUser, get_release_for
+
+logger = logging.getLogger(__name__)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, Refused):
+        exc = Conflict(exc.message)
+    elif isinstance(exc, NotAllowed):
+        exc = exceptions.PermissionDenied(exc.message)
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, IntegrityError):
+        # Two requests raced to create the same thing; the loser's transaction rolled back.
+        exc = Conflict("This conflicts with something that was saved at the same time. Try again.")
+    elif isinstance(exc, DataError):
+        # The serializers bound every value; this is the last line, not the plan.
+        logger.warning("Input the serializers let through was refused by the database: %s", exc)
+        exc = exceptions.ParseError("A value is malformed or out of range.")
+    return drf_exception_handler(exc, context)
+
+
+def actor(request: Request) -> Actor:
+    """``by=`` for services: the person, or the project token's label ("CI token deploy-bot")."""
+    user = request.user
+    return user.label if isinstance(user, ProjectTokenUser) else user
+
+
+def require(allowed: bool, message: str) -> None:
+    """Refuse with 403 and a sentence saying who may do this."""
+    if not allowed:
+        raise exceptions.PermissionDenied(message)
+
+
+def load_release(request: Request, release_id: int, queryset: Any = None) -> tuple[Release, Any]:
+    """The release and the caller's rights on it; 404 for anyone outside its project."""
+    release, access = get_release_for(request.user, release_id, queryset=queryset)
+    return release, access
+
+
+def validated(
+    serializer_class: type[serializers.Serializer],
+    request: Request,
+    *,
+    context: dict[str, Any] | None = None,
+    partial: bool = False,
+) -> Any:
+    """The request body checked by ``serializer_class``; field errors answer 400."""
+    serializer = serializer_class(
+        data=request.data, context={"request": request, **(context or {})}, partial=partial
+    )
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class PagePagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class EventCursorPagination(CursorPagination):
+    ordering = ("-created_at", "-pk")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+# --- schema -------------------------------------------------------------------------------
+
+ERROR_STATUSES = {
+    "400": 'Invalid input: `{"detail": …}` or field errors `{"field": ["…"]}`.',
+    "401": "No credentials, or an invalid or revoked token.",
+    "403": "Signed in, but not permitted to do this.",
+    "404": "Not found, or not visible to you.",
+    "409": "Refused in the current state; `detail` says why in plain words.",
+    "429": "Too many requests from this token; retry after `Retry-After` seconds.",
+}
+READ_ERRORS = ("401", "404", "429")
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "`detail` with a sentence, or a list of messages per field.",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {},
+}
+
+
+def add_error_responses(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: document the error answers of every operation.
+
+    Reads can fail with 401/404/429 (and 400 for a bad filter or page), writes with every
+    status in ``ERROR_STATUSES``, all with the same body.
+    """
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/") or path.startswith("/api/schema"):
+            continue
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            codes = ERROR_STATUSES if method != "get" else (*READ_ERRORS, "400", "403")
+            for code in codes:
+                responses.setdefault(
+                    code,
+                    {
+                        "description": ERROR_STATUSES[code],
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
+                )
+    return result
+
+
+DETAIL_RESPONSE = OpenApiResponse(
+    inline_serializer("Detail", {"detail": serializers.CharField()}),
+    description="Done.",
+)

@@ -1,0 +1,539 @@
+"""API input and output shapes for projects, releases, scope, roles, checklists and plans.
+
+Input serializers only validate: views pass ``validated_data`` to a service, which does the work.
+Output serializers read rows loaded with ``select_related``/``prefetch_related`` by the view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from releases.models import (
+    ChecklistItem,
+    FreezeWindow,
+    Project,
+    Release,
+    ReleaseEvent,
+    Review,
+    ReviewAction,
+    Role,
+    RoleAssignment,
+    RollbackPlan,
+    ScopeChangeRequest,
+    ScopeItem,
+)
+
+User = get_user_model()
+
+# Bounds the database and ``datetime`` arithmetic can live with: a monitoring window of more
+# than a year would push "monitoring until" past what a date can hold long before the column
+# overflows.
+MAX_MONITORING_MINUTES = 60 * 24 * 366
+
+
+def _username(user: Any) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+class MemberField(serializers.SlugRelatedField):
+    """A person named by username who belongs to ``context["project"]``."""
+
+    default_error_messages = {
+        "does_not_exist": "{value} is not a member of this project.",
+        "invalid": "Give a username.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", User.objects.all())
+        super().__init__(slug_field="username", **kwargs)
+
+    def get_queryset(self) -> Any:
+        project = self.context.get("project")
+        queryset = super().get_queryset()
+        if project is None:
+            return queryset.none()
+        return queryset.filter(memberships__project=project).distinct()
+
+    def to_internal_value(self, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; such a name is nobody.
+        if not isinstance(data, str) or "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# --- projects -------------------------------------------------------------------------------
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    has_chat_webhook = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "description",
+            "repository_url",
+            "monitoring_minutes_standard",
+            "monitoring_minutes_hotfix",
+            "monitoring_minutes_major",
+            "has_chat_webhook",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_chat_webhook(self, project: Project) -> bool:
+        return bool(project.slack_webhook_url)
+
+
+class ProjectUpdateSerializer(serializers.ModelSerializer):
+    """The chat webhook URL is a credential: it can be set, never read back."""
+
+    class Meta:
+        model = Project
+        fields = [
+            "name",
+            "description",
+            "repository_url",
+            "monitoring_minutes_standard",
+            "monitoring_minutes_hotfix",
+            "monitoring_minutes_major",
+            "slack_webhook_url",
+        ]
+        extra_kwargs = {
+            "slack_webhook_url": {"write_only": True},
+            **{
+                f"monitoring_minutes_{kind}": {"max_value": MAX_MONITORING_MINUTES}
+                for kind in ("standard", "hotfix", "major")
+            },
+        }
+
+
+class MemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices))
+
+
+class MemberRolesSerializer(serializers.Serializer):
+    roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=Role.choices),
+        allow_empty=True,
+        max_length=len(Role.choices),
+        help_text="The person's complete set of roles on the project; empty removes them.",
+    )
+
+
+class FreezeWindowSerializer(serializers.ModelSerializer):
+    description = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FreezeWindow
+        fields = [
+            "id",
+            "reason",
+            "recurrence",
+            "starts_at",
+            "ends_at",
+            "start_weekday",
+            "start_time",
+            "end_weekday",
+            "end_time",
+            "timezone",
+            "description",
+            "created_at",
+        ]
+        read_only_fields = ["id", "description", "created_at"]
+
+    def get_description(self, window: FreezeWindow) -> str:
+        return window.describe()
+
+
+# --- releases -------------------------------------------------------------------------------
+
+RELEASE_FIELDS = [
+    "id",
+    "project",
+    "version",
+    "title",
+    "kind",
+    "status",
+    "health",
+    "git_ref",
+    "commit_sha",
+    "environment",
+    "code_freeze_at",
+    "go_no_go_at",
+    "deploy_window_start",
+    "deploy_window_end",
+    "monitoring_ends_at",
+    "frozen_at",
+    "poll_opened_at",
+    "approved_at",
+    "deploy_started_at",
+    "deploy_finished_at",
+    "monitoring_until",
+    "released_at",
+    "rolled_back_at",
+    "cancelled_at",
+    "override_used",
+    "created_at",
+    "updated_at",
+]
+
+EDITABLE_RELEASE_FIELDS = [
+    "title",
+    "kind",
+    "git_ref",
+    "commit_sha",
+    "environment",
+    "code_freeze_at",
+    "go_no_go_at",
+    "deploy_window_start",
+    "deploy_window_end",
+    "monitoring_ends_at",
+]
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Release
+        fields = RELEASE_FIELDS
+        read_only_fields = RELEASE_FIELDS
+
+
+class ReleaseUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Release
+        fields = EDITABLE_RELEASE_FIELDS
+
+
+class ReleaseCreateSerializer(serializers.ModelSerializer):
+    project = serializers.SlugField(
+        max_length=60,
+        help_text="The project's short name (slug); one you cannot see answers 404.",
+    )
+
+    class Meta:
+        model = Release
+        fields = ["project", "version", *EDITABLE_RELEASE_FIELDS]
+        # The service says "Payments already has a release 2.4.0" in words; no generic
+        # unique-together message before it.
+        validators: list = []
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class StartDeploySerializer(serializers.Serializer):
+    override_reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Start inside a freeze window or off the planned day anyway (release "
+        "manager; recorded).",
+    )
+
+
+class NoteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=500)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    actor_is_person = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReleaseEvent
+        fields = [
+            "id",
+            "created_at",
+            "verb",
+            "summary",
+            "actor",
+            "actor_is_person",
+            "before",
+            "after",
+            "data",
+        ]
+        read_only_fields = fields
+
+    def get_actor(self, event: ReleaseEvent) -> str:
+        if event.actor_id:
+            return event.actor.get_username()
+        return event.actor_label or "system"
+
+    def get_actor_is_person(self, event: ReleaseEvent) -> bool:
+        return event.actor_id is not None
+
+
+class BlockerSerializer(serializers.Serializer):
+    kind = serializers.CharField(
+        help_text="checklist, check, rollback_plan, risk, sign_off or change_request"
+    )
+    message = serializers.CharField()
+    section = serializers.CharField(help_text="The release page section that resolves it.")
+
+
+class RoleSignOffsSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+    quorum = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["go", "no_go", "stale", "waiting"])
+    go = serializers.ListField(child=serializers.CharField())
+    no_go = serializers.ListField(child=serializers.CharField())
+    stale = serializers.ListField(child=serializers.CharField())
+
+
+class ReadinessSerializer(serializers.Serializer):
+    release = serializers.IntegerField()
+    ready = serializers.BooleanField()
+    percent = serializers.IntegerField(min_value=0, max_value=100)
+    criteria = serializers.IntegerField()
+    met = serializers.IntegerField()
+    blockers = BlockerSerializer(many=True)
+    roles = RoleSignOffsSerializer(many=True)
+
+
+class MilestoneSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    planned = serializers.DateTimeField(allow_null=True)
+    actual = serializers.DateTimeField(allow_null=True)
+
+
+class TimelineReleaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField()
+    version = serializers.CharField()
+    title = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Release._meta.get_field("kind").choices)
+    status = serializers.ChoiceField(choices=Release._meta.get_field("status").choices)
+    health = serializers.ChoiceField(choices=Release._meta.get_field("health").choices)
+    override_used = serializers.BooleanField()
+    milestones = MilestoneSerializer(many=True)
+
+
+class FreezePeriodSerializer(serializers.Serializer):
+    window = serializers.IntegerField()
+    project = serializers.CharField()
+    reason = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class TimelineSerializer(serializers.Serializer):
+    releases = TimelineReleaseSerializer(many=True)
+    freeze_windows = FreezePeriodSerializer(many=True)
+
+
+# --- scope ----------------------------------------------------------------------------------
+
+
+class ScopeItemSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    is_open_blocker = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ScopeItem
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "key",
+            "url",
+            "owner",
+            "risk",
+            "state",
+            "is_open_blocker",
+            "resolved_at",
+            "resolution",
+            "added_after_freeze",
+            "merged_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ScopeItemInputSerializer(serializers.ModelSerializer):
+    owner = MemberField(required=False, allow_null=True)
+
+    class Meta:
+        model = ScopeItem
+        fields = ["kind", "title", "key", "url", "owner", "risk"]
+
+
+class ResolutionSerializer(serializers.Serializer):
+    resolution = serializers.CharField(max_length=2000)
+
+
+class ScopeProposalSerializer(serializers.Serializer):
+    """For "add": the new item's fields; for "change_risk": the new ``risk``."""
+
+    kind = serializers.ChoiceField(choices=ScopeItem.Kind.choices, required=False)
+    title = serializers.CharField(max_length=200, required=False)
+    key = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=200, required=False, allow_blank=True)
+    risk = serializers.ChoiceField(choices=ScopeItem.Risk.choices, required=False)
+    owner = MemberField(required=False, allow_null=True)
+
+
+class ChangeRequestSerializer(serializers.ModelSerializer):
+    description = serializers.CharField(source="describe", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    product_approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    manager_approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ScopeChangeRequest
+        fields = [
+            "id",
+            "action",
+            "scope_item",
+            "proposal",
+            "description",
+            "reason",
+            "state",
+            "requested_by",
+            "requested_at",
+            "product_approved_by",
+            "product_approved_at",
+            "manager_approved_by",
+            "manager_approved_at",
+            "decided_by",
+            "decided_at",
+            "rejection_reason",
+        ]
+        read_only_fields = fields
+
+
+class ChangeRequestInputSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=ScopeChangeRequest.Action.choices)
+    reason = serializers.CharField(max_length=2000)
+    scope_item = serializers.PrimaryKeyRelatedField(
+        queryset=ScopeItem.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The item to remove or re-rate (this release's).",
+    )
+    proposal = ScopeProposalSerializer(required=False)
+
+    def validate_scope_item(self, item: ScopeItem | None) -> ScopeItem | None:
+        if item is not None and item.release_id != self.context["release"].pk:
+            raise serializers.ValidationError("Choose an item of this release.")
+        return item
+
+
+class AcceptChangeSerializer(serializers.Serializer):
+    as_role = serializers.ChoiceField(
+        choices=[Role.PRODUCT.value, Role.RELEASE_MANAGER.value],
+        required=False,
+        help_text="Which acceptance this is; defaults to the one you can still give.",
+    )
+
+
+# --- roles, checklists, rollback plan, review ------------------------------------------------
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RoleAssignment
+        fields = ["id", "user", "role"]
+        read_only_fields = fields
+
+
+class AssignmentInputSerializer(serializers.Serializer):
+    user = MemberField()
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class ChecklistItemSerializer(serializers.ModelSerializer):
+    ticked = serializers.BooleanField(source="is_ticked", read_only=True)
+    ticked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ChecklistItem
+        fields = [
+            "id",
+            "phase",
+            "title",
+            "help_text",
+            "owner_role",
+            "required",
+            "position",
+            "ticked",
+            "ticked_by",
+            "ticked_at",
+            "evidence_note",
+            "evidence_url",
+        ]
+        read_only_fields = fields
+
+
+class TickSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    url = serializers.URLField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class UntickSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RollbackPlanSerializer(serializers.ModelSerializer):
+    decider = MemberField(required=False, allow_null=True)
+    missing = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RollbackPlan
+        fields = [
+            "revert_steps",
+            "decider",
+            "triggers",
+            "data_considerations",
+            "rehearsed_at",
+            "rollback_webhook_url",
+            "missing",
+            "updated_at",
+        ]
+        read_only_fields = ["missing", "updated_at"]
+
+    def get_missing(self, plan: RollbackPlan) -> list[str]:
+        """What the plan still lacks; empty when it is complete."""
+        return plan.missing(plan.release.kind)
+
+
+class ReviewActionSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ReviewAction
+        fields = ["id", "description", "owner", "due_date", "done_at"]
+        read_only_fields = fields
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actions = ReviewActionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Review
+        fields = [
+            "went_well",
+            "went_badly",
+            "caused_stress",
+            "actions",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["actions", "created_by", "created_at", "updated_at"]

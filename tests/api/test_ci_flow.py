@@ -1,0 +1,97 @@
+"""A CI pipeline with nothing but a project token: create, add scope, report, read."""
+
+from __future__ import annotations
+
+import pytest
+
+from approvals import services as approvals
+from releases import services
+from releases.models import Release, ReleaseEvent
+from tests.api.conftest import bearer, project_token
+from tests.builders import complete_rollback_plan, sign_required, tick_readiness
+
+pytestmark = pytest.mark.django_db
+
+SHA = "c0ffee" + "0" * 34
+
+
+def test_it_runs_a_release_from_ci_with_only_a_project_token(cast):
+    ci = bearer(project_token(cast, name="deploy-bot"))
+
+    created = ci.post(
+        "/api/releases/",
+        {"project": "payments", "version": "3.1.0", "git_ref": "release/3.1", "commit_sha": SHA},
+    )
+    assert created.status_code == 201, created.json()
+    release_id = created.json()["id"]
+    assert created.json()["status"] == "planning"
+
+    scope = ci.post(
+        f"/api/releases/{release_id}/scope-items/",
+        {"kind": "fix", "title": "Card retries", "key": "PAY-7", "url": "https://t.example/PAY-7"},
+    )
+    assert scope.status_code == 201, scope.json()
+
+    checks = ci.get(f"/api/releases/{release_id}/checks/").json()["results"]
+    ci_green = next(c for c in checks if c["name"] == "CI green")
+    assert ci_green["status"] == "pending"
+    reported = ci.post(
+        f"/api/releases/{release_id}/checks/{ci_green['id']}/results/",
+        {"status": "passing", "value": "success", "url": "https://ci.example/run/41", "sha": SHA},
+    )
+    assert reported.status_code == 200, reported.json()
+    assert reported.json()["status"] == "passing"
+    assert reported.json()["counts_as_passing"] is True
+
+    readiness = ci.get(f"/api/releases/{release_id}/readiness/").json()
+    assert readiness["ready"] is False
+    kinds = {b["kind"] for b in readiness["blockers"]}
+    assert "check" not in kinds
+    assert {"checklist", "rollback_plan", "sign_off"} <= kinds
+
+    # The people do their part in the browser…
+    release = Release.objects.get(pk=release_id)
+    services.lock_scope(release, by=cast.rita)
+    tick_readiness(release, cast)
+    complete_rollback_plan(release, cast)
+    sign_required(release, cast)
+    approvals.record_decision(release, by=cast.rita, outcome="go")
+
+    # …and CI reads the outcome and the evidence it rested on.
+    assert ci.get(f"/api/releases/{release_id}/readiness/").json()["ready"] is True
+    decisions = ci.get(f"/api/releases/{release_id}/decisions/").json()["results"]
+    assert [d["outcome"] for d in decisions] == ["go"]
+    decision = ci.get(f"/api/decisions/{decisions[0]['id']}/").json()
+    assert decision["decided_by"] == "rita"
+    snapshot = decision["snapshot"]
+    assert snapshot["release"]["commit_sha"] == SHA
+    assert [(c["name"], c["status"], c["value"]) for c in snapshot["checks"]] == [
+        ("CI green", "passing", "success")
+    ]
+    assert [i["key"] for i in snapshot["scope"]] == ["PAY-7"]
+    assert snapshot["readiness"]["ready"] is True
+
+    # The event log names the machine that acted.
+    actors = set(
+        ReleaseEvent.objects.filter(
+            release_id=release_id,
+            verb__in=["release_created", "scope_added", "check_status"],
+        ).values_list("actor_label", flat=True)
+    )
+    assert actors == {"CI token deploy-bot"}
+
+
+def test_it_keeps_the_token_out_of_what_only_people_do(cast):
+    ci = bearer(project_token(cast))
+    release_id = ci.post("/api/releases/", {"project": "payments", "version": "3.2.0"}).json()["id"]
+    ci.post(f"/api/releases/{release_id}/scope-items/", {"title": "Refunds"})
+
+    assert ci.post(f"/api/releases/{release_id}/lock-scope/").status_code == 403
+    assert (
+        ci.post(
+            f"/api/releases/{release_id}/sign-offs/", {"role": "dev", "decision": "go"}
+        ).status_code
+        == 403
+    )
+    assert ci.post(f"/api/releases/{release_id}/decisions/", {"outcome": "go"}).status_code == 403
+    assert Release.objects.get(pk=release_id).status == "planning"

@@ -1,0 +1,501 @@
+"""Every endpoint × every kind of caller → the expected status, and nothing leaks.
+
+The cast: rita release manager, paul product, quinn QA, dana DevOps, devin developer, vic viewer,
+otto outsider, an anonymous caller, a project token of another project, and this project's own
+token. Outsiders and the foreign token get 404 (never 403, never data); anonymous gets 401; a
+refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core import serializers
+from django.utils import timezone
+
+from approvals import services as approvals
+from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
+from monitoring import services as monitoring
+from monitoring.models import Check, CheckResult
+from releases import services
+from releases.models import (
+    ChecklistItem,
+    FreezeWindow,
+    Project,
+    ProjectMembership,
+    Release,
+    ReleaseEvent,
+    Review,
+    RoleAssignment,
+    RollbackPlan,
+    ScopeChangeRequest,
+    ScopeItem,
+)
+from tests.api.conftest import PRINCIPALS
+from tests.builders import (
+    Cast,
+    make_approved,
+    make_deploying,
+    make_monitoring,
+    make_ready,
+    make_release,
+)
+
+pytestmark = pytest.mark.django_db
+
+MEMBERS = frozenset({"rita", "paul", "quinn", "dana", "devin", "vic"})
+OUTSIDERS = frozenset({"otto", "foreign_token"})
+WORKERS = frozenset({"rita", "paul", "quinn", "dana", "devin"})
+SCOPE_EDITORS = frozenset({"rita", "paul", "devin", "own_token"})
+DEPLOYERS = frozenset({"rita", "dana"})
+
+
+# --- worlds: a release in the state an operation needs --------------------------------------
+
+
+def _ids(cast: Cast, release: Release) -> dict[str, Any]:
+    release.refresh_from_db()
+    qa_item = release.checklist_items.get(title="Critical flows pass")
+    return {
+        "release": release.pk,
+        "item": release.scope_items.order_by("pk").first().pk,
+        "checklist": qa_item.pk,
+        "assignment": release.assignments.get(user=cast.vic).pk,
+        "check": release.checks.get(name="CI green").pk,
+        "member": cast.vic.pk,
+    }
+
+
+def planning(cast: Cast) -> dict[str, Any]:
+    return _ids(cast, make_release(cast))
+
+
+def frozen(cast: Cast) -> dict[str, Any]:
+    release = make_release(cast)
+    services.lock_scope(release, by=cast.rita)
+    return _ids(cast, release)
+
+
+def frozen_ready(cast: Cast) -> dict[str, Any]:
+    return _ids(cast, make_ready(make_release(cast), cast))
+
+
+def frozen_signed(cast: Cast) -> dict[str, Any]:
+    ids = frozen(cast)
+    approvals.record_sign_off(
+        Release.objects.get(pk=ids["release"]), by=cast.quinn, role="qa", decision="go"
+    )
+    return ids
+
+
+def frozen_change(cast: Cast) -> dict[str, Any]:
+    ids = frozen(cast)
+    change = services.request_scope_change(
+        Release.objects.get(pk=ids["release"]),
+        by=cast.devin,
+        action="add",
+        reason="A late fix",
+        proposal={"title": "Late fix"},
+    )
+    return ids | {"change": change.pk}
+
+
+def approved(cast: Cast) -> dict[str, Any]:
+    return _ids(cast, make_approved(make_release(cast), cast))
+
+
+def deploying(cast: Cast) -> dict[str, Any]:
+    release = make_deploying(make_release(cast), cast)
+    for item in release.checklist_items.filter(phase="deployment"):
+        services.tick_checklist_item(item, by=cast.dana, note="green")
+    return _ids(cast, release)
+
+
+def window_passed(cast: Cast) -> dict[str, Any]:
+    release = make_monitoring(make_release(cast), cast)
+    Release.objects.filter(pk=release.pk).update(
+        monitoring_until=timezone.now() - dt.timedelta(minutes=1)
+    )
+    return _ids(cast, release)
+
+
+def released(cast: Cast) -> dict[str, Any]:
+    ids = window_passed(cast)
+    services.complete_release(Release.objects.get(pk=ids["release"]), by=cast.rita)
+    return ids
+
+
+def ticked(cast: Cast) -> dict[str, Any]:
+    ids = planning(cast)
+    services.tick_checklist_item(
+        ChecklistItem.objects.get(pk=ids["checklist"]), by=cast.quinn, note="ok"
+    )
+    return ids
+
+
+def deferred(cast: Cast) -> dict[str, Any]:
+    ids = planning(cast)
+    services.set_scope_item_state(ScopeItem.objects.get(pk=ids["item"]), "deferred", by=cast.rita)
+    return ids
+
+
+def blocker_risk(cast: Cast) -> dict[str, Any]:
+    ids = planning(cast)
+    item = services.add_scope_item(
+        Release.objects.get(pk=ids["release"]), by=cast.rita, title="Card outage", risk="blocker"
+    )
+    return ids | {"item": item.pk}
+
+
+def needs_judgement(cast: Cast) -> dict[str, Any]:
+    ids = planning(cast)
+    monitoring.record_check_result(
+        Check.objects.get(pk=ids["check"]), status="needs_judgement", source="api"
+    )
+    return ids
+
+
+def _window(cast: Cast) -> int:
+    start = timezone.now() + dt.timedelta(days=30)
+    return services.save_freeze_window(
+        cast.project,
+        by=cast.rita,
+        reason="Black Friday",
+        recurrence="once",
+        starts_at=start,
+        ends_at=start + dt.timedelta(days=3),
+    ).pk
+
+
+def with_window(cast: Cast) -> dict[str, Any]:
+    return planning(cast) | {"window": _window(cast)}
+
+
+# --- the operations that change something ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    url: str
+    world: Callable[[Cast], dict[str, Any]]
+    allowed: frozenset[str]
+    body: dict[str, Any] | None = None
+    success: int = 200
+
+    def expected(self, who: str) -> int:
+        if who == "anonymous":
+            return 401
+        if who in OUTSIDERS:
+            return 404
+        return self.success if who in self.allowed else 403
+
+
+R = "/api/releases/{release}/"
+FREEZE = {
+    "reason": "Quarter close",
+    "recurrence": "once",
+    "starts_at": "2031-03-28T00:00:00Z",
+    "ends_at": "2031-04-01T00:00:00Z",
+}
+
+WRITES: dict[str, Op] = {
+    "update project": Op(
+        "patch", "/api/projects/payments/", planning, {"rita"}, {"description": "Card payments"}
+    ),
+    "set member roles": Op(
+        "put",
+        "/api/projects/payments/members/{member}/",
+        planning,
+        {"rita"},
+        {"roles": ["viewer", "qa"]},
+    ),
+    "update approval policy": Op(
+        "patch",
+        "/api/projects/payments/approval-policy/",
+        planning,
+        {"rita"},
+        {
+            "sign_off_expiry_days": 7,
+            "requirements": [{"release_kind": "hotfix", "role": "qa", "quorum": 1}],
+        },
+    ),
+    "create freeze window": Op(
+        "post", "/api/projects/payments/freeze-windows/", planning, {"rita"}, FREEZE, 201
+    ),
+    "update freeze window": Op(
+        "patch",
+        "/api/projects/payments/freeze-windows/{window}/",
+        with_window,
+        {"rita"},
+        {"reason": "Moved"},
+    ),
+    "delete freeze window": Op(
+        "delete",
+        "/api/projects/payments/freeze-windows/{window}/",
+        with_window,
+        {"rita"},
+        success=204,
+    ),
+    "create release": Op(
+        "post",
+        "/api/releases/",
+        planning,
+        {"rita", "own_token"},
+        {"project": "payments", "version": "9.0.0"},
+        201,
+    ),
+    "update release": Op("patch", R, planning, {"rita"}, {"title": "Spring"}),
+    "lock scope": Op("post", R + "lock-scope/", planning, {"rita"}),
+    "cancel": Op("post", R + "cancel/", planning, {"rita"}, {"reason": "Merged into 2.0"}),
+    "start deploy": Op("post", R + "start-deploy/", approved, DEPLOYERS, {}),
+    "finish deploy": Op("post", R + "finish-deploy/", deploying, DEPLOYERS),
+    "complete": Op("post", R + "complete/", window_passed, DEPLOYERS),
+    "roll back": Op("post", R + "roll-back/", deploying, DEPLOYERS, {"reason": "5xx spike"}),
+    "add note": Op("post", R + "notes/", planning, WORKERS, {"text": "Vendor call at 3"}, 201),
+    "add scope": Op("post", R + "scope-items/", planning, SCOPE_EDITORS, {"title": "Refunds"}, 201),
+    "edit scope": Op("patch", R + "scope-items/{item}/", planning, SCOPE_EDITORS, {"risk": "high"}),
+    "defer scope": Op("post", R + "scope-items/{item}/defer/", planning, SCOPE_EDITORS),
+    "restore scope": Op("post", R + "scope-items/{item}/restore/", deferred, SCOPE_EDITORS),
+    "resolve risk": Op(
+        "post",
+        R + "scope-items/{item}/resolve-risk/",
+        blocker_risk,
+        {"rita", "paul"},
+        {"resolution": "Fallback provider ready"},
+    ),
+    "request change": Op(
+        "post",
+        R + "change-requests/",
+        frozen,
+        WORKERS,
+        {"action": "add", "reason": "Regulator asked", "proposal": {"title": "Consent log"}},
+        201,
+    ),
+    "accept change": Op(
+        "post", R + "change-requests/{change}/accept/", frozen_change, {"rita", "paul"}, {}
+    ),
+    "reject change": Op(
+        "post",
+        R + "change-requests/{change}/reject/",
+        frozen_change,
+        {"rita", "paul"},
+        {"reason": "Next release"},
+    ),
+    "withdraw change": Op(
+        "post", R + "change-requests/{change}/withdraw/", frozen_change, {"devin"}
+    ),
+    "assign role": Op(
+        "post", R + "assignments/", planning, {"rita"}, {"user": "vic", "role": "qa"}, 201
+    ),
+    "unassign role": Op("delete", R + "assignments/{assignment}/", planning, {"rita"}, success=204),
+    "tick": Op(
+        "post",
+        R + "checklist-items/{checklist}/tick/",
+        planning,
+        {"rita", "quinn"},
+        {"note": "Suite 412 green", "url": "https://ci.example/412"},
+    ),
+    "untick": Op(
+        "post",
+        R + "checklist-items/{checklist}/untick/",
+        ticked,
+        {"rita", "quinn"},
+        {"reason": "Flaky"},
+    ),
+    "edit rollback plan": Op(
+        "patch", R + "rollback-plan/", planning, DEPLOYERS, {"revert_steps": "Redeploy 1.9"}
+    ),
+    "write review": Op("put", R + "review/", released, WORKERS, {"went_well": "Quiet deploy"}),
+    "sign off": Op(
+        "post", R + "sign-offs/", frozen, {"quinn"}, {"role": "qa", "decision": "go"}, 201
+    ),
+    "withdraw sign-off": Op(
+        "post", R + "sign-offs/withdraw/", frozen_signed, {"quinn"}, {"role": "qa"}
+    ),
+    "open poll": Op("post", R + "poll/", frozen, {"rita"}),
+    "record decision": Op("post", R + "decisions/", frozen_ready, {"rita"}, {"outcome": "go"}, 201),
+    "report check result": Op(
+        "post",
+        R + "checks/{check}/results/",
+        planning,
+        {"rita", "dana", "own_token"},
+        {"status": "passing", "value": "success"},
+    ),
+    "judge check": Op(
+        "post",
+        R + "checks/{check}/judge/",
+        needs_judgement,
+        {"rita", "dana", "quinn"},
+        {"passed": True, "reason": "Dashboard checked by hand"},
+    ),
+}
+
+WATCHED = (
+    Project,
+    ProjectMembership,
+    FreezeWindow,
+    ApprovalPolicy,
+    RoleRequirement,
+    Release,
+    ScopeItem,
+    ScopeChangeRequest,
+    RoleAssignment,
+    ChecklistItem,
+    RollbackPlan,
+    Review,
+    SignOff,
+    Decision,
+    Check,
+    CheckResult,
+    ReleaseEvent,
+)
+
+
+def fingerprint() -> str:
+    return "".join(serializers.serialize("json", model.objects.order_by("pk")) for model in WATCHED)
+
+
+def assert_no_leak(response: Any) -> None:
+    body = response.json()
+    assert set(body) == {"detail"}, body
+    text = json.dumps(body)
+    for secret in ("1.0.0", "Feature 1", "PAY-1", "Payments"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+@pytest.mark.parametrize("name", WRITES)
+def test_it_answers_each_write_as_the_matrix_says(cast, client_for, name, who):
+    op = WRITES[name]
+    ids = op.world(cast)
+    client = client_for(who)
+    before = fingerprint()
+
+    response = getattr(client, op.method)(op.url.format(**ids), op.body, format="json")
+
+    assert response.status_code == op.expected(who), (name, who, response.content[:300])
+    if response.status_code >= 400:
+        assert_no_leak(response)
+        assert fingerprint() == before, f"{name} refused for {who} but changed data"
+    else:
+        assert fingerprint() != before, f"{name} succeeded for {who} but changed nothing"
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def rich(cast: Cast) -> dict[str, Any]:
+    """A released release with every kind of record an endpoint can show."""
+    release = make_release(cast)
+    services.lock_scope(release, by=cast.rita)
+    change = services.request_scope_change(
+        release, by=cast.devin, action="add", reason="Late", proposal={"title": "Late fix"}
+    )
+    services.reject_change_request(change, by=cast.rita, reason="Next time")
+    release.refresh_from_db()
+    make_monitoring(release, cast)
+    Release.objects.filter(pk=release.pk).update(
+        monitoring_until=timezone.now() - dt.timedelta(minutes=1)
+    )
+    services.complete_release(release, by=cast.rita)
+    services.save_review(release, by=cast.rita, went_well="Calm")
+    return _ids(cast, release) | {
+        "window": _window(cast),
+        "decision": Decision.objects.get(release=release).pk,
+    }
+
+
+READS = [
+    "/api/projects/payments/",
+    "/api/projects/payments/members/",
+    "/api/projects/payments/approval-policy/",
+    "/api/projects/payments/freeze-windows/",
+    "/api/projects/payments/freeze-windows/{window}/",
+    R,
+    R + "readiness/",
+    R + "events/",
+    R + "scope-items/",
+    R + "scope-items/{item}/",
+    R + "change-requests/",
+    R + "assignments/",
+    R + "checklist-items/",
+    R + "rollback-plan/",
+    R + "review/",
+    R + "sign-offs/",
+    R + "decisions/",
+    "/api/decisions/{decision}/",
+    R + "checks/",
+    R + "checks/{check}/",
+    R + "checks/{check}/results/",
+]
+LISTS = ["/api/projects/", "/api/releases/", "/api/timeline/"]
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+def test_it_shows_a_release_to_its_project_and_to_no_one_else(cast, client_for, who):
+    ids = rich(cast)
+    client = client_for(who)
+    for url in READS:
+        response = client.get(url.format(**ids))
+        if who == "anonymous":
+            assert response.status_code == 401, url
+        elif who in OUTSIDERS:
+            assert response.status_code == 404, url
+            assert_no_leak(response)
+        else:
+            assert response.status_code == 200, (url, response.content[:300])
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+def test_it_lists_only_what_the_caller_may_see(cast, client_for, who):
+    ids = rich(cast)
+    client = client_for(who)
+    for url in LISTS:
+        response = client.get(url)
+        if who == "anonymous":
+            assert response.status_code == 401
+            continue
+        assert response.status_code == 200, url
+        text = response.content.decode()
+        if who in OUTSIDERS:
+            assert "payments" not in text, url
+            assert f'"id":{ids["release"]},' not in text.replace(" ", ""), url
+        else:
+            assert "payments" in text, url
+
+
+def test_it_covers_every_operation_in_the_schema():
+    """A new endpoint without a row in this matrix fails here."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = {
+        (method, path)
+        for path, methods in schema["paths"].items()
+        for method in methods
+        if not path.startswith("/api/schema") and not path.startswith("/api/docs")
+    }
+
+    def template(url: str) -> str:
+        return (
+            url.replace("{release}", "{release_id}")
+            .replace("{item}", "{item_id}")
+            .replace("{checklist}", "{item_id}")
+            .replace("{assignment}", "{assignment_id}")
+            .replace("{check}", "{check_id}")
+            .replace("{change}", "{request_id}")
+            .replace("{member}", "{user_id}")
+            .replace("{window}", "{window_id}")
+            .replace("{decision}", "{decision_id}")
+            .replace("payments", "{slug}")
+        )
+
+    covered = {(op.method, template(op.url)) for op in WRITES.values()}
+    covered |= {("get", template(url)) for url in READS + LISTS}
+    assert operations - covered == set()
