@@ -42,3 +42,19 @@ class DecisionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(models.Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """What the reminder task sent; read-only, it is the record that stops a resend."""
+
+    list_display = ["sent_at", "release", "kind", "user", "go_no_go_at"]
+    list_filter = ["kind"]
+    list_select_related = ["release__project", "user"]
+    readonly_fields = [f.name for f in models.Reminder._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

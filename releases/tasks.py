@@ -60,6 +60,7 @@ def send_notification_emails(notification_ids: list[int]) -> int:
                 message=f"{note.message}\n\n{absolute(note.url)}",
                 from_email=None,
                 recipient_list=[note.user.email],
+                using="default",
             )
         except OSError as exc:  # smtplib's errors are OSErrors too
             Notification.objects.filter(pk=note.pk).update(emailed_at=None)
