@@ -73,3 +73,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# Serve static files from the finders in tests; there is no collectstatic output here.
+WHITENOISE_AUTOREFRESH = True
