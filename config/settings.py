@@ -153,7 +153,9 @@ CELERY_BROKER_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Every retry delay and task time limit stays below this (see CELERY_TASK_TIME_LIMIT).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -186,6 +188,16 @@ CELERY_BEAT_SCHEDULE = {
     # Sign-off reminders are due hours ahead; five minutes late is still on time.
     "sign-off-reminders": {"task": "approvals.tasks.send_sign_off_reminders", "schedule": 5 * 60},
 }
+# The poller's dispatcher (monitoring.poller): claims the checks that are due and enqueues one
+# fetch per (integration, request). Its fetch tasks set their own time limits (120 s), below the
+# visibility timeout.
+POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE["dispatch-due-checks"] = {
+    "task": "monitoring.tasks.dispatch_due_checks",
+    "schedule": POLL_DISPATCH_SECONDS,
+}
+# On a warm shutdown, late-acknowledged tasks still running go back to the queue.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 
 # --- Cache ---------------------------------------------------------------------------------
 # Shared by every web process, so API rate limits hold across gunicorn workers: Redis when

@@ -1,0 +1,243 @@
+"""The poller: claim the checks that are due, fetch each (integration, request) once, write.
+
+Two halves, each run by a thin Celery task (``monitoring.tasks``):
+
+:func:`claim_due_checks` — the dispatcher, ticked by beat every few seconds. In one short
+transaction it locks the due checks with ``SELECT … FOR UPDATE SKIP LOCKED`` (a second dispatcher
+or a slow previous tick skips rows already taken instead of waiting or polling them twice),
+groups them by integration and adapter request key, and claims each group: a fresh claim token on
+every check and ``next_poll_at`` moved forward by a lease, so the rows stop being due. The
+caller enqueues one :func:`poll_group` task per claim after the commit.
+
+:func:`poll_group` — one fetch for one group. It reads the checks that still hold the claim
+(none: a redelivered task whose work is done, so it returns), asks the integration's circuit
+breaker, fetches once through the adapter, records the integration's health and writes every
+check's result with a compare-and-set on the claim (``services.record_poll_results``). Running
+it twice writes once. A claim whose task never ran (lost, expired) lapses with its lease and the
+checks are claimed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from monitoring import circuit, services
+from monitoring.crypto import SecretsUnreadable
+from monitoring.integrations.base import (
+    ERROR,
+    CheckSpec,
+    Connection,
+    Observation,
+    group_key,
+    observe_group,
+)
+from monitoring.integrations.http import HttpClient
+from monitoring.integrations.registry import ADAPTERS
+from monitoring.models import Check, CheckPhase, Integration, PollerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+# How long a claim holds: longer than a fetch task may take to be picked up (``EXPIRES``) and run
+# (its hard time limit), so a live task never loses its claim, and short enough that checks of a
+# lost task are polled again within minutes.
+FETCH_SOFT_TIME_LIMIT = 100
+FETCH_TIME_LIMIT = 120
+EXPIRES_SECONDS = 60
+LEASE_SECONDS = EXPIRES_SECONDS + FETCH_TIME_LIMIT + 60
+# Checks claimed per tick: a backlog drains over a few ticks instead of one huge transaction.
+CLAIM_LIMIT = 5000
+# Fetch tasks start spread over this many seconds, so one tick does not hit every provider in
+# the same instant.
+MAX_JITTER_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    integration_id: int
+    check_ids: list[int]
+    token: str
+
+
+@dataclass
+class Dispatch:
+    claims: list[Claim] = field(default_factory=list)
+
+    @property
+    def checks(self) -> int:
+        return sum(len(c.check_ids) for c in self.claims)
+
+
+def due_checks(now: dt.datetime) -> Q:
+    """Release checks whose time has come, in a phase the release is in, on enabled
+    integrations. Templates (no release) are never polled."""
+    in_phase = Q()
+    for phase, statuses in services.POLLED_STATUSES.items():
+        in_phase |= Q(phase=phase, release__status__in=statuses)
+    return Q(release__isnull=False, next_poll_at__lte=now, integration__enabled=True) & in_phase
+
+
+def _request_key(check: Check, connections: dict[int, Connection]) -> Hashable:
+    integration = check.integration
+    if not integration.is_polled:
+        # Pushed results: nothing to fetch, the task only applies timeouts. One task per
+        # integration is enough.
+        return ("push",)
+    conn = connections.get(integration.pk)
+    if conn is None:
+        # Grouping needs the settings, not the credentials: nothing is decrypted here.
+        conn = connections[integration.pk] = integration.connection(with_secrets=False)
+    return group_key(ADAPTERS[integration.kind], conn, services.spec_for(check))
+
+
+def claim_due_checks(*, now: dt.datetime | None = None, limit: int = CLAIM_LIMIT) -> Dispatch:
+    now = now or timezone.now()
+    dispatch = Dispatch()
+    with transaction.atomic():
+        due = Check.objects.filter(due_checks(now)).order_by("next_poll_at", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            # Lock only the check rows (not the joined release and integration rows).
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        # SQLite (the embedded default) has no row locks: select_for_update() is a no-op there,
+        # and its transactions take the database write lock at BEGIN (transaction_mode
+        # IMMEDIATE), so two dispatchers still run one after the other.
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        checks = list(Check.objects.filter(pk__in=ids).select_related("release", "integration"))
+        groups: dict[tuple[int, Hashable], list[Check]] = defaultdict(list)
+        connections: dict[int, Connection] = {}
+        for check in checks:
+            groups[(check.integration_id, _request_key(check, connections))].append(check)
+        lease = now + dt.timedelta(seconds=LEASE_SECONDS)
+        for (integration_id, _key), members in groups.items():
+            token = uuid.uuid4()
+            for check in members:
+                check.poll_claim = token
+                check.next_poll_at = lease
+            dispatch.claims.append(Claim(integration_id, sorted(c.pk for c in members), str(token)))
+        Check.objects.bulk_update(checks, ["poll_claim", "next_poll_at"], batch_size=500)
+        PollerHeartbeat.objects.update_or_create(
+            name="dispatcher",
+            defaults={"ran_at": now, "claimed": len(checks), "groups": len(groups)},
+        )
+    return dispatch
+
+
+def _same_etag(checks: list[Check]) -> str | None:
+    # A 304 keeps every check's previous result, so the ETag is sent only when every check of
+    # the group has a result from that very response.
+    etags = {check.etag for check in checks}
+    if len(etags) == 1 and "" not in etags:
+        return etags.pop()
+    return None
+
+
+def _is_fetch_failure(observations: list[Observation]) -> bool:
+    """Every check got an error from the provider (a misconfigured check is its own fault)."""
+    return bool(observations) and all(
+        o.status == ERROR and o.value != "misconfigured" for o in observations
+    )
+
+
+_client: tuple[int, HttpClient] | None = None
+
+
+def shared_client() -> HttpClient:
+    """One HTTP client per worker process: its connection pool keeps connections to providers
+    open between fetches. Made after the fork, never shared across processes."""
+    global _client
+    if _client is None or _client[0] != os.getpid():
+        _client = (os.getpid(), HttpClient())
+    return _client[1]
+
+
+def poll_group(
+    check_ids: list[int],
+    claim: str,
+    *,
+    client: HttpClient | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Fetch once for the claimed checks and write their results. Returns checks written."""
+    checks = list(
+        Check.objects.filter(pk__in=check_ids, poll_claim=claim).select_related(
+            "release", "integration"
+        )
+    )
+    if not checks:
+        return 0
+    now = now or timezone.now()
+    integration = checks[0].integration
+    specs = {check.pk: services.spec_for(check) for check in checks}
+    results: list[tuple[Check, Observation | None, str]] = []
+
+    def sha_of(check: Check) -> str:
+        return specs[check.pk].sha if check.phase == CheckPhase.PRE_RELEASE else ""
+
+    if not integration.is_polled:
+        results = [(check, None, "") for check in checks]
+        return services.record_poll_results(results, claim=claim, now=now)
+
+    permit = circuit.permit(integration, now=now)
+    if not permit.allowed:
+        skipped = Observation(status=ERROR, value=permit.label, detail=permit.reason)
+        results = [(check, skipped, sha_of(check)) for check in checks]
+        return services.record_poll_results(results, claim=claim, now=now, retry_at=permit.retry_at)
+
+    observations = _fetch(integration, checks, specs, client or shared_client())
+    results = [(check, observations[check.pk], sha_of(check)) for check in checks]
+    _record_health(integration, list(observations.values()), now)
+    return services.record_poll_results(results, claim=claim, now=now)
+
+
+def _fetch(
+    integration: Integration,
+    checks: list[Check],
+    specs: dict[int, CheckSpec],
+    client: HttpClient,
+) -> dict[int, Observation]:
+    adapter = ADAPTERS[integration.kind]
+    try:
+        conn = integration.connection()
+    except SecretsUnreadable as exc:
+        error = Observation(status=ERROR, value="credentials unreadable", detail=str(exc))
+        return {check.pk: error for check in checks}
+    # The dispatcher grouped these checks by request key; group again in case a release's
+    # commit or a check changed in between (observe_group needs one key per call).
+    groups: dict[Hashable, list[Check]] = defaultdict(list)
+    for check in checks:
+        groups[group_key(adapter, conn, specs[check.pk])].append(check)
+    observations: dict[int, Observation] = {}
+    for members in groups.values():
+        answers = observe_group(
+            adapter,
+            conn,
+            [specs[check.pk] for check in members],
+            client,
+            etag=_same_etag(members),
+        )
+        observations.update(zip((c.pk for c in members), answers, strict=True))
+    return observations
+
+
+def _record_health(
+    integration: Integration, observations: list[Observation], now: dt.datetime
+) -> None:
+    if _is_fetch_failure(observations):
+        first = observations[0]
+        retry_after = max((o.retry_after or 0.0 for o in observations), default=0.0) or None
+        opened = circuit.record_failure(
+            integration, now=now, error=first.detail or first.value, retry_after=retry_after
+        )
+        if opened:
+            logger.warning("Circuit opened for integration %s: %s", integration.pk, first.value)
+    elif any(o.status != ERROR for o in observations):
+        circuit.record_success(integration, now=now)
