@@ -48,6 +48,31 @@ urlpatterns = [
         releases.FreezeWindowDetail.as_view(),
         name="api-freeze-window",
     ),
+    path(
+        "projects/<slug:slug>/integrations/",
+        monitoring.Integrations.as_view(),
+        name="api-integrations",
+    ),
+    path(
+        "projects/<slug:slug>/integrations/<int:integration_id>/",
+        monitoring.IntegrationDetail.as_view(),
+        name="api-integration",
+    ),
+    path(
+        "projects/<slug:slug>/integrations/<int:integration_id>/test/",
+        monitoring.TestIntegration.as_view(),
+        name="api-integration-test",
+    ),
+    path(
+        "projects/<slug:slug>/checks/",
+        monitoring.CheckTemplates.as_view(),
+        name="api-check-templates",
+    ),
+    path(
+        "projects/<slug:slug>/checks/<int:check_id>/",
+        monitoring.CheckTemplateDetail.as_view(),
+        name="api-check-template",
+    ),
     # Releases and their lifecycle.
     path("releases/", releases.Releases.as_view(), name="api-releases"),
     path("timeline/", releases.Timeline.as_view(), name="api-timeline"),
@@ -130,4 +155,9 @@ urlpatterns = [
         name="api-check-results",
     ),
     path(R + "checks/<int:check_id>/judge/", monitoring.JudgeCheck.as_view(), name="api-judge"),
+    path(
+        R + "checks/<int:check_id>/poll-now/",
+        monitoring.PollCheckNow.as_view(),
+        name="api-poll-now",
+    ),
 ]

@@ -1,6 +1,8 @@
-"""REST API for checks: read them and their history, report results, judge the undecidable.
+"""REST API for integrations and checks: configure them, read their history, report results,
+judge the undecidable.
 
-A project token lets any CI system post a check result for its project's releases.
+Credentials are write-only: they go in through ``secrets`` and only their names come back. A
+project token lets any CI system post a check result for its project's releases.
 """
 
 from __future__ import annotations
@@ -9,17 +11,170 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from monitoring import serializers as s
 from monitoring import services
-from monitoring.models import Check, CheckResult
+from monitoring.models import Check, CheckResult, Integration
 from releases.api import ReleaseScoped
-from releases.permissions import ReleaseAccess, is_person
-from releases.rest import PagePagination, actor, require, validated
+from releases.models import Project
+from releases.permissions import ReleaseAccess, can_manage_project, get_project_for, is_person
+from releases.rest import actor, require, validated
+
+MANAGERS_CONFIGURE = "Only the project's release managers and administrators configure this."
+
+
+# --- integrations ---------------------------------------------------------------------------
+
+
+class Integrations(generics.ListAPIView):
+    """The project's connections to CI, monitoring and the issue tracker, with their health."""
+
+    serializer_class = s.IntegrationSerializer
+    queryset = Integration.objects.none()
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[Integration]:
+        project = get_project_for(self.request.user, self.kwargs["slug"])
+        return project.integrations.order_by("name", "pk")
+
+    @extend_schema(request=s.IntegrationInputSerializer, responses={201: s.IntegrationSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        project = get_project_for(request.user, slug)
+        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        data = validated(s.IntegrationInputSerializer, request)
+        integration = services.save_integration(
+            project,
+            by=request.user,
+            name=data["name"],
+            kind=data["kind"],
+            base_url=data.get("base_url", ""),
+            config=data.get("config"),
+            secrets=data.get("secrets"),
+            clear_secrets=data.get("clear_secrets", ()),
+            enabled=data.get("enabled", True),
+        )
+        return Response(s.IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
+
+
+class IntegrationScoped(APIView):
+    def integration(self) -> tuple[Project, Integration]:
+        project = get_project_for(self.request.user, self.kwargs["slug"])
+        return project, get_object_or_404(project.integrations, pk=self.kwargs["integration_id"])
+
+
+class IntegrationDetail(IntegrationScoped):
+    @extend_schema(responses=s.IntegrationSerializer)
+    def get(self, request: Request, slug: str, integration_id: int) -> Response:
+        _, integration = self.integration()
+        return Response(s.IntegrationSerializer(integration).data)
+
+    @extend_schema(request=s.IntegrationInputSerializer, responses=s.IntegrationSerializer)
+    def patch(self, request: Request, slug: str, integration_id: int) -> Response:
+        """Change settings; credentials left out (or empty) stay as stored."""
+        project, integration = self.integration()
+        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        data = validated(s.IntegrationInputSerializer, request, partial=True)
+        integration = services.save_integration(
+            project,
+            by=request.user,
+            integration=integration,
+            name=data.get("name", integration.name),
+            kind=data.get("kind", integration.kind),
+            base_url=data.get("base_url", integration.base_url),
+            config=data.get("config", integration.config),
+            secrets=data.get("secrets"),
+            clear_secrets=data.get("clear_secrets", ()),
+            enabled=data.get("enabled", integration.enabled),
+        )
+        return Response(s.IntegrationSerializer(integration).data)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
+    def delete(self, request: Request, slug: str, integration_id: int) -> Response:
+        """Delete an integration no release's checks read (otherwise disable it)."""
+        project, integration = self.integration()
+        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        services.delete_integration(integration, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TestIntegration(IntegrationScoped):
+    @extend_schema(request=None, responses=s.ConnectionTestSerializer)
+    def post(self, request: Request, slug: str, integration_id: int) -> Response:
+        """Call the provider once the way the poller would and say what came back."""
+        project, integration = self.integration()
+        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        result = services.test_connection(integration, by=request.user)
+        return Response(
+            {"ok": result.ok, "summary": result.summary, "detail": result.detail, "url": result.url}
+        )
+
+
+# --- project check templates ----------------------------------------------------------------
+
+TEMPLATES = Check.objects.filter(release__isnull=True).select_related("integration")
+
+
+class CheckTemplates(generics.ListAPIView):
+    """The project's checks, copied onto every release created afterwards."""
+
+    serializer_class = s.CheckTemplateSerializer
+    queryset = Check.objects.none()
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[Check]:
+        project = get_project_for(self.request.user, self.kwargs["slug"])
+        return TEMPLATES.filter(project=project)
+
+    @extend_schema(request=s.CheckInputSerializer, responses={201: s.CheckTemplateSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        project = get_project_for(request.user, slug)
+        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        data = validated(s.CheckInputSerializer, request, context={"project": project})
+        check = services.save_check_template(project, by=request.user, **data)
+        return Response(
+            s.CheckTemplateSerializer(TEMPLATES.get(pk=check.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class CheckTemplateDetail(APIView):
+    def template(self) -> tuple[Project, Check]:
+        project = get_project_for(self.request.user, self.kwargs["slug"])
+        check = get_object_or_404(TEMPLATES.filter(project=project), pk=self.kwargs["check_id"])
+        return project, check
+
+    @extend_schema(responses=s.CheckTemplateSerializer)
+    def get(self, request: Request, slug: str, check_id: int) -> Response:
+        _, check = self.template()
+        return Response(s.CheckTemplateSerializer(check).data)
+
+    @extend_schema(request=s.CheckInputSerializer, responses=s.CheckTemplateSerializer)
+    def patch(self, request: Request, slug: str, check_id: int) -> Response:
+        """Releases created later get the change; existing releases keep their copies."""
+        project, check = self.template()
+        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        data = validated(
+            s.CheckInputSerializer, request, partial=True, context={"project": project}
+        )
+        check = services.save_check_template(project, by=request.user, check=check, **data)
+        return Response(s.CheckTemplateSerializer(TEMPLATES.get(pk=check.pk)).data)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
+    def delete(self, request: Request, slug: str, check_id: int) -> Response:
+        project, check = self.template()
+        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        services.delete_check_template(check, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- a release's checks ---------------------------------------------------------------------
+
+CHECK_EDITORS = "Only the release manager and DevOps change a release's checks."
 
 
 class Checks(ReleaseScoped, generics.ListAPIView):
@@ -27,11 +182,20 @@ class Checks(ReleaseScoped, generics.ListAPIView):
 
     serializer_class = s.CheckSerializer
     queryset = Check.objects.none()
-    pagination_class = PagePagination
 
     def get_queryset(self) -> QuerySet[Check]:
         release, _ = self.release_and_access()
         return release.checks.select_related("integration", "release")
+
+    @extend_schema(request=s.CheckInputSerializer, responses={201: s.CheckSerializer})
+    def post(self, request: Request, release_id: int) -> Response:
+        """Add a check (gate) to the release; it is read from now on."""
+        release, access = self.release_and_access()
+        require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        data = validated(s.CheckInputSerializer, request, context={"project": release.project})
+        check = services.save_release_check(release, by=request.user, **data)
+        check = Check.objects.select_related("integration", "release").get(pk=check.pk)
+        return Response(s.CheckSerializer(check).data, status=status.HTTP_201_CREATED)
 
 
 class CheckScoped(ReleaseScoped):
@@ -53,6 +217,32 @@ class CheckDetail(CheckScoped):
     def get(self, request: Request, release_id: int, check_id: int) -> Response:
         _, check = self.check_for()
         return self.check_response(check)
+
+    @extend_schema(request=s.CheckInputSerializer, responses=s.CheckSerializer)
+    def patch(self, request: Request, release_id: int, check_id: int) -> Response:
+        """Change the check; a change to what it reads starts its evidence over (pending)."""
+        access, check = self.check_for()
+        require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        context = {"project": check.release.project}
+        data = validated(s.CheckInputSerializer, request, partial=True, context=context)
+        check = services.save_release_check(check.release, by=request.user, check=check, **data)
+        return self.check_response(check)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Removed.")})
+    def delete(self, request: Request, release_id: int, check_id: int) -> Response:
+        access, check = self.check_for()
+        require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        services.delete_release_check(check, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PollCheckNow(CheckScoped):
+    @extend_schema(request=None, responses=s.CheckSerializer)
+    def post(self, request: Request, release_id: int, check_id: int) -> Response:
+        """Read the check at the poller's next tick instead of waiting for its interval."""
+        access, check = self.check_for()
+        require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        return self.check_response(services.poll_check_now(check, by=request.user))
 
 
 class CheckResults(CheckScoped, generics.ListAPIView):

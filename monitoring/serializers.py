@@ -1,16 +1,141 @@
-"""API shapes for checks, their results and manual judgement."""
+"""API shapes for integrations (credentials write-only), checks, results and judgement."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from monitoring.models import Check, CheckResult, CheckStatus, Integration
+from monitoring.models import Check, CheckResult, CheckStatus, Integration, IntegrationKind
+
+# Generous for any provider's settings, small enough that nobody stores a file in them.
+MAX_ENTRIES = 50
+MAX_NAME = 100
+MAX_VALUE = 4000
+
+
+class StringMapField(serializers.DictField):
+    """A JSON object of names to text: integration settings, credentials, check parameters."""
+
+    child = serializers.CharField(allow_blank=True, max_length=MAX_VALUE)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        value = super().to_internal_value(data)
+        if len(value) > MAX_ENTRIES:
+            raise serializers.ValidationError(f"At most {MAX_ENTRIES} entries.")
+        for key in value:
+            # PostgreSQL's jsonb cannot hold NUL, in names or values.
+            if not key.strip() or len(key) > MAX_NAME or "\x00" in key:
+                raise serializers.ValidationError(f"Names are 1 to {MAX_NAME} characters of text.")
+        return value
 
 
 class IntegrationSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Integration
         fields = ["id", "name", "kind"]
+        read_only_fields = fields
+
+
+class ProjectIntegrationField(serializers.PrimaryKeyRelatedField):
+    """One of ``context["project"]``'s integrations, by id."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", Integration.objects.all())
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset().filter(project=self.context.get("project"))
+
+
+class IntegrationSerializer(serializers.ModelSerializer):
+    stored_secrets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Integration
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "base_url",
+            "config",
+            "enabled",
+            "stored_secrets",
+            "last_success_at",
+            "last_error_at",
+            "last_error",
+            "consecutive_failures",
+            "circuit_state",
+            "circuit_opened_at",
+            "backoff_until",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_stored_secrets(self, integration: Integration) -> list[str]:
+        """Which credentials are set — never their values."""
+        return sorted(integration.stored_secret_names())
+
+
+class IntegrationInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=IntegrationKind.choices)
+    base_url = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    config = StringMapField(required=False)
+    secrets = StringMapField(
+        required=False,
+        write_only=True,
+        help_text="Credentials to set. Write-only: never returned; an empty value keeps the "
+        "stored one.",
+    )
+    clear_secrets = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_NAME),
+        required=False,
+        max_length=MAX_ENTRIES,
+        help_text="Names of stored credentials to remove.",
+    )
+    enabled = serializers.BooleanField(required=False)
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    summary = serializers.CharField()
+    detail = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_blank=True)
+
+
+CHECK_SETTINGS = [
+    "name",
+    "integration",
+    "phase",
+    "required",
+    "params",
+    "comparator",
+    "threshold",
+    "stabilisation_seconds",
+    "interval_seconds",
+    "hold_seconds",
+    "timeout_seconds",
+]
+
+
+class CheckInputSerializer(serializers.ModelSerializer):
+    integration = ProjectIntegrationField()
+    params = StringMapField(required=False, help_text="What to read: workflow, query, JQL…")
+
+    class Meta:
+        model = Check
+        fields = CHECK_SETTINGS
+
+
+class CheckTemplateSerializer(serializers.ModelSerializer):
+    """A project's check, copied onto each new release."""
+
+    integration = IntegrationSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Check
+        fields = ["id", *CHECK_SETTINGS]
         read_only_fields = fields
 
 

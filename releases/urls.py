@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from releases import views
 
@@ -7,4 +7,5 @@ urlpatterns = [
     path("releases/<int:pk>/", views.release_detail, name="release_detail"),
     path("projects/<slug:slug>/settings/", views.project_settings, name="project_settings"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("releases.token_urls")),
 ]

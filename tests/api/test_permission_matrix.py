@@ -21,7 +21,7 @@ from django.utils import timezone
 from approvals import services as approvals
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
 from monitoring import services as monitoring
-from monitoring.models import Check, CheckResult
+from monitoring.models import Check, CheckResult, Integration
 from releases import services
 from releases.models import (
     ChecklistItem,
@@ -68,6 +68,8 @@ def _ids(cast: Cast, release: Release) -> dict[str, Any]:
         "assignment": release.assignments.get(user=cast.vic).pk,
         "check": release.checks.get(name="CI green").pk,
         "member": cast.vic.pk,
+        "integration": cast.ci.pk,
+        "template": Check.objects.get(project=cast.project, release__isnull=True).pk,
     }
 
 
@@ -160,6 +162,29 @@ def needs_judgement(cast: Cast) -> dict[str, Any]:
     return ids
 
 
+def spare_integration(cast: Cast) -> dict[str, Any]:
+    """An integration no release reads yet, so it may be deleted."""
+    spare = monitoring.save_integration(
+        cast.project, by=cast.rita, name="Status page", kind="http_health"
+    )
+    return planning(cast) | {"integration": spare.pk}
+
+
+def polled_check(cast: Cast) -> dict[str, Any]:
+    health = monitoring.save_integration(
+        cast.project, by=cast.rita, name="Health", kind="http_health"
+    )
+    ids = planning(cast)
+    check = monitoring.save_release_check(
+        Release.objects.get(pk=ids["release"]),
+        by=cast.rita,
+        integration=health,
+        name="Health endpoint",
+        params={"url": "https://shop.example.com/healthz"},
+    )
+    return ids | {"check": check.pk}
+
+
 def _window(cast: Cast) -> int:
     start = timezone.now() + dt.timedelta(days=30)
     return services.save_freeze_window(
@@ -185,8 +210,11 @@ class Op:
     url: str
     world: Callable[[Cast], dict[str, Any]]
     allowed: frozenset[str]
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]] | None = None
     success: int = 200
+    # Whether a success writes anything (trying a connection to a push-only integration does
+    # not).
+    writes: bool = True
 
     def expected(self, who: str) -> int:
         if who == "anonymous":
@@ -241,6 +269,53 @@ WRITES: dict[str, Op] = {
         with_window,
         {"rita"},
         success=204,
+    ),
+    "create integration": Op(
+        "post",
+        "/api/projects/payments/integrations/",
+        planning,
+        {"rita"},
+        {"name": "Uptime", "kind": "http_health", "secrets": {"token": "s3cr3t"}},
+        201,
+    ),
+    "update integration": Op(
+        "patch",
+        "/api/projects/payments/integrations/{integration}/",
+        planning,
+        {"rita"},
+        {"name": "CI pipeline"},
+    ),
+    "delete integration": Op(
+        "delete",
+        "/api/projects/payments/integrations/{integration}/",
+        spare_integration,
+        {"rita"},
+        success=204,
+    ),
+    "test integration": Op(
+        "post",
+        "/api/projects/payments/integrations/{integration}/test/",
+        planning,
+        {"rita"},
+        writes=False,
+    ),
+    "create check template": Op(
+        "post",
+        "/api/projects/payments/checks/",
+        planning,
+        {"rita"},
+        lambda ids: {"name": "Lint", "integration": ids["integration"]},
+        201,
+    ),
+    "update check template": Op(
+        "patch",
+        "/api/projects/payments/checks/{template}/",
+        planning,
+        {"rita"},
+        {"required": False},
+    ),
+    "delete check template": Op(
+        "delete", "/api/projects/payments/checks/{template}/", planning, {"rita"}, success=204
     ),
     "create release": Op(
         "post",
@@ -327,6 +402,17 @@ WRITES: dict[str, Op] = {
         {"rita", "dana", "own_token"},
         {"status": "passing", "value": "success"},
     ),
+    "add check": Op(
+        "post",
+        R + "checks/",
+        planning,
+        DEPLOYERS,
+        lambda ids: {"name": "Error rate", "integration": ids["integration"]},
+        201,
+    ),
+    "change check": Op("patch", R + "checks/{check}/", planning, DEPLOYERS, {"hold_seconds": 300}),
+    "remove check": Op("delete", R + "checks/{check}/", planning, DEPLOYERS, success=204),
+    "poll check now": Op("post", R + "checks/{check}/poll-now/", polled_check, DEPLOYERS),
     "judge check": Op(
         "post",
         R + "checks/{check}/judge/",
@@ -338,6 +424,7 @@ WRITES: dict[str, Op] = {
 
 WATCHED = (
     Project,
+    Integration,
     ProjectMembership,
     FreezeWindow,
     ApprovalPolicy,
@@ -377,13 +464,14 @@ def test_it_answers_each_write_as_the_matrix_says(cast, client_for, name, who):
     client = client_for(who)
     before = fingerprint()
 
-    response = getattr(client, op.method)(op.url.format(**ids), op.body, format="json")
+    body = op.body(ids) if callable(op.body) else op.body
+    response = getattr(client, op.method)(op.url.format(**ids), body, format="json")
 
     assert response.status_code == op.expected(who), (name, who, response.content[:300])
     if response.status_code >= 400:
         assert_no_leak(response)
         assert fingerprint() == before, f"{name} refused for {who} but changed data"
-    else:
+    elif op.writes:
         assert fingerprint() != before, f"{name} succeeded for {who} but changed nothing"
 
 
@@ -433,6 +521,10 @@ READS = [
     R + "checks/",
     R + "checks/{check}/",
     R + "checks/{check}/results/",
+    "/api/projects/payments/integrations/",
+    "/api/projects/payments/integrations/{integration}/",
+    "/api/projects/payments/checks/",
+    "/api/projects/payments/checks/{template}/",
 ]
 LISTS = ["/api/projects/", "/api/releases/", "/api/timeline/"]
 
@@ -493,9 +585,12 @@ def test_it_covers_every_operation_in_the_schema():
             .replace("{member}", "{user_id}")
             .replace("{window}", "{window_id}")
             .replace("{decision}", "{decision_id}")
+            .replace("{integration}", "{integration_id}")
+            .replace("{template}", "{check_id}")
             .replace("payments", "{slug}")
         )
 
     covered = {(op.method, template(op.url)) for op in WRITES.values()}
     covered |= {("get", template(url)) for url in READS + LISTS}
-    assert operations - covered == set()
+    assert operations - covered == set(), "endpoints missing from the matrix"
+    assert covered - operations == set(), "matrix rows for endpoints that do not exist"
