@@ -1,16 +1,36 @@
-"""HTML views for decisions."""
+"""HTML views of the approvals flow: sign-offs, the go/no-go poll and decision, the policy.
+
+They answer like every release-page action (``releases.views.run``): the go/no-go section with
+htmx, a redirect back without JavaScript, and 403/409/422 with the reason when nothing changed.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_POST
 
+from approvals import services
+from approvals.forms import (
+    DecisionForm,
+    PolicyForm,
+    RequirementsForm,
+    SignOffForm,
+    WithdrawSignOffForm,
+)
 from approvals.models import Decision
-from releases.permissions import access_for
+from releases.models import Role
+from releases.permissions import access_for, get_release_for
+from releases.views import project_for, run, settings_run
+
+SECTION = "signoffs"
 
 
-def _get_decision_for(user, pk: int) -> Decision:
+def _get_decision_for(user: Any, pk: int) -> Decision:
     decision = (
         Decision.objects.select_related("release__project", "decided_by").filter(pk=pk).first()
     )
@@ -28,4 +48,144 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
             f'attachment; filename="decision-{decision.pk}-{decision.release.version}.json"'
         )
         return response
-    return render(request, "approvals/decision.html", {"decision": decision})
+    snapshot = decision.snapshot or {}
+    readiness = snapshot.get("readiness", {})
+    role_labels = dict(Role.choices)
+    return render(
+        request,
+        "approvals/decision.html",
+        {
+            "decision": decision,
+            "release": decision.release,
+            "snapshot": snapshot,
+            "readiness": readiness,
+            "roles": [
+                {**row, "label": role_labels.get(row.get("role"), row.get("role"))}
+                for row in readiness.get("roles", [])
+            ],
+            "sign_offs": [
+                {**row, "role_label": role_labels.get(row.get("role"), row.get("role"))}
+                for row in snapshot.get("sign_offs", [])
+            ],
+        },
+    )
+
+
+@login_required
+@require_POST
+def sign_off(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = get_release_for(request.user, pk)
+    role = request.POST.get("role", "")
+    form = SignOffForm(request.POST, auto_id=f"id_sign_{role}_%s")
+    label = dict(Role.choices).get(role, role)
+    return run(
+        request,
+        pk,
+        section=SECTION,
+        allowed=access.can_sign_as(role),
+        why_not=f"Only someone assigned as {label} on this release signs for {label}.",
+        form=form,
+        key=f"sign-{role}",
+        call=lambda: services.record_sign_off(
+            release,
+            by=request.user,
+            role=form.cleaned_data["role"],
+            decision=form.cleaned_data["decision"],
+            comment=form.cleaned_data["comment"],
+        ),
+        done=lambda s: f"Your {s.get_decision_display()} as {s.get_role_display()} is recorded.",
+    )
+
+
+@login_required
+@require_POST
+def sign_off_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = get_release_for(request.user, pk)
+    form = WithdrawSignOffForm(request.POST)
+    role = request.POST.get("role", "")
+    return run(
+        request,
+        pk,
+        section=SECTION,
+        allowed=access.can_sign_as(role),
+        why_not="You can only withdraw a sign-off you gave.",
+        form=form,
+        key=f"sign-{role}",
+        call=lambda: services.withdraw_sign_off(
+            release, by=request.user, role=form.cleaned_data["role"]
+        ),
+        done="Your sign-off is withdrawn.",
+    )
+
+
+@login_required
+@require_POST
+def poll_open(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = get_release_for(request.user, pk)
+    return run(
+        request,
+        pk,
+        section=SECTION,
+        allowed=access.can_open_poll,
+        why_not="The release manager opens the go/no-go poll once, on a frozen release.",
+        call=lambda: services.open_poll(release, by=request.user),
+        done="Go/no-go poll opened: the people on the required roles are asked.",
+    )
+
+
+@login_required
+@require_POST
+def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = get_release_for(request.user, pk)
+    policy = services.ensure_policy(release.project)
+    form = DecisionForm(request.POST, auto_id="id_decision_%s")
+    return run(
+        request,
+        pk,
+        section=SECTION,
+        allowed=access.can_record_decision(policy.decider_role),
+        why_not=f"Only the {policy.get_decider_role_display().lower()} records the go/no-go.",
+        form=form,
+        key="decision",
+        call=lambda: services.record_decision(release, by=request.user, **form.cleaned_data),
+        done=lambda d: (
+            f"{d.get_outcome_display()} recorded" + (" with an override." if d.overridden else ".")
+        ),
+    )
+
+
+@login_required
+@require_POST
+def policy_update(request: HttpRequest, slug: str) -> HttpResponse:
+    """The approval policy and its required roles × quorum, saved together or not at all."""
+    project = project_for(request.user, slug)
+    policy = services.ensure_policy(project)
+    current = {(r.release_kind, r.role): r.quorum for r in policy.requirements.all()}
+    policy_form = PolicyForm(request.POST, instance=policy, prefix="policy")
+    roles_form = RequirementsForm(request.POST, current=current, prefix="req")
+    form, key = (
+        (policy_form, "policy") if not policy_form.is_valid() else (roles_form, "policy-roles")
+    )
+
+    def save() -> None:
+        with transaction.atomic():
+            services.update_policy(
+                project,
+                by=request.user,
+                **{name: policy_form.cleaned_data[name] for name in services.POLICY_FIELDS},
+            )
+            for kind, role, quorum in roles_form.requirements():
+                if current.get((kind, role), 0) != quorum:
+                    services.set_role_requirement(
+                        project, by=request.user, release_kind=kind, role=role, quorum=quorum
+                    )
+
+    return settings_run(
+        request,
+        project,
+        anchor="policy",
+        form=form,
+        key=key,
+        call=save,
+        done="Approval policy saved.",
+    )

@@ -307,6 +307,85 @@ class ReleaseAccess:
         """Resolve a check the machines could not decide, to pass or fail with a reason."""
         return self.release.is_active and self.judges_checks
 
+    # The lifecycle actions offered right now: the permission and the current status together,
+    # so a page shows a button only when pressing it can work (the service re-checks the state).
+
+    @property
+    def can_lock_scope(self) -> bool:
+        return self.is_manager and self.release.status == Status.PLANNING
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.is_manager and self.release.status in (
+            Status.PLANNING,
+            Status.FROZEN,
+            Status.APPROVED,
+        )
+
+    @property
+    def can_open_poll(self) -> bool:
+        return (
+            self.is_manager
+            and self.release.status == Status.FROZEN
+            and self.release.poll_opened_at is None
+        )
+
+    def can_record_decision(self, decider_role: str) -> bool:
+        """The approval policy's decider records the go/no-go (assigned, or by project role)."""
+        return self.release.status in (Status.FROZEN, Status.APPROVED) and (
+            self.is_superuser or decider_role in self.roles or decider_role in self.project_roles
+        )
+
+    @property
+    def can_start_deploy(self) -> bool:
+        return self.can_deploy and self.release.status == Status.APPROVED
+
+    @property
+    def can_finish_deploy(self) -> bool:
+        return self.can_deploy and self.release.status == Status.DEPLOYING
+
+    @property
+    def can_complete(self) -> bool:
+        return self.is_manager and self.release.status == Status.MONITORING
+
+    @property
+    def can_roll_back_now(self) -> bool:
+        return self.can_roll_back and self.release.status in (Status.DEPLOYING, Status.MONITORING)
+
+    @property
+    def can_assign_roles(self) -> bool:
+        return self.is_manager and self.release.is_active
+
+    @property
+    def sign_now_roles(self) -> list[str]:
+        """Roles this person can give a go/no-go for at this moment."""
+        if self.release.status not in (Status.FROZEN, Status.APPROVED):
+            return []
+        return [role for role in self.signing_roles if self.can_sign_as(role)]
+
+    def change_request_role(self, request: ScopeChangeRequest) -> str | None:
+        """The one acceptance a page offers this person on a request, or None.
+
+        Someone who is both Product and release manager accepts the side still missing, and
+        never both sides of one request (the service refuses the second).
+        """
+        for role in self.can_accept_change_as(request):
+            if role == Role.PRODUCT:
+                missing = request.product_approved_at is None
+                other = request.manager_approved_by_id
+            else:
+                missing = request.manager_approved_at is None
+                other = request.product_approved_by_id
+            if missing and other != self.user.pk:
+                return role
+        return None
+
+    def can_withdraw_change_request(self, request: ScopeChangeRequest) -> bool:
+        return (
+            request.state == ScopeChangeRequest.State.PENDING
+            and request.requested_by_id == self.user.pk
+        )
+
 
 @dataclass
 class ProjectTokenAccess(ReleaseAccess):

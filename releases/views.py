@@ -1,50 +1,1090 @@
-"""HTML views of the release workspace: thin, each a permission check and one service call."""
+"""HTML views of the release workspace: thin, each a permission check and one service call.
+
+Every POST works twice over: with htmx it answers with the section it changed (and tells the
+page that something changed, so the other sections refresh); without JavaScript it redirects
+back to the release page with a message. Refusals and bad input change nothing and say why:
+403 (not allowed), 409 (not possible now), 422 (field errors).
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
-from releases.models import Project, Release
-from releases.permissions import get_release_for, is_project_member
-from releases.readiness import compute_readiness, with_readiness_data
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from monitoring import services as monitoring_services
+from releases import dashboard as dash
+from releases import forms, services
+from releases import timeline as tl
+from releases.errors import NotAllowed, Refused
+from releases.models import (
+    ChecklistItem,
+    Notification,
+    Project,
+    Release,
+    ScopeChangeRequest,
+    ScopeItem,
+)
+from releases.permissions import (
+    ReleaseAccess,
+    can_create_release,
+    can_manage_project,
+    get_release_for,
+    is_project_member,
+)
+from releases.workspace import SECTIONS, ReleasePage, load
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+# --- dashboard --------------------------------------------------------------------------------
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    releases = with_readiness_data(Release.objects.active_for(request.user)).order_by(
-        "deploy_window_start", "project__name", "version"
+    projects = list(dash.projects_of(request.user))
+    filters = forms.DashboardFilter(request.GET or None, projects=projects)
+    releases = dash.visible_releases(request.user).active()
+    mine = dash.my_actions(request.user)
+    if filters.is_bound and not filters.is_valid():
+        releases = releases.none()
+    elif filters.is_bound:
+        if filters.cleaned_data["project"]:
+            releases = releases.filter(project__slug=filters.cleaned_data["project"])
+        if filters.cleaned_data["status"]:
+            releases = releases.filter(status=filters.cleaned_data["status"])
+        if filters.cleaned_data["mine"]:
+            releases = releases.filter(pk__in=mine.release_ids)
+    releases = dash.with_row_data(releases).order_by(
+        F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
     )
-    rows = [(release, compute_readiness(release)) for release in releases]
-    return render(request, "releases/dashboard.html", {"rows": rows})
+    page = Paginator(releases, dash.PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "rows": dash.load_rows(list(page.object_list)),
+        "page": page,
+        "mine": mine,
+        "filters": filters,
+        "projects": projects,
+        "token": dash.change_token(),
+        "query": _query_without(request, "page"),
+        "can_create": dash.can_create_anywhere(request.user),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "releases/dashboard.html#live", context)
+    return render(request, "releases/dashboard.html", context)
 
 
 @login_required
-def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    release, access = get_release_for(
-        request.user, pk, queryset=with_readiness_data(Release.objects.all())
-    )
-    events = release.events.select_related("actor")[:50]
+@require_GET
+def dashboard_pulse(request: HttpRequest) -> HttpResponse:
+    """204 while nothing changed; otherwise a fresh pulse that makes the page refresh."""
+    token = dash.change_token()
+    if request.GET.get("v") == token:
+        return HttpResponse(status=204)
+    response = render(request, "releases/_pulse.html", {"token": token, "url": request.path})
+    return trigger_client_event(response, "gl:changed", {})
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+# --- timeline ---------------------------------------------------------------------------------
+
+
+@login_required
+def timeline(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    try:
+        start_day = dt.date.fromisoformat(request.GET.get("from", ""))
+    except ValueError:
+        start_day = (now - dt.timedelta(weeks=3)).date()
+    start = dt.datetime.combine(start_day, dt.time(), tzinfo=dt.UTC)
+    end = start + dt.timedelta(weeks=8)
+    projects = list(dash.projects_of(request.user))
+    releases = dash.visible_releases(request.user)
+    project = request.GET.get("project", "")
+    if project:
+        releases = releases.filter(project__slug=project)
+    chart = tl.build(tl.releases_in_range(releases, start, end), start, end, now=now)
     return render(
         request,
-        "releases/detail.html",
+        "releases/timeline.html",
         {
-            "release": release,
-            "access": access,
-            "readiness": compute_readiness(release),
-            "events": events,
+            "chart": chart,
+            "legend": tl.MILESTONES
+            + [(None, label, letter, None, None) for _n, label, letter in tl.ENDINGS],
+            "projects": projects,
+            "project": project,
+            "earlier": (start_day - dt.timedelta(weeks=4)).isoformat(),
+            "later": (start_day + dt.timedelta(weeks=4)).isoformat(),
+            "today": (now - dt.timedelta(weeks=3)).date().isoformat(),
         },
     )
 
 
+# --- notifications ----------------------------------------------------------------------------
+
+
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    rows = Notification.objects.filter(user=request.user).select_related("release__project")
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    context = {"page": page, "unread": rows.filter(read_at__isnull=True).count()}
+    if request.htmx:
+        return render(request, "releases/notifications.html#list", context)
+    return render(request, "releases/notifications.html", context)
+
+
+@login_required
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    raw = request.POST.getlist("id")
+    ids = [int(v) for v in raw if v.isdigit()] if raw else None
+    count = services.mark_notifications_read(request.user, ids=ids)
+    if request.htmx:
+        return notifications(request)
+    messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
+    return redirect("notifications")
+
+
+# --- create and edit --------------------------------------------------------------------------
+
+
+def _creatable_projects(user: Any) -> list[Project]:
+    return [p for p in dash.projects_of(user) if can_create_release(user, p)]
+
+
+@login_required
+def release_create(request: HttpRequest) -> HttpResponse:
+    projects = _creatable_projects(request.user)
+    if not projects:
+        raise Http404("You manage no project, so you cannot create releases.")
+    choices = Project.objects.filter(pk__in=[p.pk for p in projects])
+    initial = {}
+    slug = request.GET.get("project")
+    if slug:
+        initial["project"] = next((p for p in projects if p.slug == slug), None)
+    form = forms.NewReleaseForm(request.POST or None, projects=choices, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            project, version = data.pop("project"), data.pop("version")
+            try:
+                release = services.create_release(project, by=request.user, version=version, **data)
+            except ValidationError as exc:
+                forms.apply_errors(form, exc)
+            else:
+                messages.success(request, f"Release {release.version} created.")
+                return redirect(release)
+        status = 422
+    return render(
+        request, "releases/release_form.html", {"form": form, "creating": True}, status=status
+    )
+
+
+@login_required
+def release_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = get_release_for(request.user, pk)
+    if not access.can_edit_release:
+        return render(
+            request,
+            "releases/release_form.html",
+            {"release": release, "problem": "Only a release manager edits an active release."},
+            status=403,
+        )
+    names = list(forms.ReleaseForm.base_fields)
+    initial = {name: getattr(release, name) for name in names}
+    form = forms.ReleaseForm(
+        request.POST or None, initial=initial, kind_locked=release.scope_locked
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            changes = {n: form.cleaned_data[n] for n in names if n in form.changed_data}
+            try:
+                services.update_release(release, by=request.user, **changes)
+            except ValidationError as exc:
+                forms.apply_errors(form, exc)
+            except (Refused, NotAllowed) as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Release updated." if changes else "Nothing changed.")
+                return redirect(release)
+        status = 422
+    return render(
+        request, "releases/release_form.html", {"form": form, "release": release}, status=status
+    )
+
+
+# --- the release page -------------------------------------------------------------------------
+
+
+def _context(page: ReleasePage) -> dict[str, Any]:
+    return {"page": page, "release": page.release, "access": page.access}
+
+
+@login_required
+def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = load(request.user, pk)
+    return render(request, "releases/detail.html", _context(ReleasePage(request, release, access)))
+
+
+@login_required
+@require_GET
+def release_section(request: HttpRequest, pk: int, section: str) -> HttpResponse:
+    if section not in SECTIONS:
+        raise Http404("No such section.")
+    release, access = load(request.user, pk)
+    page = ReleasePage(request, release, access)
+    return render(request, f"releases/detail.html#{section}", _context(page))
+
+
+@login_required
+@require_GET
+def release_pulse(request: HttpRequest, pk: int) -> HttpResponse:
+    """204 while nothing changed on the release; otherwise a fresh pulse and a refresh."""
+    release, _access = get_release_for(request.user, pk)
+    from releases.dashboard import release_token
+
+    token = release_token(release.pk)
+    if request.GET.get("v") == token:
+        return HttpResponse(status=204)
+    response = render(request, "releases/_pulse.html", {"token": token, "url": request.path})
+    return trigger_client_event(response, "gl:changed", {})
+
+
+@login_required
+def release_events(request: HttpRequest, pk: int) -> HttpResponse:
+    release, _access = get_release_for(request.user, pk)
+    events = release.events.select_related("actor")
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    return render(request, "releases/events.html", {"release": release, "page": page})
+
+
+def answer(
+    request: HttpRequest,
+    pk: int,
+    *,
+    section: str,
+    done: str = "",
+    problem: str = "",
+    failed: tuple[str, Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render the outcome of a POST: the section (htmx), a redirect (plain POST, success) or
+    the whole page with the message and the form's errors (plain POST, failure)."""
+    release, access = load(request.user, pk)
+    page = ReleasePage(
+        request, release, access, section=section, failed=failed, problem=problem, notice=done
+    )
+    if request.htmx:
+        response = render(request, f"releases/detail.html#{section}", _context(page), status=status)
+        if done:
+            # The other sections refresh themselves; this one was just rendered.
+            trigger_client_event(response, "gl:changed", {"skip": f"sec-{section}"})
+        return response
+    if done:
+        messages.success(request, done, extra_tags=f"section-{section}")
+        return redirect(reverse("release_detail", args=[pk]) + f"#sec-{section}")
+    return render(request, "releases/detail.html", _context(page), status=status)
+
+
+def run(
+    request: HttpRequest,
+    pk: int,
+    *,
+    section: str,
+    allowed: bool,
+    why_not: str,
+    call: Callable[[], Any],
+    done: str | Callable[[Any], str] = "Saved.",
+    form: Any = None,
+    key: str = "",
+) -> HttpResponse:
+    """Check permission, validate, call one service, answer. Nothing changes on any failure."""
+    if not allowed:
+        return answer(request, pk, section=section, problem=why_not, status=403)
+    if form is not None and not form.is_valid():
+        return answer(
+            request,
+            pk,
+            section=section,
+            problem="Please correct the highlighted fields.",
+            failed=(key, form),
+            status=422,
+        )
+    try:
+        result = call()
+    except ValidationError as exc:
+        if form is None:
+            return answer(request, pk, section=section, problem=" ".join(exc.messages), status=422)
+        forms.apply_errors(form, exc)
+        return answer(
+            request,
+            pk,
+            section=section,
+            problem="Please correct the highlighted fields.",
+            failed=(key, form),
+            status=422,
+        )
+    except NotAllowed as exc:
+        return answer(request, pk, section=section, problem=str(exc), status=403)
+    except Refused as exc:
+        return answer(
+            request, pk, section=section, problem=str(exc), failed=(key, form), status=409
+        )
+    message = done(result) if callable(done) else done
+    return answer(request, pk, section=section, done=message)
+
+
+def _release(request: HttpRequest, pk: int) -> tuple[Release, ReleaseAccess]:
+    return get_release_for(request.user, pk)
+
+
+READ_ONLY = "You can read this release but not change it."
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    release, access = _release(request, pk)
+    user = request.user
+    if action == "lock_scope":
+        return run(
+            request,
+            pk,
+            section="header",
+            allowed=access.can_lock_scope,
+            why_not="Only a release manager locks the scope, while the release is planning.",
+            call=lambda: services.lock_scope(release, by=user),
+            done="Scope locked.",
+        )
+    if action == "cancel":
+        form = forms.ReasonForm(request.POST, auto_id="id_cancel_%s")
+        return run(
+            request,
+            pk,
+            section="header",
+            allowed=access.can_cancel,
+            form=form,
+            key="cancel",
+            why_not="Only a release manager cancels a release, and not once it is deploying.",
+            call=lambda: services.cancel_release(
+                release, by=user, reason=form.cleaned_data["reason"]
+            ),
+            done="Release cancelled.",
+        )
+    if action == "start_deploy":
+        form = forms.StartDeployForm(request.POST, auto_id="id_deploy_%s")
+        return run(
+            request,
+            pk,
+            section="header",
+            allowed=access.can_start_deploy,
+            form=form,
+            key="start_deploy",
+            why_not="Only DevOps or a release manager starts the deploy of an approved release.",
+            call=lambda: services.start_deploy(
+                release, by=user, override_reason=form.cleaned_data["override_reason"]
+            ),
+            done="Deploy started.",
+        )
+    if action == "finish_deploy":
+        return run(
+            request,
+            pk,
+            section="header",
+            allowed=access.can_finish_deploy,
+            why_not="Only DevOps or a release manager marks the deploy done.",
+            call=lambda: services.finish_deploy(release, by=user),
+            done="Deploy done.",
+        )
+    if action == "complete":
+        return run(
+            request,
+            pk,
+            section="header",
+            allowed=access.can_complete,
+            why_not="Only a release manager marks a release released after monitoring.",
+            call=lambda: services.complete_release(release, by=user),
+            done="Released.",
+        )
+    if action == "roll_back":
+        form = forms.ReasonForm(request.POST, auto_id="id_rollback_%s")
+        return run(
+            request,
+            pk,
+            section="header",
+            allowed=access.can_roll_back_now,
+            form=form,
+            key="roll_back",
+            why_not="Only DevOps, a release manager or the rollback decider rolls back, "
+            "and only during the deploy or the monitoring window.",
+            call=lambda: services.roll_back(release, by=user, reason=form.cleaned_data["reason"]),
+            done="Rolled back.",
+        )
+    raise Http404("No such action.")
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+
+def _item(release: Release, item_pk: int) -> ScopeItem:
+    return get_object_or_404(ScopeItem, pk=item_pk, release=release)
+
+
+@login_required
+@require_POST
+def scope_add(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.ScopeItemForm(request.POST, project=release.project, auto_id="id_scope_%s")
+    return run(
+        request,
+        pk,
+        section="scope",
+        allowed=access.can_edit_scope,
+        form=form,
+        key="scope-new",
+        why_not=_scope_refusal(release, access),
+        call=lambda: services.add_scope_item(release, by=request.user, **form.cleaned_data),
+        done=lambda item: f"Added “{item.title}”.",
+    )
+
+
+@login_required
+@require_POST
+def scope_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    item = _item(release, item_pk)
+    form = forms.ScopeItemForm(request.POST, project=release.project, prefix=f"item{item.pk}")
+    return run(
+        request,
+        pk,
+        section="scope",
+        allowed=access.can_edit_scope,
+        form=form,
+        key=f"scope-{item.pk}",
+        why_not=_scope_refusal(release, access),
+        call=lambda: services.update_scope_item(item, by=request.user, **form.cleaned_data),
+        done=lambda saved: f"Saved “{saved.title}”.",
+    )
+
+
+@login_required
+@require_POST
+def scope_state(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    item = _item(release, item_pk)
+    state = request.POST.get("state", "")
+    if state not in ScopeItem.State.values:
+        return answer(request, pk, section="scope", problem="Unknown state.", status=422)
+    verb = "Deferred" if state == ScopeItem.State.DEFERRED else "Restored"
+    return run(
+        request,
+        pk,
+        section="scope",
+        allowed=access.can_edit_scope,
+        why_not=_scope_refusal(release, access),
+        call=lambda: services.set_scope_item_state(item, state, by=request.user),
+        done=lambda saved: f"{verb} “{saved.title}”.",
+    )
+
+
+@login_required
+@require_POST
+def risk_resolve(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    item = _item(release, item_pk)
+    form = forms.ResolveRiskForm(request.POST, prefix=f"resolve{item.pk}")
+    return run(
+        request,
+        pk,
+        section="scope",
+        allowed=access.can_resolve_risk(item),
+        form=form,
+        key=f"resolve-{item.pk}",
+        why_not="Product, the release manager or the item's owner resolves a risk.",
+        call=lambda: services.resolve_risk(item, by=request.user, **form.cleaned_data),
+        done="Risk resolved.",
+    )
+
+
+def _scope_refusal(release: Release, access: ReleaseAccess) -> str:
+    if release.scope_locked:
+        return "The scope is locked: request a change instead."
+    return "Only Product, developers and the release manager edit the scope."
+
+
+@login_required
+@require_POST
+def change_request_new(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.ChangeRequestForm(request.POST, release=release, auto_id="id_change_%s")
+    return run(
+        request,
+        pk,
+        section="scope",
+        allowed=access.can_request_scope_change,
+        form=form,
+        key="change-request",
+        why_not="Scope changes are requested by the people on the release once the scope is "
+        "locked and before the deploy.",
+        call=lambda: services.request_scope_change(
+            release, by=request.user, **form.service_kwargs()
+        ),
+        done="Change requested: Product and the release manager decide.",
+    )
+
+
+def _change_request(release: Release, request_pk: int) -> ScopeChangeRequest:
+    return get_object_or_404(ScopeChangeRequest, pk=request_pk, release=release)
+
+
+@login_required
+@require_POST
+def change_request_accept(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    change = _change_request(release, request_pk)
+    role = access.change_request_role(change)
+    return run(
+        request,
+        pk,
+        section="scope",
+        allowed=role is not None,
+        why_not=_decide_refusal(change, request.user),
+        call=lambda: services.approve_change_request(change, by=request.user, as_role=role),
+        done=lambda decided: (
+            "Accepted and applied."
+            if decided.state == ScopeChangeRequest.State.ACCEPTED
+            else "Accepted; waiting for the other side."
+        ),
+    )
+
+
+@login_required
+@require_POST
+def change_request_reject(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    change = _change_request(release, request_pk)
+    form = forms.ReasonForm(request.POST, prefix=f"reject{change.pk}")
+    return run(
+        request,
+        pk,
+        section="scope",
+        allowed=access.can_decide_change_request(change),
+        form=form,
+        key=f"reject-{change.pk}",
+        why_not=_decide_refusal(change, request.user),
+        call=lambda: services.reject_change_request(
+            change, by=request.user, reason=form.cleaned_data["reason"]
+        ),
+        done="Change rejected.",
+    )
+
+
+@login_required
+@require_POST
+def change_request_withdraw(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    change = _change_request(release, request_pk)
+    return run(
+        request,
+        pk,
+        section="scope",
+        allowed=access.can_withdraw_change_request(change),
+        why_not="Only the person who asked for a change withdraws it, while it is waiting.",
+        call=lambda: services.withdraw_change_request(change, by=request.user),
+        done="Request withdrawn.",
+    )
+
+
+def _decide_refusal(change: ScopeChangeRequest, user: Any) -> str:
+    if change.state != ScopeChangeRequest.State.PENDING:
+        return f"This change request is already {change.get_state_display().lower()}."
+    if change.requested_by_id == user.pk:
+        return "You asked for this change, so someone else has to accept it."
+    return "Only Product and the release manager decide scope changes, once each."
+
+
+# --- checklists -------------------------------------------------------------------------------
+
+
+def _checklist_item(release: Release, item_pk: int) -> ChecklistItem:
+    return get_object_or_404(ChecklistItem, pk=item_pk, release=release)
+
+
+def _tick_refusal(item: ChecklistItem, release: Release) -> str:
+    if not release.is_active:
+        return "The release is finished; its checklists are closed."
+    return (
+        f"“{item.title}” is ticked by its owner ({item.get_owner_role_display()}) or the "
+        "release manager."
+    )
+
+
+@login_required
+@require_POST
+def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    item = _checklist_item(release, item_pk)
+    form = forms.TickForm(request.POST, prefix=f"tick{item.pk}")
+    return run(
+        request,
+        pk,
+        section="checklists",
+        allowed=access.can_tick(item),
+        form=form,
+        key=f"tick-{item.pk}",
+        why_not=_tick_refusal(item, release),
+        call=lambda: services.tick_checklist_item(
+            item, by=request.user, note=form.cleaned_data["note"], url=form.cleaned_data["url"]
+        ),
+        done=lambda ticked: f"Ticked “{ticked.title}”.",
+    )
+
+
+@login_required
+@require_POST
+def checklist_untick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    item = _checklist_item(release, item_pk)
+    form = forms.UntickForm(request.POST, prefix=f"untick{item.pk}")
+    return run(
+        request,
+        pk,
+        section="checklists",
+        allowed=access.can_tick(item),
+        form=form,
+        key=f"untick-{item.pk}",
+        why_not=_tick_refusal(item, release),
+        call=lambda: services.untick_checklist_item(
+            item, by=request.user, reason=form.cleaned_data["reason"]
+        ),
+        done=lambda unticked: f"Unticked “{unticked.title}”.",
+    )
+
+
+# --- people, rollback plan, checks, notes, review -----------------------------------------------
+
+
+@login_required
+@require_POST
+def role_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.AssignRoleForm(request.POST, project=release.project, auto_id="id_assign_%s")
+    return run(
+        request,
+        pk,
+        section="signoffs",
+        allowed=access.can_assign_roles,
+        form=form,
+        key="assign",
+        why_not="Only a release manager changes who holds which role on an active release.",
+        call=lambda: services.assign_role(
+            release, form.cleaned_data["user"], form.cleaned_data["role"], by=request.user
+        ),
+        done=lambda a: f"{a.user} is now {a.get_role_display()} on this release.",
+    )
+
+
+@login_required
+@require_POST
+def role_unassign(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.AssignRoleForm(request.POST, project=release.project, auto_id="id_unassign_%s")
+    return run(
+        request,
+        pk,
+        section="signoffs",
+        allowed=access.can_assign_roles,
+        form=form,
+        key="assign",
+        why_not="Only a release manager changes who holds which role on an active release.",
+        call=lambda: services.unassign_role(
+            release, form.cleaned_data["user"], form.cleaned_data["role"], by=request.user
+        ),
+        done="Role removed.",
+    )
+
+
+@login_required
+@require_POST
+def rollback_plan(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.RollbackPlanForm(
+        request.POST, project=release.project, auto_id="id_rollback_plan_%s"
+    )
+
+    def saved(plan: Any) -> str:
+        missing = plan.missing(release.kind)
+        return "Rollback plan saved" + (
+            f"; still missing {', '.join(missing)}." if missing else "; it is complete."
+        )
+
+    return run(
+        request,
+        pk,
+        section="rollback",
+        allowed=access.can_edit_rollback_plan,
+        form=form,
+        key="rollback",
+        why_not="DevOps and the release manager keep the rollback plan of an active release.",
+        call=lambda: services.update_rollback_plan(release, by=request.user, **form.cleaned_data),
+        done=saved,
+    )
+
+
+@login_required
+@require_POST
+def check_judge(request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    check = get_object_or_404(release.checks.all(), pk=check_pk)
+    form = forms.JudgeForm(request.POST, prefix=f"judge{check.pk}")
+    return run(
+        request,
+        pk,
+        section="checks",
+        allowed=access.is_manager and release.is_active,
+        form=form,
+        key=f"judge-{check.pk}",
+        why_not="Only a release manager judges a check the machines could not decide.",
+        call=lambda: monitoring_services.judge_check(check, by=request.user, **form.cleaned_data),
+        done=f"Judged “{check.name}”.",
+    )
+
+
+@login_required
+@require_POST
+def note_add(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.NoteForm(request.POST, auto_id="id_note_%s")
+    return run(
+        request,
+        pk,
+        section="events",
+        allowed=access.can_add_note,
+        form=form,
+        key="note",
+        why_not="Viewers read the log but do not write in it.",
+        call=lambda: services.add_note(release, by=request.user, text=form.cleaned_data["text"]),
+        done="Note added.",
+    )
+
+
+@login_required
+@require_POST
+def review_save(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.ReviewForm(request.POST, auto_id="id_review_%s")
+    return run(
+        request,
+        pk,
+        section="review",
+        allowed=access.can_write_review,
+        form=form,
+        key="review",
+        why_not="The review is written by the people on the release once it is released or "
+        "rolled back.",
+        call=lambda: services.save_review(release, by=request.user, **form.cleaned_data),
+        done="Review saved.",
+    )
+
+
+# --- project settings -------------------------------------------------------------------------
+
+
+def project_for(user: Any, slug: str) -> Project:
+    project = get_object_or_404(Project, slug=slug)
+    if not is_project_member(user, project):
+        raise Http404("No such project.")
+    return project
+
+
+def settings_context(
+    request: HttpRequest,
+    project: Project,
+    *,
+    failed: tuple[str, Any] | None = None,
+    problem: str = "",
+) -> dict[str, Any]:
+    from approvals.forms import PolicyForm, RequirementsForm
+    from approvals.services import ensure_policy
+    from monitoring.models import Integration
+
+    key, bound = failed or (None, None)
+
+    def pick(name: str, make: Callable[[], Any]) -> Any:
+        return bound if key == name else make()
+
+    policy = (
+        type(ensure_policy(project)).objects.prefetch_related("requirements").get(project=project)
+    )
+    current = {(r.release_kind, r.role): r.quorum for r in policy.requirements.all()}
+    memberships = list(project.memberships.select_related("user").order_by("user__username"))
+    members: dict[int, dict[str, Any]] = {}
+    for m in memberships:
+        entry = members.setdefault(m.user_id, {"user": m.user, "roles": []})
+        entry["roles"].append(m.role)
+    for entry in members.values():
+        uid = entry["user"].pk
+        entry["form"] = pick(
+            f"member-{uid}",
+            lambda e=entry, u=uid: forms.MemberRolesForm(
+                initial={"roles": e["roles"]}, prefix=f"m{u}"
+            ),
+        )
+    templates = list(project.checklist_templates.all())
+    for template in templates:
+        template.form = pick(
+            f"template-{template.pk}",
+            lambda t=template: forms.ChecklistTemplateForm(instance=t, prefix=f"t{t.pk}"),
+        )
+    return {
+        "project": project,
+        "can_manage": can_manage_project(request.user, project),
+        "problem": problem,
+        "failed_key": key,
+        "project_form": pick("project", lambda: forms.ProjectForm(instance=project)),
+        "members": list(members.values()),
+        "add_member_form": pick("member-new", lambda: forms.AddMemberForm(prefix="new")),
+        "templates": templates,
+        "template_form": pick("template-new", lambda: forms.ChecklistTemplateForm(prefix="tnew")),
+        "windows": list(project.freeze_windows.all()),
+        "window_form": pick("window-new", lambda: forms.FreezeWindowForm(prefix="fw")),
+        "policy": policy,
+        "policy_form": pick("policy", lambda: PolicyForm(instance=policy, prefix="policy")),
+        "requirements_form": pick(
+            "policy-roles", lambda: RequirementsForm(current=current, prefix="req")
+        ),
+        "integrations": list(Integration.objects.filter(project=project)),
+    }
+
+
 @login_required
 def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
-    project = get_object_or_404(Project, slug=slug)
-    if not is_project_member(request.user, project):
-        return HttpResponse(status=404)
-    return render(request, "releases/project_settings.html", {"project": project})
+    project = project_for(request.user, slug)
+    return render(request, "releases/project_settings.html", settings_context(request, project))
+
+
+def settings_answer(
+    request: HttpRequest,
+    project: Project,
+    *,
+    done: str = "",
+    problem: str = "",
+    failed: tuple[str, Any] | None = None,
+    status: int = 200,
+    anchor: str = "",
+) -> HttpResponse:
+    if done:
+        messages.success(request, done)
+        return redirect(reverse("project_settings", args=[project.slug]) + f"#{anchor}")
+    context = settings_context(request, project, failed=failed, problem=problem)
+    return render(request, "releases/project_settings.html", context, status=status)
+
+
+def settings_run(
+    request: HttpRequest,
+    project: Project,
+    *,
+    anchor: str,
+    call: Callable[[], Any],
+    done: str | Callable[[Any], str] = "Saved.",
+    form: Any = None,
+    key: str = "",
+) -> HttpResponse:
+    """The project-settings twin of ``run``: managers only, one service call, full page."""
+    if not can_manage_project(request.user, project):
+        return settings_answer(
+            request,
+            project,
+            status=403,
+            problem="Only the project's release managers change its settings.",
+        )
+    if form is not None and not form.is_valid():
+        return settings_answer(
+            request,
+            project,
+            status=422,
+            failed=(key, form),
+            problem="Please correct the highlighted fields.",
+        )
+    try:
+        result = call()
+    except ValidationError as exc:
+        if form is not None:
+            forms.apply_errors(form, exc)
+        return settings_answer(
+            request,
+            project,
+            status=422,
+            failed=(key, form),
+            problem=" ".join(exc.messages)
+            if form is None
+            else "Please correct the highlighted fields.",
+        )
+    except (NotAllowed, Refused) as exc:
+        return settings_answer(request, project, status=409, problem=str(exc))
+    message = done(result) if callable(done) else done
+    return settings_answer(request, project, done=message, anchor=anchor)
+
+
+@login_required
+@require_POST
+def project_update(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug)
+    form = forms.ProjectForm(request.POST, instance=Project.objects.get(pk=project.pk))
+    return settings_run(
+        request,
+        project,
+        anchor="details",
+        form=form,
+        key="project",
+        call=lambda: services.update_project(
+            project,
+            by=request.user,
+            **{name: form.cleaned_data[name] for name in services.PROJECT_FIELDS},
+        ),
+        done="Project saved.",
+    )
+
+
+@login_required
+@require_POST
+def member_save(request: HttpRequest, slug: str, user_pk: int) -> HttpResponse:
+    project = project_for(request.user, slug)
+    member = get_object_or_404(project.memberships.select_related("user"), user_id=user_pk).user
+    form = forms.MemberRolesForm(request.POST, prefix=f"m{member.pk}")
+    return settings_run(
+        request,
+        project,
+        anchor="members",
+        form=form,
+        key=f"member-{member.pk}",
+        call=lambda: services.set_project_roles(
+            project, member, form.cleaned_data["roles"], by=request.user
+        ),
+        done=lambda _: (
+            f"Roles of {member} saved."
+            if form.cleaned_data["roles"]
+            else f"{member} removed from {project}."
+        ),
+    )
+
+
+@login_required
+@require_POST
+def member_add(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug)
+    form = forms.AddMemberForm(request.POST, prefix="new")
+    return settings_run(
+        request,
+        project,
+        anchor="members",
+        form=form,
+        key="member-new",
+        call=lambda: services.set_project_roles(
+            project,
+            form.cleaned_data["username"],
+            form.cleaned_data["roles"],
+            by=request.user,
+        ),
+        done=lambda _: f"{form.cleaned_data['username']} added to {project}.",
+    )
+
+
+@login_required
+@require_POST
+def template_save(request: HttpRequest, slug: str, template_pk: int | None = None) -> HttpResponse:
+    project = project_for(request.user, slug)
+    template = (
+        get_object_or_404(project.checklist_templates.all(), pk=template_pk)
+        if template_pk
+        else None
+    )
+    prefix = f"t{template_pk}" if template else "tnew"
+    form = forms.ChecklistTemplateForm(request.POST, instance=template, prefix=prefix)
+    return settings_run(
+        request,
+        project,
+        anchor="checklists",
+        form=form,
+        key=f"template-{template_pk}" if template else "template-new",
+        call=lambda: services.save_checklist_template(
+            project,
+            by=request.user,
+            template=template,
+            **{name: form.cleaned_data[name] for name in services.TEMPLATE_FIELDS},
+        ),
+        done=lambda saved: f"Saved “{saved.title}”.",
+    )
+
+
+@login_required
+@require_POST
+def template_delete(request: HttpRequest, slug: str, template_pk: int) -> HttpResponse:
+    project = project_for(request.user, slug)
+    template = get_object_or_404(project.checklist_templates.all(), pk=template_pk)
+    return settings_run(
+        request,
+        project,
+        anchor="checklists",
+        call=lambda: services.delete_checklist_template(template, by=request.user),
+        done=f"Removed “{template.title}” from future releases.",
+    )
+
+
+@login_required
+@require_POST
+def freeze_add(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug)
+    form = forms.FreezeWindowForm(request.POST, prefix="fw")
+    return settings_run(
+        request,
+        project,
+        anchor="freeze",
+        form=form,
+        key="window-new",
+        call=lambda: services.save_freeze_window(
+            project,
+            by=request.user,
+            **{name: form.cleaned_data[name] for name in services.FREEZE_FIELDS},
+        ),
+        done=lambda window: f"Freeze window “{window.reason}” saved.",
+    )
+
+
+@login_required
+@require_POST
+def freeze_delete(request: HttpRequest, slug: str, window_pk: int) -> HttpResponse:
+    project = project_for(request.user, slug)
+    window = get_object_or_404(project.freeze_windows.all(), pk=window_pk)
+    return settings_run(
+        request,
+        project,
+        anchor="freeze",
+        call=lambda: services.delete_freeze_window(window, by=request.user),
+        done=f"Freeze window “{window.reason}” removed.",
+    )

@@ -1,0 +1,398 @@
+"""Forms of the release workspace. They validate input; the services do the rest.
+
+Plain forms rather than ModelForms where a service owns the write: a form never saves, and the
+in-memory release a page renders is never half-updated by a form that failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from releases.models import (
+    ChecklistTemplate,
+    FreezeWindow,
+    Phase,
+    Project,
+    ReleaseKind,
+    Role,
+    ScopeChangeRequest,
+    ScopeItem,
+    Status,
+)
+from releases.services import PROJECT_FIELDS
+
+User = get_user_model()
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class DateTimeLocal(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format=DATETIME_FORMAT)
+
+
+def when_field(label: str, help_text: str = "") -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label=label, required=False, widget=DateTimeLocal(), help_text=help_text
+    )
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+def members_of(project: Project) -> QuerySet:
+    return (
+        User.objects.filter(memberships__project=project)
+        .distinct()
+        .order_by("first_name", "username")
+    )
+
+
+def apply_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: per field where the form has the field."""
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# --- releases -------------------------------------------------------------------------------
+
+
+class ReleaseForm(forms.Form):
+    title = forms.CharField(max_length=200, required=False)
+    kind = forms.ChoiceField(
+        choices=ReleaseKind.choices,
+        help_text="Decides the ceremony: which roles sign off and which checklist items apply.",
+    )
+    git_ref = forms.CharField(
+        label="Git ref", max_length=200, required=False, help_text="Branch or tag, e.g. release/2.4"
+    )
+    commit_sha = forms.CharField(
+        label="Commit SHA",
+        max_length=64,
+        required=False,
+        help_text="Changing it after sign-offs makes them stale.",
+    )
+    environment = forms.CharField(max_length=60, initial="production")
+    code_freeze_at = when_field("Code freeze", "Times are UTC.")
+    go_no_go_at = when_field("Go/no-go meeting")
+    deploy_window_start = when_field("Deploy window opens")
+    deploy_window_end = when_field("Deploy window closes")
+    monitoring_ends_at = when_field("End of monitoring")
+
+    def __init__(self, *args: Any, kind_locked: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kind_locked:
+            self.fields["kind"].disabled = True
+            self.fields["kind"].help_text = "The kind is fixed once the scope is locked."
+
+    def clean_commit_sha(self) -> str:
+        sha = self.cleaned_data["commit_sha"].strip().lower()
+        if sha and not all(c in "0123456789abcdef" for c in sha):
+            raise ValidationError("A commit SHA is hexadecimal, e.g. 3f9c2ab.")
+        return sha
+
+
+class NewReleaseForm(ReleaseForm):
+    project = forms.ModelChoiceField(queryset=Project.objects.none())
+    version = forms.CharField(max_length=60, help_text="e.g. 2.6.0")
+
+    field_order = ["project", "version"]
+
+    def __init__(self, *args: Any, projects: QuerySet[Project], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects
+        if len(projects) == 1:
+            self.fields["project"].initial = projects[0]
+
+    def clean_version(self) -> str:
+        return self.cleaned_data["version"].strip()
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class StartDeployForm(forms.Form):
+    override_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed only inside a freeze window or outside the planned deploy day.",
+    )
+
+
+# --- scope ----------------------------------------------------------------------------------
+
+
+class ScopeItemForm(forms.Form):
+    kind = forms.ChoiceField(choices=ScopeItem.Kind.choices)
+    title = forms.CharField(max_length=200)
+    key = forms.CharField(max_length=40, required=False, help_text="Tracker key, e.g. PAY-142")
+    url = forms.URLField(label="Link", required=False, assume_scheme="https")
+    owner = PersonChoiceField(queryset=User.objects.none(), required=False)
+    risk = forms.ChoiceField(choices=ScopeItem.Risk.choices, initial=ScopeItem.Risk.LOW)
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = members_of(project)
+
+
+class ChangeRequestForm(forms.Form):
+    action = forms.ChoiceField(choices=ScopeChangeRequest.Action.choices)
+    scope_item = forms.ModelChoiceField(
+        label="Item",
+        queryset=ScopeItem.objects.none(),
+        required=False,
+        help_text="For a removal or a risk change.",
+    )
+    title = forms.CharField(max_length=200, required=False, help_text="For a new item: what it is.")
+    kind = forms.ChoiceField(choices=ScopeItem.Kind.choices, required=False)
+    key = forms.CharField(max_length=40, required=False)
+    url = forms.URLField(label="Link", required=False, assume_scheme="https")
+    risk = forms.ChoiceField(
+        choices=[("", "—"), *ScopeItem.Risk.choices],
+        required=False,
+        help_text="The new item's risk, or the item's new risk.",
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why the scope should change after the freeze.",
+    )
+
+    def __init__(self, *args: Any, release: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scope_item"].queryset = release.scope_items.filter(
+            state=ScopeItem.State.INCLUDED
+        )
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        action = data["action"]
+        proposal: dict[str, Any] = {}
+        if action == ScopeChangeRequest.Action.ADD:
+            proposal = {
+                name: data[name] for name in ("title", "kind", "key", "url") if data.get(name)
+            }
+            if data.get("risk"):
+                proposal["risk"] = data["risk"]
+        elif action == ScopeChangeRequest.Action.CHANGE_RISK:
+            proposal = {"risk": data.get("risk") or None}
+        return {
+            "action": action,
+            "reason": data["reason"],
+            "scope_item": data.get("scope_item") if action != "add" else None,
+            "proposal": proposal,
+        }
+
+
+class ResolveRiskForm(forms.Form):
+    resolution = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="How it was mitigated, or why it is accepted.",
+    )
+
+
+# --- checklists, notes ----------------------------------------------------------------------
+
+
+class TickForm(forms.Form):
+    note = forms.CharField(label="Evidence note", max_length=2000, required=False)
+    url = forms.URLField(label="Evidence link", required=False, assume_scheme="https")
+
+
+class UntickForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label="Note", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+# --- people, rollback, review -----------------------------------------------------------------
+
+
+class AssignRoleForm(forms.Form):
+    user = PersonChoiceField(label="Person", queryset=User.objects.none())
+    role = forms.ChoiceField(choices=Role.choices)
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = members_of(project)
+
+
+class RollbackPlanForm(forms.Form):
+    revert_steps = forms.CharField(
+        label="How to revert", required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    decider = PersonChoiceField(
+        label="Who makes the call", queryset=User.objects.none(), required=False
+    )
+    triggers = forms.CharField(
+        label="What triggers a rollback", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    data_considerations = forms.CharField(
+        label="Data and in-flight work", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    rehearsed_at = when_field("Rehearsed at", "Required before a major release.")
+    rollback_webhook_url = forms.URLField(
+        label="Rollback webhook",
+        required=False,
+        assume_scheme="https",
+        help_text="Called (signed) when Greenlight starts a rollback automatically.",
+    )
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["decider"].queryset = members_of(project)
+
+
+class ReviewForm(forms.Form):
+    went_well = forms.CharField(
+        label="What went well", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    went_badly = forms.CharField(
+        label="What broke or nearly did", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    caused_stress = forms.CharField(
+        label="What caused stress", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class JudgeForm(forms.Form):
+    passed = forms.TypedChoiceField(
+        label="Judgement",
+        choices=[("1", "Counts as passing"), ("0", "Counts as failing")],
+        coerce=lambda v: v == "1",
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+ACTIVE_STATUS_CHOICES = [
+    (s.value, s.label)
+    for s in (Status.PLANNING, Status.FROZEN, Status.APPROVED, Status.DEPLOYING, Status.MONITORING)
+]
+
+
+class DashboardFilter(forms.Form):
+    project = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any active status"), *ACTIVE_STATUS_CHOICES]
+    )
+    mine = forms.BooleanField(label="Needs my action", required=False)
+
+    def __init__(self, *args: Any, projects: list[Project], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [("", "All my projects")] + [
+            (p.slug, p.name) for p in projects
+        ]
+
+
+# --- project settings -------------------------------------------------------------------------
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = list(PROJECT_FIELDS)
+        labels = {
+            "monitoring_minutes_standard": "Monitoring window, standard (minutes)",
+            "monitoring_minutes_hotfix": "Monitoring window, hotfix (minutes)",
+            "monitoring_minutes_major": "Monitoring window, major (minutes)",
+            "slack_webhook_url": "Chat webhook",
+        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+MEMBER_ROLE_CHOICES = Role.choices
+
+
+class MemberRolesForm(forms.Form):
+    roles = forms.MultipleChoiceField(
+        choices=MEMBER_ROLE_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="No role removes the person from the project.",
+    )
+
+
+class AddMemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    roles = forms.MultipleChoiceField(
+        choices=MEMBER_ROLE_CHOICES, widget=forms.CheckboxSelectMultiple
+    )
+
+    def clean_username(self) -> Any:
+        name = self.cleaned_data["username"].strip()
+        user = User.objects.filter(username__iexact=name).first()
+        if user is None:
+            raise ValidationError(f"Nobody is called {name!r} here.")
+        return user
+
+
+class ChecklistTemplateForm(forms.ModelForm):
+    class Meta:
+        model = ChecklistTemplate
+        fields = [
+            "phase",
+            "title",
+            "help_text",
+            "owner_role",
+            "required",
+            "for_standard",
+            "for_hotfix",
+            "for_major",
+            "position",
+        ]
+        labels = {
+            "for_standard": "Standard",
+            "for_hotfix": "Hotfix",
+            "for_major": "Major",
+            "owner_role": "Owner",
+        }
+        widgets = {"help_text": forms.Textarea(attrs={"rows": 2})}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not any(data.get(f"for_{kind}") for kind in ReleaseKind.values):
+            raise ValidationError("Choose at least one kind of release the item applies to.")
+        return data
+
+
+PHASES = Phase.choices
+
+
+class FreezeWindowForm(forms.ModelForm):
+    starts_at = when_field("Starts (UTC)")
+    ends_at = when_field("Ends (UTC)")
+
+    class Meta:
+        model = FreezeWindow
+        fields = [
+            "reason",
+            "recurrence",
+            "starts_at",
+            "ends_at",
+            "start_weekday",
+            "start_time",
+            "end_weekday",
+            "end_time",
+            "timezone",
+        ]
+        widgets = {
+            "start_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "end_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+        help_texts = {"timezone": "For weekly windows, e.g. Europe/Berlin."}

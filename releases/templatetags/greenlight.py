@@ -1,0 +1,100 @@
+"""Template helpers of the workspace: who am I, labels for stored values, relative times."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from releases.models import Notification, ProjectMembership, Role
+
+register = template.Library()
+
+ROLE_LABELS = dict(Role.choices)
+STATE_LABELS = {
+    "go": "Go",
+    "no_go": "No-go",
+    "stale": "Stale",
+    "waiting": "Waiting",
+}
+
+
+@register.simple_tag(takes_context=True)
+def whoami(context: template.Context) -> dict[str, Any]:
+    """The header's facts about the current user: roles per project and unread notifications.
+
+    Cached on the request so a page that asks twice pays two queries once.
+    """
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    cached = getattr(request, "_greenlight_whoami", None)
+    if cached is not None:
+        return cached
+    projects: dict[int, dict[str, Any]] = {}
+    for membership in ProjectMembership.objects.filter(user=user).select_related("project"):
+        entry = projects.setdefault(
+            membership.project_id, {"project": membership.project, "roles": []}
+        )
+        entry["roles"].append(ROLE_LABELS[membership.role])
+    info = {
+        "name": user.get_full_name() or user.get_username(),
+        "projects": list(projects.values()),
+        "unread": Notification.objects.filter(user=user, read_at__isnull=True).count(),
+    }
+    request._greenlight_whoami = info
+    return info
+
+
+@register.filter
+def role_label(value: str) -> str:
+    return ROLE_LABELS.get(value, value)
+
+
+@register.filter
+def state_label(value: str) -> str:
+    return STATE_LABELS.get(value, value.replace("_", " ").capitalize())
+
+
+@register.filter
+def person(user: Any) -> str:
+    if user is None:
+        return "—"
+    return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def relative(moment: dt.datetime | None) -> str:
+    """'in 3 h', '2 d ago': short enough for a table cell."""
+    if moment is None:
+        return ""
+    delta = moment - timezone.now()
+    seconds = abs(delta.total_seconds())
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        amount = f"{int(seconds // 60)} min"
+    elif seconds < 2 * 86400:
+        amount = f"{int(seconds // 3600)} h"
+    else:
+        amount = f"{int(seconds // 86400)} d"
+    return f"in {amount}" if delta.total_seconds() > 0 else f"{amount} ago"
+
+
+@register.filter
+def is_past(moment: dt.datetime | None) -> bool:
+    return moment is not None and moment < timezone.now()
+
+
+@register.filter
+def iso(value: str | None) -> dt.datetime | None:
+    """A snapshot's ISO timestamp as a datetime, for the date filter."""
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None

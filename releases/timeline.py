@@ -1,0 +1,282 @@
+"""The timeline drawn on the server: releases as lanes, milestones planned against actual, freeze
+windows shaded. Geometry is computed here; ``templates/releases/timeline.html`` only draws it.
+
+Two queries whatever the number of releases: the releases in the range and the freeze windows
+of their projects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from releases.models import ACTIVE_STATUSES, FreezeWindow, Release
+
+WIDTH = 1100
+LABEL_WIDTH = 230
+RIGHT_PAD = 20
+LANE_HEIGHT = 50
+# Planned milestones sit on the upper row of a lane, what happened on the lower one.
+ROW_OFFSET = 10
+MARKER_GAP = 17  # markers closer than this are nudged apart so every letter stays readable
+PROJECT_HEIGHT = 28
+AXIS_HEIGHT = 44
+
+# One letter per milestone so the chart reads without hovering; the legend spells them out.
+MILESTONES = [
+    # key, label, letter, planned field, actual field
+    ("freeze", "Code freeze", "F", "code_freeze_at", "frozen_at"),
+    ("go", "Go/no-go", "G", "go_no_go_at", "approved_at"),
+    ("deploy", "Deploy start", "D", "deploy_window_start", "deploy_started_at"),
+    ("done", "Deploy done", "E", "deploy_window_end", "deploy_finished_at"),
+    ("monitor", "End of monitoring", "M", "monitoring_ends_at", "released_at"),
+]
+# A release that ended early still shows when it ended.
+ENDINGS = [("rolled_back_at", "Rolled back", "R"), ("cancelled_at", "Cancelled", "C")]
+
+
+@dataclass
+class Marker:
+    x: float
+    letter: str
+    label: str
+    when: dt.datetime
+    actual: bool
+    late: bool = False
+    y: float = 0.0
+    true_x: float = 0.0  # where the moment is; ``x`` may be nudged right of it
+
+
+@dataclass
+class Bar:
+    x: float
+    width: float
+    kind: str  # planned | actual | monitoring
+    label: str
+    y: float = 0.0
+
+
+@dataclass
+class Lane:
+    release: Release
+    y: float
+    markers: list[Marker] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
+    slips: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    @property
+    def mid(self) -> float:
+        return self.y + LANE_HEIGHT / 2
+
+    @property
+    def planned_y(self) -> float:
+        return self.mid - ROW_OFFSET
+
+    @property
+    def actual_y(self) -> float:
+        return self.mid + ROW_OFFSET
+
+
+@dataclass
+class Band:
+    x: float
+    width: float
+    y: float
+    height: float
+    reason: str
+    describe: str
+
+
+@dataclass
+class Group:
+    project: Any
+    y: float
+    lanes: list[Lane] = field(default_factory=list)
+    bands: list[Band] = field(default_factory=list)
+
+
+@dataclass
+class Tick:
+    x: float
+    label: str
+
+
+@dataclass
+class Timeline:
+    start: dt.datetime
+    end: dt.datetime
+    now_x: float | None
+    groups: list[Group]
+    ticks: list[Tick]
+    height: float
+    windows: list[FreezeWindow]
+    width: int = WIDTH
+    label_width: int = LABEL_WIDTH
+
+    @property
+    def chart_right(self) -> int:
+        return WIDTH - RIGHT_PAD
+
+    @property
+    def lanes(self) -> list[Lane]:
+        return [lane for group in self.groups for lane in group.lanes]
+
+
+def _dates(release: Release) -> list[dt.datetime]:
+    names = [m[3] for m in MILESTONES] + [m[4] for m in MILESTONES] + [e[0] for e in ENDINGS]
+    return [value for name in names if (value := getattr(release, name))]
+
+
+def releases_in_range(
+    releases: QuerySet[Release], start: dt.datetime, end: dt.datetime
+) -> list[Release]:
+    """Active releases, and finished ones with anything planned or done inside the range."""
+    touches = Q(status__in=ACTIVE_STATUSES)
+    for _key, _label, _letter, planned, actual in MILESTONES:
+        touches |= Q(**{f"{planned}__range": (start, end)})
+        touches |= Q(**{f"{actual}__range": (start, end)})
+    for name, _label, _letter in ENDINGS:
+        touches |= Q(**{f"{name}__range": (start, end)})
+    found = releases.filter(touches).select_related("project")
+    return [r for r in found if any(start <= d <= end for d in _dates(r))]
+
+
+def build(
+    releases: list[Release],
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    now: dt.datetime | None = None,
+) -> Timeline:
+    now = now or timezone.now()
+    span = (end - start).total_seconds()
+    chart = WIDTH - LABEL_WIDTH - RIGHT_PAD
+
+    def x_of(moment: dt.datetime) -> float:
+        fraction = (moment - start).total_seconds() / span
+        return round(LABEL_WIDTH + min(max(fraction, 0.0), 1.0) * chart, 1)
+
+    def first_date(release: Release) -> dt.datetime:
+        return min(_dates(release), default=end)
+
+    by_project: dict[int, list[Release]] = {}
+    for release in sorted(releases, key=lambda r: (r.project.name, first_date(r), r.version)):
+        by_project.setdefault(release.project_id, []).append(release)
+    windows = list(FreezeWindow.objects.filter(project_id__in=by_project).select_related("project"))
+
+    groups: list[Group] = []
+    y = float(AXIS_HEIGHT)
+    for project_releases in by_project.values():
+        group = Group(project=project_releases[0].project, y=y)
+        y += PROJECT_HEIGHT
+        for release in project_releases:
+            group.lanes.append(_lane(release, y, x_of, start, end))
+            y += LANE_HEIGHT
+        for window in windows:
+            if window.project_id != group.project.pk:
+                continue
+            for opens, closes in window.occurrences(start, end):
+                left = x_of(max(opens, start))
+                group.bands.append(
+                    Band(
+                        x=left,
+                        width=max(1.0, x_of(min(closes, end)) - left),
+                        y=group.y,
+                        height=y - group.y,
+                        reason=window.reason,
+                        describe=window.describe(),
+                    )
+                )
+        groups.append(group)
+
+    ticks = []
+    day = (start + dt.timedelta(days=(7 - start.weekday()) % 7)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    while day <= end:
+        ticks.append(Tick(x=x_of(day), label=f"{day:%a} {day.day} {day:%b}"))
+        day += dt.timedelta(days=7)
+    return Timeline(
+        start=start,
+        end=end,
+        now_x=x_of(now) if start <= now <= end else None,
+        groups=groups,
+        ticks=ticks,
+        height=y + 10,
+        windows=windows,
+    )
+
+
+def _lane(release: Release, y: float, x_of: Any, start: dt.datetime, end: dt.datetime) -> Lane:
+    lane = Lane(release=release, y=y)
+
+    def inside(moment: dt.datetime | None) -> bool:
+        return moment is not None and start <= moment <= end
+
+    def bar(begin: dt.datetime, until: dt.datetime, kind: str, label: str, row: float) -> None:
+        left = x_of(begin)
+        width = max(3.0, x_of(until) - left)
+        lane.bars.append(Bar(x=left, width=width, kind=kind, label=label, y=row - 5))
+
+    if release.deploy_window_start and release.deploy_window_end:
+        bar(
+            release.deploy_window_start,
+            release.deploy_window_end,
+            "planned",
+            "Planned deploy window",
+            lane.planned_y,
+        )
+    if release.deploy_started_at:
+        finished = release.deploy_finished_at or release.rolled_back_at or timezone.now()
+        bar(release.deploy_started_at, finished, "actual", "Deploy", lane.actual_y)
+    if release.deploy_finished_at:
+        until = release.released_at or release.rolled_back_at or release.monitoring_until
+        if until:
+            bar(release.deploy_finished_at, until, "monitoring", "Monitoring", lane.actual_y)
+
+    pairs: list[tuple[Marker | None, Marker | None]] = []
+    for _key, label, letter, planned_name, actual_name in MILESTONES:
+        planned, actual = getattr(release, planned_name), getattr(release, actual_name)
+        planned_marker = actual_marker = None
+        if inside(planned):
+            planned_marker = Marker(x_of(planned), letter, f"{label} planned", planned, False)
+            planned_marker.y = lane.planned_y
+        if inside(actual):
+            late = bool(planned and actual > planned)
+            actual_marker = Marker(x_of(actual), letter, f"{label} done", actual, True, late)
+            actual_marker.y = lane.actual_y
+        pairs.append((planned_marker, actual_marker))
+    endings = []
+    for name, label, letter in ENDINGS:
+        moment = getattr(release, name)
+        if inside(moment):
+            ending = Marker(x_of(moment), letter, label, moment, True)
+            ending.y = lane.actual_y
+            endings.append(ending)
+
+    planned_row = [p for p, _a in pairs if p is not None]
+    actual_row = [a for _p, a in pairs if a is not None] + endings
+    for row in (planned_row, actual_row):
+        _spread(row)
+    lane.markers = planned_row + actual_row
+    for planned_marker, actual_marker in pairs:
+        if planned_marker and actual_marker:
+            lane.slips.append(
+                (planned_marker.x, planned_marker.y, actual_marker.x, actual_marker.y)
+            )
+    return lane
+
+
+def _spread(row: list[Marker]) -> None:
+    """Nudge markers of one row apart (in time order) so none hides another's letter."""
+    row.sort(key=lambda m: (m.x, m.when))
+    previous = None
+    for marker in row:
+        marker.true_x = marker.x
+        if previous is not None and marker.x < previous + MARKER_GAP:
+            marker.x = round(previous + MARKER_GAP, 1)
+        previous = marker.x
