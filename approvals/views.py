@@ -24,8 +24,8 @@ from approvals.forms import (
 )
 from approvals.models import Decision
 from releases.models import Role
-from releases.permissions import access_for, get_release_for
-from releases.views import project_for, run, settings_run
+from releases.permissions import access_for, get_project_for, get_release_for
+from releases.views import run, settings_run
 
 SECTION = "signoffs"
 
@@ -158,7 +158,7 @@ def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def policy_update(request: HttpRequest, slug: str) -> HttpResponse:
     """The approval policy and its required roles × quorum, saved together or not at all."""
-    project = project_for(request.user, slug)
+    project = get_project_for(request.user, slug)
     policy = services.ensure_policy(project)
     current = {(r.release_kind, r.role): r.quorum for r in policy.requirements.all()}
     policy_form = PolicyForm(request.POST, instance=policy, prefix="policy")

@@ -21,7 +21,6 @@ from releases.models import (
     ACTIVE_STATUSES,
     ChecklistItem,
     Phase,
-    Project,
     ProjectMembership,
     Release,
     ReleaseEvent,
@@ -30,6 +29,7 @@ from releases.models import (
     ScopeChangeRequest,
     Status,
 )
+from releases.permissions import visible_releases
 from releases.readiness import Readiness, compute_readiness, with_readiness_data
 
 PAGE_SIZE = 25
@@ -44,29 +44,6 @@ DUE_PHASES = (
     | Q(phase=Phase.POST_RELEASE, release__status=Status.MONITORING)
 )
 SIGNABLE = (Status.FROZEN, Status.APPROVED)
-
-
-def visible_releases(user: Any) -> QuerySet[Release]:
-    """Releases of the user's projects, without the join and DISTINCT of ``visible_to``.
-
-    Filtering on a sub-select of the user's project ids keeps the page count and the page query
-    simple for PostgreSQL however many members a project has.
-    """
-    if not user.is_authenticated:
-        return Release.objects.none()
-    if user.is_superuser:
-        return Release.objects.all()
-    return Release.objects.filter(
-        project_id__in=ProjectMembership.objects.filter(user=user).values("project_id")
-    )
-
-
-def projects_of(user: Any) -> QuerySet[Project]:
-    if user.is_superuser:
-        return Project.objects.all()
-    return Project.objects.filter(
-        pk__in=ProjectMembership.objects.filter(user=user).values("project_id")
-    )
 
 
 @dataclass

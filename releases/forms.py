@@ -269,6 +269,18 @@ class ReviewForm(forms.Form):
     )
 
 
+class ReviewActionForm(forms.Form):
+    description = forms.CharField(label="Action", max_length=300)
+    owner = PersonChoiceField(queryset=User.objects.none(), required=False)
+    due_date = forms.DateField(
+        label="Due", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = members_of(project)
+
+
 class JudgeForm(forms.Form):
     passed = forms.TypedChoiceField(
         label="Judgement",

@@ -2,7 +2,7 @@
 windows shaded. Geometry is computed here; ``templates/releases/timeline.html`` only draws it.
 
 Two queries whatever the number of releases: the releases in the range and the freeze windows
-of their projects.
+of their projects (``releases.services.freeze_windows_overlapping`` turns them into periods).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from releases.models import ACTIVE_STATUSES, FreezeWindow, Release
+from releases.services import freeze_windows_overlapping
 
 WIDTH = 1100
 LABEL_WIDTH = 230
@@ -166,7 +167,9 @@ def build(
     by_project: dict[int, list[Release]] = {}
     for release in sorted(releases, key=lambda r: (r.project.name, first_date(r), r.version)):
         by_project.setdefault(release.project_id, []).append(release)
-    windows = list(FreezeWindow.objects.filter(project_id__in=by_project).select_related("project"))
+    projects = [group[0].project for group in by_project.values()]
+    prefetch_related_objects(projects, "freeze_windows")
+    windows = [w for project in projects for w in project.freeze_windows.all()]
 
     groups: list[Group] = []
     y = float(AXIS_HEIGHT)
@@ -176,21 +179,18 @@ def build(
         for release in project_releases:
             group.lanes.append(_lane(release, y, x_of, start, end))
             y += LANE_HEIGHT
-        for window in windows:
-            if window.project_id != group.project.pk:
-                continue
-            for opens, closes in window.occurrences(start, end):
-                left = x_of(max(opens, start))
-                group.bands.append(
-                    Band(
-                        x=left,
-                        width=max(1.0, x_of(min(closes, end)) - left),
-                        y=group.y,
-                        height=y - group.y,
-                        reason=window.reason,
-                        describe=window.describe(),
-                    )
+        for period in freeze_windows_overlapping(group.project, start, end):
+            left = x_of(max(period.starts_at, start))
+            group.bands.append(
+                Band(
+                    x=left,
+                    width=max(1.0, x_of(min(period.ends_at, end)) - left),
+                    y=group.y,
+                    height=y - group.y,
+                    reason=period.reason,
+                    describe=period.window.describe(),
                 )
+            )
         groups.append(group)
 
     ticks = []

@@ -48,6 +48,12 @@ urlpatterns = [
     path(release + "checks/<int:check_pk>/judge/", views.check_judge, name="check_judge"),
     path(release + "notes/", views.note_add, name="note_add"),
     path(release + "review/", views.review_save, name="review_save"),
+    path(release + "review/actions/", views.review_action_add, name="review_action_add"),
+    path(
+        release + "review/actions/<int:action_pk>/done/",
+        views.review_action_done,
+        name="review_action_done",
+    ),
     path(project, views.project_settings, name="project_settings"),
     path(project + "details/", views.project_update, name="project_update"),
     path(project + "members/", views.member_add, name="member_add"),

@@ -27,13 +27,14 @@ from django_htmx.http import trigger_client_event
 from monitoring import services as monitoring_services
 from releases import dashboard as dash
 from releases import forms, services
+from releases import notifications as notices
 from releases import timeline as tl
 from releases.errors import NotAllowed, Refused
 from releases.models import (
     ChecklistItem,
-    Notification,
     Project,
     Release,
+    ReviewAction,
     ScopeChangeRequest,
     ScopeItem,
 )
@@ -41,8 +42,10 @@ from releases.permissions import (
     ReleaseAccess,
     can_create_release,
     can_manage_project,
+    get_project_for,
     get_release_for,
-    is_project_member,
+    visible_projects,
+    visible_releases,
 )
 from releases.workspace import SECTIONS, ReleasePage, load
 
@@ -56,9 +59,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    projects = list(dash.projects_of(request.user))
+    projects = list(visible_projects(request.user))
     filters = forms.DashboardFilter(request.GET or None, projects=projects)
-    releases = dash.visible_releases(request.user).active()
+    releases = visible_releases(request.user).active()
     mine = dash.my_actions(request.user)
     if filters.is_bound and not filters.is_valid():
         releases = releases.none()
@@ -118,8 +121,8 @@ def timeline(request: HttpRequest) -> HttpResponse:
         start_day = (now - dt.timedelta(weeks=3)).date()
     start = dt.datetime.combine(start_day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(weeks=8)
-    projects = list(dash.projects_of(request.user))
-    releases = dash.visible_releases(request.user)
+    projects = list(visible_projects(request.user))
+    releases = visible_releases(request.user)
     project = request.GET.get("project", "")
     if project:
         releases = releases.filter(project__slug=project)
@@ -145,9 +148,9 @@ def timeline(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def notifications(request: HttpRequest) -> HttpResponse:
-    rows = Notification.objects.filter(user=request.user).select_related("release__project")
+    rows = notices.notifications_for(request.user)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    context = {"page": page, "unread": rows.filter(read_at__isnull=True).count()}
+    context = {"page": page, "unread": notices.unread_count(request.user)}
     if request.htmx:
         return render(request, "releases/notifications.html#list", context)
     return render(request, "releases/notifications.html", context)
@@ -156,9 +159,12 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    raw = request.POST.getlist("id")
-    ids = [int(v) for v in raw if v.isdigit()] if raw else None
-    count = services.mark_notifications_read(request.user, ids=ids)
+    """Mark the ``id``s given read, or every unread one when none is given."""
+    ids = request.POST.getlist("id")
+    try:
+        count = notices.mark_read(request.user, ids) if ids else notices.mark_all_read(request.user)
+    except ValidationError:
+        count = 0
     if request.htmx:
         return notifications(request)
     messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
@@ -169,7 +175,7 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
 
 
 def _creatable_projects(user: Any) -> list[Project]:
-    return [p for p in dash.projects_of(user) if can_create_release(user, p)]
+    return [p for p in visible_projects(user) if can_create_release(user, p)]
 
 
 @login_required
@@ -522,10 +528,10 @@ def risk_resolve(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         request,
         pk,
         section="scope",
-        allowed=access.can_resolve_risk(item),
+        allowed=access.can_resolve_risk,
         form=form,
         key=f"resolve-{item.pk}",
-        why_not="Product, the release manager or the item's owner resolves a risk.",
+        why_not="Product or the release manager records how a risk was resolved.",
         call=lambda: services.resolve_risk(item, by=request.user, **form.cleaned_data),
         done="Risk resolved.",
     )
@@ -766,10 +772,10 @@ def check_judge(request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
         request,
         pk,
         section="checks",
-        allowed=access.is_manager and release.is_active,
+        allowed=access.can_judge_checks,
         form=form,
         key=f"judge-{check.pk}",
-        why_not="Only a release manager judges a check the machines could not decide.",
+        why_not="The release manager, DevOps or QA judges a check the machines could not decide.",
         call=lambda: monitoring_services.judge_check(check, by=request.user, **form.cleaned_data),
         done=f"Judged “{check.name}”.",
     )
@@ -812,14 +818,41 @@ def review_save(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@login_required
+@require_POST
+def review_action_add(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.ReviewActionForm(request.POST, project=release.project, auto_id="id_action_%s")
+    return run(
+        request,
+        pk,
+        section="review",
+        allowed=access.can_write_review,
+        form=form,
+        key="review-action",
+        why_not="Actions are added to the review once the release is released or rolled back.",
+        call=lambda: services.add_review_action(release, by=request.user, **form.cleaned_data),
+        done=lambda action: f"Action added: {action.description}",
+    )
+
+
+@login_required
+@require_POST
+def review_action_done(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    action = get_object_or_404(ReviewAction, pk=action_pk, review__release=release)
+    return run(
+        request,
+        pk,
+        section="review",
+        allowed=access.can_write_review,
+        why_not="Only the people on the release close its review actions.",
+        call=lambda: services.complete_review_action(action, by=request.user),
+        done=lambda done: f"Done: {done.description}",
+    )
+
+
 # --- project settings -------------------------------------------------------------------------
-
-
-def project_for(user: Any, slug: str) -> Project:
-    project = get_object_or_404(Project, slug=slug)
-    if not is_project_member(user, project):
-        raise Http404("No such project.")
-    return project
 
 
 def settings_context(
@@ -884,7 +917,7 @@ def settings_context(
 
 @login_required
 def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = get_project_for(request.user, slug)
     return render(request, "releases/project_settings.html", settings_context(request, project))
 
 
@@ -954,7 +987,7 @@ def settings_run(
 @login_required
 @require_POST
 def project_update(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = get_project_for(request.user, slug)
     form = forms.ProjectForm(request.POST, instance=Project.objects.get(pk=project.pk))
     return settings_run(
         request,
@@ -974,7 +1007,7 @@ def project_update(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def member_save(request: HttpRequest, slug: str, user_pk: int) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = get_project_for(request.user, slug)
     member = get_object_or_404(project.memberships.select_related("user"), user_id=user_pk).user
     form = forms.MemberRolesForm(request.POST, prefix=f"m{member.pk}")
     return settings_run(
@@ -997,7 +1030,7 @@ def member_save(request: HttpRequest, slug: str, user_pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def member_add(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = get_project_for(request.user, slug)
     form = forms.AddMemberForm(request.POST, prefix="new")
     return settings_run(
         request,
@@ -1018,7 +1051,7 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def template_save(request: HttpRequest, slug: str, template_pk: int | None = None) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = get_project_for(request.user, slug)
     template = (
         get_object_or_404(project.checklist_templates.all(), pk=template_pk)
         if template_pk
@@ -1045,7 +1078,7 @@ def template_save(request: HttpRequest, slug: str, template_pk: int | None = Non
 @login_required
 @require_POST
 def template_delete(request: HttpRequest, slug: str, template_pk: int) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = get_project_for(request.user, slug)
     template = get_object_or_404(project.checklist_templates.all(), pk=template_pk)
     return settings_run(
         request,
@@ -1059,7 +1092,7 @@ def template_delete(request: HttpRequest, slug: str, template_pk: int) -> HttpRe
 @login_required
 @require_POST
 def freeze_add(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = get_project_for(request.user, slug)
     form = forms.FreezeWindowForm(request.POST, prefix="fw")
     return settings_run(
         request,
@@ -1079,7 +1112,7 @@ def freeze_add(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def freeze_delete(request: HttpRequest, slug: str, window_pk: int) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = get_project_for(request.user, slug)
     window = get_object_or_404(project.freeze_windows.all(), pk=window_pk)
     return settings_run(
         request,

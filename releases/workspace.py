@@ -41,7 +41,9 @@ CLOSED_REQUESTS_SHOWN = 10
 def page_queryset() -> QuerySet[Release]:
     return (
         with_readiness_data(Release.objects.all())
-        .select_related("rollback_plan__decider", "created_by")
+        .select_related(
+            "rollback_plan__decider", "created_by", "rollback_decided_by", "carried_into"
+        )
         .prefetch_related("scope_items__owner", "checklist_items__ticked_by", "assignments__user")
     )
 
@@ -188,16 +190,23 @@ class ReleasePage:
         if a.can_lock_scope:
             found.append(Action("lock_scope", "Lock scope", "primary"))
         if a.can_start_deploy:
-            form = self.bound("start_deploy") or forms.StartDeployForm(auto_id="id_deploy_%s")
-            found.append(
-                Action(
-                    "start_deploy",
-                    "Start deploy",
-                    "primary",
-                    fields=form,
-                    note="; ".join(self.freeze_problems),
+            problems = "; ".join(self.freeze_problems)
+            if not problems:
+                found.append(Action("start_deploy", "Start deploy", "primary"))
+            elif a.can_override_deploy_guards:
+                form = self.bound("start_deploy") or forms.StartDeployForm(auto_id="id_deploy_%s")
+                found.append(
+                    Action("start_deploy", "Start deploy", "primary", fields=form, note=problems)
                 )
-            )
+            else:
+                found.append(
+                    Action(
+                        "start_deploy",
+                        "Start deploy",
+                        "primary",
+                        note=f"Not now: {problems}. Only a release manager can override.",
+                    )
+                )
         if a.can_finish_deploy:
             found.append(Action("finish_deploy", "Deploy done", "primary"))
         if a.can_complete:
@@ -224,7 +233,7 @@ class ReleasePage:
     def scope_groups(self) -> list[tuple[str, list[ScopeItem]]]:
         items = list(self.release.scope_items.all())
         for item in items:
-            item.can_resolve = item.is_open_blocker and self.access.can_resolve_risk(item)
+            item.can_resolve = item.is_open_blocker and self.access.can_resolve_risk
             item.form_prefix = f"item{item.pk}"
             item.edit_bound = self.bound(f"scope-{item.pk}")
             item.resolve_bound = self.bound(f"resolve-{item.pk}")
@@ -399,7 +408,7 @@ class ReleasePage:
 
     @cached_property
     def can_judge(self) -> bool:
-        return self.access.is_manager and self.release.is_active
+        return self.access.can_judge_checks
 
     # --- rollback, events, review ---
 
@@ -466,6 +475,18 @@ class ReleasePage:
                 "caused_stress": review.caused_stress,
             }
         return forms.ReviewForm(initial=initial, auto_id="id_review_%s")
+
+    @cached_property
+    def review_action_form(self) -> Any:
+        return self.bound("review-action") or forms.ReviewActionForm(
+            project=self.release.project, auto_id="id_action_%s"
+        )
+
+    @cached_property
+    def review_facts(self) -> dict[str, Any]:
+        from releases.review import review_facts
+
+        return review_facts(self.release)
 
     @property
     def show_review(self) -> bool:

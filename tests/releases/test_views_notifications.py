@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from releases import services
 from releases.models import Notification
 from releases.notifications import notify
 from tests.html import client_for, htmx_post
@@ -55,12 +54,13 @@ def test_it_cannot_mark_someone_elses_notification(cast, notes):
     client_for(cast.paul).post(reverse("notifications_read"), {"id": theirs.pk})
     theirs.refresh_from_db()
     assert theirs.read_at is None
+    assert notes.filter(read_at__isnull=True).count() == 2
 
 
-def test_the_service_marks_only_unread_rows_of_the_user(cast, notes):
-    assert services.mark_notifications_read(cast.paul) == 2
-    assert services.mark_notifications_read(cast.paul) == 0
-    assert Notification.objects.get(user=cast.quinn).read_at is None
+def test_it_ignores_an_id_that_is_not_a_number(cast, notes):
+    response = client_for(cast.paul).post(reverse("notifications_read"), {"id": "x"})
+    assert response.status_code == 302
+    assert notes.filter(read_at__isnull=True).count() == 2
 
 
 def test_it_shows_the_unread_count_in_the_header(cast, notes):

@@ -13,6 +13,7 @@ from monitoring.services import record_check_result
 from releases import services
 from releases.models import ChecklistItem, Release, ReleaseEvent, ScopeItem, Status
 from tests.builders import (
+    complete_rollback_plan,
     make_approved,
     make_deploying,
     make_monitoring,
@@ -93,13 +94,20 @@ def test_it_starts_the_deploy_with_an_override_outside_the_deploy_day(cast, rele
     Release.objects.filter(pk=release.pk).update(
         deploy_window_start=timezone.now() + dt.timedelta(days=3)
     )
-    client = client_for(cast.dana)
-    page = client.get(release.get_absolute_url()).content.decode()
-    assert "This needs an override: the planned deploy day is" in page
-    refused = action(client, release, "start_deploy", override_reason="")
+    dana = client_for(cast.dana)
+    page = dana.get(release.get_absolute_url()).content.decode()
+    assert "Only a release manager can override" in page
+    refused = action(dana, release, "start_deploy", override_reason="")
     assert refused.status_code == 409
     assert "Cannot start the deploy now" in refused.content.decode()
-    response = action(client, release, "start_deploy", override_reason="Customer escalation")
+    forbidden = action(dana, release, "start_deploy", override_reason="I am sure")
+    assert forbidden.status_code == 403
+    release.refresh_from_db()
+    assert release.status == Status.APPROVED
+    rita = client_for(cast.rita)
+    page = rita.get(release.get_absolute_url()).content.decode()
+    assert "This needs an override: the planned deploy day is" in page
+    response = action(rita, release, "start_deploy", override_reason="Customer escalation")
     assert response.status_code == 200
     release.refresh_from_db()
     assert release.status == Status.DEPLOYING
@@ -268,13 +276,15 @@ def test_it_assigns_and_removes_roles_on_one_release(cast, release):
     assert not release.assignments.filter(user=cast.devin, role="product").exists()
 
 
-def test_it_lets_the_release_manager_judge_a_check_that_needs_judgement(cast, release):
+def test_it_lets_qa_judge_a_check_that_needs_judgement_but_not_a_developer(cast, release):
     check = release.checks.get()
     record_check_result(check, status=CheckStatus.NEEDS_JUDGEMENT, source="api")
     url = reverse("check_judge", args=[release.pk, check.pk])
     data = {f"judge{check.pk}-passed": "1", f"judge{check.pk}-reason": "Flaky runner, re-ran"}
-    assert htmx_post(client_for(cast.quinn), url, data).status_code == 403
-    assert htmx_post(client_for(cast.rita), url, data).status_code == 200
+    assert htmx_post(client_for(cast.devin), url, data).status_code == 403
+    check.refresh_from_db()
+    assert check.status == CheckStatus.NEEDS_JUDGEMENT
+    assert htmx_post(client_for(cast.quinn), url, data).status_code == 200
     check.refresh_from_db()
     assert check.status == CheckStatus.PASSING
 
@@ -327,3 +337,45 @@ def test_it_renders_the_page_in_the_same_number_of_queries_however_much_data(
         response = client.get(release.get_absolute_url())
     assert response.status_code == 200
     assert f"Extra {count - 1}" in response.content.decode()
+
+
+def test_it_adds_and_closes_review_actions_beside_the_facts(cast, release):
+    make_deploying(release, cast)
+    services.roll_back(release, by=cast.rita, reason="Error rate 4 %")
+    client = client_for(cast.rita)
+    page = client.get(release.get_absolute_url()).content.decode()
+    assert "Rolled back" in page
+    assert "Error rate 4 %" in page
+    assert "The facts beside it" in page
+    assert "Frozen until approval:" in page  # time in each phase
+    response = htmx_post(
+        client,
+        reverse("review_action_add", args=[release.pk]),
+        {"description": "Rehearse the vault migration", "owner": cast.dana.pk},
+    )
+    assert response.status_code == 200
+    action = release.review.actions.get()
+    assert action.owner == cast.dana
+    response = htmx_post(client, reverse("review_action_done", args=[release.pk, action.pk]))
+    assert response.status_code == 200
+    action.refresh_from_db()
+    assert action.done_at is not None
+    refused = htmx_post(
+        client_for(cast.vic),
+        reverse("review_action_add", args=[release.pk]),
+        {"description": "Viewer action"},
+    )
+    assert refused.status_code == 403
+    assert release.review.actions.count() == 1
+
+
+def test_it_shows_an_unhealthy_release_in_red_with_who_makes_the_call(cast, release):
+    make_monitoring(release, cast)
+    complete_rollback_plan(release, cast)  # rita decides
+    services.mark_health(release, "unhealthy", by="poller", reason="Error rate 3 % over 5 min")
+    page = client_for(cast.vic).get(release.get_absolute_url()).content.decode()
+    assert 'class="banner danger" role="alert"' in page
+    assert "Error rate 3 % over 5 min" in page
+    assert "The rollback call is Rita" in page
+    dashboard = client_for(cast.vic).get(reverse("dashboard")).content.decode()
+    assert f'<tr id="release-{release.pk}" class="unhealthy">' in dashboard
