@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("", include("approvals.urls")),
     path("", include("releases.urls")),
+    path("", include("monitoring.urls")),
 ]

@@ -845,6 +845,17 @@ def poll_check_now(check: Check, *, by: Any) -> Check:
     return check
 
 
+def read_checks_now(check_ids: Iterable[int]) -> int:
+    """Make checks due at the next dispatcher tick (a webhook said something changed). Only
+    checks being read in their phase; a fetch in flight for them is void."""
+    check_ids = list(check_ids)
+    if not check_ids:
+        return 0
+    return Check.objects.filter(pk__in=check_ids, next_poll_at__isnull=False).update(
+        next_poll_at=timezone.now(), poll_claim=None
+    )
+
+
 # --- results of a poll --------------------------------------------------------------------------
 
 
