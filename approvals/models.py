@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -143,6 +144,13 @@ class SignOff(models.Model):
         return False
 
 
+class DecisionQuerySet(models.QuerySet["Decision"]):
+    def update(self, **kwargs: Any) -> int:
+        if "snapshot" in kwargs:
+            raise TypeError("A decision's snapshot is frozen once recorded.")
+        return super().update(**kwargs)
+
+
 class Decision(models.Model):
     """The recorded go/no-go outcome and a frozen snapshot of the evidence it rested on."""
 
@@ -161,6 +169,8 @@ class Decision(models.Model):
     override_reason = models.TextField(blank=True)
     # Readiness, sign-offs, checklist, checks and scope exactly as they were; never rewritten.
     snapshot = models.JSONField(default=dict)
+
+    objects = DecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-decided_at", "-pk"]

@@ -43,9 +43,7 @@ def send_notification_emails(notification_ids: list[int]) -> int:
     """
     sent = 0
     failure: OSError | None = None
-    notes = Notification.objects.filter(
-        pk__in=notification_ids, emailed_at__isnull=True
-    ).select_related("user")
+    notes = Notification.objects.filter(pk__in=notification_ids).select_related("user")
     for note in notes:
         if not note.user.email:
             continue
@@ -53,7 +51,7 @@ def send_notification_emails(notification_ids: list[int]) -> int:
             emailed_at=timezone.now()
         )
         if not claimed:
-            continue  # another worker has it
+            continue  # mailed already, or another worker has it
         try:
             send_mail(
                 subject=f"[Greenlight] {note.message[:80]}",

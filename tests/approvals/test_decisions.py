@@ -250,5 +250,7 @@ class TestSnapshot:
         decision.snapshot = {"forged": True}
         with pytest.raises(TypeError, match="frozen once recorded"):
             decision.save()
+        with pytest.raises(TypeError, match="frozen once recorded"):
+            Decision.objects.filter(pk=decision.pk).update(snapshot={"forged": True})
         decision.refresh_from_db()
         assert "forged" not in decision.snapshot
