@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -280,3 +282,19 @@ def test_a_second_dispatcher_skips_the_rows_another_holds():
     claimed = {pk for claim in dispatch.claims for pk in claim.check_ids}
     assert claimed == {c.pk for c in checks[3:]}
     assert waited < 2  # skipped, did not wait for the lock
+
+
+def test_the_beat_health_check_fails_when_the_dispatcher_stops(db):
+    with pytest.raises(CommandError, match="never run"):
+        call_command("check_poller", stdout=StringIO())
+
+    PollerHeartbeat.objects.create(
+        name="dispatcher", ran_at=timezone.now() - dt.timedelta(seconds=90)
+    )
+    with pytest.raises(CommandError, match="last ran 90 s ago"):
+        call_command("check_poller", "--max-age", "60", stdout=StringIO())
+
+    poller.claim_due_checks()
+    out = StringIO()
+    call_command("check_poller", "--max-age", "60", stdout=out)
+    assert "ran 0 s ago" in out.getvalue()
