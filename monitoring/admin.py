@@ -17,7 +17,8 @@ class IntegrationAdmin(admin.ModelAdmin):
         "last_success_at",
     ]
     list_filter = ["kind", "enabled", "circuit_state"]
-    # Credentials are set through the integration form; the ciphertext is never shown.
+    # Credentials are set on the integration's settings page, which encrypts them; the
+    # ciphertext is never shown here.
     exclude = ["secrets_encrypted"]
     readonly_fields = [
         "last_success_at",
@@ -54,6 +55,10 @@ class CheckAdmin(admin.ModelAdmin):
         "passing_since",
         "consecutive_errors",
         "etag",
+        "started_at",
+        "first_passed_at",
+        "judged_at",
+        "poll_claim",
     ]
     inlines = [CheckResultInline]
 
@@ -69,3 +74,9 @@ class CheckResultAdmin(admin.ModelAdmin):
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["provider", "delivery_id", "event", "received_at"]
     list_filter = ["provider"]
+
+
+@admin.register(models.PollerHeartbeat)
+class PollerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["name", "ran_at", "claimed", "groups"]
+    readonly_fields = ["name", "ran_at", "claimed", "groups"]

@@ -119,11 +119,9 @@ def claim_due_checks(*, now: dt.datetime | None = None, limit: int = CLAIM_LIMIT
         lease = now + dt.timedelta(seconds=LEASE_SECONDS)
         for (integration_id, _key), members in groups.items():
             token = uuid.uuid4()
-            for check in members:
-                check.poll_claim = token
-                check.next_poll_at = lease
-            dispatch.claims.append(Claim(integration_id, sorted(c.pk for c in members), str(token)))
-        Check.objects.bulk_update(checks, ["poll_claim", "next_poll_at"], batch_size=500)
+            pks = sorted(c.pk for c in members)
+            Check.objects.filter(pk__in=pks).update(poll_claim=token, next_poll_at=lease)
+            dispatch.claims.append(Claim(integration_id, pks, str(token)))
         PollerHeartbeat.objects.update_or_create(
             name="dispatcher",
             defaults={"ran_at": now, "claimed": len(checks), "groups": len(groups)},

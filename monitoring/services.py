@@ -901,8 +901,23 @@ def record_poll_results(
             if observation is not None and observation.status != CheckStatus.ERROR:
                 check.etag = (observation.etag or "")[:200]
             written += 1
-        Check.objects.bulk_update(checks, [*STATE_FIELDS, "poll_claim", "next_poll_at", "etag"])
+        save_alike(checks, [*STATE_FIELDS, "poll_claim", "next_poll_at", "etag"])
     return written
+
+
+def save_alike(checks: Sequence[Check], fields: Sequence[str]) -> None:
+    """Save ``fields`` of many checks with one plain UPDATE per distinct set of values.
+
+    The checks of one fetch mostly end up with the same values (same answer, same time, same
+    interval), so this is usually one query; ``bulk_update``'s CASE per field and row costs far
+    more to build than to run.
+    """
+    alike: dict[tuple[Any, ...], list[int]] = {}
+    for check in checks:
+        values = tuple(getattr(check, name) for name in fields)
+        alike.setdefault(values, []).append(check.pk)
+    for values, pks in alike.items():
+        Check.objects.filter(pk__in=pks).update(**dict(zip(fields, values, strict=True)))
 
 
 def _next_poll(
