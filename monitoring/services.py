@@ -135,14 +135,15 @@ def save_integration(
     config: Mapping[str, Any] | None = None,
     secrets: Mapping[str, Any] | None = None,
     clear_secrets: Iterable[str] = (),
-    enabled: bool = True,
+    enabled: bool | None = None,
 ) -> Integration:
     """Create an integration, or change one.
 
     Credentials are write-only: ``secrets`` holds the ones to set, an empty or missing value keeps
     the stored one, and ``clear_secrets`` names the ones to remove. They are stored encrypted and
-    never returned. Field errors come as a ``ValidationError`` whose keys are ``name``, ``kind``,
-    ``base_url``, ``config.<field>`` and ``secrets.<field>``.
+    never returned. ``enabled`` None keeps the current setting (a new integration is enabled).
+    Field errors come as a ``ValidationError`` whose keys are ``name``, ``kind``, ``base_url``,
+    ``config.<field>`` and ``secrets.<field>``.
     """
     _require_manager(by, project)
     if integration is not None and integration.project_id != project.pk:
@@ -210,8 +211,10 @@ def save_integration(
         if integration is None:
             integration = Integration(project=project)
             changed_connection = False
+            was_enabled = False
         else:
             integration = Integration.objects.select_for_update().get(pk=integration.pk)
+            was_enabled = integration.enabled
             changed_connection = (
                 integration.kind != kind
                 or integration.base_url != base_url
@@ -222,7 +225,8 @@ def save_integration(
         integration.kind = kind
         integration.base_url = base_url
         integration.config = config
-        integration.enabled = enabled
+        if enabled is not None:
+            integration.enabled = enabled
         if merged != stored or not integration.pk:
             integration.secrets_encrypted = encrypt_secrets(merged)
         if changed_connection:
@@ -243,8 +247,27 @@ def save_integration(
             Check.objects.filter(integration=integration, next_poll_at__isnull=False).update(
                 next_poll_at=timezone.now(), etag="", poll_claim=None
             )
+    if was_enabled and not integration.enabled:
+        _no_longer_read(integration, by=by)
     logger.info("Integration %s (%s) saved by %s", integration.pk, kind, by)
     return integration
+
+
+def _no_longer_read(integration: Integration, *, by: Any) -> None:
+    """A disabled integration's checks stop being read: their last result is no evidence any
+    more, so they show an error (never a pass) until the integration is enabled again."""
+    active = Check.objects.filter(
+        integration=integration, release__isnull=False, next_poll_at__isnull=False
+    ).exclude(status=CheckStatus.ERROR)
+    for check in active:
+        record_check_result(
+            check,
+            status=CheckStatus.ERROR,
+            value="integration disabled",
+            detail=f"“{integration.name}” is disabled: nothing reads this check.",
+            source="system",
+            by=by,
+        )
 
 
 def delete_integration(integration: Integration, *, by: Any) -> None:

@@ -257,3 +257,17 @@ def test_it_says_which_secrets_no_key_can_read(cast, settings):
 
     with pytest.raises(CommandError, match="payments/GitHub"):
         call_command("rotate_secrets", stdout=StringIO())
+
+
+def test_disabling_an_integration_stops_its_checks_counting(cast, release):
+    integration = github(cast)
+    check = services.save_release_check(
+        release, by=cast.rita, integration=integration, name="Build", phase="pre_release"
+    )
+    services.record_check_result(check, status="passing", source="api")
+
+    github(cast, integration=integration, enabled=False)
+
+    check.refresh_from_db()
+    assert (check.status, check.last_value) == ("error", "integration disabled")
+    assert not check.counts_as_passing(commit_sha=release.commit_sha)

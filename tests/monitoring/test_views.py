@@ -93,6 +93,21 @@ def test_rita_adds_an_integration_whose_credentials_are_never_shown_again(client
     assert reverse("webhook_github", args=[integration.pk]) in page.text
 
 
+def test_choosing_another_kind_redraws_only_the_form(client, cast):
+    login(client, cast.rita)
+
+    page = client.get(
+        reverse("integration_create", args=["payments"]) + "?kind=prometheus&partial=form",
+        headers={"HX-Request": "true"},
+    )
+
+    assert page.status_code == 200
+    assert "<html" not in page.text
+    assert 'name="base_url"' in page.text
+    assert 'name="secret__password"' in page.text
+    assert 'name="config__repo"' not in page.text
+
+
 def test_leaving_a_secret_empty_on_edit_keeps_it(client, cast, github):
     login(client, cast.rita)
     url = reverse("integration_edit", args=["payments", github.pk])
