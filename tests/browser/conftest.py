@@ -1,0 +1,82 @@
+"""Real Chromium (Debian's, at /usr/bin/chromium) against the live test server.
+
+Playwright's sync API runs an event loop in the test thread; the test code still reads and
+writes the database through the ORM, which Django would refuse in a thread with a running loop.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.builders import PASSWORD
+from tests.conftest import CHROMIUM
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "viewport": {"width": 1360, "height": 900}}
+
+
+@pytest.fixture
+def open_as(browser: Any, browser_context_args: dict[str, Any], live_server: Any) -> Callable:
+    """A logged-in page for one person, in a browser context of their own (own cookies)."""
+    contexts = []
+
+    def login(user: Any) -> Any:
+        context = browser.new_context(**browser_context_args)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill(user.get_username())
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield login
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def shoot(live_server: Any) -> Callable:
+    """Full-page screenshots of the dashboard and the release page for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(page: Any, name: str, release: Any) -> None:
+        page.goto(f"{live_server.url}/")
+        page.screenshot(path=ARTIFACTS / f"{name}-dashboard.png", full_page=True)
+        page.goto(f"{live_server.url}{release.get_absolute_url()}")
+        page.screenshot(path=ARTIFACTS / f"{name}-release.png", full_page=True)
+
+    return take
+
+
+def csrf_token(page: Any) -> str:
+    return next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
