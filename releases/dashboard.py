@@ -9,11 +9,26 @@ of the three apps.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.core.cache import cache
+from django.db.models import (
+    Count,
+    Exists,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, RoleRequirement, SignOff
 from monitoring.models import Check, CheckPhase, CheckStatus
@@ -29,7 +44,7 @@ from releases.models import (
     ScopeChangeRequest,
     Status,
 )
-from releases.permissions import visible_releases
+from releases.permissions import visible_projects, visible_releases
 from releases.readiness import Readiness, compute_readiness, with_readiness_data
 
 PAGE_SIZE = 25
@@ -120,140 +135,279 @@ class SignOffTask:
 
 
 @dataclass
+class Waiting:
+    """The first few of something waiting on me, and how many there are in all."""
+
+    shown: list[Any]
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.shown)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+def _first(queryset: QuerySet) -> tuple[list[Any], int]:
+    """The first PANEL_LIMIT rows and the total, in one query (a window count over the set)."""
+    rows = list(queryset.annotate(waiting_total=Window(Count("pk")))[:PANEL_LIMIT])
+    return rows, (rows[0].waiting_total if rows else 0)
+
+
 class MyActions:
-    sign_offs: list[SignOffTask] = field(default_factory=list)
-    checklist: list[ChecklistItem] = field(default_factory=list)
-    change_requests: list[ScopeChangeRequest] = field(default_factory=list)
+    """The sign-offs, checklist items and change requests waiting on one person.
 
-    @property
-    def release_ids(self) -> set[int]:
-        return (
-            {t.release.pk for t in self.sign_offs}
-            | {i.release_id for i in self.checklist}
-            | {r.release_id for r in self.change_requests}
+    Each list is filtered in SQL and fetched once, capped at PANEL_LIMIT with the total
+    alongside, so the panel costs the same for a person with two tasks or two thousand.
+    """
+
+    def __init__(self, user: Any, *, now: dt.datetime | None = None) -> None:
+        self.user = user
+        self.now = now or timezone.now()
+        self.releases = visible_releases(user)
+
+    @cached_property
+    def _policies(self) -> dict[int, tuple[int | None, bool]]:
+        return {
+            project_id: (days, separation)
+            for project_id, days, separation in ApprovalPolicy.objects.filter(
+                project__in=visible_projects(self.user)
+            ).values_list("project_id", "sign_off_expiry_days", "separation_of_duties")
+        }
+
+    def _sign_off_rows(self) -> QuerySet[RoleAssignment]:
+        user, now = self.user, self.now
+        mine = SignOff.objects.current().filter(
+            release=OuterRef("release"), user=user, withdrawn_at__isnull=True
         )
-
-    @property
-    def total(self) -> int:
-        return len(self.sign_offs) + len(self.checklist) + len(self.change_requests)
-
-    def shown(self, name: str) -> list[Any]:
-        return getattr(self, name)[:PANEL_LIMIT]
-
-    def hidden(self, name: str) -> int:
-        return max(0, len(getattr(self, name)) - PANEL_LIMIT)
-
-
-def _sign_offs_waiting(user: Any, releases: QuerySet[Release], now: dt.datetime) -> list:
-    policy = ApprovalPolicy.objects.filter(project=OuterRef("release__project"))
-    mine = SignOff.objects.current().filter(
-        release=OuterRef("release"), user=user, withdrawn_at__isnull=True
-    )
-    assignments = (
-        RoleAssignment.objects.filter(
-            user=user,
-            release__in=releases.filter(status__in=SIGNABLE),
-        )
-        .exclude(role=Role.VIEWER)
-        .annotate(
-            has_policy=Exists(policy),
-            required=Exists(
+        by_default = Q()
+        for kind, roles in DEFAULT_REQUIRED_ROLES.items():
+            by_default |= Q(release__kind=kind, role__in=list(roles))
+        required = Q(
+            Exists(
                 RoleRequirement.objects.filter(
                     policy__project=OuterRef("release__project"),
                     release_kind=OuterRef("release__kind"),
                     role=OuterRef("role"),
                 )
-            ),
-            expiry_days=Subquery(policy.values("sign_off_expiry_days")[:1]),
-            separation=Subquery(policy.values("separation_of_duties")[:1]),
-            signed_at=Subquery(mine.filter(role=OuterRef("role")).values("created_at")[:1]),
-            signed_stale=Exists(mine.filter(role=OuterRef("role"), stale_at__isnull=False)),
-            signed_other=Exists(mine.exclude(role=OuterRef("role"))),
+            )
+        ) | (
+            ~Q(Exists(ApprovalPolicy.objects.filter(project=OuterRef("release__project"))))
+            & by_default
         )
-        .select_related("release__project")
-        .order_by("release__go_no_go_at", "release__pk", "role")
-    )
-    waiting = []
-    for a in assignments:
-        required = (
-            a.required if a.has_policy else a.role in DEFAULT_REQUIRED_ROLES.get(a.release.kind, {})
-        )
-        if not required:
-            continue
-        expired = (
-            a.signed_at is not None
-            and a.expiry_days is not None
-            and now - a.signed_at > dt.timedelta(days=a.expiry_days)
-        )
-        if a.signed_at is not None and not (a.signed_stale or expired):
-            continue
+        # Not signed, stale, or older than the project's expiry: asked (again).
+        expired = Q(pk__in=[])
+        for project_id, (days, _separation) in self._policies.items():
+            if days is not None:
+                expired |= Q(
+                    release__project_id=project_id,
+                    signed_at__lt=now - dt.timedelta(days=days),
+                )
         # One person gives at most one role's sign-off: once they signed for another role,
-        # this one is not theirs to give.
-        if a.signed_other and (a.separation is None or a.separation) and a.signed_at is None:
-            continue
-        waiting.append(SignOffTask(release=a.release, role=a.role, stale=a.signed_at is not None))
-    return waiting
-
-
-def _checklist_waiting(user: Any, releases: QuerySet[Release]) -> list[ChecklistItem]:
-    return list(
-        ChecklistItem.objects.filter(
-            release__in=releases.filter(status__in=ACTIVE_STATUSES),
-            ticked_at__isnull=True,
-            required=True,
+        # a role they have not signed is not theirs to give.
+        lenient = [pid for pid, (_days, separation) in self._policies.items() if not separation]
+        return (
+            RoleAssignment.objects.filter(
+                user=user, release__in=self.releases.filter(status__in=SIGNABLE)
+            )
+            .exclude(role=Role.VIEWER)
+            .annotate(
+                signed_at=Subquery(mine.filter(role=OuterRef("role")).values("created_at")[:1]),
+                signed_stale=Exists(mine.filter(role=OuterRef("role"), stale_at__isnull=False)),
+                signed_other=Exists(mine.exclude(role=OuterRef("role"))),
+            )
+            .filter(required)
+            .filter(Q(signed_at__isnull=True) | Q(signed_stale=True) | expired)
+            .exclude(
+                Q(signed_other=True, signed_at__isnull=True) & ~Q(release__project_id__in=lenient)
+            )
         )
-        .filter(DUE_PHASES)
-        .filter(
-            Exists(
-                RoleAssignment.objects.filter(
-                    release=OuterRef("release"), user=user, role=OuterRef("owner_role")
+
+    def _checklist_rows(self) -> QuerySet[ChecklistItem]:
+        return (
+            ChecklistItem.objects.filter(
+                release__in=self.releases.filter(status__in=ACTIVE_STATUSES),
+                ticked_at__isnull=True,
+                required=True,
+            )
+            .filter(DUE_PHASES)
+            .filter(
+                Exists(
+                    RoleAssignment.objects.filter(
+                        release=OuterRef("release"), user=self.user, role=OuterRef("owner_role")
+                    )
                 )
             )
         )
-        .select_related("release__project")
-        .order_by("release__go_no_go_at", "release__pk", "phase", "position", "pk")
-    )
 
-
-def _change_requests_waiting(user: Any, releases: QuerySet[Release]) -> list[ScopeChangeRequest]:
-    assigned = RoleAssignment.objects.filter(release=OuterRef("release"), user=user)
-    if user.is_superuser:
-        manager = Q()
-    else:
-        manager = Q(Exists(assigned.filter(role=Role.RELEASE_MANAGER))) | Q(
-            Exists(
-                ProjectMembership.objects.filter(
-                    project=OuterRef("release__project"), user=user, role=Role.RELEASE_MANAGER
+    def _change_rows(self) -> QuerySet[ScopeChangeRequest]:
+        user = self.user
+        assigned = RoleAssignment.objects.filter(release=OuterRef("release"), user=user)
+        if user.is_superuser:
+            manager = Q()
+        else:
+            manager = Q(Exists(assigned.filter(role=Role.RELEASE_MANAGER))) | Q(
+                Exists(
+                    ProjectMembership.objects.filter(
+                        project=OuterRef("release__project"),
+                        user=user,
+                        role=Role.RELEASE_MANAGER,
+                    )
                 )
             )
+        as_product = (
+            Q(Exists(assigned.filter(role=Role.PRODUCT)))
+            & Q(product_approved_at__isnull=True)
+            & ~Q(manager_approved_by=user)
         )
-    as_product = (
-        Q(Exists(assigned.filter(role=Role.PRODUCT)))
-        & Q(product_approved_at__isnull=True)
-        & ~Q(manager_approved_by=user)
-    )
-    as_manager = manager & Q(manager_approved_at__isnull=True) & ~Q(product_approved_by=user)
-    return list(
-        ScopeChangeRequest.objects.filter(
-            state=ScopeChangeRequest.State.PENDING,
-            release__in=releases.filter(status__in=SIGNABLE),
+        as_manager = manager & Q(manager_approved_at__isnull=True) & ~Q(product_approved_by=user)
+        return (
+            ScopeChangeRequest.objects.filter(
+                state=ScopeChangeRequest.State.PENDING,
+                release__in=self.releases.filter(status__in=SIGNABLE),
+            )
+            .exclude(requested_by=user)
+            .filter(as_product | as_manager)
         )
-        .exclude(requested_by=user)
-        .filter(as_product | as_manager)
-        .select_related("release__project", "requested_by", "scope_item")
-        .order_by("requested_at", "pk")
-    )
+
+    @cached_property
+    def sign_offs(self) -> Waiting:
+        rows, total = _first(
+            self._sign_off_rows()
+            .select_related("release__project")
+            .order_by("release__go_no_go_at", "release__pk", "role")
+        )
+        tasks = [
+            SignOffTask(release=a.release, role=a.role, stale=a.signed_at is not None) for a in rows
+        ]
+        return Waiting(tasks, total)
+
+    @cached_property
+    def checklist(self) -> Waiting:
+        return Waiting(
+            *_first(
+                self._checklist_rows()
+                .select_related("release__project")
+                .order_by("release__go_no_go_at", "release__pk", "phase", "position", "pk")
+            )
+        )
+
+    @cached_property
+    def change_requests(self) -> Waiting:
+        return Waiting(
+            *_first(
+                self._change_rows()
+                .select_related("release__project", "requested_by", "scope_item")
+                .order_by("requested_at", "pk")
+            )
+        )
+
+    @property
+    def total(self) -> int:
+        return self.sign_offs.total + self.checklist.total + self.change_requests.total
+
+    def releases_q(self) -> Q:
+        """Releases with anything waiting on me, as a filter: one query with three sub-selects."""
+        return (
+            Q(pk__in=self._sign_off_rows().values("release_id"))
+            | Q(pk__in=self._checklist_rows().values("release_id"))
+            | Q(pk__in=self._change_rows().values("release_id"))
+        )
 
 
 def my_actions(user: Any, *, now: dt.datetime | None = None) -> MyActions:
-    """The sign-offs, checklist items and change requests waiting on this user: three queries."""
-    now = now or timezone.now()
-    releases = visible_releases(user)
-    return MyActions(
-        sign_offs=_sign_offs_waiting(user, releases, now),
-        checklist=_checklist_waiting(user, releases),
-        change_requests=_change_requests_waiting(user, releases),
+    return MyActions(user, now=now)
+
+
+# --- cached fragments ----------------------------------------------------------------------------
+#
+# A dashboard is read far more often than anything on it changes, and most of its cost is
+# Python (ORM rows, readiness, templates), not SQL. So each row is rendered once per version
+# of its release and kept in the shared cache, and so is each person's "needs my action" panel.
+# A version changes with everything the row shows that is logged as an event (transitions,
+# ticks, sign-offs, check status changes, scope changes), with the approval policy of the
+# project, and with the minute, so relative times and time-based staleness (sign-off expiry,
+# a check's hold time) are never more than a minute old.
+
+FRAGMENT_TTL = 600
+
+
+def with_versions(releases: QuerySet[Release]) -> QuerySet[Release]:
+    """Annotate each release with its newest event id: part of its row's version."""
+    return releases.annotate(
+        newest_event=Subquery(
+            ReleaseEvent.objects.filter(release=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+        )
     )
+
+
+def _policy_versions(project_ids: set[int]) -> dict[int, str]:
+    """One string per project that changes whenever its approval policy does (one query)."""
+    found: dict[int, list[str]] = {}
+    for project_id, days, kind, role, quorum in (
+        ApprovalPolicy.objects.filter(project_id__in=project_ids)
+        .values_list(
+            "project_id",
+            "sign_off_expiry_days",
+            "requirements__release_kind",
+            "requirements__role",
+            "requirements__quorum",
+        )
+        .order_by("project_id", "requirements__release_kind", "requirements__role")
+    ):
+        found.setdefault(project_id, [f"expiry={days}"]).append(f"{kind}:{role}={quorum}")
+    return {project_id: ",".join(parts) for project_id, parts in found.items()}
+
+
+def _key(*parts: Any) -> str:
+    return "gl:dash:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:40]
+
+
+def render_rows(releases: list[Release], *, now: dt.datetime | None = None) -> list[str]:
+    """The table rows of one page, from the cache where the release has not changed.
+
+    Only the releases missing from the cache are loaded with ``with_row_data`` and have their
+    readiness computed, so a page costs two queries when nothing changed and the usual fixed
+    number when something did.
+    """
+    now = now or timezone.now()
+    minute = int(now.timestamp()) // 60
+    policies = _policy_versions({r.project_id for r in releases})
+    keys = {
+        r.pk: _key(
+            "row",
+            r.pk,
+            r.updated_at.timestamp(),
+            getattr(r, "newest_event", None),
+            r.project.name,
+            policies.get(r.project_id, ""),
+            minute,
+        )
+        for r in releases
+    }
+    cached = cache.get_many(list(keys.values()))
+    missing = [r.pk for r in releases if keys[r.pk] not in cached]
+    if missing:
+        fresh = {}
+        loaded = with_row_data(Release.objects.filter(pk__in=missing).select_related("project"))
+        for row in load_rows(list(loaded), now=now):
+            html = render_to_string("releases/dashboard.html#row", {"row": row})
+            fresh[keys[row.release.pk]] = html
+        cache.set_many(fresh, FRAGMENT_TTL)
+        cached.update(fresh)
+    # The HTML was rendered, and escaped, by our own template.
+    return [mark_safe(cached[keys[r.pk]]) for r in releases]
+
+
+def render_panel(user: Any, token: str) -> str:
+    """The "needs my action" panel, rendered once per person and change token."""
+    key = _key("mine", user.pk, token)
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string("releases/dashboard.html#mine", {"mine": my_actions(user)})
+        cache.set(key, html, FRAGMENT_TTL)
+    return mark_safe(html)
 
 
 def change_token(*, now: dt.datetime | None = None) -> str:

@@ -62,7 +62,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     projects = list(visible_projects(request.user))
     filters = forms.DashboardFilter(request.GET or None, projects=projects)
     releases = visible_releases(request.user).active()
-    mine = dash.my_actions(request.user)
     if filters.is_bound and not filters.is_valid():
         releases = releases.none()
     elif filters.is_bound:
@@ -71,18 +70,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if filters.cleaned_data["status"]:
             releases = releases.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["mine"]:
-            releases = releases.filter(pk__in=mine.release_ids)
-    releases = dash.with_row_data(releases).order_by(
-        F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
+            releases = releases.filter(dash.my_actions(request.user).releases_q())
+    releases = (
+        dash.with_versions(releases)
+        .select_related("project")
+        .order_by(F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk")
     )
     page = Paginator(releases, dash.PAGE_SIZE).get_page(request.GET.get("page"))
+    token = dash.change_token()
     context = {
-        "rows": dash.load_rows(list(page.object_list)),
+        "rows": dash.render_rows(list(page.object_list)),
+        "panel": dash.render_panel(request.user, token),
         "page": page,
-        "mine": mine,
         "filters": filters,
         "projects": projects,
-        "token": dash.change_token(),
+        "token": token,
         "query": _query_without(request, "page"),
         "can_create": dash.can_create_anywhere(request.user),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from approvals import services as approvals
@@ -16,6 +17,12 @@ from tests.bulk import seed_releases
 from tests.html import client_for, htmx_get
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Rows and panels are cached by version; every test starts without any."""
+    cache.clear()
 
 
 def dashboard(user, **params) -> str:
@@ -158,8 +165,10 @@ def test_it_pages_through_many_releases(cast):
     assert dashboard(cast.rita, page=2).count('<tr id="release-') == 5
 
 
-# The dashboard's queries do not grow with the number of releases.
-DASHBOARD_QUERIES = 20
+# The dashboard's queries do not grow with the number of releases: the first view after a
+# change loads and computes every row; later views take unchanged rows from the cache.
+DASHBOARD_QUERIES = 23
+DASHBOARD_QUERIES_UNCHANGED = 10
 
 
 @pytest.mark.parametrize("count", [10, 200])
@@ -179,3 +188,28 @@ def test_it_renders_in_the_same_number_of_queries_for_10_or_200_releases(
         response = client.get(reverse("dashboard"))
     assert response.status_code == 200
     assert response.content.decode().count('<tr id="release-') == min(count, 25)
+    with django_assert_max_num_queries(DASHBOARD_QUERIES_UNCHANGED):
+        again = client.get(reverse("dashboard"))
+    body = again.content.decode().split('<div id="live"')[1]
+    assert body == response.content.decode().split('<div id="live"')[1]
+
+
+def test_it_recomputes_only_the_row_of_the_release_that_changed(cast):
+    first, second = make_release(cast, "1.0.0"), make_release(cast, "2.0.0")
+    client = client_for(cast.rita)
+    before = client.get(reverse("dashboard")).content.decode()
+    item = first.checklist_items.get(title="Critical flows pass")
+    services.tick_checklist_item(item, by=cast.quinn)
+    after = client.get(reverse("dashboard")).content.decode()
+    assert row(after, first) != row(before, first)
+    assert row(after, second) == row(before, second)
+
+
+def test_it_follows_a_change_of_the_approval_policy_that_logs_no_event(cast, release):
+    from approvals import services as approvals_services
+
+    assert "Product: Waiting" in row(dashboard(cast.rita), release)
+    approvals_services.set_role_requirement(
+        cast.project, by=cast.rita, release_kind="standard", role="product", quorum=0
+    )
+    assert "Product:" not in row(dashboard(cast.rita), release)
