@@ -15,15 +15,18 @@ from functools import cached_property
 from typing import Any
 
 from django.core.cache import cache
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Count,
     Exists,
+    F,
     Max,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Window,
 )
 from django.template.loader import render_to_string
@@ -36,6 +39,7 @@ from releases.models import (
     ACTIVE_STATUSES,
     ChecklistItem,
     Phase,
+    Project,
     ProjectMembership,
     Release,
     ReleaseEvent,
@@ -44,6 +48,7 @@ from releases.models import (
     ScopeChangeRequest,
     Status,
 )
+from releases.notifications import unread_count
 from releases.permissions import visible_projects, visible_releases
 from releases.readiness import Readiness, compute_readiness, with_readiness_data
 
@@ -76,6 +81,27 @@ class Row:
     @property
     def more_blockers(self) -> int:
         return max(0, len(self.readiness.blockers) - 3)
+
+
+def paginate(releases: QuerySet, number: Any, size: int = PAGE_SIZE) -> Page:
+    """One page of releases and the total, in one query: a window count instead of COUNT(*)."""
+    try:
+        number = max(1, int(number))
+    except (TypeError, ValueError):
+        number = 1
+    bottom = (number - 1) * size
+    rows = list(releases.annotate(listed_total=Window(Count("pk")))[bottom : bottom + size])
+    if rows:
+        first = rows[0]
+        count = first["listed_total"] if isinstance(first, dict) else first.listed_total
+    else:
+        # Past the end (or nothing at all): count, and show the last page.
+        count = releases.count()
+        if count and number > 1:
+            return paginate(releases, -(-count // size), size)
+    paginator = Paginator(releases, size)
+    paginator.count = count  # already known; spares the paginator its COUNT query
+    return Page(rows, number, paginator)
 
 
 def with_row_data(releases: QuerySet[Release]) -> QuerySet[Release]:
@@ -112,12 +138,35 @@ def load_rows(releases: list[Release], *, now: dt.datetime | None = None) -> lis
     return rows
 
 
-def can_create_anywhere(user: Any) -> bool:
-    """Whether the "New release" button shows: one query however many projects."""
-    return (
-        user.is_superuser
-        or ProjectMembership.objects.filter(user=user, role=Role.RELEASE_MANAGER).exists()
-    )
+def person_summary(request: Any) -> dict[str, Any]:
+    """Who is signed in: projects with their roles, whether they create releases, unread
+    notifications. Two queries, once per request (the header and the page share it)."""
+    cached = getattr(request, "_greenlight_person", None)
+    if cached is not None:
+        return cached
+    user = request.user
+    projects: dict[int, dict[str, Any]] = {}
+    for membership in ProjectMembership.objects.filter(user=user).select_related("project"):
+        entry = projects.setdefault(
+            membership.project_id, {"project": membership.project, "roles": [], "manages": False}
+        )
+        entry["roles"].append(Role(membership.role).label)
+        entry["manages"] |= membership.role == Role.RELEASE_MANAGER
+    summary = {
+        "name": user.get_full_name() or user.get_username(),
+        "projects": list(projects.values()),
+        "can_create": user.is_superuser or any(e["manages"] for e in projects.values()),
+        "unread": unread_count(user),
+    }
+    request._greenlight_person = summary
+    return summary
+
+
+def filter_projects(request: Any) -> list[Project]:
+    """The projects a person may filter by: theirs (every project for a superuser)."""
+    if request.user.is_superuser:
+        return list(visible_projects(request.user))
+    return [entry["project"] for entry in person_summary(request)["projects"]]
 
 
 # --- what waits on me -------------------------------------------------------------------------
@@ -333,61 +382,65 @@ def my_actions(user: Any, *, now: dt.datetime | None = None) -> MyActions:
 FRAGMENT_TTL = 600
 
 
-def with_versions(releases: QuerySet[Release]) -> QuerySet[Release]:
-    """Annotate each release with its newest event id: part of its row's version."""
+VERSION_FIELDS = (
+    "pk",
+    "updated_at",
+    "project__name",
+    "newest_event",
+    "policy_expiry",
+    "policy_roles",
+    "policy_weight",
+    "newest_anywhere",
+)
+
+
+def with_versions(releases: QuerySet[Release]) -> QuerySet[dict[str, Any]]:
+    """Annotate what a row's version is made of, so the page query brings it along:
+
+    the release's newest event, a fingerprint of its project's approval policy (expiry, and
+    the required roles' count and weighted quorum sum: a policy edit logs no event), and the
+    newest event anywhere (the page's change token) — no query of their own. Plain values,
+    not model instances: a page whose rows are all cached needs nothing else.
+    """
+    requirements = (
+        RoleRequirement.objects.filter(policy__project=OuterRef("project"))
+        .order_by()
+        .values("policy")
+    )
     return releases.annotate(
         newest_event=Subquery(
             ReleaseEvent.objects.filter(release=OuterRef("pk")).order_by("-pk").values("pk")[:1]
-        )
-    )
-
-
-def _policy_versions(project_ids: set[int]) -> dict[int, str]:
-    """One string per project that changes whenever its approval policy does (one query)."""
-    found: dict[int, list[str]] = {}
-    for project_id, days, kind, role, quorum in (
-        ApprovalPolicy.objects.filter(project_id__in=project_ids)
-        .values_list(
-            "project_id",
-            "sign_off_expiry_days",
-            "requirements__release_kind",
-            "requirements__role",
-            "requirements__quorum",
-        )
-        .order_by("project_id", "requirements__release_kind", "requirements__role")
-    ):
-        found.setdefault(project_id, [f"expiry={days}"]).append(f"{kind}:{role}={quorum}")
-    return {project_id: ",".join(parts) for project_id, parts in found.items()}
+        ),
+        policy_expiry=Subquery(
+            ApprovalPolicy.objects.filter(project=OuterRef("project")).values(
+                "sign_off_expiry_days"
+            )[:1]
+        ),
+        policy_roles=Subquery(requirements.annotate(n=Count("pk")).values("n")[:1]),
+        policy_weight=Subquery(requirements.annotate(w=Sum(F("quorum") * F("pk"))).values("w")[:1]),
+        newest_anywhere=Subquery(ReleaseEvent.objects.order_by("-pk").values("pk")[:1]),
+    ).values(*VERSION_FIELDS)
 
 
 def _key(*parts: Any) -> str:
     return "gl:dash:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:40]
 
 
-def render_rows(releases: list[Release], *, now: dt.datetime | None = None) -> list[str]:
-    """The table rows of one page, from the cache where the release has not changed.
+def render_rows(releases: list[dict[str, Any]], *, now: dt.datetime | None = None) -> list[str]:
+    """The table rows of one page (``with_versions`` values), from the cache where the release
+    has not changed.
 
     Only the releases missing from the cache are loaded with ``with_row_data`` and have their
-    readiness computed, so a page costs two queries when nothing changed and the usual fixed
-    number when something did.
+    readiness computed, so a page whose rows are all cached costs no query here and one that
+    changed the usual fixed number.
     """
     now = now or timezone.now()
     minute = int(now.timestamp()) // 60
-    policies = _policy_versions({r.project_id for r in releases})
     keys = {
-        r.pk: _key(
-            "row",
-            r.pk,
-            r.updated_at.timestamp(),
-            getattr(r, "newest_event", None),
-            r.project.name,
-            policies.get(r.project_id, ""),
-            minute,
-        )
-        for r in releases
+        r["pk"]: _key("row", *(r[name] for name in VERSION_FIELDS[:-1]), minute) for r in releases
     }
     cached = cache.get_many(list(keys.values()))
-    missing = [r.pk for r in releases if keys[r.pk] not in cached]
+    missing = [pk for pk, key in keys.items() if key not in cached]
     if missing:
         fresh = {}
         loaded = with_row_data(Release.objects.filter(pk__in=missing).select_related("project"))
@@ -397,7 +450,7 @@ def render_rows(releases: list[Release], *, now: dt.datetime | None = None) -> l
         cache.set_many(fresh, FRAGMENT_TTL)
         cached.update(fresh)
     # The HTML was rendered, and escaped, by our own template.
-    return [mark_safe(cached[keys[r.pk]]) for r in releases]
+    return [mark_safe(cached[keys[r["pk"]]]) for r in releases]
 
 
 def render_panel(user: Any, token: str) -> str:
@@ -410,15 +463,19 @@ def render_panel(user: Any, token: str) -> str:
     return mark_safe(html)
 
 
-def change_token(*, now: dt.datetime | None = None) -> str:
+def change_token(*, now: dt.datetime | None = None, releases: list[Release] | None = None) -> str:
     """Changes whenever anything is logged anywhere, and once a minute for relative times.
 
     Every change a dashboard shows writes a ReleaseEvent (transitions, ticks, sign-offs, check
-    status changes), so the newest event id is a cheap version number: one index lookup.
+    status changes), so the newest event id is a cheap version number: one index lookup, or
+    none when ``releases`` come from ``with_versions``.
     """
     now = now or timezone.now()
-    newest = ReleaseEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0
-    return f"{newest}.{int(now.timestamp()) // 60}"
+    if releases:
+        newest = releases[0]["newest_anywhere"]
+    else:
+        newest = ReleaseEvent.objects.aggregate(newest=Max("pk"))["newest"]
+    return f"{newest or 0}.{int(now.timestamp()) // 60}"
 
 
 def release_token(release_pk: int) -> str:

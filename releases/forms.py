@@ -44,9 +44,13 @@ def when_field(label: str, help_text: str = "") -> forms.DateTimeField:
     )
 
 
+def person_label(user: Any) -> str:
+    return user.get_full_name() or user.get_username()
+
+
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return obj.get_full_name() or obj.get_username()
+        return person_label(obj)
 
 
 def members_of(project: Project) -> QuerySet:

@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet, prefetch_related_objects
+from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
-from releases.models import ACTIVE_STATUSES, FreezeWindow, Release
+from releases.models import FreezeWindow, Release
 from releases.services import freeze_windows_overlapping
 
 WIDTH = 1100
@@ -26,6 +26,8 @@ ROW_OFFSET = 10
 MARKER_GAP = 17  # markers closer than this are nudged apart so every letter stays readable
 PROJECT_HEIGHT = 28
 AXIS_HEIGHT = 44
+# More lanes than this go on further pages: a chart is read, not scrolled for ever.
+LANES_PER_PAGE = 40
 
 # One letter per milestone so the chart reads without hovering; the legend spells them out.
 MILESTONES = [
@@ -134,16 +136,25 @@ def _dates(release: Release) -> list[dt.datetime]:
 
 def releases_in_range(
     releases: QuerySet[Release], start: dt.datetime, end: dt.datetime
-) -> list[Release]:
-    """Active releases, and finished ones with anything planned or done inside the range."""
-    touches = Q(status__in=ACTIVE_STATUSES)
+) -> QuerySet:
+    """Releases with anything planned or done inside the range, by project and deploy date."""
+    touches = Q(pk__in=[])
     for _key, _label, _letter, planned, actual in MILESTONES:
         touches |= Q(**{f"{planned}__range": (start, end)})
         touches |= Q(**{f"{actual}__range": (start, end)})
     for name, _label, _letter in ENDINGS:
         touches |= Q(**{f"{name}__range": (start, end)})
-    found = releases.filter(touches).select_related("project")
-    return [r for r in found if any(start <= d <= end for d in _dates(r))]
+    return (
+        releases.filter(touches)
+        .select_related("project")
+        .order_by(
+            "project__name",
+            F("deploy_window_start").asc(nulls_last=True),
+            F("code_freeze_at").asc(nulls_last=True),
+            "version",
+            "pk",
+        )
+    )
 
 
 def build(

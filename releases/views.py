@@ -59,7 +59,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    projects = list(visible_projects(request.user))
+    projects = dash.filter_projects(request)
     filters = forms.DashboardFilter(request.GET or None, projects=projects)
     releases = visible_releases(request.user).active()
     if filters.is_bound and not filters.is_valid():
@@ -71,13 +71,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             releases = releases.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["mine"]:
             releases = releases.filter(dash.my_actions(request.user).releases_q())
-    releases = (
-        dash.with_versions(releases)
-        .select_related("project")
-        .order_by(F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk")
+    releases = dash.with_versions(
+        releases.order_by(
+            F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
+        )
     )
-    page = Paginator(releases, dash.PAGE_SIZE).get_page(request.GET.get("page"))
-    token = dash.change_token()
+    page = dash.paginate(releases, request.GET.get("page"))
+    token = dash.change_token(releases=list(page.object_list))
     context = {
         "rows": dash.render_rows(list(page.object_list)),
         "panel": dash.render_panel(request.user, token),
@@ -86,7 +86,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "projects": projects,
         "token": token,
         "query": _query_without(request, "page"),
-        "can_create": dash.can_create_anywhere(request.user),
+        "can_create": dash.person_summary(request)["can_create"],
     }
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "releases/dashboard.html#live", context)
@@ -128,12 +128,16 @@ def timeline(request: HttpRequest) -> HttpResponse:
     project = request.GET.get("project", "")
     if project:
         releases = releases.filter(project__slug=project)
-    chart = tl.build(tl.releases_in_range(releases, start, end), start, end, now=now)
+    page = Paginator(tl.releases_in_range(releases, start, end), tl.LANES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    chart = tl.build(list(page.object_list), start, end, now=now)
     return render(
         request,
         "releases/timeline.html",
         {
             "chart": chart,
+            "page": page,
             "legend": tl.MILESTONES
             + [(None, label, letter, None, None) for _n, label, letter in tl.ENDINGS],
             "projects": projects,

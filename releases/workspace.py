@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib.messages import get_messages
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from releases.models import (
     Phase,
     Release,
     Role,
+    RoleAssignment,
     ScopeChangeRequest,
     ScopeItem,
     Status,
@@ -44,7 +45,11 @@ def page_queryset() -> QuerySet[Release]:
         .select_related(
             "rollback_plan__decider", "created_by", "rollback_decided_by", "carried_into"
         )
-        .prefetch_related("scope_items__owner", "checklist_items__ticked_by", "assignments__user")
+        .prefetch_related(
+            "scope_items__owner",
+            "checklist_items__ticked_by",
+            Prefetch("assignments", queryset=RoleAssignment.objects.select_related("user")),
+        )
     )
 
 
@@ -229,6 +234,14 @@ class ReleasePage:
     def members(self) -> list[Any]:
         return list(forms.members_of(self.release.project))
 
+    def _people(self, form: Any, *names: str) -> Any:
+        """Fill the person pickers from the members already loaded, not a query per form."""
+        if not form.is_bound:
+            choices = [("", "---------")] + [(m.pk, forms.person_label(m)) for m in self.members]
+            for name in names:
+                form.fields[name].choices = choices
+        return form
+
     @cached_property
     def scope_groups(self) -> list[tuple[str, list[ScopeItem]]]:
         items = list(self.release.scope_items.all())
@@ -248,8 +261,8 @@ class ReleasePage:
 
     @cached_property
     def scope_form(self) -> Any:
-        return self.bound("scope-new") or forms.ScopeItemForm(
-            project=self.release.project, auto_id="id_scope_%s"
+        return self.bound("scope-new") or self._people(
+            forms.ScopeItemForm(project=self.release.project, auto_id="id_scope_%s"), "owner"
         )
 
     @cached_property
@@ -382,8 +395,8 @@ class ReleasePage:
 
     @cached_property
     def assign_form(self) -> Any:
-        return self.bound("assign") or forms.AssignRoleForm(
-            project=self.release.project, auto_id="id_assign_%s"
+        return self.bound("assign") or self._people(
+            forms.AssignRoleForm(project=self.release.project, auto_id="id_assign_%s"), "user"
         )
 
     @cached_property
@@ -437,17 +450,25 @@ class ReleasePage:
                 "rehearsed_at": plan.rehearsed_at,
                 "rollback_webhook_url": plan.rollback_webhook_url,
             }
-        return forms.RollbackPlanForm(
-            initial=initial, project=self.release.project, auto_id="id_rollback_plan_%s"
+        return self._people(
+            forms.RollbackPlanForm(
+                initial=initial, project=self.release.project, auto_id="id_rollback_plan_%s"
+            ),
+            "decider",
         )
 
     @cached_property
-    def events(self) -> list[Any]:
-        return list(self.release.events.select_related("actor")[:EVENTS_SHOWN])
+    def _latest_events(self) -> list[Any]:
+        # One more than shown tells whether there are older ones, without a COUNT.
+        return list(self.release.events.select_related("actor")[: EVENTS_SHOWN + 1])
 
     @cached_property
-    def event_count(self) -> int:
-        return self.release.events.count()
+    def events(self) -> list[Any]:
+        return self._latest_events[:EVENTS_SHOWN]
+
+    @property
+    def more_events(self) -> bool:
+        return len(self._latest_events) > EVENTS_SHOWN
 
     @cached_property
     def note_form(self) -> Any:
@@ -478,8 +499,8 @@ class ReleasePage:
 
     @cached_property
     def review_action_form(self) -> Any:
-        return self.bound("review-action") or forms.ReviewActionForm(
-            project=self.release.project, auto_id="id_action_%s"
+        return self.bound("review-action") or self._people(
+            forms.ReviewActionForm(project=self.release.project, auto_id="id_action_%s"), "owner"
         )
 
     @cached_property

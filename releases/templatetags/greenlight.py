@@ -8,7 +8,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from releases.models import Notification, ProjectMembership, Role
+from releases.dashboard import person_summary
+from releases.models import Role
 
 register = template.Library()
 
@@ -23,30 +24,11 @@ STATE_LABELS = {
 
 @register.simple_tag(takes_context=True)
 def whoami(context: template.Context) -> dict[str, Any]:
-    """The header's facts about the current user: roles per project and unread notifications.
-
-    Cached on the request so a page that asks twice pays two queries once.
-    """
+    """The header's facts about the current user: roles per project and unread notifications."""
     request = context.get("request")
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if request is None or not request.user.is_authenticated:
         return {}
-    cached = getattr(request, "_greenlight_whoami", None)
-    if cached is not None:
-        return cached
-    projects: dict[int, dict[str, Any]] = {}
-    for membership in ProjectMembership.objects.filter(user=user).select_related("project"):
-        entry = projects.setdefault(
-            membership.project_id, {"project": membership.project, "roles": []}
-        )
-        entry["roles"].append(ROLE_LABELS[membership.role])
-    info = {
-        "name": user.get_full_name() or user.get_username(),
-        "projects": list(projects.values()),
-        "unread": Notification.objects.filter(user=user, read_at__isnull=True).count(),
-    }
-    request._greenlight_whoami = info
-    return info
+    return person_summary(request)
 
 
 @register.filter

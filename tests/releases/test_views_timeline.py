@@ -94,3 +94,11 @@ def test_it_draws_any_number_of_releases_in_the_same_queries(
     with django_assert_max_num_queries(9):
         response = client.get(reverse("timeline"))
     assert response.status_code == 200
+
+
+def test_it_pages_through_many_releases(cast):
+    seed_releases(cast.project, 45)
+    page = timeline(cast.rita)
+    assert page.count('<g class="lane') == 40
+    assert "Releases 1–40 of 45 in this range" in page
+    assert timeline(cast.rita, page=2).count('<g class="lane') == 5
