@@ -285,15 +285,6 @@ class ReviewActionForm(forms.Form):
         self.fields["owner"].queryset = members_of(project)
 
 
-class JudgeForm(forms.Form):
-    passed = forms.TypedChoiceField(
-        label="Judgement",
-        choices=[("1", "Counts as passing"), ("0", "Counts as failing")],
-        coerce=lambda v: v == "1",
-    )
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
-
-
 # --- dashboard ------------------------------------------------------------------------------
 
 ACTIVE_STATUS_CHOICES = [

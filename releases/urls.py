@@ -45,7 +45,6 @@ urlpatterns = [
     path(release + "roles/assign/", views.role_assign, name="role_assign"),
     path(release + "roles/unassign/", views.role_unassign, name="role_unassign"),
     path(release + "rollback-plan/", views.rollback_plan, name="rollback_plan"),
-    path(release + "checks/<int:check_pk>/judge/", views.check_judge, name="check_judge"),
     path(release + "notes/", views.note_add, name="note_add"),
     path(release + "review/", views.review_save, name="review_save"),
     path(release + "review/actions/", views.review_action_add, name="review_action_add"),

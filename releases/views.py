@@ -24,7 +24,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from monitoring import services as monitoring_services
 from releases import dashboard as dash
 from releases import forms, services
 from releases import notifications as notices
@@ -765,25 +764,6 @@ def rollback_plan(request: HttpRequest, pk: int) -> HttpResponse:
         why_not="DevOps and the release manager keep the rollback plan of an active release.",
         call=lambda: services.update_rollback_plan(release, by=request.user, **form.cleaned_data),
         done=saved,
-    )
-
-
-@login_required
-@require_POST
-def check_judge(request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
-    release, access = _release(request, pk)
-    check = get_object_or_404(release.checks.all(), pk=check_pk)
-    form = forms.JudgeForm(request.POST, prefix=f"judge{check.pk}")
-    return run(
-        request,
-        pk,
-        section="checks",
-        allowed=access.can_judge_checks,
-        form=form,
-        key=f"judge-{check.pk}",
-        why_not="The release manager, DevOps or QA judges a check the machines could not decide.",
-        call=lambda: monitoring_services.judge_check(check, by=request.user, **form.cleaned_data),
-        done=f"Judged “{check.name}”.",
     )
 
 

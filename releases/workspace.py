@@ -416,12 +416,7 @@ class ReleasePage:
         for check in checks:
             check.counts = check.counts_as_passing(commit_sha=self.release.commit_sha, now=self.now)
             check.stale_sha = check.is_stale_for(self.release.commit_sha)
-            check.judge_bound = self.bound(f"judge-{check.pk}")
         return checks
-
-    @cached_property
-    def can_judge(self) -> bool:
-        return self.access.can_judge_checks
 
     # --- rollback, events, review ---
 
