@@ -24,7 +24,7 @@ from approvals.models import ApprovalPolicy, Decision, SignOff
 from releases.api import ReleaseScoped, release_response
 from releases.models import Role
 from releases.permissions import access_for, can_manage_project, get_project_for, is_person
-from releases.rest import actor, require, validated
+from releases.rest import FilterBackend, actor, require, validated
 from releases.serializers import ReleaseSerializer
 
 
@@ -44,7 +44,7 @@ class SignOffs(ReleaseScoped, generics.ListAPIView):
 
     serializer_class = s.SignOffSerializer
     queryset = SignOff.objects.none()
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = SignOffFilter
 
     def get_queryset(self) -> QuerySet[SignOff]:

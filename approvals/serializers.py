@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
 from releases.models import SIGNING_ROLES, ReleaseKind
-from releases.serializers import ReadinessSerializer
+from releases.serializers import ReadinessSerializer, person
 
 SIGNING_ROLE_CHOICES = [(role.value, role.label) for role in SIGNING_ROLES]
 # Ten years: longer than any release lives, well inside what date arithmetic can hold.
@@ -16,7 +16,7 @@ MAX_QUORUM = 50
 
 
 class SignOffSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user = person(nullable=False)
     is_stale = serializers.SerializerMethodField()
 
     class Meta:
@@ -60,7 +60,7 @@ class WithdrawSignOffSerializer(serializers.Serializer):
 
 class DecisionSerializer(serializers.ModelSerializer):
     release = serializers.PrimaryKeyRelatedField(read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = person()
 
     class Meta:
         model = Decision

@@ -233,7 +233,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["releases.rest.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "releases.rest.PagePagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "releases.rest.exception_handler",
@@ -263,6 +263,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "releases.rest.add_error_responses",
+        "releases.rest.allow_blank_urls",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ReleaseStatusEnum": "releases.models.Status",

@@ -6,7 +6,15 @@ from typing import Any
 
 from rest_framework import serializers
 
-from monitoring.models import Check, CheckResult, CheckStatus, Integration, IntegrationKind
+from monitoring.models import (
+    Check,
+    CheckResult,
+    CheckStatus,
+    Comparator,
+    Integration,
+    IntegrationKind,
+)
+from releases.serializers import person
 
 # Generous for any provider's settings, small enough that nobody stores a file in them.
 MAX_ENTRIES = 50
@@ -132,6 +140,9 @@ class CheckTemplateSerializer(serializers.ModelSerializer):
     """A project's check, copied onto each new release."""
 
     integration = IntegrationSummarySerializer(read_only=True)
+    comparator = serializers.ChoiceField(
+        choices=Comparator.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Check
@@ -141,6 +152,9 @@ class CheckTemplateSerializer(serializers.ModelSerializer):
 
 class CheckSerializer(serializers.ModelSerializer):
     integration = IntegrationSummarySerializer(read_only=True)
+    comparator = serializers.ChoiceField(
+        choices=Comparator.choices, allow_blank=True, read_only=True
+    )
     counts_as_passing = serializers.SerializerMethodField()
 
     class Meta:
@@ -176,7 +190,7 @@ class CheckSerializer(serializers.ModelSerializer):
 
 
 class CheckResultSerializer(serializers.ModelSerializer):
-    judged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    judged_by = person()
 
     class Meta:
         model = CheckResult

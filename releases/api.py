@@ -53,7 +53,14 @@ from releases.permissions import (
     visible_releases,
 )
 from releases.readiness import compute_readiness, with_readiness_data
-from releases.rest import Conflict, EventCursorPagination, actor, require, validated
+from releases.rest import (
+    Conflict,
+    EventCursorPagination,
+    FilterBackend,
+    actor,
+    require,
+    validated,
+)
 
 User = get_user_model()
 
@@ -678,7 +685,7 @@ class ChecklistFilter(django_filters.FilterSet):
 class ChecklistItems(ReleaseScoped, generics.ListAPIView):
     serializer_class = s.ChecklistItemSerializer
     queryset = ChecklistItem.objects.none()
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = ChecklistFilter
 
     def get_queryset(self) -> QuerySet[ChecklistItem]:

@@ -1,0 +1,42 @@
+"""The app exactly as gunicorn serves it in production, plus one route for the benchmark: the
+floor, a bare DRF endpoint returning 20 rows from one query with no authentication, no
+permission check and no throttle. ``benchmarks/api_latency.py`` serves this module.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from django.core.wsgi import get_wsgi_application
+
+application = get_wsgi_application()
+
+from django.urls import path  # noqa: E402
+from rest_framework.permissions import AllowAny  # noqa: E402
+from rest_framework.request import Request  # noqa: E402
+from rest_framework.response import Response  # noqa: E402
+from rest_framework.views import APIView  # noqa: E402
+
+import config.urls  # noqa: E402
+from releases.models import Release  # noqa: E402
+
+
+class Floor(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            list(
+                Release.objects.order_by("-created_at").values(
+                    "id", "version", "status", "kind", "created_at"
+                )[:20]
+            )
+        )
+
+
+# Before the first request, when Django builds its resolver from this list.
+config.urls.urlpatterns.append(path("bench/floor/", Floor.as_view()))

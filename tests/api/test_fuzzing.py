@@ -1,0 +1,211 @@
+"""Property-based fuzzing of the whole API with schemathesis, against a real server.
+
+A live server on 127.0.0.1 backed by the real PostgreSQL answers every operation of the
+published schema, called with inputs generated from that schema (valid and invalid), as the
+release manager with a personal token. No answer may be a 5xx, and every answer must match what
+the schema documents: status code, content type and body.
+
+Path parameters point at real objects in the state each operation needs (a planning release for
+scope edits, an approved one for starting the deploy, …), so the generated bodies reach the
+services instead of stopping at 404. Bounded: ``FUZZ_EXAMPLES`` examples per operation and
+mode (default 5), derandomized so CI runs are repeatable; ``FUZZ_SEED=random`` explores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from django.utils import timezone
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from monitoring import services as monitoring
+from monitoring.models import Check
+from releases import services
+from releases.authentication import TokenRateThrottle
+from releases.models import Release
+from tests.builders import (
+    Cast,
+    make_approved,
+    make_cast,
+    make_deploying,
+    make_monitoring,
+    make_ready,
+    make_release,
+)
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+DERANDOMIZE = os.environ.get("FUZZ_SEED", "") != "random"
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+# Body fields that make the server call an address: fuzzing them would have it call whatever
+# host the generator invents. Their validation is covered by the serializers' own tests.
+OUTBOUND_URL_FIELDS = ("slack_webhook_url", "rollback_webhook_url")
+
+
+def _release_ids(release: Release) -> dict[str, Any]:
+    release.refresh_from_db()
+    return {
+        "release_id": release.pk,
+        "scope_item": release.scope_items.order_by("pk").first().pk,
+        "checklist_item": release.checklist_items.get(title="Critical flows pass").pk,
+        "check_id": release.checks.get(name="CI green").pk,
+        "assignment_id": release.assignments.order_by("pk").last().pk,
+    }
+
+
+def seed(cast: Cast) -> dict[str, dict[str, Any]]:
+    """A release in each state an operation needs, keyed by what the operation does."""
+    now = timezone.now()
+    planning = make_release(cast, "1.0.0")
+    monitoring.record_check_result(
+        planning.checks.get(name="CI green"), status="needs_judgement", source="api"
+    )
+    frozen = make_release(cast, "1.1.0")
+    services.lock_scope(frozen, by=cast.rita)
+    change = services.request_scope_change(
+        frozen, by=cast.devin, action="add", reason="Late fix", proposal={"title": "Late fix"}
+    )
+    ready = make_ready(make_release(cast, "1.2.0"), cast)
+    approved = make_approved(make_release(cast, "1.3.0"), cast)
+    deploying = make_deploying(make_release(cast, "1.4.0"), cast)
+    rolling = make_deploying(make_release(cast, "1.5.0"), cast)
+    done = make_monitoring(make_release(cast, "1.6.0"), cast)
+    Release.objects.filter(pk=done.pk).update(monitoring_until=now - dt.timedelta(minutes=1))
+    released = make_monitoring(make_release(cast, "1.7.0"), cast)
+    Release.objects.filter(pk=released.pk).update(monitoring_until=now - dt.timedelta(minutes=1))
+    services.complete_release(released, by=cast.rita)
+    cancel = make_release(cast, "1.8.0")
+    lock = make_release(cast, "1.9.0")
+    window = services.save_freeze_window(
+        cast.project,
+        by=cast.rita,
+        reason="Quarter close",
+        recurrence="once",
+        starts_at=now + dt.timedelta(days=20),
+        ends_at=now + dt.timedelta(days=22),
+    )
+    project = {
+        "slug": cast.project.slug,
+        "user_id": cast.vic.pk,
+        "window_id": window.pk,
+        "integration_id": cast.ci.pk,
+        "decision_id": approved.decisions.get().pk,
+    }
+    template = Check.objects.get(project=cast.project, release__isnull=True).pk
+    return {
+        "project": project,
+        "template": {"check_id": template},
+        "planning": _release_ids(planning),
+        "frozen": _release_ids(frozen) | {"request_id": change.pk},
+        "ready": _release_ids(ready),
+        "approved": _release_ids(approved),
+        "deploying": _release_ids(deploying),
+        "rolling": _release_ids(rolling),
+        "done": _release_ids(done),
+        "released": _release_ids(released),
+        "cancel": _release_ids(cancel),
+        "lock": _release_ids(lock),
+    }
+
+
+RELEASE_FOR = {
+    "/change-requests/": "frozen",
+    "/sign-offs/": "ready",
+    "/poll/": "frozen",
+    "/decisions/": "ready",
+    "/start-deploy/": "approved",
+    "/finish-deploy/": "deploying",
+    "/roll-back/": "rolling",
+    "/complete/": "done",
+    "/review/": "released",
+    "/cancel/": "cancel",
+    "/lock-scope/": "lock",
+}
+
+
+def path_parameters(path: str, world: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    params = dict(world["project"])
+    if path.startswith("/api/projects/{slug}/checks/"):
+        params |= world["template"]
+    if "{release_id}" in path:
+        state = next((s for marker, s in RELEASE_FOR.items() if marker in path), "planning")
+        ids = world[state]
+        params |= {k: v for k, v in ids.items() if k not in ("scope_item", "checklist_item")}
+        params["item_id"] = ids["checklist_item" if "checklist-items" in path else "scope_item"]
+    return {name: params[name] for name in _names(path)}
+
+
+def _names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def fuzz(
+    operation: Any, mode: GenerationMode, pinned: dict[str, Any], base_url: str, token: str
+) -> list[str]:
+    failures: list[str] = []
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=pinned))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=DERANDOMIZE,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        if failures:
+            return
+        if isinstance(case.body, dict):
+            for name in OUTBOUND_URL_FIELDS:
+                case.body.pop(name, None)
+        response = case.call(base_url=base_url, session=session, timeout=30)
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except FailureGroup as exc:
+            failures.append(f"{operation.label} ({mode.value}): {exc}")
+
+    run()
+    return failures
+
+
+def test_it_answers_every_generated_request_without_5xx_or_schema_violations(
+    live_server, monkeypatch
+):
+    # One client sends hundreds of requests in seconds here; its token's budget is not the point.
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "1000000/min"})
+    cast = make_cast()
+    world = seed(cast)
+    _, token = services.create_api_token(by=cast.rita, name="fuzzer")
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
+
+    failures: list[str] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) > 60
+    for operation in operations:
+        pinned = path_parameters(operation.path, world)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            failures += fuzz(operation, mode, pinned, live_server.url, token)
+
+    assert not failures, "\n\n".join(failures)
