@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -25,7 +24,7 @@ from approvals.forms import (
 from approvals.models import Decision
 from releases.models import Role
 from releases.permissions import access_for, get_project_for, get_release_for
-from releases.views import run, settings_run
+from releases.views import run, settings_run, signed_in
 
 SECTION = "signoffs"
 
@@ -39,7 +38,7 @@ def _get_decision_for(user: Any, pk: int) -> Decision:
     return decision
 
 
-@login_required
+@signed_in
 def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
     decision = _get_decision_for(request.user, pk)
     if request.GET.get("format") == "json":
@@ -71,7 +70,7 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def sign_off(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
@@ -97,7 +96,7 @@ def sign_off(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def sign_off_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
@@ -118,7 +117,7 @@ def sign_off_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def poll_open(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
@@ -133,7 +132,7 @@ def poll_open(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
@@ -154,7 +153,7 @@ def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def policy_update(request: HttpRequest, slug: str) -> HttpResponse:
     """The approval policy and its required roles × quorum, saved together or not at all."""

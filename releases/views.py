@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,7 +24,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from releases import dashboard as dash
 from releases import forms, services
@@ -49,6 +51,22 @@ from releases.permissions import (
 from releases.workspace import SECTIONS, ReleasePage, load
 
 
+def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``login_required`` that also works for htmx: a live poll or a section refresh after the
+    session expired sends the whole page to the login form instead of swapping the login form
+    into a corner of the page."""
+    page_view = login_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.htmx and not request.user.is_authenticated:
+            back = request.htmx.current_url_abs_path or "/"
+            return HttpResponseClientRedirect(f"{reverse('login')}?{urlencode({'next': back})}")
+        return page_view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
@@ -56,7 +74,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 # --- dashboard --------------------------------------------------------------------------------
 
 
-@login_required
+@signed_in
 def dashboard(request: HttpRequest) -> HttpResponse:
     projects = dash.filter_projects(request)
     filters = forms.DashboardFilter(request.GET or None, projects=projects)
@@ -92,7 +110,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "releases/dashboard.html", context)
 
 
-@login_required
+@signed_in
 @require_GET
 def dashboard_pulse(request: HttpRequest) -> HttpResponse:
     """204 while nothing changed; otherwise a fresh pulse that makes the page refresh."""
@@ -113,7 +131,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 # --- timeline ---------------------------------------------------------------------------------
 
 
-@login_required
+@signed_in
 def timeline(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     try:
@@ -151,7 +169,7 @@ def timeline(request: HttpRequest) -> HttpResponse:
 # --- notifications ----------------------------------------------------------------------------
 
 
-@login_required
+@signed_in
 def notifications(request: HttpRequest) -> HttpResponse:
     rows = notices.notifications_for(request.user)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
@@ -161,7 +179,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
     return render(request, "releases/notifications.html", context)
 
 
-@login_required
+@signed_in
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
     """Mark the ``id``s given read, or every unread one when none is given."""
@@ -183,7 +201,7 @@ def _creatable_projects(user: Any) -> list[Project]:
     return [p for p in visible_projects(user) if can_create_release(user, p)]
 
 
-@login_required
+@signed_in
 def release_create(request: HttpRequest) -> HttpResponse:
     projects = _creatable_projects(request.user)
     if not projects:
@@ -212,7 +230,7 @@ def release_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 def release_edit(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     if not access.can_edit_release:
@@ -253,13 +271,13 @@ def _context(page: ReleasePage) -> dict[str, Any]:
     return {"page": page, "release": page.release, "access": page.access}
 
 
-@login_required
+@signed_in
 def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = load(request.user, pk)
     return render(request, "releases/detail.html", _context(ReleasePage(request, release, access)))
 
 
-@login_required
+@signed_in
 @require_GET
 def release_section(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     if section not in SECTIONS:
@@ -269,7 +287,7 @@ def release_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
     return render(request, f"releases/detail.html#{section}", _context(page))
 
 
-@login_required
+@signed_in
 @require_GET
 def release_pulse(request: HttpRequest, pk: int) -> HttpResponse:
     """204 while nothing changed on the release; otherwise a fresh pulse and a refresh."""
@@ -283,7 +301,7 @@ def release_pulse(request: HttpRequest, pk: int) -> HttpResponse:
     return trigger_client_event(response, "gl:changed", {})
 
 
-@login_required
+@signed_in
 def release_events(request: HttpRequest, pk: int) -> HttpResponse:
     release, _access = get_release_for(request.user, pk)
     events = release.events.select_related("actor")
@@ -377,7 +395,7 @@ READ_ONLY = "You can read this release but not change it."
 # --- lifecycle --------------------------------------------------------------------------------
 
 
-@login_required
+@signed_in
 @require_POST
 def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     release, access = _release(request, pk)
@@ -466,7 +484,7 @@ def _item(release: Release, item_pk: int) -> ScopeItem:
     return get_object_or_404(ScopeItem, pk=item_pk, release=release)
 
 
-@login_required
+@signed_in
 @require_POST
 def scope_add(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -484,7 +502,7 @@ def scope_add(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def scope_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -503,7 +521,7 @@ def scope_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def scope_state(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -523,7 +541,7 @@ def scope_state(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def risk_resolve(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -548,7 +566,7 @@ def _scope_refusal(release: Release, access: ReleaseAccess) -> str:
     return "Only Product, developers and the release manager edit the scope."
 
 
-@login_required
+@signed_in
 @require_POST
 def change_request_new(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -573,7 +591,7 @@ def _change_request(release: Release, request_pk: int) -> ScopeChangeRequest:
     return get_object_or_404(ScopeChangeRequest, pk=request_pk, release=release)
 
 
-@login_required
+@signed_in
 @require_POST
 def change_request_accept(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -594,7 +612,7 @@ def change_request_accept(request: HttpRequest, pk: int, request_pk: int) -> Htt
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def change_request_reject(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -615,7 +633,7 @@ def change_request_reject(request: HttpRequest, pk: int, request_pk: int) -> Htt
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def change_request_withdraw(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -655,7 +673,7 @@ def _tick_refusal(item: ChecklistItem, release: Release) -> str:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -676,7 +694,7 @@ def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def checklist_untick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -700,7 +718,7 @@ def checklist_untick(request: HttpRequest, pk: int, item_pk: int) -> HttpRespons
 # --- people, rollback plan, checks, notes, review -----------------------------------------------
 
 
-@login_required
+@signed_in
 @require_POST
 def role_assign(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -720,7 +738,7 @@ def role_assign(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def role_unassign(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -740,7 +758,7 @@ def role_unassign(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def rollback_plan(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -767,7 +785,7 @@ def rollback_plan(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -785,7 +803,7 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def review_save(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -804,7 +822,7 @@ def review_save(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def review_action_add(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -822,7 +840,7 @@ def review_action_add(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def review_action_done(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
@@ -901,7 +919,7 @@ def settings_context(
     }
 
 
-@login_required
+@signed_in
 def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     return render(request, "releases/project_settings.html", settings_context(request, project))
@@ -970,7 +988,7 @@ def settings_run(
     return settings_answer(request, project, done=message, anchor=anchor)
 
 
-@login_required
+@signed_in
 @require_POST
 def project_update(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
@@ -990,7 +1008,7 @@ def project_update(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def member_save(request: HttpRequest, slug: str, user_pk: int) -> HttpResponse:
     project = get_project_for(request.user, slug)
@@ -1013,7 +1031,7 @@ def member_save(request: HttpRequest, slug: str, user_pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def member_add(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
@@ -1034,7 +1052,7 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def template_save(request: HttpRequest, slug: str, template_pk: int | None = None) -> HttpResponse:
     project = get_project_for(request.user, slug)
@@ -1061,7 +1079,7 @@ def template_save(request: HttpRequest, slug: str, template_pk: int | None = Non
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def template_delete(request: HttpRequest, slug: str, template_pk: int) -> HttpResponse:
     project = get_project_for(request.user, slug)
@@ -1075,7 +1093,7 @@ def template_delete(request: HttpRequest, slug: str, template_pk: int) -> HttpRe
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def freeze_add(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
@@ -1095,7 +1113,7 @@ def freeze_add(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 @require_POST
 def freeze_delete(request: HttpRequest, slug: str, window_pk: int) -> HttpResponse:
     project = get_project_for(request.user, slug)

@@ -377,3 +377,18 @@ def test_it_shows_an_unhealthy_release_in_red_with_who_makes_the_call(cast, rele
     assert "The rollback call is Rita" in page
     dashboard = client_for(cast.vic).get(reverse("dashboard")).content.decode()
     assert f'<tr id="release-{release.pk}" class="unhealthy">' in dashboard
+
+
+def test_it_sends_an_expired_live_refresh_to_the_login_page(release):
+    from django.test import Client
+
+    pulse = reverse("release_pulse", args=[release.pk])
+    page = release.get_absolute_url()
+    response = Client().get(
+        pulse, headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{page}"}
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"/login/?next=%2Freleases%2F{release.pk}%2F"
+    plain = Client().get(page)
+    assert plain.status_code == 302
+    assert plain["Location"].startswith("/login/")
