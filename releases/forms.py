@@ -12,6 +12,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from releases.models import (
     ChecklistTemplate,
@@ -134,6 +135,25 @@ class StartDeployForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Needed only inside a freeze window or outside the planned deploy day.",
     )
+
+
+class FinishRollbackForm(forms.Form):
+    finished_at = when_field("Finished at", "Times are UTC. Leave empty if it finished just now.")
+
+    def clean_finished_at(self) -> Any:
+        finished = self.cleaned_data["finished_at"]
+        if finished and finished > timezone.now():
+            raise ValidationError("The rollback cannot finish in the future.")
+        return finished
+
+
+class CarryForwardForm(forms.Form):
+    version = forms.CharField(
+        label="Version of the new release", max_length=60, help_text="e.g. 2.5.1"
+    )
+
+    def clean_version(self) -> str:
+        return self.cleaned_data["version"].strip()
 
 
 # --- scope ----------------------------------------------------------------------------------

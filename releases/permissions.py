@@ -353,6 +353,25 @@ class ReleaseAccess:
         return self.can_roll_back and self.release.status in (Status.DEPLOYING, Status.MONITORING)
 
     @property
+    def can_finish_rollback(self) -> bool:
+        """Record by hand that the rollback is done (CI may report it too)."""
+        return (
+            self.can_roll_back
+            and self.release.status == Status.ROLLED_BACK
+            and self.release.rollback_finished_at is None
+        )
+
+    @property
+    def can_carry_scope_forward(self) -> bool:
+        """Start the next release with a rolled-back release's scope: a new release, so the
+        release manager's call."""
+        return (
+            self.is_manager
+            and self.release.status == Status.ROLLED_BACK
+            and self.release.carried_into_id is None
+        )
+
+    @property
     def can_assign_roles(self) -> bool:
         return self.is_manager and self.release.is_active
 

@@ -47,6 +47,73 @@ def phases(release: Release) -> list[Phase]:
     ]
 
 
+@dataclass(frozen=True)
+class HealthCheck:
+    """One post-release check through the health window: its status changes in order."""
+
+    name: str
+    required: bool
+    changes: list[CheckResult]
+
+    @property
+    def breached(self) -> bool:
+        return any(r.status in FAILED for r in self.changes)
+
+    @property
+    def last(self) -> CheckResult:
+        return self.changes[-1]
+
+
+@dataclass(frozen=True)
+class Rollback:
+    decided_by: str
+    automatic: bool
+    reason: str
+    started: dt.datetime
+    finished: dt.datetime | None
+    # From the release turning unhealthy to the rollback starting: how long the call took.
+    time_to_decide: dt.timedelta | None
+    time_to_restore: dt.timedelta | None
+
+
+FAILED = (CheckStatus.FAILING, CheckStatus.ERROR)
+
+
+def health_checks(results: list[CheckResult]) -> list[HealthCheck]:
+    by_check: dict[int, list[CheckResult]] = {}
+    for result in results:
+        if result.check_ref.phase == CheckPhase.POST_RELEASE:
+            by_check.setdefault(result.check_ref_id, []).append(result)
+    return [
+        HealthCheck(
+            name=changes[0].check_ref.name, required=changes[0].check_ref.required, changes=changes
+        )
+        for changes in by_check.values()
+    ]
+
+
+def rollback_facts(release: Release) -> Rollback | None:
+    if release.rolled_back_at is None:
+        return None
+    decider = release.rollback_decided_by
+    if decider is not None:
+        decided_by = decider.get_full_name() or decider.get_username()
+    else:
+        decided_by = "Greenlight" if release.rollback_automatic else "CI or an integration"
+    since = release.unhealthy_since
+    return Rollback(
+        decided_by=decided_by,
+        automatic=release.rollback_automatic,
+        reason=release.rollback_reason,
+        started=release.rolled_back_at,
+        finished=release.rollback_finished_at,
+        time_to_decide=(
+            release.rolled_back_at - since if since and since <= release.rolled_back_at else None
+        ),
+        time_to_restore=release_time_to_restore(release),
+    )
+
+
 def review_facts(release: Release) -> dict[str, object]:
     results = list(
         CheckResult.objects.filter(check_ref__release=release)
@@ -56,9 +123,9 @@ def review_facts(release: Release) -> dict[str, object]:
     return {
         "phases": [p for p in phases(release) if p.started],
         "health_window": [r for r in results if r.check_ref.phase == CheckPhase.POST_RELEASE],
-        "failed_checks": [
-            r for r in results if r.status in (CheckStatus.FAILING, CheckStatus.ERROR)
-        ],
+        "health_checks": health_checks(results),
+        "rollback": rollback_facts(release),
+        "failed_checks": [r for r in results if r.status in FAILED],
         "overrides": [
             e
             for e in ReleaseEvent.objects.filter(release=release, verb__in=OVERRIDE_VERBS)

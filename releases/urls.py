@@ -16,6 +16,7 @@ urlpatterns = [
     path(release + "edit/", views.release_edit, name="release_edit"),
     path(release + "pulse/", views.release_pulse, name="release_pulse"),
     path(release + "events/", views.release_events, name="release_events"),
+    path(release + "notes.md", views.release_notes, name="release_notes"),
     path(release + "sections/<slug:section>/", views.release_section, name="release_section"),
     path(release + "do/<slug:action>/", views.release_action, name="release_action"),
     path(release + "scope/", views.scope_add, name="scope_add"),

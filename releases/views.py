@@ -9,6 +9,7 @@ back to the release page with a message. Refusals and bad input change nothing a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -23,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
@@ -48,6 +50,8 @@ from releases.permissions import (
     visible_projects,
     visible_releases,
 )
+from releases.release_notes import render_release_notes
+from releases.templatetags.greenlight import duration
 from releases.workspace import SECTIONS, ReleasePage, load
 
 
@@ -309,6 +313,26 @@ def release_events(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "releases/events.html", {"release": release, "page": page})
 
 
+@signed_in
+@require_GET
+def release_notes(request: HttpRequest, pk: int) -> HttpResponse:
+    """The release notes as a Markdown file, for a changelog, a wiki or an email."""
+    release, _access = get_release_for(
+        request.user,
+        pk,
+        queryset=Release.objects.select_related("project").prefetch_related("scope_items"),
+    )
+    response = HttpResponse(
+        render_release_notes(release), content_type="text/markdown; charset=utf-8"
+    )
+    # Versions keep their dots (2.4.1); anything a file name should not hold becomes a dash.
+    name = re.sub(r"[^\w.]+", "-", f"{release.project.slug}-{release.version}").strip("-.")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{name}-release-notes.md"
+    )
+    return response
+
+
 def answer(
     request: HttpRequest,
     pk: int,
@@ -348,8 +372,11 @@ def run(
     done: str | Callable[[Any], str] = "Saved.",
     form: Any = None,
     key: str = "",
+    go_to: Callable[[Any], str] | None = None,
 ) -> HttpResponse:
-    """Check permission, validate, call one service, answer. Nothing changes on any failure."""
+    """Check permission, validate, call one service, answer. Nothing changes on any failure.
+
+    ``go_to`` sends the browser to another page on success (e.g. the release just created)."""
     if not allowed:
         return answer(request, pk, section=section, problem=why_not, status=403)
     if form is not None and not form.is_valid():
@@ -382,6 +409,11 @@ def run(
             request, pk, section=section, problem=str(exc), failed=(key, form), status=409
         )
     message = done(result) if callable(done) else done
+    if go_to is not None:
+        messages.success(request, message)
+        if request.htmx:
+            return HttpResponseClientRedirect(go_to(result))
+        return redirect(go_to(result))
     return answer(request, pk, section=section, done=message)
 
 
@@ -474,7 +506,47 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             call=lambda: services.roll_back(release, by=user, reason=form.cleaned_data["reason"]),
             done="Rolled back.",
         )
+    if action == "finish_rollback":
+        form = forms.FinishRollbackForm(request.POST, auto_id="id_finish_rollback_%s")
+        return run(
+            request,
+            pk,
+            section="header",
+            allowed=access.can_finish_rollback,
+            form=form,
+            key="finish_rollback",
+            why_not="Only DevOps, a release manager or the rollback decider records that the "
+            "rollback finished, once, after the release was rolled back.",
+            call=lambda: services.finish_rollback(
+                release, by=user, at=form.cleaned_data["finished_at"]
+            ),
+            done=_restored,
+        )
+    if action == "carry_forward":
+        form = forms.CarryForwardForm(request.POST, auto_id="id_carry_%s")
+        return run(
+            request,
+            pk,
+            section="header",
+            allowed=access.can_carry_scope_forward,
+            form=form,
+            key="carry_forward",
+            why_not="Only a release manager carries the scope of a rolled-back release into a "
+            "new one, once.",
+            call=lambda: services.carry_scope_forward(
+                release, by=user, version=form.cleaned_data["version"]
+            ),
+            done=lambda new: f"Release {new.version} created with the scope of {release.version}.",
+            go_to=lambda new: new.get_absolute_url(),
+        )
     raise Http404("No such action.")
+
+
+def _restored(release: Release) -> str:
+    restore = services.release_time_to_restore(release)
+    if restore is None:
+        return "Rollback finished."
+    return f"Rollback finished: service restored {duration(restore)} after the failure."
 
 
 # --- scope ------------------------------------------------------------------------------------

@@ -32,9 +32,27 @@ from releases.models import (
 )
 from releases.permissions import ReleaseAccess, get_release_for
 from releases.readiness import compute_readiness, required_roles, with_readiness_data
-from releases.services import freeze_windows_at
+from releases.release_notes import render_release_notes
+from releases.services import freeze_windows_at, release_time_to_restore
 
-SECTIONS = ("header", "scope", "checklists", "signoffs", "checks", "rollback", "events", "review")
+SECTIONS = (
+    "header",
+    "deploy",
+    "scope",
+    "checklists",
+    "signoffs",
+    "checks",
+    "rollback",
+    "notes",
+    "events",
+    "review",
+)
+# Who stands by while the release is deployed: the roster the deploy start notifies.
+STANDBY_ROLES = (
+    (Role.DEV, "Developers"),
+    (Role.DEVOPS, "DevOps"),
+    (Role.RELEASE_MANAGER, "Release manager"),
+)
 EVENTS_SHOWN = 30
 CLOSED_REQUESTS_SHOWN = 10
 
@@ -226,7 +244,52 @@ class ReleasePage:
         if a.can_cancel:
             form = self.bound("cancel") or forms.ReasonForm(auto_id="id_cancel_%s")
             found.append(Action("cancel", "Cancel release", "danger", fields=form))
+        if a.can_finish_rollback:
+            form = self.bound("finish_rollback") or forms.FinishRollbackForm(
+                auto_id="id_finish_rollback_%s"
+            )
+            found.append(Action("finish_rollback", "Rollback finished", "primary", fields=form))
+        if a.can_carry_scope_forward:
+            form = self.bound("carry_forward") or forms.CarryForwardForm(auto_id="id_carry_%s")
+            found.append(
+                Action(
+                    "carry_forward",
+                    "Carry the scope into a new release",
+                    "secondary",
+                    fields=form,
+                    note=f"The {self.scope_counts['included']} included items move to a new "
+                    "release in planning, with the same kind and git ref.",
+                )
+            )
         return found
+
+    @cached_property
+    def time_to_restore(self) -> dt.timedelta | None:
+        return release_time_to_restore(self.release)
+
+    # --- the deploy window and who stands by for it ---
+
+    @cached_property
+    def roster(self) -> list[dict[str, Any]]:
+        """Who is on standby for the deploy window, from the assignments already loaded."""
+        assignments = list(self.release.assignments.all())
+        rows = [
+            {"label": label, "people": [a.user for a in assignments if a.role == role]}
+            for role, label in STANDBY_ROLES
+        ]
+        decider = self.rollback_plan.decider if self.rollback_plan else None
+        rows.append(
+            {
+                "label": "Rollback decider",
+                "people": [decider] if decider else [],
+                "note": "makes the rollback call",
+            }
+        )
+        return rows
+
+    @cached_property
+    def monitoring_window(self) -> dt.timedelta:
+        return self.release.project.monitoring_window(self.release.kind)
 
     # --- scope ---
 
@@ -503,6 +566,12 @@ class ReleasePage:
         from releases.review import review_facts
 
         return review_facts(self.release)
+
+    # --- release notes ---
+
+    @cached_property
+    def release_notes(self) -> str:
+        return render_release_notes(self.release)
 
     @property
     def show_review(self) -> bool:

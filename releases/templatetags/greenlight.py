@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from markdown_it import MarkdownIt
 
 from releases.dashboard import person_summary
 from releases.models import Role
@@ -80,3 +82,54 @@ def iso(value: str | None) -> dt.datetime | None:
         return dt.datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+@register.filter
+def duration(delta: dt.timedelta | None) -> str:
+    """'45 s', '42 min', '3.5 h', '2.3 d': how long, short enough for a chart label."""
+    if delta is None:
+        return "—"
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return f"{max(0, round(seconds))} s"
+    if seconds < 2 * 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 2 * 86400:
+        return _one_decimal(seconds / 3600, "h")
+    return _one_decimal(seconds / 86400, "d")
+
+
+def _one_decimal(value: float, unit: str) -> str:
+    text = f"{value:.1f}".removesuffix(".0")
+    return f"{text} {unit}"
+
+
+def _heading_open(self: Any, tokens: list, idx: int, options: Any, env: Any) -> str:
+    # The notes sit inside a page section (h2): their "#" becomes h3 so the outline holds.
+    token = tokens[idx]
+    token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _heading_close(self: Any, tokens: list, idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _link_open(self: Any, tokens: list, idx: int, options: Any, env: Any) -> str:
+    tokens[idx].attrSet("rel", "noopener noreferrer")
+    return self.renderToken(tokens, idx, options, env)
+
+
+# CommonMark with raw HTML off: a scope item's title can never inject markup, and the parser
+# already refuses javascript: and data: links.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False})
+_MARKDOWN.add_render_rule("heading_open", _heading_open)
+_MARKDOWN.add_render_rule("heading_close", _heading_close)
+_MARKDOWN.add_render_rule("link_open", _link_open)
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    return mark_safe(_MARKDOWN.render(text))
