@@ -73,6 +73,7 @@ urlpatterns = [
         monitoring.CheckTemplateDetail.as_view(),
         name="api-check-template",
     ),
+    path("projects/<slug:slug>/metrics/", releases.ProjectMetrics.as_view(), name="api-metrics"),
     # Releases and their lifecycle.
     path("releases/", releases.Releases.as_view(), name="api-releases"),
     path("timeline/", releases.Timeline.as_view(), name="api-timeline"),
@@ -83,7 +84,11 @@ urlpatterns = [
     path(R + "finish-deploy/", releases.FinishDeploy.as_view(), name="api-finish-deploy"),
     path(R + "complete/", releases.CompleteRelease.as_view(), name="api-complete"),
     path(R + "roll-back/", releases.RollBack.as_view(), name="api-roll-back"),
+    path(R + "deploy-reports/", releases.DeployReports.as_view(), name="api-deploy-reports"),
+    path(R + "finish-rollback/", releases.FinishRollback.as_view(), name="api-finish-rollback"),
+    path(R + "carry-forward/", releases.CarryForward.as_view(), name="api-carry-forward"),
     path(R + "readiness/", releases.ReleaseReadiness.as_view(), name="api-readiness"),
+    path(R + "release-notes/", releases.ReleaseNotesView.as_view(), name="api-release-notes"),
     path(R + "events/", releases.ReleaseEvents.as_view(), name="api-events"),
     path(R + "notes/", releases.ReleaseNotes.as_view(), name="api-notes"),
     # Scope and change requests.
@@ -140,6 +145,12 @@ urlpatterns = [
     ),
     path(R + "rollback-plan/", releases.RollbackPlanView.as_view(), name="api-rollback-plan"),
     path(R + "review/", releases.ReviewView.as_view(), name="api-review"),
+    path(R + "review/actions/", releases.ReviewActions.as_view(), name="api-review-actions"),
+    path(
+        R + "review/actions/<int:action_id>/complete/",
+        releases.CompleteReviewAction.as_view(),
+        name="api-review-action-complete",
+    ),
     # Approvals.
     path(R + "sign-offs/", approvals.SignOffs.as_view(), name="api-sign-offs"),
     path(R + "sign-offs/withdraw/", approvals.WithdrawSignOff.as_view(), name="api-withdraw"),

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from releases import serializers as s
 from releases import services
+from releases.metrics import compute_metrics
 from releases.models import (
     ChecklistItem,
     FreezeWindow,
@@ -35,6 +36,7 @@ from releases.models import (
     ReleaseEvent,
     ReleaseKind,
     Review,
+    ReviewAction,
     Role,
     RoleAssignment,
     RollbackPlan,
@@ -53,6 +55,7 @@ from releases.permissions import (
     visible_releases,
 )
 from releases.readiness import compute_readiness, with_readiness_data
+from releases.release_notes import render_release_notes
 from releases.rest import (
     Conflict,
     EventCursorPagination,
@@ -206,6 +209,30 @@ class FreezeWindowDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class MetricsQuerySerializer(serializers.Serializer):
+    start = serializers.DateTimeField(required=False, help_text="Default: 90 days before end.")
+    end = serializers.DateTimeField(required=False, help_text="Default: now.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        end = attrs.get("end") or timezone.now()
+        start = attrs.get("start") or end - dt.timedelta(days=90)
+        if not start < end <= start + dt.timedelta(days=731):
+            raise serializers.ValidationError("end must come after start, within two years.")
+        return {"start": start, "end": end}
+
+
+class ProjectMetrics(APIView):
+    @extend_schema(parameters=[MetricsQuerySerializer], responses=s.MetricsSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        """DORA metrics: deployment frequency, lead time for changes, change failure rate and
+        time to restore, each with its band."""
+        project = get_project_for(request.user, slug)
+        query = MetricsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        period = query.validated_data
+        return Response(compute_metrics(project, period["start"], period["end"]).as_dict())
+
+
 # --- releases -------------------------------------------------------------------------------
 
 
@@ -337,6 +364,53 @@ class RollBack(ReleaseScoped):
         return release_response(
             services.roll_back(release, by=actor(request), reason=data["reason"])
         )
+
+
+class DeployReports(ReleaseScoped):
+    @extend_schema(request=s.DeployReportSerializer, responses=s.ReleaseSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        """CI reports its deploy. ``started`` and ``finished`` pass the same guards as a person
+        (a 409 is the pipeline's gate); ``failed`` marks the release unhealthy."""
+        release, access = self.release_and_access()
+        require(access.reports_deploys, "Only DevOps, the release manager or CI report deploys.")
+        data = validated(s.DeployReportSerializer, request)
+        if data["override_reason"].strip():
+            require(
+                access.can_override_deploy_guards,
+                "Only the release manager overrides a freeze window or the planned day.",
+            )
+        return release_response(services.record_deploy_report(release, by=actor(request), **data))
+
+
+class FinishRollback(ReleaseScoped):
+    @extend_schema(request=s.FinishRollbackSerializer, responses=s.ReleaseSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        """The rollback is done; time to restore is measured to this moment."""
+        release, access = self.release_and_access()
+        require(access.finishes_rollbacks, "Only whoever may roll back (or CI) reports this.")
+        data = validated(s.FinishRollbackSerializer, request)
+        return release_response(
+            services.finish_rollback(release, by=actor(request), at=data.get("at"))
+        )
+
+
+class CarryForward(ReleaseScoped):
+    @extend_schema(request=s.CarryForwardSerializer, responses={201: s.ReleaseSerializer})
+    def post(self, request: Request, release_id: int) -> Response:
+        """Start a new release with the rolled-back one's included scope."""
+        release, access = self.release_and_access()
+        require(access.is_manager, MANAGERS_ONLY)
+        data = validated(s.CarryForwardSerializer, request)
+        new = services.carry_scope_forward(release, by=actor(request), **data)
+        return release_response(new, status.HTTP_201_CREATED)
+
+
+class ReleaseNotesView(ReleaseScoped):
+    @extend_schema(responses=s.ReleaseNotesSerializer)
+    def get(self, request: Request, release_id: int) -> Response:
+        """The release notes in Markdown, generated from the scope."""
+        release, _ = self.release_and_access()
+        return Response({"release": release.pk, "markdown": render_release_notes(release)})
 
 
 class ReleaseReadiness(ReleaseScoped):
@@ -753,6 +827,35 @@ class RollbackPlanView(ReleaseScoped):
         )
         services.update_rollback_plan(release, by=actor(request), **data)
         return self.plan_response(release)
+
+
+class ReviewActions(ReleaseScoped):
+    @extend_schema(request=s.ReviewActionInputSerializer, responses={201: s.ReviewActionSerializer})
+    def post(self, request: Request, release_id: int) -> Response:
+        """Add a follow-up action to the post-release review."""
+        release, access = self.release_and_access()
+        require(access.writes_review, "Only people working on the release write its review.")
+        data = validated(
+            s.ReviewActionInputSerializer, request, context={"project": release.project}
+        )
+        action = services.add_review_action(release, by=actor(request), **data)
+        return Response(s.ReviewActionSerializer(action).data, status=status.HTTP_201_CREATED)
+
+
+class CompleteReviewAction(ReleaseScoped):
+    @extend_schema(request=None, responses=s.ReviewActionSerializer)
+    def post(self, request: Request, release_id: int, action_id: int) -> Response:
+        release, access = self.release_and_access()
+        action = get_object_or_404(
+            ReviewAction.objects.select_related("owner"), pk=action_id, review__release=release
+        )
+        require(
+            access.writes_review
+            or (is_person(request.user) and action.owner_id == request.user.pk),
+            "Only people working on the release, or the action's owner, mark it done.",
+        )
+        action = services.complete_review_action(action, by=actor(request))
+        return Response(s.ReviewActionSerializer(action).data)
 
 
 class ReviewView(ReleaseScoped):

@@ -6,7 +6,8 @@ may do everything. Anyone outside the project does not see the release at all (4
 
 API clients may also act with a project token (``ProjectTokenUser``): a machine scoped to one
 project that reads everything of that project, creates releases, adds scope while planning and
-reports check results — nothing that needs a person's judgement or signature. For any other
+reports check results, deploys and finished rollbacks — nothing that needs a person's judgement
+or signature. For any other
 project it is an outsider.
 """
 
@@ -209,6 +210,16 @@ class ReleaseAccess:
         return self.is_manager or Role.DEVOPS in self.roles
 
     @property
+    def reports_deploys(self) -> bool:
+        """Say a deploy started, finished or failed: release manager, DevOps, the project's CI."""
+        return self.can_deploy
+
+    @property
+    def finishes_rollbacks(self) -> bool:
+        """Say a rollback is done: whoever may roll back, and the project's CI."""
+        return self.can_roll_back
+
+    @property
     def judges_checks(self) -> bool:
         """Resolve a check the machines could not decide: release manager, DevOps, QA."""
         return self.is_manager or bool(self.roles & {Role.DEVOPS, Role.QA})
@@ -409,7 +420,7 @@ class ReleaseAccess:
 @dataclass
 class ProjectTokenAccess(ReleaseAccess):
     """A project token's rights on one release of its project: read everything, add scope
-    while planning, report check results. Everything else is a person's call."""
+    while planning, report check results and deploys. Everything else is a person's call."""
 
     @property
     def can_view(self) -> bool:
@@ -421,6 +432,14 @@ class ProjectTokenAccess(ReleaseAccess):
 
     @property
     def reports_check_results(self) -> bool:
+        return self.can_view
+
+    @property
+    def reports_deploys(self) -> bool:
+        return self.can_view
+
+    @property
+    def finishes_rollbacks(self) -> bool:
         return self.can_view
 
     def can_decide_change_request(self, request: ScopeChangeRequest) -> bool:

@@ -200,9 +200,17 @@ RELEASE_FIELDS = [
     "rolled_back_at",
     "cancelled_at",
     "override_used",
+    "unhealthy_since",
+    "unhealthy_reason",
+    "rollback_reason",
+    "rollback_automatic",
+    "rollback_finished_at",
+    "carried_into",
     "created_at",
     "updated_at",
 ]
+
+RELATED = ("project", "carried_into")
 
 EDITABLE_RELEASE_FIELDS = [
     "title",
@@ -220,6 +228,9 @@ EDITABLE_RELEASE_FIELDS = [
 
 class ReleaseSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    carried_into = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The release its scope was carried into."
+    )
 
     class Meta:
         model = Release
@@ -230,8 +241,9 @@ class ReleaseSerializer(serializers.ModelSerializer):
         # Every field is a plain column the renderer encodes exactly as DRF's fields would
         # (datetimes as ISO 8601 with "Z"); going through 27 field objects per row cost a page
         # of 20 releases more than all its queries (docs/performance.md).
-        data = {name: getattr(release, name) for name in RELEASE_FIELDS}
+        data = {name: getattr(release, name) for name in RELEASE_FIELDS if name not in RELATED}
         data["project"] = release.project.slug
+        data["carried_into"] = release.carried_into_id
         return data
 
 
@@ -268,6 +280,42 @@ class StartDeploySerializer(serializers.Serializer):
         help_text="Start inside a freeze window or off the planned day anyway (release "
         "manager; recorded).",
     )
+
+
+class DeployReportSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(
+        choices=["started", "finished", "failed"],
+        help_text="started/finished move the release through the same guards as a person; "
+        "failed marks it unhealthy and asks for the rollback call.",
+    )
+    detail = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    override_reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Start inside a freeze window anyway (release manager only).",
+    )
+
+
+class FinishRollbackSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(
+        required=False, help_text="When service was restored; now if left out."
+    )
+
+
+class CarryForwardSerializer(serializers.ModelSerializer):
+    """The new release that takes over the rolled-back one's scope."""
+
+    class Meta:
+        model = Release
+        fields = ["version", *EDITABLE_RELEASE_FIELDS]
+        validators: list = []
+
+
+class ReleaseNotesSerializer(serializers.Serializer):
+    release = serializers.IntegerField()
+    markdown = serializers.CharField()
 
 
 class NoteSerializer(serializers.Serializer):
@@ -547,6 +595,12 @@ class ReviewActionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ReviewActionInputSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=300)
+    owner = MemberField(required=False, allow_null=True)
+    due_date = serializers.DateField(required=False, allow_null=True)
+
+
 class ReviewSerializer(serializers.ModelSerializer):
     created_by = person()
     actions = ReviewActionSerializer(many=True, read_only=True)
@@ -563,3 +617,26 @@ class ReviewSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["actions", "created_by", "created_at", "updated_at"]
+
+
+class FailureSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    cause = serializers.CharField(help_text="rolled back, or fixed by a hotfix")
+    restore_seconds = serializers.FloatField(allow_null=True)
+
+
+class MetricsSerializer(serializers.Serializer):
+    """The four DORA metrics for a project over a period, with their performance bands."""
+
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    deployments = serializers.IntegerField()
+    deploys_per_week = serializers.FloatField()
+    deployment_frequency_band = serializers.CharField()
+    lead_time_seconds = serializers.FloatField(allow_null=True)
+    lead_time_band = serializers.CharField(allow_null=True)
+    change_failure_rate = serializers.FloatField(allow_null=True)
+    change_failure_rate_band = serializers.CharField(allow_null=True)
+    time_to_restore_seconds = serializers.FloatField(allow_null=True)
+    time_to_restore_band = serializers.CharField(allow_null=True)
+    failures = FailureSerializer(many=True)

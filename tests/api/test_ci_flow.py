@@ -95,3 +95,50 @@ def test_it_keeps_the_token_out_of_what_only_people_do(cast):
     )
     assert ci.post(f"/api/releases/{release_id}/decisions/", {"outcome": "go"}).status_code == 403
     assert Release.objects.get(pk=release_id).status == "planning"
+
+
+def test_it_gates_a_pipelines_deploy_on_the_release_state(cast):
+    from tests.builders import make_approved, make_release
+
+    release = make_approved(make_release(cast, "4.0.0"), cast)
+    ci = bearer(project_token(cast, name="deployer"))
+    url = f"/api/releases/{release.pk}/deploy-reports/"
+
+    started = ci.post(url, {"stage": "started", "detail": "pipeline 88"})
+    again = ci.post(url, {"stage": "started"})
+    early = ci.post(url, {"stage": "finished"})
+
+    assert started.status_code == 200, started.json()
+    assert started.json()["status"] == "deploying"
+    assert again.status_code == 409
+    assert early.status_code == 409
+    assert "Smoke test in production" in early.json()["detail"]
+
+    smoke = release.checklist_items.get(title="Smoke test in production")
+    services.tick_checklist_item(smoke, by=cast.dana, note="green")
+    finished = ci.post(url, {"stage": "finished"})
+    failed = ci.post(url, {"stage": "failed", "detail": "5xx above 2 %"})
+
+    assert finished.json()["status"] == "monitoring"
+    assert failed.status_code == 200
+    assert failed.json()["health"] == "unhealthy"
+    assert "deploy failed (5xx above 2 %)" in failed.json()["unhealthy_reason"]
+    assert ci.post(url, {"stage": "started", "override_reason": "urgent"}).status_code == 403
+
+
+def test_it_reads_release_notes_and_dora_metrics_with_the_token(cast):
+    ci = bearer(project_token(cast))
+    release_id = ci.post("/api/releases/", {"project": "payments", "version": "5.0.0"}).json()["id"]
+    ci.post(
+        f"/api/releases/{release_id}/scope-items/",
+        {"kind": "fix", "title": "Refund rounding", "key": "PAY-9"},
+    )
+
+    notes = ci.get(f"/api/releases/{release_id}/release-notes/").json()
+    metrics = ci.get("/api/projects/payments/metrics/")
+
+    assert "PAY-9 Refund rounding" in notes["markdown"]
+    assert metrics.status_code == 200
+    assert metrics.json()["deployments"] == 0
+    assert metrics.json()["change_failure_rate"] is None
+    assert ci.get("/api/projects/payments/metrics/?start=2031-01-01T00:00:00Z").status_code == 400

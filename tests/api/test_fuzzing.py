@@ -93,6 +93,9 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
     released = make_monitoring(make_release(cast, "1.7.0"), cast)
     Release.objects.filter(pk=released.pk).update(monitoring_until=now - dt.timedelta(minutes=1))
     services.complete_release(released, by=cast.rita)
+    action = services.add_review_action(released, by=cast.rita, description="Alert sooner")
+    rolled_back = make_deploying(make_release(cast, "1.10.0"), cast)
+    services.roll_back(rolled_back, by=cast.dana, reason="Errors")
     cancel = make_release(cast, "1.8.0")
     lock = make_release(cast, "1.9.0")
     window = services.save_freeze_window(
@@ -121,13 +124,16 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         "deploying": _release_ids(deploying),
         "rolling": _release_ids(rolling),
         "done": _release_ids(done),
-        "released": _release_ids(released),
+        "released": _release_ids(released) | {"action_id": action.pk},
+        "rolled_back": _release_ids(rolled_back),
         "cancel": _release_ids(cancel),
         "lock": _release_ids(lock),
     }
 
 
+# The first marker found in the path wins ("/review/actions/…/complete/" is the review's).
 RELEASE_FOR = {
+    "/review/": "released",
     "/change-requests/": "frozen",
     "/sign-offs/": "ready",
     "/poll/": "frozen",
@@ -136,7 +142,9 @@ RELEASE_FOR = {
     "/finish-deploy/": "deploying",
     "/roll-back/": "rolling",
     "/complete/": "done",
-    "/review/": "released",
+    "/finish-rollback/": "rolled_back",
+    "/carry-forward/": "rolled_back",
+    "/deploy-reports/": "approved",
     "/cancel/": "cancel",
     "/lock-scope/": "lock",
 }

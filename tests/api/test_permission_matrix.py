@@ -132,6 +132,23 @@ def released(cast: Cast) -> dict[str, Any]:
     return ids
 
 
+def rolled_back(cast: Cast) -> dict[str, Any]:
+    release = make_deploying(make_release(cast), cast)
+    services.roll_back(release, by=cast.dana, reason="Error rate doubled")
+    return _ids(cast, release)
+
+
+def with_review_action(cast: Cast) -> dict[str, Any]:
+    ids = released(cast)
+    action = services.add_review_action(
+        Release.objects.get(pk=ids["release"]),
+        by=cast.rita,
+        description="Alert on card declines",
+        owner=cast.devin,
+    )
+    return ids | {"action": action.pk}
+
+
 def ticked(cast: Cast) -> dict[str, Any]:
     ids = planning(cast)
     services.tick_checklist_item(
@@ -332,6 +349,30 @@ WRITES: dict[str, Op] = {
     "finish deploy": Op("post", R + "finish-deploy/", deploying, DEPLOYERS),
     "complete": Op("post", R + "complete/", window_passed, DEPLOYERS),
     "roll back": Op("post", R + "roll-back/", deploying, DEPLOYERS, {"reason": "5xx spike"}),
+    "report deploy": Op(
+        "post",
+        R + "deploy-reports/",
+        approved,
+        {"rita", "dana", "own_token"},
+        {"stage": "started", "detail": "pipeline 88"},
+    ),
+    "finish rollback": Op(
+        "post", R + "finish-rollback/", rolled_back, {"rita", "dana", "own_token"}, {}
+    ),
+    "carry scope forward": Op(
+        "post", R + "carry-forward/", rolled_back, {"rita"}, {"version": "1.0.1"}, 201
+    ),
+    "add review action": Op(
+        "post",
+        R + "review/actions/",
+        released,
+        WORKERS,
+        {"description": "Page on card declines", "owner": "dana"},
+        201,
+    ),
+    "complete review action": Op(
+        "post", R + "review/actions/{action}/complete/", with_review_action, WORKERS
+    ),
     "add note": Op("post", R + "notes/", planning, WORKERS, {"text": "Vendor call at 3"}, 201),
     "add scope": Op("post", R + "scope-items/", planning, SCOPE_EDITORS, {"title": "Refunds"}, 201),
     "edit scope": Op("patch", R + "scope-items/{item}/", planning, SCOPE_EDITORS, {"risk": "high"}),
@@ -507,6 +548,7 @@ READS = [
     "/api/projects/payments/freeze-windows/{window}/",
     R,
     R + "readiness/",
+    R + "release-notes/",
     R + "events/",
     R + "scope-items/",
     R + "scope-items/{item}/",
@@ -525,6 +567,7 @@ READS = [
     "/api/projects/payments/integrations/{integration}/",
     "/api/projects/payments/checks/",
     "/api/projects/payments/checks/{template}/",
+    "/api/projects/payments/metrics/",
 ]
 LISTS = ["/api/projects/", "/api/releases/", "/api/timeline/"]
 
@@ -587,6 +630,7 @@ def test_it_covers_every_operation_in_the_schema():
             .replace("{decision}", "{decision_id}")
             .replace("{integration}", "{integration_id}")
             .replace("{template}", "{check_id}")
+            .replace("{action}", "{action_id}")
             .replace("payments", "{slug}")
         )
 
