@@ -17,7 +17,6 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request
@@ -27,8 +26,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor
-from releases.models import Release
-from releases.permissions import ProjectTokenUser, get_release_for
+from releases.permissions import ProjectTokenUser
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +64,6 @@ def require(allowed: bool, message: str) -> None:
     """Refuse with 403 and a sentence saying who may do this."""
     if not allowed:
         raise exceptions.PermissionDenied(message)
-
-
-def load_release(request: Request, release_id: int, queryset: Any = None) -> tuple[Release, Any]:
-    """The release and the caller's rights on it; 404 for anyone outside its project."""
-    release, access = get_release_for(request.user, release_id, queryset=queryset)
-    return release, access
 
 
 def validated(
@@ -192,9 +184,3 @@ def allow_blank_urls(
 
     visit(result.get("components", {}))
     return result
-
-
-DETAIL_RESPONSE = OpenApiResponse(
-    inline_serializer("Detail", {"detail": serializers.CharField()}),
-    description="Done.",
-)

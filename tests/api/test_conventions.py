@@ -198,3 +198,17 @@ def test_it_bounds_the_timeline_range(cast, rita):
         rita.get("/api/timeline/?start=2031-01-01T00:00:00Z&end=2031-02-01T00:00:00Z").status_code
         == 200
     )
+
+
+def test_it_maps_a_lost_race_to_409_and_a_database_refusal_to_400():
+    from django.db import DataError, IntegrityError
+
+    from releases.rest import exception_handler
+
+    race = exception_handler(IntegrityError("duplicate key value"), {})
+    refusal = exception_handler(DataError("value too long"), {})
+
+    assert race.status_code == 409
+    assert set(race.data) == {"detail"}
+    assert refusal.status_code == 400
+    assert refusal.data == {"detail": "A value is malformed or out of range."}
