@@ -6,6 +6,7 @@ in-memory release a page renders is never half-updated by a form that failed.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -20,6 +21,7 @@ from releases.models import (
     Phase,
     Project,
     ReleaseKind,
+    ReleaseTrain,
     Role,
     ScopeChangeRequest,
     ScopeItem,
@@ -423,3 +425,129 @@ class FreezeWindowForm(forms.ModelForm):
             "end_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
         help_texts = {"timezone": "For weekly windows, e.g. Europe/Berlin."}
+
+
+# --- release trains ---------------------------------------------------------------------------
+
+
+class TrainForm(forms.ModelForm):
+    cadence_weeks = forms.IntegerField(
+        label="Every how many weeks", min_value=1, max_value=12, initial=2
+    )
+    deploy_duration_minutes = forms.IntegerField(
+        label="Deploy window (minutes)", min_value=5, max_value=24 * 60, initial=120
+    )
+    create_days_ahead = forms.IntegerField(
+        label="Create the release (days ahead)",
+        min_value=1,
+        max_value=90,
+        initial=14,
+        help_text="Beat creates each release this many days before its deploy day.",
+    )
+
+    class Meta:
+        model = ReleaseTrain
+        fields = [
+            "name",
+            "kind",
+            "cadence_weeks",
+            "first_deploy_date",
+            "deploy_time",
+            "deploy_duration_minutes",
+            "timezone",
+            "code_freeze_days_before",
+            "go_no_go_hours_before",
+            "create_days_ahead",
+            "freeze_reminder_hours",
+            "version_template",
+            "active",
+        ]
+        labels = {
+            "first_deploy_date": "First deploy day",
+            "deploy_time": "Deploy time",
+            "code_freeze_days_before": "Code freeze (days before the deploy)",
+            "go_no_go_hours_before": "Go/no-go (hours before the deploy)",
+            "freeze_reminder_hours": "Freeze reminder (hours before the freeze)",
+            "active": "Active: create releases",
+        }
+        help_texts = {
+            "first_deploy_date": "Later departures fall on the same weekday.",
+            "timezone": "Of the deploy time, e.g. Europe/Berlin.",
+        }
+        widgets = {
+            "first_deploy_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "deploy_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+
+class SkipSlotForm(forms.Form):
+    reason = forms.CharField(
+        label="Why skip it?", max_length=300, widget=forms.TextInput(attrs={"size": 30})
+    )
+
+
+# --- DORA metrics ------------------------------------------------------------------------------
+
+PRESET_DAYS = (30, 90, 180)
+LONGEST_PERIOD = dt.timedelta(days=3 * 366)
+
+
+class MetricsForm(forms.Form):
+    """The period of the metrics page: the last 30/90/180 days, or from one day to another."""
+
+    days = forms.TypedChoiceField(
+        label="Period",
+        choices=[(str(d), f"Last {d} days") for d in PRESET_DAYS],
+        coerce=int,
+        required=False,
+        empty_value=90,
+    )
+    start = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label="To",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Included. Days are UTC.",
+    )
+    bucket = forms.ChoiceField(
+        label="Charts by",
+        choices=[("", "Automatic"), ("week", "Week"), ("month", "30 days")],
+        required=False,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start is None and end is None:
+            return data
+        if start is None and "start" not in self.errors:
+            self.add_error("start", "Give the first day of the period too.")
+        if end is None and "end" not in self.errors:
+            self.add_error("end", "Give the last day of the period too.")
+        if start and end:
+            if end < start:
+                self.add_error("end", "The period cannot end before it starts.")
+            elif end - start > LONGEST_PERIOD:
+                self.add_error("start", "Choose at most three years.")
+        if end and end > timezone.now().date():
+            self.add_error("end", "The period cannot end in the future.")
+        return data
+
+    def period(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end) in UTC; a custom period runs to the end of its last day (or now)."""
+        data = self.cleaned_data if self.is_bound else {}
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            begin = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+            until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+            return begin, min(until, now)
+        days = data.get("days") or 90
+        return now - dt.timedelta(days=days), now
+
+    def bucket_size(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+        choice = self.cleaned_data.get("bucket") if self.is_bound else ""
+        if choice == "week" or (not choice and end - start <= dt.timedelta(days=120)):
+            return dt.timedelta(weeks=1)
+        return dt.timedelta(days=30)

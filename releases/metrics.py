@@ -1,18 +1,7 @@
 """DORA metrics of a project over a period, computed from the release history.
 
-Definitions (also shown on the metrics page):
-
-- **Deployment frequency**: releases whose deploy started in the period, per week.
-- **Lead time for changes**: for each scope item shipped by those deploys, from the moment its
-  change was merged (reported by CI) — or, when no merge time is known, from when it was added
-  to the scope — to the end of the deploy; the median over all items.
-- **Change failure rate**: deploys that were rolled back, or that the next deploy of the project
-  had to fix as a hotfix, divided by all deploys in the period.
-- **Time to restore**: for each failed deploy, from when it failed (turned unhealthy, else the
-  end of its deploy) until service was restored (the rollback finished, or the fixing hotfix was
-  deployed); the median.
-
-Bands follow the clusters of the DORA State of DevOps reports.
+The definitions the page shows are ``DEFINITIONS`` below; bands follow the clusters of the DORA
+State of DevOps reports.
 """
 
 from __future__ import annotations
@@ -25,6 +14,31 @@ from typing import Any
 from django.db.models import Prefetch
 
 from releases.models import Project, Release, ReleaseKind, ScopeItem, Status
+
+# (metric, definition): written on the metrics page, word for word what ``_compute`` does.
+DEFINITIONS = [
+    (
+        "Deployment frequency",
+        "Releases whose deploy started in the period, per week.",
+    ),
+    (
+        "Lead time for changes",
+        "For each scope item shipped by those deploys, from the moment its change was merged "
+        "(reported by CI) — or, when no merge time is known, from when it was added to the "
+        "scope — to the end of the deploy; the median over all items.",
+    ),
+    (
+        "Change failure rate",
+        "Deploys that were rolled back, or that the next deploy of the project had to fix as a "
+        "hotfix, divided by all deploys in the period.",
+    ),
+    (
+        "Time to restore",
+        "For each failed deploy, from when it failed (turned unhealthy, else the end of its "
+        "deploy) until service was restored (the rollback finished, or the fixing hotfix was "
+        "deployed); the median.",
+    ),
+]
 
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -137,6 +138,78 @@ def schedule_train_releases(*, now: dt.datetime | None = None) -> list[TrainSlot
             if day not in existing:
                 created.append(ensure_slot(train, day))
     return created
+
+
+@dataclass
+class Upcoming:
+    """One coming departure of a train, whether or not its slot row exists yet."""
+
+    train: ReleaseTrain
+    deploy_date: dt.date
+    slot: TrainSlot | None = None
+
+    @property
+    def deploy_at(self) -> dt.datetime:
+        return self.train.deploy_at(self.deploy_date)
+
+    @property
+    def local_deploy_at(self) -> dt.datetime:
+        return self.deploy_at.astimezone(self.train.zone())
+
+    @property
+    def version(self) -> str:
+        return self.train.version_for(self.deploy_date)
+
+    @property
+    def created_on(self) -> dt.date:
+        """When beat creates the release (the train's look-ahead before the deploy day)."""
+        return self.deploy_date - dt.timedelta(days=self.train.create_days_ahead)
+
+    @property
+    def release(self) -> Any:
+        return self.slot.release if self.slot else None
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.slot and self.slot.skipped_at)
+
+    @property
+    def problem(self) -> str:
+        return self.slot.problem if self.slot else ""
+
+    @property
+    def can_skip(self) -> bool:
+        if self.skipped:
+            return False
+        release = self.release
+        return release is None or release.status in (Status.PLANNING, Status.FROZEN)
+
+
+def upcoming_slots(
+    trains: list[ReleaseTrain], *, now: dt.datetime | None = None, count: int = 6
+) -> dict[int, list[Upcoming]]:
+    """The next ``count`` departures of each train (today's included), with their slot and
+    release where beat already created them: one query whatever the number of trains."""
+    now = now or timezone.now()
+    days: dict[int, list[dt.date]] = {}
+    for train in trains:
+        today = now.astimezone(train.zone()).date()
+        until = today + dt.timedelta(weeks=train.cadence_weeks * count)
+        days[train.pk] = train.slot_dates(today, until)[:count]
+    wanted = [day for found in days.values() for day in found]
+    slots: dict[tuple[int, dt.date], TrainSlot] = {}
+    if wanted:
+        rows = TrainSlot.objects.filter(
+            train__in=trains, deploy_date__range=(min(wanted), max(wanted))
+        ).select_related("release__project", "skipped_by")
+        slots = {(slot.train_id, slot.deploy_date): slot for slot in rows}
+    return {
+        train.pk: [
+            Upcoming(train=train, deploy_date=day, slot=slots.get((train.pk, day)))
+            for day in days[train.pk]
+        ]
+        for train in trains
+    }
 
 
 def skip_slot(train: ReleaseTrain, day: dt.date, *, by: Any, reason: str) -> TrainSlot:

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from releases import views
+from releases import metrics_views, train_views, views
 
 release = "releases/<int:pk>/"
 project = "projects/<slug:slug>/settings/"
@@ -71,6 +71,16 @@ urlpatterns = [
         views.freeze_delete,
         name="freeze_delete",
     ),
+    path(project + "trains/", train_views.project_trains, name="project_trains"),
+    path(project + "trains/new/", train_views.train_save, name="train_add"),
+    path(project + "trains/<int:train_pk>/", train_views.train_save, name="train_save"),
+    path(
+        project + "trains/<int:train_pk>/slots/<str:day>/skip/",
+        train_views.slot_skip,
+        name="slot_skip",
+    ),
+    path("metrics/", metrics_views.metrics_home, name="metrics"),
+    path("projects/<slug:slug>/metrics/", metrics_views.project_metrics, name="project_metrics"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("releases.token_urls")),
 ]

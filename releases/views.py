@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -988,6 +989,7 @@ def settings_context(
             "policy-roles", lambda: RequirementsForm(current=current, prefix="req")
         ),
         "integrations": list(Integration.objects.filter(project=project)),
+        "trains": list(project.trains.all()),
     }
 
 
@@ -995,6 +997,18 @@ def settings_context(
 def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     return render(request, "releases/project_settings.html", settings_context(request, project))
+
+
+@dataclass(frozen=True)
+class SettingsPage:
+    """A page of project settings: where success goes back to, and how failure is drawn."""
+
+    url_name: str
+    template: str
+    context: Callable[..., dict[str, Any]]
+
+
+SETTINGS = SettingsPage("project_settings", "releases/project_settings.html", settings_context)
 
 
 def settings_answer(
@@ -1006,12 +1020,13 @@ def settings_answer(
     failed: tuple[str, Any] | None = None,
     status: int = 200,
     anchor: str = "",
+    page: SettingsPage = SETTINGS,
 ) -> HttpResponse:
     if done:
         messages.success(request, done)
-        return redirect(reverse("project_settings", args=[project.slug]) + f"#{anchor}")
-    context = settings_context(request, project, failed=failed, problem=problem)
-    return render(request, "releases/project_settings.html", context, status=status)
+        return redirect(reverse(page.url_name, args=[project.slug]) + f"#{anchor}")
+    context = page.context(request, project, failed=failed, problem=problem)
+    return render(request, page.template, context, status=status)
 
 
 def settings_run(
@@ -1023,6 +1038,7 @@ def settings_run(
     done: str | Callable[[Any], str] = "Saved.",
     form: Any = None,
     key: str = "",
+    page: SettingsPage = SETTINGS,
 ) -> HttpResponse:
     """The project-settings twin of ``run``: managers only, one service call, full page."""
     if not can_manage_project(request.user, project):
@@ -1031,6 +1047,7 @@ def settings_run(
             project,
             status=403,
             problem="Only the project's release managers change its settings.",
+            page=page,
         )
     if form is not None and not form.is_valid():
         return settings_answer(
@@ -1039,6 +1056,7 @@ def settings_run(
             status=422,
             failed=(key, form),
             problem="Please correct the highlighted fields.",
+            page=page,
         )
     try:
         result = call()
@@ -1053,11 +1071,12 @@ def settings_run(
             problem=" ".join(exc.messages)
             if form is None
             else "Please correct the highlighted fields.",
+            page=page,
         )
     except (NotAllowed, Refused) as exc:
-        return settings_answer(request, project, status=409, problem=str(exc))
+        return settings_answer(request, project, status=409, problem=str(exc), page=page)
     message = done(result) if callable(done) else done
-    return settings_answer(request, project, done=message, anchor=anchor)
+    return settings_answer(request, project, done=message, anchor=anchor, page=page)
 
 
 @signed_in

@@ -92,9 +92,9 @@ def duration(delta: dt.timedelta | None) -> str:
     seconds = delta.total_seconds()
     if seconds < 60:
         return f"{max(0, round(seconds))} s"
-    if seconds < 2 * 3600:
+    if seconds < 3600:
         return f"{round(seconds / 60)} min"
-    if seconds < 2 * 86400:
+    if seconds < 86400:
         return _one_decimal(seconds / 3600, "h")
     return _one_decimal(seconds / 86400, "d")
 
