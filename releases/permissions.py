@@ -367,7 +367,7 @@ class ReleaseAccess:
     def can_finish_rollback(self) -> bool:
         """Record by hand that the rollback is done (CI may report it too)."""
         return (
-            self.can_roll_back
+            self.finishes_rollbacks
             and self.release.status == Status.ROLLED_BACK
             and self.release.rollback_finished_at is None
         )
