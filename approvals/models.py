@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -35,13 +36,18 @@ class ApprovalPolicy(models.Model):
         default=True, help_text="One person gives at most one role's sign-off on a release."
     )
     sign_off_expiry_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="A sign-off older than this no longer counts."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="A sign-off older than this no longer counts.",
     )
     decider_role = models.CharField(
         max_length=20, choices=Role.choices, default=Role.RELEASE_MANAGER
     )
     reminder_hours_before = models.PositiveIntegerField(
-        default=24, help_text="Remind people with a pending sign-off this long before go/no-go."
+        default=24,
+        validators=[MaxValueValidator(30 * 24)],
+        help_text="Remind people with a pending sign-off this long before go/no-go.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -67,7 +73,9 @@ class RoleRequirement(models.Model):
     )
     release_kind = models.CharField(max_length=10, choices=ReleaseKind.choices)
     role = models.CharField(max_length=20, choices=Role.choices)
-    quorum = models.PositiveSmallIntegerField(default=1)
+    quorum = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
 
     class Meta:
         ordering = ["release_kind", "role"]

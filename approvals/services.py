@@ -84,6 +84,9 @@ def update_policy(project: Project, *, by: Any, **changes: Any) -> ApprovalPolic
     return policy
 
 
+MAX_QUORUM = 20
+
+
 def set_role_requirement(
     project: Project, *, by: Any, release_kind: str, role: str, quorum: int
 ) -> None:
@@ -98,6 +101,8 @@ def set_role_requirement(
         raise ValidationError({"quorum": "Give a whole number."}) from exc
     if quorum < 0:
         raise ValidationError({"quorum": "The quorum cannot be negative."})
+    if quorum > MAX_QUORUM:
+        raise ValidationError({"quorum": f"At most {MAX_QUORUM} sign-offs per role."})
     with transaction.atomic():
         policy = ensure_policy(project)
         if quorum == 0:

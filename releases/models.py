@@ -11,10 +11,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+
+WEEK_MINUTES = 7 * 24 * 60
 
 
 class Role(models.TextChoices):
@@ -80,9 +83,16 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     repository_url = models.URLField(blank=True)
     # How long a release stays in monitoring after the deploy, per kind.
-    monitoring_minutes_standard = models.PositiveIntegerField(default=120)
-    monitoring_minutes_hotfix = models.PositiveIntegerField(default=30)
-    monitoring_minutes_major = models.PositiveIntegerField(default=240)
+    # A window longer than a week is not a monitoring window but an open-ended one.
+    monitoring_minutes_standard = models.PositiveIntegerField(
+        default=120, validators=[MinValueValidator(1), MaxValueValidator(WEEK_MINUTES)]
+    )
+    monitoring_minutes_hotfix = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(WEEK_MINUTES)]
+    )
+    monitoring_minutes_major = models.PositiveIntegerField(
+        default=240, validators=[MinValueValidator(1), MaxValueValidator(WEEK_MINUTES)]
+    )
     slack_webhook_url = models.URLField(
         blank=True, help_text="Slack-compatible incoming webhook for release notifications."
     )
@@ -390,16 +400,28 @@ class ReleaseTrain(models.Model):
     kind = models.CharField(
         max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.STANDARD
     )
-    cadence_weeks = models.PositiveSmallIntegerField(default=2)
+    cadence_weeks = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
     first_deploy_date = models.DateField()
     deploy_time = models.TimeField(default=dt.time(14, 0))
-    deploy_duration_minutes = models.PositiveIntegerField(default=120)
+    deploy_duration_minutes = models.PositiveIntegerField(
+        default=120, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+    )
     timezone = models.CharField(max_length=60, default="UTC")
-    code_freeze_days_before = models.PositiveSmallIntegerField(default=2)
-    go_no_go_hours_before = models.PositiveSmallIntegerField(default=4)
-    create_days_ahead = models.PositiveSmallIntegerField(default=14)
+    code_freeze_days_before = models.PositiveSmallIntegerField(
+        default=2, validators=[MaxValueValidator(60)]
+    )
+    go_no_go_hours_before = models.PositiveSmallIntegerField(
+        default=4, validators=[MaxValueValidator(30 * 24)]
+    )
+    create_days_ahead = models.PositiveSmallIntegerField(
+        default=14, validators=[MaxValueValidator(180)]
+    )
     freeze_reminder_hours = models.PositiveSmallIntegerField(
-        default=24, help_text="Remind the people on the release this long before the code freeze."
+        default=24,
+        validators=[MaxValueValidator(30 * 24)],
+        help_text="Remind the people on the release this long before the code freeze.",
     )
     version_template = models.CharField(
         max_length=60,
