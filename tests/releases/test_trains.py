@@ -164,7 +164,7 @@ def test_it_validates_the_version_template(cast, template, field):
 def test_it_runs_the_train_tasks_from_beat(cast, settings):
     from releases import tasks
 
-    every_second_tuesday(cast, create_days_ahead=400)
+    every_second_tuesday(cast, create_days_ahead=180)
     assert "releases.tasks.schedule_trains" in {
         entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
