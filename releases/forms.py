@@ -332,16 +332,29 @@ class DashboardFilter(forms.Form):
 # --- project settings -------------------------------------------------------------------------
 
 
+# A monitoring window of zero would release a deploy unwatched; a week is as long as any
+# post-release watch runs.
+WINDOW_MINUTES = {"min_value": 5, "max_value": 7 * 24 * 60}
+
+
 class ProjectForm(forms.ModelForm):
+    monitoring_minutes_standard = forms.IntegerField(
+        label="Monitoring window, standard (minutes)", **WINDOW_MINUTES
+    )
+    monitoring_minutes_hotfix = forms.IntegerField(
+        label="Monitoring window, hotfix (minutes)", **WINDOW_MINUTES
+    )
+    monitoring_minutes_major = forms.IntegerField(
+        label="Monitoring window, major (minutes)",
+        help_text="How long a release is watched after “deploy done”; releases already in "
+        "monitoring keep their window.",
+        **WINDOW_MINUTES,
+    )
+
     class Meta:
         model = Project
         fields = list(PROJECT_FIELDS)
-        labels = {
-            "monitoring_minutes_standard": "Monitoring window, standard (minutes)",
-            "monitoring_minutes_hotfix": "Monitoring window, hotfix (minutes)",
-            "monitoring_minutes_major": "Monitoring window, major (minutes)",
-            "slack_webhook_url": "Chat webhook",
-        }
+        labels = {"slack_webhook_url": "Chat webhook"}
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
 

@@ -167,3 +167,27 @@ def test_it_shows_why_a_freeze_window_is_invalid(cast):
     page = response.content.decode()
     assert "Required for a weekly window." in page
     assert not FreezeWindow.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("minutes", "error"), [(0, "greater than or equal to 5"), ("", "required")]
+)
+def test_it_refuses_a_monitoring_window_it_cannot_watch_and_changes_nothing(cast, minutes, error):
+    response = client_for(cast.rita).post(
+        url(cast, "project_update"),
+        {
+            "name": "Payments",
+            "monitoring_minutes_standard": 120,
+            "monitoring_minutes_hotfix": minutes,
+            "monitoring_minutes_major": 240,
+        },
+    )
+    assert response.status_code == 422
+    assert error in response.content.decode()
+    cast.project.refresh_from_db()
+    assert cast.project.monitoring_minutes_hotfix == 30
+
+
+def test_it_shows_the_monitoring_windows_to_viewers(cast):
+    page = client_for(cast.vic).get(url(cast, "project_settings")).content.decode()
+    assert "standard 120 min · hotfix 30 min · major 240 min" in page

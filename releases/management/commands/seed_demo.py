@@ -19,7 +19,7 @@ from django.utils import timezone
 from approvals import services as approvals
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
-from releases import services
+from releases import services, trains
 from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
@@ -215,6 +215,19 @@ class Command(BaseCommand):
         self.planning(project, users, now, "3.0.0", days=30, kind=ReleaseKind.MAJOR)
         cancelled = self.new_release(project, users, now, "2.4.1", days=-3)
         services.cancel_release(cancelled, by=rita, reason="Folded into 2.5.0")
+        # Beat creates this train's releases ahead of time once the app runs.
+        next_tuesday = now.date() + dt.timedelta(days=(1 - now.weekday()) % 7 or 7)
+        trains.save_train(
+            project,
+            by=rita,
+            name="Fortnightly",
+            cadence_weeks=2,
+            first_deploy_date=next_tuesday,
+            deploy_time=dt.time(14, 0),
+            timezone="Europe/Berlin",
+            create_days_ahead=14,
+            version_template="{date:%Y.%m.%d}",
+        )
 
     # --- building blocks ---
 
