@@ -9,6 +9,9 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Fetches from CI and monitoring providers wait on the network: the poller worker runs them in
+# threads (docker-compose.yml runs 32).
+POLL_THREADS ?= 8
 
 .PHONY: help install run test lint format migrations-check deploy-check ci clean
 
@@ -35,10 +38,13 @@ run: install
 	@echo "  Greenlight is starting on http://$(HOST):$(PORT)/"
 	@echo "  Log in as rita (release manager), paul (product), quinn (QA), dana (DevOps),"
 	@echo "  devin (developer), vic (viewer) or admin (superuser); password: greenlight"
-	@echo "  Ctrl-C stops the web server, the worker and beat."
+	@echo "  Ctrl-C stops the web server, the workers and beat."
 	@echo
 	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
-	$(PY) -m celery -A config worker --loglevel=warning --concurrency=2 --without-gossip --without-mingle & \
+	$(PY) -m celery -A config worker --queues=celery --loglevel=warning --concurrency=2 \
+		--hostname=worker@%h --without-gossip --without-mingle & \
+	$(PY) -m celery -A config worker --queues=polling --pool=threads --concurrency=$(POLL_THREADS) \
+		--hostname=poller@%h --loglevel=warning --without-gossip --without-mingle & \
 	$(PY) -m celery -A config beat --loglevel=warning & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 

@@ -181,9 +181,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "schedule-release-trains": {"task": "releases.tasks.schedule_trains", "schedule": 15 * 60},
     "remind-code-freeze": {"task": "releases.tasks.remind_code_freeze", "schedule": 5 * 60},
+    # The post-release health window (monitoring.health): breaches whose hold time has passed,
+    # and windows that are over. The entry keeps its older name so that django-celery-beat
+    # updates its stored row instead of keeping one that names a task which no longer exists.
     "complete-healthy-releases": {
-        "task": "releases.tasks.complete_healthy_releases",
-        "schedule": 30,
+        "task": "monitoring.tasks.watch_health_windows",
+        "schedule": env.float("HEALTH_WATCH_SECONDS", default=10.0),
     },
     # Sign-off reminders are due hours ahead; five minutes late is still on time.
     "sign-off-reminders": {"task": "approvals.tasks.send_sign_off_reminders", "schedule": 5 * 60},
@@ -196,6 +199,11 @@ CELERY_BEAT_SCHEDULE["dispatch-due-checks"] = {
     "task": "monitoring.tasks.dispatch_due_checks",
     "schedule": POLL_DISPATCH_SECONDS,
 }
+# Fetches wait on providers, not on our CPU: they go to their own queue, served by a worker
+# with a thread pool (`make run`, the `poller` service in docker-compose.yml). Everything else
+# stays on the default queue.
+POLL_QUEUE = "polling"
+CELERY_TASK_ROUTES = {"monitoring.tasks.poll_group": {"queue": POLL_QUEUE}}
 # On a warm shutdown, late-acknowledged tasks still running go back to the queue.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 

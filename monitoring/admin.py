@@ -80,3 +80,40 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 class PollerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "ran_at", "claimed", "groups"]
     readonly_fields = ["name", "ran_at", "claimed", "groups"]
+
+
+@admin.register(models.RollbackTrigger)
+class RollbackTriggerAdmin(admin.ModelAdmin):
+    list_display = ["description", "release", "check_ref", "mode", "fired_at"]
+    list_filter = ["mode"]
+    list_select_related = ["release__project", "check_ref"]
+    # Added and changed on the release's rollback plan (monitoring.health), which validates the
+    # check and logs the change; here they are read.
+    readonly_fields = ["release", "check_ref", "mode", "description", "fired_at", "created_by"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(models.RollbackWebhookCall)
+class RollbackWebhookCallAdmin(admin.ModelAdmin):
+    list_display = ["release", "state", "attempts", "response_status", "delivered_at"]
+    list_filter = ["state"]
+    list_select_related = ["release__project"]
+    readonly_fields = [
+        "release",
+        "trigger",
+        "delivery_id",
+        "url",
+        "body",
+        "state",
+        "attempts",
+        "claimed_at",
+        "response_status",
+        "last_error",
+        "delivered_at",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -299,3 +300,91 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.delivery_id}"
+
+
+class TriggerMode(models.TextChoices):
+    RECOMMEND = "recommend", "Recommend a rollback (a person decides)"
+    AUTOMATIC = "automatic", "Roll back automatically"
+
+
+class RollbackTrigger(models.Model):
+    """A trigger of the release's rollback plan, bound to one of its post-release checks.
+
+    The condition is the check's own: its comparator and threshold ("error rate > 2 %") and its
+    hold time ("for 5 min": the check must have been failing that long). When it breaches,
+    Greenlight recommends the rollback to the plan's decider or starts it at once.
+    """
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="rollback_triggers")
+    check_ref = models.ForeignKey(Check, on_delete=models.CASCADE, related_name="rollback_triggers")
+    mode = models.CharField(max_length=10, choices=TriggerMode.choices)
+    description = models.CharField(max_length=200)
+    # The breach it last acted on. A check that recovers and fails again is a new breach, which
+    # fires the trigger again (its failure began after this).
+    fired_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["release", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["check_ref"], name="one_rollback_trigger_per_check")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.get_mode_display().lower()})"
+
+
+class RollbackWebhookSecret(models.Model):
+    """The project's key for signing rollback webhook calls, Fernet-encrypted at rest like
+    integration credentials (``manage.py rotate_secrets`` re-encrypts it too)."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="rollback_webhook_secret"
+    )
+    secret_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Rollback webhook secret of {self.project}"
+
+
+class RollbackWebhookCall(models.Model):
+    """The one call to the rollback plan's webhook after an automatic rollback.
+
+    One row per release (a release is rolled back once), created in the rollback's transaction.
+    The task that sends it claims it first (``pending`` → ``sending``), so a task delivered
+    twice calls once; ``body`` holds the exact bytes signed and sent, the same on every attempt.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    release = models.OneToOneField(
+        Release, on_delete=models.CASCADE, related_name="rollback_webhook_call"
+    )
+    trigger = models.ForeignKey(
+        RollbackTrigger, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    url = models.URLField(max_length=500)
+    body = models.TextField()
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Rollback webhook of {self.release} ({self.get_state_display().lower()})"

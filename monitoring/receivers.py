@@ -1,5 +1,6 @@
 """monitoring listens to releases: new releases get the project's checks, a new commit is read
-again, and each phase's checks run while the release is in that phase."""
+again, and each phase's checks run while the release is in that phase. It listens to itself
+too: a post-release check that starts failing may be a breach of the health window."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from monitoring import services
+from monitoring import health, services
+from monitoring import signals as monitoring_signals
 from releases import signals
 
 
@@ -24,3 +26,8 @@ def read_new_commit(sender: Any, release: Any, **kwargs: Any) -> None:
 @receiver(signals.status_changed)
 def follow_the_lifecycle(sender: Any, release: Any, new: str, **kwargs: Any) -> None:
     services.on_release_status_changed(release, new=new)
+
+
+@receiver(monitoring_signals.check_status_changed)
+def watch_the_health_window(sender: Any, check: Any, release: Any, new: str, **kwargs: Any) -> None:
+    health.on_check_status_changed(check=check, release=release, new=new)

@@ -1,13 +1,23 @@
-"""Celery tasks of monitoring: thin, safe to run twice (see ``monitoring.poller``)."""
+"""Celery tasks of monitoring: thin, safe to run twice (see ``monitoring.poller``,
+``monitoring.health`` and ``monitoring.rollback_webhook``).
+
+``poll_group`` is routed to its own queue (``settings.POLL_QUEUE``): fetches wait on providers,
+so the worker that serves that queue runs a thread pool (``--pool threads``) with many more
+fetches in flight than a process pool could afford.
+"""
 
 from __future__ import annotations
 
 import random
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
-from monitoring import poller
+from monitoring import health, poller, rollback_webhook
+
+# The delivery task's limits; ``rollback_webhook.SEND_LEASE`` is longer than the hard one.
+WEBHOOK_SOFT_TIME_LIMIT = 45
+WEBHOOK_TIME_LIMIT = 60
 
 
 @shared_task(ignore_result=True, expires=poller.EXPIRES_SECONDS)
@@ -32,8 +42,34 @@ def dispatch_due_checks() -> int:
     # A worker killed mid-fetch puts the message back instead of acknowledging it; the claim
     # makes the second run write at most once.
     reject_on_worker_lost=True,
+    # Enforced by a process pool only; in the poller's thread pool the HTTP client's timeouts
+    # bound a fetch, and the claim's lease voids the writes of one that overruns it.
     soft_time_limit=poller.FETCH_SOFT_TIME_LIMIT,
     time_limit=poller.FETCH_TIME_LIMIT,
 )
 def poll_group(check_ids: list[int], claim: str) -> int:
     return poller.poll_group(check_ids, claim)
+
+
+@shared_task(ignore_result=True, expires=60)
+def watch_health_windows() -> int:
+    """Beat: breaches whose hold time has passed, and monitoring windows that are over."""
+    report = health.watch_health()
+    return report.breaches + report.released
+
+
+@shared_task(
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=WEBHOOK_SOFT_TIME_LIMIT,
+    time_limit=WEBHOOK_TIME_LIMIT,
+)
+def deliver_rollback_webhook(self: Task, call_id: int) -> str:
+    """Call the rollback webhook once; the call's row says whether there is anything to send."""
+    delivery = rollback_webhook.deliver(call_id)
+    if delivery.retry_in is not None:
+        # Attempts are counted on the row, not by Celery: a redelivered message cannot add any.
+        raise self.retry(countdown=delivery.retry_in, max_retries=None)
+    return delivery.outcome

@@ -1,5 +1,7 @@
 """Inbound webhooks: GitHub and GitLab push results, so checks change at once instead of at the
-next poll (which stays as the reconciliation path).
+next poll (which stays as the reconciliation path), and report deploys of a release's commit
+(GitHub ``deployment_status``, GitLab deployment events), which move the release as CI's deploy
+reports through the API do.
 
 The view verifies the delivery before anything else (an HMAC of the raw body for GitHub, the
 shared token for GitLab, both compared in constant time), then calls :func:`receive_github` or
@@ -18,14 +20,26 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
-from monitoring import services
+from monitoring import health, services
 from monitoring.integrations.base import FAILING, NEEDS_JUDGEMENT, PASSING, PENDING
 from monitoring.integrations.github import outcome as github_outcome
 from monitoring.integrations.gitlab import STATUSES as GITLAB_STATUSES
 from monitoring.models import Check, Integration, WebhookDelivery
+from releases.models import Release, Status
 
 SIGNATURE_PREFIX = "sha256="
 GITHUB_OUTCOMES = {"ok": PASSING, "failed": FAILING, "running": PENDING, "unknown": NEEDS_JUDGEMENT}
+# Deploy states → the stages of ``releases.services.record_deploy_report``. Other states
+# (queued, pending, waiting, inactive, canceled…) say nothing about the release.
+GITHUB_DEPLOY_STAGES = {
+    "in_progress": "started",
+    "success": "finished",
+    "failure": "failed",
+    "error": "failed",
+}
+GITLAB_DEPLOY_STAGES = {"running": "started", "success": "finished", "failed": "failed"}
+# Releases a deploy report can still move.
+DEPLOYABLE_STATUSES = (Status.APPROVED, Status.DEPLOYING, Status.MONITORING)
 
 
 def github_signature(secret: str, body: bytes) -> str:
@@ -46,7 +60,7 @@ def gitlab_token_matches(secret: str, header: str) -> bool:
 class Received:
     """What a delivery did, for the response body."""
 
-    outcome: str  # recorded | duplicate | ignored
+    outcome: str  # recorded | duplicate | ignored | refused
     recorded: int = 0
     polling: int = 0
     detail: str = ""
@@ -112,9 +126,86 @@ def _github_run(event: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, 
     return None
 
 
+def _deployed_releases(integration: Integration, *, sha: str, environment: str) -> list[Release]:
+    """The project's releases on this commit that a deploy report can move. When several are
+    (one commit released to two environments), the deploy's environment decides."""
+    if len(sha) < 7:
+        return []
+    found = Release.objects.filter(
+        project_id=integration.project_id, status__in=DEPLOYABLE_STATUSES
+    )
+    # A full SHA matches exactly; GitLab's short one (when no full one is given) as a prefix.
+    found = list(
+        found.filter(commit_sha=sha) if len(sha) == 40 else found.filter(commit_sha__startswith=sha)
+    )
+    same_environment = [r for r in found if r.environment.lower() == environment.lower()]
+    return same_environment or found
+
+
+def _report_deploys(
+    integration: Integration,
+    *,
+    provider: str,
+    delivery_id: str,
+    event: str,
+    sha: str,
+    environment: str,
+    stage: str,
+    detail: str,
+) -> Received:
+    by = f"{provider} webhook ({integration.name})"
+
+    def apply() -> Received:
+        outcomes = [
+            health.report_deploy(release, by=by, stage=stage, detail=detail)
+            for release in _deployed_releases(integration, sha=sha, environment=environment)
+        ]
+        if not outcomes:
+            return Received("ignored", detail=f"No release of this project is on {sha[:12]}.")
+        if "refused" in outcomes:
+            return Received(
+                "refused",
+                recorded=outcomes.count("recorded"),
+                detail="The deploy report was refused; the release managers were told why.",
+            )
+        return Received("recorded", recorded=outcomes.count("recorded"))
+
+    return _once(
+        integration, provider=provider.lower(), delivery_id=delivery_id, event=event, apply=apply
+    )
+
+
+def _github_deployment(
+    integration: Integration, *, delivery_id: str, payload: Mapping[str, Any]
+) -> Received:
+    status = payload.get("deployment_status") or {}
+    deployment = payload.get("deployment") or {}
+    state = str(status.get("state") or "")
+    stage = GITHUB_DEPLOY_STAGES.get(state)
+    if stage is None:
+        return Received("ignored", detail=f"Nothing to do for a deployment that is {state!r}.")
+    environment = str(status.get("environment") or deployment.get("environment") or "")
+    description = str(status.get("description") or "")
+    detail = f"GitHub deployment to {environment or 'an environment'} {state}" + (
+        f": {description}" if description else ""
+    )
+    return _report_deploys(
+        integration,
+        provider="GitHub",
+        delivery_id=delivery_id,
+        event="deployment_status",
+        sha=str(deployment.get("sha") or ""),
+        environment=environment,
+        stage=stage,
+        detail=detail,
+    )
+
+
 def receive_github(
     integration: Integration, *, event: str, delivery_id: str, payload: Mapping[str, Any]
 ) -> Received:
+    if event == "deployment_status":
+        return _github_deployment(integration, delivery_id=delivery_id, payload=payload)
     found = _github_run(event, payload)
     if found is None:
         return Received("ignored", detail=f"Nothing to do for {event or 'this event'}.")
@@ -165,9 +256,37 @@ def receive_github(
     return _once(integration, provider="github", delivery_id=delivery_id, event=event, apply=apply)
 
 
+def _gitlab_deployment(
+    integration: Integration, *, event: str, delivery_id: str, payload: Mapping[str, Any]
+) -> Received:
+    status = str(payload.get("status") or "")
+    stage = GITLAB_DEPLOY_STAGES.get(status)
+    if stage is None:
+        return Received("ignored", detail=f"Nothing to do for a deployment that is {status!r}.")
+    # The event carries the short SHA; the full one is the last part of its commit URL.
+    tail = str(payload.get("commit_url") or "").rstrip("/").rsplit("/", 1)[-1]
+    sha = tail if len(tail) == 40 else str(payload.get("short_sha") or "")
+    environment = str(payload.get("environment") or "")
+    return _report_deploys(
+        integration,
+        provider="GitLab",
+        delivery_id=delivery_id,
+        event=event,
+        sha=sha,
+        environment=environment,
+        stage=stage,
+        detail=f"GitLab deployment #{payload.get('deployment_id')} to "
+        f"{environment or 'an environment'} {status}",
+    )
+
+
 def receive_gitlab(
     integration: Integration, *, event: str, delivery_id: str, payload: Mapping[str, Any]
 ) -> Received:
+    if event == "Deployment Hook" and payload.get("object_kind") == "deployment":
+        return _gitlab_deployment(
+            integration, event=event, delivery_id=delivery_id, payload=payload
+        )
     if event != "Pipeline Hook" or payload.get("object_kind") != "pipeline":
         return Received("ignored", detail=f"Nothing to do for {event or 'this event'}.")
     pipeline = payload.get("object_attributes") or {}

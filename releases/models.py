@@ -325,6 +325,10 @@ class Release(models.Model):
     override_used = models.BooleanField(default=False)
     unhealthy_since = models.DateTimeField(null=True, blank=True)
     unhealthy_reason = models.CharField(max_length=300, blank=True)
+    # A rollback trigger in "recommend" mode fired: the page offers the rollback in one click
+    # while the release is still deploying or monitoring. Kept afterwards for the review.
+    rollback_recommended_at = models.DateTimeField(null=True, blank=True)
+    rollback_recommendation = models.CharField(max_length=300, blank=True)
 
     # The rollback, if there was one: who called it, why, and when it was done.
     rollback_reason = models.TextField(blank=True)
@@ -366,6 +370,14 @@ class Release(models.Model):
     @property
     def scope_locked(self) -> bool:
         return self.status != Status.PLANNING
+
+    @property
+    def rollback_recommended(self) -> bool:
+        """A trigger recommends rolling back and the release can still be rolled back."""
+        return self.rollback_recommended_at is not None and self.status in (
+            Status.DEPLOYING,
+            Status.MONITORING,
+        )
 
     def can_transition_to(self, status: str) -> bool:
         return status in TRANSITIONS[self.status]

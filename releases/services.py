@@ -558,6 +558,18 @@ def is_release_manager(release: Release, user: Actor) -> bool:
     )
 
 
+def standby_roster(release: Release) -> list[Any]:
+    """Who stands by while the release is deployed and watched: its developers, DevOps and
+    release managers, and whoever the rollback plan names to make the call."""
+    people = {
+        user.pk: user for user in people_on(release, roles=("dev", "devops", "release_manager"))
+    }
+    plan = RollbackPlan.objects.filter(release=release).select_related("decider").first()
+    if plan is not None and plan.decider is not None:
+        people.setdefault(plan.decider.pk, plan.decider)
+    return list(people.values())
+
+
 def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> Release:
     """approved → deploying: only on the planned deploy day and outside freeze windows, unless
     a release manager overrides with a reason (recorded on the event and announced)."""
@@ -605,7 +617,7 @@ def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> R
             data=data,
         )
         notify(
-            people_on(release, roles=("dev", "devops", "release_manager")),
+            standby_roster(release),
             release=release,
             verb="deploy_started",
             message=f"Deploy of {release} started. You are on the standby roster.",
@@ -638,7 +650,10 @@ def finish_deploy(release: Release, *, by: Actor) -> Release:
                 f"Cannot mark the deploy done: {count} not ticked: {', '.join(open_items)}."
             )
         release.monitoring_until = timezone.now() + release.project.monitoring_window(release.kind)
-        release.health = Health.HEALTHY
+        # A release that turned unhealthy while deploying (a failed step, a breached check)
+        # stays unhealthy: finishing the deploy does not make it well.
+        if release.health != Health.UNHEALTHY:
+            release.health = Health.HEALTHY
         window = release.project.monitoring_window(release.kind)
         _transition(
             release,
@@ -669,6 +684,12 @@ def mark_health(release: Release, health: str, *, by: Actor, reason: str) -> Rel
             release.unhealthy_since = timezone.now()
             release.unhealthy_reason = reason[:300]
             fields += ["unhealthy_since", "unhealthy_reason"]
+        elif release.rollback_recommended_at is not None and release.is_active:
+            # Healthy again: a standing recommendation to roll back no longer holds (the event
+            # log keeps it).
+            release.rollback_recommended_at = None
+            release.rollback_recommendation = ""
+            fields += ["rollback_recommended_at", "rollback_recommendation"]
         release.save(update_fields=fields)
         log_event(
             release,
@@ -696,8 +717,52 @@ def mark_health(release: Release, health: str, *, by: Actor, reason: str) -> Rel
     return release
 
 
+def recommend_rollback(release: Release, *, by: Actor, reason: str) -> Release:
+    """A rollback trigger in "recommend" mode fired: the release page offers the rollback in one
+    click, and the rollback plan's decider is told at once with the revert steps."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why a rollback is recommended."})
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status not in (Status.DEPLOYING, Status.MONITORING):
+            raise Refused(
+                f"A rollback is recommended while deploying or monitoring; the release is "
+                f"{release.get_status_display().lower()}."
+            )
+        before = {"rollback_recommendation": release.rollback_recommendation}
+        # The first recommendation's time stays: how long the call took is part of the review.
+        release.rollback_recommended_at = release.rollback_recommended_at or timezone.now()
+        release.rollback_recommendation = reason[:300]
+        release.save(
+            update_fields=["rollback_recommended_at", "rollback_recommendation", "updated_at"]
+        )
+        log_event(
+            release,
+            actor=by,
+            verb="rollback_recommended",
+            summary=f"Rollback recommended: {reason}",
+            before=before,
+            after={"rollback_recommendation": release.rollback_recommendation},
+        )
+        plan = RollbackPlan.objects.filter(release=release).select_related("decider").first()
+        recipients = [plan.decider] if plan and plan.decider else release_managers(release)
+        message = (
+            f"Rollback recommended for {release}: {reason}. You make the call: the release page "
+            "rolls it back in one click."
+        )
+        steps = plan.revert_steps.strip() if plan else ""
+        if steps:
+            message += f"\n\nRevert steps:\n{steps}"
+        notify(recipients, release=release, verb="rollback_recommended", message=message)
+    return release
+
+
 def complete_release(release: Release, *, by: Actor) -> Release:
-    """monitoring → released once the window has passed without the release turning unhealthy."""
+    """monitoring → released once the window has passed without the release turning unhealthy.
+
+    The transition only: whether the post-release checks allow it is decided on top of this
+    (``monitoring.health.release_if_healthy``), which is what people and beat go through."""
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.RELEASED, "mark the release released")
@@ -829,24 +894,6 @@ def record_deploy_report(
             by=by,
             reason="deploy failed" + (f" ({detail})" if detail else ""),
         )
-
-
-def complete_healthy_releases(
-    *, now: dt.datetime | None = None, by: Actor = "Greenlight"
-) -> list[Release]:
-    """Beat: every release whose monitoring window passed healthy becomes released."""
-    now = now or timezone.now()
-    done = []
-    due = Release.objects.filter(status=Status.MONITORING, monitoring_until__lte=now).exclude(
-        health=Health.UNHEALTHY
-    )
-    for release in due:
-        try:
-            done.append(complete_release(release, by=by))
-        except Refused:
-            # Turned unhealthy or was rolled back since the query: leave it to people.
-            continue
-    return done
 
 
 def carry_scope_forward(release: Release, *, by: Any, version: str, **fields: Any) -> Release:

@@ -106,11 +106,3 @@ def remind_code_freeze() -> int:
     from releases import trains
 
     return trains.send_freeze_reminders()
-
-
-@shared_task(expires=120)
-def complete_healthy_releases() -> int:
-    """Releases whose monitoring window passed healthy become released."""
-    from releases import services
-
-    return len(services.complete_healthy_releases())

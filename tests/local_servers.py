@@ -8,26 +8,41 @@ import socketserver
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+@dataclass(frozen=True)
+class Posted:
+    """One POST as it arrived: headers (lower-case names) and the raw body."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
 class WebhookServer(ThreadingHTTPServer):
-    """Answers each POST with the next status of ``statuses`` (the last one repeats)."""
+    """Answers each POST with the next status of ``statuses`` (the last one repeats).
+
+    ``received`` keeps each body as JSON, ``posted`` each request as it arrived.
+    """
 
     def __init__(self, statuses: list[int]) -> None:
         super().__init__(("127.0.0.1", 0), _WebhookHandler)
         self.statuses = list(statuses)
         self.received: list[dict[str, Any]] = []
+        self.posted: list[Posted] = []
         self.lock = threading.Lock()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/hooks/greenlight"
 
-    def next_status(self, body: dict[str, Any]) -> int:
+    def next_status(self, body: dict[str, Any], posted: Posted | None = None) -> int:
         with self.lock:
             self.received.append(body)
+            if posted is not None:
+                self.posted.append(posted)
             return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
 
 
@@ -36,8 +51,9 @@ class _WebhookHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
-        body = json.loads(self.rfile.read(length) or b"{}")
-        status = self.server.next_status(body)
+        raw = self.rfile.read(length)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        status = self.server.next_status(json.loads(raw or b"{}"), Posted(headers, raw))
         payload = b"ok" if status < 400 else b"no"
         self.send_response(status)
         self.send_header("Content-Length", str(len(payload)))

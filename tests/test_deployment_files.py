@@ -53,16 +53,32 @@ def test_it_would_catch_a_broken_file(tmp_path):
 
 def test_it_runs_every_process_with_a_health_check(config):
     services = config["services"]
-    for name in ("postgres", "redis", "web", "worker", "beat"):
+    for name in ("postgres", "redis", "web", "worker", "poller", "beat"):
         assert "healthcheck" in services[name], name
     assert "gunicorn" in services["web"]["command"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
 
 
-def test_it_gives_web_worker_and_beat_the_same_environment(config):
-    environments = [config["services"][name]["environment"] for name in ("web", "worker", "beat")]
-    assert environments[0] == environments[1] == environments[2]
+def test_fetches_run_in_a_thread_pool_of_their_own_and_everything_else_elsewhere(config):
+    from django.conf import settings
+
+    worker = config["services"]["worker"]["command"]
+    poller = config["services"]["poller"]["command"]
+    assert poller[:4] == ["celery", "-A", "config", "worker"]
+    assert f"--queues={settings.POLL_QUEUE}" in poller
+    assert "--pool=threads" in poller
+    assert "--concurrency=32" in poller
+    assert "--queues=celery" in worker
+    assert settings.CELERY_TASK_ROUTES["monitoring.tasks.poll_group"] == {
+        "queue": settings.POLL_QUEUE
+    }
+
+
+def test_it_gives_web_workers_and_beat_the_same_environment(config):
+    names = ("web", "worker", "poller", "beat")
+    environments = [config["services"][name]["environment"] for name in names]
+    assert all(environment == environments[0] for environment in environments)
     assert environments[0]["DATABASE_URL"].startswith("postgres://")
     assert environments[0]["REDIS_URL"] == "redis://redis:6379/0"
     assert environments[0]["DJANGO_SETTINGS_MODULE"] == "config.settings_production"

@@ -176,6 +176,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         auth: tuple[str, str] | None = None,
         provider: str | None = None,
         etag: str | None = None,
@@ -183,6 +184,9 @@ class HttpClient:
         follow_redirects: bool = False,
     ) -> httpx.Response:
         """Send one request; ``what`` names the thing asked for, for error messages.
+
+        ``content`` sends these exact bytes as the body (a signed payload must not be
+        serialised again); ``json`` serialises an object.
 
         With ``check_status`` (the default) any answer other than 2xx or 304 raises an
         :class:`IntegrationError`; without it, only transport failures raise.
@@ -200,6 +204,7 @@ class HttpClient:
                     headers=request_headers,
                     params=dict(params) if params else None,
                     json=json,
+                    content=content,
                     auth=auth,
                     follow_redirects=follow_redirects,
                 )

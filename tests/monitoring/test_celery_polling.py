@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings
 from django.core.management import call_command
 
 from monitoring import poller
@@ -21,120 +14,25 @@ from monitoring.models import Check, CheckResult, PollerHeartbeat
 from releases.models import ReleaseEvent
 from tests.builders import make_cast, make_release
 from tests.monitoring.fakes import Answer, FakeProvider, add_check, check_runs, github
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"Timed out after {timeout} s waiting for {what}")
-
-
-class Celery:
-    """Starts ``celery -A config <command>`` against the test database and Redis."""
-
-    def __init__(self, tmp_path: Path, **env: str) -> None:
-        db = settings.DATABASES["default"]
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            "REDIS_URL": settings.TEST_REDIS_URL,
-            "POLL_DISPATCH_SECONDS": "1",
-            "LOG_LEVEL": "INFO",
-            **env,
-        }
-        self.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
-        self.tmp_path = tmp_path
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", *args],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # Its own process group, so a kill reaches the pool's children too.
-            start_new_session=True,
-        )
-        process.log = log  # type: ignore[attr-defined]
-        self.processes.append(process)
-        return process
-
-    def worker(self, name: str) -> subprocess.Popen:
-        return self.start(
-            name,
-            "worker",
-            "--concurrency=1",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            f"--hostname={name}@%h",
-            "--loglevel=INFO",
-        )
-
-    def beat(self) -> subprocess.Popen:
-        return self.start("beat", "beat", "--loglevel=INFO")
-
-    def kill(self, process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-        if process.poll() is None:
-            os.killpg(process.pid, sig)
-        process.wait(20)
-        process.log.close()  # type: ignore[attr-defined]
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {path.name}\n{path.read_text()[-3000:]}" for path in self.tmp_path.glob("*.log")
-        )
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            process.log.close()  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def celery(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., Celery]]:
-    redis.Redis.from_url(settings.TEST_REDIS_URL).flushdb()
-    made: list[Celery] = []
-
-    def make(**env: str) -> Celery:
-        made.append(Celery(tmp_path, **env))
-        return made[-1]
-
-    yield make
-    for runner in made:
-        runner.stop_all()
-    redis.Redis.from_url(settings.TEST_REDIS_URL).flushdb()
 
 
 def green(seen):
     return Answer(body=check_runs(("build", "completed", "success")))
 
 
-def test_beat_and_a_worker_poll_checks_end_to_end(celery):
+def test_beat_and_the_workers_poll_checks_end_to_end(celery):
     cast = make_cast()
     release = make_release(cast)
     runner = celery()
     with FakeProvider(green) as api:
         check = add_check(release, github(cast, api.url), cast.rita)
-        runner.worker("worker")
+        # As production runs them: the default worker takes the dispatcher, the poller (its own
+        # queue, a thread pool) the fetches.
+        runner.worker("worker", queues="celery")
+        runner.poller()
         runner.beat()
 
         def passing() -> bool:
@@ -147,6 +45,9 @@ def test_beat_and_a_worker_poll_checks_end_to_end(celery):
 
     assert len(api.seen) == 1
     assert PollerHeartbeat.objects.get(name="dispatcher").ran_at is not None
+    assert "monitoring.tasks.poll_group[" in runner.log("poller")
+    assert "monitoring.tasks.poll_group[" not in runner.log("worker")
+    assert "monitoring.tasks.dispatch_due_checks[" in runner.log("worker")
     call_command("check_poller", "--max-age", "30", stdout=open(os.devnull, "w"))  # noqa: SIM115
 
 

@@ -13,37 +13,12 @@ from monitoring import services
 from monitoring.models import Check, CheckResult, WebhookDelivery
 from monitoring.webhooks import github_signature
 from releases.models import ReleaseEvent
-
-SECRET = "It's a Secret to Everybody"
+from tests.monitoring.deliveries import SECRET, send_github, send_gitlab
 
 
 def test_the_signature_matches_githubs_published_example():
     assert github_signature(SECRET, b"Hello, World!") == (
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-    )
-
-
-@pytest.fixture
-def github(cast):
-    return services.save_integration(
-        cast.project,
-        by=cast.rita,
-        name="GitHub",
-        kind="github",
-        config={"repo": "example/payments"},
-        secrets={"token": "ghp_x", "webhook_secret": SECRET},
-    )
-
-
-@pytest.fixture
-def gitlab(cast):
-    return services.save_integration(
-        cast.project,
-        by=cast.rita,
-        name="GitLab",
-        kind="gitlab",
-        config={"project": "example/payments"},
-        secrets={"token": "glpat-x", "webhook_secret": SECRET},
     )
 
 
@@ -80,23 +55,6 @@ def workflow_run(sha, name="CI", conclusion="success"):
             "html_url": "https://github.com/example/payments/actions/runs/30433642",
         },
     }
-
-
-def send_github(client, integration, payload, *, event="check_run", delivery=None, signature=""):
-    body = json.dumps(payload).encode()
-    headers = {
-        "X-GitHub-Event": event,
-        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-        "User-Agent": "GitHub-Hookshot/abc",
-    }
-    if signature is not None:
-        headers["X-Hub-Signature-256"] = signature or github_signature(SECRET, body)
-    return client.post(
-        reverse("webhook_github", args=[integration.pk]),
-        data=body,
-        content_type="application/json",
-        headers=headers,
-    )
 
 
 def state(check):
@@ -262,18 +220,6 @@ def pipeline(sha, status="failed", ref="main"):
             "url": "https://gitlab.example.com/example/payments/-/pipelines/287",
         },
     }
-
-
-def send_gitlab(client, integration, payload, *, token=SECRET, **headers):
-    extra = {"X-Gitlab-Event": "Pipeline Hook", **headers}
-    if token is not None:
-        extra["X-Gitlab-Token"] = token
-    return client.post(
-        reverse("webhook_gitlab", args=[integration.pk]),
-        data=json.dumps(payload),
-        content_type="application/json",
-        headers=extra,
-    )
 
 
 def test_a_gitlab_pipeline_hook_updates_the_checks_of_its_commit(client, cast, release, gitlab):

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from approvals import services as approvals
 from monitoring import services as monitoring
@@ -56,25 +55,76 @@ class TestDeployReports:
             services.record_deploy_report(release, by="CI", stage="exploded")
 
 
-class TestHealthWindowEnd:
-    def test_it_releases_healthy_releases_whose_window_passed(self, cast, release):
+class TestStandby:
+    def test_it_tells_the_standby_roster_and_the_rollback_decider_that_the_deploy_started(
+        self, cast, release
+    ):
+        make_approved(release, cast)
+        services.update_rollback_plan(release, by=cast.dana, decider=cast.paul)
+        services.start_deploy(release, by=cast.dana, override_reason="test")
+        told = set(
+            Notification.objects.filter(release=release, verb="deploy_started").values_list(
+                "user__username", flat=True
+            )
+        )
+        # Developers, DevOps, the release manager and the decider (Product here); not QA,
+        # not the viewer.
+        assert told == {"devin", "dana", "rita", "paul"}
+        assert [u.username for u in services.standby_roster(release)] == [
+            "devin",
+            "dana",
+            "rita",
+            "paul",
+        ]
+
+    def test_a_release_that_turned_unhealthy_while_deploying_stays_unhealthy_after_it(
+        self, cast, release
+    ):
+        make_deploying(release, cast)
+        services.mark_health(release, Health.UNHEALTHY, by="CI", reason="canary errors")
+        for item in release.checklist_items.filter(phase="deployment"):
+            services.tick_checklist_item(item, by=cast.dana)
+        services.finish_deploy(release, by=cast.dana)
+        release.refresh_from_db()
+        assert release.status == Status.MONITORING
+        assert release.health == Health.UNHEALTHY
+        assert release.unhealthy_reason == "canary errors"
+
+
+class TestRecommendation:
+    def test_it_records_a_visible_recommendation_and_tells_the_decider(self, cast, release):
+        make_monitoring(release, cast)
+        services.update_rollback_plan(release, by=cast.dana, decider=cast.dana)
+        services.recommend_rollback(release, by="Greenlight", reason="Error rate ≥ 0.02: 0.08")
+        release.refresh_from_db()
+        assert release.rollback_recommended
+        assert release.rollback_recommendation == "Error rate ≥ 0.02: 0.08"
+        note = Notification.objects.get(verb="rollback_recommended")
+        assert note.user == cast.dana
+        assert "rolls it back in one click" in note.message
+        assert "Revert steps:\nRedeploy the previous tag." in note.message
+        assert release.events.get(verb="rollback_recommended").actor_label == "Greenlight"
+
+    def test_it_is_no_longer_recommended_once_rolled_back_or_healthy_again(self, cast, release):
         make_monitoring(release, cast)
         other = make_monitoring(make_release(cast, "1.1.0"), cast)
-        Release.objects.filter(pk=release.pk).update(
-            monitoring_until=timezone.now() - dt.timedelta(minutes=1)
-        )
-        done = services.complete_healthy_releases()
-        assert [r.pk for r in done] == [release.pk]
-        assert Release.objects.get(pk=release.pk).status == Status.RELEASED
-        assert Release.objects.get(pk=other.pk).status == Status.MONITORING
-        assert Notification.objects.filter(release=release, verb="review_due").exists()
+        for r in (release, other):
+            services.mark_health(r, Health.UNHEALTHY, by="Greenlight", reason="errors")
+            services.recommend_rollback(r, by="Greenlight", reason="errors")
+        services.roll_back(release, by=cast.rita, reason="errors")
+        services.mark_health(other, Health.HEALTHY, by=cast.rita, reason="a blip")
+        release.refresh_from_db()
+        other.refresh_from_db()
+        assert not release.rollback_recommended
+        assert release.rollback_recommended_at is not None  # kept for the review
+        assert not other.rollback_recommended
+        assert other.rollback_recommended_at is None
 
-    def test_it_leaves_an_unhealthy_release_to_people(self, cast, release):
-        make_monitoring(release, cast)
-        services.mark_health(release, Health.UNHEALTHY, by="poller", reason="error rate 4 %")
-        Release.objects.filter(pk=release.pk).update(monitoring_until=timezone.now())
-        assert services.complete_healthy_releases() == []
-        assert Release.objects.get(pk=release.pk).status == Status.MONITORING
+    def test_it_refuses_to_recommend_a_rollback_before_the_deploy(self, cast, release):
+        make_approved(release, cast)
+        with pytest.raises(Refused, match="while deploying or monitoring"):
+            services.recommend_rollback(release, by="Greenlight", reason="errors")
+        assert not Notification.objects.filter(verb="rollback_recommended").exists()
 
 
 class TestRollback:

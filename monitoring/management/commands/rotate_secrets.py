@@ -1,4 +1,5 @@
-"""Re-encrypt every stored integration credential under the newest key in FERNET_KEYS.
+"""Re-encrypt every stored integration credential, and every project's rollback webhook secret,
+under the newest key in FERNET_KEYS.
 
 Rotation: prepend a new key to FERNET_KEYS (keep the old ones after it), deploy, run this
 command, then drop the old keys.
@@ -12,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from monitoring.crypto import SecretsUnreadable, rotate_token
-from monitoring.models import Integration
+from monitoring.models import Integration, RollbackWebhookSecret
 
 
 class Command(BaseCommand):
@@ -33,6 +34,19 @@ class Command(BaseCommand):
                 integration.save(update_fields=["secrets_encrypted"])
                 rotated += 1
         self.stdout.write(f"Re-encrypted the credentials of {rotated} integration(s).")
+        signing = 0
+        for pk in RollbackWebhookSecret.objects.values_list("pk", flat=True):
+            with transaction.atomic():
+                row = RollbackWebhookSecret.objects.select_for_update().select_related("project")
+                row = row.get(pk=pk)
+                try:
+                    row.secret_encrypted = rotate_token(row.secret_encrypted)
+                except SecretsUnreadable:
+                    unreadable.append(f"{row.project.slug} (rollback webhook secret)")
+                    continue
+                row.save(update_fields=["secret_encrypted"])
+                signing += 1
+        self.stdout.write(f"Re-encrypted the rollback webhook secrets of {signing} project(s).")
         if unreadable:
             raise CommandError(
                 "No configured key decrypts the credentials of: "

@@ -1,0 +1,78 @@
+"""Fixtures for the monitoring tests that run real processes (see ``tests/processes.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from prometheus_client import Gauge
+
+from monitoring import services
+from tests import processes
+from tests.monitoring.deliveries import SECRET
+
+ERROR_RATIO = "checkout_error_ratio"
+
+
+@pytest.fixture
+def error_ratio() -> Iterator[tuple[Gauge, int]]:
+    """The application under watch: it exports its checkout error ratio (0.1 % to start)."""
+    with processes.exporter(
+        ERROR_RATIO, "Share of checkout requests that failed", value=0.001
+    ) as exported:
+        yield exported
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path, error_ratio: tuple[Gauge, int]) -> Iterator[str]:
+    """A real Prometheus scraping the exporter every second, under the job ``checkout``."""
+    _, port = error_ratio
+    with processes.prometheus(
+        tmp_path, job="checkout", target_port=port, metric=ERROR_RATIO
+    ) as url:
+        yield url
+
+
+@pytest.fixture
+def celery(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., processes.Celery]]:
+    """Make Celery runners (workers, beat) on an empty test Redis; all stopped afterwards."""
+    redis.Redis.from_url(settings.TEST_REDIS_URL).flushdb()
+    made: list[processes.Celery] = []
+
+    def make(**env: str) -> processes.Celery:
+        made.append(processes.Celery(tmp_path, **env))
+        return made[-1]
+
+    yield make
+    for runner in made:
+        runner.stop_all()
+    redis.Redis.from_url(settings.TEST_REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def github(cast):
+    """A GitHub integration whose webhook secret is ``deliveries.SECRET``."""
+    return services.save_integration(
+        cast.project,
+        by=cast.rita,
+        name="GitHub",
+        kind="github",
+        config={"repo": "example/payments"},
+        secrets={"token": "ghp_x", "webhook_secret": SECRET},
+    )
+
+
+@pytest.fixture
+def gitlab(cast):
+    """A GitLab integration whose webhook token is ``deliveries.SECRET``."""
+    return services.save_integration(
+        cast.project,
+        by=cast.rita,
+        name="GitLab",
+        kind="gitlab",
+        config={"project": "example/payments"},
+        secrets={"token": "glpat-x", "webhook_secret": SECRET},
+    )
