@@ -1,6 +1,7 @@
-"""One poll cycle of many checks: requests, wall time with one worker, database queries per check.
+"""One poll cycle of many checks on one poller worker: requests, wall time, queries per check.
 
     .venv/bin/python benchmarks/poll_cycle.py [--checks 2000] [--pairs 200] [--latency-ms 120]
+                                              [--concurrency 32]
 
 Builds a throwaway PostgreSQL database (``BENCH_DATABASE_URL``, default
 postgres://postgres@127.0.0.1:5432/greenlight_bench_poll; dropped and created again), with
@@ -9,10 +10,16 @@ postgres://postgres@127.0.0.1:5432/greenlight_bench_poll; dropped and created ag
 reading a different check name, so they share one request). A local HTTP server answers like
 GitHub's check-runs endpoint after ``--latency-ms``, with an ETag and 304 on a match.
 
-A cycle is what beat and one worker do: the dispatcher claims every due check and groups them,
-then the fetch tasks run one after another (a worker with ``--concurrency=1``). Between cycles
-every check is made due again. The first cycle writes a status change (CheckResult and event) for
-every check; the next ones find nothing changed, and once ETags are stored GitHub answers 304.
+A cycle is what beat and the poller do in production: the dispatcher task claims every due check,
+groups them and enqueues one fetch task per group on the polling queue (on Redis,
+``BENCH_REDIS_URL``, default redis://127.0.0.1:6379/13, emptied first); one real Celery worker
+started as docker-compose.yml starts the poller (``--queues=polling --pool=threads``) runs them.
+The cycle ends when every claimed check is written. It is run with the thread pool of
+``--concurrency`` and, for comparison, with one thread (one fetch at a time). Between cycles
+every check is made due again. The first cycle writes a status change (CheckResult and event)
+for every check; the next ones find nothing changed, and once ETags are stored GitHub answers
+304. Database queries per check are counted in this process, on one more cycle that runs the
+same fetch code in a thread pool of the same size.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ import argparse
 import itertools
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -145,14 +154,22 @@ def build(checks: int, pairs: int, server_url: str) -> None:
     Check.objects.bulk_create(rows, batch_size=1000)
 
 
-def cycle(github: FakeGitHub, concurrency: int) -> dict[str, float]:
-    from django.db import connection
+def make_due() -> int:
     from django.utils import timezone
 
-    from monitoring import poller
-    from monitoring.models import Check, CheckResult
+    from monitoring.models import Check
 
-    Check.objects.filter(release__isnull=False).update(next_poll_at=timezone.now())
+    return Check.objects.filter(release__isnull=False).update(next_poll_at=timezone.now())
+
+
+def in_process_cycle(github: FakeGitHub, concurrency: int) -> dict[str, float]:
+    """The dispatcher and the fetches in this process, to count database queries per check."""
+    from django.db import connection
+
+    from monitoring import poller
+    from monitoring.models import CheckResult
+
+    make_due()
     results_before = CheckResult.objects.count()
     github.take()
     queries = itertools.count()
@@ -162,15 +179,16 @@ def cycle(github: FakeGitHub, concurrency: int) -> dict[str, float]:
         return execute(sql, params, many, context)
 
     def fetch(claim: Any) -> int:
-        # Each pool thread keeps its own database connection, like each prefork process with
-        # persistent connections (CONN_MAX_AGE in production).
-        with connection.execute_wrapper(counting):
-            return poller.poll_group(claim.check_ids, claim.token)
+        # A connection per task, closed after it, as Celery's Django fixup does in a worker.
+        try:
+            with connection.execute_wrapper(counting):
+                return poller.poll_group(claim.check_ids, claim.token)
+        finally:
+            connection.close()
 
     started = time.perf_counter()
     with connection.execute_wrapper(counting):
         dispatch = poller.claim_due_checks()
-    claimed = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         written = sum(pool.map(fetch, dispatch.claims))
     finished = time.perf_counter()
@@ -182,9 +200,94 @@ def cycle(github: FakeGitHub, concurrency: int) -> dict[str, float]:
         "changes": CheckResult.objects.count() - results_before,
         "requests": requests,
         "not_modified": not_modified,
-        "dispatch_s": claimed - started,
         "cycle_s": finished - started,
         "queries_per_check": next(queries) / max(dispatch.checks, 1),
+    }
+
+
+class Poller:
+    """``celery -A config worker --queues=polling --pool=threads`` on the benchmark database."""
+
+    def __init__(self, concurrency: int, database_url: str, redis_url: str) -> None:
+        from django.conf import settings
+
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "LOG_LEVEL": "WARNING",
+        }
+        env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+        self.name = f"poller-bench-{concurrency}"
+        self.log_path = ROOT / "var" / f"{self.name}.log"
+        self.log_path.parent.mkdir(exist_ok=True)
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                f"--queues={settings.POLL_QUEUE}",
+                "--pool=threads",
+                f"--concurrency={concurrency}",
+                f"--hostname={self.name}@%h",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self) -> None:
+        from config.celery import app
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if app.control.ping(timeout=0.5):
+                return
+        raise SystemExit(f"the poller worker did not start; see {self.log_path}")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
+
+
+def worker_cycle(github: FakeGitHub) -> dict[str, float]:
+    """One dispatcher tick through the broker; done when the worker has written every check."""
+    from monitoring import tasks
+    from monitoring.models import Check, CheckResult
+
+    make_due()
+    results_before = CheckResult.objects.count()
+    github.take()
+    started = time.perf_counter()
+    checks = tasks.dispatch_due_checks()
+    dispatched = time.perf_counter()
+    claimed = Check.objects.filter(release__isnull=False, poll_claim__isnull=False)
+    while claimed.exists():
+        time.sleep(0.02)
+    finished = time.perf_counter()
+    requests, not_modified = github.take()
+    return {
+        "checks": checks,
+        "changes": CheckResult.objects.count() - results_before,
+        "requests": requests,
+        "not_modified": not_modified,
+        "dispatch_s": dispatched - started,
+        "cycle_s": finished - started,
     }
 
 
@@ -197,8 +300,8 @@ def main() -> None:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=4,
-        help="the worker's pool size (docker-compose runs --concurrency=4)",
+        default=32,
+        help="the poller's thread pool (docker-compose.yml runs --concurrency=32)",
     )
     args = parser.parse_args()
     if args.pairs % PROJECTS or args.checks % args.pairs:
@@ -207,46 +310,68 @@ def main() -> None:
     url = os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/greenlight_bench_poll"
     )
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
     fresh_database(url)
     os.environ["DATABASE_URL"] = url
+    os.environ["REDIS_URL"] = redis_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"  # notifications run inline, no broker
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
     django.setup()
+    import redis
     from django.core.management import call_command
 
+    redis.Redis.from_url(redis_url).flushdb()
     call_command("migrate", verbosity=0)
     github = FakeGitHub(args.latency_ms / 1000)
     build(args.checks, args.pairs, github.url)
 
     print(
         f"{args.checks} checks over {args.pairs} (integration, commit) pairs; "
-        f"provider latency {args.latency_ms:.0f} ms; PostgreSQL\n"
+        f"provider latency {args.latency_ms:.0f} ms; PostgreSQL and Redis\n"
     )
     print(
-        f"{'cycle':<7}{'pool':>5}{'checks':>7}{'fetches':>9}{'requests':>10}{'304s':>6}"
-        f"{'changes':>9}{'dispatch':>10}{'cycle':>9}{'queries/check':>15}"
+        f"{'cycle':<7}{'threads':>8}{'checks':>7}{'requests':>10}{'304s':>6}"
+        f"{'changes':>9}{'dispatch':>10}{'cycle':>9}"
     )
     plan = [args.concurrency] * args.cycles + [1]
-    results = []
-    for n, pool in enumerate(plan, start=1):
-        r = cycle(github, pool)
-        results.append((pool, r))
-        print(
-            f"{n:<7}{pool:>5}{r['checks']:>7.0f}{r['groups']:>9.0f}{r['requests']:>10.0f}"
-            f"{r['not_modified']:>6.0f}{r['changes']:>9.0f}{r['dispatch_s']:>9.2f}s"
-            f"{r['cycle_s']:>8.2f}s{r['queries_per_check']:>15.2f}"
-        )
+    results: list[tuple[int, dict[str, float]]] = []
+    n = 0
+    try:
+        for pool, runs in itertools.groupby(plan):
+            worker = Poller(pool, url, redis_url)
+            try:
+                worker.wait_ready()
+                for _ in runs:
+                    n += 1
+                    r = worker_cycle(github)
+                    results.append((pool, r))
+                    print(
+                        f"{n:<7}{pool:>8}{r['checks']:>7.0f}{r['requests']:>10.0f}"
+                        f"{r['not_modified']:>6.0f}{r['changes']:>9.0f}"
+                        f"{r['dispatch_s']:>9.2f}s{r['cycle_s']:>8.2f}s"
+                    )
+            finally:
+                worker.stop()
+    finally:
+        redis.Redis.from_url(redis_url).flushdb()
+
+    counted = in_process_cycle(github, args.concurrency)
     steady = [r["cycle_s"] for pool, r in results[1:] if pool == args.concurrency]
+    one_at_a_time = [r["cycle_s"] for pool, r in results if pool == 1]
     print(
         f"\nrequests per cycle == distinct pairs: "
         f"{all(r['requests'] == args.pairs for _, r in results)}; "
-        f"steady cycle with a pool of {args.concurrency}: "
+        f"steady cycle with {args.concurrency} threads: "
         f"{statistics.median(steady or [results[0][1]['cycle_s']]):.2f} s; "
+        f"one fetch at a time: {statistics.median(one_at_a_time or [0.0]):.2f} s; "
         f"provider latency alone, one fetch at a time: "
         f"{args.pairs * args.latency_ms / 1000:.1f} s"
+    )
+    print(
+        f"database queries per check in a steady cycle: {counted['queries_per_check']:.2f} "
+        f"({counted['groups']:.0f} fetches, {counted['checks']:.0f} checks)"
     )
 
 

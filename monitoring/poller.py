@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Hashable
@@ -146,15 +147,27 @@ def _is_fetch_failure(observations: list[Observation]) -> bool:
 
 
 _client: tuple[int, HttpClient] | None = None
+_client_lock = threading.Lock()
+
+
+def _fresh_lock_after_fork() -> None:
+    # A process pool forks its children from a parent whose lock may be held at that instant.
+    global _client_lock
+    _client_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_after_fork)
 
 
 def shared_client() -> HttpClient:
     """One HTTP client per worker process: its connection pool keeps connections to providers
-    open between fetches. Made after the fork, never shared across processes."""
+    open between fetches. Made after the fork, never shared across processes; shared by the
+    threads of the poller's thread pool (``httpx.Client`` may be, its pool locks)."""
     global _client
-    if _client is None or _client[0] != os.getpid():
-        _client = (os.getpid(), HttpClient())
-    return _client[1]
+    with _client_lock:
+        if _client is None or _client[0] != os.getpid():
+            _client = (os.getpid(), HttpClient())
+        return _client[1]
 
 
 def poll_group(
