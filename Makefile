@@ -40,13 +40,16 @@ run: install
 	@echo "  devin (developer), vic (viewer) or admin (superuser); password: greenlight"
 	@echo "  Ctrl-C stops the web server, the workers and beat."
 	@echo
+	@# Every process is a job of this shell: Ctrl-C (or TERM) reaches the trap, which stops them all,
+	@# and if one of them dies the others are stopped too.
 	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
 	$(PY) -m celery -A config worker --queues=celery --loglevel=warning --concurrency=2 \
 		--hostname=worker@%h --without-gossip --without-mingle & \
 	$(PY) -m celery -A config worker --queues=polling --pool=threads --concurrency=$(POLL_THREADS) \
 		--hostname=poller@%h --loglevel=warning --without-gossip --without-mingle & \
 	$(PY) -m celery -A config beat --loglevel=warning & \
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
+	wait -n
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -39,6 +39,8 @@ def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # As from a terminal: Ctrl-C is not ignored, whatever the test runner's parent does.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -69,10 +71,31 @@ def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path):
             assert dashboard.status_code == 200
             assert "Payments 2.5.0" in dashboard.text
     finally:
-        os.killpg(process.pid, signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
         try:
-            output, _ = process.communicate(timeout=20)
+            output, _ = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             output, _ = process.communicate()
     assert "Log in as rita (release manager)" in output
+    assert leftovers(process.pid) == [], "Ctrl-C left processes running"
+
+
+def leftovers(group: int, wait: float = 20) -> list[str]:
+    """Processes still alive in the process group after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.getpgid(int(pid)) == group:
+                    alive.append(
+                        Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    )
+            except (ProcessLookupError, FileNotFoundError, PermissionError):
+                continue
+        if not alive or time.monotonic() > deadline:
+            if alive:
+                os.killpg(group, signal.SIGKILL)
+            return alive
+        time.sleep(0.5)
