@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from approvals import api as approvals
 from monitoring import api as monitoring
 from releases import api as releases
+from releases import train_api as trains
 
 R = "releases/<int:release_id>/"
 
@@ -73,7 +74,45 @@ urlpatterns = [
         monitoring.CheckTemplateDetail.as_view(),
         name="api-check-template",
     ),
+    path(
+        "projects/<slug:slug>/checklist-templates/",
+        releases.ChecklistTemplates.as_view(),
+        name="api-checklist-templates",
+    ),
+    path(
+        "projects/<slug:slug>/checklist-templates/<int:template_id>/",
+        releases.ChecklistTemplateDetail.as_view(),
+        name="api-checklist-template",
+    ),
+    path("projects/<slug:slug>/trains/", trains.Trains.as_view(), name="api-trains"),
+    path(
+        "projects/<slug:slug>/trains/<int:train_id>/",
+        trains.TrainDetail.as_view(),
+        name="api-train",
+    ),
+    path(
+        "projects/<slug:slug>/trains/<int:train_id>/slots/",
+        trains.TrainSlots.as_view(),
+        name="api-train-slots",
+    ),
+    path(
+        "projects/<slug:slug>/trains/<int:train_id>/skip/",
+        trains.SkipSlot.as_view(),
+        name="api-train-skip",
+    ),
     path("projects/<slug:slug>/metrics/", releases.ProjectMetrics.as_view(), name="api-metrics"),
+    # The signed-in person's own notifications.
+    path("notifications/", releases.Notifications.as_view(), name="api-notifications"),
+    path(
+        "notifications/read/",
+        releases.MarkNotificationsRead.as_view(),
+        name="api-notifications-read",
+    ),
+    path(
+        "notifications/read-all/",
+        releases.MarkAllNotificationsRead.as_view(),
+        name="api-notifications-read-all",
+    ),
     # Releases and their lifecycle.
     path("releases/", releases.Releases.as_view(), name="api-releases"),
     path("timeline/", releases.Timeline.as_view(), name="api-timeline"),

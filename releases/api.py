@@ -19,16 +19,20 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from releases import notifications as notices
 from releases import serializers as s
 from releases import services
 from releases.metrics import compute_metrics
 from releases.models import (
     ChecklistItem,
+    ChecklistTemplate,
     FreezeWindow,
+    Notification,
     Phase,
     Project,
     ProjectMembership,
@@ -46,6 +50,7 @@ from releases.models import (
 )
 from releases.permissions import (
     ReleaseAccess,
+    can_create_project,
     can_create_release,
     can_manage_project,
     get_project_for,
@@ -60,6 +65,7 @@ from releases.rest import (
     Conflict,
     EventCursorPagination,
     FilterBackend,
+    PeopleOnly,
     actor,
     require,
     validated,
@@ -101,6 +107,18 @@ class ProjectList(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Project]:
         return visible_projects(self.request.user).order_by("name", "pk")
 
+    @extend_schema(request=s.ProjectCreateSerializer, responses={201: s.ProjectSerializer})
+    def post(self, request: Request) -> Response:
+        """Create a project; you become its release manager. Superusers may, and people given
+        the ``releases.add_project`` permission (a group in the admin); project tokens never."""
+        require(
+            can_create_project(request.user),
+            "Only administrators, and people they allow to, create projects.",
+        )
+        data = validated(s.ProjectCreateSerializer, request)
+        project = services.create_project(by=request.user, **data)
+        return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
 
 class ProjectDetail(APIView):
     @extend_schema(responses=s.ProjectSerializer)
@@ -138,10 +156,29 @@ def _members(project: Project, user_ids: list[int] | None = None) -> list[dict[s
     return list(people.values())
 
 
+MEMBER_MANAGERS = "Only the project's release managers change its members."
+
+
 class ProjectMembers(APIView):
     @extend_schema(responses=s.MemberSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         return Response(_members(get_project_for(request.user, slug)))
+
+    @extend_schema(request=s.MemberAddSerializer, responses={201: s.MemberSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        """Add a person to the project by username, with their roles. Someone already in it
+        answers 409: change their roles on their own address instead."""
+        project = get_project_for(request.user, slug)
+        require(can_manage_project(request.user, project), MEMBER_MANAGERS)
+        data = validated(s.MemberAddSerializer, request)
+        person = data["username"]
+        if ProjectMembership.objects.filter(project=project, user=person).exists():
+            raise Conflict(
+                f"{person.get_username()} is already a member; set their roles with PUT "
+                f"/api/projects/{project.slug}/members/{person.pk}/."
+            )
+        services.set_project_roles(project, person, data["roles"], by=actor(request))
+        return Response(_members(project, [person.pk])[0], status=status.HTTP_201_CREATED)
 
 
 class ProjectMember(APIView):
@@ -153,10 +190,7 @@ class ProjectMember(APIView):
     )
     def put(self, request: Request, slug: str, user_id: int) -> Response:
         project = get_project_for(request.user, slug)
-        require(
-            can_manage_project(request.user, project),
-            "Only the project's release managers change its members.",
-        )
+        require(can_manage_project(request.user, project), MEMBER_MANAGERS)
         person = get_object_or_404(User, pk=user_id, is_active=True)
         data = validated(s.MemberRolesSerializer, request)
         services.set_project_roles(project, person, data["roles"], by=actor(request))
@@ -206,6 +240,66 @@ class FreezeWindowDetail(APIView):
         project, window = self._load(request, slug, window_id)
         require(can_manage_project(request.user, project), "Only release managers set freezes.")
         services.delete_freeze_window(window, by=actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+CHECKLIST_MANAGERS = "Only the project's release managers change its checklists."
+
+
+class ChecklistTemplates(generics.ListAPIView):
+    """The project's checklist: each item is copied onto the releases of the kinds it applies
+    to, when they are created."""
+
+    serializer_class = s.ChecklistTemplateSerializer
+    queryset = ChecklistTemplate.objects.none()
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[ChecklistTemplate]:
+        return get_project_for(self.request.user, self.kwargs["slug"]).checklist_templates.all()
+
+    @extend_schema(
+        request=s.ChecklistTemplateSerializer, responses={201: s.ChecklistTemplateSerializer}
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        """Add an item; releases created from now on get it."""
+        project = get_project_for(request.user, slug)
+        require(can_manage_project(request.user, project), CHECKLIST_MANAGERS)
+        data = validated(s.ChecklistTemplateSerializer, request)
+        template = services.save_checklist_template(project, by=actor(request), **data)
+        return Response(
+            s.ChecklistTemplateSerializer(template).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ChecklistTemplateDetail(APIView):
+    def _load(self, request: Request, slug: str, template_id: int) -> tuple[Project, Any]:
+        project = get_project_for(request.user, slug)
+        return project, get_object_or_404(project.checklist_templates, pk=template_id)
+
+    @extend_schema(responses=s.ChecklistTemplateSerializer)
+    def get(self, request: Request, slug: str, template_id: int) -> Response:
+        _, template = self._load(request, slug, template_id)
+        return Response(s.ChecklistTemplateSerializer(template).data)
+
+    @extend_schema(request=s.ChecklistTemplateSerializer, responses=s.ChecklistTemplateSerializer)
+    def patch(self, request: Request, slug: str, template_id: int) -> Response:
+        """Releases created later get the change; existing releases keep their copies."""
+        project, template = self._load(request, slug, template_id)
+        require(can_manage_project(request.user, project), CHECKLIST_MANAGERS)
+        data = validated(
+            s.ChecklistTemplateSerializer, request, partial=True, context={"template": template}
+        )
+        template = services.save_checklist_template(
+            project, by=actor(request), template=template, **data
+        )
+        return Response(s.ChecklistTemplateSerializer(template).data)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
+    def delete(self, request: Request, slug: str, template_id: int) -> Response:
+        """Future releases lose the item; existing releases keep their copies."""
+        project, template = self._load(request, slug, template_id)
+        require(can_manage_project(request.user, project), CHECKLIST_MANAGERS)
+        services.delete_checklist_template(template, by=actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -884,3 +978,54 @@ class ReviewView(ReleaseScoped):
         data = validated(s.ReviewSerializer, request, partial=True)
         services.save_review(release, by=actor(request), **data)
         return self.review_response(release)
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+class NotificationFilter(django_filters.FilterSet):
+    unread = django_filters.BooleanFilter(
+        field_name="read_at",
+        lookup_expr="isnull",
+        help_text="Only unread notifications (or only read ones).",
+    )
+
+    class Meta:
+        model = Notification
+        fields = ["unread"]
+
+
+class Notifications(generics.ListAPIView):
+    """Your in-app notifications, newest first. ``?unread=true`` lists the unread ones; its
+    ``count`` is the number a badge shows."""
+
+    serializer_class = s.NotificationSerializer
+    queryset = Notification.objects.none()
+    filterset_class = NotificationFilter
+    permission_classes = [IsAuthenticated, PeopleOnly]
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        return notices.notifications_for(self.request.user)
+
+
+def _marked(request: Request, marked: int) -> Response:
+    return Response({"marked": marked, "unread": notices.unread_count(request.user)})
+
+
+class MarkNotificationsRead(APIView):
+    permission_classes = [IsAuthenticated, PeopleOnly]
+
+    @extend_schema(request=s.MarkReadSerializer, responses=s.MarkedSerializer)
+    def post(self, request: Request) -> Response:
+        """Mark some of your notifications read; ids that are not yours change nothing."""
+        data = validated(s.MarkReadSerializer, request)
+        return _marked(request, notices.mark_read(request.user, data["ids"]))
+
+
+class MarkAllNotificationsRead(APIView):
+    permission_classes = [IsAuthenticated, PeopleOnly]
+
+    @extend_schema(request=None, responses=s.MarkedSerializer)
+    def post(self, request: Request) -> Response:
+        """Mark every one of your notifications read."""
+        return _marked(request, notices.mark_all_read(request.user))

@@ -471,11 +471,18 @@ class ReleaseTrain(models.Model):
         step = dt.timedelta(weeks=self.cadence_weeks)
         day = self.first_deploy_date
         if start > day:
-            day += step * -(-((start - day).days) // step.days)
+            try:
+                day += step * -(-((start - day).days) // step.days)
+            except OverflowError:
+                return []  # the first slot from ``start`` on is past the last day a date holds
         days = []
-        while day <= end:
+        # ``end`` may be the last day a date can hold: stop before stepping past it.
+        last = min(end, dt.date.max - step)
+        while day <= last:
             days.append(day)
             day += step
+        if day <= end:
+            days.append(day)
         return days
 
     def deploy_at(self, day: dt.date) -> dt.datetime:

@@ -89,6 +89,17 @@ def can_manage_project(user: Any, project: Project) -> bool:
     )
 
 
+def can_create_project(user: Any) -> bool:
+    """Superusers, and people given Django's ``releases.add_project`` permission (for example
+    through a group in the admin). The creator becomes the project's release manager.
+
+    Not everyone who can sign in: the creator may then add any person to the project with any
+    role and hand out project tokens, which is the administrators' call, as it is in the admin.
+    A project token never creates projects.
+    """
+    return is_person(user) and user.has_perm("releases.add_project")
+
+
 def can_create_release(user: Any, project: Project) -> bool:
     """Release managers, and the project's own CI through its project token."""
     if isinstance(user, ProjectTokenUser):

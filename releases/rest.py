@@ -19,6 +19,7 @@ from django.db import DataError, IntegrityError
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -26,7 +27,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor
-from releases.permissions import ProjectTokenUser
+from releases.permissions import ProjectTokenUser, is_person
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,16 @@ def require(allowed: bool, message: str) -> None:
     """Refuse with 403 and a sentence saying who may do this."""
     if not allowed:
         raise exceptions.PermissionDenied(message)
+
+
+class PeopleOnly(BasePermission):
+    """What belongs to a person, such as their notifications: a project token is a machine
+    with no inbox, so it is refused (403) rather than shown an empty list."""
+
+    message = "This belongs to a person: sign in or use a personal token, not a project token."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return is_person(request.user)
 
 
 def validated(

@@ -14,10 +14,14 @@ from rest_framework import serializers
 
 from releases.models import (
     ChecklistItem,
+    ChecklistTemplate,
     FreezeWindow,
+    Notification,
     Project,
     Release,
     ReleaseEvent,
+    ReleaseKind,
+    ReleaseTrain,
     Review,
     ReviewAction,
     Role,
@@ -133,6 +137,34 @@ class MemberRolesSerializer(serializers.Serializer):
     )
 
 
+class ProjectCreateSerializer(serializers.ModelSerializer):
+    # No unique validator here: the service says "A project with this short name exists."
+    slug = serializers.SlugField(
+        max_length=60, help_text="Short name used in addresses, e.g. payments; unique."
+    )
+
+    class Meta:
+        model = Project
+        fields = ["name", "slug", "description"]
+
+
+class MemberAddSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=Role.choices),
+        allow_empty=False,
+        max_length=len(Role.choices),
+        help_text="The person's roles on the project.",
+    )
+
+    def validate_username(self, name: str) -> Any:
+        # Matched as the settings page matches it: case-insensitively, active people only.
+        user = User.objects.filter(username__iexact=name.strip(), is_active=True).first()
+        if user is None:
+            raise serializers.ValidationError(f"Nobody is called {name.strip()!r} here.")
+        return user
+
+
 @extend_schema_field(
     {
         "type": "string",
@@ -170,6 +202,181 @@ class FreezeWindowSerializer(serializers.ModelSerializer):
 
     def get_description(self, window: FreezeWindow) -> str:
         return window.describe()
+
+
+class ChecklistTemplateSerializer(serializers.ModelSerializer):
+    """One item of the project's checklist, copied onto releases of the kinds it applies to."""
+
+    class Meta:
+        model = ChecklistTemplate
+        fields = [
+            "id",
+            "phase",
+            "title",
+            "help_text",
+            "owner_role",
+            "required",
+            "for_standard",
+            "for_hotfix",
+            "for_major",
+            "position",
+        ]
+        read_only_fields = ["id"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The settings page's rule; on a change, the kinds left out keep their stored values.
+        template = self.context.get("template")
+        kinds = [
+            attrs.get(f"for_{kind}", getattr(template, f"for_{kind}", True))
+            for kind in ReleaseKind.values
+        ]
+        if not any(kinds):
+            raise serializers.ValidationError(
+                "Choose at least one kind of release the item applies to."
+            )
+        return attrs
+
+
+# --- release trains ---------------------------------------------------------------------------
+
+
+class TrainSerializer(serializers.ModelSerializer):
+    deploy_time = WallClockTimeField(required=False, help_text="In the train's time zone.")
+    # The bounds of the trains page: a deploy window of at least 5 minutes, a release created
+    # 1 to 90 days ahead.
+    deploy_duration_minutes = serializers.IntegerField(
+        min_value=5, max_value=24 * 60, required=False
+    )
+    create_days_ahead = serializers.IntegerField(
+        min_value=1,
+        max_value=90,
+        required=False,
+        help_text="Beat creates each release this many days before its deploy day.",
+    )
+    timezone = serializers.CharField(
+        max_length=60, required=False, help_text="IANA time zone, e.g. Europe/Berlin."
+    )
+
+    class Meta:
+        model = ReleaseTrain
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "cadence_weeks",
+            "first_deploy_date",
+            "deploy_time",
+            "deploy_duration_minutes",
+            "timezone",
+            "code_freeze_days_before",
+            "go_no_go_hours_before",
+            "create_days_ahead",
+            "freeze_reminder_hours",
+            "version_template",
+            "active",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+
+class TrainReleaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.CharField()
+    status = serializers.ChoiceField(choices=Release._meta.get_field("status").choices)
+
+
+class SlotSerializer(serializers.Serializer):
+    """One coming departure of a train, whether or not beat has created its release yet."""
+
+    deploy_date = serializers.DateField()
+    deploy_at = serializers.DateTimeField(help_text="Start of the deploy window.")
+    version = serializers.CharField(help_text="The release's version, or the one it will get.")
+    created_on = serializers.DateField(help_text="When beat creates the release.")
+    release = TrainReleaseSerializer(allow_null=True)
+    skipped = serializers.BooleanField()
+    skipped_at = serializers.DateTimeField(allow_null=True)
+    skipped_by = serializers.CharField(allow_null=True, help_text="Username.")
+    skip_reason = serializers.CharField(allow_blank=True)
+    problem = serializers.CharField(
+        allow_blank=True, help_text="Why the release could not be created."
+    )
+    can_skip = serializers.BooleanField()
+
+    def to_representation(self, departure: Any) -> dict[str, Any]:
+        slot, release = departure.slot, departure.release
+        return {
+            "deploy_date": departure.deploy_date,
+            "deploy_at": departure.deploy_at,
+            "version": release.version if release else departure.version,
+            "created_on": departure.created_on,
+            "release": (
+                {"id": release.pk, "version": release.version, "status": release.status}
+                if release
+                else None
+            ),
+            "skipped": departure.skipped,
+            "skipped_at": slot.skipped_at if slot else None,
+            "skipped_by": slot.skipped_by.get_username() if slot and slot.skipped_by else None,
+            "skip_reason": slot.skip_reason if slot else "",
+            "problem": departure.problem,
+            "can_skip": departure.can_skip,
+        }
+
+
+class SlotsQuerySerializer(serializers.Serializer):
+    count = serializers.IntegerField(
+        min_value=1, max_value=52, default=6, help_text="How many departures (today's included)."
+    )
+
+
+class SkipSlotSerializer(serializers.Serializer):
+    deploy_date = serializers.DateField(help_text="The departure's deploy day.")
+    reason = serializers.CharField(max_length=300)
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    read = serializers.SerializerMethodField()
+    release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    project = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "verb",
+            "message",
+            "url",
+            "release",
+            "project",
+            "created_at",
+            "read",
+            "read_at",
+        ]
+        read_only_fields = fields
+
+    def get_read(self, notification: Notification) -> bool:
+        return notification.read_at is not None
+
+    def get_project(self, notification: Notification) -> str | None:
+        """The release's project (slug), when the notification is about a release."""
+        return notification.release.project.slug if notification.release else None
+
+
+class MarkReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        allow_empty=False,
+        max_length=500,
+        help_text="Your notifications' ids; anyone else's are ignored.",
+    )
+
+
+class MarkedSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many were unread and are now read.")
+    unread = serializers.IntegerField(help_text="How many are still unread.")
 
 
 # --- releases -------------------------------------------------------------------------------

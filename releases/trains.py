@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,7 @@ from django.utils import timezone
 from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor
-from releases.models import Project, ReleaseTrain, Status, TrainSlot
+from releases.models import Project, Release, ReleaseTrain, Status, TrainSlot
 from releases.notifications import notify
 
 logger = logging.getLogger(__name__)
@@ -59,12 +61,9 @@ def save_train(
             train.zone()
         except Exception:
             errors["timezone"] = f"Unknown time zone {train.timezone!r}."
-        try:
-            version = train.version_for(train.first_deploy_date)
-            if not version.strip():
-                errors["version_template"] = "The template gives an empty version."
-        except (KeyError, IndexError, ValueError, AttributeError):
-            errors["version_template"] = "Use {date:…} and {n} only, e.g. {date:%Y.%m.%d}."
+        problem = version_template_problem(train)
+        if problem:
+            errors["version_template"] = problem
         if errors:
             raise ValidationError(errors)
         train.full_clean(exclude=["project"])
@@ -76,6 +75,39 @@ def save_train(
                 {"name": "This project already has a train with that name."}
             ) from exc
     return train
+
+
+def version_template_problem(train: ReleaseTrain) -> str:
+    """Why the train's version template cannot name its releases, or "" when it can.
+
+    Only ``{date}`` and ``{n}`` with a format spec: no attribute or index lookups, conversions or
+    nested fields, and no number in ``{n}``'s spec beyond a version's length — ``{n:>999999999}``
+    would build a gigabyte before any length check could refuse it.
+    """
+    usage = "Use {date:…} and {n} only, e.g. {date:%Y.%m.%d}."
+    try:
+        fields = [
+            part for part in string.Formatter().parse(train.version_template) if part[1] is not None
+        ]
+    except ValueError:
+        return usage
+    longest = Release._meta.get_field("version").max_length
+    for _text, name, spec, conversion in fields:
+        if name not in ("date", "n") or conversion or "{" in (spec or ""):
+            return usage
+        if name == "n" and any(int(number) > longest for number in re.findall(r"\d+", spec)):
+            return usage
+    if train.first_deploy_date is None:
+        return ""  # full_clean says the day is missing
+    try:
+        version = train.version_for(train.first_deploy_date)
+    except (ValueError, TypeError, OverflowError):
+        return usage
+    if not version.strip():
+        return "The template gives an empty version."
+    if len(version) > longest:
+        return f"The template gives versions longer than {longest} characters."
+    return ""
 
 
 def _plan(train: ReleaseTrain, day: dt.date) -> dict[str, dt.datetime]:

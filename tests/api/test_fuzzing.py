@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
@@ -33,9 +34,10 @@ from schemathesis.specs.openapi.checks import (
 
 from monitoring import services as monitoring
 from monitoring.models import Check
-from releases import services
+from releases import services, trains
 from releases.authentication import TokenRateThrottle
 from releases.models import Release
+from releases.notifications import notify
 from tests.builders import (
     Cast,
     make_approved,
@@ -106,12 +108,23 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         starts_at=now + dt.timedelta(days=20),
         ends_at=now + dt.timedelta(days=22),
     )
+    departure = now.date() + dt.timedelta(days=7)
+    train = trains.save_train(
+        cast.project, by=cast.rita, name="Weekly", cadence_weeks=1, first_deploy_date=departure
+    )
+    trains.ensure_slot(train, departure)
+    notify([cast.rita], release=planning, verb="note", message="Read me")
+    # Project creation is an administrator's grant; the fuzzer's person has it, so generated
+    # projects reach the service instead of stopping at 403.
+    cast.rita.user_permissions.add(Permission.objects.get(codename="add_project"))
     project = {
         "slug": cast.project.slug,
         "user_id": cast.vic.pk,
         "window_id": window.pk,
         "integration_id": cast.ci.pk,
         "decision_id": approved.decisions.get().pk,
+        "template_id": cast.project.checklist_templates.order_by("pk").first().pk,
+        "train_id": train.pk,
     }
     template = Check.objects.get(project=cast.project, release__isnull=True).pk
     return {

@@ -3,7 +3,8 @@
 The cast: rita release manager, paul product, quinn QA, dana DevOps, devin developer, vic viewer,
 otto outsider, an anonymous caller, a project token of another project, and this project's own
 token. Outsiders and the foreign token get 404 (never 403, never data); anonymous gets 401; a
-refused request changes nothing.
+refused request changes nothing. What belongs to no project (creating one, your notifications)
+has nothing to hide: whoever may not gets 403.
 """
 
 from __future__ import annotations
@@ -22,20 +23,25 @@ from approvals import services as approvals
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckResult, Integration
-from releases import services
+from releases import services, trains
 from releases.models import (
     ChecklistItem,
+    ChecklistTemplate,
     FreezeWindow,
+    Notification,
     Project,
     ProjectMembership,
     Release,
     ReleaseEvent,
+    ReleaseTrain,
     Review,
     RoleAssignment,
     RollbackPlan,
     ScopeChangeRequest,
     ScopeItem,
+    TrainSlot,
 )
+from releases.notifications import notify
 from tests.api.conftest import PRINCIPALS
 from tests.builders import (
     Cast,
@@ -49,6 +55,7 @@ from tests.builders import (
 pytestmark = pytest.mark.django_db
 
 MEMBERS = frozenset({"rita", "paul", "quinn", "dana", "devin", "vic"})
+PEOPLE = MEMBERS | {"otto"}
 OUTSIDERS = frozenset({"otto", "foreign_token"})
 WORKERS = frozenset({"rita", "paul", "quinn", "dana", "devin"})
 SCOPE_EDITORS = frozenset({"rita", "paul", "devin", "own_token"})
@@ -70,6 +77,7 @@ def _ids(cast: Cast, release: Release) -> dict[str, Any]:
         "member": cast.vic.pk,
         "integration": cast.ci.pk,
         "template": Check.objects.get(project=cast.project, release__isnull=True).pk,
+        "checklist_template": cast.project.checklist_templates.order_by("pk").first().pk,
     }
 
 
@@ -218,6 +226,31 @@ def with_window(cast: Cast) -> dict[str, Any]:
     return planning(cast) | {"window": _window(cast)}
 
 
+def _train(cast: Cast) -> tuple[ReleaseTrain, dt.date]:
+    """A weekly train whose next departure's release beat has already created."""
+    departure = timezone.now().date() + dt.timedelta(days=7)
+    train = trains.save_train(
+        cast.project, by=cast.rita, name="Weekly", cadence_weeks=1, first_deploy_date=departure
+    )
+    trains.ensure_slot(train, departure)
+    return train, departure
+
+
+def with_train(cast: Cast) -> dict[str, Any]:
+    train, departure = _train(cast)
+    return planning(cast) | {"train": train.pk, "departure": departure.isoformat()}
+
+
+def with_notifications(cast: Cast) -> dict[str, Any]:
+    """Unread notifications for every person, outsiders included."""
+    people = [cast.rita, cast.paul, cast.quinn, cast.dana, cast.devin, cast.vic, cast.otto]
+    for person in people:
+        notify([person], release=None, verb="note", message=f"For {person.username} only")
+    return planning(cast) | {
+        "notifications": list(Notification.objects.values_list("pk", flat=True))
+    }
+
+
 # --- the operations that change something ---------------------------------------------------
 
 
@@ -232,11 +265,14 @@ class Op:
     # Whether a success writes anything (trying a connection to a push-only integration does
     # not).
     writes: bool = True
+    # About no project (creating one, your own notifications): outsiders are refused like
+    # everyone else without the right, with 403, since there is nothing to hide.
+    unscoped: bool = False
 
     def expected(self, who: str) -> int:
         if who == "anonymous":
             return 401
-        if who in OUTSIDERS:
+        if who in OUTSIDERS and not self.unscoped:
             return 404
         return self.success if who in self.allowed else 403
 
@@ -250,6 +286,75 @@ FREEZE = {
 }
 
 WRITES: dict[str, Op] = {
+    # Administrators only (and whoever they give ``releases.add_project``): nobody in the cast.
+    "create project": Op(
+        "post",
+        "/api/projects/",
+        planning,
+        frozenset(),
+        {"name": "Refunds", "slug": "refunds"},
+        201,
+        unscoped=True,
+    ),
+    "add member": Op(
+        "post",
+        "/api/projects/payments/members/",
+        planning,
+        {"rita"},
+        {"username": "otto", "roles": ["qa"]},
+        201,
+    ),
+    "create checklist template": Op(
+        "post",
+        "/api/projects/payments/checklist-templates/",
+        planning,
+        {"rita"},
+        {"title": "Feature flags off", "owner_role": "devops"},
+        201,
+    ),
+    "update checklist template": Op(
+        "patch",
+        "/api/projects/payments/checklist-templates/{checklist_template}/",
+        planning,
+        {"rita"},
+        {"required": False},
+    ),
+    "delete checklist template": Op(
+        "delete",
+        "/api/projects/payments/checklist-templates/{checklist_template}/",
+        planning,
+        {"rita"},
+        success=204,
+    ),
+    "create train": Op(
+        "post",
+        "/api/projects/payments/trains/",
+        planning,
+        {"rita"},
+        {"name": "Fortnightly", "first_deploy_date": "2031-01-07", "timezone": "Europe/Berlin"},
+        201,
+    ),
+    "update train": Op(
+        "patch", "/api/projects/payments/trains/{train}/", with_train, {"rita"}, {"active": False}
+    ),
+    "skip departure": Op(
+        "post",
+        "/api/projects/payments/trains/{train}/skip/",
+        with_train,
+        {"rita"},
+        lambda ids: {"deploy_date": ids["departure"], "reason": "Team offsite"},
+    ),
+    "mark notifications read": Op(
+        "post",
+        "/api/notifications/read/",
+        with_notifications,
+        PEOPLE,
+        lambda ids: {"ids": ids["notifications"]},
+        unscoped=True,
+    ),
+    "mark all notifications read": Op(
+        "post", "/api/notifications/read-all/", with_notifications, PEOPLE, unscoped=True
+    ),
     "update project": Op(
         "patch", "/api/projects/payments/", planning, {"rita"}, {"description": "Card payments"}
     ),
@@ -467,6 +572,10 @@ WATCHED = (
     Project,
     Integration,
     ProjectMembership,
+    ChecklistTemplate,
+    ReleaseTrain,
+    TrainSlot,
+    Notification,
     FreezeWindow,
     ApprovalPolicy,
     RoleRequirement,
@@ -534,7 +643,9 @@ def rich(cast: Cast) -> dict[str, Any]:
     )
     services.complete_release(release, by=cast.rita)
     services.save_review(release, by=cast.rita, went_well="Calm")
+    train, _ = _train(cast)
     return _ids(cast, release) | {
+        "train": train.pk,
         "window": _window(cast),
         "decision": Decision.objects.get(release=release).pk,
     }
@@ -568,6 +679,11 @@ READS = [
     "/api/projects/payments/checks/",
     "/api/projects/payments/checks/{template}/",
     "/api/projects/payments/metrics/",
+    "/api/projects/payments/checklist-templates/",
+    "/api/projects/payments/checklist-templates/{checklist_template}/",
+    "/api/projects/payments/trains/",
+    "/api/projects/payments/trains/{train}/",
+    "/api/projects/payments/trains/{train}/slots/",
 ]
 LISTS = ["/api/projects/", "/api/releases/", "/api/timeline/"]
 
@@ -605,6 +721,28 @@ def test_it_lists_only_what_the_caller_may_see(cast, client_for, who):
             assert "payments" in text, url
 
 
+PERSONAL_READS = ["/api/notifications/", "/api/notifications/?unread=true"]
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+def test_it_shows_people_their_own_notifications_and_tokens_none(cast, client_for, who):
+    with_notifications(cast)
+    client = client_for(who)
+    for url in PERSONAL_READS:
+        response = client.get(url)
+        if who == "anonymous":
+            assert response.status_code == 401, url
+        elif who in PEOPLE:
+            assert response.status_code == 200, url
+            messages = [n["message"] for n in response.json()["results"]]
+            assert messages == [f"For {getattr(cast, who).username} only"], url
+        else:
+            # A project token is a machine with no inbox: refused, and shown no one's.
+            assert response.status_code == 403, url
+            assert_no_leak(response)
+            assert "only" not in response.content.decode()
+
+
 def test_it_covers_every_operation_in_the_schema():
     """A new endpoint without a row in this matrix fails here."""
     from drf_spectacular.generators import SchemaGenerator
@@ -630,11 +768,13 @@ def test_it_covers_every_operation_in_the_schema():
             .replace("{decision}", "{decision_id}")
             .replace("{integration}", "{integration_id}")
             .replace("{template}", "{check_id}")
+            .replace("{checklist_template}", "{template_id}")
+            .replace("{train}", "{train_id}")
             .replace("{action}", "{action_id}")
             .replace("payments", "{slug}")
         )
 
     covered = {(op.method, template(op.url)) for op in WRITES.values()}
-    covered |= {("get", template(url)) for url in READS + LISTS}
+    covered |= {("get", template(url)) for url in READS + LISTS + PERSONAL_READS[:1]}
     assert operations - covered == set(), "endpoints missing from the matrix"
     assert covered - operations == set(), "matrix rows for endpoints that do not exist"

@@ -39,6 +39,13 @@ def test_it_finds_every_second_tuesday(cast):
     assert all(day.weekday() == 1 for day in days)
 
 
+def test_it_finds_departures_up_to_the_last_day_a_date_holds(cast):
+    train = every_second_tuesday(cast, cadence_weeks=1)
+    days = train.slot_dates(dt.date(9999, 12, 1), dt.date.max)
+    assert days == [dt.date(9999, 12, d) for d in (7, 14, 21, 28)]
+    assert train.slot_dates(dt.date(9999, 12, 29), dt.date.max) == []
+
+
 def test_it_creates_the_releases_inside_the_look_ahead_with_the_plan(cast):
     train = every_second_tuesday(cast)
     trains.schedule_train_releases(now=NOW)
@@ -146,19 +153,27 @@ def test_it_reminds_the_people_on_the_release_once_before_the_freeze(cast):
 
 
 @pytest.mark.parametrize(
-    ("template", "field"),
-    [("{week}", "version_template"), ("{date:%Y}", None)],
+    ("template", "version"),
+    [
+        ("{week}", None),
+        ("{}", None),
+        ("{date.year}", None),
+        ("{n!r}", None),
+        # A width this size would build a gigabyte-long version before anything refused it.
+        ("{n:>999999999}", None),
+        ("{date:%Y}", "2026"),
+        ("{date:%Y}-{n:03d}", "2026-002"),
+    ],
 )
-def test_it_validates_the_version_template(cast, template, field):
-    if field is None:
-        assert (
-            every_second_tuesday(cast, version_template=template).version_for(dt.date(2026, 12, 1))
-            == "2026"
-        )
+def test_it_validates_the_version_template(cast, template, version):
+    if version is not None:
+        train = every_second_tuesday(cast, version_template=template)
+        assert train.version_for(dt.date(2026, 12, 1)) == version
     else:
         with pytest.raises(ValidationError) as error:
             every_second_tuesday(cast, version_template=template)
-        assert field in error.value.message_dict
+        assert "version_template" in error.value.message_dict
+        assert not ReleaseTrain.objects.exists()
 
 
 def test_it_runs_the_train_tasks_from_beat(cast, settings):
