@@ -332,29 +332,21 @@ class DashboardFilter(forms.Form):
 # --- project settings -------------------------------------------------------------------------
 
 
-# A monitoring window of zero would release a deploy unwatched; a week is as long as any
-# post-release watch runs.
-WINDOW_MINUTES = {"min_value": 5, "max_value": 7 * 24 * 60}
-
-
 class ProjectForm(forms.ModelForm):
-    monitoring_minutes_standard = forms.IntegerField(
-        label="Monitoring window, standard (minutes)", **WINDOW_MINUTES
-    )
-    monitoring_minutes_hotfix = forms.IntegerField(
-        label="Monitoring window, hotfix (minutes)", **WINDOW_MINUTES
-    )
-    monitoring_minutes_major = forms.IntegerField(
-        label="Monitoring window, major (minutes)",
-        help_text="How long a release is watched after “deploy done”; releases already in "
-        "monitoring keep their window.",
-        **WINDOW_MINUTES,
-    )
-
+    # The bounds of the monitoring windows are the model's validators.
     class Meta:
         model = Project
         fields = list(PROJECT_FIELDS)
-        labels = {"slack_webhook_url": "Chat webhook"}
+        labels = {
+            "monitoring_minutes_standard": "Monitoring window, standard (minutes)",
+            "monitoring_minutes_hotfix": "Monitoring window, hotfix (minutes)",
+            "monitoring_minutes_major": "Monitoring window, major (minutes)",
+            "slack_webhook_url": "Chat webhook",
+        }
+        help_texts = {
+            "monitoring_minutes_major": "How long a release is watched after “deploy done”; "
+            "releases already in monitoring keep their window.",
+        }
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
 
@@ -444,20 +436,7 @@ class FreezeWindowForm(forms.ModelForm):
 
 
 class TrainForm(forms.ModelForm):
-    cadence_weeks = forms.IntegerField(
-        label="Every how many weeks", min_value=1, max_value=12, initial=2
-    )
-    deploy_duration_minutes = forms.IntegerField(
-        label="Deploy window (minutes)", min_value=5, max_value=24 * 60, initial=120
-    )
-    create_days_ahead = forms.IntegerField(
-        label="Create the release (days ahead)",
-        min_value=1,
-        max_value=90,
-        initial=14,
-        help_text="Beat creates each release this many days before its deploy day.",
-    )
-
+    # The bounds of every number are the model's validators.
     class Meta:
         model = ReleaseTrain
         fields = [
@@ -476,6 +455,9 @@ class TrainForm(forms.ModelForm):
             "active",
         ]
         labels = {
+            "cadence_weeks": "Every how many weeks",
+            "deploy_duration_minutes": "Deploy window (minutes)",
+            "create_days_ahead": "Create the release (days ahead)",
             "first_deploy_date": "First deploy day",
             "deploy_time": "Deploy time",
             "code_freeze_days_before": "Code freeze (days before the deploy)",
@@ -484,6 +466,7 @@ class TrainForm(forms.ModelForm):
             "active": "Active: create releases",
         }
         help_texts = {
+            "create_days_ahead": "Beat creates each release this many days before its deploy day.",
             "first_deploy_date": "Later departures fall on the same weekday.",
             "timezone": "Of the deploy time, e.g. Europe/Berlin.",
         }

@@ -170,7 +170,8 @@ def test_it_shows_why_a_freeze_window_is_invalid(cast):
 
 
 @pytest.mark.parametrize(
-    ("minutes", "error"), [(0, "greater than or equal to 5"), ("", "required")]
+    ("minutes", "error"),
+    [(0, "greater than or equal to 1"), (7 * 24 * 60 + 1, "less than or equal to 10080")],
 )
 def test_it_refuses_a_monitoring_window_it_cannot_watch_and_changes_nothing(cast, minutes, error):
     response = client_for(cast.rita).post(
