@@ -20,6 +20,7 @@ from monitoring.models import (
     Comparator,
     Integration,
     IntegrationKind,
+    TriggerMode,
 )
 from releases.models import Project
 
@@ -227,3 +228,34 @@ class JudgementForm(forms.Form):
         label="Judgement",
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+# --- rollback triggers --------------------------------------------------------------------------
+
+
+class RollbackTriggerForm(forms.Form):
+    """Bind a rollback trigger to one of the release's post-release checks."""
+
+    check = forms.ModelChoiceField(
+        label="When this check breaches",
+        queryset=Check.objects.none(),
+        help_text="Its condition and hold time are the trigger's: “error rate > 2 % for 5 min”.",
+    )
+    mode = forms.ChoiceField(
+        label="Then", choices=TriggerMode.choices, initial=TriggerMode.RECOMMEND
+    )
+    description = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="In words, for the banner and the notifications; empty takes the check's "
+        "condition.",
+    )
+
+    def __init__(self, *args: Any, checks: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["check"].queryset = checks
+
+
+class RollbackTriggerChangeForm(forms.Form):
+    mode = forms.ChoiceField(label="Then", choices=TriggerMode.choices)
+    description = forms.CharField(max_length=200)

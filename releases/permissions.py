@@ -21,6 +21,7 @@ from django.http import Http404
 
 from releases.models import (
     ChecklistItem,
+    Health,
     Project,
     ProjectMembership,
     Release,
@@ -373,6 +374,15 @@ class ReleaseAccess:
     @property
     def can_roll_back_now(self) -> bool:
         return self.can_roll_back and self.release.status in (Status.DEPLOYING, Status.MONITORING)
+
+    @property
+    def can_restore_health(self) -> bool:
+        """Judge an unhealthy release healthy again (the checks that decide must pass)."""
+        return (
+            self.can_roll_back
+            and self.release.status in (Status.DEPLOYING, Status.MONITORING)
+            and self.release.health == Health.UNHEALTHY
+        )
 
     @property
     def can_finish_rollback(self) -> bool:

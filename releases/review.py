@@ -74,6 +74,9 @@ class Rollback:
     # From the release turning unhealthy to the rollback starting: how long the call took.
     time_to_decide: dt.timedelta | None
     time_to_restore: dt.timedelta | None
+    # A trigger's recommendation, if one came before the call.
+    recommended_at: dt.datetime | None = None
+    recommendation: str = ""
 
 
 FAILED = (CheckStatus.FAILING, CheckStatus.ERROR)
@@ -111,6 +114,8 @@ def rollback_facts(release: Release) -> Rollback | None:
             release.rolled_back_at - since if since and since <= release.rolled_back_at else None
         ),
         time_to_restore=release_time_to_restore(release),
+        recommended_at=release.rollback_recommended_at,
+        recommendation=release.rollback_recommendation,
     )
 
 

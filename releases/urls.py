@@ -46,6 +46,21 @@ urlpatterns = [
     path(release + "roles/assign/", views.role_assign, name="role_assign"),
     path(release + "roles/unassign/", views.role_unassign, name="role_unassign"),
     path(release + "rollback-plan/", views.rollback_plan, name="rollback_plan"),
+    path(
+        release + "rollback-plan/triggers/",
+        views.rollback_trigger_add,
+        name="rollback_trigger_add",
+    ),
+    path(
+        release + "rollback-plan/triggers/<int:trigger_pk>/",
+        views.rollback_trigger_save,
+        name="rollback_trigger_save",
+    ),
+    path(
+        release + "rollback-plan/triggers/<int:trigger_pk>/remove/",
+        views.rollback_trigger_remove,
+        name="rollback_trigger_remove",
+    ),
     path(release + "notes/", views.note_add, name="note_add"),
     path(release + "review/", views.review_save, name="review_save"),
     path(release + "review/actions/", views.review_action_add, name="review_action_add"),

@@ -29,6 +29,9 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from monitoring import forms as monitoring_forms
+from monitoring import health
+from monitoring.models import CheckPhase, RollbackTrigger
 from releases import dashboard as dash
 from releases import forms, services
 from releases import notifications as notices
@@ -490,8 +493,26 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             section="header",
             allowed=access.can_complete,
             why_not="Only a release manager marks a release released after monitoring.",
-            call=lambda: services.complete_release(release, by=user),
+            # Fail closed: released only when every required post-release check counts as
+            # passing and the release is not unhealthy.
+            call=lambda: health.release_if_healthy(release, by=user),
             done="Released.",
+        )
+    if action == "restore_health":
+        form = forms.ReasonForm(request.POST, auto_id="id_restore_%s")
+        return run(
+            request,
+            pk,
+            section="header",
+            allowed=access.can_restore_health,
+            form=form,
+            key="restore_health",
+            why_not="Only DevOps, a release manager or the rollback decider judge an unhealthy "
+            "release healthy again, while it is deploying or monitoring.",
+            call=lambda: health.restore_health(
+                release, by=user, reason=form.cleaned_data["reason"]
+            ),
+            done="Marked healthy again.",
         )
     if action == "roll_back":
         form = forms.ReasonForm(request.POST, auto_id="id_rollback_%s")
@@ -855,6 +876,87 @@ def rollback_plan(request: HttpRequest, pk: int) -> HttpResponse:
         why_not="DevOps and the release manager keep the rollback plan of an active release.",
         call=lambda: services.update_rollback_plan(release, by=request.user, **form.cleaned_data),
         done=saved,
+    )
+
+
+def _post_release_checks(release: Release) -> Any:
+    return release.checks.filter(phase=CheckPhase.POST_RELEASE).order_by("name", "pk")
+
+
+def _trigger(release: Release, trigger_pk: int) -> RollbackTrigger:
+    return get_object_or_404(
+        RollbackTrigger.objects.select_related("release", "check_ref"),
+        pk=trigger_pk,
+        release=release,
+    )
+
+
+TRIGGER_REFUSAL = "DevOps and the release manager keep the rollback triggers of an active release."
+
+
+@signed_in
+@require_POST
+def rollback_trigger_add(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = monitoring_forms.RollbackTriggerForm(
+        request.POST, checks=_post_release_checks(release), auto_id="id_trigger_%s"
+    )
+    return run(
+        request,
+        pk,
+        section="rollback",
+        allowed=access.can_edit_rollback_plan,
+        form=form,
+        key="trigger-new",
+        why_not=TRIGGER_REFUSAL,
+        call=lambda: health.add_rollback_trigger(
+            release,
+            by=request.user,
+            check=form.cleaned_data["check"],
+            mode=form.cleaned_data["mode"],
+            description=form.cleaned_data["description"],
+        ),
+        done=lambda t: f"Trigger added: {t.description} → {t.get_mode_display().lower()}.",
+    )
+
+
+@signed_in
+@require_POST
+def rollback_trigger_save(request: HttpRequest, pk: int, trigger_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    trigger = _trigger(release, trigger_pk)
+    form = monitoring_forms.RollbackTriggerChangeForm(request.POST, prefix=f"trigger{trigger.pk}")
+    return run(
+        request,
+        pk,
+        section="rollback",
+        allowed=access.can_edit_rollback_plan,
+        form=form,
+        key=f"trigger-{trigger.pk}",
+        why_not=TRIGGER_REFUSAL,
+        call=lambda: health.update_rollback_trigger(
+            trigger,
+            by=request.user,
+            mode=form.cleaned_data["mode"],
+            description=form.cleaned_data["description"],
+        ),
+        done=lambda t: f"Trigger saved: {t.description} → {t.get_mode_display().lower()}.",
+    )
+
+
+@signed_in
+@require_POST
+def rollback_trigger_remove(request: HttpRequest, pk: int, trigger_pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    trigger = _trigger(release, trigger_pk)
+    return run(
+        request,
+        pk,
+        section="rollback",
+        allowed=access.can_edit_rollback_plan,
+        why_not=TRIGGER_REFUSAL,
+        call=lambda: health.remove_rollback_trigger(trigger, by=request.user),
+        done=f"Trigger removed: {trigger.description}.",
     )
 
 

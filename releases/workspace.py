@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from approvals.forms import DecisionForm, SignOffForm
 from approvals.models import SignOff
+from monitoring import health
+from monitoring.forms import RollbackTriggerChangeForm, RollbackTriggerForm
+from monitoring.models import Check, CheckPhase, RollbackTrigger
 from releases import forms
 from releases.dashboard import release_token
 from releases.models import (
@@ -110,6 +113,7 @@ class Action:
     style: str = ""
     fields: Any = None  # a form whose fields the button needs (reason, override)
     note: str = ""
+    disabled: bool = False  # shown with the reason it cannot be pressed yet
 
 
 class ReleasePage:
@@ -233,11 +237,23 @@ class ReleasePage:
         if a.can_finish_deploy:
             found.append(Action("finish_deploy", "Deploy done", "primary"))
         if a.can_complete:
-            note = ""
-            until = self.release.monitoring_until
-            if until and until > self.now:
-                note = f"The monitoring window runs until {until:%H:%M} UTC."
-            found.append(Action("complete", "Mark released", "primary", note=note))
+            # The same reasons ``release_if_healthy`` refuses with: the button waits for them.
+            blockers = health.health_blockers(self.release, now=self.now)
+            note = f"Not yet: {'; '.join(blockers)}." if blockers else ""
+            found.append(
+                Action("complete", "Mark released", "primary", note=note, disabled=bool(blockers))
+            )
+        if a.can_restore_health:
+            form = self.bound("restore_health") or forms.ReasonForm(auto_id="id_restore_%s")
+            found.append(
+                Action(
+                    "restore_health",
+                    "Healthy again",
+                    "secondary",
+                    fields=form,
+                    note="Once the checks that failed pass again: say why it is well.",
+                )
+            )
         if a.can_roll_back_now:
             form = self.bound("roll_back") or forms.ReasonForm(auto_id="id_rollback_%s")
             found.append(Action("roll_back", "Roll back", "danger", fields=form))
@@ -514,6 +530,40 @@ class ReleasePage:
             ),
             "decider",
         )
+
+    @cached_property
+    def post_release_checks(self) -> list[Any]:
+        return sorted(
+            (c for c in self.checks if c.phase == CheckPhase.POST_RELEASE),
+            key=lambda c: (c.name, c.pk),
+        )
+
+    @cached_property
+    def rollback_triggers(self) -> list[Any]:
+        if not self.post_release_checks:
+            return []  # a trigger is bound to a post-release check: none, no triggers
+        triggers = list(
+            RollbackTrigger.objects.filter(release=self.release).select_related("check_ref")
+        )
+        for trigger in triggers:
+            trigger.form = self.bound(f"trigger-{trigger.pk}") or RollbackTriggerChangeForm(
+                initial={"mode": trigger.mode, "description": trigger.description},
+                prefix=f"trigger{trigger.pk}",
+            )
+        return triggers
+
+    @cached_property
+    def trigger_form(self) -> Any:
+        bound = self.bound("trigger-new")
+        if bound is not None:
+            return bound
+        taken = {t.check_ref_id for t in self.rollback_triggers}
+        form = RollbackTriggerForm(checks=Check.objects.none(), auto_id="id_trigger_%s")
+        # The choices come from the checks already loaded, not a query of their own.
+        form.fields["check"].choices = [("", "---------")] + [
+            (c.pk, c.name) for c in self.post_release_checks if c.pk not in taken
+        ]
+        return form
 
     @cached_property
     def _latest_events(self) -> list[Any]:

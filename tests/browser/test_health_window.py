@@ -1,12 +1,14 @@
-"""The post-release health window in a real browser: the unhealthy banner arrives without a
-reload, and the rollback is one click for the person who makes the call."""
+"""The post-release health window in a real browser: a post-release check breaches, the
+unhealthy banner with the trigger's recommendation arrives without a reload, and the rollback is
+one click for the person who makes the call."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
-from releases import services
+from monitoring import health
+from monitoring import services as monitoring
 from releases.models import Status
 from tests.browser.conftest import ARTIFACTS
 from tests.builders import complete_rollback_plan, make_cast, make_monitoring, make_release
@@ -21,11 +23,29 @@ def cast(transactional_db):
 
 @pytest.fixture
 def watched(cast):
-    """A release in its monitoring window whose rollback plan names Rita as the decider."""
+    """A release in its monitoring window whose rollback plan names Rita as the decider, with a
+    recommend trigger on its error-rate check."""
     release = make_release(cast, "2.6.0", scope=2)
     make_monitoring(release, cast)
     complete_rollback_plan(release, cast)
+    check = monitoring.save_release_check(
+        release,
+        by=cast.dana,
+        integration=cast.ci,
+        name="Checkout error rate",
+        phase="post_release",
+        comparator="lt",
+        threshold=0.02,
+    )
+    health.add_rollback_trigger(release, by=cast.dana, check=check, mode="recommend")
+    monitoring.record_check_result(check, status="passing", value="0.004", source="api")
     return release
+
+
+def breach(release, value: str) -> None:
+    """The monitor reports the error rate above its threshold, as the poller would write it."""
+    check = release.checks.get(name="Checkout error rate")
+    monitoring.record_check_result(check, status="failing", value=value, source="api")
 
 
 def test_it_shows_rita_the_unhealthy_banner_live_and_rolls_back_in_one_click(
@@ -38,12 +58,13 @@ def test_it_shows_rita_the_unhealthy_banner_live_and_rolls_back_in_one_click(
     expect(banner).to_have_count(0)
     rita.evaluate("window.stillTheSamePage = true")
 
-    services.mark_health(watched, "unhealthy", by="poller", reason="Error rate 3.4 % over 5 min")
+    breach(watched, "0.034")
 
     # The page polls: the banner arrives while it stays the same page.
     expect(banner).to_be_visible(timeout=15_000)
     expect(banner).to_contain_text("Unhealthy since")
-    expect(banner).to_contain_text("Error rate 3.4 % over 5 min")
+    expect(banner).to_contain_text("“Checkout error rate” failing (0.034)")
+    expect(banner.get_by_test_id("recommendation")).to_contain_text("Rollback recommended")
     expect(banner).to_contain_text("The rollback call is Rita")
     assert rita.evaluate("window.stillTheSamePage") is True
     ARTIFACTS.mkdir(exist_ok=True)
@@ -58,7 +79,10 @@ def test_it_shows_rita_the_unhealthy_banner_live_and_rolls_back_in_one_click(
     watched.refresh_from_db()
     assert watched.status == Status.ROLLED_BACK
     assert watched.rollback_decided_by == cast.rita
-    assert watched.rollback_reason == "Unhealthy: Error rate 3.4 % over 5 min"
+    assert watched.rollback_reason == (
+        "Rolled back as recommended: Checkout error rate ≥ 0.02: "
+        "“Checkout error rate” failing (0.034)"
+    )
     shoot(rita, "rollback-rita", watched)
 
 
@@ -67,8 +91,9 @@ def test_it_shows_vic_the_banner_live_without_a_rollback_button(
 ):
     vic = open_as(cast.vic)
     vic.goto(f"{live_server.url}{watched.get_absolute_url()}")
-    services.mark_health(watched, "unhealthy", by="poller", reason="p95 latency 2.1 s")
+    breach(watched, "0.051")
     banner = vic.locator("#sec-header .banner.danger")
-    expect(banner).to_contain_text("p95 latency 2.1 s", timeout=15_000)
+    expect(banner).to_contain_text("failing (0.051)", timeout=15_000)
+    expect(banner.get_by_test_id("recommendation")).to_be_visible()
     expect(vic.get_by_role("button", name="Roll back now")).to_have_count(0)
     expect(vic.locator("main button")).to_have_count(0)
