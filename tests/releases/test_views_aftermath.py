@@ -12,8 +12,8 @@ from django.utils import timezone
 from monitoring.models import Check, CheckPhase
 from monitoring.services import record_check_result
 from releases import services
-from releases.models import Release, ScopeItem, Status
-from tests.builders import complete_rollback_plan, make_deploying, make_monitoring
+from releases.models import Notification, Release, ScopeItem, Status
+from tests.builders import complete_rollback_plan, make_approved, make_deploying, make_monitoring
 from tests.html import client_for, htmx_post
 
 pytestmark = pytest.mark.django_db
@@ -251,3 +251,23 @@ def test_it_shows_the_rollback_and_the_health_window_beside_the_review(cast, rel
     assert "passing (0.4 %)" in health
     assert "failing (4.1 %)" in health
     assert health.index("passing (0.4 %)") < health.index("failing (4.1 %)")
+
+
+def test_it_lists_on_the_roster_exactly_who_the_deploy_start_notifies(cast, release):
+    make_approved(release, cast)
+    services.update_rollback_plan(release, by=cast.rita, decider=cast.paul)
+    services.unassign_role(release, cast.rita, "release_manager", by=cast.rita)
+    roster = roster_of(page_of(cast.vic, release))
+    on_roster = {
+        name
+        for name in ("Rita", "Paul", "Quinn", "Dana", "Devin", "Vic")
+        if f"{name}</td>" in roster or f"{name}, " in roster
+    }
+    assert on_roster == {"Paul", "Dana", "Devin"}
+    services.start_deploy(release, by=cast.dana, override_reason="test")
+    notified = set(
+        Notification.objects.filter(release=release, verb="deploy_started").values_list(
+            "user__first_name", flat=True
+        )
+    )
+    assert notified == on_roster

@@ -310,3 +310,18 @@ class TestTriggerEditor:
         section = rollback_section(page_of(cast.dana, watched))
         assert "no post-release check to bind a trigger to" in section
         assert reverse("release_checks", args=[watched.pk]) in section
+
+
+@pytest.mark.parametrize("count", [2, 20])
+def test_it_draws_the_triggers_in_the_same_number_of_queries_however_many(
+    cast, watched, count, django_assert_max_num_queries
+):
+    for n in range(count):
+        check = error_rate(watched, cast, name=f"Error rate {n:02}")
+        health.add_rollback_trigger(watched, by=cast.dana, check=check, mode="recommend")
+        report(check, "passing", "0.1 %")
+    client = client_for(cast.dana)
+    with django_assert_max_num_queries(22):
+        response = client.get(watched.get_absolute_url())
+    assert response.status_code == 200
+    assert f"Error rate {count - 1:02} ≥ 0.02" in rollback_section(response.content.decode())
