@@ -183,6 +183,16 @@ urlpatterns = [
         name="api-untick",
     ),
     path(R + "rollback-plan/", releases.RollbackPlanView.as_view(), name="api-rollback-plan"),
+    path(
+        R + "rollback-triggers/",
+        monitoring.RollbackTriggers.as_view(),
+        name="api-rollback-triggers",
+    ),
+    path(
+        R + "rollback-triggers/<int:trigger_id>/",
+        monitoring.RollbackTriggerDetail.as_view(),
+        name="api-rollback-trigger",
+    ),
     path(R + "review/", releases.ReviewView.as_view(), name="api-review"),
     path(R + "review/actions/", releases.ReviewActions.as_view(), name="api-review-actions"),
     path(

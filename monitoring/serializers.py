@@ -1,4 +1,5 @@
-"""API shapes for integrations (credentials write-only), checks, results and judgement."""
+"""API shapes for integrations (credentials write-only), checks, results, judgement and rollback
+triggers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from monitoring.health import describe_condition
 from monitoring.models import (
     Check,
     CheckResult,
@@ -13,6 +15,8 @@ from monitoring.models import (
     Comparator,
     Integration,
     IntegrationKind,
+    RollbackTrigger,
+    TriggerMode,
 )
 from releases.serializers import person
 
@@ -238,3 +242,64 @@ class CheckResultInputSerializer(serializers.Serializer):
 class JudgementSerializer(serializers.Serializer):
     passed = serializers.BooleanField(help_text="true resolves to passing, false to failing.")
     reason = serializers.CharField(max_length=2000)
+
+
+# --- rollback triggers --------------------------------------------------------------------------
+
+
+class ReleaseCheckField(serializers.PrimaryKeyRelatedField):
+    """One of ``context["release"]``'s checks, by id; anything else is "not found"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", Check.objects.all())
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> Any:
+        release = self.context.get("release")
+        return Check.objects.none() if release is None else release.checks.all()
+
+
+class RollbackTriggerSerializer(serializers.ModelSerializer):
+    check = serializers.PrimaryKeyRelatedField(source="check_ref", read_only=True)
+    check_name = serializers.CharField(source="check_ref.name", read_only=True)
+    condition = serializers.SerializerMethodField()
+    created_by = person()
+
+    class Meta:
+        model = RollbackTrigger
+        fields = [
+            "id",
+            "check",
+            "check_name",
+            "condition",
+            "mode",
+            "description",
+            "fired_at",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_condition(self, trigger: RollbackTrigger) -> str:
+        """When it breaches, from the check's own settings ("Error rate ≥ 0.02 for 5 min")."""
+        return describe_condition(trigger.check_ref)
+
+
+class RollbackTriggerInputSerializer(serializers.Serializer):
+    check = ReleaseCheckField(help_text="A post-release check of this release.")
+    mode = serializers.ChoiceField(
+        choices=TriggerMode.choices,
+        help_text="recommend: the rollback decider is asked and the release page offers the "
+        "rollback; automatic: Greenlight rolls back and calls the rollback plan's webhook.",
+    )
+    description = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="In words; defaults to the check's condition.",
+    )
+
+
+class RollbackTriggerChangeSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=TriggerMode.choices, required=False)
+    description = serializers.CharField(max_length=200, required=False)

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitoring import health
 from releases import notifications as notices
 from releases import serializers as s
 from releases import services
@@ -440,10 +441,13 @@ class FinishDeploy(ReleaseScoped):
 class CompleteRelease(ReleaseScoped):
     @extend_schema(request=None, responses=s.ReleaseSerializer)
     def post(self, request: Request, release_id: int) -> Response:
-        """monitoring → released, after a healthy monitoring window."""
+        """monitoring → released, failing closed: only once the monitoring window is over,
+        the release is not unhealthy and every required post-release check counts as passing
+        (pending, error and needs-judgement do not). Otherwise 409, with each reason in
+        ``blockers``."""
         release, access = self.release_and_access()
-        require(access.can_deploy, "Only the release manager and DevOps close the window.")
-        return release_response(services.complete_release(release, by=actor(request)))
+        require(access.is_manager, "Only a release manager marks a release released.")
+        return release_response(health.release_if_healthy(release, by=actor(request)))
 
 
 class RollBack(ReleaseScoped):

@@ -2,7 +2,8 @@
 
 - Errors: ``{"detail": "…"}`` or field errors ``{"field": ["…"]}``; 400 bad input, 401 no or bad
   credentials, 403 not permitted, 404 not found (and everything an outsider asks for), 409 a
-  refused transition with the plain-words reason, 429 a token over its rate.
+  refused transition with the plain-words reason (and ``blockers``, one reason each, when there
+  are several), 429 a token over its rate.
 - Services raise ``Refused`` / ``NotAllowed`` / Django ``ValidationError``; the exception handler
   turns them into 409 / 403 / 400, so API views only call services and never catch.
 - Lists are paginated by page number (20 a page); the event log by cursor, so new events never
@@ -39,6 +40,9 @@ class Conflict(exceptions.APIException):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # A refusal with several reasons (the release cannot be marked released: …) also lists
+    # them one by one, for machines.
+    blockers = getattr(exc, "blockers", None) if isinstance(exc, Refused) else None
     if isinstance(exc, Refused):
         exc = Conflict(exc.message)
     elif isinstance(exc, NotAllowed):
@@ -52,7 +56,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # The serializers bound every value; this is the last line, not the plan.
         logger.warning("Input the serializers let through was refused by the database: %s", exc)
         exc = exceptions.ParseError("A value is malformed or out of range.")
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if blockers and response is not None:
+        response.data["blockers"] = list(blockers)
+    return response
 
 
 def actor(request: Request) -> Actor:

@@ -409,6 +409,9 @@ RELEASE_FIELDS = [
     "override_used",
     "unhealthy_since",
     "unhealthy_reason",
+    "rollback_recommended",
+    "rollback_recommended_at",
+    "rollback_recommendation",
     "rollback_reason",
     "rollback_automatic",
     "rollback_finished_at",
@@ -435,6 +438,11 @@ EDITABLE_RELEASE_FIELDS = [
 
 class ReleaseSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    rollback_recommended = serializers.BooleanField(
+        read_only=True,
+        help_text="A rollback trigger recommends rolling back and the release still can be: "
+        "the rollback decider makes the call (roll-back).",
+    )
     carried_into = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="The release its scope was carried into."
     )

@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from monitoring import health
 from monitoring import services as monitoring
 from monitoring.models import Check
 from releases import services, trains
@@ -98,6 +99,17 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
     action = services.add_review_action(released, by=cast.rita, description="Alert sooner")
     rolled_back = make_deploying(make_release(cast, "1.10.0"), cast)
     services.roll_back(rolled_back, by=cast.dana, reason="Errors")
+    watched = make_monitoring(make_release(cast, "1.11.0"), cast)
+    error_rate = monitoring.save_release_check(
+        watched,
+        by=cast.dana,
+        integration=cast.ci,
+        name="Error rate",
+        phase="post_release",
+        comparator="lt",
+        threshold=0.02,
+    )
+    trigger = health.add_rollback_trigger(watched, by=cast.dana, check=error_rate, mode="recommend")
     cancel = make_release(cast, "1.8.0")
     lock = make_release(cast, "1.9.0")
     window = services.save_freeze_window(
@@ -139,6 +151,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         "done": _release_ids(done),
         "released": _release_ids(released) | {"action_id": action.pk},
         "rolled_back": _release_ids(rolled_back),
+        "watched": _release_ids(watched) | {"trigger_id": trigger.pk},
         "cancel": _release_ids(cancel),
         "lock": _release_ids(lock),
     }
@@ -146,6 +159,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
 
 # The first marker found in the path wins ("/review/actions/…/complete/" is the review's).
 RELEASE_FOR = {
+    "/rollback-triggers/": "watched",
     "/review/": "released",
     "/change-requests/": "frozen",
     "/sign-offs/": "ready",

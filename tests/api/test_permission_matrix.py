@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from approvals import services as approvals
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
+from monitoring import health
 from monitoring import services as monitoring
-from monitoring.models import Check, CheckResult, Integration
+from monitoring.models import Check, CheckResult, Integration, RollbackTrigger
 from releases import services, trains
 from releases.models import (
     ChecklistItem,
@@ -132,6 +133,37 @@ def window_passed(cast: Cast) -> dict[str, Any]:
         monitoring_until=timezone.now() - dt.timedelta(minutes=1)
     )
     return _ids(cast, release)
+
+
+def _health_check(cast: Cast, release: Release) -> Check:
+    """A post-release check of the error rate, not required, that a trigger can watch."""
+    return monitoring.save_release_check(
+        release,
+        by=cast.dana,
+        integration=cast.ci,
+        name="Error rate",
+        phase="post_release",
+        required=False,
+        comparator="lt",
+        threshold=0.02,
+    )
+
+
+def watched(cast: Cast) -> dict[str, Any]:
+    """In its monitoring window, with a post-release check and no trigger yet."""
+    release = make_monitoring(make_release(cast), cast)
+    return _ids(cast, release) | {"health_check": _health_check(cast, release).pk}
+
+
+def with_trigger(cast: Cast) -> dict[str, Any]:
+    ids = watched(cast)
+    trigger = health.add_rollback_trigger(
+        Release.objects.get(pk=ids["release"]),
+        by=cast.dana,
+        check=Check.objects.get(pk=ids["health_check"]),
+        mode="recommend",
+    )
+    return ids | {"trigger": trigger.pk}
 
 
 def released(cast: Cast) -> dict[str, Any]:
@@ -452,7 +484,8 @@ WRITES: dict[str, Op] = {
     "cancel": Op("post", R + "cancel/", planning, {"rita"}, {"reason": "Merged into 2.0"}),
     "start deploy": Op("post", R + "start-deploy/", approved, DEPLOYERS, {}),
     "finish deploy": Op("post", R + "finish-deploy/", deploying, DEPLOYERS),
-    "complete": Op("post", R + "complete/", window_passed, DEPLOYERS),
+    # Marking released is the release manager's call (the page offers it to no one else).
+    "complete": Op("post", R + "complete/", window_passed, {"rita"}),
     "roll back": Op("post", R + "roll-back/", deploying, DEPLOYERS, {"reason": "5xx spike"}),
     "report deploy": Op(
         "post",
@@ -529,6 +562,24 @@ WRITES: dict[str, Op] = {
         {"rita", "quinn"},
         {"reason": "Flaky"},
     ),
+    "add rollback trigger": Op(
+        "post",
+        R + "rollback-triggers/",
+        watched,
+        DEPLOYERS,
+        lambda ids: {"check": ids["health_check"], "mode": "recommend"},
+        201,
+    ),
+    "change rollback trigger": Op(
+        "patch",
+        R + "rollback-triggers/{trigger}/",
+        with_trigger,
+        DEPLOYERS,
+        {"description": "Error rate above 2 %"},
+    ),
+    "remove rollback trigger": Op(
+        "delete", R + "rollback-triggers/{trigger}/", with_trigger, DEPLOYERS, success=204
+    ),
     "edit rollback plan": Op(
         "patch", R + "rollback-plan/", planning, DEPLOYERS, {"revert_steps": "Redeploy 1.9"}
     ),
@@ -585,6 +636,7 @@ WATCHED = (
     RoleAssignment,
     ChecklistItem,
     RollbackPlan,
+    RollbackTrigger,
     Review,
     SignOff,
     Decision,
@@ -638,6 +690,9 @@ def rich(cast: Cast) -> dict[str, Any]:
     services.reject_change_request(change, by=cast.rita, reason="Next time")
     release.refresh_from_db()
     make_monitoring(release, cast)
+    trigger = health.add_rollback_trigger(
+        release, by=cast.dana, check=_health_check(cast, release), mode="recommend"
+    )
     Release.objects.filter(pk=release.pk).update(
         monitoring_until=timezone.now() - dt.timedelta(minutes=1)
     )
@@ -645,6 +700,7 @@ def rich(cast: Cast) -> dict[str, Any]:
     services.save_review(release, by=cast.rita, went_well="Calm")
     train, _ = _train(cast)
     return _ids(cast, release) | {
+        "trigger": trigger.pk,
         "train": train.pk,
         "window": _window(cast),
         "decision": Decision.objects.get(release=release).pk,
@@ -667,6 +723,8 @@ READS = [
     R + "assignments/",
     R + "checklist-items/",
     R + "rollback-plan/",
+    R + "rollback-triggers/",
+    R + "rollback-triggers/{trigger}/",
     R + "review/",
     R + "sign-offs/",
     R + "decisions/",
@@ -770,6 +828,7 @@ def test_it_covers_every_operation_in_the_schema():
             .replace("{template}", "{check_id}")
             .replace("{checklist_template}", "{template_id}")
             .replace("{train}", "{train_id}")
+            .replace("{trigger}", "{trigger_id}")
             .replace("{action}", "{action_id}")
             .replace("payments", "{slug}")
         )
