@@ -123,6 +123,7 @@ urlpatterns = [
     path(R + "finish-deploy/", releases.FinishDeploy.as_view(), name="api-finish-deploy"),
     path(R + "complete/", releases.CompleteRelease.as_view(), name="api-complete"),
     path(R + "roll-back/", releases.RollBack.as_view(), name="api-roll-back"),
+    path(R + "restore-health/", releases.RestoreHealth.as_view(), name="api-restore-health"),
     path(R + "deploy-reports/", releases.DeployReports.as_view(), name="api-deploy-reports"),
     path(R + "finish-rollback/", releases.FinishRollback.as_view(), name="api-finish-rollback"),
     path(R + "carry-forward/", releases.CarryForward.as_view(), name="api-carry-forward"),

@@ -450,6 +450,23 @@ class CompleteRelease(ReleaseScoped):
         return release_response(health.release_if_healthy(release, by=actor(request)))
 
 
+class RestoreHealth(ReleaseScoped):
+    @extend_schema(request=s.ReasonSerializer, responses=s.ReleaseSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        """Judge an unhealthy release healthy again, with a reason, while it is deploying or
+        monitoring; refused (409) while a check that decides is still failing. A standing
+        rollback recommendation lapses."""
+        release, access = self.release_and_access()
+        require(
+            access.can_roll_back,
+            "Only the release manager, DevOps or the rollback plan's decider judge its health.",
+        )
+        data = validated(s.ReasonSerializer, request)
+        return release_response(
+            health.restore_health(release, by=request.user, reason=data["reason"])
+        )
+
+
 class RollBack(ReleaseScoped):
     @extend_schema(request=s.ReasonSerializer, responses=s.ReleaseSerializer)
     def post(self, request: Request, release_id: int) -> Response:

@@ -241,18 +241,8 @@ class ChecklistTemplateSerializer(serializers.ModelSerializer):
 
 
 class TrainSerializer(serializers.ModelSerializer):
+    # The bounds of every number are the model's validators, as on the trains page.
     deploy_time = WallClockTimeField(required=False, help_text="In the train's time zone.")
-    # The bounds of the trains page: a deploy window of at least 5 minutes, a release created
-    # 1 to 90 days ahead.
-    deploy_duration_minutes = serializers.IntegerField(
-        min_value=5, max_value=24 * 60, required=False
-    )
-    create_days_ahead = serializers.IntegerField(
-        min_value=1,
-        max_value=90,
-        required=False,
-        help_text="Beat creates each release this many days before its deploy day.",
-    )
     timezone = serializers.CharField(
         max_length=60, required=False, help_text="IANA time zone, e.g. Europe/Berlin."
     )
@@ -277,6 +267,12 @@ class TrainSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
+        extra_kwargs = {
+            "create_days_ahead": {
+                "help_text": "Beat creates each release this many days before its deploy day."
+            },
+            "first_deploy_date": {"help_text": "Later departures fall on the same weekday."},
+        }
 
 
 class TrainReleaseSerializer(serializers.Serializer):

@@ -110,6 +110,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         threshold=0.02,
     )
     trigger = health.add_rollback_trigger(watched, by=cast.dana, check=error_rate, mode="recommend")
+    services.mark_health(watched, "unhealthy", by="Greenlight", reason="5xx spike")
     cancel = make_release(cast, "1.8.0")
     lock = make_release(cast, "1.9.0")
     window = services.save_freeze_window(
@@ -160,6 +161,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
 # The first marker found in the path wins ("/review/actions/…/complete/" is the review's).
 RELEASE_FOR = {
     "/rollback-triggers/": "watched",
+    "/restore-health/": "watched",
     "/review/": "released",
     "/change-requests/": "frozen",
     "/sign-offs/": "ready",

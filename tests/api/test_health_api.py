@@ -137,6 +137,28 @@ def test_it_shows_the_recommendation_a_breach_raised_and_the_decider_rolls_back(
     assert rolled.json()["rollback_recommendation"] != ""
 
 
+def test_it_judges_a_release_healthy_again_only_once_its_checks_pass(cast, watched):
+    check = error_rate(watched, cast)
+    signed_in(cast.dana).post(
+        f"/api/releases/{watched.pk}/rollback-triggers/", {"check": check.pk, "mode": "recommend"}
+    )
+    monitoring.record_check_result(check, status="failing", value="0.07", source="api")
+    paul = signed_in(cast.paul)  # the rollback plan's decider
+    url = f"/api/releases/{watched.pk}/restore-health/"
+
+    still_failing = paul.post(url, {"reason": "Looks fine to me"})
+    by_vic = signed_in(cast.vic).post(url, {"reason": "Looks fine to me"})
+    monitoring.record_check_result(check, status="passing", value="0.001", source="api")
+    restored = paul.post(url, {"reason": "Error rate back at 0.1 %"})
+
+    assert still_failing.status_code == 409
+    assert "“Error rate” is still failing" in still_failing.json()["detail"]
+    assert by_vic.status_code == 403
+    assert restored.status_code == 200, restored.json()
+    assert restored.json()["health"] == "healthy"
+    assert restored.json()["rollback_recommended"] is False
+
+
 def test_it_marks_released_only_when_every_required_health_check_passes(cast, watched):
     check = error_rate(watched, cast)
     Release.objects.filter(pk=watched.pk).update(

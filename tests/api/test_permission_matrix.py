@@ -155,6 +155,15 @@ def watched(cast: Cast) -> dict[str, Any]:
     return _ids(cast, release) | {"health_check": _health_check(cast, release).pk}
 
 
+def unhealthy(cast: Cast) -> dict[str, Any]:
+    """In monitoring, marked unhealthy by a breach that has since cleared."""
+    ids = watched(cast)
+    services.mark_health(
+        Release.objects.get(pk=ids["release"]), "unhealthy", by="Greenlight", reason="5xx spike"
+    )
+    return ids
+
+
 def with_trigger(cast: Cast) -> dict[str, Any]:
     ids = watched(cast)
     trigger = health.add_rollback_trigger(
@@ -487,6 +496,9 @@ WRITES: dict[str, Op] = {
     # Marking released is the release manager's call (the page offers it to no one else).
     "complete": Op("post", R + "complete/", window_passed, {"rita"}),
     "roll back": Op("post", R + "roll-back/", deploying, DEPLOYERS, {"reason": "5xx spike"}),
+    "restore health": Op(
+        "post", R + "restore-health/", unhealthy, DEPLOYERS, {"reason": "Errors back at 0.1 %"}
+    ),
     "report deploy": Op(
         "post",
         R + "deploy-reports/",
