@@ -1,6 +1,11 @@
-"""The app exactly as gunicorn serves it in production, plus one route for the benchmark: the
-floor, a bare DRF endpoint returning 20 rows from one query with no authentication, no
-permission check and no throttle. ``benchmarks/api_latency.py`` serves this module.
+"""The app exactly as gunicorn serves it in production, plus two routes for the benchmark, each
+returning 20 rows from one query:
+
+- the bare floor: a DRF endpoint with no authentication, no permission check and no throttle;
+- the authenticated floor: the same rows behind what every real API request pays — the token
+  looked up (and its last use noted), "signed in" checked, the token's rate limit counted.
+
+``benchmarks/api_latency.py`` serves this module.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from django.urls import path  # noqa: E402
 from rest_framework.permissions import AllowAny  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
+from rest_framework.settings import api_settings  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 
 import config.urls  # noqa: E402
@@ -38,5 +44,15 @@ class Floor(APIView):
         )
 
 
+class AuthenticatedFloor(Floor):
+    # The project's defaults (REST_FRAMEWORK): bearer tokens, IsAuthenticated, TokenRateThrottle.
+    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
+
+
 # Before the first request, when Django builds its resolver from this list.
-config.urls.urlpatterns.append(path("bench/floor/", Floor.as_view()))
+config.urls.urlpatterns += [
+    path("bench/floor/", Floor.as_view()),
+    path("bench/floor/authenticated/", AuthenticatedFloor.as_view()),
+]

@@ -67,6 +67,7 @@ from releases.rest import (
     EventCursorPagination,
     FilterBackend,
     PeopleOnly,
+    PlainRows,
     actor,
     require,
     validated,
@@ -357,9 +358,11 @@ class Releases(generics.ListAPIView):
     filterset_class = ReleaseFilter
 
     def get_queryset(self) -> QuerySet[Release]:
-        return visible_releases(
-            self.request.user, Release.objects.select_related("project")
-        ).order_by("-created_at", "-pk")
+        return visible_releases(self.request.user).order_by("-created_at", "-pk")
+
+    def paginate_queryset(self, queryset: QuerySet[Release]) -> list[Any] | None:
+        # The page as plain values: ``ReleaseSerializer`` reads those rows as they are.
+        return super().paginate_queryset(PlainRows(queryset, s.RELEASE_VALUES))
 
     @extend_schema(request=s.ReleaseCreateSerializer, responses={201: s.ReleaseSerializer})
     def post(self, request: Request) -> Response:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
+from django.conf import settings
+from django.core.cache import cache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import authentication, exceptions
@@ -61,15 +64,70 @@ class TokenAuthentication(authentication.BaseAuthentication):
 class TokenRateThrottle(SimpleRateThrottle):
     """One budget per token, counted in the shared cache so every web process sees it.
 
+    A fixed window: each request adds one to the token's count for the current period (the
+    minute of ``API_TOKEN_RATE``) and is refused once the count passes the rate, until the next
+    period. That is one atomic increment per request — DRF's sliding log reads and writes the
+    token's whole history, up to 600 timestamps, twice per request. A burst across the turn of
+    a minute can reach twice the rate, which still stops a runaway CI loop.
+
     Browser sessions are not throttled: people click slower than a runaway CI loop.
     """
 
     scope = "token"
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        if not isinstance(request.auth, ApiToken):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if self.rate is None or not isinstance(request.auth, ApiToken):
+            return True
+        now = self.timer()
+        period = int(now // self.duration)
+        key = self.cache_format % {"scope": self.scope, "ident": f"{request.auth.pk}-{period}"}
+        self.retry_after = (period + 1) * self.duration - now
+        return count_request(key, self.duration) <= self.num_requests
+
+    def wait(self) -> float:
+        return self.retry_after
+
+
+def count_request(key: str, seconds: int) -> int:
+    """Add one to the counter at ``key`` in the default cache and return it; the counter
+    outlives the ``seconds`` it counts by a second, then expires."""
+    client = _redis_client()
+    if client is not None:
+        # Redis: INCR and EXPIRE in one round trip.
+        full_key = cache.make_and_validate_key(key)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, seconds + 1)
+        count, _ = pipe.execute()
+        return int(count)
+    # Any other cache (files for the embedded default, memory in tests): add, else increment.
+    if cache.add(key, 1, seconds + 1):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between the two calls: this request starts a new count
+        cache.add(key, 1, seconds + 1)
+        return 1
+
+
+_redis_clients: dict[str, redis.Redis] = {}
+
+
+def _redis_client() -> redis.Redis | None:
+    """A client of the default cache's Redis server when that is where the cache lives.
+
+    Django's cache API has no atomic "increment or create with an expiry" (its Redis ``incr``
+    is two round trips and needs the key to exist), so the counter talks to the same server
+    and uses the cache's own key (prefix and version) for it.
+    """
+    config = settings.CACHES["default"]
+    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        return None
+    location = config["LOCATION"]
+    server = (location if isinstance(location, list | tuple) else location.split(","))[0]
+    if server not in _redis_clients:
+        _redis_clients[server] = redis.Redis.from_url(server)
+    return _redis_clients[server]
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):

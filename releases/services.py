@@ -1602,13 +1602,15 @@ def revoke_api_token(token: ApiToken, *, by: Any) -> ApiToken:
 
 
 def find_api_token(secret: str) -> ApiToken | None:
-    """The active token with this secret (and its user or project), noting that it was used."""
-    token = (
-        ApiToken.objects.select_related("user", "project")
-        .filter(hashed_secret=hash_token(secret), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None:
+    """The active token with this secret (and its user), noting that it was used."""
+    # Every API request asks this, so the lookup is the least the caller needs: one row by its
+    # unique hash, with the person a personal token acts as (a project token needs only the
+    # project's id).
+    try:
+        token = ApiToken.objects.select_related("user").get(
+            hashed_secret=hash_token(secret), revoked_at__isnull=True
+        )
+    except ApiToken.DoesNotExist:
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from releases import services
 from releases.models import Release, ReleaseEvent
 from tests.api.conftest import bearer, project_token
-from tests.builders import make_release
+from tests.builders import make_deploying, make_monitoring, make_release
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +144,24 @@ def test_it_reads_readiness_with_each_blocker(cast, release, rita):
     assert all(b["message"] and b["section"] for b in body["blockers"])
 
 
+def test_it_represents_a_release_alike_in_the_list_and_on_its_own(cast, rita):
+    watched = make_monitoring(make_release(cast, "1.0.0"), cast)
+    services.recommend_rollback(watched, by="Greenlight", reason="Error rate ≥ 0.02")
+    failed = make_deploying(make_release(cast, "1.1.0"), cast)
+    services.roll_back(failed, by=cast.dana, reason="Card errors")
+    services.carry_scope_forward(failed, by=cast.rita, version="1.1.1")
+
+    listed = rita.get("/api/releases/").json()["results"]
+
+    assert len(listed) == 3
+    for row in listed:
+        assert row == rita.get(f"/api/releases/{row['id']}/").json()
+    by_version = {row["version"]: row for row in listed}
+    assert by_version["1.0.0"]["rollback_recommended"] is True
+    assert by_version["1.1.0"]["carried_into"] == by_version["1.1.1"]["id"]
+    assert by_version["1.1.1"]["project"] == "payments"
+
+
 @pytest.mark.parametrize("count", [3, 40])
 def test_it_lists_a_page_in_the_same_few_queries_however_many_releases(
     cast, django_assert_max_num_queries, count
@@ -153,7 +171,8 @@ def test_it_lists_a_page_in_the_same_few_queries_however_many_releases(
     client = bearer(project_token(cast))
     client.get("/api/releases/")  # the token's first use writes last_used_at once
 
-    with django_assert_max_num_queries(4):
+    # The token, the page's total, the page's rows.
+    with django_assert_max_num_queries(3):
         response = client.get("/api/releases/?status=planning")
     assert response.status_code == 200
 

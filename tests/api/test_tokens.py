@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 
 import pytest
+import redis
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -105,6 +106,30 @@ def test_it_gives_each_token_its_own_budget(cast, monkeypatch):
     assert set(limited.json()) == {"detail"}
     assert calm.get("/api/releases/").status_code == 200
     assert [person.get("/api/releases/").status_code for _ in range(5)] == [200] * 5
+
+
+@pytest.mark.services
+def test_it_counts_each_tokens_budget_in_the_shared_redis(cast, settings, monkeypatch):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.TEST_REDIS_URL,
+            "KEY_PREFIX": "budget-test",
+        }
+    }
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "3/min"})
+    server = redis.Redis.from_url(settings.TEST_REDIS_URL)
+    server.delete(*server.keys("budget-test:*") or ["none"])
+    runaway = bearer(project_token(cast, name="runaway"))
+
+    statuses = [runaway.get("/api/releases/").status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+    # Under the cache's own key, where every web process counts the same budget.
+    (key,) = server.keys("budget-test:*throttle_token_*")
+    assert int(server.get(key)) == 4
+    assert 0 < server.ttl(key) <= 61
+    server.delete(key)
 
 
 def test_it_names_the_project_token_in_the_event_log(cast, release):
