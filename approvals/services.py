@@ -69,9 +69,7 @@ POLICY_FIELDS = (
 def update_policy(project: Project, *, by: Any, **changes: Any) -> ApprovalPolicy:
     """Change the project's approval policy (fields in ``POLICY_FIELDS``); field errors raise
     ``ValidationError`` and change nothing."""
-    unknown = set(changes) - set(POLICY_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown policy fields: {', '.join(sorted(unknown))}")
+    release_services.reject_unknown_fields(changes, POLICY_FIELDS, "policy")
     if changes.get("decider_role") == Role.VIEWER:
         raise ValidationError({"decider_role": "A viewer cannot record the go/no-go."})
     with transaction.atomic():

@@ -109,6 +109,13 @@ def _snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def reject_unknown_fields(given: Iterable[str], allowed: Iterable[str], what: str) -> None:
+    """A caller naming a field the service does not take is a programming error, not bad input."""
+    unknown = set(given) - set(allowed)
+    if unknown:
+        raise TypeError(f"Unknown {what} fields: {', '.join(sorted(unknown))}")
+
+
 def _apply_changes(obj: Any, changes: dict[str, Any]) -> tuple[dict, dict, list[str]]:
     """Set the fields that actually change; return (before, after, changed field names)."""
     changed = [name for name, value in changes.items() if getattr(obj, name) != value]
@@ -199,9 +206,7 @@ PROJECT_FIELDS = (
 
 
 def update_project(project: Project, *, by: Any, **changes: Any) -> Project:
-    unknown = set(changes) - set(PROJECT_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown project fields: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(changes, PROJECT_FIELDS, "project")
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=project.pk)
         _before, _after, changed = _apply_changes(project, changes)
@@ -209,6 +214,20 @@ def update_project(project: Project, *, by: Any, **changes: Any) -> Project:
             project.full_clean(exclude=["slug"])
             project.save(update_fields=changed)
     return project
+
+
+def _save_project_row(project: Project, row: Any, fields: dict[str, Any], what: str) -> Any:
+    """Create or change a row the project owns (a checklist template item, a freeze window)."""
+    if row.pk is None:
+        row.project = project
+    elif row.project_id != project.pk:
+        raise NotAllowed(f"That {what} belongs to another project.")
+    for name, value in fields.items():
+        setattr(row, name, value)
+    with transaction.atomic():
+        row.full_clean(exclude=["project"])
+        row.save()
+    return row
 
 
 TEMPLATE_FIELDS = (
@@ -228,21 +247,10 @@ def save_checklist_template(
     project: Project, *, by: Any, template: ChecklistTemplate | None = None, **fields: Any
 ) -> ChecklistTemplate:
     """Create a checklist template item, or change one; releases created later get the copy."""
-    unknown = set(fields) - set(TEMPLATE_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown checklist template fields: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(fields, TEMPLATE_FIELDS, "checklist template")
     if "title" in fields and not str(fields["title"]).strip():
         raise ValidationError({"title": "A checklist item needs a title."})
-    with transaction.atomic():
-        if template is None:
-            template = ChecklistTemplate(project=project)
-        elif template.project_id != project.pk:
-            raise NotAllowed("That checklist item belongs to another project.")
-        for name, value in fields.items():
-            setattr(template, name, value)
-        template.full_clean(exclude=["project"])
-        template.save()
-    return template
+    return _save_project_row(project, template or ChecklistTemplate(), fields, "checklist item")
 
 
 def delete_checklist_template(template: ChecklistTemplate, *, by: Any) -> None:
@@ -266,21 +274,10 @@ FREEZE_FIELDS = (
 def save_freeze_window(
     project: Project, *, by: Any, window: FreezeWindow | None = None, **fields: Any
 ) -> FreezeWindow:
-    unknown = set(fields) - set(FREEZE_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown freeze window fields: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(fields, FREEZE_FIELDS, "freeze window")
     if "reason" in fields and not str(fields["reason"]).strip():
         raise ValidationError({"reason": "Say why deploys are frozen."})
-    with transaction.atomic():
-        if window is None:
-            window = FreezeWindow(project=project)
-        elif window.project_id != project.pk:
-            raise NotAllowed("That freeze window belongs to another project.")
-        for name, value in fields.items():
-            setattr(window, name, value)
-        window.full_clean(exclude=["project"])
-        window.save()
-    return window
+    return _save_project_row(project, window or FreezeWindow(), fields, "freeze window")
 
 
 def delete_freeze_window(window: FreezeWindow, *, by: Any) -> None:
@@ -321,9 +318,7 @@ def _validate_plan(values: dict[str, Any]) -> None:
 
 
 def create_release(project: Project, *, by: Actor, version: str, **fields: Any) -> Release:
-    unknown = set(fields) - set(RELEASE_EDITABLE_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown release fields: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(fields, RELEASE_EDITABLE_FIELDS, "release")
     version = version.strip()
     if not version:
         raise ValidationError({"version": "A release needs a version."})
@@ -378,9 +373,7 @@ def create_release(project: Project, *, by: Actor, version: str, **fields: Any) 
 
 
 def update_release(release: Release, *, by: Actor, **changes: Any) -> Release:
-    unknown = set(changes) - set(RELEASE_EDITABLE_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown release fields: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(changes, RELEASE_EDITABLE_FIELDS, "release")
     with transaction.atomic():
         release = lock_release(release)
         if not release.is_active:
@@ -961,9 +954,7 @@ def _scope_summary(item: ScopeItem) -> str:
 
 
 def add_scope_item(release: Release, *, by: Actor, title: str, **fields: Any) -> ScopeItem:
-    unknown = set(fields) - set(SCOPE_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown scope fields: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(fields, SCOPE_FIELDS, "scope")
     if not title.strip():
         raise ValidationError({"title": "A scope item needs a title."})
     with transaction.atomic():
@@ -991,9 +982,7 @@ def add_scope_item(release: Release, *, by: Actor, title: str, **fields: Any) ->
 
 
 def update_scope_item(item: ScopeItem, *, by: Actor, **changes: Any) -> ScopeItem:
-    unknown = set(changes) - set(SCOPE_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown scope fields: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(changes, SCOPE_FIELDS, "scope")
     if "title" in changes and not str(changes["title"]).strip():
         raise ValidationError({"title": "A scope item needs a title."})
     with transaction.atomic():
@@ -1426,9 +1415,7 @@ ROLLBACK_FIELDS = (
 
 
 def update_rollback_plan(release: Release, *, by: Actor, **changes: Any) -> RollbackPlan:
-    unknown = set(changes) - set(ROLLBACK_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown rollback plan fields: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(changes, ROLLBACK_FIELDS, "rollback plan")
     with transaction.atomic():
         release = lock_release(release)
         if not release.is_active:
@@ -1456,11 +1443,11 @@ def update_rollback_plan(release: Release, *, by: Actor, **changes: Any) -> Roll
     return plan
 
 
+REVIEW_FIELDS = ("went_well", "went_badly", "caused_stress")
+
+
 def save_review(release: Release, *, by: Actor, **fields: Any) -> Review:
-    allowed = {"went_well", "went_badly", "caused_stress"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise TypeError(f"Unknown review fields: {', '.join(sorted(unknown))}")
+    reject_unknown_fields(fields, REVIEW_FIELDS, "review")
     with transaction.atomic():
         release = lock_release(release)
         if release.status not in (Status.RELEASED, Status.ROLLED_BACK):
