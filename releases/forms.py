@@ -27,7 +27,8 @@ from releases.models import (
     ScopeItem,
     Status,
 )
-from releases.services import PROJECT_FIELDS
+from releases.services import FREEZE_FIELDS, PROJECT_FIELDS, TEMPLATE_FIELDS
+from releases.trains import TRAIN_FIELDS
 
 User = get_user_model()
 
@@ -379,17 +380,7 @@ class AddMemberForm(forms.Form):
 class ChecklistTemplateForm(forms.ModelForm):
     class Meta:
         model = ChecklistTemplate
-        fields = [
-            "phase",
-            "title",
-            "help_text",
-            "owner_role",
-            "required",
-            "for_standard",
-            "for_hotfix",
-            "for_major",
-            "position",
-        ]
+        fields = list(TEMPLATE_FIELDS)
         labels = {
             "for_standard": "Standard",
             "for_hotfix": "Hotfix",
@@ -414,17 +405,7 @@ class FreezeWindowForm(forms.ModelForm):
 
     class Meta:
         model = FreezeWindow
-        fields = [
-            "reason",
-            "recurrence",
-            "starts_at",
-            "ends_at",
-            "start_weekday",
-            "start_time",
-            "end_weekday",
-            "end_time",
-            "timezone",
-        ]
+        fields = list(FREEZE_FIELDS)
         widgets = {
             "start_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "end_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -439,21 +420,7 @@ class TrainForm(forms.ModelForm):
     # The bounds of every number are the model's validators.
     class Meta:
         model = ReleaseTrain
-        fields = [
-            "name",
-            "kind",
-            "cadence_weeks",
-            "first_deploy_date",
-            "deploy_time",
-            "deploy_duration_minutes",
-            "timezone",
-            "code_freeze_days_before",
-            "go_no_go_hours_before",
-            "create_days_ahead",
-            "freeze_reminder_hours",
-            "version_template",
-            "active",
-        ]
+        fields = list(TRAIN_FIELDS)
         labels = {
             "cadence_weeks": "Every how many weeks",
             "deploy_duration_minutes": "Deploy window (minutes)",

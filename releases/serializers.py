@@ -32,6 +32,8 @@ from releases.models import (
     ScopeItem,
     rollback_still_recommended,
 )
+from releases.services import FREEZE_FIELDS, RELEASE_EDITABLE_FIELDS, TEMPLATE_FIELDS
+from releases.trains import TRAIN_FIELDS
 
 User = get_user_model()
 
@@ -188,15 +190,7 @@ class FreezeWindowSerializer(serializers.ModelSerializer):
         model = FreezeWindow
         fields = [
             "id",
-            "reason",
-            "recurrence",
-            "starts_at",
-            "ends_at",
-            "start_weekday",
-            "start_time",
-            "end_weekday",
-            "end_time",
-            "timezone",
+            *FREEZE_FIELDS,
             "description",
             "created_at",
         ]
@@ -213,15 +207,7 @@ class ChecklistTemplateSerializer(serializers.ModelSerializer):
         model = ChecklistTemplate
         fields = [
             "id",
-            "phase",
-            "title",
-            "help_text",
-            "owner_role",
-            "required",
-            "for_standard",
-            "for_hotfix",
-            "for_major",
-            "position",
+            *TEMPLATE_FIELDS,
         ]
         read_only_fields = ["id"]
 
@@ -253,19 +239,7 @@ class TrainSerializer(serializers.ModelSerializer):
         model = ReleaseTrain
         fields = [
             "id",
-            "name",
-            "kind",
-            "cadence_weeks",
-            "first_deploy_date",
-            "deploy_time",
-            "deploy_duration_minutes",
-            "timezone",
-            "code_freeze_days_before",
-            "go_no_go_hours_before",
-            "create_days_ahead",
-            "freeze_reminder_hours",
-            "version_template",
-            "active",
+            *TRAIN_FIELDS,
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
@@ -426,18 +400,7 @@ RELEASE_COLUMNS = [
 # What a list reads per release, as plain values (``ReleaseSerializer`` takes those rows too).
 RELEASE_VALUES = (*RELEASE_COLUMNS, "carried_into_id", "project__slug")
 
-EDITABLE_RELEASE_FIELDS = [
-    "title",
-    "kind",
-    "git_ref",
-    "commit_sha",
-    "environment",
-    "code_freeze_at",
-    "go_no_go_at",
-    "deploy_window_start",
-    "deploy_window_end",
-    "monitoring_ends_at",
-]
+EDITABLE_RELEASE_FIELDS = list(RELEASE_EDITABLE_FIELDS)
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
