@@ -360,14 +360,7 @@ def open_poll(release: Release, *, by: Any) -> Release:
             + (f"; nobody is assigned as {', '.join(nobody)}" if nobody else ""),
             data={"roles": sorted(roles), "asked": sorted(p.pk for p in people)},
         )
-        notify(
-            people,
-            release=release,
-            verb="sign_off_requested",
-            message=f"Your go/no-go is needed on {release}"
-            + (f" by {release.go_no_go_at:%Y-%m-%d %H:%M} UTC" if release.go_no_go_at else "")
-            + ".",
-        )
+        release_services.ask_for_go_no_go(release, people)
     return release
 
 

@@ -43,6 +43,7 @@ from releases.models import (
     Status,
 )
 from releases.notifications import notify
+from releases.readiness import required_roles
 
 User = get_user_model()
 
@@ -1385,7 +1386,26 @@ def assign_role(release: Release, user: Any, role: str, *, by: Actor) -> RoleAss
                 summary=f"{user} assigned as {assignment.get_role_display()}",
                 data={"user": user.pk, "role": role},
             )
+            # Joining a poll that is already open: asked like those assigned when it opened.
+            if (
+                release.poll_opened_at
+                and release.status == Status.FROZEN
+                and role in required_roles(release)[0]
+            ):
+                ask_for_go_no_go(release, [user])
     return assignment
+
+
+def ask_for_go_no_go(release: Release, people: Iterable[Any]) -> None:
+    """Notify people that their go/no-go is needed on the release (sent after commit)."""
+    notify(
+        people,
+        release=release,
+        verb="sign_off_requested",
+        message=f"Your go/no-go is needed on {release}"
+        + (f" by {release.go_no_go_at:%Y-%m-%d %H:%M} UTC" if release.go_no_go_at else "")
+        + ".",
+    )
 
 
 def unassign_role(release: Release, user: Any, role: str, *, by: Actor) -> None:

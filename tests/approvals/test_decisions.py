@@ -64,6 +64,32 @@ class TestPoll:
         approvals.open_poll(release, by=cast.rita)
         assert "nobody is assigned as Product" in release.events.get(verb="poll_opened").summary
 
+    def test_someone_assigned_a_required_role_while_it_is_open_is_asked_too(self, cast):
+        release = make_release(cast, "2.0.0", kind="hotfix")
+        services.unassign_role(release, cast.dana, "devops", by=cast.rita)
+        services.assign_role(release, cast.quinn, "dev", by=cast.rita)
+        services.lock_scope(release, by=cast.rita)
+        approvals.open_poll(release, by=cast.rita)
+
+        def asked() -> set[str]:
+            return set(
+                Notification.objects.filter(release=release, verb="sign_off_requested").values_list(
+                    "user__username", flat=True
+                )
+            )
+
+        assert asked() == {"devin", "quinn"}
+        services.assign_role(release, cast.dana, "devops", by=cast.rita)
+        assert asked() == {"devin", "quinn", "dana"}
+        # A hotfix needs no Product sign-off: joining as Product asks nothing.
+        services.assign_role(release, cast.paul, "product", by=cast.rita)
+        assert asked() == {"devin", "quinn", "dana"}
+
+    def test_assigning_before_the_poll_opens_asks_nobody_yet(self, cast, release):
+        services.unassign_role(release, cast.dana, "devops", by=cast.rita)
+        services.assign_role(release, cast.dana, "devops", by=cast.rita)
+        assert not Notification.objects.filter(verb="sign_off_requested").exists()
+
     def test_it_opens_the_poll_once_on_a_frozen_release_only(self, cast, release):
         with pytest.raises(Refused, match="whose scope is locked; it is planning"):
             approvals.open_poll(release, by=cast.rita)
