@@ -1,4 +1,11 @@
-"""Jenkins: the result of a job's last build."""
+"""Jenkins: the result of a job's last build, counted only when it built the release's commit.
+
+The Git plugin records what a build checked out as a ``BuildData`` action
+(``actions[].lastBuiltRevision.SHA1``). A build of another commit says nothing about this
+release, so the check waits for one of its commit; a successful build that names no commit
+needs a person's judgement. A check on a job that does not build the release (a smoke test
+against staging, say) sets "Any commit" and takes the last build as it is.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ from monitoring.integrations.base import (
 )
 from monitoring.integrations.http import HttpClient
 
-TREE = "number,result,building,timestamp,duration,url"
+TREE = "number,result,building,timestamp,duration,url,actions[lastBuiltRevision[SHA1]]"
 RESULTS: dict[str, Status] = {
     "SUCCESS": PASSING,
     "UNSTABLE": FAILING,
@@ -57,6 +64,13 @@ class JenkinsBuild(Adapter):
             "Which build",
             required=False,
             help="lastBuild (default) or lastCompletedBuild.",
+        ),
+        FieldSpec(
+            "any_commit",
+            "Any commit",
+            required=False,
+            help="yes when the job does not build the release's commit (a smoke test against "
+            "staging, say); otherwise only a build of the release's commit counts.",
         ),
     )
 
@@ -113,4 +127,44 @@ class JenkinsBuild(Adapter):
         detail = f"Build #{number} finished {result}."
         if str(result) not in RESULTS:
             detail = f"Build #{number} has an unrecognised result {result!r}."
+        elif not spec.flag("any_commit", False):
+            built = built_commits(build)
+            unsure = ""
+            if not built:
+                unsure = "does not say which commit it built (no Git build data)"
+            elif not spec.sha:
+                unsure = "cannot be matched: the release has no commit SHA"
+            elif not any(same_commit(sha, spec.sha) for sha in built):
+                return Observation(
+                    status=PENDING,
+                    value="other commit",
+                    detail=f"Build #{number} built {', '.join(sha[:12] for sha in built)}, "
+                    f"not this release's commit {spec.sha[:12]}; waiting for a build of it.",
+                    url=fetched.url,
+                )
+            if unsure and status == PASSING:
+                return Observation(
+                    status=NEEDS_JUDGEMENT,
+                    value=str(result),
+                    detail=f"Build #{number} finished {result} but {unsure}. "
+                    "Judge it, or set the check to any commit.",
+                    url=fetched.url,
+                )
         return Observation(status=status, value=str(result), detail=detail, url=fetched.url)
+
+
+def built_commits(build: dict) -> list[str]:
+    """The SHA-1s the build's Git build data says it checked out (one per repository)."""
+    commits = []
+    for action in build.get("actions") or ():
+        revision = action.get("lastBuiltRevision") if isinstance(action, dict) else None
+        sha = revision.get("SHA1") if isinstance(revision, dict) else None
+        if isinstance(sha, str) and sha.strip():
+            commits.append(sha.strip().lower())
+    return commits
+
+
+def same_commit(built: str, wanted: str) -> bool:
+    """Whether a full SHA-1 is the release's commit, which may be written abbreviated."""
+    wanted = wanted.strip().lower()
+    return len(wanted) >= 7 and built.startswith(wanted)

@@ -15,8 +15,27 @@ CONN = Connection(
     config={"job": "shop/main"},
     secrets={"user": "greenlight", "token": "11aa22bb"},
 )
-SPEC = CheckSpec()
+# The commit the recorded builds checked out (their Git plugin's BuildData action).
+SHA = "9f2c4e1b7a0d3c5e8f6a1b2c3d4e5f60718293a4"
+SPEC = CheckSpec(sha=SHA)
 ADAPTER = JenkinsBuild()
+
+
+def build(result: str = "SUCCESS", *, sha: str | None = SHA) -> httpx.Response:
+    actions: list[dict] = [{"_class": "hudson.model.CauseAction"}]
+    if sha is not None:
+        actions.append(
+            {"_class": "hudson.plugins.git.util.BuildData", "lastBuiltRevision": {"SHA1": sha}}
+        )
+    body = {
+        "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+        "number": 7,
+        "building": False,
+        "result": result,
+        "url": "https://ci.example.com/job/shop/job/main/7/",
+        "actions": actions,
+    }
+    return httpx.Response(200, json=body)
 
 
 def test_it_passes_on_a_successful_last_build():
@@ -31,7 +50,9 @@ def test_it_asks_for_the_last_build_of_the_nested_job_with_basic_auth():
     _, api = observe(ADAPTER, CONN, SPEC, ok("jenkins", "build_success"))
     request = api.last
     assert request.url.path == "/job/shop/job/main/lastBuild/api/json"
-    assert request.url.params["tree"] == "number,result,building,timestamp,duration,url"
+    assert request.url.params["tree"] == (
+        "number,result,building,timestamp,duration,url,actions[lastBuiltRevision[SHA1]]"
+    )
     expected = base64.b64encode(b"greenlight:11aa22bb").decode()
     assert request.headers["Authorization"] == f"Basic {expected}"
 
@@ -56,6 +77,55 @@ def test_it_lets_the_check_pick_another_job_and_build():
 def test_it_maps_build_results(name, status):
     observation, _ = observe(ADAPTER, CONN, SPEC, ok("jenkins", name))
     assert observation.status == status
+
+
+def test_it_waits_for_a_build_of_the_release_commit():
+    observation, _ = observe(ADAPTER, CONN, SPEC, build(sha="0" * 40))
+    assert observation.status == "pending"
+    assert observation.value == "other commit"
+    assert observation.detail == (
+        "Build #7 built 000000000000, not this release's commit 9f2c4e1b7a0d; "
+        "waiting for a build of it."
+    )
+
+
+def test_a_failed_build_of_another_commit_says_nothing_about_this_release():
+    observation, _ = observe(ADAPTER, CONN, SPEC, build("FAILURE", sha="0" * 40))
+    assert observation.status == "pending"
+
+
+def test_it_matches_an_abbreviated_release_commit():
+    spec = CheckSpec(sha=SHA[:10].upper())
+    observation, _ = observe(ADAPTER, CONN, spec, build())
+    assert observation.status == "passing"
+    too_short = CheckSpec(sha=SHA[:4])
+    observation, _ = observe(ADAPTER, CONN, too_short, build())
+    assert observation.status == "pending"
+
+
+def test_a_success_that_names_no_commit_needs_judgement():
+    observation, _ = observe(ADAPTER, CONN, SPEC, build(sha=None))
+    assert observation.status == "needs_judgement"
+    assert "does not say which commit it built" in observation.detail
+
+
+def test_a_failure_that_names_no_commit_still_fails():
+    observation, _ = observe(ADAPTER, CONN, SPEC, build("FAILURE", sha=None))
+    assert observation.status == "failing"
+
+
+def test_a_success_cannot_count_for_a_release_without_a_commit():
+    observation, _ = observe(ADAPTER, CONN, CheckSpec(), build())
+    assert observation.status == "needs_judgement"
+    assert "the release has no commit SHA" in observation.detail
+
+
+@pytest.mark.parametrize("sha", [None, "0" * 40])
+def test_a_check_on_any_commit_takes_the_last_build_as_it_is(sha):
+    spec = CheckSpec(sha=SHA, params={"any_commit": "yes"})
+    observation, _ = observe(ADAPTER, CONN, spec, build(sha=sha))
+    assert observation.status == "passing"
+    assert observation.detail == "Build #7 finished SUCCESS."
 
 
 def test_it_fails_a_build_that_was_not_built():
