@@ -459,9 +459,7 @@ def _validate_check(project: Project, values: dict[str, Any]) -> None:
 
 
 def _check_values(check: Check | None, fields: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(fields) - set(CHECK_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown check fields: {', '.join(sorted(unknown))}")
+    release_services.reject_unknown_fields(fields, CHECK_FIELDS, "check")
     values = {name: getattr(check, name) for name in CHECK_FIELDS} if check else {}
     if check is None:
         defaults = Check()
