@@ -46,9 +46,7 @@ TRAIN_FIELDS = (
 def save_train(
     project: Project, *, by: Any, train: ReleaseTrain | None = None, **fields: Any
 ) -> ReleaseTrain:
-    unknown = set(fields) - set(TRAIN_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown train fields: {', '.join(sorted(unknown))}")
+    services.reject_unknown_fields(fields, TRAIN_FIELDS, "train")
     with transaction.atomic():
         if train is None:
             train = ReleaseTrain(project=project)
