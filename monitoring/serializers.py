@@ -18,6 +18,7 @@ from monitoring.models import (
     RollbackTrigger,
     TriggerMode,
 )
+from monitoring.services import CHECK_FIELDS
 from releases.serializers import person
 
 # Generous for any provider's settings, small enough that nobody stores a file in them.
@@ -116,19 +117,8 @@ class ConnectionTestSerializer(serializers.Serializer):
     url = serializers.CharField(allow_blank=True)
 
 
-CHECK_SETTINGS = [
-    "name",
-    "integration",
-    "phase",
-    "required",
-    "params",
-    "comparator",
-    "threshold",
-    "stabilisation_seconds",
-    "interval_seconds",
-    "hold_seconds",
-    "timeout_seconds",
-]
+# What a person sets on a check: the fields the check services take.
+CHECK_SETTINGS = list(CHECK_FIELDS)
 
 
 class CheckInputSerializer(serializers.ModelSerializer):
@@ -165,17 +155,7 @@ class CheckSerializer(serializers.ModelSerializer):
         model = Check
         fields = [
             "id",
-            "name",
-            "integration",
-            "phase",
-            "required",
-            "params",
-            "comparator",
-            "threshold",
-            "stabilisation_seconds",
-            "interval_seconds",
-            "hold_seconds",
-            "timeout_seconds",
+            *CHECK_SETTINGS,
             "status",
             "counts_as_passing",
             "last_value",

@@ -402,8 +402,8 @@ def _health_of_test(
 # --- editing checks -----------------------------------------------------------------------------
 
 CHECK_FIELDS = (
-    "integration",
     "name",
+    "integration",
     "phase",
     "required",
     "params",
