@@ -26,10 +26,11 @@ from approvals.models import (
 )
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
-from releases.events import log_event
+from releases.events import log_event, log_project_change, log_project_event
 from releases.models import (
     SIGNING_ROLES,
     Project,
+    ProjectEventKind,
     Release,
     ReleaseKind,
     Role,
@@ -78,6 +79,7 @@ def update_policy(project: Project, *, by: Any, **changes: Any) -> ApprovalPolic
         for name, value in changes.items():
             setattr(policy, name, value)
         policy.full_clean(exclude=["project"])
+        log_project_change(project, actor=by, kind=ProjectEventKind.APPROVAL_POLICY, row=policy)
         policy.save()
     return policy
 
@@ -103,12 +105,35 @@ def set_role_requirement(
         raise ValidationError({"quorum": f"At most {MAX_QUORUM} sign-offs per role."})
     with transaction.atomic():
         policy = ensure_policy(project)
+        requirements = policy.requirements.select_for_update().filter(
+            release_kind=release_kind, role=role
+        )
+        was = requirements.values_list("quorum", flat=True).first() or 0
         if quorum == 0:
-            policy.requirements.filter(release_kind=release_kind, role=role).delete()
+            requirements.delete()
         else:
             RoleRequirement.objects.update_or_create(
                 policy=policy, release_kind=release_kind, role=role, defaults={"quorum": quorum}
             )
+        if quorum != was:
+            _log_quorum(project, by=by, release_kind=release_kind, role=role, was=was, now=quorum)
+
+
+def _log_quorum(
+    project: Project, *, by: Any, release_kind: str, role: str, was: int, now: int
+) -> None:
+    kind_label = ReleaseKind(release_kind).label.lower()
+    field = f"quorum.{release_kind}.{role}"
+    log_project_event(
+        project,
+        actor=by,
+        kind=ProjectEventKind.APPROVAL_POLICY,
+        action="changed",
+        summary=f"{Role(role).label} sign-offs required on {kind_label} releases: {was} → {now}",
+        before={field: was},
+        after={field: now},
+        data={"release_kind": release_kind, "role": role},
+    )
 
 
 def _policy(release: Release) -> ApprovalPolicy:

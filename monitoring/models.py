@@ -86,6 +86,17 @@ class Integration(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Kept up to date by the poller, not set by people: the project log leaves them out.
+    audit_ignore = (
+        "last_success_at",
+        "last_error_at",
+        "last_error",
+        "consecutive_failures",
+        "circuit_state",
+        "circuit_opened_at",
+        "backoff_until",
+    )
+
     class Meta:
         ordering = ["project", "name"]
         constraints = [
@@ -206,6 +217,26 @@ class Check(models.Model):
     poll_claim = models.UUIDField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # The current state is the poller's, not a setting: the project log leaves it out.
+    audit_ignore = (
+        "release",
+        "status",
+        "last_value",
+        "last_detail",
+        "last_url",
+        "observed_sha",
+        "last_evaluated_at",
+        "last_changed_at",
+        "passing_since",
+        "next_poll_at",
+        "consecutive_errors",
+        "etag",
+        "started_at",
+        "first_passed_at",
+        "judged_at",
+        "poll_claim",
+    )
 
     class Meta:
         ordering = ["phase", "name", "pk"]

@@ -42,8 +42,8 @@ from monitoring.integrations.http import HttpClient
 from monitoring.models import Check, RollbackTrigger, RollbackWebhookCall, RollbackWebhookSecret
 from releases import services as release_services
 from releases.errors import NotAllowed
-from releases.events import log_event
-from releases.models import Project, Release, RollbackPlan
+from releases.events import CREDENTIALS_CHANGED, HIDDEN, log_event, log_project_event
+from releases.models import Project, ProjectEventKind, Release, RollbackPlan
 from releases.notifications import absolute, notify
 from releases.permissions import can_manage_project
 
@@ -104,10 +104,20 @@ def rotate_rollback_webhook_secret(project: Project, *, by: Any) -> str:
     if not can_manage_project(by, project):
         raise NotAllowed("Only the project's release managers change the rollback webhook secret.")
     value = secrets.token_urlsafe(32)
-    RollbackWebhookSecret.objects.update_or_create(
-        project=project,
-        defaults={"secret_encrypted": encrypt_secrets({SECRET_KEY: value})},
-    )
+    with transaction.atomic():
+        _row, created = RollbackWebhookSecret.objects.update_or_create(
+            project=project,
+            defaults={"secret_encrypted": encrypt_secrets({SECRET_KEY: value})},
+        )
+        log_project_event(
+            project,
+            actor=by,
+            kind=ProjectEventKind.ROLLBACK_SETTINGS,
+            action="changed",
+            summary="Rollback webhook secret rotated: credentials changed",
+            before={"rollback_webhook_secret": "" if created else HIDDEN},
+            after={"rollback_webhook_secret": CREDENTIALS_CHANGED},
+        )
     logger.info("Rollback webhook secret of project %s rotated by %s", project.pk, by)
     return value
 

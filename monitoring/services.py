@@ -42,8 +42,8 @@ from monitoring.models import (
 )
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
-from releases.events import Actor, log_event
-from releases.models import Project, Release, Status
+from releases.events import Actor, log_event, log_project_change
+from releases.models import Project, ProjectEventKind, Release, Status
 from releases.permissions import access_for, can_manage_project
 
 logger = logging.getLogger(__name__)
@@ -236,6 +236,7 @@ def save_integration(
             integration.circuit_state = CircuitState.CLOSED
             integration.circuit_opened_at = None
             integration.backoff_until = None
+        log_project_change(project, actor=by, kind=ProjectEventKind.INTEGRATION, row=integration)
         try:
             with transaction.atomic():
                 integration.save()
@@ -285,7 +286,15 @@ def delete_integration(integration: Integration, *, by: Any) -> None:
             f"“{integration.name}” is read by checks on {releases} release"
             f"{'s' if releases != 1 else ''}; disable it instead so their history stays."
         )
-    integration.delete()
+    with transaction.atomic():
+        log_project_change(
+            integration.project,
+            actor=by,
+            kind=ProjectEventKind.INTEGRATION,
+            row=integration,
+            removed=True,
+        )
+        integration.delete()
     logger.info("Integration %s deleted by %s", integration.name, by)
 
 
@@ -492,6 +501,7 @@ def save_check_template(
         for name, value in values.items():
             setattr(check, name, value)
         check.full_clean(exclude=["project", "release", "integration"])
+        log_project_change(project, actor=by, kind=ProjectEventKind.CHECK_TEMPLATE, row=check)
         check.save()
     return check
 
@@ -501,7 +511,11 @@ def delete_check_template(check: Check, *, by: Any) -> None:
     if not check.is_template:
         raise Refused("That check belongs to a release; remove it from the release.")
     _require_manager(by, check.project)
-    check.delete()
+    with transaction.atomic():
+        log_project_change(
+            check.project, actor=by, kind=ProjectEventKind.CHECK_TEMPLATE, row=check, removed=True
+        )
+        check.delete()
 
 
 def _require_check_editor(by: Any, release: Release) -> None:

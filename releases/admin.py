@@ -151,6 +151,26 @@ class ReleaseEventAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(models.ProjectEvent)
+class ProjectEventAdmin(admin.ModelAdmin):
+    """The project log, personal tokens included: readable, never editable."""
+
+    list_display = ["created_at", "project", "actor_name", "kind", "action", "summary"]
+    list_filter = ["kind"]
+    search_fields = ["summary", "project__name"]
+    list_select_related = ["project", "actor"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ReviewActionInline(admin.TabularInline):
     model = models.ReviewAction
     extra = 0

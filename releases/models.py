@@ -817,6 +817,99 @@ class ReleaseEvent(models.Model):
         return self.actor_label or "system"
 
 
+class ProjectEventKind(models.TextChoices):
+    """What a project event is about: the filter on the project's audit page and API."""
+
+    PROJECT = "project", "Project settings"
+    MEMBERSHIP = "membership", "Members and roles"
+    APPROVAL_POLICY = "approval_policy", "Approval policy"
+    FREEZE_WINDOW = "freeze_window", "Freeze window"
+    CHECKLIST_TEMPLATE = "checklist_template", "Checklist template"
+    INTEGRATION = "integration", "Integration"
+    CHECK_TEMPLATE = "check_template", "Check template"
+    PROJECT_TOKEN = "project_token", "Project token"
+    PERSONAL_TOKEN = "personal_token", "Personal token"
+    TRAIN = "train", "Release train"
+    ROLLBACK_SETTINGS = "rollback_settings", "Rollback settings"
+
+
+class ProjectEventQuerySet(models.QuerySet["ProjectEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("Project events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Project events are append-only.")
+
+
+class ProjectEvent(models.Model):
+    """Append-only log of changes to a project itself: settings, members, approval policy,
+    freeze windows, templates, integrations, tokens, trains. Who, what, before and after, when.
+
+    The release log (``ReleaseEvent``) stays as it is; this is its twin one floor up. A change
+    to a person's own access (a personal token) has no project. Written only through
+    ``releases.events.log_project_event`` inside the transaction of the change; credentials never
+    appear in ``before`` or ``after``, only that they changed.
+    """
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who acted when it was not a person: "CI token deploy-bot", "system".
+    actor_label = models.CharField(max_length=120, blank=True)
+    # No ``choices`` here: a kind added later needs no migration (``ProjectEventKind`` names
+    # the known ones for people).
+    kind = models.CharField(max_length=40)
+    action = models.CharField(max_length=40)
+    summary = models.CharField(max_length=500)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ProjectEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["project", "-created_at", "-id"]),
+            models.Index(fields=["project", "kind", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.kind} {self.action}: {self.summary}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("Project events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Project events are append-only.")
+
+    @property
+    def actor_name(self) -> str:
+        if self.actor_id:
+            return self.actor.get_full_name() or self.actor.get_username()
+        return self.actor_label or "system"
+
+    @property
+    def kind_label(self) -> str:
+        try:
+            return ProjectEventKind(self.kind).label
+        except ValueError:
+            return self.kind.replace("_", " ").capitalize()
+
+    def changes(self) -> list[tuple[str, Any, Any]]:
+        """(field, before, after) for each field the event records, in a stable order."""
+        before = self.before if isinstance(self.before, dict) else {}
+        after = self.after if isinstance(self.after, dict) else {}
+        names = list(before) + [name for name in after if name not in before]
+        return [(name, before.get(name), after.get(name)) for name in names]
+
+
 class Review(models.Model):
     release = models.OneToOneField(Release, on_delete=models.CASCADE, related_name="review")
     went_well = models.TextField(blank=True)

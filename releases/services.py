@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from releases import signals
 from releases.errors import NotAllowed, Refused
-from releases.events import Actor, log_event
+from releases.events import Actor, log_event, log_project_change, log_project_event, snapshot
 from releases.models import (
     ApiToken,
     ChecklistItem,
@@ -30,6 +30,7 @@ from releases.models import (
     Health,
     Phase,
     Project,
+    ProjectEventKind,
     ProjectMembership,
     Release,
     ReleaseEvent,
@@ -173,6 +174,14 @@ def create_project(*, name: str, slug: str, by: Any, description: str = "") -> P
             raise ValidationError({"slug": "A project with this short name exists."}) from exc
         if by is not None and getattr(by, "is_authenticated", False):
             ProjectMembership.objects.create(project=project, user=by, role="release_manager")
+        log_project_event(
+            project,
+            actor=by,
+            kind=ProjectEventKind.PROJECT,
+            action="added",
+            summary=f"Project “{project}” created",
+            after=snapshot(project),
+        )
         signals.project_created.send(sender=Project, project=project)
     return project
 
@@ -193,6 +202,30 @@ def set_project_roles(project: Project, user: Any, roles: Iterable[str], *, by: 
             [ProjectMembership(project=project, user=user, role=r) for r in roles - current],
             ignore_conflicts=True,
         )
+        if roles != current:
+            _log_roles(project, user, sorted(current), sorted(roles), by=by)
+
+
+def _log_roles(
+    project: Project, user: Any, before: list[str], after: list[str], *, by: Any
+) -> None:
+    action = "added" if not before else "removed" if not after else "changed"
+    labels = dict(Role.choices)
+    names = ", ".join(str(labels.get(role, role)) for role in after) or "no role"
+    log_project_event(
+        project,
+        actor=by,
+        kind=ProjectEventKind.MEMBERSHIP,
+        action=action,
+        summary=(
+            f"{user} removed from the project"
+            if action == "removed"
+            else f"{user} {'added as' if action == 'added' else 'now'}: {names}"
+        ),
+        before={"roles": before} if before else None,
+        after={"roles": after} if after else None,
+        data={"user": user.pk, "username": user.get_username()},
+    )
 
 
 PROJECT_FIELDS = (
@@ -213,11 +246,14 @@ def update_project(project: Project, *, by: Any, **changes: Any) -> Project:
         _before, _after, changed = _apply_changes(project, changes)
         if changed:
             project.full_clean(exclude=["slug"])
+            log_project_change(project, actor=by, kind=ProjectEventKind.PROJECT, row=project)
             project.save(update_fields=changed)
     return project
 
 
-def _save_project_row(project: Project, row: Any, fields: dict[str, Any], what: str) -> Any:
+def _save_project_row(
+    project: Project, row: Any, fields: dict[str, Any], what: str, *, by: Any, kind: str
+) -> Any:
     """Create or change a row the project owns (a checklist template item, a freeze window)."""
     if row.pk is None:
         row.project = project
@@ -227,8 +263,15 @@ def _save_project_row(project: Project, row: Any, fields: dict[str, Any], what: 
         setattr(row, name, value)
     with transaction.atomic():
         row.full_clean(exclude=["project"])
+        log_project_change(project, actor=by, kind=kind, row=row)
         row.save()
     return row
+
+
+def _delete_project_row(row: Any, *, by: Any, kind: str) -> None:
+    with transaction.atomic():
+        log_project_change(row.project, actor=by, kind=kind, row=row, removed=True)
+        row.delete()
 
 
 TEMPLATE_FIELDS = (
@@ -251,12 +294,19 @@ def save_checklist_template(
     reject_unknown_fields(fields, TEMPLATE_FIELDS, "checklist template")
     if "title" in fields and not str(fields["title"]).strip():
         raise ValidationError({"title": "A checklist item needs a title."})
-    return _save_project_row(project, template or ChecklistTemplate(), fields, "checklist item")
+    return _save_project_row(
+        project,
+        template or ChecklistTemplate(),
+        fields,
+        "checklist item",
+        by=by,
+        kind=ProjectEventKind.CHECKLIST_TEMPLATE,
+    )
 
 
 def delete_checklist_template(template: ChecklistTemplate, *, by: Any) -> None:
     """Existing releases keep their copies; only future releases lose the item."""
-    template.delete()
+    _delete_project_row(template, by=by, kind=ProjectEventKind.CHECKLIST_TEMPLATE)
 
 
 FREEZE_FIELDS = (
@@ -278,11 +328,18 @@ def save_freeze_window(
     reject_unknown_fields(fields, FREEZE_FIELDS, "freeze window")
     if "reason" in fields and not str(fields["reason"]).strip():
         raise ValidationError({"reason": "Say why deploys are frozen."})
-    return _save_project_row(project, window or FreezeWindow(), fields, "freeze window")
+    return _save_project_row(
+        project,
+        window or FreezeWindow(),
+        fields,
+        "freeze window",
+        by=by,
+        kind=ProjectEventKind.FREEZE_WINDOW,
+    )
 
 
 def delete_freeze_window(window: FreezeWindow, *, by: Any) -> None:
-    window.delete()
+    _delete_project_row(window, by=by, kind=ProjectEventKind.FREEZE_WINDOW)
 
 
 # --- releases -------------------------------------------------------------------------------
@@ -1589,23 +1646,45 @@ def create_api_token(*, by: Any, name: str, project: Project | None = None) -> t
     if len(name) > ApiToken._meta.get_field("name").max_length:
         raise ValidationError({"name": "Use at most 100 characters."})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        name=name,
-        kind=ApiToken.Kind.PERSONAL if project is None else ApiToken.Kind.PROJECT,
-        user=by if project is None else None,
-        project=project,
-        prefix=secret[: ApiToken._meta.get_field("prefix").max_length],
-        hashed_secret=hash_token(secret),
-        created_by=by,
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            name=name,
+            kind=ApiToken.Kind.PERSONAL if project is None else ApiToken.Kind.PROJECT,
+            user=by if project is None else None,
+            project=project,
+            prefix=secret[: ApiToken._meta.get_field("prefix").max_length],
+            hashed_secret=hash_token(secret),
+            created_by=by,
+        )
+        _log_token(token, by=by, action="created", before=None, after="active")
     return token, secret
 
 
 def revoke_api_token(token: ApiToken, *, by: Any) -> ApiToken:
     """Revoked tokens stop working at once and stay listed for the record."""
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    token.refresh_from_db(fields=["revoked_at"])
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        token.refresh_from_db(fields=["revoked_at"])
+        if revoked:
+            _log_token(token, by=by, action="revoked", before="active", after="revoked")
     return token
+
+
+def _log_token(token: ApiToken, *, by: Any, action: str, before: str | None, after: str) -> None:
+    """The token's name and state; never its secret, nor the hash of it."""
+    personal = token.kind == ApiToken.Kind.PERSONAL
+    log_project_event(
+        token.project,
+        actor=by,
+        kind=ProjectEventKind.PERSONAL_TOKEN if personal else ProjectEventKind.PROJECT_TOKEN,
+        action=action,
+        summary=f"{'Personal' if personal else 'Project'} token “{token.name}” {action}",
+        before={"name": token.name, "state": before} if before else None,
+        after={"name": token.name, "state": after},
+        data={"token": token.pk, "user": token.user_id} if personal else {"token": token.pk},
+    )
 
 
 def find_api_token(secret: str) -> ApiToken | None:

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from releases import services
 from releases.errors import NotAllowed, Refused
-from releases.events import Actor
-from releases.models import Project, Release, ReleaseTrain, Status, TrainSlot
+from releases.events import Actor, log_project_change, log_project_event
+from releases.models import Project, ProjectEventKind, Release, ReleaseTrain, Status, TrainSlot
 from releases.notifications import notify
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def save_train(
         if errors:
             raise ValidationError(errors)
         train.full_clean(exclude=["project"])
+        log_project_change(project, actor=by, kind=ProjectEventKind.TRAIN, row=train)
         try:
             with transaction.atomic():
                 train.save()
@@ -266,6 +267,16 @@ def skip_slot(train: ReleaseTrain, day: dt.date, *, by: Any, reason: str) -> Tra
         slot.skipped_by = by
         slot.skip_reason = reason
         slot.save(update_fields=["skipped_at", "skipped_by", "skip_reason"])
+        log_project_event(
+            train.project,
+            actor=by,
+            kind=ProjectEventKind.TRAIN,
+            action="slot_skipped",
+            summary=f"{train.name}: the departure of {day:%Y-%m-%d} skipped: {reason}",
+            before={"departure": day.isoformat(), "state": "scheduled"},
+            after={"departure": day.isoformat(), "state": "skipped"},
+            data={"train": train.pk, "reason": reason, "release": slot.release_id},
+        )
     return slot
 
 
