@@ -101,6 +101,9 @@ urlpatterns = [
         name="api-train-skip",
     ),
     path("projects/<slug:slug>/metrics/", releases.ProjectMetrics.as_view(), name="api-metrics"),
+    path(
+        "projects/<slug:slug>/events/", releases.ProjectEvents.as_view(), name="api-project-events"
+    ),
     # The signed-in person's own notifications.
     path("notifications/", releases.Notifications.as_view(), name="api-notifications"),
     path(

@@ -20,6 +20,7 @@ from releases.models import (
     FreezeWindow,
     Phase,
     Project,
+    ProjectEventKind,
     ReleaseKind,
     ReleaseTrain,
     Role,
@@ -514,3 +515,18 @@ class MetricsForm(forms.Form):
         if choice == "week" or (not choice and end - start <= dt.timedelta(days=120)):
             return dt.timedelta(weeks=1)
         return dt.timedelta(days=30)
+
+
+class ProjectEventFilterForm(forms.Form):
+    """The audit page's filters: the same ``kind`` and ``actor`` as the API's."""
+
+    kind = forms.ChoiceField(
+        label="What changed",
+        required=False,
+        choices=[("", "Everything"), *ProjectEventKind.choices],
+    )
+    actor = forms.ChoiceField(label="Who", required=False)
+
+    def __init__(self, *args: Any, actors: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["actor"].choices = [("", "Anyone"), *((name, name) for name in actors)]

@@ -834,6 +834,18 @@ class ProjectEventKind(models.TextChoices):
 
 
 class ProjectEventQuerySet(models.QuerySet["ProjectEvent"]):
+    def by_actor(self, actor: str) -> ProjectEventQuerySet:
+        """Events by the person with this username, or by the machine with this label."""
+        return self.filter(Q(actor__username=actor) | Q(actor__isnull=True, actor_label=actor))
+
+    def actors(self) -> list[str]:
+        """Everyone who changed something here, as ``by_actor`` takes them, in one query."""
+        names = {
+            username or label or "system"
+            for username, label in self.order_by().values_list("actor__username", "actor_label")
+        }
+        return sorted(names, key=str.lower)
+
     def update(self, **kwargs: Any) -> int:
         raise TypeError("Project events are append-only.")
 

@@ -19,6 +19,8 @@ from releases.models import (
     FreezeWindow,
     Notification,
     Project,
+    ProjectEvent,
+    ProjectEventKind,
     Release,
     ReleaseEvent,
     ReleaseKind,
@@ -512,6 +514,42 @@ class ReleaseNotesSerializer(serializers.Serializer):
 
 class NoteSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=500)
+
+
+class ProjectEventSerializer(serializers.ModelSerializer):
+    """One change to a project: who, what kind, before and after (credentials only as
+    "credentials changed"), when."""
+
+    actor = serializers.SerializerMethodField()
+    actor_is_person = serializers.SerializerMethodField()
+    kind = serializers.CharField(
+        read_only=True,
+        help_text="What changed: " + ", ".join(f"`{k}`" for k in ProjectEventKind.values) + ".",
+    )
+
+    class Meta:
+        model = ProjectEvent
+        fields = [
+            "id",
+            "created_at",
+            "kind",
+            "action",
+            "summary",
+            "actor",
+            "actor_is_person",
+            "before",
+            "after",
+            "data",
+        ]
+        read_only_fields = fields
+
+    def get_actor(self, event: ProjectEvent) -> str:
+        if event.actor_id:
+            return event.actor.get_username()
+        return event.actor_label or "system"
+
+    def get_actor_is_person(self, event: ProjectEvent) -> bool:
+        return event.actor_id is not None
 
 
 class EventSerializer(serializers.ModelSerializer):

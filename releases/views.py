@@ -1101,6 +1101,29 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "releases/project_settings.html", settings_context(request, project))
 
 
+@signed_in
+@require_GET
+def project_audit(request: HttpRequest, slug: str) -> HttpResponse:
+    """Every change to the project, newest first; members read it, outsiders get 404."""
+    project = get_project_for(request.user, slug)
+    events = project.events.select_related("actor")
+    form = forms.ProjectEventFilterForm(request.GET, actors=project.events.actors())
+    if not form.is_valid():
+        events = events.none()
+    else:
+        if form.cleaned_data["kind"]:
+            events = events.filter(kind=form.cleaned_data["kind"])
+        if form.cleaned_data["actor"]:
+            events = events.by_actor(form.cleaned_data["actor"])
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "releases/project_audit.html",
+        {"project": project, "form": form, "page": page},
+        status=200 if form.is_valid() else 400,
+    )
+
+
 @dataclass(frozen=True)
 class SettingsPage:
     """A page of project settings: where success goes back to, and how failure is drawn."""

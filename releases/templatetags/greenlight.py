@@ -133,3 +133,19 @@ _MARKDOWN.add_render_rule("link_open", _link_open)
 @register.filter
 def markdown(text: str) -> SafeString:
     return mark_safe(_MARKDOWN.render(text))
+
+
+@register.filter
+def logged_value(value: Any) -> str:
+    """A value from the project log's before/after, as a person reads it."""
+    if value is None:
+        return "—"
+    if value == "":
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {item}" for key, item in value.items()) or "(none)"
+    return str(value)
