@@ -240,8 +240,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "releases.rest.BrowsableRenderer",
     ],
+    "DEFAULT_METADATA_CLASS": "releases.rest.Metadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["releases.rest.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "releases.rest.PagePagination",
