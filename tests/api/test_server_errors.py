@@ -58,3 +58,19 @@ def test_it_describes_an_action_that_takes_no_body_on_options(cast, client_for):
 
     assert response.status_code == 200
     assert "POST" in response.headers["Allow"]
+
+
+def test_it_refuses_an_approval_policy_requirement_without_a_role_with_a_field_error(
+    cast, client_for
+):
+    address = f"/api/projects/{cast.project.slug}/approval-policy/"
+    client = client_for("rita")
+    before = client.get(address).json()["requirements"]
+
+    response = client.patch(
+        address, {"requirements": [{"release_kind": "standard", "quorum": 2}]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"requirements": {"0": {"role": ["This field is required."]}}}
+    assert client.get(address).json()["requirements"] == before
