@@ -23,6 +23,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, serializers, status
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
@@ -92,6 +93,18 @@ class BrowsableRenderer(BrowsableAPIRenderer):
             return super().get_raw_data_form(data, view, method, request)
         except AssertionError:
             return None
+
+
+class JSONBodyParser(JSONParser):
+    """DRF's JSON parser, which also refuses (400) a body nested past the parser's recursion."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError(
+                "JSON parse error - the body is nested too deeply."
+            ) from exc
 
 
 def actor(request: Request) -> Actor:

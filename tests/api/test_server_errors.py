@@ -74,3 +74,16 @@ def test_it_refuses_an_approval_policy_requirement_without_a_role_with_a_field_e
     assert response.status_code == 400
     assert response.json() == {"requirements": {"0": {"role": ["This field is required."]}}}
     assert client.get(address).json()["requirements"] == before
+
+
+def test_it_refuses_a_deeply_nested_json_body_with_400(cast, client_for):
+    release = make_release(cast)
+    before = release.scope_items.count()
+    body = '{"title": ' * 100_000 + '"x"' + "}" * 100_000
+
+    response = client_for("rita").post(
+        f"/api/releases/{release.pk}/scope-items/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert release.scope_items.count() == before
