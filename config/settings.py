@@ -121,23 +121,28 @@ if DEBUG:
 
 
 def mailers_from_url(url: str) -> dict:
+    """Django's ``MAILERS`` from one URL: ``smtp://``/``smtp+tls://``/``smtp+ssl://`` with the
+    server and credentials, or ``consolemail://``, ``filemail:///path``, ``memorymail://``,
+    ``dummymail://``. Each backend is given only the options it takes: Django refuses a mailer
+    configured with options it does not know."""
     if not url:
         return {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
     email = env.email_url_config(url)
-    return {
-        "default": {
-            "BACKEND": email["EMAIL_BACKEND"],
-            "OPTIONS": {
-                "host": email.get("EMAIL_HOST"),
-                "port": email.get("EMAIL_PORT"),
-                "username": email.get("EMAIL_HOST_USER"),
-                "password": email.get("EMAIL_HOST_PASSWORD"),
-                "use_tls": email.get("EMAIL_USE_TLS", False),
-                "use_ssl": email.get("EMAIL_USE_SSL", False),
-                "timeout": 10,
-            },
+    backend = email["EMAIL_BACKEND"]
+    options: dict = {}
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        options = {
+            "host": email.get("EMAIL_HOST"),
+            "port": email.get("EMAIL_PORT"),
+            "username": email.get("EMAIL_HOST_USER"),
+            "password": email.get("EMAIL_HOST_PASSWORD"),
+            "use_tls": email.get("EMAIL_USE_TLS", False),
+            "use_ssl": email.get("EMAIL_USE_SSL", False),
+            "timeout": 10,
         }
-    }
+    elif backend == "django.core.mail.backends.filebased.EmailBackend":
+        options = {"file_path": "/" + email["EMAIL_FILE_PATH"].lstrip("/")}
+    return {"default": {"BACKEND": backend, "OPTIONS": options}}
 
 
 MAILERS = mailers_from_url(env("EMAIL_URL", default=""))
