@@ -46,7 +46,8 @@ def test_it_keeps_a_line_break_in_a_reason_out_of_the_mail_headers(
 
     assert mail.outbox, "the cancellation was mailed"
     message = mail.outbox[0]
-    assert "\n" not in message.subject and "\r" not in message.subject
+    assert "\n" not in message.subject
+    assert "\r" not in message.subject
     assert message.subject.endswith("Broken Bcc: mallory@example.com X-Evil: 1")
     assert message.bcc == []
     assert "X-Evil" not in message.message()
