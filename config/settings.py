@@ -217,21 +217,34 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 # --- Cache ---------------------------------------------------------------------------------
 # Shared by every web process, so API rate limits hold across gunicorn workers: Redis when
 # REDIS_URL is set, otherwise files under var/ (one machine, no server to run).
-if REDIS_URL:
-    CACHES = {
+# A cache that cannot be reached is an empty cache (config/cache.py): pages render uncached and
+# rate limits are skipped, each with a warning, rather than failing. The short timeouts keep a
+# Redis that hangs from holding every request.
+CACHE_TIMEOUTS = {
+    "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
+    "socket_timeout": env.float("CACHE_TIMEOUT", default=1.0),
+}
+
+
+def caches_for(redis_url: str) -> dict:
+    if not redis_url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(VAR_DIR / "cache"),
+            }
+        }
+    return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "BACKEND": "config.cache.ForgivingRedisCache",
+            "LOCATION": redis_url,
             "KEY_PREFIX": "greenlight",
+            "OPTIONS": dict(CACHE_TIMEOUTS),
         }
     }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
-        }
-    }
+
+
+CACHES = caches_for(REDIS_URL)
 
 # --- REST API -----------------------------------------------------------------------------
 # Conventions in releases/rest.py; bearer tokens in releases/authentication.py.
