@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
@@ -183,6 +185,16 @@ class RoleRequirementSerializer(serializers.ModelSerializer):
         model = RoleRequirement
         fields = ["release_kind", "role", "quorum"]
         validators: list = []
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A partial update of the policy makes DRF skip missing fields of nested rows too, but a
+        # requirement is one whole row: each of its fields is needed every time.
+        missing = {
+            name: "This field is required." for name in self.Meta.fields if name not in attrs
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
 
 
 class ApprovalPolicySerializer(serializers.ModelSerializer):

@@ -121,23 +121,28 @@ if DEBUG:
 
 
 def mailers_from_url(url: str) -> dict:
+    """Django's ``MAILERS`` from one URL: ``smtp://``/``smtp+tls://``/``smtp+ssl://`` with the
+    server and credentials, or ``consolemail://``, ``filemail:///path``, ``memorymail://``,
+    ``dummymail://``. Each backend is given only the options it takes: Django refuses a mailer
+    configured with options it does not know."""
     if not url:
         return {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
     email = env.email_url_config(url)
-    return {
-        "default": {
-            "BACKEND": email["EMAIL_BACKEND"],
-            "OPTIONS": {
-                "host": email.get("EMAIL_HOST"),
-                "port": email.get("EMAIL_PORT"),
-                "username": email.get("EMAIL_HOST_USER"),
-                "password": email.get("EMAIL_HOST_PASSWORD"),
-                "use_tls": email.get("EMAIL_USE_TLS", False),
-                "use_ssl": email.get("EMAIL_USE_SSL", False),
-                "timeout": 10,
-            },
+    backend = email["EMAIL_BACKEND"]
+    options: dict = {}
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        options = {
+            "host": email.get("EMAIL_HOST"),
+            "port": email.get("EMAIL_PORT"),
+            "username": email.get("EMAIL_HOST_USER"),
+            "password": email.get("EMAIL_HOST_PASSWORD"),
+            "use_tls": email.get("EMAIL_USE_TLS", False),
+            "use_ssl": email.get("EMAIL_USE_SSL", False),
+            "timeout": 10,
         }
-    }
+    elif backend == "django.core.mail.backends.filebased.EmailBackend":
+        options = {"file_path": "/" + email["EMAIL_FILE_PATH"].lstrip("/")}
+    return {"default": {"BACKEND": backend, "OPTIONS": options}}
 
 
 MAILERS = mailers_from_url(env("EMAIL_URL", default=""))
@@ -212,21 +217,34 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 # --- Cache ---------------------------------------------------------------------------------
 # Shared by every web process, so API rate limits hold across gunicorn workers: Redis when
 # REDIS_URL is set, otherwise files under var/ (one machine, no server to run).
-if REDIS_URL:
-    CACHES = {
+# A cache that cannot be reached is an empty cache (config/cache.py): pages render uncached and
+# rate limits are skipped, each with a warning, rather than failing. The short timeouts keep a
+# Redis that hangs from holding every request.
+CACHE_TIMEOUTS = {
+    "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
+    "socket_timeout": env.float("CACHE_TIMEOUT", default=1.0),
+}
+
+
+def caches_for(redis_url: str) -> dict:
+    if not redis_url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(VAR_DIR / "cache"),
+            }
+        }
+    return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "BACKEND": "config.cache.ForgivingRedisCache",
+            "LOCATION": redis_url,
             "KEY_PREFIX": "greenlight",
+            "OPTIONS": dict(CACHE_TIMEOUTS),
         }
     }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
-        }
-    }
+
+
+CACHES = caches_for(REDIS_URL)
 
 # --- REST API -----------------------------------------------------------------------------
 # Conventions in releases/rest.py; bearer tokens in releases/authentication.py.
@@ -237,11 +255,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["releases.rest.JSONBodyParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "releases.rest.BrowsableRenderer",
     ],
+    "DEFAULT_METADATA_CLASS": "releases.rest.Metadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["releases.rest.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "releases.rest.PagePagination",

@@ -400,12 +400,40 @@ def _refuse(status: int, detail: str) -> JsonResponse:
     return JsonResponse({"detail": detail}, status=status)
 
 
-def _payload(body: bytes) -> dict[str, Any] | None:
+# Providers' payloads nest about ten levels deep. A signed body nested far deeper is not one of
+# theirs, and would exhaust the parser's (and later the database's) recursion.
+MAX_PAYLOAD_DEPTH = 64
+
+
+def _payload(body: bytes) -> dict[str, Any] | str:
+    """The delivery's JSON object, or the sentence that refuses it."""
     try:
         payload = json.loads(body)
+    except RecursionError:
+        return "The body is nested too deeply."
     except (ValueError, UnicodeDecodeError):
-        return None
-    return payload if isinstance(payload, dict) else None
+        return "The body is not a JSON object."
+    if not isinstance(payload, dict):
+        return "The body is not a JSON object."
+    if _depth(payload) > MAX_PAYLOAD_DEPTH:
+        return "The body is nested too deeply."
+    return payload
+
+
+def _depth(value: Any) -> int:
+    deepest, level = 0, [value]
+    while level:
+        deepest += 1
+        if deepest > MAX_PAYLOAD_DEPTH:
+            return deepest
+        children: list[Any] = []
+        for node in level:
+            if isinstance(node, dict):
+                children.extend(node.values())
+            elif isinstance(node, list):
+                children.extend(node)
+        level = [c for c in children if isinstance(c, dict | list)]
+    return deepest
 
 
 @csrf_exempt
@@ -429,8 +457,8 @@ def webhook_github(request: HttpRequest, integration_id: int) -> JsonResponse:
     if not delivery:
         return _refuse(400, "The X-GitHub-Delivery header is missing.")
     payload = _payload(body)
-    if payload is None:
-        return _refuse(400, "The body is not a JSON object.")
+    if isinstance(payload, str):
+        return _refuse(400, payload)
     event = request.headers.get("X-GitHub-Event", "")
     received = webhooks.receive_github(
         integration, event=event, delivery_id=delivery, payload=payload
@@ -455,8 +483,8 @@ def webhook_gitlab(request: HttpRequest, integration_id: int) -> JsonResponse:
         logger.warning("GitLab webhook for integration %s: token mismatch", integration.pk)
         return _refuse(403, "The token does not match.")
     payload = _payload(body)
-    if payload is None:
-        return _refuse(400, "The body is not a JSON object.")
+    if isinstance(payload, str):
+        return _refuse(400, payload)
     # Idempotency-Key stays the same across GitLab's retries; older versions only send the
     # event UUID.
     delivery = request.headers.get("Idempotency-Key") or request.headers.get(

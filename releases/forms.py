@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from releases.models import (
+    REVIEW_TEXT_MAX,
     ChecklistTemplate,
     FreezeWindow,
     Phase,
@@ -287,13 +288,22 @@ class RollbackPlanForm(forms.Form):
 
 class ReviewForm(forms.Form):
     went_well = forms.CharField(
-        label="What went well", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label="What went well",
+        required=False,
+        max_length=REVIEW_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     went_badly = forms.CharField(
-        label="What broke or nearly did", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label="What broke or nearly did",
+        required=False,
+        max_length=REVIEW_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     caused_stress = forms.CharField(
-        label="What caused stress", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label="What caused stress",
+        required=False,
+        max_length=REVIEW_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
 

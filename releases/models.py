@@ -922,11 +922,17 @@ class ProjectEvent(models.Model):
         return [(name, before.get(name), after.get(name)) for name in names]
 
 
+# A few pages each: room for a real retrospective, not for a pasted log.
+REVIEW_TEXT_MAX = 5000
+
+
 class Review(models.Model):
     release = models.OneToOneField(Release, on_delete=models.CASCADE, related_name="review")
-    went_well = models.TextField(blank=True)
-    went_badly = models.TextField(blank=True, help_text="What broke or nearly did.")
-    caused_stress = models.TextField(blank=True)
+    went_well = models.CharField(max_length=REVIEW_TEXT_MAX, blank=True)
+    went_badly = models.CharField(
+        max_length=REVIEW_TEXT_MAX, blank=True, help_text="What broke or nearly did."
+    )
+    caused_stress = models.CharField(max_length=REVIEW_TEXT_MAX, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

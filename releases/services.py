@@ -1533,6 +1533,9 @@ def save_review(release: Release, *, by: Actor, **fields: Any) -> Review:
             release=release, defaults={"created_by": by if isinstance(by, User) else None}
         )
         before, after, changed = _apply_changes(review, fields)
+        if changed:
+            # Bad input changes nothing: the error rolls back a review this call created.
+            review.full_clean(exclude=["release", "created_by"])
         if changed or created:
             review.save()
             log_event(

@@ -34,7 +34,15 @@ class ChatUnavailable(Exception):
     """The chat webhook answered in a way that may pass (5xx, 429): try again later."""
 
 
-@shared_task(autoretry_for=(OSError,), **RETRY)
+def subject_for(message: str) -> str:
+    """A one-line mail subject: line breaks in what people typed (a reason, a comment) would
+    otherwise end the header and start new ones."""
+    return "[Greenlight] " + " ".join(message.split())[:80]
+
+
+# Any failure is tried again: a send that failed is released for the next try (and for a later
+# run of this task), never dropped. The last failure is logged as an error.
+@shared_task(autoretry_for=(Exception,), **RETRY)
 def send_notification_emails(notification_ids: list[int]) -> int:
     """Email each notification once.
 
@@ -42,7 +50,7 @@ def send_notification_emails(notification_ids: list[int]) -> int:
     so a retry or a second delivery of this task mails only what has not gone out yet.
     """
     sent = 0
-    failure: OSError | None = None
+    failure: Exception | None = None
     notes = Notification.objects.filter(pk__in=notification_ids).select_related("user")
     for note in notes:
         if not note.user.email:
@@ -54,15 +62,15 @@ def send_notification_emails(notification_ids: list[int]) -> int:
             continue  # mailed already, or another worker has it
         try:
             send_mail(
-                subject=f"[Greenlight] {note.message[:80]}",
+                subject=subject_for(note.message),
                 message=f"{note.message}\n\n{absolute(note.url)}",
                 from_email=None,
                 recipient_list=[note.user.email],
                 using="default",
             )
-        except OSError as exc:  # smtplib's errors are OSErrors too
+        except Exception as exc:  # smtplib's errors are OSErrors; a mailer's own may be anything
             Notification.objects.filter(pk=note.pk).update(emailed_at=None)
-            logger.warning("Email for notification %s failed: %s", note.pk, exc)
+            logger.warning("Email for notification %s failed: %r", note.pk, exc)
             failure = failure or exc
             continue  # the others still go out now
         sent += 1
