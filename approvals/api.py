@@ -24,7 +24,7 @@ from approvals.models import ApprovalPolicy, Decision, SignOff
 from releases import permissions as rules
 from releases.api import ReleaseScoped, release_response
 from releases.permissions import access_for, get_project_for
-from releases.rest import FilterBackend, actor, validated
+from releases.rest import FilterBackend, actor, no_input, validated
 from releases.serializers import ReleaseSerializer
 
 
@@ -85,6 +85,7 @@ class OpenPoll(ReleaseScoped):
         """Ask every required role's assignees for their go/no-go (frozen releases)."""
         release, access = self.release_and_access()
         rules.PEOPLE_ONLY.check(access)
+        no_input(request)
         return release_response(services.open_poll(release, by=request.user))
 
 

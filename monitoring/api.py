@@ -24,7 +24,7 @@ from releases import permissions as rules
 from releases.api import ReleaseScoped
 from releases.models import Project
 from releases.permissions import ReleaseAccess, get_project_for, is_person
-from releases.rest import actor, require, validated
+from releases.rest import actor, no_input, require, validated
 
 # --- integrations ---------------------------------------------------------------------------
 
@@ -106,6 +106,7 @@ class TestIntegration(IntegrationScoped):
         """Call the provider once the way the poller would and say what came back."""
         project, integration = self.integration()
         rules.CONFIGURE_MONITORING.check(request.user, project)
+        no_input(request)
         result = services.test_connection(integration, by=request.user)
         return Response(
             {"ok": result.ok, "summary": result.summary, "detail": result.detail, "url": result.url}
@@ -240,6 +241,7 @@ class PollCheckNow(CheckScoped):
         """Read the check at the poller's next tick instead of waiting for its interval."""
         access, check = self.check_for()
         require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        no_input(request)
         return self.check_response(services.poll_check_now(check, by=request.user))
 
 

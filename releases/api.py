@@ -65,6 +65,7 @@ from releases.rest import (
     PeopleOnly,
     PlainRows,
     actor,
+    no_input,
     validated,
 )
 
@@ -376,6 +377,7 @@ class LockScope(ReleaseScoped):
         """planning → frozen: later scope changes go through change requests."""
         release, access = self.release_and_access()
         rules.LOCK_SCOPE.check(access)
+        no_input(request)
         return release_response(services.lock_scope(release, by=actor(request)))
 
 
@@ -411,6 +413,7 @@ class FinishDeploy(ReleaseScoped):
         """deploying → monitoring, once every required deployment checklist item is ticked."""
         release, access = self.release_and_access()
         rules.FINISH_DEPLOY.check(access)
+        no_input(request)
         return release_response(services.finish_deploy(release, by=actor(request)))
 
 
@@ -423,6 +426,7 @@ class CompleteRelease(ReleaseScoped):
         ``blockers``."""
         release, access = self.release_and_access()
         rules.COMPLETE.check(access)
+        no_input(request)
         return release_response(health.release_if_healthy(release, by=actor(request)))
 
 
@@ -652,6 +656,7 @@ class DeferScopeItem(ScopeItemScoped):
         """Leave the item out of this release (while planning)."""
         _, access, item = self.item()
         rules.EDIT_SCOPE.check(access)
+        no_input(request)
         item = services.set_scope_item_state(item, self.state, by=actor(request))
         return Response(s.ScopeItemSerializer(item).data)
 
@@ -763,6 +768,7 @@ class WithdrawChange(ChangeRequestScoped):
         """Withdraw your own pending request."""
         _, access, change = self.change()
         rules.PEOPLE_ONLY.check(access)
+        no_input(request)
         change = services.withdraw_change_request(change, by=request.user)
         return self.respond(change)
 
@@ -901,6 +907,7 @@ class CompleteReviewAction(ReleaseScoped):
             ReviewAction.objects.select_related("owner"), pk=action_id, review__release=release
         )
         rules.COMPLETE_REVIEW_ACTION.check(access, action)
+        no_input(request)
         action = services.complete_review_action(action, by=actor(request))
         return Response(s.ReviewActionSerializer(action).data)
 
@@ -981,4 +988,5 @@ class MarkAllNotificationsRead(APIView):
     @extend_schema(request=None, responses=s.MarkedSerializer)
     def post(self, request: Request) -> Response:
         """Mark every one of your notifications read."""
+        no_input(request)
         return _marked(request, notices.mark_all_read(request.user))
