@@ -21,10 +21,10 @@ from rest_framework.views import APIView
 from approvals import serializers as s
 from approvals import services
 from approvals.models import ApprovalPolicy, Decision, SignOff
+from releases import permissions as rules
 from releases.api import ReleaseScoped, release_response
-from releases.models import Role
-from releases.permissions import access_for, can_manage_project, get_project_for, is_person
-from releases.rest import FilterBackend, actor, require, validated
+from releases.permissions import access_for, get_project_for
+from releases.rest import FilterBackend, actor, no_input, validated
 from releases.serializers import ReleaseSerializer
 
 
@@ -56,11 +56,8 @@ class SignOffs(ReleaseScoped, generics.ListAPIView):
         """Give Go or No-go for a role you are assigned; signing again replaces your earlier
         sign-off for that role."""
         release, access = self.release_and_access()
+        rules.PEOPLE_ONLY.check(access)
         data = validated(s.SignOffInputSerializer, request)
-        require(
-            access.signs_as(data["role"]),
-            f"You are not assigned as {Role(data['role']).label} on this release.",
-        )
         sign_off = services.record_sign_off(
             release,
             by=request.user,
@@ -76,11 +73,8 @@ class WithdrawSignOff(ReleaseScoped):
     def post(self, request: Request, release_id: int) -> Response:
         """Withdraw your current sign-off for a role, before the decision."""
         release, access = self.release_and_access()
+        rules.PEOPLE_ONLY.check(access)
         data = validated(s.WithdrawSignOffSerializer, request)
-        require(
-            access.signs_as(data["role"]),
-            f"You are not assigned as {Role(data['role']).label} on this release.",
-        )
         sign_off = services.withdraw_sign_off(release, by=request.user, role=data["role"])
         return Response(s.SignOffSerializer(sign_off).data)
 
@@ -90,7 +84,8 @@ class OpenPoll(ReleaseScoped):
     def post(self, request: Request, release_id: int) -> Response:
         """Ask every required role's assignees for their go/no-go (frozen releases)."""
         release, access = self.release_and_access()
-        require(access.is_manager, "Only the release manager opens the go/no-go poll.")
+        rules.PEOPLE_ONLY.check(access)
+        no_input(request)
         return release_response(services.open_poll(release, by=request.user))
 
 
@@ -109,9 +104,9 @@ class Decisions(ReleaseScoped, generics.ListAPIView):
     def post(self, request: Request, release_id: int) -> Response:
         """Record Go (frozen → approved) or No-go (back to frozen), with a frozen snapshot of
         the evidence. A Go over blockers needs ``override_reason``."""
-        release, _ = self.release_and_access()
+        release, access = self.release_and_access()
         # Who decides is the project's policy (its decider role); the service knows it.
-        require(is_person(request.user), "A person records the go/no-go, not a token.")
+        rules.PEOPLE_ONLY.check(access)
         data = validated(s.DecisionInputSerializer, request)
         decision = services.record_decision(release, by=request.user, **data)
         return Response(s.DecisionDetailSerializer(decision).data, status=status.HTTP_201_CREATED)
@@ -145,10 +140,7 @@ class ApprovalPolicyView(APIView):
     @extend_schema(request=s.ApprovalPolicySerializer, responses=s.ApprovalPolicySerializer)
     def patch(self, request: Request, slug: str) -> Response:
         project = get_project_for(request.user, slug)
-        require(
-            can_manage_project(request.user, project),
-            "Only the project's release managers change its approval policy.",
-        )
+        rules.MANAGE_PROJECT.check(request.user, project)
         data: dict[str, Any] = dict(validated(s.ApprovalPolicySerializer, request, partial=True))
         requirements = data.pop("requirements", [])
         # One change from the caller's point of view: all of it or none of it.

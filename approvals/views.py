@@ -76,13 +76,12 @@ def sign_off(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     role = request.POST.get("role", "")
     form = SignOffForm(request.POST, auto_id=f"id_sign_{role}_%s")
-    label = dict(Role.choices).get(role, role)
     return run(
         request,
         pk,
         section=SECTION,
-        allowed=access.can_sign_as(role),
-        why_not=f"Only someone assigned as {label} on this release signs for {label}.",
+        rule=None,
+        access=access,
         form=form,
         key=f"sign-{role}",
         call=lambda: services.record_sign_off(
@@ -106,8 +105,8 @@ def sign_off_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section=SECTION,
-        allowed=access.can_sign_as(role),
-        why_not="You can only withdraw a sign-off you gave.",
+        rule=None,
+        access=access,
         form=form,
         key=f"sign-{role}",
         call=lambda: services.withdraw_sign_off(
@@ -125,8 +124,8 @@ def poll_open(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section=SECTION,
-        allowed=access.can_open_poll,
-        why_not="The release manager opens the go/no-go poll once, on a frozen release.",
+        rule=None,
+        access=access,
         call=lambda: services.open_poll(release, by=request.user),
         done="Go/no-go poll opened: the people on the required roles are asked.",
     )
@@ -136,14 +135,13 @@ def poll_open(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
-    policy = services.ensure_policy(release.project)
     form = DecisionForm(request.POST, auto_id="id_decision_%s")
     return run(
         request,
         pk,
         section=SECTION,
-        allowed=access.can_record_decision(policy.decider_role),
-        why_not=f"Only the {policy.get_decider_role_display().lower()} records the go/no-go.",
+        rule=None,
+        access=access,
         form=form,
         key="decision",
         call=lambda: services.record_decision(release, by=request.user, **form.cleaned_data),

@@ -20,13 +20,11 @@ from rest_framework.views import APIView
 from monitoring import health, services
 from monitoring import serializers as s
 from monitoring.models import Check, CheckResult, Integration, RollbackTrigger
+from releases import permissions as rules
 from releases.api import ReleaseScoped
 from releases.models import Project
-from releases.permissions import ReleaseAccess, can_manage_project, get_project_for, is_person
-from releases.rest import actor, require, validated
-
-MANAGERS_CONFIGURE = "Only the project's release managers and administrators configure this."
-
+from releases.permissions import ReleaseAccess, get_project_for, is_person
+from releases.rest import actor, no_input, require, validated
 
 # --- integrations ---------------------------------------------------------------------------
 
@@ -45,7 +43,7 @@ class Integrations(generics.ListAPIView):
     @extend_schema(request=s.IntegrationInputSerializer, responses={201: s.IntegrationSerializer})
     def post(self, request: Request, slug: str) -> Response:
         project = get_project_for(request.user, slug)
-        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        rules.CONFIGURE_MONITORING.check(request.user, project)
         data = validated(s.IntegrationInputSerializer, request)
         integration = services.save_integration(
             project,
@@ -77,7 +75,7 @@ class IntegrationDetail(IntegrationScoped):
     def patch(self, request: Request, slug: str, integration_id: int) -> Response:
         """Change settings; credentials left out (or empty) stay as stored."""
         project, integration = self.integration()
-        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        rules.CONFIGURE_MONITORING.check(request.user, project)
         data = validated(s.IntegrationInputSerializer, request, partial=True)
         integration = services.save_integration(
             project,
@@ -97,7 +95,7 @@ class IntegrationDetail(IntegrationScoped):
     def delete(self, request: Request, slug: str, integration_id: int) -> Response:
         """Delete an integration no release's checks read (otherwise disable it)."""
         project, integration = self.integration()
-        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        rules.CONFIGURE_MONITORING.check(request.user, project)
         services.delete_integration(integration, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -107,7 +105,8 @@ class TestIntegration(IntegrationScoped):
     def post(self, request: Request, slug: str, integration_id: int) -> Response:
         """Call the provider once the way the poller would and say what came back."""
         project, integration = self.integration()
-        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        rules.CONFIGURE_MONITORING.check(request.user, project)
+        no_input(request)
         result = services.test_connection(integration, by=request.user)
         return Response(
             {"ok": result.ok, "summary": result.summary, "detail": result.detail, "url": result.url}
@@ -133,7 +132,7 @@ class CheckTemplates(generics.ListAPIView):
     @extend_schema(request=s.CheckInputSerializer, responses={201: s.CheckTemplateSerializer})
     def post(self, request: Request, slug: str) -> Response:
         project = get_project_for(request.user, slug)
-        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        rules.CONFIGURE_MONITORING.check(request.user, project)
         data = validated(s.CheckInputSerializer, request, context={"project": project})
         check = services.save_check_template(project, by=request.user, **data)
         return Response(
@@ -157,7 +156,7 @@ class CheckTemplateDetail(APIView):
     def patch(self, request: Request, slug: str, check_id: int) -> Response:
         """Releases created later get the change; existing releases keep their copies."""
         project, check = self.template()
-        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        rules.CONFIGURE_MONITORING.check(request.user, project)
         data = validated(
             s.CheckInputSerializer, request, partial=True, context={"project": project}
         )
@@ -167,7 +166,7 @@ class CheckTemplateDetail(APIView):
     @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
     def delete(self, request: Request, slug: str, check_id: int) -> Response:
         project, check = self.template()
-        require(can_manage_project(request.user, project), MANAGERS_CONFIGURE)
+        rules.CONFIGURE_MONITORING.check(request.user, project)
         services.delete_check_template(check, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -242,6 +241,7 @@ class PollCheckNow(CheckScoped):
         """Read the check at the poller's next tick instead of waiting for its interval."""
         access, check = self.check_for()
         require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        no_input(request)
         return self.check_response(services.poll_check_now(check, by=request.user))
 
 

@@ -40,11 +40,12 @@ from monitoring.models import (
     IntegrationKind,
     is_http_url,
 )
+from releases import permissions as rules
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event, log_project_change
 from releases.models import Project, ProjectEventKind, Release, Status
-from releases.permissions import access_for, can_manage_project
+from releases.permissions import access_for
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +100,7 @@ def param_fields(kind: str) -> tuple[FieldSpec, ...]:
 
 
 def _require_manager(by: Any, project: Project) -> None:
-    if not can_manage_project(by, project):
-        raise NotAllowed("Only the project's release managers and administrators do this.")
+    rules.CONFIGURE_MONITORING.check(by, project)
 
 
 def _clean_strings(values: Mapping[str, Any] | None, what: str) -> dict[str, Any]:

@@ -30,9 +30,10 @@ from monitoring.models import (
     IntegrationKind,
 )
 from monitoring.selectors import with_history
+from releases import permissions as rules
 from releases.errors import NotAllowed, Refused
 from releases.models import Project, Release
-from releases.permissions import can_manage_project, get_release_for, is_project_member
+from releases.permissions import get_release_for, is_project_member
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +44,18 @@ HISTORY_ROWS = 200
 
 
 def _get_project_for(user: Any, slug: str) -> tuple[Project, bool]:
-    """The project if the user belongs to it (404 otherwise), and whether they manage it."""
+    """The project if the user belongs to it (404 otherwise), and whether they may configure
+    its integrations and checks."""
     project = get_object_or_404(Project, slug=slug)
     if not is_project_member(user, project):
         raise Http404("No such project.")
-    return project, can_manage_project(user, project)
+    return project, rules.CONFIGURE_MONITORING.allows(user, project)
 
 
 def _require(allowed: bool) -> None:
+    # The site's 403 page shows the rule's sentence.
     if not allowed:
-        raise PermissionDenied("Only the project's release managers and administrators do this.")
+        raise PermissionDenied(rules.CONFIGURE_MONITORING.refusal)
 
 
 def _get_integration(project: Project, pk: int) -> Integration:
@@ -269,7 +272,7 @@ def release_checks(request: HttpRequest, pk: int) -> HttpResponse:
 def release_check_edit(request: HttpRequest, pk: int, check_pk: int | None = None) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     if not access.can_edit_checks:
-        raise PermissionDenied("Only the release manager and DevOps change this release's checks.")
+        raise PermissionDenied(rules.EDIT_CHECKS.refusal)
     check = get_object_or_404(Check, release=release, pk=check_pk) if check_pk else None
     form = _check_form(request, release.project, check)
     context = {"project": release.project, "release": release, "check": check, "form": form}

@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from monitoring import health
 from releases import notifications as notices
+from releases import permissions as rules
 from releases import serializers as s
 from releases import services
 from releases.metrics import compute_metrics
@@ -44,7 +45,6 @@ from releases.models import (
     ReleaseKind,
     Review,
     ReviewAction,
-    Role,
     RoleAssignment,
     RollbackPlan,
     ScopeChangeRequest,
@@ -53,12 +53,8 @@ from releases.models import (
 )
 from releases.permissions import (
     ReleaseAccess,
-    can_create_project,
-    can_create_release,
-    can_manage_project,
     get_project_for,
     get_release_for,
-    is_person,
     visible_projects,
     visible_releases,
 )
@@ -71,13 +67,11 @@ from releases.rest import (
     PeopleOnly,
     PlainRows,
     actor,
-    require,
+    no_input,
     validated,
 )
 
 User = get_user_model()
-
-MANAGERS_ONLY = "Only the release manager can do this."
 
 
 class ReleaseScoped(generics.GenericAPIView):
@@ -115,10 +109,7 @@ class ProjectList(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         """Create a project; you become its release manager. Superusers may, and people given
         the ``releases.add_project`` permission (a group in the admin); project tokens never."""
-        require(
-            can_create_project(request.user),
-            "Only administrators, and people they allow to, create projects.",
-        )
+        rules.CREATE_PROJECT.check(request.user)
         data = validated(s.ProjectCreateSerializer, request)
         project = services.create_project(by=request.user, **data)
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
@@ -132,10 +123,7 @@ class ProjectDetail(APIView):
     @extend_schema(request=s.ProjectUpdateSerializer, responses=s.ProjectSerializer)
     def patch(self, request: Request, slug: str) -> Response:
         project = get_project_for(request.user, slug)
-        require(
-            can_manage_project(request.user, project),
-            "Only the project's release managers change its settings.",
-        )
+        rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.ProjectUpdateSerializer, request, partial=True)
         project = services.update_project(project, by=actor(request), **data)
         return Response(s.ProjectSerializer(project).data)
@@ -160,9 +148,6 @@ def _members(project: Project, user_ids: list[int] | None = None) -> list[dict[s
     return list(people.values())
 
 
-MEMBER_MANAGERS = "Only the project's release managers change its members."
-
-
 class ProjectMembers(APIView):
     @extend_schema(responses=s.MemberSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
@@ -173,7 +158,7 @@ class ProjectMembers(APIView):
         """Add a person to the project by username, with their roles. Someone already in it
         answers 409: change their roles on their own address instead."""
         project = get_project_for(request.user, slug)
-        require(can_manage_project(request.user, project), MEMBER_MANAGERS)
+        rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.MemberAddSerializer, request)
         person = data["username"]
         if ProjectMembership.objects.filter(project=project, user=person).exists():
@@ -194,7 +179,7 @@ class ProjectMember(APIView):
     )
     def put(self, request: Request, slug: str, user_id: int) -> Response:
         project = get_project_for(request.user, slug)
-        require(can_manage_project(request.user, project), MEMBER_MANAGERS)
+        rules.MANAGE_PROJECT.check(request.user, project)
         person = get_object_or_404(User, pk=user_id, is_active=True)
         data = validated(s.MemberRolesSerializer, request)
         services.set_project_roles(project, person, data["roles"], by=actor(request))
@@ -215,7 +200,7 @@ class FreezeWindows(generics.ListAPIView):
     @extend_schema(request=s.FreezeWindowSerializer, responses={201: s.FreezeWindowSerializer})
     def post(self, request: Request, slug: str) -> Response:
         project = get_project_for(request.user, slug)
-        require(can_manage_project(request.user, project), "Only release managers set freezes.")
+        rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.FreezeWindowSerializer, request)
         window = services.save_freeze_window(project, by=actor(request), **data)
         return Response(s.FreezeWindowSerializer(window).data, status=status.HTTP_201_CREATED)
@@ -234,7 +219,7 @@ class FreezeWindowDetail(APIView):
     @extend_schema(request=s.FreezeWindowSerializer, responses=s.FreezeWindowSerializer)
     def patch(self, request: Request, slug: str, window_id: int) -> Response:
         project, window = self._load(request, slug, window_id)
-        require(can_manage_project(request.user, project), "Only release managers set freezes.")
+        rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.FreezeWindowSerializer, request, partial=True)
         window = services.save_freeze_window(project, by=actor(request), window=window, **data)
         return Response(s.FreezeWindowSerializer(window).data)
@@ -242,12 +227,9 @@ class FreezeWindowDetail(APIView):
     @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
     def delete(self, request: Request, slug: str, window_id: int) -> Response:
         project, window = self._load(request, slug, window_id)
-        require(can_manage_project(request.user, project), "Only release managers set freezes.")
+        rules.MANAGE_PROJECT.check(request.user, project)
         services.delete_freeze_window(window, by=actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-CHECKLIST_MANAGERS = "Only the project's release managers change its checklists."
 
 
 class ChecklistTemplates(generics.ListAPIView):
@@ -267,7 +249,7 @@ class ChecklistTemplates(generics.ListAPIView):
     def post(self, request: Request, slug: str) -> Response:
         """Add an item; releases created from now on get it."""
         project = get_project_for(request.user, slug)
-        require(can_manage_project(request.user, project), CHECKLIST_MANAGERS)
+        rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.ChecklistTemplateSerializer, request)
         template = services.save_checklist_template(project, by=actor(request), **data)
         return Response(
@@ -289,7 +271,7 @@ class ChecklistTemplateDetail(APIView):
     def patch(self, request: Request, slug: str, template_id: int) -> Response:
         """Releases created later get the change; existing releases keep their copies."""
         project, template = self._load(request, slug, template_id)
-        require(can_manage_project(request.user, project), CHECKLIST_MANAGERS)
+        rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(
             s.ChecklistTemplateSerializer, request, partial=True, context={"template": template}
         )
@@ -302,7 +284,7 @@ class ChecklistTemplateDetail(APIView):
     def delete(self, request: Request, slug: str, template_id: int) -> Response:
         """Future releases lose the item; existing releases keep their copies."""
         project, template = self._load(request, slug, template_id)
-        require(can_manage_project(request.user, project), CHECKLIST_MANAGERS)
+        rules.MANAGE_PROJECT.check(request.user, project)
         services.delete_checklist_template(template, by=actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -372,10 +354,7 @@ class Releases(generics.ListAPIView):
         project's defaults."""
         data = validated(s.ReleaseCreateSerializer, request)
         project = get_project_for(request.user, data.pop("project"))
-        require(
-            can_create_release(request.user, project),
-            "Only the project's release managers (or its project token) create releases.",
-        )
+        rules.CREATE_RELEASE.check(request.user, project)
         release = services.create_release(project, by=actor(request), **data)
         return release_response(release, status.HTTP_201_CREATED)
 
@@ -389,7 +368,7 @@ class ReleaseDetail(ReleaseScoped):
     @extend_schema(request=s.ReleaseUpdateSerializer, responses=s.ReleaseSerializer)
     def patch(self, request: Request, release_id: int) -> Response:
         release, access = self.release_and_access()
-        require(access.can_edit_release, "Only the release manager edits an active release.")
+        rules.EDIT_RELEASE.check(access)
         data = validated(s.ReleaseUpdateSerializer, request, partial=True)
         return release_response(services.update_release(release, by=actor(request), **data))
 
@@ -399,7 +378,8 @@ class LockScope(ReleaseScoped):
     def post(self, request: Request, release_id: int) -> Response:
         """planning → frozen: later scope changes go through change requests."""
         release, access = self.release_and_access()
-        require(access.is_manager, MANAGERS_ONLY)
+        rules.LOCK_SCOPE.check(access)
+        no_input(request)
         return release_response(services.lock_scope(release, by=actor(request)))
 
 
@@ -407,7 +387,7 @@ class CancelRelease(ReleaseScoped):
     @extend_schema(request=s.ReasonSerializer, responses=s.ReleaseSerializer)
     def post(self, request: Request, release_id: int) -> Response:
         release, access = self.release_and_access()
-        require(access.is_manager, MANAGERS_ONLY)
+        rules.CANCEL.check(access)
         data = validated(s.ReasonSerializer, request)
         return release_response(
             services.cancel_release(release, by=actor(request), reason=data["reason"])
@@ -420,13 +400,8 @@ class StartDeploy(ReleaseScoped):
         """approved → deploying, on the planned day and outside freeze windows unless the
         release manager overrides with a reason."""
         release, access = self.release_and_access()
-        require(access.can_deploy, "Only the release manager and DevOps start a deploy.")
+        rules.START_DEPLOY.check(access)
         data = validated(s.StartDeploySerializer, request)
-        if data["override_reason"].strip():
-            require(
-                access.can_override_deploy_guards,
-                "Only the release manager overrides a freeze window or the planned day.",
-            )
         return release_response(
             services.start_deploy(
                 release, by=actor(request), override_reason=data["override_reason"]
@@ -439,7 +414,8 @@ class FinishDeploy(ReleaseScoped):
     def post(self, request: Request, release_id: int) -> Response:
         """deploying → monitoring, once every required deployment checklist item is ticked."""
         release, access = self.release_and_access()
-        require(access.can_deploy, "Only the release manager and DevOps finish a deploy.")
+        rules.FINISH_DEPLOY.check(access)
+        no_input(request)
         return release_response(services.finish_deploy(release, by=actor(request)))
 
 
@@ -451,7 +427,8 @@ class CompleteRelease(ReleaseScoped):
         (pending, error and needs-judgement do not). Otherwise 409, with each reason in
         ``blockers``."""
         release, access = self.release_and_access()
-        require(access.is_manager, "Only a release manager marks a release released.")
+        rules.COMPLETE.check(access)
+        no_input(request)
         return release_response(health.release_if_healthy(release, by=actor(request)))
 
 
@@ -462,10 +439,7 @@ class RestoreHealth(ReleaseScoped):
         monitoring; refused (409) while a check that decides is still failing. A standing
         rollback recommendation lapses."""
         release, access = self.release_and_access()
-        require(
-            access.can_roll_back,
-            "Only the release manager, DevOps or the rollback plan's decider judge its health.",
-        )
+        rules.RESTORE_HEALTH.check(access)
         data = validated(s.ReasonSerializer, request)
         return release_response(
             health.restore_health(release, by=request.user, reason=data["reason"])
@@ -476,10 +450,7 @@ class RollBack(ReleaseScoped):
     @extend_schema(request=s.ReasonSerializer, responses=s.ReleaseSerializer)
     def post(self, request: Request, release_id: int) -> Response:
         release, access = self.release_and_access()
-        require(
-            access.can_roll_back,
-            "Only the release manager, DevOps or the rollback plan's decider roll back.",
-        )
+        rules.ROLL_BACK.check(access)
         data = validated(s.ReasonSerializer, request)
         return release_response(
             services.roll_back(release, by=actor(request), reason=data["reason"])
@@ -492,13 +463,8 @@ class DeployReports(ReleaseScoped):
         """CI reports its deploy. ``started`` and ``finished`` pass the same guards as a person
         (a 409 is the pipeline's gate); ``failed`` marks the release unhealthy."""
         release, access = self.release_and_access()
-        require(access.reports_deploys, "Only DevOps, the release manager or CI report deploys.")
+        rules.REPORT_DEPLOY.check(access)
         data = validated(s.DeployReportSerializer, request)
-        if data["override_reason"].strip():
-            require(
-                access.can_override_deploy_guards,
-                "Only the release manager overrides a freeze window or the planned day.",
-            )
         return release_response(services.record_deploy_report(release, by=actor(request), **data))
 
 
@@ -507,7 +473,7 @@ class FinishRollback(ReleaseScoped):
     def post(self, request: Request, release_id: int) -> Response:
         """The rollback is done; time to restore is measured to this moment."""
         release, access = self.release_and_access()
-        require(access.finishes_rollbacks, "Only whoever may roll back (or CI) reports this.")
+        rules.FINISH_ROLLBACK.check(access)
         data = validated(s.FinishRollbackSerializer, request)
         return release_response(
             services.finish_rollback(release, by=actor(request), at=data.get("at"))
@@ -519,7 +485,7 @@ class CarryForward(ReleaseScoped):
     def post(self, request: Request, release_id: int) -> Response:
         """Start a new release with the rolled-back one's included scope."""
         release, access = self.release_and_access()
-        require(access.is_manager, MANAGERS_ONLY)
+        rules.CARRY_FORWARD.check(access)
         data = validated(s.CarryForwardSerializer, request)
         new = services.carry_scope_forward(release, by=actor(request), **data)
         return release_response(new, status.HTTP_201_CREATED)
@@ -593,7 +559,7 @@ class ReleaseNotes(ReleaseScoped):
     def post(self, request: Request, release_id: int) -> Response:
         """Add a note to the timeline."""
         release, access = self.release_and_access()
-        require(access.can_add_note, "Viewers read the timeline; they do not write in it.")
+        rules.ADD_NOTE.check(access)
         data = validated(s.NoteSerializer, request)
         event = services.add_note(release, by=actor(request), text=data["text"])
         return Response(s.EventSerializer(event).data, status=status.HTTP_201_CREATED)
@@ -685,7 +651,7 @@ class ScopeItems(ReleaseScoped, generics.ListAPIView):
     def post(self, request: Request, release_id: int) -> Response:
         """Add an item while planning; once the scope is locked, request a change instead."""
         release, access = self.release_and_access()
-        require(access.edits_scope, "Only the release manager, Product and developers edit scope.")
+        rules.EDIT_SCOPE.check(access)
         data = validated(s.ScopeItemInputSerializer, request, context={"project": release.project})
         item = services.add_scope_item(release, by=actor(request), **data)
         return Response(s.ScopeItemSerializer(item).data, status=status.HTTP_201_CREATED)
@@ -709,7 +675,7 @@ class ScopeItemDetail(ScopeItemScoped):
     @extend_schema(request=s.ScopeItemInputSerializer, responses=s.ScopeItemSerializer)
     def patch(self, request: Request, release_id: int, item_id: int) -> Response:
         release, access, item = self.item()
-        require(access.edits_scope, "Only the release manager, Product and developers edit scope.")
+        rules.EDIT_SCOPE.check(access)
         data = validated(
             s.ScopeItemInputSerializer, request, partial=True, context={"project": release.project}
         )
@@ -724,7 +690,8 @@ class DeferScopeItem(ScopeItemScoped):
     def post(self, request: Request, release_id: int, item_id: int) -> Response:
         """Leave the item out of this release (while planning)."""
         _, access, item = self.item()
-        require(access.edits_scope, "Only the release manager, Product and developers edit scope.")
+        rules.EDIT_SCOPE.check(access)
+        no_input(request)
         item = services.set_scope_item_state(item, self.state, by=actor(request))
         return Response(s.ScopeItemSerializer(item).data)
 
@@ -743,7 +710,7 @@ class ResolveRisk(ScopeItemScoped):
     def post(self, request: Request, release_id: int, item_id: int) -> Response:
         """Record how a blocker-level risk was mitigated or accepted."""
         _, access, item = self.item()
-        require(access.resolves_risks, "Only the release manager and Product resolve risks.")
+        rules.RESOLVE_RISK.check(access)
         data = validated(s.ResolutionSerializer, request)
         item = services.resolve_risk(item, by=actor(request), resolution=data["resolution"])
         return Response(s.ScopeItemSerializer(item).data)
@@ -771,10 +738,7 @@ class ChangeRequests(ReleaseScoped, generics.ListAPIView):
         """Ask to add, remove or re-rate scope after the freeze; Product and the release
         manager both accept it, or one rejects it."""
         release, access = self.release_and_access()
-        require(
-            is_person(request.user) and access.requests_scope_changes,
-            "Only people working on the release request scope changes.",
-        )
+        rules.REQUEST_SCOPE_CHANGE.check(access)
         data = validated(
             s.ChangeRequestInputSerializer,
             request,
@@ -809,32 +773,16 @@ class ChangeRequestScoped(ReleaseScoped):
         return Response(s.ChangeRequestSerializer(CHANGE_REQUESTS.get(pk=change.pk)).data)
 
 
-def _refuse_unless_pending(change: ScopeChangeRequest) -> None:
-    if change.state != ScopeChangeRequest.State.PENDING:
-        raise Conflict(f"This change request is already {change.get_state_display().lower()}.")
-
-
 class AcceptChange(ChangeRequestScoped):
     @extend_schema(request=s.AcceptChangeSerializer, responses=s.ChangeRequestSerializer)
     def post(self, request: Request, release_id: int, request_id: int) -> Response:
         """Accept as Product or as the release manager; the second acceptance applies the
         change and makes existing sign-offs stale."""
         _, access, change = self.change()
-        _refuse_unless_pending(change)
-        roles = access.can_accept_change_as(change)
-        require(
-            bool(roles),
-            "Only Product and the release manager accept scope changes, and never their own.",
-        )
+        # The service holds the rules of who accepts (never their own, once each side).
+        rules.PEOPLE_ONLY.check(access)
         data = validated(s.AcceptChangeSerializer, request)
-        as_role = data.get("as_role")
-        if as_role is None:
-            given = {
-                Role.PRODUCT: change.product_approved_at,
-                Role.RELEASE_MANAGER: change.manager_approved_at,
-            }
-            as_role = next((r for r in roles if given[r] is None), roles[0])
-        require(as_role in roles, f"You cannot accept as {Role(as_role).label}.")
+        as_role = data.get("as_role") or access.change_request_role(change)
         change = services.approve_change_request(change, by=request.user, as_role=as_role)
         return self.respond(change)
 
@@ -843,11 +791,7 @@ class RejectChange(ChangeRequestScoped):
     @extend_schema(request=s.ReasonSerializer, responses=s.ChangeRequestSerializer)
     def post(self, request: Request, release_id: int, request_id: int) -> Response:
         _, access, change = self.change()
-        _refuse_unless_pending(change)
-        require(
-            access.can_decide_change_request(change),
-            "Only Product and the release manager reject scope changes, and never their own.",
-        )
+        rules.PEOPLE_ONLY.check(access)
         data = validated(s.ReasonSerializer, request)
         change = services.reject_change_request(change, by=request.user, reason=data["reason"])
         return self.respond(change)
@@ -857,11 +801,9 @@ class WithdrawChange(ChangeRequestScoped):
     @extend_schema(request=None, responses=s.ChangeRequestSerializer)
     def post(self, request: Request, release_id: int, request_id: int) -> Response:
         """Withdraw your own pending request."""
-        _, _, change = self.change()
-        require(
-            is_person(request.user) and change.requested_by_id == request.user.pk,
-            "Only the person who asked for a change can withdraw it.",
-        )
+        _, access, change = self.change()
+        rules.PEOPLE_ONLY.check(access)
+        no_input(request)
         change = services.withdraw_change_request(change, by=request.user)
         return self.respond(change)
 
@@ -882,7 +824,7 @@ class Assignments(ReleaseScoped, generics.ListAPIView):
     @extend_schema(request=s.AssignmentInputSerializer, responses={201: s.AssignmentSerializer})
     def post(self, request: Request, release_id: int) -> Response:
         release, access = self.release_and_access()
-        require(access.is_manager, "Only the release manager assigns roles.")
+        rules.ASSIGN_ROLES.check(access)
         data = validated(s.AssignmentInputSerializer, request, context={"project": release.project})
         assignment = services.assign_role(release, data["user"], data["role"], by=actor(request))
         return Response(s.AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
@@ -893,7 +835,7 @@ class AssignmentDetail(ReleaseScoped):
     def delete(self, request: Request, release_id: int, assignment_id: int) -> Response:
         release, access = self.release_and_access()
         assignment = get_object_or_404(release.assignments.select_related("user"), pk=assignment_id)
-        require(access.is_manager, "Only the release manager assigns roles.")
+        rules.ASSIGN_ROLES.check(access)
         services.unassign_role(release, assignment.user, assignment.role, by=actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -934,7 +876,7 @@ class TickItem(ChecklistItemScoped):
     def post(self, request: Request, release_id: int, item_id: int) -> Response:
         """Tick with evidence: a note, a link, or both."""
         access, item = self.item()
-        require(access.ticks(item), "Only the item's owner role or the release manager ticks it.")
+        rules.TICK.check(access, item)
         data = validated(s.TickSerializer, request)
         item = services.tick_checklist_item(
             item, by=actor(request), note=data["note"], url=data["url"]
@@ -947,7 +889,7 @@ class UntickItem(ChecklistItemScoped):
     def post(self, request: Request, release_id: int, item_id: int) -> Response:
         """Untick; a required readiness item makes existing sign-offs stale."""
         access, item = self.item()
-        require(access.ticks(item), "Only the item's owner role or the release manager unticks.")
+        rules.TICK.check(access, item)
         data = validated(s.UntickSerializer, request)
         item = services.untick_checklist_item(item, by=actor(request), reason=data["reason"])
         return Response(s.ChecklistItemSerializer(item).data)
@@ -971,10 +913,7 @@ class RollbackPlanView(ReleaseScoped):
     @extend_schema(request=s.RollbackPlanSerializer, responses=s.RollbackPlanSerializer)
     def patch(self, request: Request, release_id: int) -> Response:
         release, access = self.release_and_access()
-        require(
-            access.edits_rollback_plan,
-            "Only the release manager and DevOps edit the rollback plan.",
-        )
+        rules.EDIT_ROLLBACK_PLAN.check(access)
         data = validated(
             s.RollbackPlanSerializer, request, partial=True, context={"project": release.project}
         )
@@ -987,7 +926,7 @@ class ReviewActions(ReleaseScoped):
     def post(self, request: Request, release_id: int) -> Response:
         """Add a follow-up action to the post-release review."""
         release, access = self.release_and_access()
-        require(access.writes_review, "Only people working on the release write its review.")
+        rules.WRITE_REVIEW.check(access)
         data = validated(
             s.ReviewActionInputSerializer, request, context={"project": release.project}
         )
@@ -1002,11 +941,8 @@ class CompleteReviewAction(ReleaseScoped):
         action = get_object_or_404(
             ReviewAction.objects.select_related("owner"), pk=action_id, review__release=release
         )
-        require(
-            access.writes_review
-            or (is_person(request.user) and action.owner_id == request.user.pk),
-            "Only people working on the release, or the action's owner, mark it done.",
-        )
+        rules.COMPLETE_REVIEW_ACTION.check(access, action)
+        no_input(request)
         action = services.complete_review_action(action, by=actor(request))
         return Response(s.ReviewActionSerializer(action).data)
 
@@ -1033,7 +969,7 @@ class ReviewView(ReleaseScoped):
     def put(self, request: Request, release_id: int) -> Response:
         """Start or update the review once the release is released or rolled back."""
         release, access = self.release_and_access()
-        require(access.writes_review, "Only people working on the release write its review.")
+        rules.WRITE_REVIEW.check(access)
         data = validated(s.ReviewSerializer, request, partial=True)
         services.save_review(release, by=actor(request), **data)
         return self.review_response(release)
@@ -1087,4 +1023,5 @@ class MarkAllNotificationsRead(APIView):
     @extend_schema(request=None, responses=s.MarkedSerializer)
     def post(self, request: Request) -> Response:
         """Mark every one of your notifications read."""
+        no_input(request)
         return _marked(request, notices.mark_all_read(request.user))

@@ -13,12 +13,14 @@ project it is an outsider.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
 
+from releases.errors import NotAllowed
 from releases.models import (
     ChecklistItem,
     Health,
@@ -83,10 +85,21 @@ def is_project_member(user: Any, project: Project) -> bool:
 
 
 def can_manage_project(user: Any, project: Project) -> bool:
-    """Release managers and administrators edit settings, members and integrations."""
+    """Release managers and administrators edit settings, members and checklists."""
     return bool(
         user.is_authenticated
         and (user.is_superuser or Role.RELEASE_MANAGER in project_roles(user, project))
+    )
+
+
+def can_configure_monitoring(user: Any, project: Project) -> bool:
+    """Connecting CI and monitoring is DevOps' job: DevOps, release managers, administrators.
+    Everyone else in the project reads the integrations and checks (never their credentials)."""
+    return bool(
+        user.is_authenticated
+        and (
+            user.is_superuser or project_roles(user, project) & {Role.RELEASE_MANAGER, Role.DEVOPS}
+        )
     )
 
 
@@ -497,3 +510,109 @@ def get_release_for(user: Any, pk: int, queryset: Any = None) -> tuple[Release, 
     if not access.can_view:
         raise Http404("No such release.")
     return release, access
+
+
+# --- rules ----------------------------------------------------------------------------------
+#
+# Each rule says who may do something, whatever the release's state, and the sentence a refusal
+# gives. The pages, the API and the services ask the same rule, so a person gets the same answer
+# (and the same words) through every door; what the state allows is the services' to refuse.
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may do one thing, and the sentence that explains a refusal."""
+
+    test: Callable[..., bool]
+    refusal: str
+
+    def allows(self, *subject: Any) -> bool:
+        return bool(self.test(*subject))
+
+    def check(self, *subject: Any) -> None:
+        """Raise ``NotAllowed`` with the rule's sentence (403 in both doors)."""
+        if not self.allows(*subject):
+            raise NotAllowed(self.refusal)
+
+
+# On a project: ``rule.check(user, project)``.
+CREATE_PROJECT = Rule(
+    lambda user: can_create_project(user),
+    "Only administrators, and people they allow to, create projects.",
+)
+MANAGE_PROJECT = Rule(
+    can_manage_project, "Only the project's release managers change its settings."
+)
+CREATE_RELEASE = Rule(
+    can_create_release,
+    "Only the project's release managers (or its project token) create releases.",
+)
+CONFIGURE_MONITORING = Rule(
+    can_configure_monitoring,
+    "Only DevOps and the project's release managers configure integrations and checks.",
+)
+
+# On a release: ``rule.check(access)``.
+EDIT_RELEASE = Rule(lambda a: a.is_manager, "Only a release manager edits a release.")
+LOCK_SCOPE = Rule(lambda a: a.is_manager, "Only a release manager locks the scope.")
+CANCEL = Rule(lambda a: a.is_manager, "Only a release manager cancels a release.")
+START_DEPLOY = Rule(lambda a: a.can_deploy, "Only DevOps or a release manager starts a deploy.")
+FINISH_DEPLOY = Rule(
+    lambda a: a.can_deploy, "Only DevOps or a release manager marks the deploy done."
+)
+REPORT_DEPLOY = Rule(
+    lambda a: a.reports_deploys, "Only DevOps, a release manager or CI report deploys."
+)
+COMPLETE = Rule(lambda a: a.is_manager, "Only a release manager marks a release released.")
+RESTORE_HEALTH = Rule(
+    lambda a: a.can_roll_back,
+    "Only DevOps, a release manager or the rollback plan's decider judge a release's health.",
+)
+ROLL_BACK = Rule(
+    lambda a: a.can_roll_back,
+    "Only DevOps, a release manager or the rollback plan's decider roll back.",
+)
+FINISH_ROLLBACK = Rule(
+    lambda a: a.finishes_rollbacks,
+    "Only whoever may roll back, or CI, records that the rollback finished.",
+)
+CARRY_FORWARD = Rule(
+    lambda a: a.is_manager,
+    "Only a release manager carries the scope of a rolled-back release into a new one.",
+)
+EDIT_SCOPE = Rule(
+    lambda a: a.edits_scope, "Only Product, developers and the release manager edit the scope."
+)
+REQUEST_SCOPE_CHANGE = Rule(
+    lambda a: is_person(a.user) and a.requests_scope_changes,
+    "Only the people working on the release request scope changes.",
+)
+RESOLVE_RISK = Rule(
+    lambda a: a.resolves_risks, "Only Product or the release manager resolve a risk."
+)
+ASSIGN_ROLES = Rule(lambda a: a.is_manager, "Only a release manager changes who holds which role.")
+EDIT_ROLLBACK_PLAN = Rule(
+    lambda a: a.edits_rollback_plan, "Only DevOps and the release manager keep the rollback plan."
+)
+ADD_NOTE = Rule(lambda a: a.can_add_note, "Viewers read the timeline; they do not write in it.")
+WRITE_REVIEW = Rule(
+    lambda a: a.writes_review, "Only the people working on the release write its review."
+)
+EDIT_CHECKS = Rule(
+    lambda a: a.edits_checks, "Only DevOps and the release manager change a release's checks."
+)
+TICK = Rule(
+    lambda a, item: a.ticks(item),
+    "Only the item's owner role or the release manager ticks or unticks it.",
+)
+COMPLETE_REVIEW_ACTION = Rule(
+    lambda a, action: a.writes_review or (is_person(a.user) and action.owner_id == a.user.pk),
+    "Only the people working on the release, or the action's owner, mark it done.",
+)
+# Changes to locked scope: the services hold these rules (who asked, who accepted already),
+# so both doors call the service and show its sentence.
+# Sign-offs, the go/no-go poll and decisions: the approval services hold those rules (who is
+# assigned, who decides under the project's policy); the doors only keep machines out.
+PEOPLE_ONLY = Rule(
+    lambda a: is_person(a.user), "A person does this, with their own judgement, not a token."
+)

@@ -35,6 +35,7 @@ from monitoring.models import CheckPhase, RollbackTrigger
 from releases import dashboard as dash
 from releases import forms, services
 from releases import notifications as notices
+from releases import permissions as rules
 from releases import timeline as tl
 from releases.errors import NotAllowed, Refused
 from releases.models import (
@@ -241,11 +242,11 @@ def release_create(request: HttpRequest) -> HttpResponse:
 @signed_in
 def release_edit(request: HttpRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
-    if not access.can_edit_release:
+    if not rules.EDIT_RELEASE.allows(access):
         return render(
             request,
             "releases/release_form.html",
-            {"release": release, "problem": "Only a release manager edits an active release."},
+            {"release": release, "problem": rules.EDIT_RELEASE.refusal},
             status=403,
         )
     names = list(forms.ReleaseForm.base_fields)
@@ -370,19 +371,22 @@ def run(
     pk: int,
     *,
     section: str,
-    allowed: bool,
-    why_not: str,
+    rule: rules.Rule | None,
+    access: ReleaseAccess,
     call: Callable[[], Any],
+    subject: tuple[Any, ...] = (),
     done: str | Callable[[Any], str] = "Saved.",
     form: Any = None,
     key: str = "",
     go_to: Callable[[Any], str] | None = None,
 ) -> HttpResponse:
-    """Check permission, validate, call one service, answer. Nothing changes on any failure.
+    """Ask the rule, validate, call one service, answer. Nothing changes on any failure.
 
+    The rule refuses who may not (403, its sentence); the service refuses what the release's
+    state does not allow (409). With no rule here, the service holds it and refuses itself.
     ``go_to`` sends the browser to another page on success (e.g. the release just created)."""
-    if not allowed:
-        return answer(request, pk, section=section, problem=why_not, status=403)
+    if rule is not None and not rule.allows(access, *subject):
+        return answer(request, pk, section=section, problem=rule.refusal, status=403)
     if form is not None and not form.is_valid():
         return answer(
             request,
@@ -425,9 +429,6 @@ def _release(request: HttpRequest, pk: int) -> tuple[Release, ReleaseAccess]:
     return get_release_for(request.user, pk)
 
 
-READ_ONLY = "You can read this release but not change it."
-
-
 # --- lifecycle --------------------------------------------------------------------------------
 
 
@@ -441,8 +442,8 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request,
             pk,
             section="header",
-            allowed=access.can_lock_scope,
-            why_not="Only a release manager locks the scope, while the release is planning.",
+            rule=rules.LOCK_SCOPE,
+            access=access,
             call=lambda: services.lock_scope(release, by=user),
             done="Scope locked.",
         )
@@ -452,10 +453,10 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request,
             pk,
             section="header",
-            allowed=access.can_cancel,
+            rule=rules.CANCEL,
+            access=access,
             form=form,
             key="cancel",
-            why_not="Only a release manager cancels a release, and not once it is deploying.",
             call=lambda: services.cancel_release(
                 release, by=user, reason=form.cleaned_data["reason"]
             ),
@@ -467,10 +468,10 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request,
             pk,
             section="header",
-            allowed=access.can_start_deploy,
+            rule=rules.START_DEPLOY,
+            access=access,
             form=form,
             key="start_deploy",
-            why_not="Only DevOps or a release manager starts the deploy of an approved release.",
             call=lambda: services.start_deploy(
                 release, by=user, override_reason=form.cleaned_data["override_reason"]
             ),
@@ -481,8 +482,8 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request,
             pk,
             section="header",
-            allowed=access.can_finish_deploy,
-            why_not="Only DevOps or a release manager marks the deploy done.",
+            rule=rules.FINISH_DEPLOY,
+            access=access,
             call=lambda: services.finish_deploy(release, by=user),
             done="Deploy done.",
         )
@@ -491,8 +492,8 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request,
             pk,
             section="header",
-            allowed=access.can_complete,
-            why_not="Only a release manager marks a release released after monitoring.",
+            rule=rules.COMPLETE,
+            access=access,
             # Fail closed: released only when every required post-release check counts as
             # passing and the release is not unhealthy.
             call=lambda: health.release_if_healthy(release, by=user),
@@ -504,11 +505,10 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request,
             pk,
             section="header",
-            allowed=access.can_restore_health,
+            rule=rules.RESTORE_HEALTH,
+            access=access,
             form=form,
             key="restore_health",
-            why_not="Only DevOps, a release manager or the rollback decider judge an unhealthy "
-            "release healthy again, while it is deploying or monitoring.",
             call=lambda: health.restore_health(
                 release, by=user, reason=form.cleaned_data["reason"]
             ),
@@ -520,11 +520,10 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request,
             pk,
             section="header",
-            allowed=access.can_roll_back_now,
+            rule=rules.ROLL_BACK,
+            access=access,
             form=form,
             key="roll_back",
-            why_not="Only DevOps, a release manager or the rollback decider rolls back, "
-            "and only during the deploy or the monitoring window.",
             call=lambda: services.roll_back(release, by=user, reason=form.cleaned_data["reason"]),
             done="Rolled back.",
         )
@@ -534,11 +533,10 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request,
             pk,
             section="header",
-            allowed=access.can_finish_rollback,
+            rule=rules.FINISH_ROLLBACK,
+            access=access,
             form=form,
             key="finish_rollback",
-            why_not="Only DevOps, a release manager or the rollback decider records that the "
-            "rollback finished, once, after the release was rolled back.",
             call=lambda: services.finish_rollback(
                 release, by=user, at=form.cleaned_data["finished_at"]
             ),
@@ -550,11 +548,10 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request,
             pk,
             section="header",
-            allowed=access.can_carry_scope_forward,
+            rule=rules.CARRY_FORWARD,
+            access=access,
             form=form,
             key="carry_forward",
-            why_not="Only a release manager carries the scope of a rolled-back release into a "
-            "new one, once.",
             call=lambda: services.carry_scope_forward(
                 release, by=user, version=form.cleaned_data["version"]
             ),
@@ -587,10 +584,10 @@ def scope_add(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section="scope",
-        allowed=access.can_edit_scope,
+        rule=rules.EDIT_SCOPE,
+        access=access,
         form=form,
         key="scope-new",
-        why_not=_scope_refusal(release, access),
         call=lambda: services.add_scope_item(release, by=request.user, **form.cleaned_data),
         done=lambda item: f"Added “{item.title}”.",
     )
@@ -606,10 +603,10 @@ def scope_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         request,
         pk,
         section="scope",
-        allowed=access.can_edit_scope,
+        rule=rules.EDIT_SCOPE,
+        access=access,
         form=form,
         key=f"scope-{item.pk}",
-        why_not=_scope_refusal(release, access),
         call=lambda: services.update_scope_item(item, by=request.user, **form.cleaned_data),
         done=lambda saved: f"Saved “{saved.title}”.",
     )
@@ -628,8 +625,8 @@ def scope_state(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         request,
         pk,
         section="scope",
-        allowed=access.can_edit_scope,
-        why_not=_scope_refusal(release, access),
+        rule=rules.EDIT_SCOPE,
+        access=access,
         call=lambda: services.set_scope_item_state(item, state, by=request.user),
         done=lambda saved: f"{verb} “{saved.title}”.",
     )
@@ -645,19 +642,13 @@ def risk_resolve(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         request,
         pk,
         section="scope",
-        allowed=access.can_resolve_risk,
+        rule=rules.RESOLVE_RISK,
+        access=access,
         form=form,
         key=f"resolve-{item.pk}",
-        why_not="Product or the release manager records how a risk was resolved.",
         call=lambda: services.resolve_risk(item, by=request.user, **form.cleaned_data),
         done="Risk resolved.",
     )
-
-
-def _scope_refusal(release: Release, access: ReleaseAccess) -> str:
-    if release.scope_locked:
-        return "The scope is locked: request a change instead."
-    return "Only Product, developers and the release manager edit the scope."
 
 
 @signed_in
@@ -669,11 +660,10 @@ def change_request_new(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section="scope",
-        allowed=access.can_request_scope_change,
+        rule=rules.REQUEST_SCOPE_CHANGE,
+        access=access,
         form=form,
         key="change-request",
-        why_not="Scope changes are requested by the people on the release once the scope is "
-        "locked and before the deploy.",
         call=lambda: services.request_scope_change(
             release, by=request.user, **form.service_kwargs()
         ),
@@ -695,8 +685,8 @@ def change_request_accept(request: HttpRequest, pk: int, request_pk: int) -> Htt
         request,
         pk,
         section="scope",
-        allowed=role is not None,
-        why_not=_decide_refusal(change, request.user),
+        rule=None,
+        access=access,
         call=lambda: services.approve_change_request(change, by=request.user, as_role=role),
         done=lambda decided: (
             "Accepted and applied."
@@ -716,10 +706,10 @@ def change_request_reject(request: HttpRequest, pk: int, request_pk: int) -> Htt
         request,
         pk,
         section="scope",
-        allowed=access.can_decide_change_request(change),
+        rule=None,
+        access=access,
         form=form,
         key=f"reject-{change.pk}",
-        why_not=_decide_refusal(change, request.user),
         call=lambda: services.reject_change_request(
             change, by=request.user, reason=form.cleaned_data["reason"]
         ),
@@ -736,19 +726,11 @@ def change_request_withdraw(request: HttpRequest, pk: int, request_pk: int) -> H
         request,
         pk,
         section="scope",
-        allowed=access.can_withdraw_change_request(change),
-        why_not="Only the person who asked for a change withdraws it, while it is waiting.",
+        rule=None,
+        access=access,
         call=lambda: services.withdraw_change_request(change, by=request.user),
         done="Request withdrawn.",
     )
-
-
-def _decide_refusal(change: ScopeChangeRequest, user: Any) -> str:
-    if change.state != ScopeChangeRequest.State.PENDING:
-        return f"This change request is already {change.get_state_display().lower()}."
-    if change.requested_by_id == user.pk:
-        return "You asked for this change, so someone else has to accept it."
-    return "Only Product and the release manager decide scope changes, once each."
 
 
 # --- checklists -------------------------------------------------------------------------------
@@ -756,15 +738,6 @@ def _decide_refusal(change: ScopeChangeRequest, user: Any) -> str:
 
 def _checklist_item(release: Release, item_pk: int) -> ChecklistItem:
     return get_object_or_404(ChecklistItem, pk=item_pk, release=release)
-
-
-def _tick_refusal(item: ChecklistItem, release: Release) -> str:
-    if not release.is_active:
-        return "The release is finished; its checklists are closed."
-    return (
-        f"“{item.title}” is ticked by its owner ({item.get_owner_role_display()}) or the "
-        "release manager."
-    )
 
 
 @signed_in
@@ -777,10 +750,11 @@ def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         request,
         pk,
         section="checklists",
-        allowed=access.can_tick(item),
+        rule=rules.TICK,
+        access=access,
+        subject=(item,),
         form=form,
         key=f"tick-{item.pk}",
-        why_not=_tick_refusal(item, release),
         call=lambda: services.tick_checklist_item(
             item, by=request.user, note=form.cleaned_data["note"], url=form.cleaned_data["url"]
         ),
@@ -798,10 +772,11 @@ def checklist_untick(request: HttpRequest, pk: int, item_pk: int) -> HttpRespons
         request,
         pk,
         section="checklists",
-        allowed=access.can_tick(item),
+        rule=rules.TICK,
+        access=access,
+        subject=(item,),
         form=form,
         key=f"untick-{item.pk}",
-        why_not=_tick_refusal(item, release),
         call=lambda: services.untick_checklist_item(
             item, by=request.user, reason=form.cleaned_data["reason"]
         ),
@@ -821,10 +796,10 @@ def role_assign(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section="signoffs",
-        allowed=access.can_assign_roles,
+        rule=rules.ASSIGN_ROLES,
+        access=access,
         form=form,
         key="assign",
-        why_not="Only a release manager changes who holds which role on an active release.",
         call=lambda: services.assign_role(
             release, form.cleaned_data["user"], form.cleaned_data["role"], by=request.user
         ),
@@ -841,10 +816,10 @@ def role_unassign(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section="signoffs",
-        allowed=access.can_assign_roles,
+        rule=rules.ASSIGN_ROLES,
+        access=access,
         form=form,
         key="assign",
-        why_not="Only a release manager changes who holds which role on an active release.",
         call=lambda: services.unassign_role(
             release, form.cleaned_data["user"], form.cleaned_data["role"], by=request.user
         ),
@@ -870,10 +845,10 @@ def rollback_plan(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section="rollback",
-        allowed=access.can_edit_rollback_plan,
+        rule=rules.EDIT_ROLLBACK_PLAN,
+        access=access,
         form=form,
         key="rollback",
-        why_not="DevOps and the release manager keep the rollback plan of an active release.",
         call=lambda: services.update_rollback_plan(release, by=request.user, **form.cleaned_data),
         done=saved,
     )
@@ -891,9 +866,6 @@ def _trigger(release: Release, trigger_pk: int) -> RollbackTrigger:
     )
 
 
-TRIGGER_REFUSAL = "DevOps and the release manager keep the rollback triggers of an active release."
-
-
 @signed_in
 @require_POST
 def rollback_trigger_add(request: HttpRequest, pk: int) -> HttpResponse:
@@ -905,10 +877,10 @@ def rollback_trigger_add(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section="rollback",
-        allowed=access.can_edit_rollback_plan,
+        rule=rules.EDIT_ROLLBACK_PLAN,
+        access=access,
         form=form,
         key="trigger-new",
-        why_not=TRIGGER_REFUSAL,
         call=lambda: health.add_rollback_trigger(
             release,
             by=request.user,
@@ -930,10 +902,10 @@ def rollback_trigger_save(request: HttpRequest, pk: int, trigger_pk: int) -> Htt
         request,
         pk,
         section="rollback",
-        allowed=access.can_edit_rollback_plan,
+        rule=rules.EDIT_ROLLBACK_PLAN,
+        access=access,
         form=form,
         key=f"trigger-{trigger.pk}",
-        why_not=TRIGGER_REFUSAL,
         call=lambda: health.update_rollback_trigger(
             trigger,
             by=request.user,
@@ -953,8 +925,8 @@ def rollback_trigger_remove(request: HttpRequest, pk: int, trigger_pk: int) -> H
         request,
         pk,
         section="rollback",
-        allowed=access.can_edit_rollback_plan,
-        why_not=TRIGGER_REFUSAL,
+        rule=rules.EDIT_ROLLBACK_PLAN,
+        access=access,
         call=lambda: health.remove_rollback_trigger(trigger, by=request.user),
         done=f"Trigger removed: {trigger.description}.",
     )
@@ -969,10 +941,10 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section="events",
-        allowed=access.can_add_note,
+        rule=rules.ADD_NOTE,
+        access=access,
         form=form,
         key="note",
-        why_not="Viewers read the log but do not write in it.",
         call=lambda: services.add_note(release, by=request.user, text=form.cleaned_data["text"]),
         done="Note added.",
     )
@@ -987,11 +959,10 @@ def review_save(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section="review",
-        allowed=access.can_write_review,
+        rule=rules.WRITE_REVIEW,
+        access=access,
         form=form,
         key="review",
-        why_not="The review is written by the people on the release once it is released or "
-        "rolled back.",
         call=lambda: services.save_review(release, by=request.user, **form.cleaned_data),
         done="Review saved.",
     )
@@ -1006,10 +977,10 @@ def review_action_add(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section="review",
-        allowed=access.can_write_review,
+        rule=rules.WRITE_REVIEW,
+        access=access,
         form=form,
         key="review-action",
-        why_not="Actions are added to the review once the release is released or rolled back.",
         call=lambda: services.add_review_action(release, by=request.user, **form.cleaned_data),
         done=lambda action: f"Action added: {action.description}",
     )
@@ -1024,8 +995,9 @@ def review_action_done(request: HttpRequest, pk: int, action_pk: int) -> HttpRes
         request,
         pk,
         section="review",
-        allowed=access.can_write_review,
-        why_not="Only the people on the release close its review actions.",
+        rule=rules.COMPLETE_REVIEW_ACTION,
+        access=access,
+        subject=(action,),
         call=lambda: services.complete_review_action(action, by=request.user),
         done=lambda done: f"Done: {done.description}",
     )
@@ -1166,13 +1138,9 @@ def settings_run(
     page: SettingsPage = SETTINGS,
 ) -> HttpResponse:
     """The project-settings twin of ``run``: managers only, one service call, full page."""
-    if not can_manage_project(request.user, project):
+    if not rules.MANAGE_PROJECT.allows(request.user, project):
         return settings_answer(
-            request,
-            project,
-            status=403,
-            problem="Only the project's release managers change its settings.",
-            page=page,
+            request, project, status=403, problem=rules.MANAGE_PROJECT.refusal, page=page
         )
     if form is not None and not form.is_valid():
         return settings_answer(

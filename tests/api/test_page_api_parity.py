@@ -1,0 +1,140 @@
+"""The page and the API are two doors to one rulebook: every release action, tried by every
+member of the cast on a release in every state, gets the same outcome through both, refused
+with the same status and the same sentence.
+
+Each attempt runs inside a savepoint that is rolled back, so both doors see the same release.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from monitoring import health
+from releases import services
+from releases.models import Release
+from tests.builders import Cast, make_approved, make_deploying, make_monitoring, make_release
+
+pytestmark = pytest.mark.django_db
+
+CAST = ("rita", "paul", "quinn", "dana", "devin", "vic")
+
+
+@dataclass(frozen=True)
+class Action:
+    page: str  # the page's action name: /releases/<pk>/do/<page>/
+    api: str  # the API's address under /api/releases/<pk>/
+    body: dict[str, Any]
+
+
+ACTIONS = (
+    Action("lock_scope", "lock-scope/", {}),
+    Action("cancel", "cancel/", {"reason": "Not needed any more"}),
+    Action("start_deploy", "start-deploy/", {"override_reason": ""}),
+    Action("finish_deploy", "finish-deploy/", {}),
+    Action("complete", "complete/", {}),
+    Action("restore_health", "restore-health/", {"reason": "The spike was a load test"}),
+    Action("roll_back", "roll-back/", {"reason": "Errors after the deploy"}),
+    Action("finish_rollback", "finish-rollback/", {}),
+    Action("carry_forward", "carry-forward/", {"version": "9.9.9"}),
+)
+
+
+def releases_in_every_state(cast: Cast) -> dict[str, Release]:
+    past = timezone.now() - dt.timedelta(minutes=1)
+    frozen = make_release(cast, "2.0.0")
+    services.lock_scope(frozen, by=cast.rita)
+    approved = make_approved(make_release(cast, "2.1.0"), cast)
+    unhealthy = make_monitoring(make_release(cast, "2.4.0"), cast)
+    services.mark_health(unhealthy, "unhealthy", by="Greenlight", reason="5xx spike")
+    rolled_back = make_deploying(make_release(cast, "2.5.0"), cast)
+    services.roll_back(rolled_back, by=cast.dana, reason="Errors")
+    released = make_monitoring(make_release(cast, "2.6.0"), cast)
+    Release.objects.filter(pk=released.pk).update(monitoring_until=past)
+    health.release_if_healthy(released, by=cast.rita)
+    cancelled = make_release(cast, "2.7.0")
+    services.cancel_release(cancelled, by=cast.rita, reason="Dropped")
+    done = make_monitoring(make_release(cast, "2.3.0"), cast)
+    Release.objects.filter(pk=done.pk).update(monitoring_until=past)
+    return {
+        "planning": make_release(cast, "1.0.0"),
+        "frozen": frozen,
+        "approved": approved,
+        "deploying": make_deploying(make_release(cast, "2.2.0"), cast),
+        "monitoring": done,
+        "unhealthy": unhealthy,
+        "rolled_back": rolled_back,
+        "released": released,
+        "cancelled": cancelled,
+    }
+
+
+def outcome_of_page(client: Client, release: Release, action: Action) -> tuple[str, int, str]:
+    response = client.post(f"/releases/{release.pk}/do/{action.page}/", action.body)
+    if response.status_code == 302:
+        return ("allowed", 0, "")
+    problem = response.context["page"].problem if response.context else ""
+    return ("refused", response.status_code, problem)
+
+
+def outcome_of_api(client: APIClient, release: Release, action: Action) -> tuple[str, int, str]:
+    response = client.post(f"/api/releases/{release.pk}/{action.api}", action.body, format="json")
+    if response.status_code < 300:
+        return ("allowed", 0, "")
+    body = response.json()
+    detail = body.get("detail", "") if isinstance(body, dict) else ""
+    # Field errors are 400 in the API, 422 on the page: the same outcome, bad input.
+    status = 422 if response.status_code == 400 else response.status_code
+    return ("refused", status, detail)
+
+
+def attempt(door: Any, client: Any, release: Release, action: Action) -> Any:
+    """Knock on one door and roll back, so the next door finds the release as it was."""
+    with transaction.atomic():
+        result = door(client, release, action)
+        transaction.set_rollback(True)
+    return result
+
+
+def test_it_gives_the_same_outcome_and_sentence_in_the_page_and_the_api(cast):
+    releases = releases_in_every_state(cast)
+    pages, apis = {}, {}
+    for name in CAST:
+        pages[name] = Client()
+        pages[name].force_login(getattr(cast, name))
+        apis[name] = APIClient()
+        apis[name].force_login(getattr(cast, name))
+
+    differences = []
+    refusals = set()
+    for state, release in releases.items():
+        for action in ACTIONS:
+            for name in CAST:
+                page = attempt(outcome_of_page, pages[name], release, action)
+                api = attempt(outcome_of_api, apis[name], release, action)
+                if page != api:
+                    differences.append(f"{action.page} by {name} ({state}): page {page}, api {api}")
+                refusals.add(page[0])
+
+    assert not differences, "\n".join(differences)
+    # Both outcomes occur, so the walk compared something.
+    assert refusals == {"allowed", "refused"}
+
+
+def test_it_refuses_a_viewer_with_the_rules_sentence_in_both_doors(cast):
+    release = make_release(cast)
+    page, api = Client(), APIClient()
+    page.force_login(cast.vic)
+    api.force_login(cast.vic)
+
+    on_page = outcome_of_page(page, release, ACTIONS[0])
+    in_api = outcome_of_api(api, release, ACTIONS[0])
+
+    assert on_page == in_api == ("refused", 403, "Only a release manager locks the scope.")
