@@ -293,6 +293,7 @@ def delete_integration(integration: Integration, *, by: Any) -> None:
             kind=ProjectEventKind.INTEGRATION,
             row=integration,
             removed=True,
+            data={"check_templates": [c.name for c in integration.checks.filter(release=None)]},
         )
         integration.delete()
     logger.info("Integration %s deleted by %s", integration.name, by)

@@ -83,6 +83,10 @@ def log_project_event(
         raise RuntimeError(
             "log_project_event() must run inside the transaction of the change it records."
         )
+    who = actor_fields(actor)
+    if who["actor"] is not None:
+        # The name stays in the record if the account is deleted later.
+        who["actor_label"] = who["actor"].get_username()[:120]
     return ProjectEvent.objects.create(
         project=project,
         kind=kind,
@@ -91,7 +95,7 @@ def log_project_event(
         before=before,
         after=after,
         data=data or {},
-        **actor_fields(actor),
+        **who,
     )
 
 
@@ -106,11 +110,12 @@ def log_project_change(
 ) -> ProjectEvent | None:
     """Record a project row being added, changed or removed, field by field.
 
-    Call it with ``row`` changed in memory but not yet written (or about to be deleted): the
-    stored row is the "before". Every field of the model is compared, so a field added to the
-    model later is audited without more code; ``audit_ignore`` on a model names the fields a
-    machine keeps up to date (health, polling state) rather than a person. Nothing changed:
-    no event, and None.
+    Call it with ``row`` changed (and cleaned) in memory but not yet written, or about to be
+    deleted: the stored row is the "before". The instance itself cannot tell, since a settings
+    form may have filled it in before the service was called. Every field of the model is
+    compared, so a field added to the model later is audited without more code;
+    ``audit_ignore`` on a model names the fields a machine keeps up to date (health, polling
+    state) rather than a person. Nothing changed: no event, and None.
     """
     adding = row._state.adding or row.pk is None
     stored = None if adding else type(row)._base_manager.filter(pk=row.pk).first()

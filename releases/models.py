@@ -869,7 +869,8 @@ class ProjectEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # Who acted when it was not a person: "CI token deploy-bot", "system".
+    # The person's username (kept if the account goes), or who acted when it was not a person:
+    # "CI token deploy-bot", "system".
     actor_label = models.CharField(max_length=120, blank=True)
     # No ``choices`` here: a kind added later needs no migration (``ProjectEventKind`` names
     # the known ones for people).

@@ -749,6 +749,7 @@ READS = [
     "/api/projects/payments/checks/",
     "/api/projects/payments/checks/{template}/",
     "/api/projects/payments/metrics/",
+    "/api/projects/payments/events/",
     "/api/projects/payments/checklist-templates/",
     "/api/projects/payments/checklist-templates/{checklist_template}/",
     "/api/projects/payments/trains/",

@@ -615,3 +615,23 @@ def test_it_refuses_to_log_outside_the_change_transaction(cast):
             cast.project, actor=cast.rita, kind="project", action="changed", summary="Sneaky"
         )
     assert not ProjectEvent.objects.filter(summary="Sneaky").exists()
+
+
+def test_it_keeps_the_name_of_someone_whose_account_was_deleted(cast):
+    services.update_project(cast.project, by=cast.dana, description="Dana was here")
+    cast.dana.delete()
+
+    event = ProjectEvent.objects.get(project=cast.project, after={"description": "Dana was here"})
+    assert event.actor is None
+    assert event.actor_name == "dana"
+    assert list(ProjectEvent.objects.filter(project=cast.project).by_actor("dana")) == [event]
+
+
+def test_it_names_the_check_templates_that_go_with_a_deleted_integration(cast):
+    since = last_pk()
+
+    monitoring.delete_integration(cast.ci, by=cast.rita)
+
+    [event] = events_since(since)
+    assert (event.kind, event.action) == ("integration", "removed")
+    assert event.data["check_templates"] == ["CI green"]

@@ -134,3 +134,28 @@ def test_it_reads_the_page_in_the_same_number_of_queries_however_long_the_log(
     assert response.content.decode().count('class="event kind-') == 50
     with django_assert_max_num_queries(few):
         client.get(audit_url(cast), {"actor": "dana", "kind": "membership"})
+
+
+def test_it_records_what_a_settings_form_changed_against_what_was_stored(cast):
+    # The page's form fills the template in memory before the service runs; the log still
+    # compares with the stored row, so the change is recorded and only the change.
+    template = cast.project.checklist_templates.get(title="Critical flows pass")
+    prefix = f"t{template.pk}"
+
+    response = client_for(cast.rita).post(
+        reverse("template_save", args=[cast.project.slug, template.pk]),
+        {
+            f"{prefix}-phase": "readiness",
+            f"{prefix}-title": "Critical flows pass",
+            f"{prefix}-owner_role": "qa",
+            f"{prefix}-for_standard": "on",
+            f"{prefix}-for_hotfix": "on",
+            f"{prefix}-for_major": "on",
+            f"{prefix}-position": 0,
+        },
+    )
+
+    assert response.status_code == 302
+    event = cast.project.events.get(kind="checklist_template")
+    assert (event.actor, event.action) == (cast.rita, "changed")
+    assert (event.before, event.after) == ({"required": True}, {"required": False})
