@@ -158,7 +158,7 @@ def test_testing_the_connection_shows_and_records_the_result(client, cast, relea
             reverse("integration_test", args=["payments", github.pk]), follow=True
         )
 
-    assert len(api.seen) == 1
+    assert len(api.fetches()) == 1
     assert "1 of 1 check run succeeded" in response.text
     github.refresh_from_db()
     assert github.last_success_at is not None
