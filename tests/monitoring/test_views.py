@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -390,3 +391,18 @@ def test_with_history_loads_the_latest_results_of_every_check_in_one_query(
         checks = list(with_history(Check.objects.filter(integration=github)))
 
     assert {len(c.recent_results) for c in checks} == {30}
+
+
+def test_the_github_check_form_states_how_checks_are_named(client, cast, release, github):
+    login(client, cast.dana)
+
+    page = client.get(
+        reverse("release_check_create", args=[release.pk])
+        + f"?integration={github.pk}&partial=form",
+        headers={"HX-Request": "true"},
+    )
+
+    assert 'name="param__check_name"' in page.text
+    text = html.unescape(page.text)
+    assert "for GitHub Actions, the job's name, not the workflow's" in text
+    assert "or a commit status's context" in text
