@@ -172,3 +172,35 @@ def test_a_304_keeps_a_result_read_from_github(cast, release):
         True,
         True,
     ]
+
+
+def test_a_rerun_keeps_the_gate_pending_until_its_own_result_is_read(client, cast, release):
+    github = GitHub()
+    sha = release.commit_sha
+    failed = check_run(sha, run_id=11, conclusion="failure", at="2026-12-01T11:00:00Z")
+    github.runs = [failed]
+    with FakeProvider(github) as api:
+        gh = integration(cast, api.url)
+        check = add_check(release, gh, cast.rita, params={"check_name": "build"})
+        run_cycle()
+        assert state(check) == "failing"
+
+        rerequest = delivery(failed, action="rerequested")
+        rerequest["sender"]["login"] = "dana-at-github"
+        send_github(client, gh, rerequest)
+        assert state(check) == "pending"
+
+        # GitHub has not listed the new run yet: the old failure no longer counts.
+        run_cycle(now=later(61))
+        assert state(check) == "pending"
+        assert check.last_detail.startswith("Re-run requested by dana-at-github at ")
+
+        github.runs = [check_run(sha, run_id=12, conclusion=None, at="2026-12-01T12:00:00Z")]
+        run_cycle(now=later(122))
+        assert state(check) == "pending"
+        assert check.last_value == "1 of 1 check run not finished"
+
+        github.runs = [check_run(sha, run_id=12, conclusion="success", at="2026-12-01T12:05:00Z")]
+        run_cycle(now=later(183))
+
+    assert state(check) == "passing"
