@@ -255,7 +255,8 @@ def _github_run_report(event: str, payload: Mapping[str, Any]) -> GitHubReport |
     if not isinstance(run, Mapping) or action not in RERUN_ACTIONS | {"completed"}:
         return None
     run = dict(run)
-    sender = str((payload.get("sender") or {}).get("login") or "")
+    sender = payload.get("sender")
+    login = str(sender.get("login") or "") if isinstance(sender, Mapping) else ""
     if action == "completed":
         rerun = None
     elif event == "check_run" and action != "rerequested":
@@ -263,7 +264,7 @@ def _github_run_report(event: str, payload: Mapping[str, Any]) -> GitHubReport |
         # by its own facts than the run it replaces.
         rerun = None
     else:
-        rerun = sender or "someone"
+        rerun = login or "someone"
     return GitHubReport(
         event=event,
         sha=str(run.get("head_sha") or ""),

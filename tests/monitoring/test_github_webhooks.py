@@ -227,3 +227,23 @@ def test_a_created_check_run_makes_its_check_pending(client, cast, release, gith
     send_github(client, github, example("check_run_created", release.commit_sha))
 
     assert reload(linter).status == "pending"
+
+
+def test_odd_shapes_in_a_signed_delivery_change_nothing_and_never_fail(
+    client, cast, release, github
+):
+    linter = add(release, github, cast, "Linter", check_name="Octocoders-linter")
+    no_context = {"state": "success", "sha": release.commit_sha}
+    odd = example("check_run_rerequested", release.commit_sha) | {"sender": "octocat"}
+    odd["check_run"].update(name="Octocoders-linter", completed_at=17, run_attempt="two")
+
+    responses = [
+        send_github(client, github, odd),
+        send_github(client, github, {"action": "completed", "check_run": ["not", "a", "run"]}),
+        send_github(client, github, no_context, event="status"),
+    ]
+
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    reload(linter)
+    assert linter.status == "pending"
+    assert linter.last_detail.startswith("Re-run requested by someone at ")
