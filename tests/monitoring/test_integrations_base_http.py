@@ -326,9 +326,16 @@ def test_it_fetches_once_for_a_group_sharing_a_request_key():
     ]
     assert len({adapter.request_key(GITHUB, spec) for spec in specs}) == 1
 
-    observations, api = observe_all(adapter, GITHUB, specs, ok("github", "check_runs_failure"))
+    observations, api = observe_all(
+        adapter,
+        GITHUB,
+        specs,
+        ok("github", "check_runs_failure"),
+        ok("github", "combined_status_empty"),
+    )
 
-    assert len(api.requests) == 1
+    # One read of the commit: its check runs and its combined status.
+    assert [r.url.path.rsplit("/", 1)[-1] for r in api.requests] == ["check-runs", "status"]
     assert [o.status for o in observations] == ["failing", "passing", "failing"]
 
 
