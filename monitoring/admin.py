@@ -55,6 +55,7 @@ class CheckAdmin(admin.ModelAdmin):
         "passing_since",
         "consecutive_errors",
         "etag",
+        "evidence",
         "started_at",
         "first_passed_at",
         "judged_at",

@@ -203,7 +203,13 @@ class Check(models.Model):
     passing_since = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     consecutive_errors = models.PositiveIntegerField(default=0)
+    # The validator of the last successful read; empty whenever the current result came from
+    # anywhere else (an error, a webhook, the API), so a 304 can only confirm what was read.
     etag = models.CharField(max_length=200, blank=True)
+    # The provider's own facts behind the current result (run, attempt, finished, provider time;
+    # see ``integrations.base.Evidence``) and a re-run requested since: a report that is not
+    # newer than these never replaces the result.
+    evidence = models.JSONField(default=dict, blank=True, editable=False)
     # When the current evaluation period began (the phase started or the commit changed): the
     # stabilisation delay and the timeout count from here.
     started_at = models.DateTimeField(null=True, blank=True)

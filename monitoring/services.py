@@ -8,6 +8,7 @@ locked → change → ``log_event`` → side effects on commit.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from monitoring import circuit, signals, timing
 from monitoring.crypto import SecretsUnreadable, encrypt_secrets
 from monitoring.integrations.base import (
     CheckSpec,
+    Evidence,
     FieldSpec,
     IntegrationError,
     Observation,
@@ -530,6 +532,7 @@ def _restart(check: Check, release: Release, now: dt.datetime) -> None:
     check.first_passed_at = None
     check.judged_at = None
     check.etag = ""
+    check.evidence = {}
     check.poll_claim = None
     check.next_poll_at = None
     if release.status in POLLED_STATUSES[check.phase]:
@@ -545,6 +548,7 @@ RESTART_FIELDS = [
     "first_passed_at",
     "judged_at",
     "etag",
+    "evidence",
     "poll_claim",
     "next_poll_at",
 ]
@@ -822,8 +826,110 @@ def record_check_result(
             status=status, value=value, numeric=numeric, detail=detail, url=url
         )
         _apply(check, release, observation, sha=sha, source=source, by=by, now=now)
-        check.save(update_fields=STATE_FIELDS)
+        # A pushed result was not read: the next poll must read the provider whole, not have a
+        # 304 confirm a result it never saw.
+        check.etag = ""
+        check.save(update_fields=[*STATE_FIELDS, "etag"])
     return check
+
+
+def record_provider_report(
+    check: Check,
+    *,
+    evidence: Evidence,
+    status: str,
+    value: str = "",
+    detail: str = "",
+    url: str = "",
+    sha: str = "",
+    by: Actor = None,
+) -> bool:
+    """Record a result a provider pushed (a webhook) about one of its runs, unless what the
+    check already holds is as new or newer by the provider's own facts. Returns whether it
+    was recorded.
+
+    Deliveries can be replayed (the delivery id is not signed), late or out of order: a report
+    that is not newer changes nothing. A result recorded here lasts until the next poll, which
+    reads the provider whole and decides.
+    """
+    if status not in CheckStatus.values:
+        raise ValidationError({"status": f"Unknown status {status!r}."})
+    if check.release_id is None:
+        raise Refused("This check is a project template; results belong to a release's checks.")
+    with transaction.atomic():
+        release = release_services.lock_release(check.release)
+        check = Check.objects.select_for_update().get(pk=check.pk)
+        if not evidence.is_newer_than(Evidence.from_json(check.evidence)):
+            return False
+        now = timezone.now()
+        sha = sha or (release.commit_sha if check.phase == CheckPhase.PRE_RELEASE else "")
+        observation = Observation(status=status, value=value, detail=detail, url=url)
+        _apply(check, release, observation, sha=sha, source="webhook", by=by, now=now)
+        check.evidence = evidence.as_json()
+        check.etag = ""
+        check.save(update_fields=[*STATE_FIELDS, "etag", "evidence"])
+    return True
+
+
+def record_rerun_request(
+    check: Check,
+    *,
+    requested_by: str,
+    evidence: Evidence | None,
+    sha: str = "",
+    url: str = "",
+    by: Actor = None,
+) -> bool:
+    """A run the check reads is being run again: its old result no longer counts, and the check
+    is pending until a result newer than what was known when the re-run was asked for arrives
+    (``evidence`` describes the run being re-run, for when the check knows nothing newer).
+    Returns whether the check changed.
+    """
+    if check.release_id is None:
+        raise Refused("This check is a project template; results belong to a release's checks.")
+    with transaction.atomic():
+        release = release_services.lock_release(check.release)
+        check = Check.objects.select_for_update().get(pk=check.pk)
+        now = timezone.now()
+        known = Evidence.from_json(check.evidence)
+        if evidence is not None and evidence.is_newer_than(known):
+            known = evidence
+        detail = f"Re-run requested by {requested_by or 'someone'} at {now:%Y-%m-%d %H:%M} UTC."
+        sha = sha or (release.commit_sha if check.phase == CheckPhase.PRE_RELEASE else "")
+        observation = Observation(
+            status=CheckStatus.PENDING, value="re-run", detail=detail, url=url
+        )
+        # Not ordered like results: a re-run request only ever takes the pass away, and the
+        # result of the re-run decides.
+        changed = _apply(check, release, observation, sha=sha, source="webhook", by=by, now=now)
+        check.evidence = {
+            **(known.as_json() if known else {}),
+            "rerun": {"detail": detail, "after": known.as_json() if known else None},
+        }
+        check.etag = ""
+        check.save(update_fields=[*STATE_FIELDS, "etag", "evidence"])
+    return changed
+
+
+def _rerun_outstanding(check: Check, observation: Observation | None) -> Observation | None:
+    """A poll's answer while a requested re-run has not shown up: still the old run's result,
+    which no longer counts, so the check stays pending."""
+    rerun = (check.evidence or {}).get("rerun")
+    if not rerun or observation is None or observation.unchanged:
+        return observation
+    if observation.status == CheckStatus.ERROR:
+        return observation
+    after = Evidence.from_json(rerun.get("after"))
+    if observation.evidence is not None and observation.evidence.is_newer_than(after):
+        return observation
+    return Observation(
+        status=CheckStatus.PENDING,
+        value="re-run",
+        detail=str(rerun.get("detail") or "A re-run was requested.") + " Waiting for its result.",
+        url=observation.url,
+        etag=observation.etag,
+        evidence=None,
+    )
 
 
 def judge_check(check: Check, *, by: Any, passed: bool, reason: str) -> Check:
@@ -931,13 +1037,24 @@ def record_poll_results(
         for check in checks:
             release = releases[check.release_id]
             observation, sha = by_pk[check.pk]
-            _apply(check, release, observation, sha=sha, source="poll", by=actor, now=now)
+            read = _rerun_outstanding(check, observation)
+            _apply(check, release, read, sha=sha, source="poll", by=actor, now=now)
             check.poll_claim = None
             check.next_poll_at = _next_poll(check, release, observation, now, retry_at)
-            if observation is not None and observation.status != CheckStatus.ERROR:
+            if observation is None:
+                pass  # nothing was fetched: the validator stays as it is
+            elif observation.status == CheckStatus.ERROR:
+                # A 304 may only confirm a result read successfully, never an error.
+                check.etag = ""
+            else:
                 check.etag = (observation.etag or "")[:200]
+                if read is observation and not observation.unchanged:
+                    # What a poll reads is the provider's word: it replaces any pushed result,
+                    # whatever facts that claimed.
+                    ev = observation.evidence
+                    check.evidence = ev.as_json() if ev is not None else {}
             written += 1
-        save_alike(checks, [*STATE_FIELDS, "poll_claim", "next_poll_at", "etag"])
+        save_alike(checks, [*STATE_FIELDS, "poll_claim", "next_poll_at", "etag", "evidence"])
     return written
 
 
@@ -949,11 +1066,15 @@ def save_alike(checks: Sequence[Check], fields: Sequence[str]) -> None:
     more to build than to run.
     """
     alike: dict[tuple[Any, ...], list[int]] = {}
+    values_of: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     for check in checks:
         values = tuple(getattr(check, name) for name in fields)
-        alike.setdefault(values, []).append(check.pk)
-    for values, pks in alike.items():
-        Check.objects.filter(pk__in=pks).update(**dict(zip(fields, values, strict=True)))
+        # JSON values (dicts) cannot be dictionary keys; their text can.
+        key = tuple(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in values)
+        values_of[key] = values
+        alike.setdefault(key, []).append(check.pk)
+    for key, pks in alike.items():
+        Check.objects.filter(pk__in=pks).update(**dict(zip(fields, values_of[key], strict=True)))
 
 
 def _next_poll(

@@ -19,10 +19,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from monitoring import health, services
-from monitoring.integrations.base import FAILING, NEEDS_JUDGEMENT, PASSING, PENDING
-from monitoring.integrations.github import outcome as github_outcome
+from monitoring.integrations import github
+from monitoring.integrations.base import FAILING, NEEDS_JUDGEMENT, PASSING, PENDING, Evidence
 from monitoring.integrations.gitlab import STATUSES as GITLAB_STATUSES
 from monitoring.models import Check, Integration, WebhookDelivery
 from releases.models import Release, Status
@@ -110,22 +111,6 @@ def _active_checks(integration: Integration, sha: str) -> QuerySet[Check]:
     )
 
 
-def _github_run(event: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """(name, run) for the completed events that say something about a commit's checks."""
-    if payload.get("action") != "completed":
-        return None
-    if event == "check_run":
-        run = payload.get("check_run") or {}
-        return str(run.get("name", "")), run
-    if event == "workflow_run":
-        run = payload.get("workflow_run") or {}
-        return str(run.get("name") or (payload.get("workflow") or {}).get("name", "")), run
-    if event == "check_suite":
-        suite = payload.get("check_suite") or {}
-        return str((suite.get("app") or {}).get("name") or "check suite"), suite
-    return None
-
-
 def _deployed_releases(integration: Integration, *, sha: str, environment: str) -> list[Release]:
     """The project's releases on this commit that a deploy report can move. When several are
     (one commit released to two environments), the deploy's environment decides."""
@@ -206,54 +191,149 @@ def receive_github(
 ) -> Received:
     if event == "deployment_status":
         return _github_deployment(integration, delivery_id=delivery_id, payload=payload)
-    found = _github_run(event, payload)
-    if found is None:
-        return Received("ignored", detail=f"Nothing to do for {event or 'this event'}.")
-    name, run = found
-    sha = str(run.get("head_sha") or "")
-    state = GITHUB_OUTCOMES[github_outcome(run)]
-    raw = str(run.get("conclusion") or run.get("status"))
-    url = str(run.get("html_url") or run.get("details_url") or "")
+    if event == "status":
+        report = _github_status(payload)
+    elif event in GITHUB_RUN_EVENTS:
+        report = _github_run_report(event, payload)
+    else:
+        report = None
+    if report is None:
+        action = f" {payload['action']}" if payload.get("action") else ""
+        return Received("ignored", detail=f"Nothing to do for {event or 'this event'}{action}.")
     by = f"GitHub webhook ({integration.name})"
 
     def apply() -> Received:
-        recorded = polling = 0
-        read_again = []
-        for check in _active_checks(integration, sha):
-            wanted = check.params.get("check_name")
-            if wanted and wanted == name and event != "check_suite":
-                services.record_check_result(
-                    check,
-                    status=state,
-                    value=f"{name}: {raw}",
-                    detail=f"GitHub reported {event.replace('_', ' ')} “{name}” {raw} "
-                    f"for {sha[:12]}.",
-                    url=url,
-                    sha=sha,
-                    source="webhook",
-                    by=by,
-                )
-                recorded += 1
-            elif not wanted and state == FAILING:
-                # One failed run fails a check over all the commit's runs, whatever the rest say.
-                services.record_check_result(
-                    check,
-                    status=FAILING,
-                    value=f"{name}: {raw}",
-                    detail=f"GitHub reported “{name}” {raw} for {sha[:12]}.",
-                    url=url,
-                    sha=sha,
-                    source="webhook",
-                    by=by,
-                )
-                recorded += 1
-            elif not wanted:
-                # One run passing says nothing about the others: read them all now.
-                read_again.append(check.pk)
-        polling = services.read_checks_now(read_again)
-        return Received("recorded", recorded=recorded, polling=polling)
+        return _apply_github_report(integration, report, by=by)
 
     return _once(integration, provider="github", delivery_id=delivery_id, event=event, apply=apply)
+
+
+# Run events whose actions say a run is asked for again or has started: the check's old result
+# no longer counts until the new run's result arrives.
+RERUN_ACTIONS = {"created", "requested", "rerequested", "in_progress"}
+GITHUB_RUN_EVENTS = ("check_run", "check_suite", "workflow_run")
+
+
+@dataclass(frozen=True)
+class GitHubReport:
+    """What one GitHub delivery says about a commit's checks.
+
+    ``name`` is a check run's name or a status's context (the naming rule the poll uses); empty
+    for check suites and workflow runs, whose names no check names. ``rerun`` is who asked for
+    a run again, when the delivery is such a request.
+    """
+
+    event: str
+    sha: str
+    name: str
+    state: str
+    raw: str
+    url: str
+    evidence: Evidence
+    rerun: str | None = None
+
+
+def _github_status(payload: Mapping[str, Any]) -> GitHubReport | None:
+    context = str(payload.get("context") or "")
+    if not context:
+        return None
+    state = str(payload.get("state") or "")
+    return GitHubReport(
+        event="status",
+        sha=str(payload.get("sha") or ""),
+        name=context,
+        state=GITHUB_OUTCOMES[github.status_outcome(dict(payload))],
+        raw=state,
+        url=str(payload.get("target_url") or ""),
+        evidence=github.status_evidence(dict(payload)),
+    )
+
+
+def _github_run_report(event: str, payload: Mapping[str, Any]) -> GitHubReport | None:
+    run = payload.get(event)
+    action = str(payload.get("action") or "")
+    if not isinstance(run, Mapping) or action not in RERUN_ACTIONS | {"completed"}:
+        return None
+    run = dict(run)
+    sender = payload.get("sender")
+    login = str(sender.get("login") or "") if isinstance(sender, Mapping) else ""
+    if action == "completed":
+        rerun = None
+    elif event == "check_run" and action != "rerequested":
+        # A new check run (queued or running) is a result like any other: pending, and newer
+        # by its own facts than the run it replaces.
+        rerun = None
+    else:
+        rerun = login or "someone"
+    return GitHubReport(
+        event=event,
+        sha=str(run.get("head_sha") or ""),
+        name=str(run.get("name") or "") if event == "check_run" else "",
+        state=GITHUB_OUTCOMES[github.outcome(run)],
+        raw=str(run.get("conclusion") or run.get("status")),
+        url=str(run.get("html_url") or run.get("details_url") or ""),
+        evidence=github.run_evidence(run, event),
+        rerun=rerun,
+    )
+
+
+def _apply_github_report(integration: Integration, report: GitHubReport, *, by: str) -> Received:
+    recorded = 0
+    read_again = []
+    what = report.event.replace("_", " ")
+    for check in _active_checks(integration, report.sha):
+        wanted = str(check.params.get("check_name") or "").strip()
+        if wanted and wanted != report.name:
+            # Names follow one rule: a suite or workflow run names no check; the poll reads
+            # the check runs and statuses under it.
+            if not report.name and report.rerun is None:
+                read_again.append(check.pk)
+            elif not report.name and check.status != PENDING:
+                # A re-run of a suite or workflow may re-run the job this check names.
+                services.record_check_result(
+                    check,
+                    status=PENDING,
+                    value="re-run",
+                    detail=f"Re-run of a GitHub {what} requested by {report.rerun} at "
+                    f"{timezone.now():%Y-%m-%d %H:%M} UTC.",
+                    url=report.url,
+                    sha=report.sha,
+                    source="webhook",
+                    by=by,
+                )
+                recorded += 1
+            continue
+        if report.rerun is not None:
+            recorded += services.record_rerun_request(
+                check,
+                requested_by=report.rerun,
+                evidence=report.evidence,
+                sha=report.sha,
+                url=report.url,
+                by=by,
+            )
+            continue
+        if not wanted and report.state == PASSING:
+            # One run passing says nothing about the others: read them all now.
+            read_again.append(check.pk)
+            continue
+        label = f"“{report.name}”" if report.name else f"{what}"
+        done = services.record_provider_report(
+            check,
+            evidence=report.evidence,
+            status=report.state,
+            value=f"{report.name or what}: {report.raw}",
+            detail=f"GitHub reported {what} {label} {report.raw} for {report.sha[:12]}.",
+            url=report.url,
+            sha=report.sha,
+            by=by,
+        )
+        recorded += done
+        if done and report.state == PASSING:
+            # A pass that arrived by webhook is confirmed by a read at once.
+            read_again.append(check.pk)
+    polling = services.read_checks_now(read_again)
+    return Received("recorded", recorded=recorded, polling=polling)
 
 
 def _gitlab_deployment(

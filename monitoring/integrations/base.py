@@ -42,6 +42,7 @@ result and a check that has none would be left without one.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from collections.abc import Hashable, Mapping, Sequence
@@ -227,6 +228,8 @@ class Observation:
     unchanged: bool = False
     # Store with the check and send back on the next fetch.
     etag: str | None = None
+    # The provider's own facts behind the result: what orders it against other reports.
+    evidence: Evidence | None = None
 
     @classmethod
     def from_error(cls, exc: IntegrationError) -> Observation:
@@ -237,6 +240,76 @@ class Observation:
             permanent=exc.permanent,
             retry_after=exc.retry_after,
         )
+
+
+def provider_time(raw: Any) -> dt.datetime | None:
+    """A provider's ISO 8601 timestamp (``2019-05-15T15:21:12Z``) as an aware datetime."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a result came from in the provider's own terms: which run (``check_run:42``,
+    ``status:7``), which attempt of it, whether it had finished and the provider's time of it.
+
+    Deliveries can be replayed, reordered or late, so results are ordered by these facts and
+    never by when they reached us.
+    """
+
+    run: str = ""
+    at: dt.datetime | None = None
+    attempt: int = 1
+    done: bool = False
+
+    def is_newer_than(self, other: Evidence | None) -> bool:
+        """Whether this says something ``other`` did not already know. Ties are not newer: a
+        copy of what is known must change nothing."""
+        if other is None:
+            return True
+        if self.run and self.run == other.run:
+            if self.attempt != other.attempt:
+                return self.attempt > other.attempt
+            # A run does not go back from finished to running within one attempt.
+            if self.done != other.done:
+                return self.done
+        if self.at is None or other.at is None:
+            # Without the provider's time nothing can be ordered.
+            return False
+        if self.at != other.at:
+            return self.at > other.at
+        same_kind = self.run.partition(":")[0] == other.run.partition(":")[0]
+        return same_kind and run_number(self.run) > run_number(other.run)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "at": self.at.isoformat() if self.at else None,
+            "attempt": self.attempt,
+            "done": self.done,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Evidence | None:
+        if not isinstance(data, Mapping) or not data.get("run"):
+            return None
+        return cls(
+            run=str(data["run"]),
+            at=provider_time(data.get("at")),
+            attempt=int(data.get("attempt") or 1),
+            done=bool(data.get("done")),
+        )
+
+
+def run_number(run: str) -> int:
+    """The numeric id in ``kind:id``; a provider's ids grow, so a larger one is a later run."""
+    tail = run.rpartition(":")[2]
+    return int(tail) if tail.isdigit() else -1
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""CircleCI: the workflows of the newest pipeline built from the release's commit."""
+"""CircleCI: the workflows of the newest pipeline built from the release's commit.
+
+Pipelines are listed by branch, which a release cut from a tag never matches: a check that
+names a tag (or a release whose ref is ``refs/tags/…``) lists the project's pipelines and takes
+the one of that tag and commit; a ref that is neither a known branch nor a tag is looked for as a
+branch first, then among all the project's pipelines.
+"""
 
 from __future__ import annotations
 
@@ -55,18 +61,35 @@ class CircleCIWorkflows(Adapter):
             required=False,
             help="Branch the pipelines ran on; the release's ref when empty.",
         ),
+        FieldSpec(
+            "tag",
+            "Tag",
+            required=False,
+            help="Tag the pipelines ran for, for releases cut from a tag (instead of a branch).",
+        ),
         FieldSpec("workflow", "Workflow name", required=False, help="All workflows when empty."),
     )
 
-    def _branch(self, spec: CheckSpec) -> str | None:
-        return spec.param("branch") or spec.ref or None
+    def _where(self, spec: CheckSpec) -> tuple[str | None, str | None, bool]:
+        """(branch, tag, whether any pipeline of the commit may do when the branch has none)."""
+        if spec.param("branch"):
+            return str(spec.param("branch")), None, False
+        if spec.param("tag"):
+            return None, str(spec.param("tag")).removeprefix("refs/tags/"), False
+        ref = spec.ref.strip()
+        if ref.startswith("refs/tags/"):
+            return None, ref.removeprefix("refs/tags/"), False
+        if ref.startswith("refs/heads/"):
+            return ref.removeprefix("refs/heads/"), None, False
+        # A bare ref ("main", "v2.0.0") may name a branch or a tag.
+        return ref or None, None, True
 
     def request_key(self, conn: Connection, spec: CheckSpec) -> Hashable:
         return (
             self.kind,
             conn.url(self.default_base_url),
             conn.setting("project_slug"),
-            self._branch(spec),
+            self._where(spec),
             spec.sha,
         )
 
@@ -99,19 +122,23 @@ class CircleCIWorkflows(Adapter):
             raise ConfigError("The release has no commit SHA to look up pipelines for.")
         base, slug = conn.url(self.default_base_url), conn.setting("project_slug")
         headers = {"Circle-Token": conn.secret("token")}
-        branch = self._branch(spec)
-        pipelines = self._pages(
-            client,
-            f"{base}/project/{quote(slug)}/pipeline",
-            what=f"CircleCI pipelines of {slug}",
-            headers=headers,
-            params={"branch": branch} if branch else {},
-            max_pages=MAX_PIPELINE_PAGES,
-        )
-        # Newest first, and the generator stops fetching pages once the commit turns up.
-        pipeline = next(
-            (p for p in pipelines if (p.get("vcs") or {}).get("revision") == spec.sha), None
-        )
+        branch, tag, or_any = self._where(spec)
+
+        def find(branch: str | None) -> dict[str, Any] | None:
+            pipelines = self._pages(
+                client,
+                f"{base}/project/{quote(slug)}/pipeline",
+                what=f"CircleCI pipelines of {slug}",
+                headers=headers,
+                params={"branch": branch} if branch else {},
+                max_pages=MAX_PIPELINE_PAGES,
+            )
+            # Newest first, and the generator stops fetching pages once the commit turns up.
+            return next((p for p in pipelines if self._built(p, spec.sha, tag)), None)
+
+        pipeline = find(branch)
+        if pipeline is None and branch and or_any:
+            pipeline = find(None)
         project_url = f"https://app.circleci.com/pipelines/{slug}"
         if pipeline is None:
             return Fetched(payload=None, url=project_url)
@@ -127,6 +154,11 @@ class CircleCIWorkflows(Adapter):
         )
         url = f"{project_url}/{pipeline.get('number')}"
         return Fetched(payload={"pipeline": pipeline, "workflows": workflows}, url=url)
+
+    @staticmethod
+    def _built(pipeline: dict[str, Any], sha: str, tag: str | None) -> bool:
+        vcs = pipeline.get("vcs") or {}
+        return vcs.get("revision") == sha and (tag is None or vcs.get("tag") == tag)
 
     def evaluate(self, fetched: Fetched, spec: CheckSpec) -> Observation:
         name = spec.param("workflow")

@@ -1,10 +1,12 @@
-"""Jenkins: the result of a job's last build, counted only when it built the release's commit.
+"""Jenkins: the newest build of the release's commit among a job's recent builds.
 
 The Git plugin records what a build checked out as a ``BuildData`` action
-(``actions[].lastBuiltRevision.SHA1``). A build of another commit says nothing about this
-release, so the check waits for one of its commit; a successful build that names no commit
-needs a person's judgement. A check on a job that does not build the release (a smoke test
-against staging, say) sets "Any commit" and takes the last build as it is.
+(``actions[].lastBuiltRevision.SHA1``). A later commit's build says nothing about this release
+and must not hide the build of its commit, so the adapter reads the job's recent builds
+(``tree=builds[...]{0,N}``, newest first) and judges the newest one of the release's commit; with
+none among them it waits. When no recent build names a commit at all (no Git build data), a
+successful newest build needs a person's judgement. A check on a job that does not build the
+release (a smoke test against staging, say) sets "Any commit" and takes the newest build as it is.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from monitoring.integrations.base import (
 )
 from monitoring.integrations.http import HttpClient
 
-TREE = "number,result,building,timestamp,duration,url,actions[lastBuiltRevision[SHA1]]"
+BUILD_FIELDS = "number,result,building,timestamp,duration,url,actions[lastBuiltRevision[SHA1]]"
+# How far back the build of the release's commit is looked for; older than this, it is stale.
+RECENT_BUILDS = 25
+TREE = f"builds[{BUILD_FIELDS}]{{0,{RECENT_BUILDS}}}"
 RESULTS: dict[str, Status] = {
     "SUCCESS": PASSING,
     "UNSTABLE": FAILING,
@@ -63,14 +68,16 @@ class JenkinsBuild(Adapter):
             "build",
             "Which build",
             required=False,
-            help="lastBuild (default) or lastCompletedBuild.",
+            help="lastBuild (default): the newest build of the release's commit, even while it "
+            "runs; lastCompletedBuild: the newest finished one.",
         ),
         FieldSpec(
             "any_commit",
             "Any commit",
             required=False,
             help="yes when the job does not build the release's commit (a smoke test against "
-            "staging, say); otherwise only a build of the release's commit counts.",
+            "staging, say): the job's newest build counts; otherwise only the newest build of "
+            f"the release's commit among the last {RECENT_BUILDS} counts.",
         ),
     )
 
@@ -87,70 +94,99 @@ class JenkinsBuild(Adapter):
         return str(build)
 
     def request_key(self, conn: Connection, spec: CheckSpec) -> Hashable:
-        return (self.kind, conn.url(), job_path(self._job(conn, spec)), self._build(spec))
+        # Which build counts is chosen after the fetch: one request serves every check on a job.
+        self._build(spec)
+        return (self.kind, conn.url(), job_path(self._job(conn, spec)))
 
     def fetch(
         self, conn: Connection, spec: CheckSpec, client: HttpClient, *, etag: str | None = None
     ) -> Fetched:
         job = self._job(conn, spec)
         job_url = conn.url() + job_path(job)
-        build = self._build(spec)
         body = client.get_json(
-            f"{job_url}/{build}/api/json",
-            what=f"the {build} of Jenkins job {job}",
+            f"{job_url}/api/json",
+            what=f"the recent builds of Jenkins job {job}",
             params={"tree": TREE},
             auth=(conn.secret("user"), conn.secret("token")),
         )
-        if not isinstance(body, dict):
-            raise BadResponse(f"The answer for Jenkins job {job} is not a build.")
-        return Fetched(payload=body, url=str(body.get("url") or f"{job_url}/"))
+        if not isinstance(body, dict) or not isinstance(body.get("builds"), list):
+            raise BadResponse(f"The answer for Jenkins job {job} has no list of builds.")
+        builds = [b for b in body["builds"] if isinstance(b, dict)]
+        # Newest first, whatever order the answer has.
+        builds.sort(key=lambda b: b.get("number") if isinstance(b.get("number"), int) else -1)
+        builds.reverse()
+        return Fetched(payload=builds, url=f"{job_url}/")
 
     def evaluate(self, fetched: Fetched, spec: CheckSpec) -> Observation:
-        build = fetched.payload
-        number = build.get("number")
-        if build.get("building") is True:
+        builds: list[dict] = fetched.payload
+        if self._build(spec) == "lastCompletedBuild":
+            builds = [b for b in builds if b.get("building") is not True]
+        if not builds:
             return Observation(
                 status=PENDING,
-                value="building",
-                detail=f"Build #{number} is still running.",
+                value="no builds",
+                detail="The job has no build to judge yet.",
                 url=fetched.url,
             )
-        result = build.get("result")
-        if result is None:
-            return Observation(
-                status=NEEDS_JUDGEMENT,
-                value="no result",
-                detail=f"Build #{number} is not running and has no result.",
-                url=fetched.url,
+        if spec.flag("any_commit", False):
+            return judge(builds[0], fetched.url)
+        if not spec.sha:
+            return judge(
+                builds[0], fetched.url, unsure="cannot be matched: the release has no commit SHA"
             )
-        status = RESULTS.get(str(result), NEEDS_JUDGEMENT)
-        detail = f"Build #{number} finished {result}."
-        if str(result) not in RESULTS:
-            detail = f"Build #{number} has an unrecognised result {result!r}."
-        elif not spec.flag("any_commit", False):
-            built = built_commits(build)
-            unsure = ""
-            if not built:
-                unsure = "does not say which commit it built (no Git build data)"
-            elif not spec.sha:
-                unsure = "cannot be matched: the release has no commit SHA"
-            elif not any(same_commit(sha, spec.sha) for sha in built):
-                return Observation(
-                    status=PENDING,
-                    value="other commit",
-                    detail=f"Build #{number} built {', '.join(sha[:12] for sha in built)}, "
-                    f"not this release's commit {spec.sha[:12]}; waiting for a build of it.",
-                    url=fetched.url,
-                )
-            if unsure and status == PASSING:
-                return Observation(
-                    status=NEEDS_JUDGEMENT,
-                    value=str(result),
-                    detail=f"Build #{number} finished {result} but {unsure}. "
-                    "Judge it, or set the check to any commit.",
-                    url=fetched.url,
-                )
-        return Observation(status=status, value=str(result), detail=detail, url=fetched.url)
+        ours = [b for b in builds if any(same_commit(sha, spec.sha) for sha in built_commits(b))]
+        if ours:
+            return judge(ours[0], fetched.url)
+        if not any(built_commits(b) for b in builds):
+            return judge(
+                builds[0],
+                fetched.url,
+                unsure="does not say which commit it built (no Git build data)",
+            )
+        newest = builds[0]
+        return Observation(
+            status=PENDING,
+            value="other commit",
+            detail=f"None of the last {len(builds)} builds built this release's commit "
+            f"{spec.sha[:12]} (the newest, #{newest.get('number')}, built "
+            f"{', '.join(sha[:12] for sha in built_commits(newest)) or 'no named commit'}); "
+            "waiting for a build of it.",
+            url=fetched.url,
+        )
+
+
+def judge(build: dict, job_url: str, *, unsure: str = "") -> Observation:
+    """One build's result. ``unsure`` says why it may not be the release's build: a success
+    then needs a person's judgement, a failure still fails."""
+    number = build.get("number")
+    url = str(build.get("url") or job_url)
+    if build.get("building") is True:
+        return Observation(
+            status=PENDING, value="building", detail=f"Build #{number} is still running.", url=url
+        )
+    result = build.get("result")
+    if result is None:
+        return Observation(
+            status=NEEDS_JUDGEMENT,
+            value="no result",
+            detail=f"Build #{number} is not running and has no result.",
+            url=url,
+        )
+    status = RESULTS.get(str(result), NEEDS_JUDGEMENT)
+    if str(result) not in RESULTS:
+        detail = f"Build #{number} has an unrecognised result {result!r}."
+        return Observation(status=status, value=str(result), detail=detail, url=url)
+    if unsure and status == PASSING:
+        return Observation(
+            status=NEEDS_JUDGEMENT,
+            value=str(result),
+            detail=f"Build #{number} finished {result} but {unsure}. "
+            "Judge it, or set the check to any commit.",
+            url=url,
+        )
+    return Observation(
+        status=status, value=str(result), detail=f"Build #{number} finished {result}.", url=url
+    )
 
 
 def built_commits(build: dict) -> list[str]:

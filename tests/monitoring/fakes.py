@@ -67,7 +67,7 @@ class FakeProvider:
                 )
                 with provider._lock:
                     provider.seen.append(seen)
-                answer = provider.respond(seen)
+                answer = github_status_for(seen, provider.respond(seen))
                 if answer.delay:
                     time.sleep(answer.delay)
                 body = b"" if answer.body is None else json.dumps(answer.body).encode()
@@ -99,6 +99,27 @@ class FakeProvider:
     def paths(self) -> list[str]:
         with self._lock:
             return [s.path for s in self.seen]
+
+    def fetches(self) -> list[Seen]:
+        """The requests, counting a GitHub check-runs read and its combined-status companion
+        as one fetch."""
+        with self._lock:
+            return [s for s in self.seen if not s.path.endswith("/status")]
+
+
+def github_status_for(seen: Seen, answer: Answer) -> Answer:
+    """A responder written for GitHub's check runs alone also stands for its combined status
+    (``/commits/{ref}/status``): a commit that has no statuses, answered as GitHub does."""
+    if not seen.path.endswith("/status") or not isinstance(answer.body, dict):
+        return answer
+    if "check_runs" not in answer.body:
+        return answer
+    return Answer(
+        status=answer.status,
+        body={"state": "pending", "statuses": [], "total_count": 0},
+        headers=answer.headers,
+        delay=answer.delay,
+    )
 
 
 def check_runs(*runs: tuple[str, str, str | None]) -> dict[str, Any]:

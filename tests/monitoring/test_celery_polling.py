@@ -43,7 +43,7 @@ def test_beat_and_the_workers_poll_checks_end_to_end(celery):
         except AssertionError:
             pytest.fail(runner.logs())
 
-    assert len(api.seen) == 1
+    assert len(api.fetches()) == 1
     assert PollerHeartbeat.objects.get(name="dispatcher").ran_at is not None
     assert "monitoring.tasks.poll_group[" in runner.log("poller")
     assert "monitoring.tasks.poll_group[" not in runner.log("worker")
@@ -95,7 +95,7 @@ def test_a_task_on_a_killed_worker_is_delivered_again_and_written_once(celery):
     # had minutes to run.
     assert claim is not None
     assert poller.LEASE_SECONDS > 60
-    assert len(api.seen) == 2
+    assert len(api.fetches()) == 2
     assert CheckResult.objects.filter(check_ref=check).count() == 1
     events = ReleaseEvent.objects.filter(release=release, verb="check_status")
     assert [e.summary for e in events] == [

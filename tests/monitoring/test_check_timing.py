@@ -46,7 +46,7 @@ def test_the_first_read_waits_for_the_stabilisation_delay(cast, release):
 
     check.refresh_from_db()
     assert check.status == "passing"
-    assert len(api.seen) == 1
+    assert len(api.fetches()) == 1
 
 
 def test_post_release_checks_start_when_the_release_enters_monitoring(cast, release):
@@ -76,7 +76,7 @@ def test_post_release_checks_start_when_the_release_enters_monitoring(cast, rele
         assert Check.objects.get(pk=pre.pk).next_poll_at is None
 
         run_cycle(now=post.next_poll_at)
-        assert len(api.seen) == 1
+        assert len(api.fetches()) == 1
     post.refresh_from_db()
     assert post.status == "passing"
     assert post.observed_sha == ""  # health is about the running system, not one commit

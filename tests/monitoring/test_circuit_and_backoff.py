@@ -95,7 +95,7 @@ def test_a_half_open_trial_that_succeeds_closes_the_circuit(cast, release):
 
         run_cycle()
 
-        assert len(api.seen) == 1
+        assert len(api.fetches()) == 1
     integration.refresh_from_db()
     assert (integration.circuit_state, integration.consecutive_failures) == ("closed", 0)
     assert integration.last_success_at is not None
@@ -144,7 +144,7 @@ def test_it_waits_as_long_as_retry_after_says(cast, release):
 
         force_due(check, now + dt.timedelta(seconds=301))
         run_cycle(now=now + dt.timedelta(seconds=301))
-        assert len(api.seen) == 2
+        assert len(api.fetches()) == 2
 
     check.refresh_from_db()
     integration.refresh_from_db()

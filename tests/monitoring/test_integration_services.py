@@ -202,14 +202,20 @@ def test_it_tests_the_connection_with_a_check_and_records_the_health(cast, relea
         release=release, integration=integration, name="CI", phase=CheckPhase.PRE_RELEASE
     )
     run = {"name": "build", "status": "completed", "conclusion": "success"}
-    api = FakeApi([httpx.Response(200, json={"total_count": 1, "check_runs": [run]})])
+    api = FakeApi(
+        [
+            httpx.Response(200, json={"total_count": 1, "check_runs": [run]}),
+            httpx.Response(200, json={"state": "pending", "statuses": [], "total_count": 0}),
+        ]
+    )
 
     result = services.test_connection(integration, by=cast.rita, client=api.client())
 
     assert result.ok
     assert "1 of 1 check run succeeded" in result.summary
-    assert api.last.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert api.last.url.path == f"/repos/example/payments/commits/{release.commit_sha}/check-runs"
+    first = api.requests[0]
+    assert first.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert first.url.path == f"/repos/example/payments/commits/{release.commit_sha}/check-runs"
     integration.refresh_from_db()
     assert integration.last_success_at is not None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from decimal import Decimal
@@ -17,6 +18,7 @@ from monitoring.integrations.base import (
     CheckSpec,
     ConfigError,
     Connection,
+    Evidence,
     IntegrationError,
     NotFound,
     RateLimited,
@@ -326,9 +328,16 @@ def test_it_fetches_once_for_a_group_sharing_a_request_key():
     ]
     assert len({adapter.request_key(GITHUB, spec) for spec in specs}) == 1
 
-    observations, api = observe_all(adapter, GITHUB, specs, ok("github", "check_runs_failure"))
+    observations, api = observe_all(
+        adapter,
+        GITHUB,
+        specs,
+        ok("github", "check_runs_failure"),
+        ok("github", "combined_status_empty"),
+    )
 
-    assert len(api.requests) == 1
+    # One read of the commit: its check runs and its combined status.
+    assert [r.url.path.rsplit("/", 1)[-1] for r in api.requests] == ["check-runs", "status"]
     assert [o.status for o in observations] == ["failing", "passing", "failing"]
 
 
@@ -436,3 +445,56 @@ def test_it_describes_every_adapters_fields_for_forms():
                 assert spec.secret, (adapter.kind, spec.name)
         for spec in (*adapter.config_fields, *adapter.param_fields):
             assert not spec.secret, (adapter.kind, spec.name)
+
+
+# --- ordering of results ------------------------------------------------------------------------
+
+
+def _at(minute: int) -> dt.datetime:
+    return dt.datetime(2026, 12, 1, 10, minute, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "newer"),
+    [
+        (Evidence("check_run:2", _at(5), done=True), None, True),
+        (
+            Evidence("check_run:2", _at(5), done=True),
+            Evidence("check_run:1", _at(4), done=True),
+            True,
+        ),
+        (
+            Evidence("check_run:1", _at(4), done=True),
+            Evidence("check_run:2", _at(5), done=True),
+            False,
+        ),
+        # The same report again is not newer: a replay changes nothing.
+        (
+            Evidence("check_run:1", _at(4), done=True),
+            Evidence("check_run:1", _at(4), done=True),
+            False,
+        ),
+        # One run: finished beats running, never the other way round.
+        (Evidence("check_run:1", _at(4), done=True), Evidence("check_run:1", _at(4)), True),
+        (Evidence("check_run:1", _at(9)), Evidence("check_run:1", _at(4), done=True), False),
+        # A later attempt of a run beats an earlier one, whatever the clocks say.
+        (Evidence("workflow_run:7", _at(1), 2, True), Evidence("workflow_run:7", _at(3)), True),
+        (Evidence("workflow_run:7", _at(9), 1, True), Evidence("workflow_run:7", _at(3), 2), False),
+        # Without the provider's time nothing can be ordered.
+        (
+            Evidence("check_run:3", None, done=True),
+            Evidence("check_run:1", _at(4), done=True),
+            False,
+        ),
+        # Same time: the provider's later id wins, within one kind of run.
+        (Evidence("status:9", _at(4), done=True), Evidence("status:8", _at(4), done=True), True),
+        (
+            Evidence("status:9", _at(4), done=True),
+            Evidence("check_run:8", _at(4), done=True),
+            False,
+        ),
+    ],
+)
+def test_it_orders_results_by_the_providers_own_facts(new, old, newer):
+    assert new.is_newer_than(old) is newer
+    assert Evidence.from_json(new.as_json()) == new

@@ -127,9 +127,47 @@ def test_it_maps_workflow_statuses(raw, status):
 
 def test_it_waits_when_no_pipeline_ran_for_the_commit():
     observation, api = observe(ADAPTER, CONN, SPEC, ok("circleci", "pipelines_none"))
-    assert len(api.requests) == 1
+    # The branch first, then every pipeline of the project (the ref may be a tag).
+    assert [r.url.params.get("branch") for r in api.requests] == ["main", None]
     assert observation.status == "pending"
     assert "No pipeline" in observation.detail
+
+
+def test_it_finds_the_pipeline_of_a_release_cut_from_a_tag():
+    spec = CheckSpec(sha=SHA, ref="v2.0.0")
+    observation, api = observe(
+        ADAPTER,
+        CONN,
+        spec,
+        ok("circleci", "pipelines_none"),
+        ok("circleci", "pipelines_tag"),
+        ok("circleci", "workflows_success"),
+    )
+    assert [r.url.params.get("branch") for r in api.requests[:2]] == ["v2.0.0", None]
+    assert api.requests[2].url.path == f"/api/v2/pipeline/{PIPELINE_ID}/workflow"
+    assert observation.status == "passing"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        CheckSpec(sha=SHA, ref="refs/tags/v2.0.0"),
+        CheckSpec(sha=SHA, ref="main", params={"tag": "v2.0.0"}),
+    ],
+)
+def test_a_tag_lists_every_pipeline_and_takes_the_one_of_that_tag(spec):
+    observation, api = observe(
+        ADAPTER, CONN, spec, ok("circleci", "pipelines_tag"), ok("circleci", "workflows_success")
+    )
+    assert "branch" not in api.requests[0].url.params
+    assert observation.status == "passing"
+
+
+def test_a_pipeline_of_the_commit_on_a_branch_is_not_the_tags():
+    spec = CheckSpec(sha=SHA, ref="refs/tags/v2.0.0")
+    observation, api = observe(ADAPTER, CONN, spec, ok("circleci", "pipelines_match"))
+    assert len(api.requests) == 1
+    assert observation.status == "pending"
 
 
 def test_it_waits_when_the_pipeline_has_no_workflows_yet():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -158,7 +159,7 @@ def test_testing_the_connection_shows_and_records_the_result(client, cast, relea
             reverse("integration_test", args=["payments", github.pk]), follow=True
         )
 
-    assert len(api.seen) == 1
+    assert len(api.fetches()) == 1
     assert "1 of 1 check run succeeded" in response.text
     github.refresh_from_db()
     assert github.last_success_at is not None
@@ -390,3 +391,18 @@ def test_with_history_loads_the_latest_results_of_every_check_in_one_query(
         checks = list(with_history(Check.objects.filter(integration=github)))
 
     assert {len(c.recent_results) for c in checks} == {30}
+
+
+def test_the_github_check_form_states_how_checks_are_named(client, cast, release, github):
+    login(client, cast.dana)
+
+    page = client.get(
+        reverse("release_check_create", args=[release.pk])
+        + f"?integration={github.pk}&partial=form",
+        headers={"HX-Request": "true"},
+    )
+
+    assert 'name="param__check_name"' in page.text
+    text = html.unescape(page.text)
+    assert "for GitHub Actions, the job's name, not the workflow's" in text
+    assert "or a commit status's context" in text
