@@ -7,9 +7,11 @@ project folder and a Celery broker on the file system, so a fresh machine needs 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import environ
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -40,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_celery_beat",
+    "axes",
     "releases",
     "approvals",
     "monitoring",
@@ -47,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -55,6 +59,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.middleware.SignedInPagesMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -71,10 +78,32 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ],
         },
     },
 ]
+
+# Content-Security-Policy: scripts and styles come only from this site's own files. No inline
+# <script>, no on…= handlers, no style attributes or <style> elements (htmx's indicator styles
+# live in greenlight.css), no plugins, and no page of ours in someone else's frame.
+# CSP_REPORT_ONLY=1 reports violations to the browser console without enforcing them.
+CONTENT_SECURITY_POLICY = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+if env.bool("CSP_REPORT_ONLY", default=False):
+    SECURE_CSP_REPORT_ONLY = CONTENT_SECURITY_POLICY
+else:
+    SECURE_CSP = CONTENT_SECURITY_POLICY
 
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
@@ -100,6 +129,36 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Signing in -----------------------------------------------------------------------------
+# django-axes counts failed logins (on /login/ and /admin/login/) in the database, per username
+# and client address: after AXES_FAILURE_LIMIT failures that pair is locked out for
+# LOGIN_LOCKOUT_MINUTES, wrong or right password alike. A success before then resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Successful logins are not logged row by row; failures are (AccessAttempt, in the admin).
+AXES_DISABLE_ACCESS_LOG = True
+# Behind a load balancer the client's address is the last one it adds to X-Forwarded-For:
+# LOGIN_PROXY_COUNT=1 there, 0 (REMOTE_ADDR) when clients connect directly.
+AXES_IPWARE_PROXY_COUNT = env.int("LOGIN_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
+# A session ends after SESSION_IDLE_TIMEOUT seconds in which its person did nothing: each page
+# they open or action they take renews it (config/middleware.py, at most once a minute); the
+# background refreshes of an open page do not.
+SESSION_ENGINE = "config.sessions"
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=8 * 60 * 60)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
@@ -188,6 +247,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "schedule-release-trains": {"task": "releases.tasks.schedule_trains", "schedule": 15 * 60},
     "remind-code-freeze": {"task": "releases.tasks.remind_code_freeze", "schedule": 5 * 60},
+    # Notification emails whose retries all failed go out once the mail server is back.
+    "send-unsent-emails": {"task": "releases.tasks.send_unsent_emails", "schedule": 15 * 60},
     # The post-release health window (monitoring.health): breaches whose hold time has passed,
     # and windows that are over. The entry keeps its older name so that django-celery-beat
     # updates its stored row instead of keeping one that names a task which no longer exists.

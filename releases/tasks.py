@@ -8,6 +8,7 @@ that caused the notification was committed long before.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import httpx
@@ -77,6 +78,31 @@ def send_notification_emails(notification_ids: list[int]) -> int:
     if failure is not None:
         raise failure
     return sent
+
+
+# Mail that every retry of its task failed to send (a mail server down for an hour) is sent by
+# this sweep once the server is back. Old enough that its own task has given up; young enough
+# that the news still matters.
+UNSENT_AFTER = dt.timedelta(minutes=30)
+UNSENT_UNTIL = dt.timedelta(days=2)
+
+
+@shared_task(expires=600)
+def send_unsent_emails() -> int:
+    """Send again the notification emails whose tasks gave up; safe to run twice (claims)."""
+    now = timezone.now()
+    ids = list(
+        Notification.objects.filter(
+            emailed_at__isnull=True,
+            created_at__lte=now - UNSENT_AFTER,
+            created_at__gte=now - UNSENT_UNTIL,
+        )
+        .exclude(user__email="")
+        .values_list("pk", flat=True)[:500]
+    )
+    if ids:
+        send_notification_emails.delay(ids)
+    return len(ids)
 
 
 @shared_task(autoretry_for=(httpx.TransportError, ChatUnavailable), **RETRY)

@@ -5,6 +5,11 @@ published schema, called with inputs generated from that schema (valid and inval
 release manager with a personal token. No answer may be a 5xx, and every answer must match what
 the schema documents: status code, content type and body.
 
+Two phases: the stateless one calls each operation on its own; the stateful one runs sequences
+of operations in which a step may use what an earlier step answered (a created release's id,
+say, as schemathesis links them), so operations meet the states that others leave behind.
+Around them, every address is also asked what browsers and tools ask: OPTIONS, and HTML.
+
 Path parameters point at real objects in the state each operation needs (a planning release for
 scope edits, an approved one for starting the deploy, …), so the generated bodies reach the
 services instead of stopping at 404. Bounded: ``FUZZ_EXAMPLES`` examples per operation and
@@ -21,11 +26,13 @@ import pytest
 import requests
 import schemathesis
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -52,6 +59,10 @@ from tests.builders import (
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+# Stateful phase: sequences (scenarios) and the most steps in one. Each sequence starts from a
+# freshly seeded database (about 30 s), hence few by default; FUZZ_SCENARIOS=50 explores more.
+SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "8"))
+STEPS = int(os.environ.get("FUZZ_STEPS", "8"))
 DERANDOMIZE = os.environ.get("FUZZ_SEED", "") != "random"
 CHECKS = [
     not_a_server_error,
@@ -246,3 +257,88 @@ def test_it_answers_every_generated_request_without_5xx_or_schema_violations(
             failures += fuzz(operation, mode, pinned, live_server.url, token)
 
     assert not failures, "\n\n".join(failures)
+
+
+def test_it_answers_every_generated_sequence_of_requests_without_5xx(live_server, monkeypatch):
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "1000000/min"})
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
+    session = requests.Session()
+    world: dict[str, dict[str, Any]] = {}
+    calls: list[str] = []
+
+    def fresh_world() -> None:
+        # Each sequence starts from the same state (ids included: flush resets the sequences),
+        # so that a sequence replayed by the generator meets the answers it met before.
+        call_command("flush", interactive=False, verbosity=0)
+        cast = make_cast()
+        world.clear()
+        world.update(seed(cast))
+        _, token = services.create_api_token(by=cast.rita, name="fuzzer")
+        session.headers["Authorization"] = f"Bearer {token}"
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            fresh_world()
+
+        def step(self, input: Any) -> Any:
+            case = input.case
+            # A value an earlier step answered stays; any other path parameter points at the
+            # seeded object in the state this operation needs.
+            linked = {
+                name
+                for location, name in input.applied_parameters
+                if location == ParameterLocation.PATH
+            }
+            for name, value in path_parameters(case.path, world).items():
+                if name not in linked:
+                    case.path_parameters[name] = value
+            if isinstance(case.body, dict):
+                for name in OUTBOUND_URL_FIELDS:
+                    case.body.pop(name, None)
+            calls.append(f"{case.method} {case.formatted_path}")
+            return super().step(input)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": live_server.url, "session": session, "timeout": 30}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            # Schema conformance is the stateless phase's; here: no server error, whatever
+            # state earlier steps left behind.
+            case.validate_response(response, checks=[not_a_server_error])
+
+    Workflow.run(
+        settings=settings(
+            max_examples=SCENARIOS,
+            stateful_step_count=STEPS,
+            deadline=None,
+            database=None,
+            derandomize=DERANDOMIZE,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+
+    # The sequences reached beyond reads: state-changing operations ran between others.
+    assert len(calls) > SCENARIOS
+    assert sum(not c.startswith("GET") for c in calls) > SCENARIOS // 2
+
+
+def test_it_answers_options_and_html_on_every_address_of_a_live_server(live_server):
+    cast = make_cast()
+    world = seed(cast)
+    _, token = services.create_api_token(by=cast.rita, name="browser")
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+
+    failures = []
+    for operation in {result.ok().path for result in schema.get_all_operations()}:
+        address = live_server.url + operation.format(**path_parameters(operation, world))
+        for response in (
+            session.options(address, timeout=30),
+            session.get(address, headers={"Accept": "text/html"}, timeout=30),
+        ):
+            if response.status_code >= 500:
+                failures.append(f"{response.request.method} {address}: {response.status_code}")
+
+    assert failures == []

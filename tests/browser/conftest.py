@@ -42,14 +42,50 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": {"width": 1360, "height": 900}}
 
 
+# Reported by the page itself: Chromium's own console message for a refused inline script or
+# style does not always reach Playwright.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  var where = event.target && event.target.outerHTML ? event.target.outerHTML.slice(0, 160) : "";
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + event.blockedURI +
+    " at " + event.sourceFile + ":" + event.lineNumber + " " + where);
+});
+"""
+
+
+def csp_violation(text: str) -> bool:
+    return text.startswith("CSP violation") or "Content Security Policy" in text
+
+
 @pytest.fixture
-def open_as(browser: Any, browser_context_args: dict[str, Any], live_server: Any) -> Callable:
-    """A logged-in page for one person, in a browser context of their own (own cookies)."""
+def csp_violations() -> Any:
+    """Every Content-Security-Policy violation seen by the pages of a test; there must be none."""
+    seen: list[str] = []
+    yield seen
+    assert seen == [], "Content-Security-Policy violations:\n" + "\n".join(seen)
+
+
+@pytest.fixture
+def open_as(
+    browser: Any, browser_context_args: dict[str, Any], live_server: Any, csp_violations: Any
+) -> Callable:
+    """A logged-in page for one person, in a browser context of their own (own cookies).
+
+    Every page of it reports Content-Security-Policy violations: a test whose pages have any
+    fails, so each flow proves that the site's strict policy leaves it working.
+    """
     contexts = []
 
     def login(user: Any) -> Any:
         context = browser.new_context(**browser_context_args)
         context.set_default_timeout(10_000)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on(
+            "console",
+            lambda message: (
+                csp_violations.append(message.text) if csp_violation(message.text) else None
+            ),
+        )
         contexts.append(context)
         page = context.new_page()
         page.goto(f"{live_server.url}/login/")
@@ -70,10 +106,12 @@ def shoot(live_server: Any) -> Callable:
     ARTIFACTS.mkdir(exist_ok=True)
 
     def take(page: Any, name: str, release: Any) -> None:
+        # caret="initial": hiding the caret puts a style attribute on fields, which htmx then
+        # carries into swapped content, where the Content-Security-Policy refuses it.
         page.goto(f"{live_server.url}/")
-        page.screenshot(path=ARTIFACTS / f"{name}-dashboard.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / f"{name}-dashboard.png", full_page=True, caret="initial")
         page.goto(f"{live_server.url}{release.get_absolute_url()}")
-        page.screenshot(path=ARTIFACTS / f"{name}-release.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / f"{name}-release.png", full_page=True, caret="initial")
 
     return take
 

@@ -68,7 +68,9 @@ def test_it_shows_rita_the_unhealthy_banner_live_and_rolls_back_in_one_click(
     expect(banner).to_contain_text("The rollback call is Rita")
     assert rita.evaluate("window.stillTheSamePage") is True
     ARTIFACTS.mkdir(exist_ok=True)
-    rita.locator("#sec-header").screenshot(path=ARTIFACTS / "unhealthy-rita-header.png")
+    rita.locator("#sec-header").screenshot(
+        path=ARTIFACTS / "unhealthy-rita-header.png", caret="initial"
+    )
 
     banner.get_by_role("button", name="Roll back now").click()
 
