@@ -121,6 +121,15 @@ class BadRequest(IntegrationError):
         super().__init__(message, permanent=True)
 
 
+class DestinationRefused(IntegrationError):
+    """The URL points where the egress policy does not let Greenlight connect (lib.outbound)."""
+
+    label = "refused destination"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
 class RateLimited(IntegrationError):
     label = "rate limited"
 

@@ -27,6 +27,14 @@ ENVIRONMENTS = ("staging", "production")
 class EnvironmentParity(Adapter):
     kind = "parity"
     label = "Environment parity"
+    # The token goes only to this origin (see http_health.auth_headers): the two URLs are typed
+    # into the check, and a token sent wherever they point could be collected there.
+    base_url_field = FieldSpec(
+        "base_url",
+        "Base URL",
+        required=False,
+        help="The bearer token is sent only to URLs on this origin.",
+    )
     secret_fields = (FieldSpec("token", "Bearer token", required=False, secret=True),)
     param_fields = (
         FieldSpec("staging_url", "Staging URL"),
@@ -46,7 +54,7 @@ class EnvironmentParity(Adapter):
             response = client.get(
                 url,
                 what=f"the {environment} endpoint",
-                headers=auth_headers(conn),
+                headers=auth_headers(conn, url),
                 follow_redirects=True,
             )
             bodies[environment] = json_of(response, what=f"the {environment} endpoint")

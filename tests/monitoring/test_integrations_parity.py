@@ -106,3 +106,11 @@ def test_it_needs_both_urls_and_a_field():
     observation, api = observe(ADAPTER, CONN, spec)
     assert_error(observation, "misconfigured", True, None)
     assert api.requests == []
+
+
+def test_it_sends_the_token_only_to_the_integrations_own_origin():
+    conn = Connection(kind="parity", base_url="https://shop.example.com", secrets={"token": "p-t"})
+    _, api = observe(
+        ADAPTER, conn, SPEC, ok("parity", "staging_version"), ok("parity", "production_same")
+    )
+    assert [r.headers.get("Authorization") for r in api.requests] == [None, "Bearer p-t"]
