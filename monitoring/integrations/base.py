@@ -48,6 +48,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from lib.links import http_url
+
 if TYPE_CHECKING:
     from monitoring.integrations.http import HttpClient
 
@@ -236,6 +238,12 @@ class Observation:
     unchanged: bool = False
     # Store with the check and send back on the next fetch.
     etag: str | None = None
+
+    def __post_init__(self) -> None:
+        # The link comes from a provider's answer or a webhook and is drawn as a link on pages:
+        # anything but http(s) is dropped here, where every source of results passes.
+        if self.url:
+            object.__setattr__(self, "url", http_url(self.url))
 
     @classmethod
     def from_error(cls, exc: IntegrationError) -> Observation:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ast
 import ipaddress
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -280,3 +283,27 @@ def test_it_is_the_only_code_that_builds_an_http_client() -> None:
     assert offenders == []
     # The scan does see what it looks for.
     assert "httpx" in set(_imports(ast.parse((root / "lib" / "outbound.py").read_text())))
+
+
+def test_it_allows_no_private_network_in_production_unless_told() -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items() if key != "OUTBOUND_ALLOWED_NETWORKS"}
+    env |= {
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "greenlight.example.com",
+        "FERNET_KEYS": "unused",
+        "EMAIL_URL": "smtp://mail.example.com:25",
+    }
+    show = "import config.settings_production as s; print(s.OUTBOUND_ALLOWED_NETWORKS)"
+    run = [sys.executable, "-c", show]
+    default = subprocess.run(run, cwd=root, env=env, capture_output=True, text=True, check=True)
+    told = subprocess.run(
+        run,
+        cwd=root,
+        env=env | {"OUTBOUND_ALLOWED_NETWORKS": "10.20.0.0/16,jenkins.internal"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert default.stdout.strip() == "[]"
+    assert told.stdout.strip() == "['10.20.0.0/16', 'jenkins.internal']"
