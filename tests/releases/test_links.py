@@ -150,3 +150,35 @@ def test_it_answers_400_to_a_check_result_with_a_link_that_is_not_http(cast, rel
     assert "url" in response.json()
     check.refresh_from_db()
     assert check.status == "pending"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9000/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.7/hook",
+        "http://[::1]/hook",
+    ],
+)
+def test_it_refuses_to_save_a_webhook_on_an_address_greenlight_will_not_call(
+    cast, release, settings, url
+):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with pytest.raises(ValidationError) as info:
+        services.update_project(cast.project, by=cast.rita, slack_webhook_url=url)
+    assert "OUTBOUND_ALLOWED_NETWORKS" in info.value.message_dict["slack_webhook_url"][0]
+    with pytest.raises(ValidationError) as info:
+        services.update_rollback_plan(release, by=cast.dana, rollback_webhook_url=url)
+    assert "rollback_webhook_url" in info.value.message_dict
+    cast.project.refresh_from_db()
+    assert cast.project.slack_webhook_url == ""
+    assert not release.events.filter(verb="rollback_plan_updated").exists()
+
+
+def test_it_saves_a_webhook_on_a_private_address_the_allowlist_names(cast, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    services.update_project(cast.project, by=cast.rita, slack_webhook_url="http://10.0.0.7/hook")
+    cast.project.refresh_from_db()
+    assert cast.project.slack_webhook_url == "http://10.0.0.7/hook"
