@@ -351,6 +351,41 @@ class RollbackWebhookSecret(models.Model):
         return f"Rollback webhook secret of {self.project}"
 
 
+class RollbackSecretEventQuerySet(models.QuerySet["RollbackSecretEvent"]):
+    def update(self, **kwargs: object) -> int:
+        raise TypeError("Rollback secret events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Rollback secret events are append-only.")
+
+
+class RollbackSecretEvent(models.Model):
+    """Who was shown the project's rollback webhook secret, and who replaced it: append-only,
+    written by ``monitoring.rollback_webhook`` in the transaction that reads or changes it."""
+
+    class Verb(models.TextChoices):
+        REVEALED = "revealed", "Revealed"
+        ROTATED = "rotated", "Rotated"
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="rollback_secret_events"
+    )
+    verb = models.CharField(max_length=20, choices=Verb.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = RollbackSecretEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Rollback webhook secret of {self.project} {self.verb}"
+
+
 class RollbackWebhookCall(models.Model):
     """The one call to the rollback plan's webhook after an automatic rollback.
 

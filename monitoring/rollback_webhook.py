@@ -39,10 +39,16 @@ from django.utils import timezone
 from monitoring.crypto import decrypt_secrets, encrypt_secrets
 from monitoring.integrations.base import IntegrationError
 from monitoring.integrations.http import HttpClient
-from monitoring.models import Check, RollbackTrigger, RollbackWebhookCall, RollbackWebhookSecret
+from monitoring.models import (
+    Check,
+    RollbackSecretEvent,
+    RollbackTrigger,
+    RollbackWebhookCall,
+    RollbackWebhookSecret,
+)
 from releases import services as release_services
 from releases.errors import NotAllowed
-from releases.events import log_event
+from releases.events import actor_fields, log_event
 from releases.models import Project, Release, RollbackPlan
 from releases.notifications import absolute, notify
 from releases.permissions import can_manage_project
@@ -92,24 +98,49 @@ def _stored_secret(project: Project) -> str:
     return decrypt_secrets(row.secret_encrypted)[SECRET_KEY]
 
 
+SEE_SECRET = "Only the project's release managers see the rollback webhook secret."
+CHANGE_SECRET = "Only the project's release managers change the rollback webhook secret."
+
+
 def reveal_rollback_webhook_secret(project: Project, *, by: Any) -> str:
-    """The secret to configure on the receiving side; release managers only."""
+    """The secret to configure on the receiving side; release managers only, and each time it
+    is shown that is recorded (who, when)."""
     if not can_manage_project(by, project):
-        raise NotAllowed("Only the project's release managers see the rollback webhook secret.")
-    return _stored_secret(project)
+        raise NotAllowed(SEE_SECRET)
+    with transaction.atomic():
+        value = _stored_secret(project)
+        RollbackSecretEvent.objects.create(
+            project=project, verb=RollbackSecretEvent.Verb.REVEALED, **actor_fields(by)
+        )
+    return value
 
 
 def rotate_rollback_webhook_secret(project: Project, *, by: Any) -> str:
-    """A new secret, from now on; the receiving side must be given it. Returns it."""
+    """A new secret, from the next attempt on (each attempt is signed when it is sent); the
+    receiving side must be given it. Returns it."""
     if not can_manage_project(by, project):
-        raise NotAllowed("Only the project's release managers change the rollback webhook secret.")
+        raise NotAllowed(CHANGE_SECRET)
     value = secrets.token_urlsafe(32)
-    RollbackWebhookSecret.objects.update_or_create(
-        project=project,
-        defaults={"secret_encrypted": encrypt_secrets({SECRET_KEY: value})},
-    )
+    with transaction.atomic():
+        # Two rotations at once: one after the other, and each person is shown the one stored.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        RollbackWebhookSecret.objects.update_or_create(
+            project=project,
+            defaults={
+                "secret_encrypted": encrypt_secrets({SECRET_KEY: value}),
+                "created_at": timezone.now(),
+            },
+        )
+        RollbackSecretEvent.objects.create(
+            project=project, verb=RollbackSecretEvent.Verb.ROTATED, **actor_fields(by)
+        )
     logger.info("Rollback webhook secret of project %s rotated by %s", project.pk, by)
     return value
+
+
+def rollback_secret_history(project: Project, *, limit: int = 20) -> list[RollbackSecretEvent]:
+    """Who saw or changed the secret lately, newest first."""
+    return list(project.rollback_secret_events.select_related("actor")[:limit])
 
 
 # --- the call -----------------------------------------------------------------------------------
