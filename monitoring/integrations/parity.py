@@ -19,7 +19,7 @@ from monitoring.integrations.base import (
     dig,
 )
 from monitoring.integrations.http import HttpClient, json_of
-from monitoring.integrations.http_health import auth_headers, show
+from monitoring.integrations.http_health import auth_headers, is_plain, show
 
 ENVIRONMENTS = ("staging", "production")
 
@@ -71,6 +71,15 @@ class EnvironmentParity(Adapter):
                 status=NEEDS_JUDGEMENT,
                 value="no value",
                 detail=f"No {path!r} on {' and '.join(missing)} ({both}).",
+                url=fetched.url,
+            )
+        if not (is_plain(staging) and is_plain(production)):
+            # The URLs are typed into the check and every member reads it: what they answer is
+            # shown only as the short single value the check was meant to read.
+            return Observation(
+                status=NEEDS_JUDGEMENT,
+                value="not a single value",
+                detail=f"{path} is not a short single value on both; point the check at one.",
                 url=fetched.url,
             )
         if staging == production:
