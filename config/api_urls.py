@@ -67,6 +67,16 @@ urlpatterns = [
         name="api-freeze-window",
     ),
     path(
+        "projects/<slug:slug>/rollback-webhook-secret/reveal/",
+        monitoring.RevealRollbackSecret.as_view(),
+        name="api-rollback-secret-reveal",
+    ),
+    path(
+        "projects/<slug:slug>/rollback-webhook-secret/rotate/",
+        monitoring.RotateRollbackSecret.as_view(),
+        name="api-rollback-secret-rotate",
+    ),
+    path(
         "projects/<slug:slug>/integrations/",
         monitoring.Integrations.as_view(),
         name="api-integrations",

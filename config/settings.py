@@ -209,6 +209,15 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="greenlight@localhost")
 # Absolute address of this app, used in links inside notifications.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
+# Outbound requests (lib/outbound.py) reach only public addresses. Networks (CIDR) and host
+# names listed here may be reached too: self-hosted CI or monitoring in a private network,
+# e.g. OUTBOUND_ALLOWED_NETWORKS=10.20.0.0/16,jenkins.internal. The local development server
+# allows its own machine, whose demo health check reads this very app; production allows
+# nothing unless told (settings_production.py).
+OUTBOUND_ALLOWED_NETWORKS = env.list(
+    "OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+
 # --- Celery -------------------------------------------------------------------------------
 # Without REDIS_URL the broker is kombu's file-system transport: no server to install, fine for
 # trying the app (a hard-killed worker loses the message it held). Production uses Redis.

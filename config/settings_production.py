@@ -13,6 +13,8 @@ SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 FERNET_KEYS = env.list("FERNET_KEYS")
 MAILERS = mailers_from_url(env("EMAIL_URL"))
+# Only public addresses unless the operator lists private networks (see config/settings.py).
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

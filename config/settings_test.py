@@ -74,5 +74,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
 
+# The suite's stand-ins for providers, webhooks and Prometheus listen on 127.0.0.1: the suite
+# allows loopback the way an operator allows a private CI network. tests/lib/test_outbound.py
+# proves the policy without it.
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
 # Serve static files from the finders in tests; there is no collectstatic output here.
 WHITENOISE_AUTOREFRESH = True

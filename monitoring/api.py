@@ -12,12 +12,12 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring import health, services
+from monitoring import health, rollback_webhook, services
 from monitoring import serializers as s
 from monitoring.models import Check, CheckResult, Integration, RollbackTrigger
 from releases import permissions as rules
@@ -350,3 +350,30 @@ class RollbackTriggerDetail(ReleaseScoped):
         require(access.edits_rollback_plan, TRIGGER_EDITORS)
         health.remove_rollback_trigger(trigger, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- the rollback webhook secret ----------------------------------------------------------------
+
+
+class RollbackSecretRevealSerializer(serializers.Serializer):
+    secret = serializers.CharField(
+        help_text="The key of X-Greenlight-Signature (HMAC-SHA256 of the raw body)."
+    )
+
+
+class RevealRollbackSecret(APIView):
+    @extend_schema(request=None, responses=RollbackSecretRevealSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        """The project's rollback webhook secret; release managers only, and recorded."""
+        project = get_project_for(request.user, slug)
+        secret = rollback_webhook.reveal_rollback_webhook_secret(project, by=request.user)
+        return Response({"secret": secret})
+
+
+class RotateRollbackSecret(APIView):
+    @extend_schema(request=None, responses=RollbackSecretRevealSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        """Replace the secret; the new one signs every call from now on. Recorded."""
+        project = get_project_for(request.user, slug)
+        secret = rollback_webhook.rotate_rollback_webhook_secret(project, by=request.user)
+        return Response({"secret": secret})

@@ -39,13 +39,17 @@ from django.utils import timezone
 from monitoring.crypto import decrypt_secrets, encrypt_secrets
 from monitoring.integrations.base import IntegrationError
 from monitoring.integrations.http import HttpClient
-from monitoring.models import Check, RollbackTrigger, RollbackWebhookCall, RollbackWebhookSecret
+from monitoring.models import (
+    Check,
+    RollbackTrigger,
+    RollbackWebhookCall,
+    RollbackWebhookSecret,
+)
+from releases import permissions as rules
 from releases import services as release_services
-from releases.errors import NotAllowed
 from releases.events import CREDENTIALS_CHANGED, HIDDEN, log_event, log_project_event
-from releases.models import Project, ProjectEventKind, Release, RollbackPlan
+from releases.models import Project, ProjectEvent, ProjectEventKind, Release, RollbackPlan
 from releases.notifications import absolute, notify
-from releases.permissions import can_manage_project
 
 logger = logging.getLogger(__name__)
 
@@ -93,33 +97,61 @@ def _stored_secret(project: Project) -> str:
 
 
 def reveal_rollback_webhook_secret(project: Project, *, by: Any) -> str:
-    """The secret to configure on the receiving side; release managers only."""
-    if not can_manage_project(by, project):
-        raise NotAllowed("Only the project's release managers see the rollback webhook secret.")
-    return _stored_secret(project)
+    """The secret to configure on the receiving side; release managers only, and each time it
+    is shown that is recorded (who, when)."""
+    rules.SEE_ROLLBACK_SECRET.check(by, project)
+    with transaction.atomic():
+        value = _stored_secret(project)
+        log_project_event(
+            project,
+            actor=by,
+            kind=ProjectEventKind.ROLLBACK_SETTINGS,
+            action="revealed",
+            summary="Rollback webhook secret shown",
+        )
+    return value
 
 
 def rotate_rollback_webhook_secret(project: Project, *, by: Any) -> str:
-    """A new secret, from now on; the receiving side must be given it. Returns it."""
-    if not can_manage_project(by, project):
-        raise NotAllowed("Only the project's release managers change the rollback webhook secret.")
+    """A new secret, from the next attempt on (each attempt is signed when it is sent); the
+    receiving side must be given it. Returns it."""
+    rules.CHANGE_ROLLBACK_SECRET.check(by, project)
     value = secrets.token_urlsafe(32)
     with transaction.atomic():
+        # Two rotations at once: one after the other, and each person is shown the one stored.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
         _row, created = RollbackWebhookSecret.objects.update_or_create(
             project=project,
-            defaults={"secret_encrypted": encrypt_secrets({SECRET_KEY: value})},
+            defaults={
+                "secret_encrypted": encrypt_secrets({SECRET_KEY: value}),
+                "created_at": timezone.now(),
+            },
         )
         log_project_event(
             project,
             actor=by,
             kind=ProjectEventKind.ROLLBACK_SETTINGS,
-            action="changed",
+            action="rotated",
             summary="Rollback webhook secret rotated: credentials changed",
             before={"rollback_webhook_secret": "" if created else HIDDEN},
             after={"rollback_webhook_secret": CREDENTIALS_CHANGED},
         )
     logger.info("Rollback webhook secret of project %s rotated by %s", project.pk, by)
     return value
+
+
+SECRET_ACTIONS = ("revealed", "rotated")
+
+
+def rollback_secret_history(project: Project, *, limit: int = 20) -> list[ProjectEvent]:
+    """Who saw or changed the secret lately, newest first (from the project's audit log)."""
+    return list(
+        ProjectEvent.objects.filter(
+            project=project, kind=ProjectEventKind.ROLLBACK_SETTINGS, action__in=SECRET_ACTIONS
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:limit]
+    )
 
 
 # --- the call -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from lib.links import validate_link
 from monitoring.health import describe_condition
 from monitoring.models import (
     Check,
@@ -207,7 +208,12 @@ class CheckResultInputSerializer(serializers.Serializer):
     numeric = serializers.FloatField(required=False, allow_null=True, default=None)
     detail = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     url = serializers.URLField(
-        max_length=500, required=False, allow_blank=True, default="", help_text="The CI run."
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[validate_link],
+        help_text="The CI run (http or https).",
     )
     sha = serializers.RegexField(
         r"^[0-9a-fA-F]{7,64}$",

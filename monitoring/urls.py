@@ -15,6 +15,7 @@ urlpatterns = [
         views.integration_delete,
         name="integration_delete",
     ),
+    path(project + "rollback-secret/", views.rollback_secret, name="rollback_secret"),
     path(project + "checks/", views.check_templates, name="check_templates"),
     path(project + "checks/new/", views.check_template_edit, name="check_template_create"),
     path(project + "checks/<int:pk>/", views.check_template_edit, name="check_template_edit"),

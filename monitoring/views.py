@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from monitoring import forms, services, webhooks
+from monitoring import forms, rollback_webhook, services, webhooks
 from monitoring.crypto import SecretsUnreadable
 from monitoring.integrations.registry import ADAPTERS
 from monitoring.models import (
@@ -60,6 +60,39 @@ def _require(allowed: bool) -> None:
 
 def _get_integration(project: Project, pk: int) -> Integration:
     return get_object_or_404(Integration, project=project, pk=pk)
+
+
+# --- the rollback webhook secret ----------------------------------------------------------------
+
+
+@login_required
+def rollback_secret(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who saw or changed the secret; POST ``reveal`` shows it, POST ``rotate`` replaces it.
+
+    Showing it is a POST because it is recorded; the page answers with ``no-store`` so the
+    secret stays out of caches and the browser's history.
+    """
+    project, _can_manage = _get_project_for(request.user, slug)
+    secret = ""
+    action = request.POST.get("action") if request.method == "POST" else None
+    try:
+        if action == "reveal":
+            secret = rollback_webhook.reveal_rollback_webhook_secret(project, by=request.user)
+        elif action == "rotate":
+            secret = rollback_webhook.rotate_rollback_webhook_secret(project, by=request.user)
+        else:
+            rules.SEE_ROLLBACK_SECRET.check(request.user, project)
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    context = {
+        "project": project,
+        "secret": secret,
+        "rotated": action == "rotate",
+        "history": rollback_webhook.rollback_secret_history(project),
+    }
+    response = render(request, "monitoring/rollback_secret.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # --- integrations -------------------------------------------------------------------------------

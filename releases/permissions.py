@@ -547,6 +547,12 @@ CREATE_RELEASE = Rule(
     can_create_release,
     "Only the project's release managers (or its project token) create releases.",
 )
+SEE_ROLLBACK_SECRET = Rule(
+    can_manage_project, "Only the project's release managers see the rollback webhook secret."
+)
+CHANGE_ROLLBACK_SECRET = Rule(
+    can_manage_project, "Only the project's release managers change the rollback webhook secret."
+)
 CONFIGURE_MONITORING = Rule(
     can_configure_monitoring,
     "Only DevOps and the project's release managers configure integrations and checks.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from lib.links import http_url
 from releases.models import Release, ScopeItem
 
 SECTIONS = [
@@ -29,10 +30,13 @@ def escape(text: str) -> str:
 
 def _line(item: ScopeItem) -> str:
     label = escape(item.key) if item.key else ""
-    if label and item.url:
-        label = f"[{label}](<{item.url}>)"
-    elif item.url:
-        label = f"[link](<{item.url}>)"
+    # Only http(s) becomes a link, whatever an old row holds; "<" and ">" would end the
+    # destination early, and a URL never needs them unescaped.
+    url = http_url(item.url).replace("<", "%3C").replace(">", "%3E")
+    if label and url:
+        label = f"[{label}](<{url}>)"
+    elif url:
+        label = f"[link](<{url}>)"
     parts = [f"- {label + ' ' if label else ''}{escape(item.title)}"]
     notes = []
     if item.kind in (ScopeItem.Kind.RISK, ScopeItem.Kind.DEPENDENCY) or item.risk in (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from lib import outbound
+from lib.links import validate_link
 from releases import signals
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event, log_project_change, log_project_event, snapshot
@@ -118,8 +120,35 @@ def reject_unknown_fields(given: Iterable[str], allowed: Iterable[str], what: st
         raise TypeError(f"Unknown {what} fields: {', '.join(sorted(unknown))}")
 
 
+# Fields that hold a link to another site, drawn as a link on pages: http(s) only. Those that
+# Greenlight itself calls are also held to the egress policy as far as the URL alone tells (a
+# loopback or private address); lib.outbound checks again where it connects.
+LINK_FIELDS = ("url", "evidence_url", "repository_url", "slack_webhook_url", "rollback_webhook_url")
+CALLED_FIELDS = ("slack_webhook_url", "rollback_webhook_url")
+
+
+def check_links(values: Mapping[str, Any]) -> None:
+    """Raise a ValidationError naming each link field whose value is not acceptable."""
+    errors: dict[str, list[str]] = {}
+    for name in LINK_FIELDS:
+        value = values.get(name)
+        if not value:
+            continue
+        try:
+            validate_link(str(value))
+            if name in CALLED_FIELDS:
+                outbound.check_url(str(value))
+        except ValidationError as exc:
+            errors[name] = exc.messages
+        except outbound.OutboundError as exc:
+            errors[name] = [exc.message]
+    if errors:
+        raise ValidationError(errors)
+
+
 def _apply_changes(obj: Any, changes: dict[str, Any]) -> tuple[dict, dict, list[str]]:
     """Set the fields that actually change; return (before, after, changed field names)."""
+    check_links(changes)
     changed = [name for name, value in changes.items() if getattr(obj, name) != value]
     before = _snapshot(obj, changed)
     for name in changed:
@@ -1015,6 +1044,7 @@ def add_scope_item(release: Release, *, by: Actor, title: str, **fields: Any) ->
     reject_unknown_fields(fields, SCOPE_FIELDS, "scope")
     if not title.strip():
         raise ValidationError({"title": "A scope item needs a title."})
+    check_links(fields)
     with transaction.atomic():
         release = lock_release(release)
         if release.scope_locked:
@@ -1136,6 +1166,10 @@ def request_scope_change(
             errors["kind"] = "Unknown kind."
         if proposal.setdefault("risk", ScopeItem.Risk.LOW) not in ScopeItem.Risk.values:
             errors["risk"] = "Unknown risk level."
+        try:
+            check_links({"url": proposal.get("url")})
+        except ValidationError as exc:
+            errors["url"] = exc.message_dict["url"][0]
     elif action in (ScopeChangeRequest.Action.REMOVE, ScopeChangeRequest.Action.CHANGE_RISK):
         if scope_item is None or scope_item.release_id != release.pk:
             errors["scope_item"] = "Choose an item of this release."
@@ -1358,6 +1392,7 @@ def withdraw_change_request(request: ScopeChangeRequest, *, by: Any) -> ScopeCha
 def tick_checklist_item(
     item: ChecklistItem, *, by: Actor, note: str = "", url: str = ""
 ) -> ChecklistItem:
+    check_links({"url": url.strip()})
     with transaction.atomic():
         release = lock_release(item.release)
         item = ChecklistItem.objects.select_for_update().get(pk=item.pk)

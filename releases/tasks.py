@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-import httpx
 from celery import shared_task
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from lib import outbound
 from releases.models import Notification, Project
 from releases.notifications import absolute
 
@@ -32,7 +32,8 @@ RETRY = {
 
 
 class ChatUnavailable(Exception):
-    """The chat webhook answered in a way that may pass (5xx, 429): try again later."""
+    """The chat webhook did not answer, or answered in a way that may pass (5xx, 429): try again
+    later."""
 
 
 def subject_for(message: str) -> str:
@@ -105,14 +106,22 @@ def send_unsent_emails() -> int:
     return len(ids)
 
 
-@shared_task(autoretry_for=(httpx.TransportError, ChatUnavailable), **RETRY)
+@shared_task(autoretry_for=(ChatUnavailable,), **RETRY)
 def post_to_chat(project_id: int, message: str, url: str = "") -> bool:
     """Post to the project's Slack-compatible incoming webhook; True when it was accepted."""
     project = Project.objects.filter(pk=project_id).only("slack_webhook_url").first()
     if project is None or not project.slack_webhook_url:
         return False
     text = f"{message} <{absolute(url)}|Open in Greenlight>" if url else message
-    response = httpx.post(project.slack_webhook_url, json={"text": text}, timeout=10)
+    try:
+        with outbound.Client() as client:
+            response = client.request("POST", project.slack_webhook_url, json={"text": text})
+    except outbound.Unreachable as exc:
+        raise ChatUnavailable(f"chat webhook: {exc.message}") from exc
+    except outbound.OutboundError as exc:
+        # Refused by the egress policy or not a URL: no retry heals that.
+        logger.warning("Chat webhook of project %s not called: %s", project_id, exc.message)
+        return False
     if response.status_code == 429 or response.status_code >= 500:
         raise ChatUnavailable(f"chat webhook answered {response.status_code}")
     if response.is_error:

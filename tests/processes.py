@@ -53,6 +53,8 @@ class Celery:
             "POLL_DISPATCH_SECONDS": "1",
             "LOG_LEVEL": "INFO",
             "EMAIL_URL": "",
+            # The stand-ins listen on loopback, which the egress policy refuses by default.
+            "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
             **env,
         }
         self.env.pop("CELERY_TASK_ALWAYS_EAGER", None)

@@ -49,6 +49,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from lib.links import http_url
+
 if TYPE_CHECKING:
     from monitoring.integrations.http import HttpClient
 
@@ -117,6 +119,15 @@ class BadRequest(IntegrationError):
     """Another 4xx: the provider refused what we asked (a bad query, an unsupported option)."""
 
     label = "rejected"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
+class DestinationRefused(IntegrationError):
+    """The URL points where the egress policy does not let Greenlight connect (lib.outbound)."""
+
+    label = "refused destination"
 
     def __init__(self, message: str) -> None:
         super().__init__(message, permanent=True)
@@ -230,6 +241,12 @@ class Observation:
     etag: str | None = None
     # The provider's own facts behind the result: what orders it against other reports.
     evidence: Evidence | None = None
+
+    def __post_init__(self) -> None:
+        # The link comes from a provider's answer or a webhook and is drawn as a link on pages:
+        # anything but http(s) is dropped here, where every source of results passes.
+        if self.url:
+            object.__setattr__(self, "url", http_url(self.url))
 
     @classmethod
     def from_error(cls, exc: IntegrationError) -> Observation:

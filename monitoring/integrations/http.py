@@ -1,4 +1,4 @@
-"""The one HTTP client every adapter goes through.
+"""The HTTP client every adapter goes through, over :mod:`lib.outbound` and its egress policy.
 
 It sets timeouts, retries only what is safe to retry (a connection that was never made), turns
 HTTP answers into :class:`~monitoring.integrations.base.IntegrationError` subclasses with the
@@ -14,13 +14,13 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
-
+from lib import outbound
 from monitoring.integrations.base import (
     AuthError,
     BadRequest,
     BadResponse,
     ConfigError,
+    DestinationRefused,
     NotFound,
     RateLimited,
     Unavailable,
@@ -28,8 +28,7 @@ from monitoring.integrations.base import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-USER_AGENT = "Greenlight release coordination"
+DEFAULT_TIMEOUT = outbound.DEFAULT_TIMEOUT
 
 # GitHub asks for at least a minute when a limit gives no hint of its own.
 _GITHUB_FALLBACK_WAIT = 60.0
@@ -76,7 +75,7 @@ def _retry_after_header(raw: str | None, now: float) -> float | None:
     return max(0.0, moment.timestamp() - now)
 
 
-def _github_reset(headers: httpx.Headers, now: float) -> float | None:
+def _github_reset(headers: outbound.Headers, now: float) -> float | None:
     if headers.get("x-ratelimit-remaining", "").strip() != "0":
         return None
     return _until_epoch(headers.get("x-ratelimit-reset"), now)
@@ -84,7 +83,7 @@ def _github_reset(headers: httpx.Headers, now: float) -> float | None:
 
 # The provider's own reset header, read when there is no Retry-After. Jira and Datadog share the
 # header name X-RateLimit-Reset with different meanings, so the caller has to say who it is.
-RESET_PARSERS: dict[str, Callable[[httpx.Headers, float], float | None]] = {
+RESET_PARSERS: dict[str, Callable[[outbound.Headers, float], float | None]] = {
     "github": _github_reset,
     "gitlab": lambda h, now: _until_epoch(h.get("ratelimit-reset"), now),
     "sentry": lambda h, now: _until_epoch(h.get("x-sentry-rate-limit-reset"), now),
@@ -93,7 +92,7 @@ RESET_PARSERS: dict[str, Callable[[httpx.Headers, float], float | None]] = {
 }
 
 
-def retry_after(headers: httpx.Headers, *, provider: str | None, now: float) -> float | None:
+def retry_after(headers: outbound.Headers, *, provider: str | None, now: float) -> float | None:
     """Seconds to wait: ``Retry-After`` first, then the provider's reset header."""
     wait = _retry_after_header(headers.get("retry-after"), now)
     if wait is None and provider in RESET_PARSERS:
@@ -103,14 +102,14 @@ def retry_after(headers: httpx.Headers, *, provider: str | None, now: float) -> 
     return wait
 
 
-def _is_rate_limited_403(response: httpx.Response) -> bool:
+def _is_rate_limited_403(response: outbound.Response) -> bool:
     # GitHub answers an exhausted or secondary limit with 403, not 429; telling it apart from
     # "no access" matters because one heals by waiting and the other never does.
     headers = response.headers
     return headers.get("x-ratelimit-remaining", "").strip() == "0" or "retry-after" in headers
 
 
-def _error_excerpt(response: httpx.Response) -> str:
+def _error_excerpt(response: outbound.Response) -> str:
     """The provider's own error message, short, when the body is JSON that carries one."""
     try:
         body = response.json()
@@ -133,13 +132,13 @@ def _error_excerpt(response: httpx.Response) -> str:
 
 
 class HttpClient:
-    """A thin wrapper over :class:`httpx.Client`; make one per polling cycle or worker."""
+    """A thin wrapper over :class:`lib.outbound.Client`; make one per polling cycle or worker."""
 
     def __init__(
         self,
         *,
-        transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: outbound.BaseTransport | None = None,
+        timeout: outbound.Timeout = DEFAULT_TIMEOUT,
         connect_retries: int = 2,
         retry_delay: float = 0.5,
         now: Callable[[], float] = time.time,
@@ -149,14 +148,9 @@ class HttpClient:
         self._sleep = sleep
         self._connect_retries = connect_retries
         self._retry_delay = retry_delay
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=timeout,
-            headers={"User-Agent": USER_AGENT},
-            # Redirects are followed only where a caller asks: custom credential headers
-            # (PRIVATE-TOKEN, DD-API-KEY...) are not stripped by httpx on a cross-origin hop.
-            follow_redirects=False,
-        )
+        # Redirects are followed only where a caller asks, and then by lib.outbound, which drops
+        # every header the caller set (PRIVATE-TOKEN, DD-API-KEY...) on a cross-origin hop.
+        self._client = outbound.Client(transport=transport, timeout=timeout)
 
     def __enter__(self) -> HttpClient:
         return self
@@ -182,7 +176,8 @@ class HttpClient:
         etag: str | None = None,
         check_status: bool = True,
         follow_redirects: bool = False,
-    ) -> httpx.Response:
+        same_origin_redirects: bool = False,
+    ) -> outbound.Response:
         """Send one request; ``what`` names the thing asked for, for error messages.
 
         ``content`` sends these exact bytes as the body (a signed payload must not be
@@ -202,29 +197,29 @@ class HttpClient:
                     method,
                     url,
                     headers=request_headers,
-                    params=dict(params) if params else None,
+                    params=params,
                     json=json,
                     content=content,
                     auth=auth,
                     follow_redirects=follow_redirects,
+                    same_origin_redirects=same_origin_redirects,
                 )
                 break
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Nothing reached the server, so trying again cannot repeat a side effect.
-                if attempt == attempts:
-                    raise Unavailable(f"Could not connect for {what}: {_reason(exc)}.") from exc
+            except outbound.Refused as exc:
+                raise DestinationRefused(f"Refused to call {what}: {exc.message}") from exc
+            except (outbound.InvalidURL, outbound.TooManyRedirects) as exc:
+                raise ConfigError(f"Cannot call {what}: {exc.message}") from exc
+            except outbound.Unreachable as exc:
+                # Only a connection that was never made is tried again: nothing reached the
+                # server, so sending again cannot repeat a side effect.
+                if exc.connected or attempt == attempts:
+                    raise Unavailable(f"Could not get an answer for {what}: {exc.message}") from exc
                 self._sleep(self._retry_delay * attempt)
-            except httpx.TimeoutException as exc:
-                raise Unavailable(f"Timed out waiting for {what}.") from exc
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                raise ConfigError(f"Invalid URL for {what}: {exc}.") from exc
-            except httpx.TransportError as exc:
-                raise Unavailable(f"Network error for {what}: {_reason(exc)}.") from exc
         if check_status:
             self.raise_for_status(response, what=what, provider=provider)
         return response
 
-    def get(self, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
+    def get(self, url: str, *, what: str, **kwargs: Any) -> outbound.Response:
         return self.request("GET", url, what=what, **kwargs)
 
     def get_json(self, url: str, *, what: str, **kwargs: Any) -> Any:
@@ -234,12 +229,19 @@ class HttpClient:
         return json_of(self.request("POST", url, what=what, **kwargs), what=what)
 
     def raise_for_status(
-        self, response: httpx.Response, *, what: str, provider: str | None = None
+        self,
+        response: outbound.Response,
+        *,
+        what: str,
+        provider: str | None = None,
+        quote_body: bool = True,
     ) -> None:
+        """Raise for an answer other than 2xx or 304. ``quote_body=False`` for an address a
+        member typed: what it answered is not repeated to everyone who reads the check."""
         code = response.status_code
         if 200 <= code < 300 or code == 304:
             return
-        excerpt = _error_excerpt(response)
+        excerpt = _error_excerpt(response) if quote_body else ""
         if code == 429 or code == 503 or (code == 403 and _is_rate_limited_403(response)):
             wait = retry_after(response.headers, provider=provider, now=self.now())
             raise RateLimited(
@@ -260,7 +262,7 @@ class HttpClient:
         raise Unavailable(f"The server failed while answering for {what} (HTTP {code}).")
 
 
-def json_of(response: httpx.Response, *, what: str) -> Any:
+def json_of(response: outbound.Response, *, what: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:
@@ -270,10 +272,6 @@ def json_of(response: httpx.Response, *, what: str) -> Any:
 def _loggable(url: str) -> str:
     """The URL without its query string, which can carry tokens on some APIs."""
     return url.split("?", 1)[0]
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
 
 
 def _capitalised(text: str) -> str:

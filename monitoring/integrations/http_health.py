@@ -1,10 +1,23 @@
-"""Plain HTTP health: a URL's status code and, optionally, one field of its JSON body."""
+"""Plain HTTP health: a URL's status code, what kind of answer it is and, optionally, a text it
+must contain or one field of its JSON body.
+
+A 200 alone is not health: a login page, a maintenance page or a captive portal answers 200 too.
+An HTML page fails unless the check expects HTML; a redirect to another origin (a single
+sign-on page) fails without being followed. The integration's token goes only to its own
+origin (scheme, host and port of its base URL): an absolute URL elsewhere is called without it,
+so a check cannot carry the token to an address of its author's choosing.
+
+What the answer says is not shown beyond the one value a check reads, and that only when it is
+a short plain value: the URL can be any public address, and every project member reads checks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 from typing import Any
+from urllib.parse import urljoin
 
+from lib import outbound
 from monitoring.integrations.base import (
     FAILING,
     MISSING,
@@ -26,6 +39,11 @@ from monitoring.integrations.base import (
 from monitoring.integrations.http import HttpClient
 
 NOT_HEALTH = {401, 403, 429}
+# What is kept of a body to look for the expected text in; health answers are small.
+TEXT_LIMIT = 64 * 1024
+# A value read from the answer is shown only when it is this short (a status, a version).
+SHOWN_LIMIT = 80
+HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def resolve_url(conn: Connection, spec: CheckSpec) -> str:
@@ -37,9 +55,16 @@ def resolve_url(conn: Connection, spec: CheckSpec) -> str:
     return f"{conn.url()}/{url.lstrip('/')}"
 
 
-def auth_headers(conn: Connection) -> dict[str, str]:
+def auth_headers(conn: Connection, url: str) -> dict[str, str]:
+    """The bearer token, for a URL on the integration's own origin only."""
     token = conn.secrets.get("token")
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    if not token or not conn.base_url or not outbound.same_origin(url, conn.url()):
+        return {}
+    return {"Authorization": f"Bearer {token}"}
+
+
+def media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 def same_value(actual: Any, expected: Any) -> bool:
@@ -57,16 +82,34 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def is_plain(value: Any) -> bool:
+    """A value short and simple enough to show: not an object, a list or a page of text."""
+    return isinstance(value, str | int | float | bool) and len(show(value)) <= SHOWN_LIMIT
+
+
 class HttpHealth(Adapter):
     kind = "http_health"
     label = "HTTP health endpoint"
     base_url_field = FieldSpec("base_url", "Base URL", required=False)
     secret_fields = (FieldSpec("token", "Bearer token", required=False, secret=True),)
     param_fields = (
-        FieldSpec("url", "URL", help="Absolute, or relative to the integration's base URL."),
+        FieldSpec(
+            "url",
+            "URL",
+            help="Absolute, or relative to the integration's base URL. The bearer token is sent "
+            "only to the base URL's origin.",
+        ),
         FieldSpec(
             "expected_status", "Expected status code", required=False, help="Any 2xx when empty."
         ),
+        FieldSpec(
+            "expected_content_type",
+            "Expected content type",
+            required=False,
+            help="e.g. application/json. When empty, anything but an HTML page (a login or "
+            "error page is not a health answer).",
+        ),
+        FieldSpec("expected_text", "Text the answer must contain", required=False, help="e.g. OK"),
         FieldSpec("json_field", "JSON field (dotted path)", required=False),
         FieldSpec(
             "expected",
@@ -85,9 +128,15 @@ class HttpHealth(Adapter):
     ) -> Fetched:
         url = resolve_url(conn, spec)
         # Status codes are the observation here, not a failure to observe; only transport
-        # failures (timeouts, refused connections) raise.
+        # failures (timeouts, refused connections) raise. A redirect to another origin is not
+        # followed: it is the answer, and a failing one.
         response = client.get(
-            url, what=url, headers=auth_headers(conn), check_status=False, follow_redirects=True
+            url,
+            what=url,
+            headers=auth_headers(conn, url),
+            check_status=False,
+            follow_redirects=True,
+            same_origin_redirects=True,
         )
         try:
             body: Any = response.json()
@@ -98,10 +147,18 @@ class HttpHealth(Adapter):
         error: IntegrationError | None = None
         if response.status_code in NOT_HEALTH:
             try:
-                client.raise_for_status(response, what=url)
+                client.raise_for_status(response, what=url, quote_body=False)
             except IntegrationError as exc:
                 error = exc
-        payload = {"status_code": response.status_code, "json": body, "error": error}
+        location = response.headers.get("location", "") if response.is_redirect else ""
+        payload = {
+            "status_code": response.status_code,
+            "content_type": media_type(response.headers.get("content-type", "")),
+            "text": response.text[:TEXT_LIMIT],
+            "json": body,
+            "error": error,
+            "away": _origin_of(urljoin(str(response.url), location)) if location else "",
+        }
         return Fetched(payload=payload, url=url)
 
     def evaluate(self, fetched: Fetched, spec: CheckSpec) -> Observation:
@@ -115,6 +172,16 @@ class HttpHealth(Adapter):
             wanted = str(expected_status)
         else:
             status_ok, wanted = 200 <= code < 300, "2xx"
+        away = fetched.payload.get("away", "")
+        if away and not status_ok:
+            return Observation(
+                status=FAILING,
+                value="redirected away",
+                numeric=float(code),
+                detail=f"{fetched.url} redirects to another origin ({away}), as a sign-in page "
+                "does; expected a health answer.",
+                url=fetched.url,
+            )
         if not status_ok and fetched.payload["error"] is not None:
             raise fetched.payload["error"]
         if not status_ok:
@@ -126,6 +193,9 @@ class HttpHealth(Adapter):
                 url=fetched.url,
             )
 
+        wrong_kind = self._wrong_kind(fetched, spec)
+        if wrong_kind is not None:
+            return wrong_kind
         path = spec.param("json_field")
         if path is None:
             return Observation(
@@ -146,6 +216,13 @@ class HttpHealth(Adapter):
                 detail=f"The answer has no {path!r} field.",
                 url=fetched.url,
             )
+        if not is_plain(value):
+            return Observation(
+                status=NEEDS_JUDGEMENT,
+                value="not a single value",
+                detail=f"The {path!r} field is not a short single value; point the check at one.",
+                url=fetched.url,
+            )
         expected = spec.param("expected")
         if expected is not None:
             ok = same_value(value, expected)
@@ -161,3 +238,47 @@ class HttpHealth(Adapter):
                 to_number(value), spec, subject=path, url=fetched.url, unit=spec.param("unit", "")
             )
         raise ConfigError("Give the JSON field an expected value or a comparator and threshold.")
+
+    def _wrong_kind(self, fetched: Fetched, spec: CheckSpec) -> Observation | None:
+        """A failing observation when the answer is not the kind of answer the check expects."""
+        code = fetched.payload["status_code"]
+        content_type = fetched.payload.get("content_type", "")
+        expected_type = spec.param("expected_content_type")
+        if expected_type is not None:
+            if content_type != media_type(str(expected_type)):
+                return Observation(
+                    status=FAILING,
+                    value=content_type or "no content type",
+                    numeric=float(code),
+                    detail=f"{fetched.url} answered HTTP {code} with "
+                    f"{content_type or 'no content type'}; expected {media_type(expected_type)}.",
+                    url=fetched.url,
+                )
+        elif content_type in HTML_TYPES:
+            return Observation(
+                status=FAILING,
+                value="HTML page",
+                numeric=float(code),
+                detail=f"{fetched.url} answered HTTP {code} with an HTML page (a sign-in or error "
+                "page?), not a health answer. Set the expected content type if the page is it.",
+                url=fetched.url,
+            )
+        expected_text = spec.param("expected_text")
+        if expected_text is not None and str(expected_text) not in fetched.payload.get("text", ""):
+            return Observation(
+                status=FAILING,
+                value="unexpected answer",
+                numeric=float(code),
+                detail=f"{fetched.url} answered without the expected text.",
+                url=fetched.url,
+            )
+        return None
+
+
+def _origin_of(url: str) -> str:
+    try:
+        scheme, host, port = outbound.origin(url)
+    except outbound.InvalidURL:
+        return "an unreadable address"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port == default else f":{port}")

@@ -19,7 +19,7 @@ from monitoring.integrations.base import (
     dig,
 )
 from monitoring.integrations.http import HttpClient, json_of
-from monitoring.integrations.http_health import auth_headers, show
+from monitoring.integrations.http_health import auth_headers, is_plain, show
 
 ENVIRONMENTS = ("staging", "production")
 
@@ -27,6 +27,14 @@ ENVIRONMENTS = ("staging", "production")
 class EnvironmentParity(Adapter):
     kind = "parity"
     label = "Environment parity"
+    # The token goes only to this origin (see http_health.auth_headers): the two URLs are typed
+    # into the check, and a token sent wherever they point could be collected there.
+    base_url_field = FieldSpec(
+        "base_url",
+        "Base URL",
+        required=False,
+        help="The bearer token is sent only to URLs on this origin.",
+    )
     secret_fields = (FieldSpec("token", "Bearer token", required=False, secret=True),)
     param_fields = (
         FieldSpec("staging_url", "Staging URL"),
@@ -46,7 +54,7 @@ class EnvironmentParity(Adapter):
             response = client.get(
                 url,
                 what=f"the {environment} endpoint",
-                headers=auth_headers(conn),
+                headers=auth_headers(conn, url),
                 follow_redirects=True,
             )
             bodies[environment] = json_of(response, what=f"the {environment} endpoint")
@@ -63,6 +71,15 @@ class EnvironmentParity(Adapter):
                 status=NEEDS_JUDGEMENT,
                 value="no value",
                 detail=f"No {path!r} on {' and '.join(missing)} ({both}).",
+                url=fetched.url,
+            )
+        if not (is_plain(staging) and is_plain(production)):
+            # The URLs are typed into the check and every member reads it: what they answer is
+            # shown only as the short single value the check was meant to read.
+            return Observation(
+                status=NEEDS_JUDGEMENT,
+                value="not a single value",
+                detail=f"{path} is not a short single value on both; point the check at one.",
                 url=fetched.url,
             )
         if staging == production:

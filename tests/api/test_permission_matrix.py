@@ -23,7 +23,13 @@ from approvals import services as approvals
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
 from monitoring import health
 from monitoring import services as monitoring
-from monitoring.models import Check, CheckResult, Integration, RollbackTrigger
+from monitoring.models import (
+    Check,
+    CheckResult,
+    Integration,
+    RollbackTrigger,
+    RollbackWebhookSecret,
+)
 from releases import services, trains
 from releases.models import (
     ChecklistItem,
@@ -31,6 +37,7 @@ from releases.models import (
     FreezeWindow,
     Notification,
     Project,
+    ProjectEvent,
     ProjectMembership,
     Release,
     ReleaseEvent,
@@ -462,6 +469,12 @@ WRITES: dict[str, Op] = {
         {"rita"},
         writes=False,
     ),
+    "reveal rollback webhook secret": Op(
+        "post", "/api/projects/payments/rollback-webhook-secret/reveal/", planning, {"rita"}
+    ),
+    "rotate rollback webhook secret": Op(
+        "post", "/api/projects/payments/rollback-webhook-secret/rotate/", planning, {"rita"}
+    ),
     "create check template": Op(
         "post",
         "/api/projects/payments/checks/",
@@ -655,6 +668,8 @@ WATCHED = (
     Check,
     CheckResult,
     ReleaseEvent,
+    ProjectEvent,
+    RollbackWebhookSecret,
 )
 
 

@@ -227,10 +227,10 @@ def test_it_reports_a_failed_connection_and_counts_it(cast):
     result = services.test_connection(integration, by=cast.rita, client=api.client())
 
     assert not result.ok
-    assert "Could not connect" in result.detail
+    assert "No answer from api.github.com" in result.detail
     integration.refresh_from_db()
     assert integration.consecutive_failures == 1
-    assert "Could not connect" in integration.last_error
+    assert "No answer from api.github.com" in integration.last_error
 
 
 def test_it_lets_only_managers_test_a_connection(cast):

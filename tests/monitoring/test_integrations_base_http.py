@@ -191,7 +191,26 @@ def test_it_does_not_retry_read_timeouts():
     with api.client() as client, pytest.raises(Unavailable) as info:
         client.get(URL, what="the thing")
     assert len(api.requests) == 1
-    assert "Timed out" in str(info.value)
+    assert "No answer from api.example.com" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("Connection refused"),
+        httpx.ConnectTimeout("filtered"),
+        httpx.ReadTimeout("slow read"),
+        httpx.RemoteProtocolError("reset"),
+    ],
+)
+def test_it_words_every_failure_to_get_an_answer_alike(failure):
+    # Refused, filtered and open-but-silent ports must read the same to whoever typed the URL.
+    api = FakeApi([failure])
+    with api.client() as client, pytest.raises(Unavailable) as info:
+        client.get(URL, what="the thing")
+    assert str(info.value) == (
+        "Could not get an answer for the thing: No answer from api.example.com."
+    )
 
 
 def test_it_reports_invalid_json_as_a_bad_response():

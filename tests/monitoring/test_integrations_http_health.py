@@ -3,8 +3,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from monitoring.integrations.base import CheckSpec, Connection
+from monitoring.integrations.base import CheckSpec, Connection, observe_group
+from monitoring.integrations.http import HttpClient
 from monitoring.integrations.http_health import HttpHealth
+from tests.lib.servers import serving
 from tests.monitoring.helpers import assert_error, observe, observe_all, ok, timeout
 
 URL = "https://shop.example.com/healthz"
@@ -166,3 +168,131 @@ def test_it_needs_a_url():
 def test_it_needs_a_base_url_for_a_relative_url():
     observation, _ = observe(ADAPTER, CONN, CheckSpec(params={"url": "/healthz"}))
     assert_error(observation, "misconfigured", True, None)
+
+
+# --- what counts as a health answer ----------------------------------------------------------
+
+LOGIN_PAGE = (
+    "<!doctype html><html><head><title>Sign in</title></head>"
+    '<body><form action="/login" method="post"><input name="password" type="password">'
+    "</form></body></html>"
+)
+
+
+def test_it_fails_on_an_html_login_page_answering_200():
+    observation, _ = observe(ADAPTER, CONN, SPEC, httpx.Response(200, html=LOGIN_PAGE))
+    assert observation.status == "failing"
+    assert observation.value == "HTML page"
+    assert "not a health answer" in observation.detail
+    assert "password" not in observation.detail
+
+
+def test_it_fails_a_field_check_on_an_html_page_before_reading_it():
+    spec = CheckSpec(params={"url": URL, "json_field": "status", "expected": "ok"})
+    observation, _ = observe(ADAPTER, CONN, spec, httpx.Response(200, html=LOGIN_PAGE))
+    assert observation.status == "failing"
+
+
+def test_it_passes_an_html_page_when_the_check_expects_html_and_its_text():
+    spec = CheckSpec(
+        params={"url": URL, "expected_content_type": "text/html", "expected_text": "All good"}
+    )
+    page = "<html><body><p>All good</p></body></html>"
+    assert observe(ADAPTER, CONN, spec, httpx.Response(200, html=page))[0].status == "passing"
+    failing, _ = observe(ADAPTER, CONN, spec, httpx.Response(200, html=LOGIN_PAGE))
+    assert failing.status == "failing"
+    assert failing.detail == f"{URL} answered without the expected text."
+
+
+def test_it_fails_on_a_content_type_other_than_the_expected_one():
+    spec = CheckSpec(params={"url": URL, "expected_content_type": "application/json"})
+    observation, _ = observe(ADAPTER, CONN, spec, httpx.Response(200, text="OK"))
+    assert observation.status == "failing"
+    assert observation.value == "text/plain"
+    passing, _ = observe(ADAPTER, CONN, spec, ok("http_health", "health_ok"))
+    assert passing.status == "passing"
+
+
+def test_it_passes_a_plain_text_ok():
+    observation, _ = observe(ADAPTER, CONN, SPEC, httpx.Response(200, text="OK"))
+    assert observation.status == "passing"
+
+
+def test_it_fails_a_redirect_to_another_origin_without_following_it():
+    login = "https://login.example.net/sso?return=https%3A%2F%2Fshop.example.com%2Fhealthz"
+    observation, api = observe(
+        ADAPTER, CONN, SPEC, httpx.Response(302, headers={"Location": login})
+    )
+    assert len(api.requests) == 1
+    assert observation.status == "failing"
+    assert observation.value == "redirected away"
+    assert "https://login.example.net" in observation.detail
+    assert "return=" not in observation.detail
+
+
+def test_it_does_not_show_a_whole_json_object_it_was_pointed_at():
+    spec = CheckSpec(params={"url": URL, "json_field": "checks", "expected": "ok"})
+    observation, _ = observe(ADAPTER, CONN, spec, ok("http_health", "health_ok"))
+    assert observation.status == "needs_judgement"
+    assert "latency_ms" not in observation.detail + observation.value
+
+
+# --- credentials go to the integration's own origin only --------------------------------------
+
+TOKEN_CONN = Connection(
+    kind="http_health", base_url="https://shop.example.com", secrets={"token": "h-t"}
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://collector.example.net/steal",
+        "http://shop.example.com/healthz",
+        "https://shop.example.com:8443/healthz",
+        "https://shop.example.com.example.net/healthz",
+    ],
+)
+def test_it_does_not_send_the_token_to_another_origin(url):
+    spec = CheckSpec(params={"url": url})
+    observation, api = observe(ADAPTER, TOKEN_CONN, spec, httpx.Response(200, text="OK"))
+    assert "Authorization" not in api.last.headers
+    assert observation.status == "passing"
+
+
+def test_it_sends_the_token_to_an_absolute_url_on_its_own_origin():
+    spec = CheckSpec(params={"url": "https://shop.example.com:443/healthz"})
+    _, api = observe(ADAPTER, TOKEN_CONN, spec, httpx.Response(200, text="OK"))
+    assert api.last.headers["Authorization"] == "Bearer h-t"
+
+
+def test_it_drops_the_token_when_a_redirect_leaves_the_origin():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "shop.example.com":
+            return httpx.Response(307, headers={"Location": "https://elsewhere.example.net/h"})
+        return httpx.Response(200, text="OK")
+
+    _, api = observe(ADAPTER, TOKEN_CONN, CheckSpec(params={"url": "/healthz"}), handler)
+    assert [r.headers.get("Authorization") for r in api.requests] == ["Bearer h-t"]
+
+
+# --- the egress policy on a real socket ---------------------------------------------------------
+
+
+def test_it_refuses_a_loopback_health_url_without_the_allowlist(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with serving() as server, HttpClient() as client:
+        spec = CheckSpec(params={"url": server.url("/healthz")})
+        [observation] = observe_group(ADAPTER, CONN, [spec], client)
+    assert server.seen == []
+    assert_error(observation, "refused destination", True, None)
+    assert "loopback" in observation.detail
+
+
+def test_it_reads_a_loopback_health_url_the_allowlist_allows(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    with serving() as server, HttpClient() as client:
+        spec = CheckSpec(params={"url": server.url("/healthz")})
+        [observation] = observe_group(ADAPTER, CONN, [spec], client)
+    assert observation.status == "passing"
+    assert [seen.path for seen in server.seen] == ["/healthz"]

@@ -106,3 +106,23 @@ def test_it_needs_both_urls_and_a_field():
     observation, api = observe(ADAPTER, CONN, spec)
     assert_error(observation, "misconfigured", True, None)
     assert api.requests == []
+
+
+def test_it_sends_the_token_only_to_the_integrations_own_origin():
+    conn = Connection(kind="parity", base_url="https://shop.example.com", secrets={"token": "p-t"})
+    _, api = observe(
+        ADAPTER, conn, SPEC, ok("parity", "staging_version"), ok("parity", "production_same")
+    )
+    assert [r.headers.get("Authorization") for r in api.requests] == [None, "Bearer p-t"]
+
+
+def test_it_does_not_show_a_whole_object_it_was_pointed_at():
+    spec = CheckSpec(
+        params={"staging_url": STAGING, "production_url": PRODUCTION, "json_field": "db"}
+    )
+    secret = {"db": {"host": "10.0.0.5", "password": "hunter2"}}
+    observation, _ = observe(
+        ADAPTER, CONN, spec, httpx.Response(200, json=secret), httpx.Response(200, json=secret)
+    )
+    assert observation.status == "needs_judgement"
+    assert "hunter2" not in observation.detail + observation.value

@@ -206,6 +206,22 @@ def test_a_refusing_webhook_is_not_tried_again_and_people_roll_back_by_hand(
     assert "Revert steps:\nRedeploy the previous tag." in message
 
 
+def test_a_webhook_on_a_private_address_is_refused_and_people_roll_back_by_hand(
+    cast, release, settings, django_capture_on_commit_callbacks
+):
+    with serving(WebhookServer([200])) as hook:
+        check = arm(release, cast, hook.url)
+        # Saved while allowed; the operator takes loopback off the list afterwards.
+        settings.OUTBOUND_ALLOWED_NETWORKS = []
+        with django_capture_on_commit_callbacks(execute=True):
+            breach(check)
+    assert hook.posted == []
+    call = RollbackWebhookCall.objects.get(release=release)
+    assert (call.state, call.attempts) == (State.FAILED, 1)
+    assert "OUTBOUND_ALLOWED_NETWORKS" in call.last_error
+    assert Notification.objects.filter(verb="rollback_webhook_failed", user=cast.paul).exists()
+
+
 def test_it_gives_up_after_the_last_attempt(cast, release, django_capture_on_commit_callbacks):
     with serving(WebhookServer([503])) as hook:
         check = arm(release, cast, hook.url)

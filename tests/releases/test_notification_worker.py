@@ -42,6 +42,8 @@ def worker(monkeypatch) -> Iterator[subprocess.Popen]:
         f"{db['PORT'] or 5432}/{db['NAME']}",
         "REDIS_URL": settings.TEST_REDIS_URL,
         "EMAIL_URL": "",
+        # The stand-ins listen on loopback, which the egress policy refuses by default.
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
     # The test process sends for real instead of running tasks inline.
     monkeypatch.setitem(app.conf, "task_always_eager", False)

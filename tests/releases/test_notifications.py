@@ -143,6 +143,18 @@ class TestChatRetries:
         assert SignOff.objects.get(pk=sign_off.pk).decision == "no_go"
         assert [m.to for m in mail.outbox] == [["rita@example.com"]]
 
+    def test_it_does_not_post_to_a_private_address_the_egress_policy_refuses(
+        self, cast, frozen, settings, django_capture_on_commit_callbacks
+    ):
+        with serving(WebhookServer([200])) as hook:
+            use_chat(cast, hook.url)
+            # Saved while allowed; the operator takes loopback off the list afterwards.
+            settings.OUTBOUND_ALLOWED_NETWORKS = []
+            sign_off = say_no_go(cast, frozen, django_capture_on_commit_callbacks)
+        assert hook.received == []
+        assert SignOff.objects.get(pk=sign_off.pk).decision == "no_go"
+        assert [m.to for m in mail.outbox] == [["rita@example.com"]]
+
     def test_it_backs_off_with_jitter_and_a_bound(self):
         for task in (tasks.post_to_chat, tasks.send_notification_emails):
             assert task.retry_backoff
