@@ -238,6 +238,7 @@ class Check(models.Model):
         "next_poll_at",
         "consecutive_errors",
         "etag",
+        "evidence",
         "started_at",
         "first_passed_at",
         "judged_at",

@@ -409,7 +409,7 @@ CASES = {
     "rollback webhook secret rotated": Case(
         change=lambda c, _: rollback_webhook.rotate_rollback_webhook_secret(c.project, by=c.rita),
         kind="rollback_settings",
-        action="changed",
+        action="rotated",
         before={"rollback_webhook_secret": ""},
         after={"rollback_webhook_secret": "credentials changed"},
     ),
