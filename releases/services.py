@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from releases import permissions as rules
 from releases import signals
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event
@@ -415,6 +416,7 @@ def update_release(release: Release, *, by: Actor, **changes: Any) -> Release:
 
 
 def lock_scope(release: Release, *, by: Actor) -> Release:
+    rules.check_person(rules.LOCK_SCOPE, by, release)
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.FROZEN, "lock the scope")
@@ -435,6 +437,7 @@ def lock_scope(release: Release, *, by: Actor) -> Release:
 
 
 def cancel_release(release: Release, *, by: Actor, reason: str) -> Release:
+    rules.check_person(rules.CANCEL, by, release)
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the release is cancelled."})
@@ -567,6 +570,7 @@ def standby_roster(release: Release) -> list[Any]:
 def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> Release:
     """approved → deploying: only on the planned deploy day and outside freeze windows, unless
     a release manager overrides with a reason (recorded on the event and announced)."""
+    rules.check_person(rules.START_DEPLOY, by, release)
     override_reason = override_reason.strip()
     with transaction.atomic():
         release = lock_release(release)
@@ -630,6 +634,7 @@ def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> R
 
 def finish_deploy(release: Release, *, by: Actor) -> Release:
     """deploying → monitoring: every required deployment checklist item must be ticked."""
+    rules.check_person(rules.FINISH_DEPLOY, by, release)
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.MONITORING, "mark the deploy done")
@@ -792,6 +797,7 @@ def complete_release(release: Release, *, by: Actor) -> Release:
 
 def roll_back(release: Release, *, by: Actor, reason: str, automatic: bool = False) -> Release:
     """deploying/monitoring → rolled_back: records who decided, why and when it started."""
+    rules.check_person(rules.ROLL_BACK, by, release)
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the release is rolled back."})
@@ -824,6 +830,7 @@ def roll_back(release: Release, *, by: Actor, reason: str, automatic: bool = Fal
 
 def finish_rollback(release: Release, *, by: Actor, at: dt.datetime | None = None) -> Release:
     """The rollback is done (reported by CI or by hand); time to restore is measured to here."""
+    rules.check_person(rules.FINISH_ROLLBACK, by, release)
     with transaction.atomic():
         release = lock_release(release)
         if release.status != Status.ROLLED_BACK:
@@ -892,6 +899,7 @@ def record_deploy_report(
 
 def carry_scope_forward(release: Release, *, by: Any, version: str, **fields: Any) -> Release:
     """After a rollback, start a new release with the same included scope in one action."""
+    rules.check_person(rules.CARRY_FORWARD, by, release)
     with transaction.atomic():
         release = lock_release(release)
         if release.status != Status.ROLLED_BACK:
