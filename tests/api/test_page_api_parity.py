@@ -18,7 +18,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from monitoring import health
+from releases import permissions as rules
 from releases import services
+from releases.errors import NotAllowed
 from releases.models import Release
 from tests.builders import Cast, make_approved, make_deploying, make_monitoring, make_release
 
@@ -147,3 +149,16 @@ def test_it_refuses_a_viewer_with_the_rules_sentence_in_both_doors(cast):
     in_api = outcome_of_api(api, release, ACTIONS[0])
 
     assert on_page == in_api == ("refused", 403, "Only a release manager locks the scope.")
+
+
+def test_it_has_the_service_ask_the_same_rule_for_a_person(cast):
+    release = make_release(cast)
+
+    with pytest.raises(NotAllowed) as refusal:
+        services.lock_scope(release, by=cast.vic)
+
+    assert str(refusal.value) == rules.LOCK_SCOPE.refusal
+    release.refresh_from_db()
+    assert release.status == "planning"
+    # A machine is let in by its own door; the service does not ask it to be a person.
+    assert services.lock_scope(release, by="Greenlight").status == "frozen"
