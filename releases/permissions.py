@@ -1,4 +1,9 @@
-"""Who may do what: the one place the HTML views and the API ask.
+"""Who may do what: the one place the HTML views, the API and the services ask.
+
+Each rule (``LOCK_SCOPE``, ``CONFIGURE_MONITORING``, …, at the end of this module) is a
+predicate with the sentence a refusal gives. The services ask it for people, the pages ask it to
+show a button and answer 403 with its sentence, and the API answers 403 with the same sentence;
+what the release's state does not allow, the services refuse (409).
 
 Roles on a release come from its role assignments (which default from the project's members and
 can be changed per release). A project's release managers manage all its releases. A superuser
@@ -553,8 +558,7 @@ class Rule:
 
 # On a project: ``rule.check(user, project)``.
 CREATE_PROJECT = Rule(
-    lambda user: can_create_project(user),
-    "Only administrators, and people they allow to, create projects.",
+    can_create_project, "Only administrators, and people they allow to, create projects."
 )
 MANAGE_PROJECT = Rule(
     can_manage_project, "Only the project's release managers change its settings."
