@@ -73,8 +73,8 @@ class WithdrawSignOff(ReleaseScoped):
     def post(self, request: Request, release_id: int) -> Response:
         """Withdraw your current sign-off for a role, before the decision."""
         release, access = self.release_and_access()
-        rules.PEOPLE_ONLY.check(access)
         data = validated(s.WithdrawSignOffSerializer, request)
+        rules.WITHDRAW_SIGN_OFF.check(access, data["role"])
         sign_off = services.withdraw_sign_off(release, by=request.user, role=data["role"])
         return Response(s.SignOffSerializer(sign_off).data)
 

@@ -22,6 +22,7 @@ from approvals.forms import (
     WithdrawSignOffForm,
 )
 from approvals.models import Decision
+from releases import permissions as rules
 from releases.models import Role
 from releases.permissions import access_for, get_project_for, get_release_for
 from releases.views import run, settings_run, signed_in
@@ -105,8 +106,9 @@ def sign_off_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         section=SECTION,
-        rule=None,
+        rule=rules.WITHDRAW_SIGN_OFF,
         access=access,
+        subject=(role,),
         form=form,
         key=f"sign-{role}",
         call=lambda: services.withdraw_sign_off(

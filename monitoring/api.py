@@ -23,8 +23,8 @@ from monitoring.models import Check, CheckResult, Integration, RollbackTrigger
 from releases import permissions as rules
 from releases.api import ReleaseScoped
 from releases.models import Project
-from releases.permissions import ReleaseAccess, get_project_for, is_person
-from releases.rest import actor, no_input, require, validated
+from releases.permissions import ReleaseAccess, get_project_for
+from releases.rest import actor, no_input, validated
 
 # --- integrations ---------------------------------------------------------------------------
 
@@ -173,8 +173,6 @@ class CheckTemplateDetail(APIView):
 
 # --- a release's checks ---------------------------------------------------------------------
 
-CHECK_EDITORS = "Only the release manager and DevOps change a release's checks."
-
 
 class Checks(ReleaseScoped, generics.ListAPIView):
     """The release's checks (gates) with their current status."""
@@ -190,7 +188,7 @@ class Checks(ReleaseScoped, generics.ListAPIView):
     def post(self, request: Request, release_id: int) -> Response:
         """Add a check (gate) to the release; it is read from now on."""
         release, access = self.release_and_access()
-        require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        rules.EDIT_CHECKS.check(access)
         data = validated(s.CheckInputSerializer, request, context={"project": release.project})
         check = services.save_release_check(release, by=request.user, **data)
         check = Check.objects.select_related("integration", "release").get(pk=check.pk)
@@ -221,7 +219,7 @@ class CheckDetail(CheckScoped):
     def patch(self, request: Request, release_id: int, check_id: int) -> Response:
         """Change the check; a change to what it reads starts its evidence over (pending)."""
         access, check = self.check_for()
-        require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        rules.EDIT_CHECKS.check(access)
         context = {"project": check.release.project}
         data = validated(s.CheckInputSerializer, request, partial=True, context=context)
         check = services.save_release_check(check.release, by=request.user, check=check, **data)
@@ -230,7 +228,7 @@ class CheckDetail(CheckScoped):
     @extend_schema(responses={204: OpenApiResponse(description="Removed.")})
     def delete(self, request: Request, release_id: int, check_id: int) -> Response:
         access, check = self.check_for()
-        require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        rules.EDIT_CHECKS.check(access)
         services.delete_release_check(check, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -240,7 +238,7 @@ class PollCheckNow(CheckScoped):
     def post(self, request: Request, release_id: int, check_id: int) -> Response:
         """Read the check at the poller's next tick instead of waiting for its interval."""
         access, check = self.check_for()
-        require(is_person(request.user) and access.edits_checks, CHECK_EDITORS)
+        rules.EDIT_CHECKS.check(access)
         no_input(request)
         return self.check_response(services.poll_check_now(check, by=request.user))
 
@@ -260,10 +258,7 @@ class CheckResults(CheckScoped, generics.ListAPIView):
         """Report what CI or a monitor observed. A changed status is recorded and logged; the
         same status again only refreshes "last evaluated"."""
         access, check = self.check_for()
-        require(
-            access.reports_check_results,
-            "Only the release manager, DevOps or the project's token report check results.",
-        )
+        rules.REPORT_CHECK_RESULTS.check(access)
         data: dict[str, Any] = validated(s.CheckResultInputSerializer, request)
         check = services.record_check_result(check, source="api", by=actor(request), **data)
         return self.check_response(check)
@@ -274,10 +269,7 @@ class JudgeCheck(CheckScoped):
     def post(self, request: Request, release_id: int, check_id: int) -> Response:
         """Resolve a check that needs judgement to pass or fail, with a reason (audited)."""
         access, check = self.check_for()
-        require(
-            is_person(request.user) and access.judges_checks,
-            "Only the release manager, DevOps and QA judge checks.",
-        )
+        rules.JUDGE_CHECKS.check(access)
         data = validated(s.JudgementSerializer, request)
         check = services.judge_check(
             check, by=request.user, passed=data["passed"], reason=data["reason"]
@@ -287,7 +279,6 @@ class JudgeCheck(CheckScoped):
 
 # --- rollback triggers ----------------------------------------------------------------------
 
-TRIGGER_EDITORS = "Only the release manager and DevOps change the rollback triggers."
 TRIGGERS = RollbackTrigger.objects.select_related("check_ref", "created_by", "release__project")
 
 
@@ -309,7 +300,7 @@ class RollbackTriggers(ReleaseScoped, generics.ListAPIView):
         """Bind a trigger to a post-release check (one per check). ``automatic`` needs the
         rollback plan's webhook URL."""
         release, access = self.release_and_access()
-        require(access.edits_rollback_plan, TRIGGER_EDITORS)
+        rules.EDIT_ROLLBACK_PLAN.check(access)
         data = validated(s.RollbackTriggerInputSerializer, request, context={"release": release})
         trigger = health.add_rollback_trigger(
             release,
@@ -339,7 +330,7 @@ class RollbackTriggerDetail(ReleaseScoped):
     def patch(self, request: Request, release_id: int, trigger_id: int) -> Response:
         """Change the mode or the description; the check stays (remove and add for another)."""
         access, trigger = self.trigger()
-        require(access.edits_rollback_plan, TRIGGER_EDITORS)
+        rules.EDIT_ROLLBACK_PLAN.check(access)
         data = validated(s.RollbackTriggerChangeSerializer, request, partial=True)
         trigger = health.update_rollback_trigger(trigger, by=request.user, **data)
         return Response(s.RollbackTriggerSerializer(TRIGGERS.get(pk=trigger.pk)).data)
@@ -347,7 +338,7 @@ class RollbackTriggerDetail(ReleaseScoped):
     @extend_schema(responses={204: OpenApiResponse(description="Removed.")})
     def delete(self, request: Request, release_id: int, trigger_id: int) -> Response:
         access, trigger = self.trigger()
-        require(access.edits_rollback_plan, TRIGGER_EDITORS)
+        rules.EDIT_ROLLBACK_PLAN.check(access)
         health.remove_rollback_trigger(trigger, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

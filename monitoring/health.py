@@ -43,6 +43,7 @@ from monitoring.models import (
     RollbackTrigger,
     TriggerMode,
 )
+from releases import permissions as rules
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event
@@ -397,10 +398,7 @@ def restore_health(release: Release, *, by: Any, reason: str) -> Release:
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the release is healthy again."})
-    if not access_for(by, release).can_roll_back:
-        raise NotAllowed(
-            "Only the release manager, DevOps or the rollback decider judge the release's health."
-        )
+    rules.RESTORE_HEALTH.check(access_for(by, release))
     with transaction.atomic():
         release = release_services.lock_release(release)
         if release.status not in WATCHED_STATUSES:
@@ -473,8 +471,7 @@ def release_if_healthy(release: Release, *, by: Actor, now: dt.datetime | None =
     the release), and what beat does at the end of each window. Raises :class:`NotHealthy`
     (a ``Refused``) with the blockers.
     """
-    if _is_person(by) and not access_for(by, release).is_manager:
-        raise NotAllowed("Only a release manager marks a release released.")
+    rules.check_person(rules.COMPLETE, by, release)
     with transaction.atomic():
         # The release lock also holds back check results: every writer of checks takes it first.
         release = release_services.lock_release(release)

@@ -522,8 +522,11 @@ def delete_check_template(check: Check, *, by: Any) -> None:
 
 
 def _require_check_editor(by: Any, release: Release) -> None:
-    if not access_for(by, release).can_edit_checks:
-        raise NotAllowed("Only the release manager and DevOps change an active release's checks.")
+    rules.EDIT_CHECKS.check(access_for(by, release))
+    if not release.is_active:
+        raise Refused(
+            f"The release is {release.get_status_display().lower()}; its checks no longer change."
+        )
 
 
 def _restart(check: Check, release: Release, now: dt.datetime) -> None:
@@ -943,8 +946,11 @@ def judge_check(check: Check, *, by: Any, passed: bool, reason: str) -> Check:
         raise ValidationError({"reason": "Say why you judge the check this way."})
     if check.release_id is None:
         raise Refused("This check is a project template.")
-    if not access_for(by, check.release).can_judge_checks:
-        raise NotAllowed("Only the release manager, DevOps or QA on this release judge checks.")
+    rules.JUDGE_CHECKS.check(access_for(by, check.release))
+    if not check.release.is_active:
+        raise Refused(
+            f"The release is {check.release.get_status_display().lower()}; its checks are closed."
+        )
     with transaction.atomic():
         release = release_services.lock_release(check.release)
         check = Check.objects.select_for_update().get(pk=check.pk)
@@ -977,8 +983,7 @@ def poll_check_now(check: Check, *, by: Any) -> Check:
     """Read the check at the next dispatcher tick instead of waiting for its interval."""
     if check.release_id is None:
         raise Refused("This check is a project template.")
-    if not access_for(by, check.release).can_edit_checks:
-        raise NotAllowed("Only the release manager and DevOps do this.")
+    rules.EDIT_CHECKS.check(access_for(by, check.release))
     release = check.release
     if release.status not in POLLED_STATUSES[check.phase] or not check.integration.is_polled:
         raise Refused("This check is not being read now.")

@@ -402,6 +402,8 @@ class StartDeploy(ReleaseScoped):
         release, access = self.release_and_access()
         rules.START_DEPLOY.check(access)
         data = validated(s.StartDeploySerializer, request)
+        if data["override_reason"].strip():
+            rules.OVERRIDE_DEPLOY_GUARDS.check(access)
         return release_response(
             services.start_deploy(
                 release, by=actor(request), override_reason=data["override_reason"]
@@ -465,6 +467,8 @@ class DeployReports(ReleaseScoped):
         release, access = self.release_and_access()
         rules.REPORT_DEPLOY.check(access)
         data = validated(s.DeployReportSerializer, request)
+        if data["override_reason"].strip():
+            rules.OVERRIDE_DEPLOY_GUARDS.check(access)
         return release_response(services.record_deploy_report(release, by=actor(request), **data))
 
 
@@ -782,7 +786,7 @@ class AcceptChange(ChangeRequestScoped):
         # The service holds the rules of who accepts (never their own, once each side).
         rules.PEOPLE_ONLY.check(access)
         data = validated(s.AcceptChangeSerializer, request)
-        as_role = data.get("as_role") or access.change_request_role(change)
+        as_role = data.get("as_role") or access.accepting_role(change)
         change = services.approve_change_request(change, by=request.user, as_role=as_role)
         return self.respond(change)
 

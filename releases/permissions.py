@@ -1,4 +1,9 @@
-"""Who may do what: the one place the HTML views and the API ask.
+"""Who may do what: the one place the HTML views, the API and the services ask.
+
+Each rule (``LOCK_SCOPE``, ``CONFIGURE_MONITORING``, …, at the end of this module) is a
+predicate with the sentence a refusal gives. The services ask it for people, the pages ask it to
+show a button and answer 403 with its sentence, and the API answers 403 with the same sentence;
+what the release's state does not allow, the services refuse (409).
 
 Roles on a release come from its role assignments (which default from the project's members and
 can be changed per release). A project's release managers manage all its releases. A superuser
@@ -253,18 +258,19 @@ class ReleaseAccess:
 
     @property
     def can_edit_release(self) -> bool:
-        return self.is_manager and self.release.is_active
+        return EDIT_RELEASE.allows(self) and self.release.is_active
 
     @property
     def can_edit_scope(self) -> bool:
         """Direct scope edits while planning: release manager, product, developers."""
-        return self.release.status == Status.PLANNING and self.edits_scope
+        return self.release.status == Status.PLANNING and EDIT_SCOPE.allows(self)
 
     @property
     def can_request_scope_change(self) -> bool:
-        return (
-            self.release.status in (Status.FROZEN, Status.APPROVED) and self.requests_scope_changes
-        )
+        return self.release.status in (
+            Status.FROZEN,
+            Status.APPROVED,
+        ) and REQUEST_SCOPE_CHANGE.allows(self)
 
     def can_decide_change_request(self, request: ScopeChangeRequest) -> bool:
         """Product and the release manager each accept; neither may accept their own request."""
@@ -286,7 +292,7 @@ class ReleaseAccess:
         return roles
 
     def can_tick(self, item: ChecklistItem) -> bool:
-        return self.release.is_active and self.ticks(item)
+        return self.release.is_active and TICK.allows(self, item)
 
     def can_sign_as(self, role: str) -> bool:
         return self.release.is_active and self.signs_as(role)
@@ -297,7 +303,7 @@ class ReleaseAccess:
 
     @property
     def can_edit_rollback_plan(self) -> bool:
-        return self.release.is_active and self.edits_rollback_plan
+        return self.release.is_active and EDIT_ROLLBACK_PLAN.allows(self)
 
     @property
     def can_deploy(self) -> bool:
@@ -319,7 +325,9 @@ class ReleaseAccess:
 
     @property
     def can_write_review(self) -> bool:
-        return self.release.status in (Status.RELEASED, Status.ROLLED_BACK) and self.writes_review
+        return self.release.status in (Status.RELEASED, Status.ROLLED_BACK) and WRITE_REVIEW.allows(
+            self
+        )
 
     @property
     def can_add_note(self) -> bool:
@@ -328,31 +336,32 @@ class ReleaseAccess:
     @property
     def can_edit_checks(self) -> bool:
         """Add, change or remove the release's checks: DevOps connects CI and monitoring."""
-        return self.release.is_active and self.edits_checks
+        return self.release.is_active and EDIT_CHECKS.allows(self)
 
     @property
     def can_resolve_risk(self) -> bool:
-        return self.release.is_active and self.resolves_risks
+        return self.release.is_active and RESOLVE_RISK.allows(self)
 
     @property
     def can_report_check_results(self) -> bool:
-        return self.release.is_active and self.reports_check_results
+        return self.release.is_active and REPORT_CHECK_RESULTS.allows(self)
 
     @property
     def can_judge_checks(self) -> bool:
         """Resolve a check the machines could not decide, to pass or fail with a reason."""
-        return self.release.is_active and self.judges_checks
+        return self.release.is_active and JUDGE_CHECKS.allows(self)
 
-    # The lifecycle actions offered right now: the permission and the current status together,
-    # so a page shows a button only when pressing it can work (the service re-checks the state).
+    # The lifecycle actions offered right now: the rule (defined below, with its sentence) and
+    # the current status together, so a page shows a button only when pressing it can work.
+    # Pressing it anyway asks the same rule, then the service, which re-checks the state.
 
     @property
     def can_lock_scope(self) -> bool:
-        return self.is_manager and self.release.status == Status.PLANNING
+        return LOCK_SCOPE.allows(self) and self.release.status == Status.PLANNING
 
     @property
     def can_cancel(self) -> bool:
-        return self.is_manager and self.release.status in (
+        return CANCEL.allows(self) and self.release.status in (
             Status.PLANNING,
             Status.FROZEN,
             Status.APPROVED,
@@ -374,25 +383,28 @@ class ReleaseAccess:
 
     @property
     def can_start_deploy(self) -> bool:
-        return self.can_deploy and self.release.status == Status.APPROVED
+        return START_DEPLOY.allows(self) and self.release.status == Status.APPROVED
 
     @property
     def can_finish_deploy(self) -> bool:
-        return self.can_deploy and self.release.status == Status.DEPLOYING
+        return FINISH_DEPLOY.allows(self) and self.release.status == Status.DEPLOYING
 
     @property
     def can_complete(self) -> bool:
-        return self.is_manager and self.release.status == Status.MONITORING
+        return COMPLETE.allows(self) and self.release.status == Status.MONITORING
 
     @property
     def can_roll_back_now(self) -> bool:
-        return self.can_roll_back and self.release.status in (Status.DEPLOYING, Status.MONITORING)
+        return ROLL_BACK.allows(self) and self.release.status in (
+            Status.DEPLOYING,
+            Status.MONITORING,
+        )
 
     @property
     def can_restore_health(self) -> bool:
         """Judge an unhealthy release healthy again (the checks that decide must pass)."""
         return (
-            self.can_roll_back
+            RESTORE_HEALTH.allows(self)
             and self.release.status in (Status.DEPLOYING, Status.MONITORING)
             and self.release.health == Health.UNHEALTHY
         )
@@ -401,7 +413,7 @@ class ReleaseAccess:
     def can_finish_rollback(self) -> bool:
         """Record by hand that the rollback is done (CI may report it too)."""
         return (
-            self.finishes_rollbacks
+            FINISH_ROLLBACK.allows(self)
             and self.release.status == Status.ROLLED_BACK
             and self.release.rollback_finished_at is None
         )
@@ -411,14 +423,14 @@ class ReleaseAccess:
         """Start the next release with a rolled-back release's scope: a new release, so the
         release manager's call."""
         return (
-            self.is_manager
+            CARRY_FORWARD.allows(self)
             and self.release.status == Status.ROLLED_BACK
             and self.release.carried_into_id is None
         )
 
     @property
     def can_assign_roles(self) -> bool:
-        return self.is_manager and self.release.is_active
+        return ASSIGN_ROLES.allows(self) and self.release.is_active
 
     @property
     def sign_now_roles(self) -> list[str]:
@@ -443,6 +455,15 @@ class ReleaseAccess:
             if missing and other != self.user.pk:
                 return role
         return None
+
+    def accepting_role(self, request: ScopeChangeRequest) -> str:
+        """The side this person accepts a request as: the one a page offers, else the role they
+        would act in, so the service refuses with the reason that applies (their own request,
+        a side already accepted, a role they do not hold)."""
+        offered = self.change_request_role(request)
+        if offered is not None:
+            return offered
+        return Role.RELEASE_MANAGER.value if self.is_manager else Role.PRODUCT.value
 
     def can_withdraw_change_request(self, request: ScopeChangeRequest) -> bool:
         return (
@@ -537,8 +558,7 @@ class Rule:
 
 # On a project: ``rule.check(user, project)``.
 CREATE_PROJECT = Rule(
-    lambda user: can_create_project(user),
-    "Only administrators, and people they allow to, create projects.",
+    can_create_project, "Only administrators, and people they allow to, create projects."
 )
 MANAGE_PROJECT = Rule(
     can_manage_project, "Only the project's release managers change its settings."
@@ -563,6 +583,10 @@ EDIT_RELEASE = Rule(lambda a: a.is_manager, "Only a release manager edits a rele
 LOCK_SCOPE = Rule(lambda a: a.is_manager, "Only a release manager locks the scope.")
 CANCEL = Rule(lambda a: a.is_manager, "Only a release manager cancels a release.")
 START_DEPLOY = Rule(lambda a: a.can_deploy, "Only DevOps or a release manager starts a deploy.")
+OVERRIDE_DEPLOY_GUARDS = Rule(
+    lambda a: a.can_override_deploy_guards,
+    "Only a release manager overrides a freeze window or the planned deploy time.",
+)
 FINISH_DEPLOY = Rule(
     lambda a: a.can_deploy, "Only DevOps or a release manager marks the deploy done."
 )
@@ -605,7 +629,16 @@ WRITE_REVIEW = Rule(
     lambda a: a.writes_review, "Only the people working on the release write its review."
 )
 EDIT_CHECKS = Rule(
-    lambda a: a.edits_checks, "Only DevOps and the release manager change a release's checks."
+    lambda a: is_person(a.user) and a.edits_checks,
+    "Only DevOps and the release manager change a release's checks.",
+)
+REPORT_CHECK_RESULTS = Rule(
+    lambda a: a.reports_check_results,
+    "Only the release manager, DevOps or the project's token report check results.",
+)
+JUDGE_CHECKS = Rule(
+    lambda a: is_person(a.user) and a.judges_checks,
+    "Only the release manager, DevOps and QA judge checks.",
 )
 TICK = Rule(
     lambda a, item: a.ticks(item),
@@ -619,6 +652,17 @@ COMPLETE_REVIEW_ACTION = Rule(
 # so both doors call the service and show its sentence.
 # Sign-offs, the go/no-go poll and decisions: the approval services hold those rules (who is
 # assigned, who decides under the project's policy); the doors only keep machines out.
+WITHDRAW_SIGN_OFF = Rule(
+    lambda a, role: is_person(a.user) and a.signs_as(role),
+    "Only someone assigned a role withdraws a sign-off for it.",
+)
 PEOPLE_ONLY = Rule(
     lambda a: is_person(a.user), "A person does this, with their own judgement, not a token."
 )
+
+
+def check_person(rule: Rule, by: Any, release: Release) -> None:
+    """The services' guard: a person is asked the rule. A machine (a project token's label,
+    the scheduler) is not a person to ask; its own door let it in."""
+    if getattr(by, "is_authenticated", False) and not isinstance(by, ProjectTokenUser):
+        rule.check(access_for(by, release))

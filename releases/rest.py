@@ -5,7 +5,11 @@
   refused transition with the plain-words reason (and ``blockers``, one reason each, when there
   are several), 429 a token over its rate.
 - Services raise ``Refused`` / ``NotAllowed`` / Django ``ValidationError``; the exception handler
-  turns them into 409 / 403 / 400, so API views only call services and never catch.
+  turns them into 409 / 403 / 400, so API views only call services and never catch. Who may do
+  what is a rule in ``releases.permissions`` (``rule.check(...)`` raises ``NotAllowed`` with the
+  rule's sentence); no API view writes a refusal of its own.
+- Strict input: ``validated`` refuses fields the serializer does not take or may not set, and
+  ``no_input`` any field sent to an operation that takes none (400, naming each field).
 - Lists are paginated by page number (20 a page); the event log by cursor, so new events never
   shift the page a client is reading.
 """
@@ -116,12 +120,6 @@ def actor(request: Request) -> Actor:
     """``by=`` for services: the person, or the project token's label ("CI token deploy-bot")."""
     user = request.user
     return user.label if isinstance(user, ProjectTokenUser) else user
-
-
-def require(allowed: bool, message: str) -> None:
-    """Refuse with 403 and a sentence saying who may do this."""
-    if not allowed:
-        raise exceptions.PermissionDenied(message)
 
 
 class PeopleOnly(BasePermission):

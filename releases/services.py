@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from lib import outbound
 from lib.links import validate_link
+from releases import permissions as rules
 from releases import signals
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event, log_project_change, log_project_event, snapshot
@@ -501,6 +502,7 @@ def update_release(release: Release, *, by: Actor, **changes: Any) -> Release:
 
 
 def lock_scope(release: Release, *, by: Actor) -> Release:
+    rules.check_person(rules.LOCK_SCOPE, by, release)
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.FROZEN, "lock the scope")
@@ -521,6 +523,7 @@ def lock_scope(release: Release, *, by: Actor) -> Release:
 
 
 def cancel_release(release: Release, *, by: Actor, reason: str) -> Release:
+    rules.check_person(rules.CANCEL, by, release)
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the release is cancelled."})
@@ -653,6 +656,7 @@ def standby_roster(release: Release) -> list[Any]:
 def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> Release:
     """approved → deploying: only on the planned deploy day and outside freeze windows, unless
     a release manager overrides with a reason (recorded on the event and announced)."""
+    rules.check_person(rules.START_DEPLOY, by, release)
     override_reason = override_reason.strip()
     with transaction.atomic():
         release = lock_release(release)
@@ -716,6 +720,7 @@ def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> R
 
 def finish_deploy(release: Release, *, by: Actor) -> Release:
     """deploying → monitoring: every required deployment checklist item must be ticked."""
+    rules.check_person(rules.FINISH_DEPLOY, by, release)
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.MONITORING, "mark the deploy done")
@@ -878,6 +883,7 @@ def complete_release(release: Release, *, by: Actor) -> Release:
 
 def roll_back(release: Release, *, by: Actor, reason: str, automatic: bool = False) -> Release:
     """deploying/monitoring → rolled_back: records who decided, why and when it started."""
+    rules.check_person(rules.ROLL_BACK, by, release)
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the release is rolled back."})
@@ -910,6 +916,7 @@ def roll_back(release: Release, *, by: Actor, reason: str, automatic: bool = Fal
 
 def finish_rollback(release: Release, *, by: Actor, at: dt.datetime | None = None) -> Release:
     """The rollback is done (reported by CI or by hand); time to restore is measured to here."""
+    rules.check_person(rules.FINISH_ROLLBACK, by, release)
     with transaction.atomic():
         release = lock_release(release)
         if release.status != Status.ROLLED_BACK:
@@ -978,6 +985,7 @@ def record_deploy_report(
 
 def carry_scope_forward(release: Release, *, by: Any, version: str, **fields: Any) -> Release:
     """After a rollback, start a new release with the same included scope in one action."""
+    rules.check_person(rules.CARRY_FORWARD, by, release)
     with transaction.atomic():
         release = lock_release(release)
         if release.status != Status.ROLLED_BACK:

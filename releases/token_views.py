@@ -18,9 +18,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from releases import permissions as rules
 from releases import services
 from releases.models import ApiToken, Project
-from releases.permissions import can_manage_project, get_project_for
+from releases.permissions import get_project_for
 
 
 class TokenForm(forms.Form):
@@ -84,8 +85,8 @@ def revoke_my_token(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _managed_project(request: HttpRequest, slug: str) -> Project:
     project = get_project_for(request.user, slug)
-    if not can_manage_project(request.user, project):
-        raise PermissionDenied("Only the project's release managers manage its tokens.")
+    if not rules.MANAGE_PROJECT.allows(request.user, project):
+        raise PermissionDenied(rules.MANAGE_PROJECT.refusal)
     return project
 
 

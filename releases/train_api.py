@@ -17,13 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from releases import permissions as rules
 from releases import serializers as s
 from releases import trains
 from releases.models import Project, ReleaseTrain, TrainSlot
-from releases.permissions import can_manage_project, get_project_for
-from releases.rest import actor, require, validated
-
-TRAIN_MANAGERS = "Only the project's release managers change its trains."
+from releases.permissions import get_project_for
+from releases.rest import actor, validated
 
 
 class Trains(generics.ListAPIView):
@@ -41,7 +40,7 @@ class Trains(generics.ListAPIView):
         """Start a train: beat creates each departure's release ``create_days_ahead`` days
         before it, with the project's checklists, roles and checks."""
         project = get_project_for(request.user, slug)
-        require(can_manage_project(request.user, project), TRAIN_MANAGERS)
+        rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.TrainSerializer, request)
         train = trains.save_train(project, by=actor(request), **data)
         return Response(s.TrainSerializer(train).data, status=status.HTTP_201_CREATED)
@@ -67,7 +66,7 @@ class TrainDetail(TrainScoped):
         """Change the train; releases already created keep their plan. ``active: false``
         pauses it."""
         project, train = self.train()
-        require(can_manage_project(request.user, project), TRAIN_MANAGERS)
+        rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.TrainSerializer, request, partial=True)
         train = trains.save_train(project, by=actor(request), train=train, **data)
         return Response(s.TrainSerializer(train).data)
@@ -91,7 +90,7 @@ class SkipSlot(TrainScoped):
         """Skip one departure: no release is created for it, or its planned release is
         cancelled. A release already approved or further along answers 409."""
         project, train = self.train()
-        require(can_manage_project(request.user, project), TRAIN_MANAGERS)
+        rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.SkipSlotSerializer, request)
         slot = trains.skip_slot(train, data["deploy_date"], by=request.user, reason=data["reason"])
         slot = TrainSlot.objects.select_related("release", "skipped_by").get(pk=slot.pk)

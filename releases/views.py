@@ -375,6 +375,7 @@ def run(
     access: ReleaseAccess,
     call: Callable[[], Any],
     subject: tuple[Any, ...] = (),
+    also: tuple[rules.Rule, ...] = (),
     done: str | Callable[[Any], str] = "Saved.",
     form: Any = None,
     key: str = "",
@@ -385,8 +386,9 @@ def run(
     The rule refuses who may not (403, its sentence); the service refuses what the release's
     state does not allow (409). With no rule here, the service holds it and refuses itself.
     ``go_to`` sends the browser to another page on success (e.g. the release just created)."""
-    if rule is not None and not rule.allows(access, *subject):
-        return answer(request, pk, section=section, problem=rule.refusal, status=403)
+    for asked in (rule, *also):
+        if asked is not None and not asked.allows(access, *subject):
+            return answer(request, pk, section=section, problem=asked.refusal, status=403)
     if form is not None and not form.is_valid():
         return answer(
             request,
@@ -470,6 +472,11 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             section="header",
             rule=rules.START_DEPLOY,
             access=access,
+            # Overriding a freeze or the planned time is a release manager's call, whoever
+            # starts the deploy.
+            also=(rules.OVERRIDE_DEPLOY_GUARDS,)
+            if request.POST.get("override_reason", "").strip()
+            else (),
             form=form,
             key="start_deploy",
             call=lambda: services.start_deploy(
@@ -680,7 +687,7 @@ def _change_request(release: Release, request_pk: int) -> ScopeChangeRequest:
 def change_request_accept(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
     release, access = _release(request, pk)
     change = _change_request(release, request_pk)
-    role = access.change_request_role(change)
+    role = access.accepting_role(change)
     return run(
         request,
         pk,

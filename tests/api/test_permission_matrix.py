@@ -68,6 +68,8 @@ OUTSIDERS = frozenset({"otto", "foreign_token"})
 WORKERS = frozenset({"rita", "paul", "quinn", "dana", "devin"})
 SCOPE_EDITORS = frozenset({"rita", "paul", "devin", "own_token"})
 DEPLOYERS = frozenset({"rita", "dana"})
+# Connecting CI and monitoring is DevOps' job; release managers may too.
+CONFIGURERS = frozenset({"rita", "dana"})
 
 
 # --- worlds: a release in the state an operation needs --------------------------------------
@@ -444,7 +446,7 @@ WRITES: dict[str, Op] = {
         "post",
         "/api/projects/payments/integrations/",
         planning,
-        {"rita"},
+        CONFIGURERS,
         {"name": "Uptime", "kind": "http_health", "secrets": {"token": "s3cr3t"}},
         201,
     ),
@@ -452,21 +454,21 @@ WRITES: dict[str, Op] = {
         "patch",
         "/api/projects/payments/integrations/{integration}/",
         planning,
-        {"rita"},
+        CONFIGURERS,
         {"name": "CI pipeline"},
     ),
     "delete integration": Op(
         "delete",
         "/api/projects/payments/integrations/{integration}/",
         spare_integration,
-        {"rita"},
+        CONFIGURERS,
         success=204,
     ),
     "test integration": Op(
         "post",
         "/api/projects/payments/integrations/{integration}/test/",
         planning,
-        {"rita"},
+        CONFIGURERS,
         writes=False,
     ),
     "reveal rollback webhook secret": Op(
@@ -479,7 +481,7 @@ WRITES: dict[str, Op] = {
         "post",
         "/api/projects/payments/checks/",
         planning,
-        {"rita"},
+        CONFIGURERS,
         lambda ids: {"name": "Lint", "integration": ids["integration"]},
         201,
     ),
@@ -487,11 +489,11 @@ WRITES: dict[str, Op] = {
         "patch",
         "/api/projects/payments/checks/{template}/",
         planning,
-        {"rita"},
+        CONFIGURERS,
         {"required": False},
     ),
     "delete check template": Op(
-        "delete", "/api/projects/payments/checks/{template}/", planning, {"rita"}, success=204
+        "delete", "/api/projects/payments/checks/{template}/", planning, CONFIGURERS, success=204
     ),
     "create release": Op(
         "post",

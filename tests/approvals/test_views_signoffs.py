@@ -53,7 +53,7 @@ def test_it_shows_go_and_no_go_buttons_only_for_my_own_roles(cast, frozen):
 def test_it_refuses_a_forged_sign_off_for_a_role_i_do_not_hold(cast, frozen):
     response = sign(client_for(cast.devin), frozen, role="product", decision="go")
     assert response.status_code == 403
-    assert "Only someone assigned as Product on this release signs for Product." in (
+    assert "You are not assigned as Product on this release, so you cannot sign for" in (
         response.content.decode()
     )
     assert not SignOff.objects.filter(release=frozen).exists()

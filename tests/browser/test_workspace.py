@@ -99,7 +99,7 @@ def test_it_lets_paul_give_go_and_refuses_devin_signing_for_product(
         headers={"X-CSRFToken": csrf_token(devin), "HX-Request": "true"},
     )
     assert forged.status == 403
-    assert "Only someone assigned as Product on this release signs for Product." in forged.text()
+    assert "You are not assigned as Product on this release" in forged.text()
     assert not SignOff.objects.filter(user=cast.devin).exists()
     assert SignOff.objects.current().get(role="product").user == cast.paul
 

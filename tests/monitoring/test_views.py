@@ -65,8 +65,8 @@ def test_it_hides_integrations_from_outsiders(client, cast, github):
     assert client.get(url).status_code == 404
 
 
-def test_members_read_the_health_but_only_managers_configure(client, cast, github):
-    login(client, cast.dana)
+def test_members_read_the_health_but_only_devops_and_managers_configure(client, cast, github):
+    login(client, cast.devin)
 
     page = client.get(reverse("integration_list", args=["payments"]))
     assert page.status_code == 200

@@ -86,8 +86,9 @@ def test_it_refuses_direct_edits_after_the_freeze(cast, release):
         reverse("scope_add", args=[release.pk]),
         {"kind": "fix", "title": "Late fix", "risk": "low"},
     )
-    assert response.status_code == 403
-    assert "The scope is locked: request a change instead." in response.content.decode()
+    # Developers edit scope; the locked scope is what refuses (the state, so 409).
+    assert response.status_code == 409
+    assert "The scope is locked: request a change instead" in response.content.decode()
     assert release.scope_items.count() == 1
 
 
