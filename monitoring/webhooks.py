@@ -352,9 +352,15 @@ def receive_gitlab(
 
     def apply() -> Received:
         recorded = 0
+        read_again = []
         for check in _active_checks(integration, sha):
             wanted = check.params.get("ref")
             if wanted and wanted != ref:
+                continue
+            if state == PASSING:
+                # A pipeline's success says nothing of the child pipelines it triggered without
+                # waiting for them: the poll reads them with it.
+                read_again.append(check.pk)
                 continue
             services.record_check_result(
                 check,
@@ -368,6 +374,7 @@ def receive_gitlab(
                 by=by,
             )
             recorded += 1
-        return Received("recorded", recorded=recorded)
+        polling = services.read_checks_now(read_again)
+        return Received("recorded", recorded=recorded, polling=polling)
 
     return _once(integration, provider="gitlab", delivery_id=delivery_id, event=event, apply=apply)

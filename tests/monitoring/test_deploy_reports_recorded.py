@@ -8,13 +8,16 @@ on the same commit, and says exactly what happens to each.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from monitoring.models import WebhookDelivery
+from monitoring import services as monitoring_services
+from monitoring.models import Check, WebhookDelivery
 from releases import services
 from releases.models import Health, Notification, Release, Status
 from tests.builders import make_approved, make_deploying, make_monitoring, make_release
@@ -389,3 +392,22 @@ def test_gitlab_pipelines_and_jobs_move_no_release(client, cast, gitlab, event, 
     assert response.status_code == 200
     assert state_of(production) == (Status.APPROVED, Health.UNKNOWN)
     assert state_of(staging) == (Status.APPROVED, Health.UNKNOWN)
+
+
+def test_a_parent_pipelines_success_is_read_with_its_children_before_it_counts(
+    client, cast, gitlab
+):
+    payload = gitlab_example("pipeline")
+    sha = payload["object_attributes"]["sha"]
+    release = make_release(cast, "2.3.3", sha=sha)
+    check = monitoring_services.save_release_check(
+        release, by=cast.rita, integration=gitlab, name="Pipeline"
+    )
+    Check.objects.filter(pk=check.pk).update(next_poll_at=timezone.now() + dt.timedelta(hours=1))
+
+    response = send_gitlab(client, gitlab, payload, event="Pipeline Hook")
+
+    check.refresh_from_db()
+    assert check.status == "pending"
+    assert check.next_poll_at <= timezone.now()
+    assert (response.json()["recorded"], response.json()["polling"]) == (0, 1)
