@@ -382,6 +382,7 @@ RELEASE_FIELDS = [
     "approved_at",
     "deploy_started_at",
     "deploy_finished_at",
+    "deploy_cancelled_at",
     "monitoring_until",
     "released_at",
     "rolled_back_at",

@@ -93,6 +93,8 @@ class TestDeployReports:
 
         assert response.status_code == 200, response.json()
         assert response.json()["status"] == "approved"
+        assert response.json()["deploy_cancelled_at"] is not None
+        assert response.json()["deploy_started_at"] is None
         release.refresh_from_db()
         assert release.deploy_started_at is None
         assert release.events.get(verb="deploy_cancelled").summary == (
