@@ -57,6 +57,11 @@ urlpatterns = [
         name="api-approval-policy",
     ),
     path(
+        "projects/<slug:slug>/deploy-environments/",
+        releases.ProjectDeployEnvironments.as_view(),
+        name="api-deploy-environments",
+    ),
+    path(
         "projects/<slug:slug>/freeze-windows/",
         releases.FreezeWindows.as_view(),
         name="api-freeze-windows",

@@ -328,6 +328,9 @@ class WebhookDelivery(models.Model):
     )
     event = models.CharField(max_length=60, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    # What the delivery did, as it was answered: the integration's activity.
+    outcome = models.CharField(max_length=20, blank=True)
+    detail = models.TextField(blank=True)
 
     class Meta:
         constraints = [

@@ -6,15 +6,16 @@ Two halves, each run by a thin Celery task (``monitoring.tasks``):
 transaction it locks the due checks with ``SELECT … FOR UPDATE SKIP LOCKED`` (a second dispatcher
 or a slow previous tick skips rows already taken instead of waiting or polling them twice),
 groups them by integration and adapter request key, and claims each group: a fresh claim token on
-every check and ``next_poll_at`` moved forward by a lease, so the rows stop being due. The
+every check and ``next_poll_at`` moved forward by a short lease, so the rows stop being due. The
 caller enqueues one :func:`poll_group` task per claim after the commit.
 
 :func:`poll_group` — one fetch for one group. It reads the checks that still hold the claim
 (none: a redelivered task whose work is done, so it returns), asks the integration's circuit
 breaker, fetches once through the adapter, records the integration's health and writes every
 check's result with a compare-and-set on the claim (``services.record_poll_results``). Running
-it twice writes once. A claim whose task never ran (lost, expired) lapses with its lease and the
-checks are claimed again.
+it twice writes once. While it runs it renews its claim's lease; a claim whose task never ran
+(lost, expired) or whose worker died stops being renewed, lapses, and the checks are claimed
+again within a minute.
 """
 
 from __future__ import annotations
@@ -48,13 +49,18 @@ from monitoring.models import Check, CheckPhase, Integration, PollerHeartbeat
 
 logger = logging.getLogger(__name__)
 
-# How long a claim holds: longer than a fetch task may take to be picked up (``EXPIRES``) and run
-# (its hard time limit), so a live task never loses its claim, and short enough that checks of a
-# lost task are polled again within minutes.
 FETCH_SOFT_TIME_LIMIT = 100
 FETCH_TIME_LIMIT = 120
-EXPIRES_SECONDS = 60
-LEASE_SECONDS = EXPIRES_SECONDS + FETCH_TIME_LIMIT + 60
+# How long a claim holds without a sign of life. The task fetching for it renews it when it
+# starts and every ``RENEW_SECONDS`` while it waits on the provider (up to its time limit), so a
+# live fetch keeps its claim; the checks of a worker that died are free again at most
+# ``LEASE_SECONDS`` after its last renewal, and the next tick of beat (every few seconds) claims
+# them for a live worker: within a minute of the death.
+LEASE_SECONDS = 30
+RENEW_SECONDS = 10
+# A task still queued when its claim has lapsed is dropped, not run late: the checks were
+# claimed afresh by then.
+EXPIRES_SECONDS = LEASE_SECONDS
 # Checks claimed per tick: a backlog drains over a few ticks instead of one huge transaction.
 CLAIM_LIMIT = 5000
 # Fetch tasks start spread over this many seconds, so one tick does not hit every provider in
@@ -186,6 +192,51 @@ def poll_group(
     if not checks:
         return 0
     now = now or timezone.now()
+    if not _renew(check_ids, claim, now):
+        return 0
+    with _LeaseKeeper(check_ids, claim):
+        return _poll(checks, claim, client=client, now=now)
+
+
+def _renew(check_ids: list[int], claim: str, now: dt.datetime | None = None) -> int:
+    """Push the claim's lease forward; 0 when the claim was lost (it lapsed and was re-taken)."""
+    lease = (now or timezone.now()) + dt.timedelta(seconds=LEASE_SECONDS)
+    return Check.objects.filter(pk__in=check_ids, poll_claim=claim).update(next_poll_at=lease)
+
+
+class _LeaseKeeper:
+    """Renews a claim from a side thread while the fetch waits on the provider. It stops when
+    the fetch ends, when the claim is lost, or at the fetch's time limit: a fetch hung past it
+    loses its claim like a dead one."""
+
+    def __init__(self, check_ids: list[int], claim: str) -> None:
+        self.check_ids, self.claim = check_ids, claim
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"lease-{claim[:8]}", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        deadline = timezone.now() + dt.timedelta(seconds=FETCH_TIME_LIMIT)
+        try:
+            while not self.stopped.wait(RENEW_SECONDS) and timezone.now() < deadline:
+                if not _renew(self.check_ids, self.claim):
+                    return
+        except Exception:
+            # A renewal that failed costs at most a second fetch: the claim's compare-and-set
+            # keeps the writes single.
+            logger.exception("Could not renew the claim %s", self.claim)
+        finally:
+            connection.close()
+
+
+def _poll(checks: list[Check], claim: str, *, client: HttpClient | None, now: dt.datetime) -> int:
     integration = checks[0].integration
     specs = {check.pk: services.spec_for(check) for check in checks}
     results: list[tuple[Check, Observation | None, str]] = []

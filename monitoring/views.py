@@ -28,6 +28,7 @@ from monitoring.models import (
     CheckResult,
     Integration,
     IntegrationKind,
+    WebhookDelivery,
 )
 from monitoring.selectors import with_history
 from releases import permissions as rules
@@ -98,14 +99,28 @@ def rollback_secret(request: HttpRequest, slug: str) -> HttpResponse:
 # --- integrations -------------------------------------------------------------------------------
 
 
+RECENT_DELIVERIES = 20
+
+
 @login_required
 def integration_list(request: HttpRequest, slug: str) -> HttpResponse:
     project, can_manage = _get_project_for(request.user, slug)
     integrations = project.integrations.order_by("name")
+    # The integrations' activity: what the latest webhook deliveries did, ignored ones included.
+    deliveries = (
+        WebhookDelivery.objects.filter(integration__project=project)
+        .select_related("integration")
+        .order_by("-received_at", "-pk")[:RECENT_DELIVERIES]
+    )
     return render(
         request,
         "monitoring/integration_list.html",
-        {"project": project, "integrations": integrations, "can_manage": can_manage},
+        {
+            "project": project,
+            "integrations": integrations,
+            "deliveries": deliveries,
+            "can_manage": can_manage,
+        },
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,18 +28,29 @@ from monitoring.integrations.base import FAILING, NEEDS_JUDGEMENT, PASSING, PEND
 from monitoring.integrations.gitlab import STATUSES as GITLAB_STATUSES
 from monitoring.models import Check, Integration, WebhookDelivery
 from releases.models import Release, Status
+from releases.services import not_this_environment
 
 SIGNATURE_PREFIX = "sha256="
 GITHUB_OUTCOMES = {"ok": PASSING, "failed": FAILING, "running": PENDING, "unknown": NEEDS_JUDGEMENT}
 # Deploy states → the stages of ``releases.services.record_deploy_report``. Other states
-# (queued, pending, waiting, inactive, canceled…) say nothing about the release.
+# (queued, pending, waiting, created, blocked…) say nothing about the release yet.
 GITHUB_DEPLOY_STAGES = {
     "in_progress": "started",
     "success": "finished",
     "failure": "failed",
+    # GitHub's "error" is a deploy that ended without a result: what it left behind in the
+    # environment is unknown, so it counts as failed and a person makes the rollback call.
     "error": "failed",
+    # GitHub has no cancelled state: "inactive" is what a deploy stopped by hand, or replaced
+    # by a newer one, becomes. Only one still under way is cancelled by it (``report_deploy``).
+    "inactive": "cancelled",
 }
-GITLAB_DEPLOY_STAGES = {"running": "started", "success": "finished", "failed": "failed"}
+GITLAB_DEPLOY_STAGES = {
+    "running": "started",
+    "success": "finished",
+    "failed": "failed",
+    "canceled": "cancelled",
+}
 # Releases a deploy report can still move.
 DEPLOYABLE_STATUSES = (Status.APPROVED, Status.DEPLOYING, Status.MONITORING)
 
@@ -65,6 +77,8 @@ class Received:
     recorded: int = 0
     polling: int = 0
     detail: str = ""
+    # What moved: {"release", "release_id", "field", "from", "to"} each.
+    changes: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +86,7 @@ class Received:
             "recorded": self.recorded,
             "polling": self.polling,
             "detail": self.detail,
+            "changes": list(self.changes),
         }
 
 
@@ -86,18 +101,20 @@ def _once(
     """Run ``apply`` unless this delivery was seen before. Delivery row and changes commit
     together, so a delivery that failed half-way can be redelivered."""
     with transaction.atomic():
-        if delivery_id:
-            try:
-                with transaction.atomic():
-                    WebhookDelivery.objects.create(
-                        provider=provider,
-                        delivery_id=delivery_id[:200],
-                        integration=integration,
-                        event=event[:60],
-                    )
-            except IntegrityError:
-                return Received("duplicate", detail="This delivery was already processed.")
-        return apply()
+        # A delivery without an id cannot be recognised again, but is still the integration's
+        # activity: it gets an id of its own.
+        key = delivery_id[:200] or f"unnamed-{uuid.uuid4()}"
+        try:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(
+                    provider=provider, delivery_id=key, integration=integration, event=event[:60]
+                )
+        except IntegrityError:
+            return Received("duplicate", detail="This delivery was already processed.")
+        received = apply()
+        delivery.outcome, delivery.detail = received.outcome, received.detail
+        delivery.save(update_fields=["outcome", "detail"])
+        return received
 
 
 def _active_checks(integration: Integration, sha: str) -> QuerySet[Check]:
@@ -111,20 +128,34 @@ def _active_checks(integration: Integration, sha: str) -> QuerySet[Check]:
     )
 
 
+def _nothing_to_do(
+    integration: Integration, *, provider: str, delivery_id: str, event: str, detail: str
+) -> Received:
+    return _once(
+        integration,
+        provider=provider,
+        delivery_id=delivery_id,
+        event=event,
+        apply=lambda: Received("ignored", detail=detail),
+    )
+
+
 def _deployed_releases(integration: Integration, *, sha: str, environment: str) -> list[Release]:
-    """The project's releases on this commit that a deploy report can move. When several are
-    (one commit released to two environments), the deploy's environment decides."""
-    if len(sha) < 7:
+    """The project's releases on this commit, in the environment the project's mapping sends
+    CI's ``environment`` to, that a deploy report can still move. Nothing else: a deploy to
+    another environment never moves a release."""
+    target = integration.project.environment_for(environment)
+    if len(sha) < 7 or not target:
         return []
     found = Release.objects.filter(
-        project_id=integration.project_id, status__in=DEPLOYABLE_STATUSES
-    )
+        project_id=integration.project_id,
+        status__in=DEPLOYABLE_STATUSES,
+        environment__iexact=target,
+    ).select_related("project")
     # A full SHA matches exactly; GitLab's short one (when no full one is given) as a prefix.
-    found = list(
+    return list(
         found.filter(commit_sha=sha) if len(sha) == 40 else found.filter(commit_sha__startswith=sha)
     )
-    same_environment = [r for r in found if r.environment.lower() == environment.lower()]
-    return same_environment or found
 
 
 def _report_deploys(
@@ -141,19 +172,31 @@ def _report_deploys(
     by = f"{provider} webhook ({integration.name})"
 
     def apply() -> Received:
-        outcomes = [
-            health.report_deploy(release, by=by, stage=stage, detail=detail)
-            for release in _deployed_releases(integration, sha=sha, environment=environment)
+        releases = _deployed_releases(integration, sha=sha, environment=environment)
+        if not releases:
+            return Received("ignored", detail=not_this_environment(environment, sha) + ".")
+        reports = [
+            health.report_deploy(release, by=by, stage=stage, detail=detail) for release in releases
         ]
-        if not outcomes:
-            return Received("ignored", detail=f"No release of this project is on {sha[:12]}.")
-        if "refused" in outcomes:
-            return Received(
-                "refused",
-                recorded=outcomes.count("recorded"),
-                detail="The deploy report was refused; the release managers were told why.",
-            )
-        return Received("recorded", recorded=outcomes.count("recorded"))
+        changes = tuple(
+            {
+                "release": str(report.release),
+                "release_id": report.release.pk,
+                "field": name,
+                "from": old,
+                "to": new,
+            }
+            for report in reports
+            for name, old, new in report.changes
+        )
+        outcomes = {report.outcome for report in reports}
+        outcome = next(o for o in ("recorded", "refused", "ignored") if o in outcomes)
+        return Received(
+            outcome,
+            recorded=sum(1 for report in reports if report.changes),
+            detail=f"{detail}: " + "; ".join(report.describe() for report in reports) + ".",
+            changes=changes,
+        )
 
     return _once(
         integration, provider=provider.lower(), delivery_id=delivery_id, event=event, apply=apply
@@ -168,7 +211,13 @@ def _github_deployment(
     state = str(status.get("state") or "")
     stage = GITHUB_DEPLOY_STAGES.get(state)
     if stage is None:
-        return Received("ignored", detail=f"Nothing to do for a deployment that is {state!r}.")
+        return _nothing_to_do(
+            integration,
+            provider="github",
+            delivery_id=delivery_id,
+            event="deployment_status",
+            detail=f"ignored: a deployment that is {state!r} moves no release.",
+        )
     environment = str(status.get("environment") or deployment.get("environment") or "")
     description = str(status.get("description") or "")
     detail = f"GitHub deployment to {environment or 'an environment'} {state}" + (
@@ -342,7 +391,13 @@ def _gitlab_deployment(
     status = str(payload.get("status") or "")
     stage = GITLAB_DEPLOY_STAGES.get(status)
     if stage is None:
-        return Received("ignored", detail=f"Nothing to do for a deployment that is {status!r}.")
+        return _nothing_to_do(
+            integration,
+            provider="gitlab",
+            delivery_id=delivery_id,
+            event=event,
+            detail=f"ignored: a deployment that is {status!r} moves no release.",
+        )
     # The event carries the short SHA; the full one is the last part of its commit URL.
     tail = str(payload.get("commit_url") or "").rstrip("/").rsplit("/", 1)[-1]
     sha = tail if len(tail) == 40 else str(payload.get("short_sha") or "")
@@ -377,9 +432,15 @@ def receive_gitlab(
 
     def apply() -> Received:
         recorded = 0
+        read_again = []
         for check in _active_checks(integration, sha):
             wanted = check.params.get("ref")
             if wanted and wanted != ref:
+                continue
+            if state == PASSING:
+                # A pipeline's success says nothing of the child pipelines it triggered without
+                # waiting for them: the poll reads them with it.
+                read_again.append(check.pk)
                 continue
             services.record_check_result(
                 check,
@@ -393,6 +454,7 @@ def receive_gitlab(
                 by=by,
             )
             recorded += 1
-        return Received("recorded", recorded=recorded)
+        polling = services.read_checks_now(read_again)
+        return Received("recorded", recorded=recorded, polling=polling)
 
     return _once(integration, provider="gitlab", delivery_id=delivery_id, event=event, apply=apply)

@@ -129,6 +129,24 @@ class ProjectDetail(APIView):
         return Response(s.ProjectSerializer(project).data)
 
 
+class ProjectDeployEnvironments(APIView):
+    @extend_schema(responses=s.DeployEnvironmentsSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        project = get_project_for(request.user, slug)
+        return Response({"deploy_environments": project.deploy_environments})
+
+    @extend_schema(request=s.DeployEnvironmentsSerializer, responses=s.DeployEnvironmentsSerializer)
+    def put(self, request: Request, slug: str) -> Response:
+        """Replace the mapping of CI environment names to release environments."""
+        project = get_project_for(request.user, slug)
+        rules.MANAGE_PROJECT.check(request.user, project)
+        data = validated(s.DeployEnvironmentsSerializer, request)
+        project = services.set_deploy_environments(
+            project, by=actor(request), mapping=data["deploy_environments"]
+        )
+        return Response({"deploy_environments": project.deploy_environments})
+
+
 def _members(project: Project, user_ids: list[int] | None = None) -> list[dict[str, Any]]:
     rows = ProjectMembership.objects.filter(project=project).select_related("user")
     if user_ids is not None:

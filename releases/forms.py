@@ -410,6 +410,36 @@ class ChecklistTemplateForm(forms.ModelForm):
 PHASES = Phase.choices
 
 
+class DeployEnvironmentsForm(forms.Form):
+    """The mapping as lines of ``CI name = environment``; nothing after "=" ignores that name."""
+
+    deploy_environments = forms.CharField(
+        label="Deploy environments",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One per line: CI's environment name = the release environment it deploys "
+        "to, e.g. “prod = production”. Nothing after “=” (“github-pages =”) means deploys "
+        "there never move a release. A name not listed stands for itself.",
+    )
+
+    @staticmethod
+    def as_text(mapping: dict[str, str]) -> str:
+        return "\n".join(f"{name} = {target}".rstrip() for name, target in mapping.items())
+
+    def clean_deploy_environments(self) -> dict[str, str]:
+        mapping: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data["deploy_environments"].splitlines(), 1):
+            if not line.strip():
+                continue
+            name, equals, target = line.partition("=")
+            if not equals:
+                raise ValidationError(f"Line {number}: write “CI name = environment”.")
+            if name.strip().lower() in mapping:
+                raise ValidationError(f"Line {number}: “{name.strip()}” is listed twice.")
+            mapping[name.strip().lower()] = target.strip()
+        return mapping
+
+
 class FreezeWindowForm(forms.ModelForm):
     starts_at = when_field("Starts (UTC)")
     ends_at = when_field("Ends (UTC)")

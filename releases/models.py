@@ -55,6 +55,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.PLANNING: frozenset({Status.FROZEN, Status.CANCELLED}),
     Status.FROZEN: frozenset({Status.APPROVED, Status.CANCELLED}),
     Status.APPROVED: frozenset({Status.DEPLOYING, Status.FROZEN, Status.CANCELLED}),
+    # deploying → approved when CI cancels the deploy is ``cancel_deploy``'s own edge: the
+    # approval it goes back to is not a new one, so the go decision never takes that path.
     Status.DEPLOYING: frozenset({Status.MONITORING, Status.ROLLED_BACK}),
     Status.MONITORING: frozenset({Status.RELEASED, Status.ROLLED_BACK}),
     Status.RELEASED: frozenset(),
@@ -96,6 +98,10 @@ class Project(models.Model):
     slack_webhook_url = models.URLField(
         blank=True, help_text="Slack-compatible incoming webhook for release notifications."
     )
+    # CI's environment names (lower case) → the release environment they deploy to; "" when
+    # a deploy there is never a release's (a docs site, a preview). A name not listed stands
+    # for itself.
+    deploy_environments = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -106,6 +112,11 @@ class Project(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("project_settings", args=[self.slug])
+
+    def environment_for(self, ci_environment: str) -> str:
+        """The release environment a deploy to CI's ``ci_environment`` lands in ("" for none)."""
+        name = ci_environment.strip().lower()
+        return str(self.deploy_environments.get(name, name)).strip().lower()
 
     def monitoring_window(self, kind: str) -> dt.timedelta:
         minutes = {
@@ -321,6 +332,8 @@ class Release(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     deploy_started_at = models.DateTimeField(null=True, blank=True)
     deploy_finished_at = models.DateTimeField(null=True, blank=True)
+    # The last deploy that was cancelled before it finished (the release went back to approved).
+    deploy_cancelled_at = models.DateTimeField(null=True, blank=True)
     monitoring_until = models.DateTimeField(
         null=True, blank=True, help_text="Actual end of the monitoring window, set at deploy done."
     )

@@ -257,7 +257,10 @@ READ_ERRORS = ("401", "404", "429")
 ERROR_SCHEMA = {
     "type": "object",
     "description": "`detail` with a sentence, or a list of messages per field.",
-    "properties": {"detail": {"type": "string"}},
+    # A request field named ``detail`` (a deploy report's) answers a list of its messages.
+    "properties": {
+        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    },
     "additionalProperties": {},
 }
 

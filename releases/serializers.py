@@ -127,6 +127,14 @@ class ProjectUpdateSerializer(serializers.ModelSerializer):
         }
 
 
+class DeployEnvironmentsSerializer(serializers.Serializer):
+    deploy_environments = serializers.DictField(
+        child=serializers.CharField(max_length=60, allow_blank=True),
+        help_text="CI's environment name → the release environment it deploys to; an empty "
+        "one means deploys there never move a release. A name not listed stands for itself.",
+    )
+
+
 class MemberSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
@@ -376,6 +384,7 @@ RELEASE_FIELDS = [
     "approved_at",
     "deploy_started_at",
     "deploy_finished_at",
+    "deploy_cancelled_at",
     "monitoring_until",
     "released_at",
     "rolled_back_at",
@@ -478,11 +487,20 @@ class StartDeploySerializer(serializers.Serializer):
 
 class DeployReportSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(
-        choices=["started", "finished", "failed"],
+        choices=["started", "finished", "failed", "cancelled"],
         help_text="started/finished move the release through the same guards as a person; "
-        "failed marks it unhealthy and asks for the rollback call.",
+        "failed marks it unhealthy and asks for the rollback call; cancelled (a deploy stopped "
+        "before it finished) takes it back to approved.",
     )
     detail = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    environment = serializers.CharField(
+        max_length=60,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="CI's name of the environment deployed to. When given, the report counts only "
+        "if the project's environment mapping sends it to the release's environment.",
+    )
     override_reason = serializers.CharField(
         max_length=2000,
         required=False,

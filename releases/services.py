@@ -281,6 +281,38 @@ def update_project(project: Project, *, by: Any, **changes: Any) -> Project:
     return project
 
 
+ENVIRONMENT_NAME_LENGTH = 60
+
+
+def set_deploy_environments(project: Project, *, by: Any, mapping: dict[str, str]) -> Project:
+    """Replace the project's mapping of CI environment names to release environments.
+
+    ``mapping`` is {CI name: release environment}; an empty environment means deploys there
+    are never a release's. Names are matched without regard to case.
+    """
+    cleaned: dict[str, str] = {}
+    problems: list[str] = []
+    for raw_name, raw_target in mapping.items():
+        name, target = str(raw_name).strip().lower(), str(raw_target or "").strip().lower()
+        if not name:
+            problems.append("Every line needs CI's environment name before “=”.")
+        elif len(name) > ENVIRONMENT_NAME_LENGTH or len(target) > ENVIRONMENT_NAME_LENGTH:
+            problems.append(f"“{name[:20]}…”: use at most {ENVIRONMENT_NAME_LENGTH} characters.")
+        elif name in cleaned:
+            problems.append(f"“{name}” is listed twice.")
+        else:
+            cleaned[name] = target
+    if problems:
+        raise ValidationError({"deploy_environments": problems})
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        if project.deploy_environments != cleaned:
+            project.deploy_environments = dict(sorted(cleaned.items()))
+            log_project_change(project, actor=by, kind=ProjectEventKind.PROJECT, row=project)
+            project.save(update_fields=["deploy_environments"])
+    return project
+
+
 def _save_project_row(
     project: Project, row: Any, fields: dict[str, Any], what: str, *, by: Any, kind: str
 ) -> Any:
@@ -952,18 +984,78 @@ def release_time_to_restore(release: Release) -> dt.timedelta | None:
     return release.rollback_finished_at - failed
 
 
-DEPLOY_STAGES = ("started", "finished", "failed")
+DEPLOY_STAGES = ("started", "finished", "failed", "cancelled")
+
+
+def deploys_to(release: Release, ci_environment: str) -> bool:
+    """A deploy CI reports for ``ci_environment`` is this release's, by the project's mapping."""
+    target = release.project.environment_for(ci_environment)
+    return bool(target) and target == release.environment.strip().lower()
+
+
+def not_this_environment(ci_environment: str, sha: str) -> str:
+    return f"ignored: no release for environment {ci_environment or '(none)'} on commit {sha[:12]}"
+
+
+def cancel_deploy(release: Release, *, by: Actor, detail: str = "") -> Release:
+    """deploying → approved: CI cancelled the deploy before it finished. The approval stands
+    (nothing new was decided); the cancelled deploy is kept on the release and in its log."""
+    detail = detail.strip()
+    with transaction.atomic():
+        release = lock_release(release)
+        if release.status != Status.DEPLOYING:
+            raise Refused(
+                f"Only a deploy under way can be cancelled; the release is "
+                f"{release.get_status_display().lower()}."
+            )
+        started = release.deploy_started_at
+        # The deploy that never finished is not a deploy for the metrics: it counts again
+        # when the next one starts.
+        release.deploy_started_at = None
+        _transition(
+            release,
+            Status.APPROVED,
+            by=by,
+            verb="deploy_cancelled",
+            summary="Deploy cancelled; back to approved" + (f" ({detail})" if detail else ""),
+            stamp="deploy_cancelled_at",
+            data={"detail": detail, "started_at": started.isoformat() if started else None},
+            extra_fields=["deploy_started_at"],
+        )
+        notify(
+            standby_roster(release),
+            release=release,
+            verb="deploy_cancelled",
+            message=f"The deploy of {release} was cancelled; it is approved and not deployed.",
+        )
+    return release
 
 
 def record_deploy_report(
-    release: Release, *, by: Actor, stage: str, detail: str = "", override_reason: str = ""
+    release: Release,
+    *,
+    by: Actor,
+    stage: str,
+    detail: str = "",
+    override_reason: str = "",
+    environment: str = "",
 ) -> Release:
     """CI reports its deploy: started/finished move the release through the same guards as a
     person would (so a pipeline can use the answer as a gate); failed marks it unhealthy and asks
-    the rollback decider to decide."""
+    the rollback decider to decide; cancelled takes it back to approved.
+
+    A report naming CI's ``environment`` counts only when the project's mapping sends that
+    environment to the release's: a staging deploy never moves a production release."""
     if stage not in DEPLOY_STAGES:
         raise ValidationError({"stage": f"Use one of {', '.join(DEPLOY_STAGES)}."})
     detail = detail.strip()
+    if environment.strip() and not deploys_to(release, environment):
+        raise Refused(
+            not_this_environment(environment.strip(), release.commit_sha)
+            + f" ({release} deploys to {release.environment})."
+        )
+    if stage == "cancelled":
+        return cancel_deploy(release, by=by, detail=detail)
     if stage == "started":
         return start_deploy(release, by=by, override_reason=override_reason)
     if stage == "finished":

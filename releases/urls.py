@@ -72,6 +72,7 @@ urlpatterns = [
     path(project, views.project_settings, name="project_settings"),
     path(project + "details/", views.project_update, name="project_update"),
     path(project + "audit/", views.project_audit, name="project_audit"),
+    path(project + "environments/", views.environments_save, name="environments_save"),
     path(project + "members/", views.member_add, name="member_add"),
     path(project + "members/<int:user_pk>/", views.member_save, name="member_save"),
     path(project + "checklists/", views.template_save, name="template_add"),

@@ -1062,6 +1062,17 @@ def settings_context(
         "add_member_form": pick("member-new", lambda: forms.AddMemberForm(prefix="new")),
         "templates": templates,
         "template_form": pick("template-new", lambda: forms.ChecklistTemplateForm(prefix="tnew")),
+        "environments_form": pick(
+            "environments",
+            lambda: forms.DeployEnvironmentsForm(
+                initial={
+                    "deploy_environments": forms.DeployEnvironmentsForm.as_text(
+                        project.deploy_environments
+                    )
+                },
+                prefix="env",
+            ),
+        ),
         "windows": list(project.freeze_windows.all()),
         "window_form": pick("window-new", lambda: forms.FreezeWindowForm(prefix="fw")),
         "policy": policy,
@@ -1196,6 +1207,24 @@ def project_update(request: HttpRequest, slug: str) -> HttpResponse:
             **{name: form.cleaned_data[name] for name in services.PROJECT_FIELDS},
         ),
         done="Project saved.",
+    )
+
+
+@signed_in
+@require_POST
+def environments_save(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for(request.user, slug)
+    form = forms.DeployEnvironmentsForm(request.POST, prefix="env")
+    return settings_run(
+        request,
+        project,
+        anchor="environments",
+        form=form,
+        key="environments",
+        call=lambda: services.set_deploy_environments(
+            project, by=request.user, mapping=form.cleaned_data["deploy_environments"]
+        ),
+        done="Deploy environments saved.",
     )
 
 

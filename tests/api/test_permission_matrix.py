@@ -425,6 +425,13 @@ WRITES: dict[str, Op] = {
             "requirements": [{"release_kind": "hotfix", "role": "qa", "quorum": 1}],
         },
     ),
+    "set deploy environments": Op(
+        "put",
+        "/api/projects/payments/deploy-environments/",
+        planning,
+        {"rita"},
+        {"deploy_environments": {"prod": "production"}},
+    ),
     "create freeze window": Op(
         "post", "/api/projects/payments/freeze-windows/", planning, {"rita"}, FREEZE, 201
     ),
@@ -740,6 +747,7 @@ READS = [
     "/api/projects/payments/",
     "/api/projects/payments/members/",
     "/api/projects/payments/approval-policy/",
+    "/api/projects/payments/deploy-environments/",
     "/api/projects/payments/freeze-windows/",
     "/api/projects/payments/freeze-windows/{window}/",
     R,

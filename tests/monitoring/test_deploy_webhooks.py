@@ -87,7 +87,17 @@ class TestGitHub:
             "outcome": "recorded",
             "recorded": 1,
             "polling": 0,
-            "detail": "",
+            "detail": "GitHub deployment to production in_progress: "
+            "Payments 1.0.0: status approved → deploying.",
+            "changes": [
+                {
+                    "release": "Payments 1.0.0",
+                    "release_id": approved.pk,
+                    "field": "status",
+                    "from": "approved",
+                    "to": "deploying",
+                }
+            ],
         }
         assert status_of(approved) == Status.DEPLOYING
         event = approved.events.get(verb="deploy_started")

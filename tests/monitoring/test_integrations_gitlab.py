@@ -16,15 +16,19 @@ ADAPTER = GitLabPipelines()
 
 
 def test_it_passes_when_the_latest_pipeline_succeeded():
-    observation, _ = observe(ADAPTER, CONN, SPEC, ok("gitlab", "pipelines_success"))
+    observation, _ = observe(
+        ADAPTER, CONN, SPEC, ok("gitlab", "pipelines_success"), ok("gitlab", "bridges_empty")
+    )
     assert observation.status == "passing"
     assert observation.value == "pipeline success"
     assert observation.url == "http://127.0.0.1:3000/test-group/test-project/-/pipelines/287"
 
 
 def test_it_asks_for_the_newest_pipeline_of_the_release_commit():
-    _, api = observe(ADAPTER, CONN, SPEC, ok("gitlab", "pipelines_success"))
-    request = api.last
+    _, api = observe(
+        ADAPTER, CONN, SPEC, ok("gitlab", "pipelines_success"), ok("gitlab", "bridges_empty")
+    )
+    request = api.requests[0]
     assert request.url.raw_path.startswith(b"/api/v4/projects/test-group%2Ftest-project/pipelines?")
     assert request.url.host == "gitlab.com"
     assert request.url.params["sha"] == SHA
@@ -37,14 +41,19 @@ def test_it_asks_for_the_newest_pipeline_of_the_release_commit():
 
 def test_it_narrows_to_a_ref_when_asked():
     spec = CheckSpec(sha=SHA, params={"ref": "v1.2.0"})
-    _, api = observe(ADAPTER, CONN, spec, ok("gitlab", "pipelines_success"))
-    assert api.last.url.params["ref"] == "v1.2.0"
+    _, api = observe(
+        ADAPTER, CONN, spec, ok("gitlab", "pipelines_success"), ok("gitlab", "bridges_empty")
+    )
+    assert api.requests[0].url.params["ref"] == "v1.2.0"
 
 
 def test_it_uses_a_numeric_project_id_as_is():
     conn = Connection(kind="gitlab", config={"project": 21}, secrets={"token": "glpat-x"})
-    _, api = observe(ADAPTER, conn, SPEC, ok("gitlab", "pipelines_success"))
-    assert api.last.url.path == "/api/v4/projects/21/pipelines"
+    _, api = observe(
+        ADAPTER, conn, SPEC, ok("gitlab", "pipelines_success"), ok("gitlab", "bridges_empty")
+    )
+    assert api.requests[0].url.path == "/api/v4/projects/21/pipelines"
+    assert api.requests[1].url.path == "/api/v4/projects/21/pipelines/287/bridges"
 
 
 @pytest.mark.parametrize(
@@ -121,6 +130,78 @@ def test_it_reports_a_body_that_is_not_a_list_as_an_error():
 
 
 def test_it_needs_a_commit_sha():
-    observation, api = observe(ADAPTER, CONN, CheckSpec(), ok("gitlab", "pipelines_success"))
+    observation, api = observe(
+        ADAPTER, CONN, CheckSpec(), ok("gitlab", "pipelines_success"), ok("gitlab", "bridges_empty")
+    )
     assert_error(observation, "misconfigured", True, None)
     assert api.requests == []
+
+
+# --- child pipelines ---------------------------------------------------------------------------
+
+
+def test_it_reads_the_trigger_jobs_of_a_successful_pipeline():
+    observation, api = observe(
+        ADAPTER, CONN, SPEC, ok("gitlab", "pipelines_success"), ok("gitlab", "bridges_success")
+    )
+    bridges = api.requests[1]
+    assert (
+        bridges.url.raw_path
+        == b"/api/v4/projects/test-group%2Ftest-project/pipelines/287/bridges?per_page=100"
+    )
+    assert bridges.headers["PRIVATE-TOKEN"] == "glpat-x"
+    assert observation.status == "passing"
+    assert (
+        observation.detail == "Pipeline #287 on main is success, and its 1 child pipeline(s) too."
+    )
+
+
+@pytest.mark.parametrize(
+    ("bridges", "status", "detail"),
+    [
+        (
+            "bridges_running",
+            "pending",
+            "Pipeline #287 on main is success, but child pipeline #5 (from “teaspoon”) is running.",
+        ),
+        (
+            "bridges_pending",
+            "pending",
+            "Pipeline #287 on main is success, but child pipeline #5 (from “teaspoon”) is pending.",
+        ),
+        (
+            "bridges_failed",
+            "failing",
+            "Pipeline #287 on main is success, but child pipeline #5 (from “teaspoon”) is failed.",
+        ),
+        (
+            "bridges_not_started",
+            "pending",
+            "Pipeline #287 on main is success, but trigger job “teaspoon” has not started its "
+            "child pipeline.",
+        ),
+    ],
+)
+def test_a_successful_parent_does_not_pass_while_a_child_runs_or_failed(bridges, status, detail):
+    observation, _ = observe(
+        ADAPTER, CONN, SPEC, ok("gitlab", "pipelines_success"), ok("gitlab", bridges)
+    )
+    assert (observation.status, observation.detail) == (status, detail)
+    assert observation.value.startswith("child pipeline ")
+
+
+def test_a_failed_parent_is_failing_without_asking_for_its_children():
+    observation, api = observe(ADAPTER, CONN, SPEC, ok("gitlab", "pipelines_failed"))
+    assert observation.status == "failing"
+    assert len(api.requests) == 1
+
+
+def test_an_unreadable_answer_about_the_children_is_an_error():
+    observation, _ = observe(
+        ADAPTER,
+        CONN,
+        SPEC,
+        ok("gitlab", "pipelines_success"),
+        httpx.Response(200, json={"message": "nope"}),
+    )
+    assert observation.status == "error"

@@ -17,7 +17,7 @@ from monitoring.models import Check, CheckResult, PollerHeartbeat
 from releases import services as release_services
 from releases.models import ReleaseEvent
 from releases.readiness import readiness_for
-from tests.builders import make_release
+from tests.builders import make_cast, make_release
 from tests.monitoring.fakes import Answer, FakeProvider, add_check, check_runs, github, run_cycle
 
 SHA_B = "b" * 40
@@ -299,3 +299,37 @@ def test_the_beat_health_check_fails_when_the_dispatcher_stops(db):
     out = StringIO()
     call_command("check_poller", "--max-age", "60", stdout=out)
     assert "ran 0 s ago" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_fetch_keeps_its_claim_past_the_lease_while_it_waits(monkeypatch):
+    # A short lease and renewal, so the fetch outlives several leases within the test.
+    monkeypatch.setattr(poller, "LEASE_SECONDS", 1)
+    monkeypatch.setattr(poller, "RENEW_SECONDS", 0.2)
+    cast = make_cast()
+    release = make_release(cast)
+
+    def slow(seen):
+        return Answer(body=check_runs(("build", "completed", "success")), delay=3)
+
+    with FakeProvider(slow) as api:
+        check = add_check(release, github(cast, api.url), cast.rita)
+        [claim] = poller.claim_due_checks().claims
+
+        def run() -> None:
+            try:
+                poller.poll_group(claim.check_ids, claim.token)
+            finally:
+                connection.close()
+
+        fetch = threading.Thread(target=run)
+        fetch.start()
+        taken = []
+        while fetch.is_alive():
+            taken += poller.claim_due_checks().claims
+            fetch.join(0.3)
+
+    assert taken == []
+    check.refresh_from_db()
+    assert check.status == "passing"
+    assert len(api.seen) == 1
