@@ -100,7 +100,13 @@ def test_a_workflow_run_does_not_pass_a_check_named_after_the_workflow(
 
     response = send_github(client, github, payload, event="workflow_run")
 
-    assert response.json() == {"outcome": "recorded", "recorded": 0, "polling": 1, "detail": ""}
+    assert response.json() == {
+        "outcome": "recorded",
+        "recorded": 0,
+        "polling": 1,
+        "detail": "",
+        "changes": [],
+    }
     assert reload(ci).status == "pending"
     assert ci.next_poll_at <= timezone.now()
 
