@@ -357,6 +357,7 @@ class RevealRollbackSecret(APIView):
     def post(self, request: Request, slug: str) -> Response:
         """The project's rollback webhook secret; release managers only, and recorded."""
         project = get_project_for(request.user, slug)
+        no_input(request)
         secret = rollback_webhook.reveal_rollback_webhook_secret(project, by=request.user)
         return Response({"secret": secret})
 
@@ -366,5 +367,6 @@ class RotateRollbackSecret(APIView):
     def post(self, request: Request, slug: str) -> Response:
         """Replace the secret; the new one signs every call from now on. Recorded."""
         project = get_project_for(request.user, slug)
+        no_input(request)
         secret = rollback_webhook.rotate_rollback_webhook_secret(project, by=request.user)
         return Response({"secret": secret})
