@@ -282,6 +282,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "releases.models.Role",
         "SigningRoleEnum": "approvals.serializers.SIGNING_ROLE_CHOICES",
         "PhaseEnum": "releases.models.Phase",
+        "OverrideByEnum": "approvals.models.OverrideBy",
         "ScopeItemKindEnum": "releases.models.ScopeItem.Kind",
         "RiskEnum": "releases.models.ScopeItem.Risk",
         "ScopeItemStateEnum": "releases.models.ScopeItem.State",

@@ -19,6 +19,30 @@ from django.utils import timezone
 
 WEEK_MINUTES = 7 * 24 * 60
 
+COMMIT_SHA_MESSAGE = "A commit SHA is 7 to 40 hexadecimal characters, e.g. 3f9c2ab."
+
+
+def clean_commit_sha(value: str) -> str:
+    """The SHA as stored (lower-case, no blanks around it); a malformed one raises."""
+    sha = (value or "").strip().lower()
+    if sha and not (7 <= len(sha) <= 40 and all(c in "0123456789abcdef" for c in sha)):
+        raise ValidationError(COMMIT_SHA_MESSAGE, code="invalid")
+    return sha
+
+
+def validate_commit_sha(value: str) -> None:
+    """Field validator (forms, the API): the form of a SHA; the services store it lower-case."""
+    clean_commit_sha(value)
+
+
+def validate_time_zone(value: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(value)
+    except Exception as exc:
+        raise ValidationError(f"Unknown time zone {value!r}.", code="invalid") from exc
+
 
 class Role(models.TextChoices):
     DEV = "dev", "Developer"
@@ -96,6 +120,12 @@ class Project(models.Model):
     slack_webhook_url = models.URLField(
         blank=True, help_text="Slack-compatible incoming webhook for release notifications."
     )
+    time_zone = models.CharField(
+        max_length=60,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="Where the team works: deploy windows are shown and enforced in it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -106,6 +136,11 @@ class Project(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("project_settings", args=[self.slug])
+
+    def zone(self) -> dt.tzinfo:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.time_zone)
 
     def monitoring_window(self, kind: str) -> dt.timedelta:
         minutes = {
@@ -303,7 +338,7 @@ class Release(models.Model):
     git_ref = models.CharField(
         max_length=200, blank=True, help_text="Branch or tag, e.g. release/2.4"
     )
-    commit_sha = models.CharField(max_length=64, blank=True)
+    commit_sha = models.CharField(max_length=64, blank=True, validators=[validate_commit_sha])
     environment = models.CharField(max_length=60, default="production")
 
     # The plan.

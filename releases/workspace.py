@@ -34,9 +34,14 @@ from releases.models import (
     Status,
 )
 from releases.permissions import ReleaseAccess, get_release_for
-from releases.readiness import compute_readiness, required_roles, with_readiness_data
+from releases.readiness import (
+    compute_readiness,
+    policy_for,
+    required_roles,
+    with_readiness_data,
+)
 from releases.release_notes import render_release_notes
-from releases.services import freeze_windows_at, release_time_to_restore
+from releases.services import deploy_blockers, release_time_to_restore
 
 SECTIONS = (
     "header",
@@ -199,16 +204,43 @@ class ReleasePage:
         return rows
 
     @cached_property
+    def deploy_blockers(self) -> list[Any]:
+        """Why a deploy now needs an override: the service's own list."""
+        return deploy_blockers(self.release, now=self.now)
+
+    @cached_property
     def freeze_problems(self) -> list[str]:
-        """Why a deploy now needs an override: the same reasons the service gives."""
-        problems = [
-            f"a freeze window is in force ({w.reason}, {w.describe()})"
-            for w in freeze_windows_at(self.release.project, self.now)
+        return [b.message for b in self.deploy_blockers]
+
+    @cached_property
+    def effective_policy(self) -> Any:
+        """The policy the services apply (the defaults when the project has none yet)."""
+        return self.policy or policy_for(self.release.project)
+
+    @cached_property
+    def overrides(self) -> list[dict[str, Any]]:
+        """Every time someone broke glass on this release: kept on the page for good."""
+        if not self.release.override_used:
+            return []
+        events = self.release.events.filter(
+            verb__in=["decision_override", "deploy_started"]
+        ).select_related("actor")
+        return [
+            {
+                "at": event.created_at,
+                "by": event.actor_name,
+                "what": "Go" if event.verb == "decision_override" else "Deploy",
+                "reason": event.data["override_reason"],
+                "over": event.data.get("blockers") or event.data.get("overridden") or [],
+            }
+            for event in events
+            if event.data.get("override_reason")
         ]
-        start = self.release.deploy_window_start
-        if start and start.date() != self.now.date():
-            problems.append(f"the planned deploy day is {start:%A %d %B %Y}")
-        return problems
+
+    @cached_property
+    def relaxed_rules(self) -> list[str]:
+        """Approval rules the project switched off: shown on every release they affect."""
+        return self.effective_policy.relaxed_rules()
 
     @cached_property
     def actions(self) -> list[Action]:
@@ -218,9 +250,14 @@ class ReleasePage:
             found.append(Action("lock_scope", "Lock scope", "primary"))
         if a.can_start_deploy:
             problems = "; ".join(self.freeze_problems)
+            refusal = self.effective_policy.override_refusal(
+                list(dict.fromkeys(str(b.override_category) for b in self.deploy_blockers)),
+                is_admin=a.is_superuser,
+                is_release_manager=a.is_manager,
+            )
             if not problems:
                 found.append(Action("start_deploy", "Start deploy", "primary"))
-            elif a.can_override_deploy_guards:
+            elif refusal is None:
                 form = self.bound("start_deploy") or forms.StartDeployForm(auto_id="id_deploy_%s")
                 found.append(
                     Action("start_deploy", "Start deploy", "primary", fields=form, note=problems)
@@ -231,7 +268,8 @@ class ReleasePage:
                         "start_deploy",
                         "Start deploy",
                         "primary",
-                        note=f"Not now: {problems}. Only a release manager can override.",
+                        note=f"Not now: {problems}. {refusal[0]}",
+                        disabled=True,
                     )
                 )
         if a.can_finish_deploy:
