@@ -87,6 +87,26 @@ class TestApprovalWithdrawn:
             approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
 
 
+class TestBothDoors:
+    def test_it_answers_409_to_a_deploy_after_a_no_go_in_the_api(self, cast, approved):
+        from rest_framework.test import APIClient
+
+        quinn, dana = APIClient(), APIClient()
+        quinn.force_login(cast.quinn)
+        dana.force_login(cast.dana)
+        signed = quinn.post(
+            f"/api/releases/{approved.pk}/sign-offs/",
+            {"role": "qa", "decision": "no_go", "comment": "Refunds fail"},
+        )
+        assert signed.status_code == 201
+        readiness = dana.get(f"/api/releases/{approved.pk}/readiness/").json()
+        assert readiness["ready"] is False
+        started = dana.post(f"/api/releases/{approved.pk}/start-deploy/", {})
+        assert started.status_code == 409
+        assert "the release is scope frozen" in started.json()["detail"]
+        assert status_of(approved) == Status.FROZEN
+
+
 class TestReadinessAtDeploy:
     def test_it_refuses_the_deploy_when_a_check_failed_after_the_go(self, cast, approved):
         check = approved.checks.get(name="CI green")
@@ -124,6 +144,18 @@ class TestReadinessAtDeploy:
 
 
 class TestDeployWindow:
+    def test_it_refuses_a_deploy_at_23_00_against_a_14_00_to_15_00_window(self, cast, time_machine):
+        release = make_release(
+            cast,
+            deploy_window_start=utc(2027, 2, 10, 14, 0),
+            deploy_window_end=utc(2027, 2, 10, 15, 0),
+        )
+        make_approved(release, cast)
+        time_machine.move_to(utc(2027, 2, 10, 23, 0), tick=False)
+        with pytest.raises(Refused, match="the deploy window closed at Wed 10 Feb 2027 15:00 UTC"):
+            services.start_deploy(release, by=cast.dana)
+        assert status_of(release) == Status.APPROVED
+
     @pytest.fixture
     def planned(self, cast):
         services.update_project(cast.project, by=cast.rita, time_zone="Europe/Berlin")
