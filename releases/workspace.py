@@ -109,6 +109,8 @@ class RoleRow:
     mine: bool
     my_sign_off: SignOff | None
     form: Any
+    # While the deploy runs a No-go is still heard (the deciders are told); a Go is not asked.
+    no_go_only: bool = False
 
 
 @dataclass
@@ -482,7 +484,12 @@ class ReleasePage:
             my_sign_off = next(
                 (p.sign_off for p in people if p.user.pk == self.request.user.pk), None
             )
-            mine = state.role in mine_now
+            no_go_only = (
+                self.release.status == Status.DEPLOYING
+                and state.role in self.access.signing_roles
+                and self.access.can_sign_as(state.role)
+            )
+            mine = state.role in mine_now or no_go_only
             form = None
             if mine:
                 form = self.bound(f"sign-{state.role}") or SignOffForm(
@@ -498,6 +505,7 @@ class ReleasePage:
                     mine=mine,
                     my_sign_off=my_sign_off,
                     form=form,
+                    no_go_only=no_go_only,
                 )
             )
         return rows

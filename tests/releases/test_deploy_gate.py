@@ -65,6 +65,13 @@ class TestApprovalWithdrawn:
         assert "sign-off is stale" in release.events.get(verb="approval_withdrawn").summary
         assert approvals.withdraw_lapsed_approvals() == 0
 
+    def test_it_runs_the_expiry_check_on_the_beat(self, settings):
+        from approvals import tasks
+
+        entry = settings.CELERY_BEAT_SCHEDULE["withdraw-lapsed-approvals"]
+        assert entry["task"] == tasks.withdraw_lapsed_approvals.name
+        assert entry["schedule"] <= 60
+
     def test_it_pulls_the_approval_back_when_a_first_commit_stales_the_sign_offs(self, cast):
         release = make_approved(make_release(cast, sha=""), cast)
         services.update_release(release, by=cast.dana, commit_sha="C0FFEE1")
@@ -80,6 +87,24 @@ class TestApprovalWithdrawn:
         assert status_of(release) == Status.DEPLOYING
         told = Notification.objects.get(user=cast.rita, verb="no_go")
         assert "consider a rollback" in told.message
+
+    def test_it_offers_only_a_no_go_on_the_page_while_the_deploy_runs(self, cast, release):
+        from django.urls import reverse
+
+        from tests.html import client_for
+
+        make_deploying(release, cast)
+        quinn = client_for(cast.quinn)
+        page = quinn.get(release.get_absolute_url()).content.decode()
+        assert 'id="sign-qa-no_go"' in page
+        assert 'id="sign-qa-go"' not in page
+        response = quinn.post(
+            reverse("sign_off", args=[release.pk]),
+            {"role": "qa", "decision": "no_go", "comment": "Error rate climbing"},
+        )
+        assert response.status_code == 302
+        assert release.sign_offs.current().get(user=cast.quinn).decision == "no_go"
+        assert status_of(release) == Status.DEPLOYING
 
     def test_it_still_refuses_a_go_once_the_deploy_started(self, cast, release):
         make_deploying(release, cast)
