@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -80,8 +81,16 @@ POLICY_FIELDS = (
 )
 
 
-def update_policy(project: Project, *, by: Any, **changes: Any) -> ApprovalPolicy:
-    """Change the project's approval policy (fields in ``POLICY_FIELDS``); field errors raise
+def update_policy(
+    project: Project,
+    *,
+    by: Any,
+    requirements: Iterable[dict[str, Any]] = (),
+    **changes: Any,
+) -> ApprovalPolicy:
+    """Change the project's approval policy (fields in ``POLICY_FIELDS``) and, in the same
+    transaction, its required roles (``requirements``: release_kind, role, quorum each). The one
+    way the policy changes, from the page and the API alike; field errors raise
     ``ValidationError`` and change nothing."""
     release_services.reject_unknown_fields(changes, POLICY_FIELDS, "policy")
     if changes.get("decider_role") == Role.VIEWER:
@@ -93,6 +102,8 @@ def update_policy(project: Project, *, by: Any, **changes: Any) -> ApprovalPolic
             setattr(policy, name, value)
         policy.full_clean(exclude=["project"])
         policy.save()
+        for requirement in requirements:
+            set_role_requirement(project, by=by, **requirement)
     return policy
 
 
@@ -262,7 +273,8 @@ def record_sign_off(
 
 
 def withdraw_sign_off(release: Release, *, by: Any, role: str) -> SignOff:
-    """Take back my current sign-off for a role, before the Go decision is recorded."""
+    """Take back my current sign-off for a role until the deploy starts; if it carried the Go,
+    the Go is withdrawn with it."""
     with transaction.atomic():
         release = release_services.lock_release(release)
         if release.status not in SIGNABLE_STATUSES:
@@ -574,8 +586,9 @@ def record_decision(
 
     Readiness is computed once, under the release row lock, and that same result decides
     whether an override is needed and goes into the snapshot. A Go on a release that is not
-    ready needs ``override_reason``; it flags the release for good. A No-go lists its reasons:
-    ``notes`` and every No-go sign-off.
+    ready needs ``override_reason`` and someone the approval policy lets override each kind of
+    blocker; it flags the release for good. Whoever signed off does not decide (policy). A No-go
+    lists its reasons: ``notes`` and every No-go sign-off.
     """
     from releases.readiness import compute_readiness
 

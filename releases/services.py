@@ -45,7 +45,7 @@ from releases.models import (
     clean_commit_sha,
 )
 from releases.notifications import notify
-from releases.readiness import Blocker, policy_for, readiness_for, required_roles
+from releases.readiness import Blocker, Readiness, policy_for, readiness_for, required_roles
 
 User = get_user_model()
 
@@ -628,12 +628,15 @@ def _covered_by_the_go(release: Release) -> set[str]:
     return {b["message"] for b in (override or {}).get("blockers", [])}
 
 
-def deploy_blockers(release: Release, *, now: dt.datetime) -> list[Blocker]:
+def deploy_blockers(
+    release: Release, *, now: dt.datetime, readiness: Readiness | None = None
+) -> list[Blocker]:
     """Everything that stands between an approved release and its deploy at ``now``: the
     readiness (computed afresh, less what the Go already overrode), freeze windows in force and
     the deploy window."""
     covered = _covered_by_the_go(release)
-    blockers = [b for b in readiness_for(release, now=now).blockers if b.message not in covered]
+    readiness = readiness or readiness_for(release, now=now)
+    blockers = [b for b in readiness.blockers if b.message not in covered]
     for window in freeze_windows_at(release.project, now):
         blockers.append(
             Blocker(

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from approvals.forms import DecisionForm, SignOffForm
-from approvals.models import SignOff
+from approvals.models import SIGNER_DECIDES, SignOff
 from monitoring import health
 from monitoring.forms import RollbackTriggerChangeForm, RollbackTriggerForm
 from monitoring.models import Check, CheckPhase, RollbackTrigger
@@ -189,6 +189,14 @@ class ReleasePage:
         return self.access.can_record_decision(self.decider_role)
 
     @cached_property
+    def decide_refusal(self) -> str:
+        """The approval policy's sentence when this decider signed off and so may not decide."""
+        signers = {s.user_id for s in self.release.current_sign_offs if s.withdrawn_at is None}
+        if self.effective_policy.signer_may_decide(self.request.user, signers):
+            return ""
+        return SIGNER_DECIDES
+
+    @cached_property
     def milestones(self) -> list[dict[str, Any]]:
         rows = []
         for label, planned, actual in self.release.milestones():
@@ -208,7 +216,7 @@ class ReleasePage:
     @cached_property
     def deploy_blockers(self) -> list[Any]:
         """Why a deploy now needs an override: the service's own list."""
-        return deploy_blockers(self.release, now=self.now)
+        return deploy_blockers(self.release, now=self.now, readiness=self.readiness)
 
     @cached_property
     def freeze_problems(self) -> list[str]:

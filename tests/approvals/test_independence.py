@@ -129,6 +129,14 @@ class TestSignerDecides:
         approvals.record_decision(release, by=cast.rita, outcome="go")
         assert Release.objects.get(pk=release.pk).status == Status.APPROVED
 
+    def test_it_shows_the_signer_the_policys_words_instead_of_the_decision_form(self, cast):
+        release, rhea = ready_with_a_release_manager_sign_off(cast)
+        page = client_for(rhea).get(release.get_absolute_url()).content.decode()
+        assert 'data-testid="decide-refusal"' in page
+        assert 'id="decide-go"' not in page
+        page = client_for(cast.rita).get(release.get_absolute_url()).content.decode()
+        assert 'id="decide-go"' in page
+
     def test_it_answers_403_in_the_api(self, cast):
         release, rhea = ready_with_a_release_manager_sign_off(cast)
         response = api(rhea).post(f"/api/releases/{release.pk}/decisions/", {"outcome": "go"})
