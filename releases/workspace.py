@@ -189,6 +189,18 @@ class ReleasePage:
         return self.access.can_record_decision(self.decider_role)
 
     @cached_property
+    def go_override_refusal(self) -> str:
+        """Why this decider may not record a Go over the current blockers (approval policy)."""
+        if self.readiness.ready:
+            return ""
+        refusal = self.effective_policy.override_refusal(
+            self.readiness.override_categories,
+            is_admin=self.access.is_superuser,
+            is_release_manager=self.access.is_manager,
+        )
+        return refusal[0] if refusal is not None else ""
+
+    @cached_property
     def decide_refusal(self) -> str:
         """The approval policy's sentence when this decider signed off and so may not decide."""
         signers = {s.user_id for s in self.release.current_sign_offs if s.withdrawn_at is None}

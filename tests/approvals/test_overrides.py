@@ -117,6 +117,19 @@ class TestMissingSignOffs:
         with pytest.raises(Refused, match="A Go now needs an override with a reason"):
             approvals.record_decision(frozen, by=cast.rita, outcome="go")
 
+    def test_it_offers_no_go_button_to_those_the_policy_does_not_let_override(
+        self, cast, frozen, admin
+    ):
+        all_but_sign_offs(frozen, cast)
+        page = client_for(cast.rita).get(frozen.get_absolute_url()).content.decode()
+        assert 'data-testid="go-override-refusal"' in page
+        assert "Only an administrator can override missing or stale sign-offs" in page
+        assert 'id="decide-go"' not in page
+        assert 'id="decide-no_go"' in page
+        page = client_for(admin).get(frozen.get_absolute_url()).content.decode()
+        assert 'id="decide-go"' in page
+        assert 'name="override_reason"' in page
+
     def test_it_answers_403_on_the_page(self, cast, frozen):
         all_but_sign_offs(frozen, cast)
         response = client_for(cast.rita).post(

@@ -144,6 +144,7 @@ def test_it_records_go_on_a_ready_release(cast, release):
 def test_it_shows_blockers_and_asks_for_an_override_reason_before_a_go_on_a_not_ready_release(
     cast, frozen
 ):
+    let_release_managers_override(cast, "sign_offs")
     page = client_for(cast.rita).get(frozen.get_absolute_url()).content.decode()
     assert "A Go now is an override" in page
     assert "Product has not signed off" in page
