@@ -2,6 +2,13 @@
 
 import releases.models
 from django.db import migrations, models
+from django.db.models.functions import Lower, Trim
+
+
+def store_shas_lower_case(apps, schema_editor):
+    # SHAs are compared as stored from now on; older rows may hold upper case or blanks.
+    Release = apps.get_model("releases", "Release")
+    Release.objects.exclude(commit_sha="").update(commit_sha=Lower(Trim("commit_sha")))
 
 
 class Migration(migrations.Migration):
@@ -21,4 +28,5 @@ class Migration(migrations.Migration):
             name='commit_sha',
             field=models.CharField(blank=True, max_length=64, validators=[releases.models.validate_commit_sha]),
         ),
+        migrations.RunPython(store_shas_lower_case, migrations.RunPython.noop),
     ]
