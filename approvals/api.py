@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -71,7 +70,8 @@ class SignOffs(ReleaseScoped, generics.ListAPIView):
 class WithdrawSignOff(ReleaseScoped):
     @extend_schema(request=s.WithdrawSignOffSerializer, responses=s.SignOffSerializer)
     def post(self, request: Request, release_id: int) -> Response:
-        """Withdraw your current sign-off for a role, before the decision."""
+        """Withdraw your current sign-off for a role, until the deploy starts (withdrawing one
+        that carried a Go withdraws the Go)."""
         release, access = self.release_and_access()
         data = validated(s.WithdrawSignOffSerializer, request)
         rules.WITHDRAW_SIGN_OFF.check(access, data["role"])
@@ -144,8 +144,7 @@ class ApprovalPolicyView(APIView):
         data: dict[str, Any] = dict(validated(s.ApprovalPolicySerializer, request, partial=True))
         requirements = data.pop("requirements", [])
         # One change from the caller's point of view: all of it or none of it.
-        with transaction.atomic():
-            policy = services.update_policy(project, by=actor(request), **data)
-            for requirement in requirements:
-                services.set_role_requirement(project, by=actor(request), **requirement)
+        policy = services.update_policy(
+            project, by=actor(request), requirements=requirements, **data
+        )
         return self.policy_response(policy)

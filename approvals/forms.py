@@ -43,14 +43,32 @@ class PolicyForm(forms.ModelForm):
         model = ApprovalPolicy
         fields = [
             "separation_of_duties",
+            "creator_cannot_sign_off",
+            "signer_cannot_decide",
+            "no_self_assignment",
+            "require_commit_before_poll",
             "sign_off_expiry_days",
             "decider_role",
             "reminder_hours_before",
+            "override_no_go",
+            "override_sign_offs",
+            "override_checks",
+            "override_freeze",
+            "override_deploy_window",
         ]
         labels = {
+            "creator_cannot_sign_off": "The release's creator may not sign it off",
+            "signer_cannot_decide": "Whoever signed off may not record the go/no-go",
+            "no_self_assignment": "The creator may not make themselves an approver",
+            "require_commit_before_poll": "The go/no-go poll needs the commit SHA",
             "sign_off_expiry_days": "Sign-offs expire after (days)",
             "decider_role": "Who records the go/no-go",
             "reminder_hours_before": "Remind pending signers (hours before go/no-go)",
+            "override_no_go": "Who may override a standing No-go",
+            "override_sign_offs": "Who may override missing or stale sign-offs",
+            "override_checks": "Who may override checks that are not passing",
+            "override_freeze": "Who may deploy inside a freeze window",
+            "override_deploy_window": "Who may deploy outside the deploy window",
         }
         help_texts = {"sign_off_expiry_days": "Empty: sign-offs do not expire."}
 

@@ -28,12 +28,75 @@ DEFAULT_REQUIRED_ROLES: dict[str, dict[str, int]] = {
 }
 
 
+class OverrideBy(models.TextChoices):
+    """Who may take a Go or a deploy over one kind of blocker (break glass, with a reason)."""
+
+    NOBODY = "nobody", "Nobody"
+    RELEASE_MANAGERS = "release_managers", "Release managers (and administrators)"
+    ADMINISTRATORS = "administrators", "Administrators only"
+
+
+class Overridable(models.TextChoices):
+    """The kinds of blocker an override is granted for, each with its own policy setting."""
+
+    NO_GO = "no_go", "a standing No-go"
+    SIGN_OFFS = "sign_offs", "missing or stale sign-offs"
+    CHECKS = "checks", "checks that are not passing"
+    FREEZE = "freeze", "a freeze window"
+    DEPLOY_WINDOW = "deploy_window", "the deploy window"
+    # Checklist, rollback plan, open risks, waiting scope changes: the release manager's call.
+    READINESS = "readiness", "the rest of the readiness list"
+
+
+# The refusal sentences of the approval rules, beside the predicates below.
+CREATOR_SIGNS = (
+    "You created this release, so you cannot sign it off: the project's approval policy wants "
+    "someone other than the release's creator to approve it."
+)
+SIGNER_DECIDES = (
+    "You signed off on this release, so you cannot also record its go/no-go: the project's "
+    "approval policy wants the decision taken by someone who did not sign."
+)
+SELF_ASSIGNMENT = (
+    "You cannot make yourself {role} on a release you created: the project's approval policy "
+    "wants its approvers to be someone other than its creator. Ask another release manager."
+)
+
+
 class ApprovalPolicy(models.Model):
     project = models.OneToOneField(
         Project, on_delete=models.CASCADE, related_name="approval_policy"
     )
     separation_of_duties = models.BooleanField(
         default=True, help_text="One person gives at most one role's sign-off on a release."
+    )
+    creator_cannot_sign_off = models.BooleanField(
+        default=True, help_text="The person who created a release does not sign it off."
+    )
+    signer_cannot_decide = models.BooleanField(
+        default=True, help_text="Whoever signed off on a release does not record its go/no-go."
+    )
+    no_self_assignment = models.BooleanField(
+        default=True,
+        help_text="Nobody makes themselves a required approver of a release they created.",
+    )
+    require_commit_before_poll = models.BooleanField(
+        default=True, help_text="The go/no-go poll opens only once the release names its commit."
+    )
+    override_no_go = models.CharField(
+        max_length=20, choices=OverrideBy.choices, default=OverrideBy.NOBODY
+    )
+    override_sign_offs = models.CharField(
+        max_length=20, choices=OverrideBy.choices, default=OverrideBy.ADMINISTRATORS
+    )
+    override_checks = models.CharField(
+        max_length=20, choices=OverrideBy.choices, default=OverrideBy.RELEASE_MANAGERS
+    )
+    override_freeze = models.CharField(
+        max_length=20, choices=OverrideBy.choices, default=OverrideBy.RELEASE_MANAGERS
+    )
+    override_deploy_window = models.CharField(
+        max_length=20, choices=OverrideBy.choices, default=OverrideBy.RELEASE_MANAGERS
     )
     sign_off_expiry_days = models.PositiveIntegerField(
         null=True,
@@ -65,6 +128,73 @@ class ApprovalPolicy(models.Model):
         if self.sign_off_expiry_days is None:
             return None
         return dt.timedelta(days=self.sign_off_expiry_days)
+
+    # Who may approve. Each predicate says whether the person may; the sentence above says why
+    # not. The services enforce them; pages and the API only translate the refusal.
+
+    def creator_may_sign(self, release: Release, user: Any) -> bool:
+        return not (self.creator_cannot_sign_off and release.created_by_id == user.pk)
+
+    def signer_may_decide(self, user: Any, signer_ids: set[int]) -> bool:
+        return not (self.signer_cannot_decide and user.pk in signer_ids)
+
+    def may_assign_self(self, release: Release, *, by: Any, user: Any, required: bool) -> bool:
+        """Making yourself a required approver of your own release approves your own work."""
+        return not (
+            self.no_self_assignment
+            and required
+            and getattr(by, "pk", None) == user.pk
+            and release.created_by_id == user.pk
+        )
+
+    def self_assignment_refusal(self, role_label: str) -> str:
+        return SELF_ASSIGNMENT.format(role=role_label)
+
+    def relaxed_rules(self) -> list[str]:
+        """The approval rules this project switched off, as shown on every release."""
+        relaxed = []
+        if not self.creator_cannot_sign_off:
+            relaxed.append("the release's creator may sign it off")
+        if not self.signer_cannot_decide:
+            relaxed.append("someone who signed off may record the go/no-go")
+        if not self.separation_of_duties:
+            relaxed.append("one person may sign off for several roles")
+        if not self.no_self_assignment:
+            relaxed.append("the creator may make themselves an approver")
+        return relaxed
+
+    # Overrides.
+
+    def override_by(self, category: str) -> str:
+        if category == Overridable.READINESS:
+            return OverrideBy.RELEASE_MANAGERS
+        return getattr(self, f"override_{category}")
+
+    def may_override(self, category: str, *, is_admin: bool, is_release_manager: bool) -> bool:
+        who = self.override_by(category)
+        if who == OverrideBy.NOBODY:
+            return False
+        if who == OverrideBy.ADMINISTRATORS:
+            return is_admin
+        return is_admin or is_release_manager
+
+    def override_refusal(
+        self, categories: list[str], *, is_admin: bool, is_release_manager: bool
+    ) -> tuple[str, bool] | None:
+        """Why this person cannot override these blockers, and whether anyone could; or None."""
+        for category in categories:
+            if self.override_by(category) == OverrideBy.NOBODY:
+                label = Overridable(category).label
+                return f"The project's approval policy lets nobody override {label}.", False
+        for category in categories:
+            if not self.may_override(
+                category, is_admin=is_admin, is_release_manager=is_release_manager
+            ):
+                label = Overridable(category).label
+                admins = self.override_by(category) == OverrideBy.ADMINISTRATORS
+                who = "an administrator" if admins else "a release manager"
+                return f"Only {who} can override {label} (the project's approval policy).", True
+        return None
 
 
 class RoleRequirement(models.Model):

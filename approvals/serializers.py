@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
 from releases.models import SIGNING_ROLES, ReleaseKind
-from releases.serializers import ReadinessSerializer, person
+from releases.serializers import BlockerSerializer, ReadinessSerializer, person
 
 SIGNING_ROLE_CHOICES = [(role.value, role.label) for role in SIGNING_ROLES]
 # Ten years: longer than any release lives, well inside what date arithmetic can hold.
@@ -132,6 +132,16 @@ class SnapshotScopeSerializer(serializers.Serializer):
     added_after_freeze = serializers.BooleanField()
 
 
+class SnapshotOverrideSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    by = serializers.CharField()
+    blockers = BlockerSerializer(many=True)
+    categories = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The approval policy settings the override needed (no_go, sign_offs, …).",
+    )
+
+
 class SnapshotReadinessSerializer(ReadinessSerializer):
     release = None  # the snapshot's readiness is nested in it; no id of its own
 
@@ -140,6 +150,14 @@ class SnapshotSerializer(serializers.Serializer):
     """The evidence exactly as it was when the decision was recorded; never rewritten."""
 
     taken_at = serializers.DateTimeField()
+    override = SnapshotOverrideSerializer(
+        allow_null=True, required=False, help_text="Who broke glass over what, and why."
+    )
+    relaxed_rules = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Approval rules the project had switched off when the decision was taken.",
+    )
     release = SnapshotReleaseSerializer()
     readiness = SnapshotReadinessSerializer()
     sign_offs = SnapshotSignOffSerializer(many=True)
@@ -219,9 +237,18 @@ class ApprovalPolicySerializer(serializers.ModelSerializer):
         model = ApprovalPolicy
         fields = [
             "separation_of_duties",
+            "creator_cannot_sign_off",
+            "signer_cannot_decide",
+            "no_self_assignment",
+            "require_commit_before_poll",
             "sign_off_expiry_days",
             "decider_role",
             "reminder_hours_before",
+            "override_no_go",
+            "override_sign_offs",
+            "override_checks",
+            "override_freeze",
+            "override_deploy_window",
             "requirements",
             "updated_at",
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -17,7 +18,9 @@ from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from approvals.models import (
+    CREATOR_SIGNS,
     DEFAULT_REQUIRED_ROLES,
+    SIGNER_DECIDES,
     ApprovalPolicy,
     Decision,
     Reminder,
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
     from releases.readiness import Readiness, RoleSignOffs
 
 SIGNABLE_STATUSES = (Status.FROZEN, Status.APPROVED)
+# A No-go still counts once the deploy has begun: it is recorded and the deciders hear of it
+# (the deploy is stopped by a rollback, which is a person's call).
+NO_GO_STATUSES = (*SIGNABLE_STATUSES, Status.DEPLOYING)
 
 
 def ensure_policy(project: Project) -> ApprovalPolicy:
@@ -61,14 +67,31 @@ def ensure_policy(project: Project) -> ApprovalPolicy:
 
 POLICY_FIELDS = (
     "separation_of_duties",
+    "creator_cannot_sign_off",
+    "signer_cannot_decide",
+    "no_self_assignment",
+    "require_commit_before_poll",
     "sign_off_expiry_days",
     "decider_role",
     "reminder_hours_before",
+    "override_no_go",
+    "override_sign_offs",
+    "override_checks",
+    "override_freeze",
+    "override_deploy_window",
 )
 
 
-def update_policy(project: Project, *, by: Any, **changes: Any) -> ApprovalPolicy:
-    """Change the project's approval policy (fields in ``POLICY_FIELDS``); field errors raise
+def update_policy(
+    project: Project,
+    *,
+    by: Any,
+    requirements: Iterable[dict[str, Any]] = (),
+    **changes: Any,
+) -> ApprovalPolicy:
+    """Change the project's approval policy (fields in ``POLICY_FIELDS``) and, in the same
+    transaction, its required roles (``requirements``: release_kind, role, quorum each). The one
+    way the policy changes, from the page and the API alike; field errors raise
     ``ValidationError`` and change nothing."""
     release_services.reject_unknown_fields(changes, POLICY_FIELDS, "policy")
     if changes.get("decider_role") == Role.VIEWER:
@@ -81,6 +104,8 @@ def update_policy(project: Project, *, by: Any, **changes: Any) -> ApprovalPolic
         policy.full_clean(exclude=["project"])
         log_project_change(project, actor=by, kind=ProjectEventKind.APPROVAL_POLICY, row=policy)
         policy.save()
+        for requirement in requirements:
+            set_role_requirement(project, by=by, **requirement)
     return policy
 
 
@@ -177,7 +202,8 @@ def record_sign_off(
         raise ValidationError({"comment": "A No-go needs a reason."})
     with transaction.atomic():
         release = release_services.lock_release(release)
-        if release.status not in SIGNABLE_STATUSES:
+        allowed = NO_GO_STATUSES if decision == SignOff.Decision.NO_GO else SIGNABLE_STATUSES
+        if release.status not in allowed:
             raise Refused(
                 "Sign-offs are given once the scope is locked and before the deploy; the release "
                 f"is {release.get_status_display().lower()}."
@@ -188,6 +214,8 @@ def record_sign_off(
                 "sign for that role."
             )
         policy = _policy(release)
+        if not policy.creator_may_sign(release, by):
+            raise NotAllowed(CREATOR_SIGNS)
         current = list(SignOff.objects.current().filter(release=release).select_related("user"))
         if policy.separation_of_duties:
             other = next((s for s in current if s.user_id == by.pk and s.role != role), None)
@@ -240,9 +268,15 @@ def record_sign_off(
                 _deciders(release, policy),
                 release=release,
                 verb="no_go",
-                message=f"{by} said No-go as {label} on {release}: {comment}",
+                message=f"{by} said No-go as {label} on {release}: {comment}"
+                + (
+                    " – the deploy is under way: consider a rollback."
+                    if release.status == Status.DEPLOYING
+                    else ""
+                ),
                 exclude=by,
             )
+        _withdraw_lapsed_approval(release, policy, by=by, now=now)
         after = [s for s in current if s.pk != getattr(previous, "pk", None)] + [sign_off]
         if not complete_before and _all_signed(_role_states(release, after, now)):
             # Exactly one sign-off completes the set: the row lock orders them, so this fires once.
@@ -264,12 +298,13 @@ def record_sign_off(
 
 
 def withdraw_sign_off(release: Release, *, by: Any, role: str) -> SignOff:
-    """Take back my current sign-off for a role, before the Go decision is recorded."""
+    """Take back my current sign-off for a role until the deploy starts; if it carried the Go,
+    the Go is withdrawn with it."""
     with transaction.atomic():
         release = release_services.lock_release(release)
-        if release.status != Status.FROZEN:
+        if release.status not in SIGNABLE_STATUSES:
             raise Refused(
-                "Sign-offs can be withdrawn while the release waits for its go/no-go; it is "
+                "Sign-offs can be withdrawn until the deploy starts; the release is "
                 f"{release.get_status_display().lower()}."
             )
         sign_off = (
@@ -291,7 +326,63 @@ def withdraw_sign_off(release: Release, *, by: Any, role: str) -> SignOff:
             before={"decision": sign_off.decision},
             data={"sign_off": sign_off.pk, "role": role},
         )
+        _withdraw_lapsed_approval(release, _policy(release), by=by, now=sign_off.withdrawn_at)
     return sign_off
+
+
+def _withdraw_lapsed_approval(
+    release: Release, policy: ApprovalPolicy, *, by: Any, now: dt.datetime
+) -> bool:
+    """Withdraw the Go of an approved release whose sign-offs no longer carry it.
+
+    The Go lapses when a No-go stands, or when a role that was Go at the decision is no longer
+    (withdrawn, stale, expired). Runs inside the caller's transaction with the row locked.
+    """
+    if release.status != Status.APPROVED:
+        return False
+    current = list(SignOff.objects.current().filter(release=release).select_related("user"))
+    states = _role_states(release, current, now)
+    go = Decision.objects.filter(release=release, outcome=Decision.Outcome.GO).first()
+    roles_at_go = (go.snapshot or {}).get("readiness", {}).get("roles", []) if go else []
+    were_go = {row.get("role") for row in roles_at_go if row.get("state") == "go"}
+    lapsed = [
+        state
+        for state in states
+        if state.state == "no_go" or (state.role in were_go and state.state != "go")
+    ]
+    if not lapsed:
+        return False
+    reasons = []
+    for state in lapsed:
+        if state.no_go:
+            reasons.extend(
+                f"{s.user.get_username()} said No-go as {state.label}" for s in state.no_go
+            )
+        elif state.stale:
+            reasons.append(f"the {state.label} sign-off is stale")
+        else:
+            reasons.append(f"the {state.label} sign-off is no longer there")
+    release_services.withdraw_approval(
+        release, by=by, reason=", ".join(reasons), tell=_deciders(release, policy)
+    )
+    return True
+
+
+def withdraw_lapsed_approvals(*, now: dt.datetime | None = None) -> int:
+    """Beat: withdraw the Go of approved releases whose sign-offs expired since (sign-offs that
+    are given, withdrawn or made stale withdraw it at once, in their own transaction)."""
+    now = now or timezone.now()
+    withdrawn = 0
+    candidates = Release.objects.filter(
+        status=Status.APPROVED, project__approval_policy__sign_off_expiry_days__isnull=False
+    ).values_list("pk", flat=True)
+    for pk in candidates:
+        with transaction.atomic():
+            release = release_services.lock_release(Release(pk=pk))
+            withdrawn += _withdraw_lapsed_approval(
+                release, _policy(release), by="scheduler", now=now
+            )
+    return withdrawn
 
 
 def mark_sign_offs_stale(release: Release, *, reason: str, event: Any, by: Any) -> int:
@@ -366,6 +457,11 @@ def open_poll(release: Release, *, by: Any) -> Release:
             )
         if release.poll_opened_at:
             raise Refused("The go/no-go poll is already open.")
+        if policy.require_commit_before_poll and not release.commit_sha:
+            raise Refused(
+                "The go/no-go poll opens once the release names its commit: people approve one "
+                "exact build. Set the commit SHA first (the project's approval policy)."
+            )
         release.poll_opened_at = timezone.now()
         release.save(update_fields=["poll_opened_at", "updated_at"])
         roles, _ = required_roles(release)
@@ -393,12 +489,20 @@ def _when(value: Any) -> str | None:
     return value.isoformat() if value else None
 
 
-def _snapshot(loaded: Release, readiness: Readiness, now: dt.datetime) -> dict[str, Any]:
+def _snapshot(
+    loaded: Release,
+    readiness: Readiness,
+    now: dt.datetime,
+    override: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     quorum_by_role = {state.role: state.quorum for state in readiness.roles}
     policy = getattr(loaded.project, "approval_policy", None)
     expiry = policy.expiry() if policy is not None else None
     return {
         "taken_at": now.isoformat(),
+        # Who broke glass over which blockers, and why; None when the Go needed no override.
+        "override": override,
+        "relaxed_rules": policy.relaxed_rules() if policy is not None else [],
         "release": {
             "project": loaded.project.name,
             "version": loaded.version,
@@ -507,8 +611,9 @@ def record_decision(
 
     Readiness is computed once, under the release row lock, and that same result decides
     whether an override is needed and goes into the snapshot. A Go on a release that is not
-    ready needs ``override_reason``; it flags the release for good. A No-go lists its reasons:
-    ``notes`` and every No-go sign-off.
+    ready needs ``override_reason`` and someone the approval policy lets override each kind of
+    blocker; it flags the release for good. Whoever signed off does not decide (policy). A No-go
+    lists its reasons: ``notes`` and every No-go sign-off.
     """
     from releases.readiness import compute_readiness
 
@@ -532,15 +637,29 @@ def record_decision(
                 f"A No-go is recorded before the deploy; the release is "
                 f"{release.get_status_display().lower()}."
             )
+        signers = set(
+            SignOff.objects.current()
+            .filter(release=release, withdrawn_at__isnull=True)
+            .values_list("user_id", flat=True)
+        )
+        if not policy.signer_may_decide(by, signers):
+            raise NotAllowed(SIGNER_DECIDES)
         now = timezone.now()
         loaded = _load_for_decision(release)
         readiness = compute_readiness(loaded, now=now)
         overridden = False
         if outcome == Decision.Outcome.GO and not readiness.ready:
             if not override_reason:
+                anyone = policy.override_refusal(
+                    readiness.override_categories, is_admin=False, is_release_manager=False
+                )
                 raise Refused(
                     f"Not ready: {readiness.summary()}. A Go now needs an override with a reason."
+                    + (f" {anyone[0]}" if anyone is not None and not anyone[1] else "")
                 )
+            release_services.guard_override(
+                release, readiness.blockers, by=by, reason=override_reason, action="record a Go"
+            )
             overridden = True
         if outcome == Decision.Outcome.NO_GO:
             reasons = ([notes] if notes else []) + _no_go_reasons(readiness)
@@ -555,7 +674,21 @@ def record_decision(
             notes=notes,
             overridden=overridden,
             override_reason=override_reason if overridden else "",
-            snapshot=_snapshot(loaded, readiness, now),
+            snapshot=_snapshot(
+                loaded,
+                readiness,
+                now,
+                override=(
+                    {
+                        "reason": override_reason,
+                        "by": by.get_username(),
+                        "blockers": [b.as_dict() for b in readiness.blockers],
+                        "categories": readiness.override_categories,
+                    }
+                    if overridden
+                    else None
+                ),
+            ),
         )
         blockers = [b.message for b in readiness.blockers]
         if outcome == Decision.Outcome.GO:
@@ -573,6 +706,7 @@ def record_decision(
                     "decision": decision.pk,
                     "blockers": blockers,
                     "override_reason": override_reason if overridden else "",
+                    "override_categories": readiness.override_categories if overridden else [],
                 },
             )
             release_services.approve_release(release, by=by, summary="Approved for deploy")

@@ -11,3 +11,9 @@ from approvals import services
 def send_sign_off_reminders() -> int:
     """Beat: remind people with pending sign-offs and escalate missed go/no-go times."""
     return services.send_due_reminders()
+
+
+@shared_task
+def withdraw_lapsed_approvals() -> int:
+    """Beat: pull back the Go of approved releases whose sign-offs have expired since."""
+    return services.withdraw_lapsed_approvals()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
@@ -167,17 +166,16 @@ def policy_update(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
     def save() -> None:
-        with transaction.atomic():
-            services.update_policy(
-                project,
-                by=request.user,
-                **{name: policy_form.cleaned_data[name] for name in services.POLICY_FIELDS},
-            )
-            for kind, role, quorum in roles_form.requirements():
-                if current.get((kind, role), 0) != quorum:
-                    services.set_role_requirement(
-                        project, by=request.user, release_kind=kind, role=role, quorum=quorum
-                    )
+        services.update_policy(
+            project,
+            by=request.user,
+            requirements=[
+                {"release_kind": kind, "role": role, "quorum": quorum}
+                for kind, role, quorum in roles_form.requirements()
+                if current.get((kind, role), 0) != quorum
+            ],
+            **{name: policy_form.cleaned_data[name] for name in services.POLICY_FIELDS},
+        )
 
     return settings_run(
         request,

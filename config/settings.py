@@ -267,6 +267,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Sign-off reminders are due hours ahead; five minutes late is still on time.
     "sign-off-reminders": {"task": "approvals.tasks.send_sign_off_reminders", "schedule": 5 * 60},
+    # A Go resting on a sign-off that expired is pulled back; the deploy itself also rechecks
+    # readiness, so a minute's delay here never lets a lapsed Go ship.
+    "withdraw-lapsed-approvals": {
+        "task": "approvals.tasks.withdraw_lapsed_approvals",
+        "schedule": 60,
+    },
 }
 # The poller's dispatcher (monitoring.poller): claims the checks that are due and enqueues one
 # fetch per (integration, request). Its fetch tasks set their own time limits (120 s), below the
@@ -371,6 +377,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "releases.models.Role",
         "SigningRoleEnum": "approvals.serializers.SIGNING_ROLE_CHOICES",
         "PhaseEnum": "releases.models.Phase",
+        "OverrideByEnum": "approvals.models.OverrideBy",
         "ScopeItemKindEnum": "releases.models.ScopeItem.Kind",
         "RiskEnum": "releases.models.ScopeItem.Risk",
         "ScopeItemStateEnum": "releases.models.ScopeItem.State",

@@ -28,6 +28,7 @@ from releases.models import (
     ScopeChangeRequest,
     ScopeItem,
     Status,
+    clean_commit_sha,
 )
 from releases.services import FREEZE_FIELDS, PROJECT_FIELDS, TEMPLATE_FIELDS
 from releases.trains import TRAIN_FIELDS
@@ -108,10 +109,7 @@ class ReleaseForm(forms.Form):
             self.fields["kind"].help_text = "The kind is fixed once the scope is locked."
 
     def clean_commit_sha(self) -> str:
-        sha = self.cleaned_data["commit_sha"].strip().lower()
-        if sha and not all(c in "0123456789abcdef" for c in sha):
-            raise ValidationError("A commit SHA is hexadecimal, e.g. 3f9c2ab.")
-        return sha
+        return clean_commit_sha(self.cleaned_data["commit_sha"])
 
 
 class NewReleaseForm(ReleaseForm):
@@ -360,6 +358,15 @@ class ProjectForm(forms.ModelForm):
             "releases already in monitoring keep their window.",
         }
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A form that does not send it keeps the project's zone.
+        self.fields["time_zone"].required = False
+        self.fields["time_zone"].help_text = "An IANA name such as Europe/Berlin."
+
+    def clean_time_zone(self) -> str:
+        return self.cleaned_data.get("time_zone") or self.instance.time_zone or "UTC"
 
 
 MEMBER_ROLE_CHOICES = Role.choices

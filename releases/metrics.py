@@ -87,6 +87,11 @@ class Metrics:
     failures: list[Failure] = field(default_factory=list)
 
     @property
+    def overridden(self) -> list[Release]:
+        """Deploys that went ahead over a blocker (a Go or a deploy start with an override)."""
+        return [release for release in self.deployments if release.override_used]
+
+    @property
     def days(self) -> float:
         return max((self.end - self.start) / DAY, 1e-9)
 
@@ -134,6 +139,7 @@ class Metrics:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "deployments": len(self.deployments),
+            "overridden_deployments": len(self.overridden),
             "deploys_per_week": round(self.deploys_per_week, 3),
             "deployment_frequency_band": self.frequency_band,
             "lead_time_seconds": seconds(self.lead_time),

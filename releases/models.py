@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,6 +19,29 @@ from django.urls import reverse
 from django.utils import timezone
 
 WEEK_MINUTES = 7 * 24 * 60
+
+COMMIT_SHA_MESSAGE = "A commit SHA is 7 to 40 hexadecimal characters, e.g. 3f9c2ab."
+
+
+def clean_commit_sha(value: str) -> str:
+    """The SHA as stored (lower-case, no blanks around it); a malformed one raises."""
+    sha = (value or "").strip().lower()
+    if sha and not (7 <= len(sha) <= 40 and all(c in "0123456789abcdef" for c in sha)):
+        raise ValidationError(COMMIT_SHA_MESSAGE, code="invalid")
+    return sha
+
+
+def validate_commit_sha(value: str) -> None:
+    """Field validator (forms, the API): the form of a SHA; the services store it lower-case."""
+    clean_commit_sha(value)
+
+
+def validate_time_zone(value: str) -> None:
+
+    try:
+        ZoneInfo(value)
+    except Exception as exc:
+        raise ValidationError(f"Unknown time zone {value!r}.", code="invalid") from exc
 
 
 class Role(models.TextChoices):
@@ -102,6 +126,12 @@ class Project(models.Model):
     # a deploy there is never a release's (a docs site, a preview). A name not listed stands
     # for itself.
     deploy_environments = models.JSONField(default=dict, blank=True)
+    time_zone = models.CharField(
+        max_length=60,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="Where the team works: deploy windows are shown and enforced in it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -117,6 +147,9 @@ class Project(models.Model):
         """The release environment a deploy to CI's ``ci_environment`` lands in ("" for none)."""
         name = ci_environment.strip().lower()
         return str(self.deploy_environments.get(name, name)).strip().lower()
+
+    def zone(self) -> dt.tzinfo:
+        return ZoneInfo(self.time_zone)
 
     def monitoring_window(self, kind: str) -> dt.timedelta:
         minutes = {
@@ -233,7 +266,6 @@ class FreezeWindow(models.Model):
             raise ValidationError({"timezone": f"Unknown time zone {self.timezone!r}."}) from exc
 
     def zone(self) -> dt.tzinfo:
-        from zoneinfo import ZoneInfo
 
         return ZoneInfo(self.timezone)
 
@@ -314,7 +346,7 @@ class Release(models.Model):
     git_ref = models.CharField(
         max_length=200, blank=True, help_text="Branch or tag, e.g. release/2.4"
     )
-    commit_sha = models.CharField(max_length=64, blank=True)
+    commit_sha = models.CharField(max_length=64, blank=True, validators=[validate_commit_sha])
     environment = models.CharField(max_length=60, default="production")
 
     # The plan.
@@ -480,7 +512,6 @@ class ReleaseTrain(models.Model):
         )
 
     def zone(self) -> dt.tzinfo:
-        from zoneinfo import ZoneInfo
 
         return ZoneInfo(self.timezone)
 

@@ -21,7 +21,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, SignOff
+from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, Overridable, SignOff
 from monitoring.models import Check, CheckPhase
 from releases.models import (
     Phase,
@@ -39,9 +39,26 @@ class Blocker:
     kind: str  # checklist | check | rollback_plan | risk | sign_off | change_request
     message: str
     section: str  # the release page section that resolves it
+    no_go: bool = False  # a standing No-go, overridden (if ever) under its own policy setting
+
+    @property
+    def override_category(self) -> str:
+        """Which setting of the approval policy says who may override this blocker."""
+        if self.kind == "sign_off":
+            return Overridable.NO_GO if self.no_go else Overridable.SIGN_OFFS
+        if self.kind == "check":
+            return Overridable.CHECKS
+        if self.kind in ("freeze", "deploy_window"):
+            return self.kind
+        return Overridable.READINESS
 
     def as_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "message": self.message, "section": self.section}
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "section": self.section,
+            "override": str(self.override_category),
+        }
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,11 @@ class Readiness:
     def summary(self) -> str:
         """The blockers in one paragraph, for refusals: 'Not ready: … ; … .'"""
         return "; ".join(b.message for b in self.blockers)
+
+    @property
+    def override_categories(self) -> list[str]:
+        """The policy settings an override of these blockers needs, each once, in order."""
+        return list(dict.fromkeys(str(b.override_category) for b in self.blockers))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -280,6 +302,7 @@ def compute_readiness(release: Release, *, now: dt.datetime | None = None) -> Re
                     "sign_off",
                     f"{label}: {sign_off.user.get_username()} said No-go – {sign_off.comment}",
                     "signoffs",
+                    no_go=True,
                 )
             )
         if len(state.go) < quorum and not state.no_go:
@@ -297,10 +320,16 @@ def compute_readiness(release: Release, *, now: dt.datetime | None = None) -> Re
     return result
 
 
-def readiness_for(release: Release) -> Readiness:
+def readiness_for(release: Release, *, now: dt.datetime | None = None) -> Readiness:
     """Convenience for one release that was not loaded with ``with_readiness_data``."""
     loaded = with_readiness_data(Release.objects.filter(pk=release.pk)).get()
-    return compute_readiness(loaded)
+    return compute_readiness(loaded, now=now)
+
+
+def policy_for(project: Any) -> ApprovalPolicy:
+    """The project's approval policy; a project without one is held to the defaults."""
+    policy = ApprovalPolicy.objects.filter(project_id=project.pk).first()
+    return policy if policy is not None else ApprovalPolicy(project=project)
 
 
 def scope_summary(release: Release) -> dict[str, int]:

@@ -95,6 +95,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "monitoring_minutes_standard",
             "monitoring_minutes_hotfix",
             "monitoring_minutes_major",
+            "time_zone",
             "has_chat_webhook",
             "created_at",
         ]
@@ -116,6 +117,7 @@ class ProjectUpdateSerializer(serializers.ModelSerializer):
             "monitoring_minutes_standard",
             "monitoring_minutes_hotfix",
             "monitoring_minutes_major",
+            "time_zone",
             "slack_webhook_url",
         ]
         extra_kwargs = {
@@ -604,6 +606,11 @@ class BlockerSerializer(serializers.Serializer):
     )
     message = serializers.CharField()
     section = serializers.CharField(help_text="The release page section that resolves it.")
+    override = serializers.CharField(
+        required=False,
+        help_text="The approval policy setting that says who may override it: no_go, "
+        "sign_offs, checks, freeze, deploy_window or readiness.",
+    )
 
 
 class RoleSignOffsSerializer(serializers.Serializer):

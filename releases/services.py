@@ -26,6 +26,7 @@ from releases import signals
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event, log_project_change, log_project_event, snapshot
 from releases.models import (
+    COMMIT_SHA_MESSAGE,
     ApiToken,
     ChecklistItem,
     ChecklistTemplate,
@@ -45,9 +46,10 @@ from releases.models import (
     ScopeChangeRequest,
     ScopeItem,
     Status,
+    clean_commit_sha,
 )
 from releases.notifications import notify
-from releases.readiness import required_roles
+from releases.readiness import Blocker, Readiness, policy_for, readiness_for, required_roles
 
 User = get_user_model()
 
@@ -177,19 +179,39 @@ def release_managers(release: Release) -> list[Any]:
     return list(people.values())
 
 
+def withdraw_approval(
+    release: Release, *, by: Actor, reason: str, tell: Iterable[Any] | None = None
+) -> None:
+    """approved → frozen because the Go no longer holds; the deciders are told.
+
+    Called inside the transaction of whatever made the Go lapse, with the release row locked.
+    """
+    if release.status != Status.APPROVED:
+        return
+    _transition(
+        release,
+        Status.FROZEN,
+        by=by,
+        verb="approval_withdrawn",
+        summary=f"Back to frozen: the go decision no longer holds because {reason}.",
+        data={"reason": reason},
+    )
+    notify(
+        list(tell) if tell is not None else release_managers(release),
+        release=release,
+        verb="approval_withdrawn",
+        message=f"The Go on {release} is withdrawn because {reason}; it is frozen again and "
+        "needs a new go/no-go.",
+        exclude=by,
+    )
+
+
 def _content_changed(release: Release, *, reason: str, event: ReleaseEvent, by: Actor) -> None:
     """What people approved has changed: sign-offs go stale, an approval is withdrawn."""
     signals.approved_content_changed.send(
         sender=Release, release=release, reason=reason, event=event, actor=by
     )
-    if release.status == Status.APPROVED:
-        _transition(
-            release,
-            Status.FROZEN,
-            by=by,
-            verb="approval_withdrawn",
-            summary=f"Back to frozen: the go decision no longer holds because {reason}.",
-        )
+    withdraw_approval(release, by=by, reason=reason)
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -260,6 +282,7 @@ def _log_roles(
 
 PROJECT_FIELDS = (
     "name",
+    "time_zone",
     "description",
     "repository_url",
     "monitoring_minutes_standard",
@@ -442,6 +465,8 @@ def create_release(project: Project, *, by: Actor, version: str, **fields: Any) 
     version = version.strip()
     if not version:
         raise ValidationError({"version": "A release needs a version."})
+    if "commit_sha" in fields:
+        fields["commit_sha"] = _clean_sha(fields["commit_sha"])
     _validate_plan(fields)
     with transaction.atomic():
         try:
@@ -492,8 +517,21 @@ def create_release(project: Project, *, by: Actor, version: str, **fields: Any) 
     return release
 
 
+def _clean_sha(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError({"commit_sha": COMMIT_SHA_MESSAGE})
+    try:
+        return clean_commit_sha(value)
+    except ValidationError as exc:
+        raise ValidationError({"commit_sha": exc.messages}) from exc
+
+
 def update_release(release: Release, *, by: Actor, **changes: Any) -> Release:
+    """Change the plan of a release. A commit set for the first time, or changed, makes every
+    sign-off given before it stale (they approved something else) and withdraws a Go."""
     reject_unknown_fields(changes, RELEASE_EDITABLE_FIELDS, "release")
+    if "commit_sha" in changes:
+        changes["commit_sha"] = _clean_sha(changes["commit_sha"])
     with transaction.atomic():
         release = lock_release(release)
         if not release.is_active:
@@ -523,13 +561,13 @@ def update_release(release: Release, *, by: Actor, **changes: Any) -> Release:
                 actor=by,
                 event=event,
             )
-            if old_sha:
-                _content_changed(
-                    release,
-                    reason=f"the commit changed from {old_sha[:10]} to {release.commit_sha[:10]}",
-                    event=event,
-                    by=by,
-                )
+            if old_sha and release.commit_sha:
+                reason = f"the commit changed from {old_sha[:10]} to {release.commit_sha[:10]}"
+            elif release.commit_sha:
+                reason = f"the commit was set to {release.commit_sha[:10]}"
+            else:
+                reason = f"the commit {old_sha[:10]} was removed"
+            _content_changed(release, reason=reason, event=event, by=by)
     return release
 
 
@@ -685,44 +723,120 @@ def standby_roster(release: Release) -> list[Any]:
     return list(people.values())
 
 
+def deploy_window_problem(release: Release, now: dt.datetime) -> str | None:
+    """Why ``now`` is outside the release's planned deploy window, to the minute; or None."""
+    start, end = release.deploy_window_start, release.deploy_window_end
+    zone = release.project.zone()
+    where = release.project.time_zone
+
+    def at(moment: dt.datetime) -> str:
+        return f"{moment.astimezone(zone):%a %d %b %Y %H:%M} {where}"
+
+    if start and now < start:
+        return f"the deploy window opens at {at(start)}"
+    if end and now >= end:
+        return f"the deploy window closed at {at(end)}"
+    return None
+
+
+def _covered_by_the_go(release: Release) -> set[str]:
+    """The blockers the Go decision was recorded over, with its override: the deploy does not
+    ask to break the same glass twice. Anything new since needs its own override."""
+    if release.status != Status.APPROVED:
+        return set()
+    go = release.decisions.filter(outcome="go").order_by("-decided_at", "-pk").first()
+    override = (go.snapshot or {}).get("override") if go is not None else None
+    return {b["message"] for b in (override or {}).get("blockers", [])}
+
+
+def deploy_blockers(
+    release: Release, *, now: dt.datetime, readiness: Readiness | None = None
+) -> list[Blocker]:
+    """Everything that stands between an approved release and its deploy at ``now``: the
+    readiness (computed afresh, less what the Go already overrode), freeze windows in force and
+    the deploy window."""
+    covered = _covered_by_the_go(release)
+    readiness = readiness or readiness_for(release, now=now)
+    blockers = [b for b in readiness.blockers if b.message not in covered]
+    for window in freeze_windows_at(release.project, now):
+        blockers.append(
+            Blocker(
+                "freeze",
+                f"a freeze window is in force ({window.reason}, {window.describe()})",
+                "plan",
+            )
+        )
+    problem = deploy_window_problem(release, now)
+    if problem:
+        blockers.append(Blocker("deploy_window", problem, "plan"))
+    return blockers
+
+
+def who_may_override(release: Release, blockers: list[Blocker]) -> str:
+    """'A release manager' or 'An administrator': who can break glass over these blockers."""
+    policy = policy_for(release.project)
+    if any(policy.override_by(str(b.override_category)) == "administrators" for b in blockers):
+        return "An administrator"
+    return "A release manager"
+
+
+def guard_override(
+    release: Release, blockers: list[Blocker], *, by: Actor, reason: str, action: str
+) -> None:
+    """Refuse to ``action`` over ``blockers`` unless the approval policy lets ``by`` override
+    every one of them and ``by`` gave a reason. Nothing to override: nothing to refuse."""
+    if not blockers:
+        return
+    problems = "; ".join(b.message for b in blockers)
+    categories = list(dict.fromkeys(str(b.override_category) for b in blockers))
+    refusal = policy_for(release.project).override_refusal(
+        categories,
+        is_admin=bool(getattr(by, "is_superuser", False)),
+        is_release_manager=is_release_manager(release, by),
+    )
+    if refusal is not None and not refusal[1]:
+        raise Refused(f"Cannot {action} now: {problems}. {refusal[0]}")
+    if not reason:
+        raise Refused(
+            f"Cannot {action} now: {problems}. {who_may_override(release, blockers)} can "
+            "override with a reason."
+        )
+    if refusal is not None:
+        raise NotAllowed(f"{refusal[0]} Standing in the way: {problems}.")
+
+
 def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> Release:
-    """approved → deploying: only on the planned deploy day and outside freeze windows, unless
-    a release manager overrides with a reason (recorded on the event and announced)."""
+    """approved → deploying, only while the release is still ready (computed afresh under the
+    row lock, so a No-go committed first always wins), inside its deploy window and outside
+    freeze windows — unless someone the approval policy allows overrides with a reason
+    (recorded on the event, flagged on the release for good, announced)."""
     rules.check_person(rules.START_DEPLOY, by, release)
     override_reason = override_reason.strip()
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.DEPLOYING, "start the deploy")
         now = timezone.now()
-        windows = freeze_windows_at(release.project, now)
-        problems = [
-            f"a freeze window is in force ({window.reason}, {window.describe()})"
-            for window in windows
-        ]
-        if release.deploy_window_start:
-            day = release.deploy_window_start.date()
-            if now.date() != day:
-                problems.append(f"the planned deploy day is {day:%A %d %B %Y}")
-        if problems and not override_reason:
-            raise Refused(
-                "Cannot start the deploy now: "
-                + "; ".join(problems)
-                + ". A release manager can override with a reason."
-            )
-        if problems and not is_release_manager(release, by):
-            raise NotAllowed("Only a release manager can override: " + "; ".join(problems) + ".")
+        blockers = deploy_blockers(release, now=now)
+        guard_override(release, blockers, by=by, reason=override_reason, action="start the deploy")
+        problems = [b.message for b in blockers]
         data = (
             {
                 "override_reason": override_reason,
                 "overridden": problems,
-                "freeze_windows": [window.pk for window in windows],
+                "override_categories": list(
+                    dict.fromkeys(str(b.override_category) for b in blockers)
+                ),
+                "freeze_windows": [window.pk for window in freeze_windows_at(release.project, now)],
             }
             if problems
             else {}
         )
         summary = "Deploy started"
+        extra = []
         if problems:
             summary += f" with an override ({override_reason}) of: " + "; ".join(problems)
+            release.override_used = True
+            extra = ["override_used"]
         _transition(
             release,
             Status.DEPLOYING,
@@ -731,6 +845,7 @@ def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> R
             summary=summary,
             stamp="deploy_started_at",
             data=data,
+            extra_fields=extra,
         )
         notify(
             standby_roster(release),
@@ -1567,6 +1682,10 @@ def assign_role(release: Release, user: Any, role: str, *, by: Actor) -> RoleAss
             raise Refused("The release is finished; its roles can no longer change.")
         if not ProjectMembership.objects.filter(project=release.project, user=user).exists():
             raise ValidationError({"user": f"{user} is not a member of {release.project}."})
+        policy = policy_for(release.project)
+        required = role in required_roles(release)[0]
+        if not policy.may_assign_self(release, by=by, user=user, required=required):
+            raise NotAllowed(policy.self_assignment_refusal(Role(role).label))
         assignment, created = RoleAssignment.objects.get_or_create(
             release=release, user=user, role=role
         )

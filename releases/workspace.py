@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from approvals.forms import DecisionForm, SignOffForm
-from approvals.models import SignOff
+from approvals.models import SIGNER_DECIDES, SignOff
 from monitoring import health
 from monitoring.forms import RollbackTriggerChangeForm, RollbackTriggerForm
 from monitoring.models import Check, CheckPhase, RollbackTrigger
@@ -34,9 +34,14 @@ from releases.models import (
     Status,
 )
 from releases.permissions import ReleaseAccess, get_release_for
-from releases.readiness import compute_readiness, required_roles, with_readiness_data
+from releases.readiness import (
+    compute_readiness,
+    policy_for,
+    required_roles,
+    with_readiness_data,
+)
 from releases.release_notes import render_release_notes
-from releases.services import freeze_windows_at, release_time_to_restore
+from releases.services import deploy_blockers, release_time_to_restore
 
 SECTIONS = (
     "header",
@@ -104,6 +109,8 @@ class RoleRow:
     mine: bool
     my_sign_off: SignOff | None
     form: Any
+    # While the deploy runs a No-go is still heard (the deciders are told); a Go is not asked.
+    no_go_only: bool = False
 
 
 @dataclass
@@ -182,6 +189,26 @@ class ReleasePage:
         return self.access.can_record_decision(self.decider_role)
 
     @cached_property
+    def go_override_refusal(self) -> str:
+        """Why this decider may not record a Go over the current blockers (approval policy)."""
+        if self.readiness.ready:
+            return ""
+        refusal = self.effective_policy.override_refusal(
+            self.readiness.override_categories,
+            is_admin=self.access.is_superuser,
+            is_release_manager=self.access.is_manager,
+        )
+        return refusal[0] if refusal is not None else ""
+
+    @cached_property
+    def decide_refusal(self) -> str:
+        """The approval policy's sentence when this decider signed off and so may not decide."""
+        signers = {s.user_id for s in self.release.current_sign_offs if s.withdrawn_at is None}
+        if self.effective_policy.signer_may_decide(self.request.user, signers):
+            return ""
+        return SIGNER_DECIDES
+
+    @cached_property
     def milestones(self) -> list[dict[str, Any]]:
         rows = []
         for label, planned, actual in self.release.milestones():
@@ -199,16 +226,43 @@ class ReleasePage:
         return rows
 
     @cached_property
+    def deploy_blockers(self) -> list[Any]:
+        """Why a deploy now needs an override: the service's own list."""
+        return deploy_blockers(self.release, now=self.now, readiness=self.readiness)
+
+    @cached_property
     def freeze_problems(self) -> list[str]:
-        """Why a deploy now needs an override: the same reasons the service gives."""
-        problems = [
-            f"a freeze window is in force ({w.reason}, {w.describe()})"
-            for w in freeze_windows_at(self.release.project, self.now)
+        return [b.message for b in self.deploy_blockers]
+
+    @cached_property
+    def effective_policy(self) -> Any:
+        """The policy the services apply (the defaults when the project has none yet)."""
+        return self.policy or policy_for(self.release.project)
+
+    @cached_property
+    def overrides(self) -> list[dict[str, Any]]:
+        """Every time someone broke glass on this release: kept on the page for good."""
+        if not self.release.override_used:
+            return []
+        events = self.release.events.filter(
+            verb__in=["decision_override", "deploy_started"]
+        ).select_related("actor")
+        return [
+            {
+                "at": event.created_at,
+                "by": event.actor_name,
+                "what": "Go" if event.verb == "decision_override" else "Deploy",
+                "reason": event.data["override_reason"],
+                "over": event.data.get("blockers") or event.data.get("overridden") or [],
+            }
+            for event in events
+            if event.data.get("override_reason")
         ]
-        start = self.release.deploy_window_start
-        if start and start.date() != self.now.date():
-            problems.append(f"the planned deploy day is {start:%A %d %B %Y}")
-        return problems
+
+    @cached_property
+    def relaxed_rules(self) -> list[str]:
+        """Approval rules the project switched off: shown on every release they affect."""
+        return self.effective_policy.relaxed_rules()
 
     @cached_property
     def actions(self) -> list[Action]:
@@ -218,9 +272,14 @@ class ReleasePage:
             found.append(Action("lock_scope", "Lock scope", "primary"))
         if a.can_start_deploy:
             problems = "; ".join(self.freeze_problems)
+            refusal = self.effective_policy.override_refusal(
+                list(dict.fromkeys(str(b.override_category) for b in self.deploy_blockers)),
+                is_admin=a.is_superuser,
+                is_release_manager=a.is_manager,
+            )
             if not problems:
                 found.append(Action("start_deploy", "Start deploy", "primary"))
-            elif a.can_override_deploy_guards:
+            elif refusal is None:
                 form = self.bound("start_deploy") or forms.StartDeployForm(auto_id="id_deploy_%s")
                 found.append(
                     Action("start_deploy", "Start deploy", "primary", fields=form, note=problems)
@@ -231,7 +290,8 @@ class ReleasePage:
                         "start_deploy",
                         "Start deploy",
                         "primary",
-                        note=f"Not now: {problems}. Only a release manager can override.",
+                        note=f"Not now: {problems}. {refusal[0]}",
+                        disabled=True,
                     )
                 )
         if a.can_finish_deploy:
@@ -444,7 +504,12 @@ class ReleasePage:
             my_sign_off = next(
                 (p.sign_off for p in people if p.user.pk == self.request.user.pk), None
             )
-            mine = state.role in mine_now
+            no_go_only = (
+                self.release.status == Status.DEPLOYING
+                and state.role in self.access.signing_roles
+                and self.access.can_sign_as(state.role)
+            )
+            mine = state.role in mine_now or no_go_only
             form = None
             if mine:
                 form = self.bound(f"sign-{state.role}") or SignOffForm(
@@ -460,6 +525,7 @@ class ReleasePage:
                     mine=mine,
                     my_sign_off=my_sign_off,
                     form=form,
+                    no_go_only=no_go_only,
                 )
             )
         return rows

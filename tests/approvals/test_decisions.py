@@ -14,7 +14,13 @@ from monitoring import services as monitoring
 from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification, Release, Status
-from tests.builders import make_approved, make_ready, make_release, make_user
+from tests.builders import (
+    let_release_managers_override,
+    make_approved,
+    make_ready,
+    make_release,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +140,7 @@ class TestDecision:
         assert status_of(release) == Status.FROZEN
 
     def test_it_records_an_override_and_flags_the_release_for_good(self, cast, release):
+        let_release_managers_override(cast, "sign_offs")
         services.lock_scope(release, by=cast.rita)
         decision = approvals.record_decision(
             release, by=cast.rita, outcome="go", override_reason="CEO demo tomorrow"
@@ -179,19 +186,19 @@ class TestDecision:
 
     def test_it_lists_the_reasons_of_a_no_go_and_returns_to_frozen(self, cast, release):
         make_approved(release, cast)
-        approvals.record_sign_off(
-            release, by=cast.dana, role="devops", decision="no_go", comment="Disk 95 % full"
-        )
         decision = approvals.record_decision(
             release, by=cast.rita, outcome="no_go", notes="Ops not ready"
         )
-        assert decision.notes == "Ops not ready\nDevOps: dana said No-go – Disk 95 % full"
+        assert decision.notes == "Ops not ready"
         assert status_of(release) == Status.FROZEN
         back = release.events.get(verb="returned_to_frozen")
-        assert back.summary == (
-            "Back to frozen after the No-go: Ops not ready; "
-            "DevOps: dana said No-go – Disk 95 % full"
+        assert back.summary == "Back to frozen after the No-go: Ops not ready"
+        # A No-go sign-off on the frozen release is one more reason for the next No-go.
+        approvals.record_sign_off(
+            release, by=cast.dana, role="devops", decision="no_go", comment="Disk 95 % full"
         )
+        again = approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Still")
+        assert again.notes == "Still\nDevOps: dana said No-go – Disk 95 % full"
 
     def test_it_takes_the_no_go_reasons_from_the_sign_offs_when_notes_are_empty(
         self, cast, release

@@ -9,6 +9,7 @@ from releases import services
 from releases.models import ReleaseEvent
 from tests.builders import (
     complete_rollback_plan,
+    let_release_managers_override,
     make_ready,
     pass_checks,
     tick_readiness,
@@ -67,6 +68,7 @@ def test_it_logs_stale_marking_after_the_change_that_caused_it(cast, release):
 
 
 def test_it_logs_a_go_a_no_go_and_an_override(cast, release):
+    let_release_managers_override(cast, "no_go")
     make_ready(release, cast)
     before = last_pk()
     approvals.record_decision(release, by=cast.rita, outcome="go")

@@ -139,7 +139,10 @@ def test_it_frees_the_other_role_once_my_sign_off_is_withdrawn(cast, release):
 
 def test_it_lets_the_policy_name_another_decider(cast, release):
     make_ready(release, cast)
-    approvals.update_policy(cast.project, by=cast.rita, decider_role="product")
+    # Paul signed as Product: he decides only where signers may also decide.
+    approvals.update_policy(
+        cast.project, by=cast.rita, decider_role="product", signer_cannot_decide=False
+    )
     with pytest.raises(NotAllowed, match="Only the product records the go/no-go"):
         approvals.record_decision(release, by=cast.rita, outcome="go")
     approvals.record_decision(release, by=cast.paul, outcome="go")

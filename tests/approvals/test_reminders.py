@@ -13,7 +13,7 @@ from approvals import tasks
 from approvals.models import Reminder
 from releases import services
 from releases.models import Notification
-from tests.builders import make_ready, make_release
+from tests.builders import let_release_managers_override, make_ready, make_release
 
 pytestmark = pytest.mark.django_db
 
@@ -146,6 +146,7 @@ def test_it_neither_reminds_nor_escalates_when_every_role_has_signed(cast, time_
 
 
 def test_it_stops_once_the_decision_is_taken(cast, planned, time_machine):
+    let_release_managers_override(cast, "sign_offs")
     approvals.record_decision(planned, by=cast.rita, outcome="go", override_reason="Urgent")
     at(time_machine, dt.timedelta(hours=1))
     assert tick() == 0

@@ -14,7 +14,7 @@ from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification
 from releases.readiness import readiness_for
-from tests.builders import make_approved, make_ready, sign_required
+from tests.builders import make_deploying, make_ready, sign_required
 
 pytestmark = pytest.mark.django_db
 
@@ -104,9 +104,9 @@ def test_it_withdraws_my_sign_off_before_the_decision(cast, frozen):
         approvals.withdraw_sign_off(frozen, by=cast.quinn, role="qa")
 
 
-def test_it_refuses_to_withdraw_after_the_go_decision(cast, release):
-    make_approved(release, cast)
-    with pytest.raises(Refused, match="while the release waits for its go/no-go; it is approved"):
+def test_it_refuses_to_withdraw_once_the_deploy_started(cast, release):
+    make_deploying(release, cast)
+    with pytest.raises(Refused, match="until the deploy starts; the release is deploying"):
         approvals.withdraw_sign_off(release, by=cast.quinn, role="qa")
     assert release.sign_offs.current().filter(user=cast.quinn).exists()
 

@@ -20,6 +20,15 @@ def policy_data(cast, **changes) -> dict:
     current = {(r.release_kind, r.role): r.quorum for r in policy.requirements.all()}
     data = {
         "policy-separation_of_duties": "on",
+        "policy-creator_cannot_sign_off": "on",
+        "policy-signer_cannot_decide": "on",
+        "policy-no_self_assignment": "on",
+        "policy-require_commit_before_poll": "on",
+        "policy-override_no_go": "nobody",
+        "policy-override_sign_offs": "administrators",
+        "policy-override_checks": "release_managers",
+        "policy-override_freeze": "release_managers",
+        "policy-override_deploy_window": "release_managers",
         "policy-sign_off_expiry_days": "",
         "policy-decider_role": "release_manager",
         "policy-reminder_hours_before": 24,

@@ -8,7 +8,12 @@ from django.urls import reverse
 from approvals.models import Decision, SignOff
 from releases import services
 from releases.models import Notification, Status
-from tests.builders import make_ready, pass_checks, tick_readiness
+from tests.builders import (
+    let_release_managers_override,
+    make_ready,
+    pass_checks,
+    tick_readiness,
+)
 from tests.html import client_for, htmx_post
 
 pytestmark = pytest.mark.django_db
@@ -139,6 +144,7 @@ def test_it_records_go_on_a_ready_release(cast, release):
 def test_it_shows_blockers_and_asks_for_an_override_reason_before_a_go_on_a_not_ready_release(
     cast, frozen
 ):
+    let_release_managers_override(cast, "sign_offs")
     page = client_for(cast.rita).get(frozen.get_absolute_url()).content.decode()
     assert "A Go now is an override" in page
     assert "Product has not signed off" in page
@@ -152,6 +158,7 @@ def test_it_shows_blockers_and_asks_for_an_override_reason_before_a_go_on_a_not_
 
 
 def test_it_records_an_override_go_with_its_reason(cast, frozen):
+    let_release_managers_override(cast, "sign_offs")
     tick_readiness(frozen, cast)
     pass_checks(frozen)
     response = decide(

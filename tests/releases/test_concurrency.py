@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from approvals import services as approvals
+from approvals.models import SignOff
 from releases import services
 from releases.errors import GreenlightError
 from releases.models import Release, ReleaseEvent, Status
@@ -78,3 +80,46 @@ def test_it_lets_one_of_deploy_and_cancel_win_and_writes_only_the_winner():
         assert "deploy_started" not in verbs
         assert release.deploy_started_at is None
         assert "the release is cancelled" in str(losers[0])
+
+
+def test_it_never_starts_a_deploy_after_a_no_go_was_committed():
+    """Twenty deploy starts race one No-go: a deploy that began first stands (and the No-go is
+    recorded against the deploying release); every start after the No-go is refused."""
+    cast = make_cast()
+    release = make_approved(make_release(cast), cast)
+
+    def deploy() -> Any:
+        return services.start_deploy(Release.objects.get(pk=release.pk), by=cast.dana)
+
+    def no_go() -> Any:
+        return approvals.record_sign_off(
+            Release.objects.get(pk=release.pk),
+            by=cast.quinn,
+            role="qa",
+            decision="no_go",
+            comment="Payments fail on staging",
+        )
+
+    outcomes = race(*[deploy] * 20, no_go)
+    starts, sign_off = outcomes[:20], outcomes[20]
+    assert isinstance(sign_off, SignOff), sign_off
+    started = [o for o in starts if isinstance(o, Release)]
+    refused = [o for o in starts if isinstance(o, GreenlightError)]
+    assert len(started) + len(refused) == 20
+    assert len(started) <= 1
+    release.refresh_from_db()
+    events = ReleaseEvent.objects.filter(release=release)
+    no_go_event = events.get(verb="sign_off_no_go")
+    if started:
+        # The deploy committed first: the No-go came after, against a deploying release.
+        assert release.status == Status.DEPLOYING
+        assert events.get(verb="deploy_started").pk < no_go_event.pk
+        assert not events.filter(verb="approval_withdrawn").exists()
+        assert all("the release is deploying" in str(r) for r in refused)
+    else:
+        # The No-go committed first: it withdrew the Go and every start was refused.
+        assert release.status == Status.FROZEN
+        assert not events.filter(verb="deploy_started").exists()
+        assert release.deploy_started_at is None
+        assert events.get(verb="approval_withdrawn").pk > no_go_event.pk
+        assert all("the release is scope frozen" in str(r) for r in refused)

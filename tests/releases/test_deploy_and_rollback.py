@@ -13,7 +13,13 @@ from releases import services
 from releases.errors import Refused
 from releases.models import Health, Notification, Release, Status
 from releases.review import review_facts
-from tests.builders import make_approved, make_deploying, make_monitoring, make_release
+from tests.builders import (
+    let_release_managers_override,
+    make_approved,
+    make_deploying,
+    make_monitoring,
+    make_release,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -203,6 +209,7 @@ class TestReview:
             services.add_review_action(release, by=cast.rita, description="x", owner=cast.otto)
 
     def test_it_gathers_the_facts_beside_the_review(self, cast, release):
+        let_release_managers_override(cast, "sign_offs")
         services.lock_scope(release, by=cast.rita)
         request = services.request_scope_change(
             release, by=cast.devin, action="add", reason="ask", proposal={"title": "Late one"}

@@ -159,12 +159,12 @@ class TestRefused:
         assert event.data["override_reason"] == "Security fix"
         assert "override" in event.summary
 
-    def test_it_refuses_to_start_the_deploy_on_another_day_than_planned(self, cast, release):
+    def test_it_refuses_to_start_the_deploy_before_the_planned_window(self, cast, release):
         make_approved(release, cast)
         Release.objects.filter(pk=release.pk).update(
             deploy_window_start=timezone.now() + dt.timedelta(days=3)
         )
-        with pytest.raises(Refused, match="the planned deploy day is"):
+        with pytest.raises(Refused, match="the deploy window opens at"):
             services.start_deploy(release, by=cast.dana)
 
     def test_it_refuses_deploy_done_with_unticked_deployment_items(self, cast, release):

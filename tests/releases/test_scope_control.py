@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification, ScopeChangeRequest, ScopeItem
-from tests.builders import make_release
+from tests.builders import make_release, second_release_manager
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +119,9 @@ class TestAcceptance:
 
     def test_it_needs_two_different_people(self, cast, frozen):
         services.set_project_roles(cast.project, cast.rita, ["release_manager"], by=cast.rita)
-        services.assign_role(frozen, cast.rita, "product", by=cast.rita)
+        # Another release manager puts her on Product: she may not do so on her own release.
+        rhea = second_release_manager(frozen, cast)
+        services.assign_role(frozen, cast.rita, "product", by=rhea)
         request = ask_to_add(cast, frozen)
         services.approve_change_request(request, by=cast.rita, as_role="release_manager")
         with pytest.raises(NotAllowed, match="You already accepted this change as release manager"):

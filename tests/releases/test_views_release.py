@@ -89,7 +89,7 @@ def test_it_cancels_only_with_a_reason(cast, release):
     assert release.status == Status.CANCELLED
 
 
-def test_it_starts_the_deploy_with_an_override_outside_the_deploy_day(cast, release):
+def test_it_starts_the_deploy_with_an_override_outside_the_deploy_window(cast, release):
     make_approved(release, cast)
     Release.objects.filter(pk=release.pk).update(
         deploy_window_start=timezone.now() + dt.timedelta(days=3)
@@ -106,7 +106,7 @@ def test_it_starts_the_deploy_with_an_override_outside_the_deploy_day(cast, rele
     assert release.status == Status.APPROVED
     rita = client_for(cast.rita)
     page = rita.get(release.get_absolute_url()).content.decode()
-    assert "This needs an override: the planned deploy day is" in page
+    assert "This needs an override: the deploy window opens at" in page
     response = action(rita, release, "start_deploy", override_reason="Customer escalation")
     assert response.status_code == 200
     release.refresh_from_db()

@@ -109,7 +109,7 @@ def test_it_rejects_a_commit_sha_that_is_not_hexadecimal(cast, release):
         {"commit_sha": "not-a-sha", "environment": "production", "kind": "standard"},
     )
     assert response.status_code == 422
-    assert "A commit SHA is hexadecimal" in response.content.decode()
+    assert "A commit SHA is 7 to 40 hexadecimal characters" in response.content.decode()
     release.refresh_from_db()
     assert release.commit_sha == "a" * 40
 
