@@ -143,5 +143,5 @@ def test_the_checks_of_a_killed_worker_are_taken_over_within_a_minute(celery):
     # Claimed afresh by the dispatcher and fetched by the survivor.
     assert "monitoring.tasks.poll_group[" in runner.log("survivor")
     assert claim is not None
-    assert len(api.seen) == 2
+    assert len(api.fetches()) == 2
     assert CheckResult.objects.filter(check_ref=check).count() == 1
