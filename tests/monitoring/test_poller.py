@@ -332,4 +332,4 @@ def test_a_live_fetch_keeps_its_claim_past_the_lease_while_it_waits(monkeypatch)
     assert taken == []
     check.refresh_from_db()
     assert check.status == "passing"
-    assert len(api.seen) == 1
+    assert len(api.fetches()) == 1
