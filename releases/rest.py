@@ -26,11 +26,8 @@ from django.db import DataError, IntegrityError
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, serializers, status
-from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import CursorPagination, PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -70,50 +67,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if blockers and response is not None:
         response.data["blockers"] = list(blockers)
     return response
-
-
-# DRF's OPTIONS description and its browsable HTML page build a form from the view's
-# ``serializer_class`` (and ``queryset`` for PUT). Action endpoints here validate their body
-# with ``validated()`` and have neither, which made DRF fail with an AssertionError (500). Such a
-# view is described without its form; its input is documented in the schema.
-
-
-class Metadata(SimpleMetadata):
-    def determine_actions(self, request: Request, view: Any) -> dict[str, Any]:
-        try:
-            return super().determine_actions(request, view)
-        except AssertionError:
-            return {}
-
-
-class BrowsableRenderer(BrowsableAPIRenderer):
-    def get_context(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        # Syntax colours come as an inline <style>, which the Content-Security-Policy refuses.
-        return {**super().get_context(*args, **kwargs), "code_style": None}
-
-    def get_rendered_html_form(self, data: Any, view: Any, method: str, request: Request) -> Any:
-        try:
-            return super().get_rendered_html_form(data, view, method, request)
-        except AssertionError:
-            return None
-
-    def get_raw_data_form(self, data: Any, view: Any, method: str, request: Request) -> Any:
-        try:
-            return super().get_raw_data_form(data, view, method, request)
-        except AssertionError:
-            return None
-
-
-class JSONBodyParser(JSONParser):
-    """DRF's JSON parser, which also refuses (400) a body nested past the parser's recursion."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError as exc:
-            raise exceptions.ParseError(
-                "JSON parse error - the body is nested too deeply."
-            ) from exc
 
 
 def actor(request: Request) -> Actor:
