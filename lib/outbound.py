@@ -50,6 +50,7 @@ USER_AGENT = "Greenlight release coordination"
 MAX_REDIRECTS = 5
 SCHEMES = ("http", "https")
 REDIRECT_CODES = (301, 302, 303, 307, 308)
+CREDENTIALS_IN_URL = "Put credentials in the credential fields, not in the URL."
 # Headers that say how the body is written, kept on a same-origin redirect that keeps the body.
 _SAFE_HEADERS = {"accept", "user-agent"}
 
@@ -208,6 +209,14 @@ def _literal_ip(host: str) -> IPAddress | None:
         return None
 
 
+def has_userinfo(url: str) -> bool:
+    """Whether ``url`` carries a user name or password before its host."""
+    try:
+        return "@" in urlsplit(url).netloc
+    except ValueError:
+        return False
+
+
 def check_url(url: str, *, policy: Policy | None = None) -> None:
     """Refuse at once what can be refused without a connection: a scheme other than http(s), no
     host, credentials in the URL, or a literal address outside the policy. For forms, to say it
@@ -222,8 +231,8 @@ def check_url(url: str, *, policy: Policy | None = None) -> None:
     host = parts.hostname or ""
     if not host:
         raise InvalidURL(f"{url!r} names no host.")
-    if parts.username or parts.password:
-        raise InvalidURL("Put credentials in the credential fields, not in the URL.")
+    if has_userinfo(url):
+        raise InvalidURL(CREDENTIALS_IN_URL)
     policy = policy or Policy.from_settings()
     ip = _literal_ip(host)
     if ip is not None:

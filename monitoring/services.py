@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from lib import outbound
 from monitoring import circuit, signals, timing
 from monitoring.crypto import SecretsUnreadable, encrypt_secrets
 from monitoring.integrations.base import (
@@ -170,6 +171,10 @@ def save_integration(
     if base_url:
         if not is_http_url(base_url):
             errors["base_url"] = "Enter an http:// or https:// address."
+        elif outbound.has_userinfo(base_url):
+            # Refused before it is stored: the URL is shown on pages, in the API and in the
+            # project log, where a credential inside it would be read by every member.
+            errors["base_url"] = outbound.CREDENTIALS_IN_URL
         if url_field is None and "base_url" not in errors and kind in IntegrationKind.values:
             errors["base_url"] = "This kind of integration has no base URL."
     elif url_field is not None and url_field.required:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.models import Check, CheckPhase, Integration
 from releases.errors import NotAllowed, Refused
+from releases.models import ProjectEvent
 from tests.builders import make_release, make_user
 from tests.monitoring.helpers import FakeApi
 
@@ -277,3 +278,24 @@ def test_disabling_an_integration_stops_its_checks_counting(cast, release):
     check.refresh_from_db()
     assert (check.status, check.last_value) == ("error", "integration disabled")
     assert not check.counts_as_passing(commit_sha=release.commit_sha)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://admin:hunter2@jenkins.example.com", "https://hunter2@jenkins.example.com"]
+)
+def test_it_refuses_credentials_in_the_base_url_before_they_are_stored_or_logged(cast, url):
+    with pytest.raises(ValidationError) as info:
+        services.save_integration(
+            cast.project,
+            by=cast.dana,
+            name="Jenkins",
+            kind="jenkins",
+            base_url=url,
+            secrets={"user": "ci", "token": "api-token"},
+        )
+
+    assert info.value.message_dict["base_url"] == [
+        "Put credentials in the credential fields, not in the URL."
+    ]
+    assert not Integration.objects.filter(name="Jenkins").exists()
+    assert "hunter2" not in str(list(ProjectEvent.objects.values("before", "after", "summary")))
