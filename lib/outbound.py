@@ -37,6 +37,8 @@ import httpcore
 import httpx
 from django.conf import settings
 
+from lib.links import has_userinfo
+
 logger = logging.getLogger(__name__)
 
 # What callers use from the HTTP library, so that no other module needs to import it.
@@ -207,14 +209,6 @@ def _literal_ip(host: str) -> IPAddress | None:
         return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
         return None
-
-
-def has_userinfo(url: str) -> bool:
-    """Whether ``url`` carries a user name or password before its host."""
-    try:
-        return "@" in urlsplit(url).netloc
-    except ValueError:
-        return False
 
 
 def check_url(url: str, *, policy: Policy | None = None) -> None:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from lib import outbound
+from lib.links import has_userinfo
 from monitoring import circuit, signals, timing
 from monitoring.crypto import SecretsUnreadable, encrypt_secrets
 from monitoring.integrations.base import (
@@ -171,7 +172,7 @@ def save_integration(
     if base_url:
         if not is_http_url(base_url):
             errors["base_url"] = "Enter an http:// or https:// address."
-        elif outbound.has_userinfo(base_url):
+        elif has_userinfo(base_url):
             # Refused before it is stored: the URL is shown on pages, in the API and in the
             # project log, where a credential inside it would be read by every member.
             errors["base_url"] = outbound.CREDENTIALS_IN_URL
