@@ -128,6 +128,22 @@ def _unknown(names: Iterable[str], fields: Sequence[FieldSpec]) -> list[str]:
     return sorted(set(names) - known)
 
 
+MOVED_CREDENTIAL = (
+    "The address changed: enter this credential again (or clear it); a stored one is not sent "
+    "to a new address."
+)
+
+
+def _origin(kind: str, base_url: str) -> tuple[str, str, int] | str:
+    """Where an integration's credentials go: its base URL's origin, or its kind's default."""
+    adapter = ADAPTERS.get(kind)
+    url = base_url or (adapter.default_base_url if adapter else "")
+    try:
+        return outbound.origin(url) if url else ""
+    except outbound.InvalidURL:
+        return url
+
+
 def save_integration(
     project: Project,
     *,
@@ -212,6 +228,13 @@ def save_integration(
     for field in fields:
         if field.required and not merged.get(field.name):
             errors[f"secrets.{field.name}"] = f"{field.label} is required."
+    old_url = integration.base_url if integration else ""
+    if stored and _origin(kind, base_url) != _origin(kind, old_url):
+        # Credentials are write-only: moving the integration to another address must not send
+        # the stored ones there, or whoever may edit it could collect them.
+        for key in sorted(merged):
+            if key in stored and key != WEBHOOK_SECRET and not given.get(key):
+                errors[f"secrets.{key}"] = MOVED_CREDENTIAL
     if errors:
         raise ValidationError(errors)
 

@@ -299,3 +299,31 @@ def test_it_refuses_credentials_in_the_base_url_before_they_are_stored_or_logged
     ]
     assert not Integration.objects.filter(name="Jenkins").exists()
     assert "hunter2" not in str(list(ProjectEvent.objects.values("before", "after", "summary")))
+
+
+def test_it_does_not_send_a_stored_token_to_a_new_address_without_it_being_entered_again(cast):
+    # Credentials are write-only: whoever may edit an integration must not be able to collect
+    # its token by pointing it at a server of their own.
+    integration = github(cast, secrets={"token": TOKEN, "webhook_secret": "hook"})
+
+    with pytest.raises(ValidationError) as info:
+        github(
+            cast,
+            integration=integration,
+            base_url="https://collector.example.net/api/v3",
+            secrets={},
+        )
+
+    assert "secrets.token" in info.value.message_dict
+    integration.refresh_from_db()
+    assert integration.base_url == ""
+    moved = github(
+        cast,
+        integration=integration,
+        base_url="https://github.example.com/api/v3",
+        secrets={"token": "ghp_enterprise"},
+    )
+    # The webhook secret is only ever compared with what arrives; it goes nowhere.
+    assert moved.secrets() == {"token": "ghp_enterprise", "webhook_secret": "hook"}
+    # Another path on the same origin is the same place.
+    github(cast, integration=moved, base_url="https://github.example.com/api/v4", secrets={})
