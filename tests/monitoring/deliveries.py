@@ -22,8 +22,15 @@ def send_github(
     event: str = "check_run",
     delivery: str | None = None,
     signature: str | None = "",
+    repository: str | None = None,
 ) -> Any:
-    """POST ``payload`` signed with ``SECRET``; ``signature=None`` sends none, a string that one."""
+    """POST ``payload`` signed with ``SECRET``; ``signature=None`` sends none, a string that one.
+
+    The published examples are about GitHub's own sample repositories: the payload is sent as
+    the integration's repository's webhook sends it (or as ``repository``'s), unless it names a
+    repository of its own that is not one of those samples.
+    """
+    payload = about_repository(payload, integration.config.get("repo", ""), override=repository)
     body = json.dumps(payload).encode()
     headers = {
         "X-GitHub-Event": event,
@@ -38,6 +45,23 @@ def send_github(
         content_type="application/json",
         headers=headers,
     )
+
+
+# The repositories of GitHub's published payload examples.
+SAMPLE_REPOSITORIES = {"codertocat/hello-world", "github/hello-world", "octo-org/octo-repo"}
+
+
+def about_repository(payload: Any, default: str, *, override: str | None = None) -> Any:
+    """``payload`` naming ``override``, or ``default`` in place of a sample repository."""
+    if not isinstance(payload, dict):
+        return payload
+    named = payload.get("repository")
+    named = named if isinstance(named, dict) else {}
+    own = str(named.get("full_name") or "")
+    if override is None and own and own.lower() not in SAMPLE_REPOSITORIES:
+        return payload
+    full_name = override or default
+    return {**payload, "repository": {**named, "full_name": full_name}} if full_name else payload
 
 
 def send_gitlab(

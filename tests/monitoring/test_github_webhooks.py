@@ -89,6 +89,20 @@ def test_a_status_event_updates_the_check_named_after_its_context(client, cast, 
     assert reload(lint).status == "pending"
 
 
+def test_a_result_for_the_same_commit_in_another_repository_changes_no_check(
+    client, cast, release, github
+):
+    ci = add(release, github, cast, "Default", check_name="default")
+    elsewhere = example("status", release.commit_sha)
+
+    answer = send_github(
+        client, github, elsewhere, event="status", repository="someone/payments-fork"
+    )
+
+    assert answer.json()["outcome"] == "ignored"
+    assert reload(ci).status == "pending"
+
+
 def test_a_successful_status_passes_its_check_until_the_poll_confirms(
     client, cast, release, github
 ):
