@@ -51,6 +51,10 @@ def send_github(
 SAMPLE_REPOSITORIES = {"codertocat/hello-world", "github/hello-world", "octo-org/octo-repo"}
 
 
+# The projects of GitLab's published payload examples.
+SAMPLE_PROJECTS = {"gitlab-org/gitlab-test", "root/test-deployment-webhooks"}
+
+
 def about_repository(payload: Any, default: str, *, override: str | None = None) -> Any:
     """``payload`` naming ``override``, or ``default`` in place of a sample repository."""
     if not isinstance(payload, dict):
@@ -73,6 +77,14 @@ def send_gitlab(
     event: str = "Pipeline Hook",
     **headers: str,
 ) -> Any:
+    if isinstance(payload, dict) and "project" not in payload:
+        # As the integration's project's webhook sends it.
+        payload = {**payload, "project": {"path_with_namespace": integration.config["project"]}}
+    elif isinstance(payload, dict) and isinstance(payload["project"], dict):
+        named = str(payload["project"].get("path_with_namespace") or "")
+        if named in SAMPLE_PROJECTS:
+            project = {**payload["project"], "path_with_namespace": integration.config["project"]}
+            payload = {**payload, "project": project}
     extra = {"X-Gitlab-Event": event, **headers}
     if token is not None:
         extra["X-Gitlab-Token"] = token
