@@ -486,6 +486,10 @@ def _validate_check(project: Project, values: dict[str, Any]) -> None:
         for field in fields:
             if field.required and not str(params.get(field.name) or "").strip():
                 errors[f"params.{field.name}"] = f"{field.label} is required."
+        for name, value in params.items():
+            # A URL a check calls is shown to every member and kept in the logs.
+            if name.endswith("url") and isinstance(value, str) and has_userinfo(value):
+                errors[f"params.{name}"] = outbound.CREDENTIALS_IN_URL
     interval = values.get("interval_seconds")
     if interval is not None and interval < MIN_INTERVAL_SECONDS:
         errors["interval_seconds"] = f"Poll at most every {MIN_INTERVAL_SECONDS} seconds."

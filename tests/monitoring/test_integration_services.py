@@ -327,3 +327,33 @@ def test_it_does_not_send_a_stored_token_to_a_new_address_without_it_being_enter
     assert moved.secrets() == {"token": "ghp_enterprise", "webhook_secret": "hook"}
     # Another path on the same origin is the same place.
     github(cast, integration=moved, base_url="https://github.example.com/api/v4", secrets={})
+
+
+@pytest.mark.parametrize("param", ["url", "staging_url"])
+def test_it_refuses_credentials_in_a_checks_url_before_members_can_read_them(cast, param):
+    kind = "http_health" if param == "url" else "parity"
+    integration = services.save_integration(cast.project, by=cast.dana, name="Web", kind=kind)
+    params = {
+        "url": "https://svc.example.com/health",
+        "staging_url": "https://staging.example.com/version",
+        "production_url": "https://www.example.com/version",
+        "json_field": "version",
+    }
+    fields = {f.name for f in services.param_fields(kind)}
+    params = {k: v for k, v in params.items() if k in fields}
+    params[param] = "https://admin:hunter2@svc.example.com/health"
+
+    with pytest.raises(ValidationError) as info:
+        services.save_check_template(
+            cast.project,
+            by=cast.dana,
+            integration=integration,
+            name="Health",
+            phase=CheckPhase.POST_RELEASE,
+            params=params,
+        )
+
+    assert info.value.message_dict[f"params.{param}"] == [
+        "Put credentials in the credential fields, not in the URL."
+    ]
+    assert not Check.objects.filter(name="Health").exists()
