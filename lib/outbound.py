@@ -5,10 +5,11 @@ each is a URL that a project member typed, so each could point Greenlight at the
 in (a database admin page, a cloud metadata service). The policy:
 
 - Only ``http`` and ``https``.
-- No connection to an address that is not public: loopback, private (RFC 1918, unique local),
-  shared (carrier-grade NAT), link-local (with the cloud metadata services), multicast,
-  unspecified, reserved and documentation ranges, IPv4 and IPv6 alike, IPv6 forms that carry an
-  IPv4 address (mapped, 6to4, Teredo, NAT64) judged by that IPv4 address.
+- No connection to an address that is not public: loopback, private (RFC 1918, unique local,
+  the deprecated IPv6 site-local), shared (carrier-grade NAT), link-local (with the cloud
+  metadata services), multicast, unspecified, reserved and documentation ranges, IPv4 and IPv6
+  alike, IPv6 forms that carry an IPv4 address (mapped, 6to4, Teredo, NAT64) judged by that
+  IPv4 address.
 - The judgement is made on the address the socket connects to: the host name is resolved once
   per connection, each address is checked, and the connection is made to that very address (TLS
   still names the host). A name that resolves to a public address when a form checks it and to
@@ -147,6 +148,10 @@ def why_not_public(ip: IPAddress) -> str | None:
         return "a loopback address"
     if ip.is_link_local:
         return "a link-local address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        # Deprecated, and so not in the private ranges, but where it is still configured it
+        # names an internal network.
+        return "a private address"
     if ip.is_multicast:
         return "a multicast address"
     if ip.is_private:

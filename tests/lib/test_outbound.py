@@ -82,6 +82,9 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "::ffff:169.254.169.254",
         "64:ff9b::a9fe:a9fe",
         "2002:7f00:1::1",
+        # Deprecated site-local IPv6: where it is still configured, it is an internal network.
+        "fec0::1",
+        "fec0:0:0:1::10",
     ],
 )
 def test_it_refuses_every_address_that_is_not_public_by_default(address: str) -> None:
