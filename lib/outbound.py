@@ -29,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,12 @@ BaseTransport = httpx.BaseTransport
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "Greenlight release coordination"
 MAX_REDIRECTS = 5
+# What is read of an answer, decompressed, and for how long: health and CI answers are small,
+# and an address a member typed may answer without end.
+MAX_ANSWER_BYTES = 10 * 2**20
+MAX_ANSWER_SECONDS = 20.0
+# Headers that describe the body as it came over the wire, not as it is kept once read.
+_WIRE_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 SCHEMES = ("http", "https")
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 CREDENTIALS_IN_URL = "Put credentials in the credential fields, not in the URL."
@@ -99,6 +106,10 @@ class InvalidURL(OutboundError):
 
 
 class TooManyRedirects(OutboundError):
+    permanent = True
+
+
+class AnswerTooLarge(OutboundError):
     permanent = True
 
 
@@ -434,7 +445,13 @@ class Client:
     def _send(self, request: httpx.Request, *, auth: tuple[str, str] | None) -> httpx.Response:
         host = _host(request.url)
         try:
-            return self._client.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT)
+            response = self._client.send(
+                request, auth=auth or httpx.USE_CLIENT_DEFAULT, stream=True
+            )
+            try:
+                body = _read_capped(response, host)
+            finally:
+                response.close()
         except OutboundError:
             raise
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -445,6 +462,32 @@ class Client:
             logger.info("No answer from %s: %r", host, exc)
             connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
             raise Unreachable(f"No answer from {host}.", connected=connected) from exc
+        # The body as read (decompressed), with the headers that still describe it.
+        return httpx.Response(
+            response.status_code,
+            headers=[(k, v) for k, v in response.headers.multi_items() if k not in _WIRE_HEADERS],
+            content=body,
+            request=request,
+            extensions=response.extensions,
+        )
+
+
+def _read_capped(response: httpx.Response, host: str) -> bytes:
+    """The decompressed body, refused beyond ``MAX_ANSWER_BYTES`` or ``MAX_ANSWER_SECONDS``."""
+    deadline = time.monotonic() + MAX_ANSWER_SECONDS
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise AnswerTooLarge(
+                f"{host} answered with more than {MAX_ANSWER_BYTES // 2**20} MB; "
+                "an answer larger than that is not read."
+            )
+        if time.monotonic() > deadline:
+            raise Unreachable(f"No answer from {host}.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _host(url: str | httpx.URL) -> str:
