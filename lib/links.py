@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 
 SCHEMES = ("http", "https")
 REFUSAL = "Only http:// and https:// links are accepted."
+USERINFO_REFUSAL = "A link cannot carry a user name or password."
 
 
 def http_url(value: object) -> str:
@@ -30,10 +31,24 @@ def http_url(value: object) -> str:
         return ""
     if parts.scheme.lower() not in SCHEMES or not parts.hostname:
         return ""
+    if "@" in parts.netloc:
+        # A credential in it would be read by everyone the link is shown to, and a name before
+        # "@" ("https://github.com@elsewhere/") makes a link look like it goes where it does not.
+        return ""
     return text
+
+
+def has_userinfo(value: str) -> bool:
+    """Whether ``value`` carries a user name or password before its host."""
+    try:
+        return "@" in urlsplit(value).netloc
+    except ValueError:
+        return False
 
 
 def validate_link(value: str) -> None:
     """Raise a ValidationError for a non-empty value that is not an http(s) link."""
     if value and not http_url(value):
+        if has_userinfo(value):
+            raise ValidationError(USERINFO_REFUSAL, code="invalid")
         raise ValidationError(REFUSAL, code="invalid")

@@ -5,10 +5,11 @@ each is a URL that a project member typed, so each could point Greenlight at the
 in (a database admin page, a cloud metadata service). The policy:
 
 - Only ``http`` and ``https``.
-- No connection to an address that is not public: loopback, private (RFC 1918, unique local),
-  shared (carrier-grade NAT), link-local (with the cloud metadata services), multicast,
-  unspecified, reserved and documentation ranges, IPv4 and IPv6 alike, IPv6 forms that carry an
-  IPv4 address (mapped, 6to4, Teredo, NAT64) judged by that IPv4 address.
+- No connection to an address that is not public: loopback, private (RFC 1918, unique local,
+  the deprecated IPv6 site-local), shared (carrier-grade NAT), link-local (with the cloud
+  metadata services), multicast, unspecified, reserved and documentation ranges, IPv4 and IPv6
+  alike, IPv6 forms that carry an IPv4 address (mapped, 6to4, Teredo, NAT64) judged by that
+  IPv4 address.
 - The judgement is made on the address the socket connects to: the host name is resolved once
   per connection, each address is checked, and the connection is made to that very address (TLS
   still names the host). A name that resolves to a public address when a form checks it and to
@@ -28,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,8 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 from django.conf import settings
+
+from lib.links import has_userinfo
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +52,15 @@ BaseTransport = httpx.BaseTransport
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "Greenlight release coordination"
 MAX_REDIRECTS = 5
+# What is read of an answer, decompressed, and for how long: health and CI answers are small,
+# and an address a member typed may answer without end.
+MAX_ANSWER_BYTES = 10 * 2**20
+MAX_ANSWER_SECONDS = 20.0
+# Headers that describe the body as it came over the wire, not as it is kept once read.
+_WIRE_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 SCHEMES = ("http", "https")
 REDIRECT_CODES = (301, 302, 303, 307, 308)
+CREDENTIALS_IN_URL = "Put credentials in the credential fields, not in the URL."
 # Headers that say how the body is written, kept on a same-origin redirect that keeps the body.
 _SAFE_HEADERS = {"accept", "user-agent"}
 
@@ -95,6 +106,10 @@ class InvalidURL(OutboundError):
 
 
 class TooManyRedirects(OutboundError):
+    permanent = True
+
+
+class AnswerTooLarge(OutboundError):
     permanent = True
 
 
@@ -144,6 +159,10 @@ def why_not_public(ip: IPAddress) -> str | None:
         return "a loopback address"
     if ip.is_link_local:
         return "a link-local address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        # Deprecated, and so not in the private ranges, but where it is still configured it
+        # names an internal network.
+        return "a private address"
     if ip.is_multicast:
         return "a multicast address"
     if ip.is_private:
@@ -222,8 +241,8 @@ def check_url(url: str, *, policy: Policy | None = None) -> None:
     host = parts.hostname or ""
     if not host:
         raise InvalidURL(f"{url!r} names no host.")
-    if parts.username or parts.password:
-        raise InvalidURL("Put credentials in the credential fields, not in the URL.")
+    if has_userinfo(url):
+        raise InvalidURL(CREDENTIALS_IN_URL)
     policy = policy or Policy.from_settings()
     ip = _literal_ip(host)
     if ip is not None:
@@ -426,7 +445,13 @@ class Client:
     def _send(self, request: httpx.Request, *, auth: tuple[str, str] | None) -> httpx.Response:
         host = _host(request.url)
         try:
-            return self._client.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT)
+            response = self._client.send(
+                request, auth=auth or httpx.USE_CLIENT_DEFAULT, stream=True
+            )
+            try:
+                body = _read_capped(response, host)
+            finally:
+                response.close()
         except OutboundError:
             raise
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -437,6 +462,32 @@ class Client:
             logger.info("No answer from %s: %r", host, exc)
             connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
             raise Unreachable(f"No answer from {host}.", connected=connected) from exc
+        # The body as read (decompressed), with the headers that still describe it.
+        return httpx.Response(
+            response.status_code,
+            headers=[(k, v) for k, v in response.headers.multi_items() if k not in _WIRE_HEADERS],
+            content=body,
+            request=request,
+            extensions=response.extensions,
+        )
+
+
+def _read_capped(response: httpx.Response, host: str) -> bytes:
+    """The decompressed body, refused beyond ``MAX_ANSWER_BYTES`` or ``MAX_ANSWER_SECONDS``."""
+    deadline = time.monotonic() + MAX_ANSWER_SECONDS
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise AnswerTooLarge(
+                f"{host} answered with more than {MAX_ANSWER_BYTES // 2**20} MB; "
+                "an answer larger than that is not read."
+            )
+        if time.monotonic() > deadline:
+            raise Unreachable(f"No answer from {host}.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _host(url: str | httpx.URL) -> str:

@@ -319,7 +319,11 @@ class PollerHeartbeat(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """Inbound deliveries already processed; the unique key turns a replay into a no-op."""
+    """Inbound deliveries already processed; the unique key turns a replay into a no-op.
+
+    The key is the integration's: GitHub gives every webhook an event goes to the same delivery
+    id, so two projects on one repository each receive it once.
+    """
 
     provider = models.CharField(max_length=20)
     delivery_id = models.CharField(max_length=200)
@@ -335,7 +339,8 @@ class WebhookDelivery(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["provider", "delivery_id"], name="unique_webhook_delivery"
+                fields=["integration", "provider", "delivery_id"],
+                name="unique_webhook_delivery_per_integration",
             )
         ]
 

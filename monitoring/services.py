@@ -18,6 +18,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from lib import outbound
+from lib.links import has_userinfo
 from monitoring import circuit, signals, timing
 from monitoring.crypto import SecretsUnreadable, encrypt_secrets
 from monitoring.integrations.base import (
@@ -126,6 +128,22 @@ def _unknown(names: Iterable[str], fields: Sequence[FieldSpec]) -> list[str]:
     return sorted(set(names) - known)
 
 
+MOVED_CREDENTIAL = (
+    "The address changed: enter this credential again (or clear it); a stored one is not sent "
+    "to a new address."
+)
+
+
+def _origin(kind: str, base_url: str) -> tuple[str, str, int] | str:
+    """Where an integration's credentials go: its base URL's origin, or its kind's default."""
+    adapter = ADAPTERS.get(kind)
+    url = base_url or (adapter.default_base_url if adapter else "")
+    try:
+        return outbound.origin(url) if url else ""
+    except outbound.InvalidURL:
+        return url
+
+
 def save_integration(
     project: Project,
     *,
@@ -170,6 +188,10 @@ def save_integration(
     if base_url:
         if not is_http_url(base_url):
             errors["base_url"] = "Enter an http:// or https:// address."
+        elif has_userinfo(base_url):
+            # Refused before it is stored: the URL is shown on pages, in the API and in the
+            # project log, where a credential inside it would be read by every member.
+            errors["base_url"] = outbound.CREDENTIALS_IN_URL
         if url_field is None and "base_url" not in errors and kind in IntegrationKind.values:
             errors["base_url"] = "This kind of integration has no base URL."
     elif url_field is not None and url_field.required:
@@ -206,6 +228,13 @@ def save_integration(
     for field in fields:
         if field.required and not merged.get(field.name):
             errors[f"secrets.{field.name}"] = f"{field.label} is required."
+    old_url = integration.base_url if integration else ""
+    if stored and _origin(kind, base_url) != _origin(kind, old_url):
+        # Credentials are write-only: moving the integration to another address must not send
+        # the stored ones there, or whoever may edit it could collect them.
+        for key in sorted(merged):
+            if key in stored and key != WEBHOOK_SECRET and not given.get(key):
+                errors[f"secrets.{key}"] = MOVED_CREDENTIAL
     if errors:
         raise ValidationError(errors)
 
@@ -457,6 +486,10 @@ def _validate_check(project: Project, values: dict[str, Any]) -> None:
         for field in fields:
             if field.required and not str(params.get(field.name) or "").strip():
                 errors[f"params.{field.name}"] = f"{field.label} is required."
+        for name, value in params.items():
+            # A URL a check calls is shown to every member and kept in the logs.
+            if name.endswith("url") and isinstance(value, str) and has_userinfo(value):
+                errors[f"params.{name}"] = outbound.CREDENTIALS_IN_URL
     interval = values.get("interval_seconds")
     if interval is not None and interval < MIN_INTERVAL_SECONDS:
         errors["interval_seconds"] = f"Poll at most every {MIN_INTERVAL_SECONDS} seconds."

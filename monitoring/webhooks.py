@@ -235,9 +235,33 @@ def _github_deployment(
     )
 
 
+def _other_repository(integration: Integration, payload: Mapping[str, Any]) -> str | None:
+    """The repository a delivery is about when it is not the integration's; None when it is.
+
+    A commit is not a repository's alone: a fork, or another repository an organisation's
+    webhook covers, can build and deploy the very same SHA.
+    """
+    wanted = str(integration.config.get("repo") or "").strip()
+    repository = payload.get("repository")
+    name = str(repository.get("full_name") or "") if isinstance(repository, Mapping) else ""
+    if wanted and name.lower() != wanted.lower():
+        return name or "no repository"
+    return None
+
+
 def receive_github(
     integration: Integration, *, event: str, delivery_id: str, payload: Mapping[str, Any]
 ) -> Received:
+    other = _other_repository(integration, payload)
+    if other is not None:
+        return _nothing_to_do(
+            integration,
+            provider="github",
+            delivery_id=delivery_id,
+            event=event,
+            detail=f"ignored: this delivery is about {other}, not "
+            f"{integration.config.get('repo')}.",
+        )
     if event == "deployment_status":
         return _github_deployment(integration, delivery_id=delivery_id, payload=payload)
     if event == "status":
@@ -415,9 +439,32 @@ def _gitlab_deployment(
     )
 
 
+def _other_project(integration: Integration, payload: Mapping[str, Any]) -> str | None:
+    """The GitLab project a delivery is about when it is not the integration's (configured by
+    numeric id or by path); None when it is. A group's webhook sends every project's events."""
+    wanted = str(integration.config.get("project") or "").strip()
+    project = payload.get("project")
+    if not isinstance(project, Mapping):
+        return "no project" if wanted else None
+    path = str(project.get("path_with_namespace") or "")
+    if not wanted or wanted.lower() == path.lower() or wanted == str(project.get("id")):
+        return None
+    return path or f"project {project.get('id')}"
+
+
 def receive_gitlab(
     integration: Integration, *, event: str, delivery_id: str, payload: Mapping[str, Any]
 ) -> Received:
+    other = _other_project(integration, payload)
+    if other is not None:
+        return _nothing_to_do(
+            integration,
+            provider="gitlab",
+            delivery_id=delivery_id,
+            event=event,
+            detail=f"ignored: this delivery is about {other}, not "
+            f"{integration.config.get('project')}.",
+        )
     if event == "Deployment Hook" and payload.get("object_kind") == "deployment":
         return _gitlab_deployment(
             integration, event=event, delivery_id=delivery_id, payload=payload

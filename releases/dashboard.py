@@ -83,12 +83,17 @@ class Row:
         return max(0, len(self.readiness.blockers) - 3)
 
 
+LAST_PAGE_ASKED = 2**31
+
+
 def paginate(releases: QuerySet, number: Any, size: int = PAGE_SIZE) -> Page:
     """One page of releases and the total, in one query: a window count instead of COUNT(*)."""
     try:
         number = max(1, int(number))
     except (TypeError, ValueError):
         number = 1
+    # The database takes an OFFSET up to a bigint; a number that far is past the end anyway.
+    number = min(number, LAST_PAGE_ASKED)
     bottom = (number - 1) * size
     rows = list(releases.annotate(listed_total=Window(Count("pk")))[bottom : bottom + size])
     if rows:

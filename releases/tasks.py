@@ -106,13 +106,21 @@ def send_unsent_emails() -> int:
     return len(ids)
 
 
+def chat_text(message: str) -> str:
+    """``message`` as plain text in a Slack-compatible chat, which reads ``<…>`` as a link or a
+    mention (``<!channel>``): people's words in it (a comment, a title) must stay words."""
+    return message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @shared_task(autoretry_for=(ChatUnavailable,), **RETRY)
 def post_to_chat(project_id: int, message: str, url: str = "") -> bool:
     """Post to the project's Slack-compatible incoming webhook; True when it was accepted."""
     project = Project.objects.filter(pk=project_id).only("slack_webhook_url").first()
     if project is None or not project.slack_webhook_url:
         return False
-    text = f"{message} <{absolute(url)}|Open in Greenlight>" if url else message
+    text = chat_text(message)
+    if url:
+        text += f" <{absolute(url)}|Open in Greenlight>"
     try:
         with outbound.Client() as client:
             response = client.request("POST", project.slack_webhook_url, json={"text": text})

@@ -140,12 +140,20 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 # --- timeline ---------------------------------------------------------------------------------
 
 
+# The chart and its "earlier"/"later" links move by weeks from the first day: keep them all
+# within the calendar.
+TIMELINE_FIRST_DAY = dt.date.min + dt.timedelta(weeks=5)
+TIMELINE_LAST_DAY = dt.date.max - dt.timedelta(weeks=9)
+
+
 @signed_in
 def timeline(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     try:
         start_day = dt.date.fromisoformat(request.GET.get("from", ""))
     except ValueError:
+        start_day = None
+    if start_day is None or not TIMELINE_FIRST_DAY <= start_day <= TIMELINE_LAST_DAY:
         start_day = (now - dt.timedelta(weeks=3)).date()
     start = dt.datetime.combine(start_day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(weeks=8)
@@ -153,7 +161,10 @@ def timeline(request: HttpRequest) -> HttpResponse:
     releases = visible_releases(request.user)
     project = request.GET.get("project", "")
     if project:
-        releases = releases.filter(project__slug=project)
+        # Only a project the person sees can be asked for; anything else (a typo, bytes the
+        # database refuses) shows nothing.
+        visible = next((p for p in projects if p.slug == project), None)
+        releases = releases.filter(project=visible) if visible else releases.none()
     page = Paginator(tl.releases_in_range(releases, start, end), tl.LANES_PER_PAGE).get_page(
         request.GET.get("page")
     )

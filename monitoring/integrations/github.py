@@ -13,6 +13,7 @@ from collections.abc import Hashable
 from dataclasses import replace
 from typing import Any
 
+from lib import outbound
 from monitoring.integrations.base import (
     Adapter,
     BadResponse,
@@ -167,6 +168,9 @@ class GitHubChecks(Adapter):
                 first_etag = response.headers.get("etag")
             # The next URL already carries every query parameter.
             next_url, params = response.links.get("next", {}).get("url"), None
+            if next_url and not outbound.same_origin(next_url, url):
+                # The token is the API's: a page the answer says is elsewhere is not fetched.
+                raise BadResponse(f"The next page of {what} is on another origin; not read.")
         # An ETag covers one page; a change on a later page would hide behind a 304 of the
         # first, so conditional requests are used only while everything fits on one page.
         return items, first_etag if pages == 1 else None

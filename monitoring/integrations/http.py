@@ -209,6 +209,8 @@ class HttpClient:
                 raise DestinationRefused(f"Refused to call {what}: {exc.message}") from exc
             except (outbound.InvalidURL, outbound.TooManyRedirects) as exc:
                 raise ConfigError(f"Cannot call {what}: {exc.message}") from exc
+            except outbound.AnswerTooLarge as exc:
+                raise BadResponse(f"The answer for {what} was not read: {exc.message}") from exc
             except outbound.Unreachable as exc:
                 # Only a connection that was never made is tried again: nothing reached the
                 # server, so sending again cannot repeat a side effect.

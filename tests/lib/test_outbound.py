@@ -8,6 +8,7 @@ prove the default take that allowance away first.
 from __future__ import annotations
 
 import ast
+import gzip
 import ipaddress
 import os
 import socket
@@ -82,6 +83,9 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "::ffff:169.254.169.254",
         "64:ff9b::a9fe:a9fe",
         "2002:7f00:1::1",
+        # Deprecated site-local IPv6: where it is still configured, it is an internal network.
+        "fec0::1",
+        "fec0:0:0:1::10",
     ],
 )
 def test_it_refuses_every_address_that_is_not_public_by_default(address: str) -> None:
@@ -307,3 +311,32 @@ def test_it_allows_no_private_network_in_production_unless_told() -> None:
     )
     assert default.stdout.strip() == "[]"
     assert told.stdout.strip() == "['10.20.0.0/16', 'jenkins.internal']"
+
+
+def test_it_stops_reading_an_answer_larger_than_any_greenlight_reads(server: Server) -> None:
+    # A URL a member typed can answer without end (or with a small gzip that inflates without
+    # end): the worker reading it must not run out of memory.
+    huge = b"x" * (outbound.MAX_ANSWER_BYTES + 1)
+    server.answer("/health", Answer(200, huge, {"Content-Type": "text/plain"}))
+
+    with outbound.Client() as client, pytest.raises(outbound.OutboundError, match="larger"):
+        client.request("GET", server.url("/health"))
+
+
+def test_it_stops_at_the_inflated_size_of_a_compressed_answer(server: Server) -> None:
+    bomb = gzip.compress(b"0" * (outbound.MAX_ANSWER_BYTES * 2))
+    assert len(bomb) < outbound.MAX_ANSWER_BYTES // 100
+    server.answer("/bomb", Answer(200, bomb, {"Content-Encoding": "gzip"}))
+
+    with outbound.Client() as client, pytest.raises(outbound.OutboundError, match="larger"):
+        client.request("GET", server.url("/bomb"))
+
+
+def test_it_reads_an_answer_within_the_limit_whole(server: Server) -> None:
+    body = b'{"status": "ok"}' * 1000
+    server.answer("/ok", Answer(200, gzip.compress(body), {"Content-Encoding": "gzip"}))
+
+    with outbound.Client() as client:
+        response = client.request("GET", server.url("/ok"))
+
+    assert response.content == body

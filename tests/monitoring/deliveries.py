@@ -22,8 +22,15 @@ def send_github(
     event: str = "check_run",
     delivery: str | None = None,
     signature: str | None = "",
+    repository: str | None = None,
 ) -> Any:
-    """POST ``payload`` signed with ``SECRET``; ``signature=None`` sends none, a string that one."""
+    """POST ``payload`` signed with ``SECRET``; ``signature=None`` sends none, a string that one.
+
+    The published examples are about GitHub's own sample repositories: the payload is sent as
+    the integration's repository's webhook sends it (or as ``repository``'s), unless it names a
+    repository of its own that is not one of those samples.
+    """
+    payload = about_repository(payload, integration.config.get("repo", ""), override=repository)
     body = json.dumps(payload).encode()
     headers = {
         "X-GitHub-Event": event,
@@ -40,6 +47,27 @@ def send_github(
     )
 
 
+# The repositories of GitHub's published payload examples.
+SAMPLE_REPOSITORIES = {"codertocat/hello-world", "github/hello-world", "octo-org/octo-repo"}
+
+
+# The projects of GitLab's published payload examples.
+SAMPLE_PROJECTS = {"gitlab-org/gitlab-test", "root/test-deployment-webhooks"}
+
+
+def about_repository(payload: Any, default: str, *, override: str | None = None) -> Any:
+    """``payload`` naming ``override``, or ``default`` in place of a sample repository."""
+    if not isinstance(payload, dict):
+        return payload
+    named = payload.get("repository")
+    named = named if isinstance(named, dict) else {}
+    own = str(named.get("full_name") or "")
+    if override is None and own and own.lower() not in SAMPLE_REPOSITORIES:
+        return payload
+    full_name = override or default
+    return {**payload, "repository": {**named, "full_name": full_name}} if full_name else payload
+
+
 def send_gitlab(
     client: Any,
     integration: Any,
@@ -49,6 +77,14 @@ def send_gitlab(
     event: str = "Pipeline Hook",
     **headers: str,
 ) -> Any:
+    if isinstance(payload, dict) and "project" not in payload:
+        # As the integration's project's webhook sends it.
+        payload = {**payload, "project": {"path_with_namespace": integration.config["project"]}}
+    elif isinstance(payload, dict) and isinstance(payload["project"], dict):
+        named = str(payload["project"].get("path_with_namespace") or "")
+        if named in SAMPLE_PROJECTS:
+            project = {**payload["project"], "path_with_namespace": integration.config["project"]}
+            payload = {**payload, "project": project}
     extra = {"X-Gitlab-Event": event, **headers}
     if token is not None:
         extra["X-Gitlab-Token"] = token

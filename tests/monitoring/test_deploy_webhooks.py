@@ -115,6 +115,20 @@ class TestGitHub:
         assert release.health == Health.HEALTHY
         assert release.deploy_started_at <= release.deploy_finished_at
 
+    def test_a_deploy_of_the_same_commit_in_another_repository_moves_nothing(
+        self, client, cast, approved, github
+    ):
+        # A fork, or any repository an organisation webhook covers, can hold the same commit.
+        forked = deployment_status(SHA, "in_progress") | {
+            "repository": {"full_name": "someone/payments-fork"}
+        }
+
+        answer = send_github(client, github, forked, event="deployment_status")
+
+        assert answer.json()["outcome"] == "ignored"
+        assert "someone/payments-fork" in answer.json()["detail"]
+        assert status_of(approved) == Status.APPROVED
+
     def test_a_success_alone_means_the_deploy_started_and_finished(
         self, client, cast, approved, github
     ):

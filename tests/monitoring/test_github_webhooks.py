@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import Check
-from tests.monitoring.deliveries import send_github
+from tests.builders import make_cast, make_release
+from tests.monitoring.deliveries import SECRET, send_github
 from tests.monitoring.helpers import recorded
 
 
@@ -45,6 +46,36 @@ def not_due_soon(check: Check) -> None:
 # --- commit statuses ----------------------------------------------------------------------------
 
 
+def test_one_event_reaches_every_project_whose_webhook_it_was_sent_to(
+    client, cast, release, github
+):
+    # GitHub gives every webhook the event's own delivery id: two projects built from one
+    # repository receive the same id, and neither delivery is the other's replay.
+    other = make_cast("checkout")
+    theirs = make_release(other, sha=release.commit_sha)
+    their_github = services.save_integration(
+        other.project,
+        by=other.rita,
+        name="GitHub",
+        kind="github",
+        config={"repo": "example/payments"},
+        secrets={"token": "ghp_y", "webhook_secret": SECRET},
+    )
+    ours = add(release, github, cast, "Default", check_name="default")
+    their_check = add(theirs, their_github, other, "Default", check_name="default")
+    failed = example("status", release.commit_sha) | {"state": "failure"}
+    delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
+    send_github(client, github, failed, event="status", delivery=delivery)
+    answer = send_github(client, their_github, failed, event="status", delivery=delivery)
+
+    assert answer.json()["outcome"] == "recorded"
+    assert reload(ours).status == "failing"
+    assert reload(their_check).status == "failing"
+    replayed = send_github(client, their_github, failed, event="status", delivery=delivery)
+    assert replayed.json()["outcome"] == "duplicate"
+
+
 def test_a_status_event_updates_the_check_named_after_its_context(client, cast, release, github):
     ci = add(release, github, cast, "Default", check_name="default")
     lint = add(release, github, cast, "Lint", check_name="lint")
@@ -56,6 +87,20 @@ def test_a_status_event_updates_the_check_named_after_its_context(client, cast, 
     assert reload(ci).status == "failing"
     assert ci.last_value == "default: failure"
     assert reload(lint).status == "pending"
+
+
+def test_a_result_for_the_same_commit_in_another_repository_changes_no_check(
+    client, cast, release, github
+):
+    ci = add(release, github, cast, "Default", check_name="default")
+    elsewhere = example("status", release.commit_sha)
+
+    answer = send_github(
+        client, github, elsewhere, event="status", repository="someone/payments-fork"
+    )
+
+    assert answer.json()["outcome"] == "ignored"
+    assert reload(ci).status == "pending"
 
 
 def test_a_successful_status_passes_its_check_until_the_poll_confirms(

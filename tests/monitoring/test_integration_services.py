@@ -15,6 +15,7 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.models import Check, CheckPhase, Integration
 from releases.errors import NotAllowed, Refused
+from releases.models import ProjectEvent
 from tests.builders import make_release, make_user
 from tests.monitoring.helpers import FakeApi
 
@@ -277,3 +278,82 @@ def test_disabling_an_integration_stops_its_checks_counting(cast, release):
     check.refresh_from_db()
     assert (check.status, check.last_value) == ("error", "integration disabled")
     assert not check.counts_as_passing(commit_sha=release.commit_sha)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://admin:hunter2@jenkins.example.com", "https://hunter2@jenkins.example.com"]
+)
+def test_it_refuses_credentials_in_the_base_url_before_they_are_stored_or_logged(cast, url):
+    with pytest.raises(ValidationError) as info:
+        services.save_integration(
+            cast.project,
+            by=cast.dana,
+            name="Jenkins",
+            kind="jenkins",
+            base_url=url,
+            secrets={"user": "ci", "token": "api-token"},
+        )
+
+    assert info.value.message_dict["base_url"] == [
+        "Put credentials in the credential fields, not in the URL."
+    ]
+    assert not Integration.objects.filter(name="Jenkins").exists()
+    assert "hunter2" not in str(list(ProjectEvent.objects.values("before", "after", "summary")))
+
+
+def test_it_does_not_send_a_stored_token_to_a_new_address_without_it_being_entered_again(cast):
+    # Credentials are write-only: whoever may edit an integration must not be able to collect
+    # its token by pointing it at a server of their own.
+    integration = github(cast, secrets={"token": TOKEN, "webhook_secret": "hook"})
+
+    with pytest.raises(ValidationError) as info:
+        github(
+            cast,
+            integration=integration,
+            base_url="https://collector.example.net/api/v3",
+            secrets={},
+        )
+
+    assert "secrets.token" in info.value.message_dict
+    integration.refresh_from_db()
+    assert integration.base_url == ""
+    moved = github(
+        cast,
+        integration=integration,
+        base_url="https://github.example.com/api/v3",
+        secrets={"token": "ghp_enterprise"},
+    )
+    # The webhook secret is only ever compared with what arrives; it goes nowhere.
+    assert moved.secrets() == {"token": "ghp_enterprise", "webhook_secret": "hook"}
+    # Another path on the same origin is the same place.
+    github(cast, integration=moved, base_url="https://github.example.com/api/v4", secrets={})
+
+
+@pytest.mark.parametrize("param", ["url", "staging_url"])
+def test_it_refuses_credentials_in_a_checks_url_before_members_can_read_them(cast, param):
+    kind = "http_health" if param == "url" else "parity"
+    integration = services.save_integration(cast.project, by=cast.dana, name="Web", kind=kind)
+    params = {
+        "url": "https://svc.example.com/health",
+        "staging_url": "https://staging.example.com/version",
+        "production_url": "https://www.example.com/version",
+        "json_field": "version",
+    }
+    fields = {f.name for f in services.param_fields(kind)}
+    params = {k: v for k, v in params.items() if k in fields}
+    params[param] = "https://admin:hunter2@svc.example.com/health"
+
+    with pytest.raises(ValidationError) as info:
+        services.save_check_template(
+            cast.project,
+            by=cast.dana,
+            integration=integration,
+            name="Health",
+            phase=CheckPhase.POST_RELEASE,
+            params=params,
+        )
+
+    assert info.value.message_dict[f"params.{param}"] == [
+        "Put credentials in the credential fields, not in the URL."
+    ]
+    assert not Check.objects.filter(name="Health").exists()

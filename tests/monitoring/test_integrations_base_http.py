@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from lib import outbound
 from monitoring.integrations.base import (
     MISSING,
     AuthError,
@@ -217,6 +218,12 @@ def test_it_reports_invalid_json_as_a_bad_response():
     api = FakeApi([httpx.Response(200, text="<html>login</html>")])
     with api.client() as client, pytest.raises(BadResponse):
         client.get_json(URL, what="the thing")
+
+
+def test_it_reports_an_answer_too_large_to_read_as_a_bad_response():
+    api = FakeApi([httpx.Response(200, content=b"x" * (outbound.MAX_ANSWER_BYTES + 1))])
+    with api.client() as client, pytest.raises(BadResponse, match="not read"):
+        client.get(URL, what="the thing")
 
 
 def test_it_returns_304_to_the_caller_and_sends_the_etag():

@@ -136,6 +136,18 @@ def test_it_follows_the_link_header_to_the_next_page():
     assert observation.etag is None
 
 
+def test_it_does_not_carry_the_token_to_a_next_page_on_another_origin():
+    elsewhere = f"https://collector.example.net/commits/{SHA}/check-runs?page=2"
+    first = ok("github", "check_runs_page1", headers={"Link": f'<{elsewhere}>; rel="next"'})
+    observation, api = observe(
+        ADAPTER, CONN, SPEC, runs(first, ok("github", "check_runs_page2"), status=EMPTY)
+    )
+
+    assert all("collector.example.net" not in str(request.url) for request in api.requests)
+    assert observation.status == "error"
+    assert "another origin" in observation.detail
+
+
 def test_it_returns_the_etags_of_both_single_page_lists():
     reply = ok("github", "check_runs_success", headers={"ETag": 'W/"abc123"'})
     status = ok("github", "combined_status_empty", headers={"ETag": 'W/"def456"'})

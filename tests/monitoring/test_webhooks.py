@@ -236,6 +236,20 @@ def test_a_gitlab_pipeline_hook_updates_the_checks_of_its_commit(client, cast, r
     assert state(tags) == "pending"
 
 
+@pytest.mark.parametrize("project", [{"id": 77, "path_with_namespace": "someone/payments"}, None])
+def test_a_gitlab_pipeline_of_another_project_changes_no_check(
+    client, cast, release, gitlab, project
+):
+    # A group webhook sends every project's pipelines, and a fork can run the same commit.
+    check = add(release, gitlab, cast, "Pipeline on main", ref="main")
+    elsewhere = pipeline(release.commit_sha) | {"project": project}
+
+    response = send_gitlab(client, gitlab, elsewhere)
+
+    assert response.json()["outcome"] == "ignored"
+    assert state(check) == "pending"
+
+
 @pytest.mark.parametrize(("token", "code"), [(None, 401), ("wrong", 403), ("", 401)])
 def test_a_gitlab_delivery_without_the_token_changes_nothing(
     client, cast, release, gitlab, token, code

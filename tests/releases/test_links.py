@@ -182,3 +182,22 @@ def test_it_saves_a_webhook_on_a_private_address_the_allowlist_names(cast, setti
     services.update_project(cast.project, by=cast.rita, slack_webhook_url="http://10.0.0.7/hook")
     cast.project.refresh_from_db()
     assert cast.project.slack_webhook_url == "http://10.0.0.7/hook"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://x-access-token:ghp_secret@github.com/example/payments",
+        "https://github.com@evil.example.net/example/payments/pull/9",
+    ],
+)
+def test_it_refuses_a_link_with_a_user_name_or_password_and_draws_none(cast, release, url):
+    # A token pasted with a clone URL would be read by every member; "github.com@" before
+    # another host makes a link look like it goes where it does not.
+    with pytest.raises(ValidationError) as info:
+        services.add_scope_item(release, by=cast.rita, title="Refunds", url=url)
+
+    assert info.value.message_dict["url"] == ["A link cannot carry a user name or password."]
+    with pytest.raises(ValidationError):
+        services.update_project(cast.project, by=cast.rita, repository_url=url)
+    assert link(url) == ""

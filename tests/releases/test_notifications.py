@@ -74,6 +74,26 @@ class TestDelivery:
         assert hook.received[0]["text"].startswith("quinn said No-go as QA on Payments 1.0.0")
         assert Notification.objects.get(verb="no_go").emailed_at is not None
 
+    def test_it_posts_peoples_words_to_chat_as_text_not_as_mentions_or_links(
+        self, cast, frozen, django_capture_on_commit_callbacks
+    ):
+        # Slack-compatible chats read <…> as a link or a mention: a comment must not ping the
+        # channel or put a link of its own where the message's link is.
+        comment = "<!channel> see <https://evil.example.net/x|Open in Greenlight> & sign"
+        with serving(WebhookServer([200])) as hook:
+            use_chat(cast, hook.url)
+            with django_capture_on_commit_callbacks(execute=True):
+                approvals.record_sign_off(
+                    frozen, by=cast.quinn, role="qa", decision="no_go", comment=comment
+                )
+
+        text = hook.received[0]["text"]
+        assert (
+            "&lt;!channel&gt; see &lt;https://evil.example.net/x|Open in Greenlight&gt; &amp; sign"
+            in text
+        )
+        assert text.endswith(f"<http://127.0.0.1:8000/releases/{frozen.pk}/|Open in Greenlight>")
+
     def test_it_sends_nothing_when_the_change_rolls_back(
         self, cast, frozen, django_capture_on_commit_callbacks
     ):

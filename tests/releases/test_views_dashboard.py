@@ -221,3 +221,11 @@ def test_it_shows_the_last_page_for_a_page_number_past_the_end(cast):
     assert "Page 2 of 2 · 30 releases" in page
     assert page.count('<tr id="release-') == 5
     assert dashboard(cast.rita, page="x").count('<tr id="release-') == 25
+
+
+def test_it_shows_the_last_page_for_a_page_number_beyond_what_the_database_can_count(cast):
+    seed_releases(cast.project, 30)
+
+    page = dashboard(cast.rita, page="99999999999999999999")
+
+    assert "Page 2 of 2 · 30 releases" in page

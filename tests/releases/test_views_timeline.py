@@ -102,3 +102,20 @@ def test_it_pages_through_many_releases(cast):
     assert page.count('<g class="lane') == 40
     assert "Releases 1–40 of 45 in this range" in page
     assert timeline(cast.rita, page=2).count('<g class="lane') == 5
+
+
+@pytest.mark.parametrize("start", ["0001-01-01", "9999-12-31"])
+def test_it_shows_the_weeks_around_today_for_a_start_at_the_ends_of_the_calendar(cast, start):
+    make_release(cast, "2.0.0", **planned(5))
+
+    page = timeline(cast.vic, **{"from": start})
+
+    assert ">2.0.0</text>" in page
+
+
+def test_it_shows_no_releases_for_a_project_that_cannot_exist(cast):
+    make_release(cast, "2.0.0", **planned(5))
+
+    page = timeline(cast.vic, project="pay\x00ments")
+
+    assert ">2.0.0</text>" not in page
