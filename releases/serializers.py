@@ -536,42 +536,6 @@ class NoteSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=500)
 
 
-class ProjectEventSerializer(serializers.ModelSerializer):
-    """One change to a project: who, what kind, before and after (credentials only as
-    "credentials changed"), when."""
-
-    actor = serializers.SerializerMethodField()
-    actor_is_person = serializers.SerializerMethodField()
-    kind = serializers.CharField(
-        read_only=True,
-        help_text="What changed: " + ", ".join(f"`{k}`" for k in ProjectEventKind.values) + ".",
-    )
-
-    class Meta:
-        model = ProjectEvent
-        fields = [
-            "id",
-            "created_at",
-            "kind",
-            "action",
-            "summary",
-            "actor",
-            "actor_is_person",
-            "before",
-            "after",
-            "data",
-        ]
-        read_only_fields = fields
-
-    def get_actor(self, event: ProjectEvent) -> str:
-        if event.actor_id:
-            return event.actor.get_username()
-        return event.actor_label or "system"
-
-    def get_actor_is_person(self, event: ProjectEvent) -> bool:
-        return event.actor_id is not None
-
-
 class EventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
     actor_is_person = serializers.SerializerMethodField()
@@ -598,6 +562,32 @@ class EventSerializer(serializers.ModelSerializer):
 
     def get_actor_is_person(self, event: ReleaseEvent) -> bool:
         return event.actor_id is not None
+
+
+class ProjectEventSerializer(EventSerializer):
+    """One change to a project: who, what kind, before and after (credentials only as
+    "credentials changed"), when."""
+
+    kind = serializers.CharField(
+        read_only=True,
+        help_text="What changed: " + ", ".join(f"`{k}`" for k in ProjectEventKind.values) + ".",
+    )
+
+    class Meta:
+        model = ProjectEvent
+        fields = [
+            "id",
+            "created_at",
+            "kind",
+            "action",
+            "summary",
+            "actor",
+            "actor_is_person",
+            "before",
+            "after",
+            "data",
+        ]
+        read_only_fields = fields
 
 
 class BlockerSerializer(serializers.Serializer):
