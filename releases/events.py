@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
 
+from releases import signals
 from releases.models import Project, ProjectEvent, ProjectEventKind, Release, ReleaseEvent
 
 # Who did something: a person, or a label for a machine ("CI token deploy-bot", "poller").
@@ -41,7 +42,7 @@ def log_event(
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise RuntimeError("log_event() must run inside the transaction of the change it records.")
-    return ReleaseEvent.objects.create(
+    event = ReleaseEvent.objects.create(
         release=release,
         verb=verb,
         summary=summary[:500],
@@ -50,6 +51,8 @@ def log_event(
         data=data or {},
         **actor_fields(actor),
     )
+    transaction.on_commit(lambda: signals.event_logged.send(sender=ReleaseEvent, event=event))
+    return event
 
 
 # --- the project log ----------------------------------------------------------------------------

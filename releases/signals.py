@@ -25,3 +25,8 @@ project_created = Signal()
 # Sent when a release is created (monitoring copies the project's check templates onto it).
 # kwargs: release, actor, event.
 release_created = Signal()
+
+# Sent after the transaction that logged a release event has committed (never for a change that
+# was rolled back). Chat messages, outgoing webhooks and deploy gates follow the release from
+# here. kwargs: event (the ReleaseEvent).
+event_logged = Signal()

@@ -11,6 +11,7 @@ from releases import services
 from releases.errors import Refused
 from releases.events import log_event
 from releases.models import ReleaseEvent, ScopeItem
+from releases.signals import event_logged
 from tests.builders import make_approved, make_ready, make_release
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +163,30 @@ def test_it_logs_each_step_of_a_change_request(cast, release):
         "approval_withdrawn",
     ]
     assert release.scope_items.get(title="Late").added_after_freeze
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_announces_an_event_only_once_its_change_has_committed(cast):
+    release = make_release(cast)
+    heard = []
+
+    def listen(sender, event, **kwargs):
+        heard.append(event.verb)
+
+    event_logged.connect(listen)
+    try:
+        with transaction.atomic():
+            log_event(release, actor=cast.rita, verb="note", summary="A note")
+            assert heard == []
+        assert heard == ["note"]
+
+        def change_that_fails():
+            with transaction.atomic():
+                log_event(release, actor=cast.rita, verb="note", summary="Rolled back")
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            change_that_fails()
+        assert heard == ["note"]
+    finally:
+        event_logged.disconnect(listen)
