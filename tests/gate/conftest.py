@@ -62,9 +62,8 @@ def protection_request(github: GitHubStandIn, **changes: Any) -> dict[str, Any]:
 
 
 def deployment_status(state: str) -> dict[str, Any]:
-    payload = json.loads(
-        (MONITORING_RECORDED / "github" / "webhooks" / "deployment_status__payload.json").read_text()
-    )
+    path = MONITORING_RECORDED / "github" / "webhooks" / "deployment_status__payload.json"
+    payload = json.loads(path.read_text())
     payload["deployment_status"]["state"] = state
     return payload
 

@@ -88,7 +88,8 @@ class GitHubStandIn(_Server):
         self.callback_status = 204
 
     def callback_url(self, run_id: int = 30433642) -> str:
-        return f"{self.url}/repos/Codertocat/Hello-World/actions/runs/{run_id}/deployment_protection_rule"
+        repository = "repos/Codertocat/Hello-World"
+        return f"{self.url}/{repository}/actions/runs/{run_id}/deployment_protection_rule"
 
 
 class _GitHubHandler(_Handler):

@@ -214,7 +214,8 @@ def test_the_stand_in_refuses_a_jwt_signed_with_another_key(
     with django_capture_on_commit_callbacks(execute=True):
         send(client, app, protection_request(github))
 
-    assert github.jwt_refusals and "could not be decoded" in github.jwt_refusals[0]
+    assert len(github.jwt_refusals) == 1
+    assert "could not be decoded" in github.jwt_refusals[0]
     assert github.callbacks == []
     request = GateRequest.objects.get()
     assert request.state == "pending"
