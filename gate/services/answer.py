@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from approvals.models import Decision
 from releases.events import Actor, log_event
-from releases.models import Project, Release, Status, clean_commit_sha
+from releases.models import COMMIT_SHA_MESSAGE, Project, Release, Status, clean_commit_sha
 from releases.readiness import readiness_for
 from releases.services import deploy_blockers
 
@@ -82,7 +82,10 @@ class GateAnswer:
 
 
 def clean_sha(value: str) -> str:
-    sha = clean_commit_sha(value)
+    try:
+        sha = clean_commit_sha(value)
+    except ValidationError as exc:
+        raise ValidationError({"sha": COMMIT_SHA_MESSAGE}) from exc
     if not sha:
         raise ValidationError({"sha": "Name the commit to deploy."})
     return sha
