@@ -7,4 +7,5 @@ urlpatterns = [
         "webhooks/gate/github/<int:app_id>/", views.github_app_webhook, name="gate_github_webhook"
     ),
     path("gate/greenlight-gate.py", views.gate_command, name="gate_command"),
+    path("projects/<slug:slug>/settings/gate/", views.gate_settings, name="gate_settings"),
 ]

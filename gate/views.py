@@ -6,16 +6,24 @@ import json
 import logging
 from pathlib import Path
 
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from gate import tasks
-from gate.models import WEBHOOK_SECRET, GitHubApp
-from gate.services import requests
+from gate import forms, tasks
+from gate.models import WEBHOOK_SECRET, GateRequest, GitHubApp, GitLabApprovals
+from gate.services import providers, requests
 from monitoring.webhooks import github_signature_matches
+from releases import permissions as rules
+from releases.errors import NotAllowed
+from releases.models import Project
+from releases.permissions import is_project_member
 
 logger = logging.getLogger(__name__)
 
@@ -69,3 +77,65 @@ def gate_command(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(CLIENT.read_bytes(), content_type="text/x-python; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="greenlight-gate.py"'
     return response
+
+
+@login_required
+def gate_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """The project's GitHub App and GitLab approvals, and the deploys that asked lately."""
+    project = get_object_or_404(Project, slug=slug)
+    if not is_project_member(request.user, project):
+        raise Http404("No such project.")
+    can_configure = rules.CONFIGURE_MONITORING.allows(request.user, project)
+    app = GitHubApp.objects.filter(project=project).first()
+    gitlab = GitLabApprovals.objects.filter(project=project).first()
+    action = request.POST.get("action") if request.method == "POST" else None
+    github_form = forms.GitHubAppForm(
+        request.POST if action == "github" else None,
+        initial={
+            "app_id": app.app_id,
+            "slug": app.slug,
+            "repository": app.repository,
+            "api_url": app.api_url,
+        }
+        if app
+        else None,
+    )
+    gitlab_form = forms.GitLabApprovalsForm(
+        request.POST if action == "gitlab" else None,
+        project=project,
+        initial={"integration": gitlab.integration_id if gitlab else None},
+    )
+    if action is not None:
+        if not can_configure:
+            raise PermissionDenied(rules.CONFIGURE_MONITORING.refusal)
+        form = {"github": github_form, "gitlab": gitlab_form}.get(action)
+        try:
+            if action == "remove_github":
+                providers.remove_github_app(project, by=request.user)
+            elif action == "github" and github_form.is_valid():
+                providers.save_github_app(project, by=request.user, **github_form.cleaned_data)
+            elif action == "gitlab" and gitlab_form.is_valid():
+                providers.set_gitlab_approvals(
+                    project, by=request.user, integration=gitlab_form.cleaned_data["integration"]
+                )
+            if form is None or form.is_valid():
+                return redirect("gate_settings", slug=project.slug)
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+    context = {
+        "project": project,
+        "can_configure": can_configure,
+        "app": app,
+        "webhook_url": settings.SITE_URL.rstrip("/") + reverse("gate_github_webhook", args=[app.pk])
+        if app
+        else "",
+        "stored": sorted(app.stored_secret_names()) if app else [],
+        "github_form": github_form,
+        "gitlab_form": gitlab_form,
+        "gitlab": gitlab,
+        "requests": GateRequest.objects.filter(project=project).select_related("release")[:20],
+    }
+    return render(request, "gate/settings.html", context)
