@@ -12,6 +12,7 @@ answer it twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,7 +33,6 @@ from gate.models import (
 from gate.services import github, gitlab
 from gate.services.answer import (
     GO,
-    NO_GO,
     WAIT,
     GateAnswer,
     clean_sha,
@@ -279,8 +279,15 @@ def _gitlab_config(request: GateRequest) -> GitLabApprovals:
     return config
 
 
+# GitHub fails a job whose protection rule is not answered within 30 days; a request older than
+# that waits for nothing.
+ANSWER_WITHIN = dt.timedelta(days=30)
+
+
 def pending_ids(project_id: int | None = None) -> list[int]:
-    pending = GateRequest.objects.filter(state=RequestState.PENDING)
+    pending = GateRequest.objects.filter(
+        state=RequestState.PENDING, created_at__gte=timezone.now() - ANSWER_WITHIN
+    )
     if project_id is not None:
         pending = pending.filter(project_id=project_id)
     return list(pending.order_by("pk").values_list("pk", flat=True))
@@ -315,6 +322,3 @@ def discover_gitlab(config: GitLabApprovals, *, client: HttpClient | None = None
         if created:
             new.append(request.pk)
     return new
-
-
-__all__ = ["GO", "NO_GO", "WAIT", "answer_pending", "answer_request", "receive_github_app"]
