@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -65,7 +65,9 @@ class GitHubAppView(APIView):
         app = providers.save_github_app(project, by=actor(request), **data)
         return Response(github_app_data(request, app))
 
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Removed.")})
     def delete(self, request: Request, slug: str) -> Response:
+        """Stop answering GitHub's protection rules (the App's credentials are deleted)."""
         project = get_project_for(request.user, slug)
         no_input(request)
         providers.remove_github_app(project, by=actor(request))
