@@ -62,15 +62,16 @@ class GitHubAppView(APIView):
         project = get_project_for(request.user, slug)
         rules.CONFIGURE_MONITORING.check(request.user, project)
         data = validated(s.GitHubAppSerializer, request)
-        app = providers.save_github_app(project, by=actor(request), **data)
+        app = providers.save_github_app(project, by=request.user, **data)
         return Response(github_app_data(request, app))
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Removed.")})
     def delete(self, request: Request, slug: str) -> Response:
         """Stop answering GitHub's protection rules (the App's credentials are deleted)."""
         project = get_project_for(request.user, slug)
+        rules.CONFIGURE_MONITORING.check(request.user, project)
         no_input(request)
-        providers.remove_github_app(project, by=actor(request))
+        providers.remove_github_app(project, by=request.user)
         return Response(status=204)
 
 
@@ -94,5 +95,5 @@ class GitLabApprovalsView(APIView):
         )
         if data["integration"] is not None and integration is None:
             return Response({"integration": ["No such integration in this project."]}, status=400)
-        config = providers.set_gitlab_approvals(project, by=actor(request), integration=integration)
+        config = providers.set_gitlab_approvals(project, by=request.user, integration=integration)
         return Response({"integration": config.integration_id if config else None})
