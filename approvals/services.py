@@ -1,7 +1,7 @@
 """Sign-offs and the go/no-go decision.
 
 Same shape as every service: guard → atomic with the release row locked → change → event →
-notifications on commit. The decision reads ``releases.readiness``, the one place readiness is
+notifications on commit. The decision reads ``approvals.readiness``, the one place readiness is
 computed.
 """
 
@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from approvals.deploy import guard_override, withdraw_approval
 from approvals.models import (
     CREATOR_SIGNS,
     DEFAULT_REQUIRED_ROLES,
@@ -26,6 +27,14 @@ from approvals.models import (
     Reminder,
     RoleRequirement,
     SignOff,
+)
+from approvals.readiness import (
+    Readiness,
+    RoleSignOffs,
+    compute_readiness,
+    required_roles,
+    role_states,
+    with_readiness_data,
 )
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
@@ -41,9 +50,6 @@ from releases.models import (
     Status,
 )
 from releases.notifications import notify
-
-if TYPE_CHECKING:
-    from releases.readiness import Readiness, RoleSignOffs
 
 SIGNABLE_STATUSES = (Status.FROZEN, Status.APPROVED)
 # A No-go still counts once the deploy has begun: it is recorded and the deciders hear of it
@@ -168,8 +174,6 @@ def _policy(release: Release) -> ApprovalPolicy:
 def _role_states(
     release: Release, sign_offs: list[SignOff], now: dt.datetime
 ) -> list[RoleSignOffs]:
-    from releases.readiness import role_states
-
     return role_states(release, sign_offs, now=now)
 
 
@@ -362,9 +366,7 @@ def _withdraw_lapsed_approval(
             reasons.append(f"the {state.label} sign-off is stale")
         else:
             reasons.append(f"the {state.label} sign-off is no longer there")
-    release_services.withdraw_approval(
-        release, by=by, reason=", ".join(reasons), tell=_deciders(release, policy)
-    )
+    withdraw_approval(release, by=by, reason=", ".join(reasons), tell=_deciders(release, policy))
     return True
 
 
@@ -439,8 +441,6 @@ def _may_decide(by: Any, release: Release, policy: ApprovalPolicy) -> bool:
 def open_poll(release: Release, *, by: Any) -> Release:
     """Ask every required role's assignees for their go/no-go (the release manager or the
     policy's decider opens it, on a frozen release)."""
-    from releases.readiness import required_roles
-
     with transaction.atomic():
         release = release_services.lock_release(release)
         policy = _policy(release)
@@ -573,22 +573,11 @@ def _snapshot(
 
 
 def _load_for_decision(release: Release) -> Release:
-    from releases.readiness import with_readiness_data
-
     return (
         with_readiness_data(Release.objects.filter(pk=release.pk))
         .prefetch_related("checklist_items__ticked_by", "checks")
         .get()
     )
-
-
-def build_snapshot(release: Release) -> dict[str, Any]:
-    """Everything the decision rests on, as plain JSON that never changes afterwards."""
-    from releases.readiness import compute_readiness
-
-    now = timezone.now()
-    loaded = _load_for_decision(release)
-    return _snapshot(loaded, compute_readiness(loaded, now=now), now)
 
 
 def _no_go_reasons(readiness: Readiness) -> list[str]:
@@ -615,8 +604,6 @@ def record_decision(
     blocker; it flags the release for good. Whoever signed off does not decide (policy). A No-go
     lists its reasons: ``notes`` and every No-go sign-off.
     """
-    from releases.readiness import compute_readiness
-
     notes, override_reason = notes.strip(), override_reason.strip()
     if outcome not in Decision.Outcome.values:
         raise ValidationError({"outcome": "Choose Go or No-go."})
@@ -657,7 +644,7 @@ def record_decision(
                     f"Not ready: {readiness.summary()}. A Go now needs an override with a reason."
                     + (f" {anyone[0]}" if anyone is not None and not anyone[1] else "")
                 )
-            release_services.guard_override(
+            guard_override(
                 release, readiness.blockers, by=by, reason=override_reason, action="record a Go"
             )
             overridden = True

@@ -148,9 +148,9 @@ def main() -> None:
 
 
 def run(sizes: list[int], runs: int) -> None:
-    from releases.dashboard import change_token
     from tests.builders import make_cast
     from tests.bulk import seed_releases
+    from workspace.dashboard import change_token
 
     cast = make_cast()
     client = Client()

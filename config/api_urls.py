@@ -10,7 +10,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import AllowAny
 
 from approvals import api as approvals
+from approvals import deploy_api as gate
 from monitoring import api as monitoring
+from monitoring import health_api as health
 from releases import api as releases
 from releases import train_api as trains
 
@@ -154,15 +156,15 @@ urlpatterns = [
     path(R, releases.ReleaseDetail.as_view(), name="api-release"),
     path(R + "lock-scope/", releases.LockScope.as_view(), name="api-lock-scope"),
     path(R + "cancel/", releases.CancelRelease.as_view(), name="api-cancel"),
-    path(R + "start-deploy/", releases.StartDeploy.as_view(), name="api-start-deploy"),
+    path(R + "start-deploy/", gate.StartDeploy.as_view(), name="api-start-deploy"),
     path(R + "finish-deploy/", releases.FinishDeploy.as_view(), name="api-finish-deploy"),
-    path(R + "complete/", releases.CompleteRelease.as_view(), name="api-complete"),
+    path(R + "complete/", health.CompleteRelease.as_view(), name="api-complete"),
     path(R + "roll-back/", releases.RollBack.as_view(), name="api-roll-back"),
-    path(R + "restore-health/", releases.RestoreHealth.as_view(), name="api-restore-health"),
+    path(R + "restore-health/", health.RestoreHealth.as_view(), name="api-restore-health"),
     path(R + "deploy-reports/", releases.DeployReports.as_view(), name="api-deploy-reports"),
     path(R + "finish-rollback/", releases.FinishRollback.as_view(), name="api-finish-rollback"),
     path(R + "carry-forward/", releases.CarryForward.as_view(), name="api-carry-forward"),
-    path(R + "readiness/", releases.ReleaseReadiness.as_view(), name="api-readiness"),
+    path(R + "readiness/", gate.ReleaseReadiness.as_view(), name="api-readiness"),
     path(R + "release-notes/", releases.ReleaseNotesView.as_view(), name="api-release-notes"),
     path(R + "events/", releases.ReleaseEvents.as_view(), name="api-events"),
     path(R + "notes/", releases.ReleaseNotes.as_view(), name="api-notes"),
@@ -205,10 +207,10 @@ urlpatterns = [
         name="api-change-withdraw",
     ),
     # Roles, checklists, rollback plan, review.
-    path(R + "assignments/", releases.Assignments.as_view(), name="api-assignments"),
+    path(R + "assignments/", gate.Assignments.as_view(), name="api-assignments"),
     path(
         R + "assignments/<int:assignment_id>/",
-        releases.AssignmentDetail.as_view(),
+        gate.AssignmentDetail.as_view(),
         name="api-assignment",
     ),
     path(R + "checklist-items/", releases.ChecklistItems.as_view(), name="api-checklist"),

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "monitoring",
+    "workspace",
 ]
 
 MIDDLEWARE = [

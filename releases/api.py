@@ -1,4 +1,4 @@
-"""REST API for projects, releases, scope, roles, checklists, rollback plans, readiness, events.
+"""REST API for projects, releases, scope, checklists, rollback plans, reviews, events.
 
 Every view is the same three steps: load what the caller may see through
 ``releases.permissions`` (404 otherwise), check the right to act (403 with who may), validate the
@@ -24,7 +24,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring import health
 from releases import notifications as notices
 from releases import permissions as rules
 from releases import serializers as s
@@ -45,7 +44,6 @@ from releases.models import (
     ReleaseKind,
     Review,
     ReviewAction,
-    RoleAssignment,
     RollbackPlan,
     ScopeChangeRequest,
     ScopeItem,
@@ -58,7 +56,6 @@ from releases.permissions import (
     visible_projects,
     visible_releases,
 )
-from releases.readiness import compute_readiness, with_readiness_data
 from releases.release_notes import render_release_notes
 from releases.rest import (
     Conflict,
@@ -412,23 +409,6 @@ class CancelRelease(ReleaseScoped):
         )
 
 
-class StartDeploy(ReleaseScoped):
-    @extend_schema(request=s.StartDeploySerializer, responses=s.ReleaseSerializer)
-    def post(self, request: Request, release_id: int) -> Response:
-        """approved → deploying, on the planned day and outside freeze windows unless the
-        release manager overrides with a reason."""
-        release, access = self.release_and_access()
-        rules.START_DEPLOY.check(access)
-        data = validated(s.StartDeploySerializer, request)
-        if data["override_reason"].strip():
-            rules.OVERRIDE_DEPLOY_GUARDS.check(access)
-        return release_response(
-            services.start_deploy(
-                release, by=actor(request), override_reason=data["override_reason"]
-            )
-        )
-
-
 class FinishDeploy(ReleaseScoped):
     @extend_schema(request=None, responses=s.ReleaseSerializer)
     def post(self, request: Request, release_id: int) -> Response:
@@ -437,33 +417,6 @@ class FinishDeploy(ReleaseScoped):
         rules.FINISH_DEPLOY.check(access)
         no_input(request)
         return release_response(services.finish_deploy(release, by=actor(request)))
-
-
-class CompleteRelease(ReleaseScoped):
-    @extend_schema(request=None, responses=s.ReleaseSerializer)
-    def post(self, request: Request, release_id: int) -> Response:
-        """monitoring → released, failing closed: only once the monitoring window is over,
-        the release is not unhealthy and every required post-release check counts as passing
-        (pending, error and needs-judgement do not). Otherwise 409, with each reason in
-        ``blockers``."""
-        release, access = self.release_and_access()
-        rules.COMPLETE.check(access)
-        no_input(request)
-        return release_response(health.release_if_healthy(release, by=actor(request)))
-
-
-class RestoreHealth(ReleaseScoped):
-    @extend_schema(request=s.ReasonSerializer, responses=s.ReleaseSerializer)
-    def post(self, request: Request, release_id: int) -> Response:
-        """Judge an unhealthy release healthy again, with a reason, while it is deploying or
-        monitoring; refused (409) while a check that decides is still failing. A standing
-        rollback recommendation lapses."""
-        release, access = self.release_and_access()
-        rules.RESTORE_HEALTH.check(access)
-        data = validated(s.ReasonSerializer, request)
-        return release_response(
-            health.restore_health(release, by=request.user, reason=data["reason"])
-        )
 
 
 class RollBack(ReleaseScoped):
@@ -519,16 +472,6 @@ class ReleaseNotesView(ReleaseScoped):
         """The release notes in Markdown, generated from the scope."""
         release, _ = self.release_and_access()
         return Response({"release": release.pk, "markdown": render_release_notes(release)})
-
-
-class ReleaseReadiness(ReleaseScoped):
-    release_queryset = with_readiness_data(Release.objects.all())
-
-    @extend_schema(responses=s.ReadinessSerializer)
-    def get(self, request: Request, release_id: int) -> Response:
-        """Is it ready? The blockers, and where each required role stands."""
-        release, _ = self.release_and_access()
-        return Response({"release": release.pk, **compute_readiness(release).as_dict()})
 
 
 class ReleaseEvents(ReleaseScoped, generics.ListAPIView):
@@ -831,35 +774,6 @@ class WithdrawChange(ChangeRequestScoped):
 
 
 # --- roles ----------------------------------------------------------------------------------
-
-
-class Assignments(ReleaseScoped, generics.ListAPIView):
-    """Who holds which role on the release (sign-offs and checklists follow these)."""
-
-    serializer_class = s.AssignmentSerializer
-    queryset = RoleAssignment.objects.none()
-
-    def get_queryset(self) -> QuerySet[RoleAssignment]:
-        release, _ = self.release_and_access()
-        return release.assignments.select_related("user").order_by("role", "user__username")
-
-    @extend_schema(request=s.AssignmentInputSerializer, responses={201: s.AssignmentSerializer})
-    def post(self, request: Request, release_id: int) -> Response:
-        release, access = self.release_and_access()
-        rules.ASSIGN_ROLES.check(access)
-        data = validated(s.AssignmentInputSerializer, request, context={"project": release.project})
-        assignment = services.assign_role(release, data["user"], data["role"], by=actor(request))
-        return Response(s.AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
-
-
-class AssignmentDetail(ReleaseScoped):
-    @extend_schema(responses={204: OpenApiResponse(description="Removed.")})
-    def delete(self, request: Request, release_id: int, assignment_id: int) -> Response:
-        release, access = self.release_and_access()
-        assignment = get_object_or_404(release.assignments.select_related("user"), pk=assignment_id)
-        rules.ASSIGN_ROLES.check(access)
-        services.unassign_role(release, assignment.user, assignment.role, by=actor(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- checklists -----------------------------------------------------------------------------

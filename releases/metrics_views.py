@@ -17,11 +17,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from lib.htmx import signed_in
 from releases import forms, metrics
 from releases.charts import Band, Chart, band_chart
 from releases.permissions import get_project_for, visible_projects
 from releases.templatetags.greenlight import duration
-from releases.views import signed_in
 
 HOURS = 3600.0
 INFINITY = float("inf")

@@ -49,7 +49,6 @@ from releases.models import (
     clean_commit_sha,
 )
 from releases.notifications import notify
-from releases.readiness import Blocker, Readiness, policy_for, readiness_for, required_roles
 
 User = get_user_model()
 
@@ -66,12 +65,12 @@ def lock_release(release: Release) -> Release:
     return Release.objects.select_for_update().select_related("project").get(pk=release.pk)
 
 
-def _refuse_unless(release: Release, target: str, action: str) -> None:
+def refuse_unless(release: Release, target: str, action: str) -> None:
     if not release.can_transition_to(target):
         raise Refused(f"Cannot {action}: the release is {release.get_status_display().lower()}.")
 
 
-def _transition(
+def transition(
     release: Release,
     target: str,
     *,
@@ -179,39 +178,12 @@ def release_managers(release: Release) -> list[Any]:
     return list(people.values())
 
 
-def withdraw_approval(
-    release: Release, *, by: Actor, reason: str, tell: Iterable[Any] | None = None
-) -> None:
-    """approved → frozen because the Go no longer holds; the deciders are told.
-
-    Called inside the transaction of whatever made the Go lapse, with the release row locked.
-    """
-    if release.status != Status.APPROVED:
-        return
-    _transition(
-        release,
-        Status.FROZEN,
-        by=by,
-        verb="approval_withdrawn",
-        summary=f"Back to frozen: the go decision no longer holds because {reason}.",
-        data={"reason": reason},
-    )
-    notify(
-        list(tell) if tell is not None else release_managers(release),
-        release=release,
-        verb="approval_withdrawn",
-        message=f"The Go on {release} is withdrawn because {reason}; it is frozen again and "
-        "needs a new go/no-go.",
-        exclude=by,
-    )
-
-
 def _content_changed(release: Release, *, reason: str, event: ReleaseEvent, by: Actor) -> None:
-    """What people approved has changed: sign-offs go stale, an approval is withdrawn."""
+    """What people approved has changed: sign-offs go stale, an approval is withdrawn (both by
+    ``approvals``, which listens)."""
     signals.approved_content_changed.send(
         sender=Release, release=release, reason=reason, event=event, actor=by
     )
-    withdraw_approval(release, by=by, reason=reason)
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -575,13 +547,13 @@ def lock_scope(release: Release, *, by: Actor) -> Release:
     rules.check_person(rules.LOCK_SCOPE, by, release)
     with transaction.atomic():
         release = lock_release(release)
-        _refuse_unless(release, Status.FROZEN, "lock the scope")
+        refuse_unless(release, Status.FROZEN, "lock the scope")
         if not release.scope_items.filter(state=ScopeItem.State.INCLUDED).exists():
             raise Refused("Cannot lock the scope: it is empty. Add at least one scope item first.")
         pending = release.change_requests.filter(state=ScopeChangeRequest.State.PENDING).count()
         if pending:
             raise Refused(f"Cannot lock the scope: {_count(pending, 'change request')} still open.")
-        _transition(
+        transition(
             release,
             Status.FROZEN,
             by=by,
@@ -603,8 +575,8 @@ def cancel_release(release: Release, *, by: Actor, reason: str) -> Release:
             raise Refused(
                 "Cannot cancel a release that is already being deployed: roll it back instead."
             )
-        _refuse_unless(release, Status.CANCELLED, "cancel the release")
-        _transition(
+        refuse_unless(release, Status.CANCELLED, "cancel the release")
+        transition(
             release,
             Status.CANCELLED,
             by=by,
@@ -626,8 +598,8 @@ def approve_release(release: Release, *, by: Actor, summary: str) -> Release:
     """frozen → approved; called by the go decision (approvals.services) inside its transaction."""
     with transaction.atomic():
         release = lock_release(release)
-        _refuse_unless(release, Status.APPROVED, "approve the release")
-        _transition(
+        refuse_unless(release, Status.APPROVED, "approve the release")
+        transition(
             release, Status.APPROVED, by=by, verb="approved", summary=summary, stamp="approved_at"
         )
     return release
@@ -639,8 +611,8 @@ def return_to_frozen(release: Release, *, by: Actor, summary: str) -> Release:
         release = lock_release(release)
         if release.status == Status.FROZEN:
             return release
-        _refuse_unless(release, Status.FROZEN, "return the release to frozen")
-        _transition(release, Status.FROZEN, by=by, verb="returned_to_frozen", summary=summary)
+        refuse_unless(release, Status.FROZEN, "return the release to frozen")
+        transition(release, Status.FROZEN, by=by, verb="returned_to_frozen", summary=summary)
     return release
 
 
@@ -723,154 +695,12 @@ def standby_roster(release: Release) -> list[Any]:
     return list(people.values())
 
 
-def deploy_window_problem(release: Release, now: dt.datetime) -> str | None:
-    """Why ``now`` is outside the release's planned deploy window, to the minute; or None."""
-    start, end = release.deploy_window_start, release.deploy_window_end
-    zone = release.project.zone()
-    where = release.project.time_zone
-
-    def at(moment: dt.datetime) -> str:
-        return f"{moment.astimezone(zone):%a %d %b %Y %H:%M} {where}"
-
-    if start and now < start:
-        return f"the deploy window opens at {at(start)}"
-    if end and now >= end:
-        return f"the deploy window closed at {at(end)}"
-    return None
-
-
-def _covered_by_the_go(release: Release) -> set[str]:
-    """The blockers the Go decision was recorded over, with its override: the deploy does not
-    ask to break the same glass twice. Anything new since needs its own override."""
-    if release.status != Status.APPROVED:
-        return set()
-    go = release.decisions.filter(outcome="go").order_by("-decided_at", "-pk").first()
-    override = (go.snapshot or {}).get("override") if go is not None else None
-    return {b["message"] for b in (override or {}).get("blockers", [])}
-
-
-def deploy_blockers(
-    release: Release, *, now: dt.datetime, readiness: Readiness | None = None
-) -> list[Blocker]:
-    """Everything that stands between an approved release and its deploy at ``now``: the
-    readiness (computed afresh, less what the Go already overrode), freeze windows in force and
-    the deploy window."""
-    covered = _covered_by_the_go(release)
-    readiness = readiness or readiness_for(release, now=now)
-    blockers = [b for b in readiness.blockers if b.message not in covered]
-    for window in freeze_windows_at(release.project, now):
-        blockers.append(
-            Blocker(
-                "freeze",
-                f"a freeze window is in force ({window.reason}, {window.describe()})",
-                "plan",
-            )
-        )
-    problem = deploy_window_problem(release, now)
-    if problem:
-        blockers.append(Blocker("deploy_window", problem, "plan"))
-    return blockers
-
-
-def who_may_override(release: Release, blockers: list[Blocker]) -> str:
-    """'A release manager' or 'An administrator': who can break glass over these blockers."""
-    policy = policy_for(release.project)
-    if any(policy.override_by(str(b.override_category)) == "administrators" for b in blockers):
-        return "An administrator"
-    return "A release manager"
-
-
-def guard_override(
-    release: Release, blockers: list[Blocker], *, by: Actor, reason: str, action: str
-) -> None:
-    """Refuse to ``action`` over ``blockers`` unless the approval policy lets ``by`` override
-    every one of them and ``by`` gave a reason. Nothing to override: nothing to refuse."""
-    if not blockers:
-        return
-    problems = "; ".join(b.message for b in blockers)
-    categories = list(dict.fromkeys(str(b.override_category) for b in blockers))
-    refusal = policy_for(release.project).override_refusal(
-        categories,
-        is_admin=bool(getattr(by, "is_superuser", False)),
-        is_release_manager=is_release_manager(release, by),
-    )
-    if refusal is not None and not refusal[1]:
-        raise Refused(f"Cannot {action} now: {problems}. {refusal[0]}")
-    if not reason:
-        raise Refused(
-            f"Cannot {action} now: {problems}. {who_may_override(release, blockers)} can "
-            "override with a reason."
-        )
-    if refusal is not None:
-        raise NotAllowed(f"{refusal[0]} Standing in the way: {problems}.")
-
-
-def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> Release:
-    """approved → deploying, only while the release is still ready (computed afresh under the
-    row lock, so a No-go committed first always wins), inside its deploy window and outside
-    freeze windows — unless someone the approval policy allows overrides with a reason
-    (recorded on the event, flagged on the release for good, announced)."""
-    rules.check_person(rules.START_DEPLOY, by, release)
-    override_reason = override_reason.strip()
-    with transaction.atomic():
-        release = lock_release(release)
-        _refuse_unless(release, Status.DEPLOYING, "start the deploy")
-        now = timezone.now()
-        blockers = deploy_blockers(release, now=now)
-        guard_override(release, blockers, by=by, reason=override_reason, action="start the deploy")
-        problems = [b.message for b in blockers]
-        data = (
-            {
-                "override_reason": override_reason,
-                "overridden": problems,
-                "override_categories": list(
-                    dict.fromkeys(str(b.override_category) for b in blockers)
-                ),
-                "freeze_windows": [window.pk for window in freeze_windows_at(release.project, now)],
-            }
-            if problems
-            else {}
-        )
-        summary = "Deploy started"
-        extra = []
-        if problems:
-            summary += f" with an override ({override_reason}) of: " + "; ".join(problems)
-            release.override_used = True
-            extra = ["override_used"]
-        _transition(
-            release,
-            Status.DEPLOYING,
-            by=by,
-            verb="deploy_started",
-            summary=summary,
-            stamp="deploy_started_at",
-            data=data,
-            extra_fields=extra,
-        )
-        notify(
-            standby_roster(release),
-            release=release,
-            verb="deploy_started",
-            message=f"Deploy of {release} started. You are on the standby roster.",
-        )
-        if problems:
-            notify(
-                release_managers(release),
-                release=release,
-                verb="override_used",
-                message=f"{by} started the deploy of {release} with an override "
-                f"({override_reason}) of: " + "; ".join(problems),
-                exclude=by,
-            )
-    return release
-
-
 def finish_deploy(release: Release, *, by: Actor) -> Release:
     """deploying → monitoring: every required deployment checklist item must be ticked."""
     rules.check_person(rules.FINISH_DEPLOY, by, release)
     with transaction.atomic():
         release = lock_release(release)
-        _refuse_unless(release, Status.MONITORING, "mark the deploy done")
+        refuse_unless(release, Status.MONITORING, "mark the deploy done")
         open_items = list(
             release.checklist_items.filter(
                 phase=Phase.DEPLOYMENT, required=True, ticked_at__isnull=True
@@ -887,7 +717,7 @@ def finish_deploy(release: Release, *, by: Actor) -> Release:
         if release.health != Health.UNHEALTHY:
             release.health = Health.HEALTHY
         window = release.project.monitoring_window(release.kind)
-        _transition(
+        transition(
             release,
             Status.MONITORING,
             by=by,
@@ -997,7 +827,7 @@ def complete_release(release: Release, *, by: Actor) -> Release:
     (``monitoring.health.release_if_healthy``), which is what people and beat go through."""
     with transaction.atomic():
         release = lock_release(release)
-        _refuse_unless(release, Status.RELEASED, "mark the release released")
+        refuse_unless(release, Status.RELEASED, "mark the release released")
         if release.health == Health.UNHEALTHY:
             raise Refused(
                 "Cannot mark the release released: it is unhealthy. Roll it back or resolve "
@@ -1010,7 +840,7 @@ def complete_release(release: Release, *, by: Actor) -> Release:
                 f"Cannot mark the release released: the monitoring window has "
                 f"{_minutes(left)} left."
             )
-        _transition(
+        transition(
             release,
             Status.RELEASED,
             by=by,
@@ -1036,11 +866,11 @@ def roll_back(release: Release, *, by: Actor, reason: str, automatic: bool = Fal
         raise ValidationError({"reason": "Say why the release is rolled back."})
     with transaction.atomic():
         release = lock_release(release)
-        _refuse_unless(release, Status.ROLLED_BACK, "roll back")
+        refuse_unless(release, Status.ROLLED_BACK, "roll back")
         release.rollback_reason = reason
         release.rollback_decided_by = by if isinstance(by, User) else None
         release.rollback_automatic = automatic
-        _transition(
+        transition(
             release,
             Status.ROLLED_BACK,
             by=by,
@@ -1127,7 +957,7 @@ def cancel_deploy(release: Release, *, by: Actor, detail: str = "") -> Release:
         # The deploy that never finished is not a deploy for the metrics: it counts again
         # when the next one starts.
         release.deploy_started_at = None
-        _transition(
+        transition(
             release,
             Status.APPROVED,
             by=by,
@@ -1144,6 +974,17 @@ def cancel_deploy(release: Release, *, by: Actor, detail: str = "") -> Release:
             message=f"The deploy of {release} was cancelled; it is approved and not deployed.",
         )
     return release
+
+
+def _start_reported_deploy(release: Release, *, by: Actor, override_reason: str) -> Release:
+    """A deploy start goes through the readiness gate, which ``approvals`` owns: it answers
+    ``deploy_start_requested``. Nobody answering means no gate, and no start (fail closed)."""
+    for _receiver, started in signals.deploy_start_requested.send(
+        sender=Release, release=release, actor=by, override_reason=override_reason
+    ):
+        if isinstance(started, Release):
+            return started
+    raise Refused("Cannot start the deploy: no readiness gate is installed.")
 
 
 def record_deploy_report(
@@ -1172,7 +1013,7 @@ def record_deploy_report(
     if stage == "cancelled":
         return cancel_deploy(release, by=by, detail=detail)
     if stage == "started":
-        return start_deploy(release, by=by, override_reason=override_reason)
+        return _start_reported_deploy(release, by=by, override_reason=override_reason)
     if stage == "finished":
         return finish_deploy(release, by=by)
     with transaction.atomic():
@@ -1673,38 +1514,6 @@ def untick_checklist_item(item: ChecklistItem, *, by: Actor, reason: str = "") -
 
 
 # --- roles, rollback plan, review, notes ------------------------------------------------------
-
-
-def assign_role(release: Release, user: Any, role: str, *, by: Actor) -> RoleAssignment:
-    with transaction.atomic():
-        release = lock_release(release)
-        if not release.is_active:
-            raise Refused("The release is finished; its roles can no longer change.")
-        if not ProjectMembership.objects.filter(project=release.project, user=user).exists():
-            raise ValidationError({"user": f"{user} is not a member of {release.project}."})
-        policy = policy_for(release.project)
-        required = role in required_roles(release)[0]
-        if not policy.may_assign_self(release, by=by, user=user, required=required):
-            raise NotAllowed(policy.self_assignment_refusal(Role(role).label))
-        assignment, created = RoleAssignment.objects.get_or_create(
-            release=release, user=user, role=role
-        )
-        if created:
-            log_event(
-                release,
-                actor=by,
-                verb="role_assigned",
-                summary=f"{user} assigned as {assignment.get_role_display()}",
-                data={"user": user.pk, "role": role},
-            )
-            # Joining a poll that is already open: asked like those assigned when it opened.
-            if (
-                release.poll_opened_at
-                and release.status == Status.FROZEN
-                and role in required_roles(release)[0]
-            ):
-                ask_for_go_no_go(release, [user])
-    return assignment
 
 
 def ask_for_go_no_go(release: Release, people: Iterable[Any]) -> None:

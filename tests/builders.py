@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from approvals import services as approvals
+from approvals.deploy import assign_role, start_deploy
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
 from releases import services
@@ -134,7 +135,7 @@ def second_release_manager(release: Release, cast: Cast) -> Any:
     User = get_user_model()
     rhea = User.objects.filter(username=username).first() or make_user(username, first_name="Rhea")
     services.set_project_roles(cast.project, rhea, [Role.RELEASE_MANAGER], by=cast.rita)
-    services.assign_role(release, rhea, Role.RELEASE_MANAGER, by=cast.rita)
+    assign_role(release, rhea, Role.RELEASE_MANAGER, by=cast.rita)
     return rhea
 
 
@@ -146,7 +147,7 @@ def signer(release: Release, cast: Cast, role: str) -> Any:
 
 
 def sign_required(release: Release, cast: Cast, roles: tuple[str, ...] | None = None) -> None:
-    from releases.readiness import required_roles
+    from approvals.readiness import required_roles
 
     wanted = roles or tuple(required_roles(release)[0])
     for role in wanted:
@@ -174,7 +175,7 @@ def make_approved(release: Release, cast: Cast) -> Release:
 
 def make_deploying(release: Release, cast: Cast) -> Release:
     make_approved(release, cast)
-    services.start_deploy(release, by=cast.rita, override_reason="test")
+    start_deploy(release, by=cast.rita, override_reason="test")
     release.refresh_from_db()
     return release
 

@@ -12,8 +12,8 @@ from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
 from lib.links import SCHEMES, http_url
-from releases.dashboard import person_summary
 from releases.models import Role
+from releases.people import person_summary
 
 register = template.Library()
 

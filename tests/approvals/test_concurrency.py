@@ -8,11 +8,12 @@ from collections import Counter
 import pytest
 
 from approvals import services as approvals
+from approvals.deploy import assign_role
 from approvals.models import Decision, SignOff
+from approvals.readiness import readiness_for
 from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification, Release
-from releases.readiness import readiness_for
 from tests.builders import (
     complete_rollback_plan,
     make_cast,
@@ -38,8 +39,8 @@ def test_it_keeps_one_current_sign_off_per_person_and_role_under_twenty_requests
     complete_rollback_plan(release, cast)
     pass_checks(release)
     # vic also holds QA and Dev on this release: separation of duties lets one role win.
-    services.assign_role(release, cast.vic, "qa", by=cast.rita)
-    services.assign_role(release, cast.vic, "dev", by=cast.rita)
+    assign_role(release, cast.vic, "qa", by=cast.rita)
+    assign_role(release, cast.vic, "dev", by=cast.rita)
 
     def sign(user, role, n):
         return lambda: approvals.record_sign_off(

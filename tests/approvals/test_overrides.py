@@ -12,6 +12,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from approvals import services as approvals
+from approvals.deploy import start_deploy
 from monitoring import services as monitoring
 from releases import services
 from releases.errors import NotAllowed, Refused
@@ -181,7 +182,7 @@ class TestChecksAndFreezes:
             ends_at=now + dt.timedelta(hours=1),
         )
         with pytest.raises(Refused, match="lets nobody override a freeze window"):
-            services.start_deploy(approved, by=cast.rita, override_reason="Hotfix")
+            start_deploy(approved, by=cast.rita, override_reason="Hotfix")
         assert status_of(approved) == Status.APPROVED
 
 
@@ -222,9 +223,9 @@ class TestOverrideShown:
         assert f'data-testid="override-{overridden.pk}"' in timeline
 
     def test_it_counts_deploys_with_an_override_on_the_metrics_page(self, cast, overridden):
-        services.start_deploy(overridden, by=cast.dana)
+        start_deploy(overridden, by=cast.dana)
         other = make_approved(make_release(cast, "1.1.0"), cast)
-        services.start_deploy(other, by=cast.dana)
+        start_deploy(other, by=cast.dana)
         page = (
             client_for(cast.vic)
             .get(reverse("project_metrics", args=[cast.project.slug]))

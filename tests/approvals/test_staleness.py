@@ -6,10 +6,10 @@ import pytest
 
 from approvals import services as approvals
 from approvals.models import SignOff
+from approvals.readiness import readiness_for
 from releases import services
 from releases.errors import Refused
 from releases.models import Notification, Status
-from releases.readiness import readiness_for
 from tests.builders import make_approved, make_ready
 
 pytestmark = pytest.mark.django_db

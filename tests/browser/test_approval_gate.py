@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from approvals import services as approvals
+from approvals.deploy import assign_role
 from approvals.models import CREATOR_SIGNS, SignOff
 from releases import services
 from releases.models import Release, RoleAssignment, Status
@@ -51,7 +52,7 @@ def test_it_refuses_rita_approving_her_own_release_in_the_policys_words(
 
     # An administrator puts her on QA anyway: her Go is still not hers to give.
     admin = get_user_model().objects.create_superuser("ada", "ada@example.com", "x")
-    services.assign_role(release, cast.rita, "qa", by=admin)
+    assign_role(release, cast.rita, "qa", by=admin)
     rita.goto(url)
     rita.locator("#role-qa").get_by_role("button", name="Go as QA", exact=True).click()
     expect(rita.locator("#sec-signoffs")).to_contain_text(CREATOR_SIGNS)

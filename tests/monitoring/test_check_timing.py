@@ -6,11 +6,11 @@ import datetime as dt
 
 from django.utils import timezone
 
+from approvals.readiness import compute_readiness, with_readiness_data
 from monitoring import poller, services
 from monitoring.models import Check, CheckPhase
 from releases import services as release_services
 from releases.models import Phase, Release
-from releases.readiness import compute_readiness, with_readiness_data
 from tests.builders import make_deploying, make_monitoring
 from tests.monitoring.fakes import Answer, FakeProvider, add_check, check_runs, github, run_cycle
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from approvals.readiness import readiness_for
 from monitoring import services
 from monitoring.models import Check, CheckResult
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.models import ReleaseEvent
-from releases.readiness import readiness_for
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from approvals.readiness import readiness_for
 from monitoring import poller, services, tasks
 from monitoring.models import Check, CheckResult, PollerHeartbeat
 from releases import services as release_services
 from releases.models import ReleaseEvent
-from releases.readiness import readiness_for
 from tests.builders import make_cast, make_release
 from tests.monitoring.fakes import Answer, FakeProvider, add_check, check_runs, github, run_cycle
 

@@ -10,10 +10,10 @@ from rest_framework.test import APIClient
 
 from approvals import services as approvals
 from approvals.models import SignOff
+from approvals.readiness import readiness_for
 from releases import services
 from releases.errors import Refused
 from releases.models import Release
-from releases.readiness import readiness_for
 from tests.builders import make_ready, make_release
 from tests.html import client_for
 

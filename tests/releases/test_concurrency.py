@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from approvals import services as approvals
+from approvals.deploy import start_deploy
 from approvals.models import SignOff
 from releases import services
 from releases.errors import GreenlightError
@@ -60,7 +61,7 @@ def test_it_lets_one_of_deploy_and_cancel_win_and_writes_only_the_winner():
     cast = make_cast()
     release = make_approved(make_release(cast), cast)
     outcomes = race(
-        lambda: services.start_deploy(Release.objects.get(pk=release.pk), by=cast.dana),
+        lambda: start_deploy(Release.objects.get(pk=release.pk), by=cast.dana),
         lambda: services.cancel_release(
             Release.objects.get(pk=release.pk), by=cast.rita, reason="Changed our minds"
         ),
@@ -89,7 +90,7 @@ def test_it_never_starts_a_deploy_after_a_no_go_was_committed():
     release = make_approved(make_release(cast), cast)
 
     def deploy() -> Any:
-        return services.start_deploy(Release.objects.get(pk=release.pk), by=cast.dana)
+        return start_deploy(Release.objects.get(pk=release.pk), by=cast.dana)
 
     def no_go() -> Any:
         return approvals.record_sign_off(

@@ -8,11 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from approvals import services as approvals
+from approvals.deploy import start_deploy
 from monitoring import services as monitoring
 from releases import services
 from releases.errors import Refused
 from releases.models import Health, Notification, Release, Status
-from releases.review import review_facts
 from tests.builders import (
     let_release_managers_override,
     make_approved,
@@ -20,6 +20,7 @@ from tests.builders import (
     make_monitoring,
     make_release,
 )
+from workspace.review import review_facts
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +68,7 @@ class TestStandby:
     ):
         make_approved(release, cast)
         services.update_rollback_plan(release, by=cast.dana, decider=cast.paul)
-        services.start_deploy(release, by=cast.dana, override_reason="test")
+        start_deploy(release, by=cast.dana, override_reason="test")
         told = set(
             Notification.objects.filter(release=release, verb="deploy_started").values_list(
                 "user__username", flat=True
@@ -220,7 +221,7 @@ class TestReview:
         approvals.record_decision(
             release, by=cast.rita, outcome="go", override_reason="Hotfix of a hotfix"
         )
-        services.start_deploy(release, by=cast.dana)
+        start_deploy(release, by=cast.dana)
         services.roll_back(release, by=cast.rita, reason="errors")
         release.refresh_from_db()
         facts = review_facts(release)

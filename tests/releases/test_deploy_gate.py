@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from approvals import services as approvals
+from approvals.deploy import start_deploy
 from monitoring import services as monitoring
 from releases import services
 from releases.errors import NotAllowed, Refused
@@ -43,7 +44,7 @@ class TestApprovalWithdrawn:
         told = Notification.objects.get(user=cast.rita, verb="approval_withdrawn")
         assert "The Go on Payments 1.0.0 is withdrawn" in told.message
         with pytest.raises(Refused, match="Cannot start the deploy: the release is scope frozen"):
-            services.start_deploy(approved, by=cast.dana)
+            start_deploy(approved, by=cast.dana)
         assert not approved.events.filter(verb="deploy_started").exists()
 
     def test_it_pulls_the_approval_back_when_a_sign_off_is_withdrawn(self, cast, approved):
@@ -137,7 +138,7 @@ class TestReadinessAtDeploy:
         check = approved.checks.get(name="CI green")
         monitoring.record_check_result(check, status="failing", value="failure", source="api")
         with pytest.raises(Refused) as refused:
-            services.start_deploy(approved, by=cast.dana)
+            start_deploy(approved, by=cast.dana)
         assert str(refused.value).startswith(
             "Cannot start the deploy now: Check “CI green” is not passing: failing"
         )
@@ -147,8 +148,8 @@ class TestReadinessAtDeploy:
         check = approved.checks.get(name="CI green")
         monitoring.record_check_result(check, status="failing", value="failure", source="api")
         with pytest.raises(NotAllowed, match="Only a release manager can override checks"):
-            services.start_deploy(approved, by=cast.dana, override_reason="Flaky CI")
-        services.start_deploy(approved, by=cast.rita, override_reason="Flaky CI, rerun green")
+            start_deploy(approved, by=cast.dana, override_reason="Flaky CI")
+        start_deploy(approved, by=cast.rita, override_reason="Flaky CI, rerun green")
         release = Release.objects.get(pk=approved.pk)
         assert release.status == Status.DEPLOYING
         assert release.override_used
@@ -164,7 +165,7 @@ class TestReadinessAtDeploy:
         make_approved(release, cast)
         time_machine.move_to(utc(2027, 3, 2, 9, 30), tick=False)
         with pytest.raises(Refused, match="QA sign-off is stale: quinn's is stale"):
-            services.start_deploy(release, by=cast.dana)
+            start_deploy(release, by=cast.dana)
         assert status_of(release) == Status.APPROVED
 
 
@@ -178,7 +179,7 @@ class TestDeployWindow:
         make_approved(release, cast)
         time_machine.move_to(utc(2027, 2, 10, 23, 0), tick=False)
         with pytest.raises(Refused, match="the deploy window closed at Wed 10 Feb 2027 15:00 UTC"):
-            services.start_deploy(release, by=cast.dana)
+            start_deploy(release, by=cast.dana)
         assert status_of(release) == Status.APPROVED
 
     @pytest.fixture
@@ -194,7 +195,7 @@ class TestDeployWindow:
     def test_it_refuses_a_deploy_later_the_same_day(self, cast, planned, time_machine):
         time_machine.move_to(utc(2027, 2, 10, 22, 0), tick=False)  # 23:00 in Berlin
         with pytest.raises(Refused) as refused:
-            services.start_deploy(planned, by=cast.dana)
+            start_deploy(planned, by=cast.dana)
         assert str(refused.value) == (
             "Cannot start the deploy now: the deploy window closed at Wed 10 Feb 2027 15:00 "
             "Europe/Berlin. A release manager can override with a reason."
@@ -206,16 +207,16 @@ class TestDeployWindow:
     ):
         time_machine.move_to(utc(2027, 2, 10, 12, 59), tick=False)
         with pytest.raises(Refused, match="the deploy window opens at Wed 10 Feb 2027 14:00"):
-            services.start_deploy(planned, by=cast.dana)
+            start_deploy(planned, by=cast.dana)
 
     def test_it_refuses_a_deploy_at_the_minute_the_window_closes(self, cast, planned, time_machine):
         time_machine.move_to(utc(2027, 2, 10, 14, 0), tick=False)
         with pytest.raises(Refused, match="the deploy window closed"):
-            services.start_deploy(planned, by=cast.dana)
+            start_deploy(planned, by=cast.dana)
 
     def test_it_starts_a_deploy_in_the_last_minute_of_the_window(self, cast, planned, time_machine):
         time_machine.move_to(utc(2027, 2, 10, 13, 59), tick=False)
-        services.start_deploy(planned, by=cast.dana)
+        start_deploy(planned, by=cast.dana)
         assert status_of(planned) == Status.DEPLOYING
         assert not Release.objects.get(pk=planned.pk).override_used
 
@@ -224,8 +225,8 @@ class TestDeployWindow:
     ):
         time_machine.move_to(utc(2027, 2, 10, 22, 0), tick=False)
         with pytest.raises(NotAllowed, match="Only a release manager can override the deploy"):
-            services.start_deploy(planned, by=cast.dana, override_reason="Late fix")
-        services.start_deploy(planned, by=cast.rita, override_reason="Customer outage")
+            start_deploy(planned, by=cast.dana, override_reason="Late fix")
+        start_deploy(planned, by=cast.rita, override_reason="Customer outage")
         release = Release.objects.get(pk=planned.pk)
         assert release.status == Status.DEPLOYING
         assert release.override_used
@@ -239,9 +240,9 @@ class TestDeployWindow:
         approvals.update_policy(cast.project, by=cast.rita, override_deploy_window="administrators")
         time_machine.move_to(utc(2027, 2, 10, 22, 0), tick=False)
         with pytest.raises(NotAllowed, match="Only an administrator can override the deploy"):
-            services.start_deploy(planned, by=cast.rita, override_reason="Customer outage")
+            start_deploy(planned, by=cast.rita, override_reason="Customer outage")
         admin = get_user_model().objects.create_superuser("ada", "ada@example.com", "x")
-        services.start_deploy(planned, by=admin, override_reason="Customer outage")
+        start_deploy(planned, by=admin, override_reason="Customer outage")
         assert status_of(planned) == Status.DEPLOYING
 
     def test_it_shows_the_window_in_the_projects_time_zone_on_the_release_page(

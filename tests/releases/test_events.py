@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from approvals import services as approvals
+from approvals.deploy import assign_role
 from releases import services
 from releases.errors import Refused
 from releases.events import log_event
@@ -64,7 +65,7 @@ def last_pk() -> int:
         ("note", lambda c, r: services.add_note(r, by=c.quinn, text="FYI"), ["note"]),
         (
             "assign",
-            lambda c, r: services.assign_role(r, c.quinn, "dev", by=c.rita),
+            lambda c, r: assign_role(r, c.quinn, "dev", by=c.rita),
             ["role_assigned"],
         ),
         (

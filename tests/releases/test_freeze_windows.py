@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 
+from approvals.deploy import start_deploy
 from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import FreezeWindow, Notification, Release, Status
@@ -211,7 +212,7 @@ class TestDeploy:
         weekend_freeze(cast)
         time_machine.move_to(utc(2026, 1, 17, 10, 0), tick=False)  # Saturday
         with pytest.raises(Refused) as error:
-            services.start_deploy(approved, by=cast.dana)
+            start_deploy(approved, by=cast.dana)
         assert str(error.value) == (
             "Cannot start the deploy now: a freeze window is in force (Weekend freeze, every "
             "Friday 15:00 – Monday 08:00 Europe/Berlin). A release manager can override with "
@@ -222,14 +223,14 @@ class TestDeploy:
     def test_it_starts_a_deploy_outside_the_windows(self, cast, approved, time_machine):
         weekend_freeze(cast)
         time_machine.move_to(utc(2026, 1, 19, 7, 30), tick=False)  # Monday 08:30 Berlin
-        services.start_deploy(approved, by=cast.dana)
+        start_deploy(approved, by=cast.dana)
         assert Release.objects.get(pk=approved.pk).status == Status.DEPLOYING
 
     def test_it_lets_only_a_release_manager_override(self, cast, approved, time_machine):
         weekend_freeze(cast)
         time_machine.move_to(utc(2026, 1, 17, 10, 0), tick=False)
         with pytest.raises(NotAllowed, match="Only a release manager can override"):
-            services.start_deploy(approved, by=cast.dana, override_reason="Hotfix for a leak")
+            start_deploy(approved, by=cast.dana, override_reason="Hotfix for a leak")
         assert Release.objects.get(pk=approved.pk).status == Status.APPROVED
         assert not approved.events.filter(verb="deploy_started").exists()
 
@@ -243,7 +244,7 @@ class TestDeploy:
         )
         time_machine.move_to(utc(2026, 1, 17, 10, 0), tick=False)
 
-        services.start_deploy(approved, by=cast.rita, override_reason="Hotfix for a data leak")
+        start_deploy(approved, by=cast.rita, override_reason="Hotfix for a data leak")
 
         assert Release.objects.get(pk=approved.pk).status == Status.DEPLOYING
         event = approved.events.get(verb="deploy_started")
@@ -258,7 +259,7 @@ class TestDeploy:
         assert "Hotfix for a data leak" in note.message
 
     def test_it_ignores_an_override_reason_when_nothing_is_overridden(self, cast, approved):
-        services.start_deploy(approved, by=cast.dana, override_reason="habit")
+        start_deploy(approved, by=cast.dana, override_reason="habit")
         event = approved.events.get(verb="deploy_started")
         assert event.data == {}
         assert not Notification.objects.filter(verb="override_used").exists()

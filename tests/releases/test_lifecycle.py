@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from approvals import services as approvals
+from approvals.deploy import start_deploy
 from releases import services
 from releases.errors import Refused
 from releases.models import FreezeWindow, Health, Phase, Release, ScopeItem, Status
@@ -54,7 +55,7 @@ class TestAllowed:
 
     def test_it_starts_the_deploy_of_an_approved_release(self, cast, release):
         make_approved(release, cast)
-        services.start_deploy(release, by=cast.dana)
+        start_deploy(release, by=cast.dana)
         release.refresh_from_db()
         assert release.status == Status.DEPLOYING
         assert release.deploy_started_at is not None
@@ -129,7 +130,7 @@ class TestRefused:
     def test_it_refuses_to_start_the_deploy_before_approval(self, cast, release):
         services.lock_scope(release, by=cast.rita)
         with pytest.raises(Refused, match="Cannot start the deploy: the release is scope frozen"):
-            services.start_deploy(release, by=cast.dana)
+            start_deploy(release, by=cast.dana)
 
     def test_it_refuses_to_start_the_deploy_inside_a_freeze_window(self, cast, release):
         make_approved(release, cast)
@@ -141,7 +142,7 @@ class TestRefused:
             ends_at=now + dt.timedelta(hours=1),
         )
         with pytest.raises(Refused, match=r"a freeze window is in force \(Black Friday"):
-            services.start_deploy(release, by=cast.dana)
+            start_deploy(release, by=cast.dana)
         assert status_of(release) == Status.APPROVED
 
     def test_it_starts_inside_a_freeze_window_with_an_override_and_records_it(self, cast, release):
@@ -153,7 +154,7 @@ class TestRefused:
             starts_at=now - dt.timedelta(hours=1),
             ends_at=now + dt.timedelta(hours=1),
         )
-        services.start_deploy(release, by=cast.rita, override_reason="Security fix")
+        start_deploy(release, by=cast.rita, override_reason="Security fix")
         assert status_of(release) == Status.DEPLOYING
         event = release.events.get(verb="deploy_started")
         assert event.data["override_reason"] == "Security fix"
@@ -165,7 +166,7 @@ class TestRefused:
             deploy_window_start=timezone.now() + dt.timedelta(days=3)
         )
         with pytest.raises(Refused, match="the deploy window opens at"):
-            services.start_deploy(release, by=cast.dana)
+            start_deploy(release, by=cast.dana)
 
     def test_it_refuses_deploy_done_with_unticked_deployment_items(self, cast, release):
         make_deploying(release, cast)
@@ -205,7 +206,7 @@ class TestRefused:
         label = release.get_status_display().lower()
         for call in (
             lambda: services.lock_scope(release, by=cast.rita),
-            lambda: services.start_deploy(release, by=cast.rita),
+            lambda: start_deploy(release, by=cast.rita),
             lambda: services.finish_deploy(release, by=cast.rita),
             lambda: services.complete_release(release, by=cast.rita),
             lambda: services.roll_back(release, by=cast.rita, reason="x"),

@@ -8,11 +8,11 @@ import pytest
 from django.utils import timezone
 
 from approvals import services as approvals
+from approvals.readiness import compute_readiness, readiness_for, with_readiness_data
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckStatus
 from releases import services
 from releases.models import Release
-from releases.readiness import compute_readiness, readiness_for, with_readiness_data
 from tests.builders import make_ready, make_release
 
 pytestmark = pytest.mark.django_db

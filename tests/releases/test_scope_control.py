@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from approvals.deploy import assign_role
 from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification, ScopeChangeRequest, ScopeItem
@@ -121,7 +122,7 @@ class TestAcceptance:
         services.set_project_roles(cast.project, cast.rita, ["release_manager"], by=cast.rita)
         # Another release manager puts her on Product: she may not do so on her own release.
         rhea = second_release_manager(frozen, cast)
-        services.assign_role(frozen, cast.rita, "product", by=rhea)
+        assign_role(frozen, cast.rita, "product", by=rhea)
         request = ask_to_add(cast, frozen)
         services.approve_change_request(request, by=cast.rita, as_role="release_manager")
         with pytest.raises(NotAllowed, match="You already accepted this change as release manager"):

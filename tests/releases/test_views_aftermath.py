@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from approvals.deploy import start_deploy
 from monitoring.models import Check, CheckPhase
 from monitoring.services import record_check_result
 from releases import services
@@ -264,7 +265,7 @@ def test_it_lists_on_the_roster_exactly_who_the_deploy_start_notifies(cast, rele
         if f"{name}</td>" in roster or f"{name}, " in roster
     }
     assert on_roster == {"Paul", "Dana", "Devin"}
-    services.start_deploy(release, by=cast.dana, override_reason="test")
+    start_deploy(release, by=cast.dana, override_reason="test")
     notified = set(
         Notification.objects.filter(release=release, verb="deploy_started").values_list(
             "user__first_name", flat=True

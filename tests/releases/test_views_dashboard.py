@@ -10,11 +10,11 @@ from django.urls import reverse
 
 from approvals import services as approvals
 from releases import services
-from releases.dashboard import change_token
 from releases.models import Status
 from tests.builders import make_cast, make_ready, make_release
 from tests.bulk import seed_releases
 from tests.html import client_for, htmx_get
+from workspace.dashboard import change_token
 
 pytestmark = pytest.mark.django_db
 

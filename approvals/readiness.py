@@ -1,8 +1,8 @@
 """Is the release ready? Computed here and nowhere else.
 
 The dashboard, the release page, the API and the go decision all call ``compute_readiness``.
-It sits on top of the three apps (it reads sign-offs and checks), so ``releases.models`` and
-``releases.services`` never import it.
+It reads sign-offs and checks, so it lives in ``approvals``, the layer above both; the deploy
+start (``approvals.deploy``) recomputes it under the release row lock.
 
 Ready means (DESIGN.md): every required readiness checklist item ticked; every required
 pre-release check passing on this commit (pending, error, needs judgement or a result from
@@ -28,7 +28,6 @@ from releases.models import (
     Release,
     Role,
     ScopeChangeRequest,
-    ScopeItem,
 )
 
 ROLE_LABELS = dict(Role.choices)
@@ -330,8 +329,3 @@ def policy_for(project: Any) -> ApprovalPolicy:
     """The project's approval policy; a project without one is held to the defaults."""
     policy = ApprovalPolicy.objects.filter(project_id=project.pk).first()
     return policy if policy is not None else ApprovalPolicy(project=project)
-
-
-def scope_summary(release: Release) -> dict[str, int]:
-    included = [i for i in release.scope_items.all() if i.state == ScopeItem.State.INCLUDED]
-    return {"included": len(included), "late": sum(1 for i in included if i.added_after_freeze)}

@@ -2,7 +2,7 @@
 created for them, skipping one departure with a reason.
 
 Project settings pages: members read them, the project's release managers change them
-(``releases.views.settings_run``), outsiders get 404.
+(``workspace.views.settings_run``), outsiders get 404.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
+from lib.htmx import signed_in
 from releases import forms, trains
 from releases.models import Project, ReleaseTrain
 from releases.permissions import can_manage_project, get_project_for
-from releases.views import SettingsPage, settings_run, signed_in
+from workspace.views import SettingsPage, settings_run
 
 
 def skip_key(train: ReleaseTrain, day: dt.date) -> str:

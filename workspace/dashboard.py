@@ -2,8 +2,7 @@
 
 Everything here runs a fixed number of queries however many releases, items or sign-offs
 exist: the rows of a page are loaded with ``with_readiness_data`` and the "needs my action"
-lists are one query each, filtered in SQL. Like ``releases.readiness`` this module sits on top
-of the three apps.
+lists are one query each, filtered in SQL.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, RoleRequirement, SignOff
+from approvals.readiness import Readiness, compute_readiness, with_readiness_data
 from monitoring.models import Check, CheckPhase, CheckStatus
 from releases.models import (
     ACTIVE_STATUSES,
@@ -48,9 +48,8 @@ from releases.models import (
     ScopeChangeRequest,
     Status,
 )
-from releases.notifications import unread_count
+from releases.people import person_summary
 from releases.permissions import visible_projects, visible_releases
-from releases.readiness import Readiness, compute_readiness, with_readiness_data
 
 PAGE_SIZE = 25
 # The "needs my action" panel shows this many of each kind and counts the rest.
@@ -141,30 +140,6 @@ def load_rows(releases: list[Release], *, now: dt.datetime | None = None) -> lis
             )
         )
     return rows
-
-
-def person_summary(request: Any) -> dict[str, Any]:
-    """Who is signed in: projects with their roles, whether they create releases, unread
-    notifications. Two queries, once per request (the header and the page share it)."""
-    cached = getattr(request, "_greenlight_person", None)
-    if cached is not None:
-        return cached
-    user = request.user
-    projects: dict[int, dict[str, Any]] = {}
-    for membership in ProjectMembership.objects.filter(user=user).select_related("project"):
-        entry = projects.setdefault(
-            membership.project_id, {"project": membership.project, "roles": [], "manages": False}
-        )
-        entry["roles"].append(Role(membership.role).label)
-        entry["manages"] |= membership.role == Role.RELEASE_MANAGER
-    summary = {
-        "name": user.get_full_name() or user.get_username(),
-        "projects": list(projects.values()),
-        "can_create": user.is_superuser or any(e["manages"] for e in projects.values()),
-        "unread": unread_count(user),
-    }
-    request._greenlight_person = summary
-    return summary
 
 
 def filter_projects(request: Any) -> list[Project]:

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
-from releases import metrics_views, train_views, views
+from releases import metrics_views
+from workspace import train_views, views
 
 release = "releases/<int:pk>/"
 project = "projects/<slug:slug>/settings/"

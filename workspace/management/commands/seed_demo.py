@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from approvals import deploy
 from approvals import services as approvals
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
@@ -324,7 +325,7 @@ class Command(BaseCommand):
     def released(self, project: Project, users: dict[str, Any], now: dt.datetime) -> None:
         release = self.new_release(project, users, now, "2.2.0", days=0, scope=3)
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
-        services.start_deploy(release, by=users["rita"], override_reason="Demo history")
+        deploy.start_deploy(release, by=users["rita"], override_reason="Demo history")
         self.tick_all(release, users, Phase.DEPLOYMENT)
         services.finish_deploy(release, by=users["dana"])
         Release.objects.filter(pk=release.pk).update(monitoring_until=timezone.now())
@@ -340,7 +341,7 @@ class Command(BaseCommand):
     def rolled_back(self, project: Project, users: dict[str, Any], now: dt.datetime) -> None:
         release = self.new_release(project, users, now, "2.3.0", days=0, scope=5)
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
-        services.start_deploy(release, by=users["rita"], override_reason="Demo history")
+        deploy.start_deploy(release, by=users["rita"], override_reason="Demo history")
         services.roll_back(
             release,
             by=users["rita"],
@@ -350,7 +351,7 @@ class Command(BaseCommand):
     def monitoring(self, project: Project, users: dict[str, Any], now: dt.datetime) -> None:
         release = self.new_release(project, users, now, "2.3.2", days=0, scope=3)
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
-        services.start_deploy(release, by=users["rita"], override_reason="Demo history")
+        deploy.start_deploy(release, by=users["rita"], override_reason="Demo history")
         self.tick_all(release, users, Phase.DEPLOYMENT)
         services.finish_deploy(release, by=users["dana"])
 

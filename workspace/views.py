@@ -12,12 +12,9 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F
@@ -29,10 +26,13 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from approvals import deploy
+from approvals.forms import PolicyForm, RequirementsForm
+from approvals.services import ensure_policy
+from lib.htmx import signed_in
 from monitoring import forms as monitoring_forms
 from monitoring import health
-from monitoring.models import CheckPhase, RollbackTrigger
-from releases import dashboard as dash
+from monitoring.models import CheckPhase, Integration, RollbackTrigger
 from releases import forms, services
 from releases import notifications as notices
 from releases import permissions as rules
@@ -57,23 +57,9 @@ from releases.permissions import (
 )
 from releases.release_notes import render_release_notes
 from releases.templatetags.greenlight import duration
-from releases.workspace import SECTIONS, ReleasePage, load
-
-
-def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """``login_required`` that also works for htmx: a live poll or a section refresh after the
-    session expired sends the whole page to the login form instead of swapping the login form
-    into a corner of the page."""
-    page_view = login_required(view)
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.htmx and not request.user.is_authenticated:
-            back = request.htmx.current_url_abs_path or "/"
-            return HttpResponseClientRedirect(f"{reverse('login')}?{urlencode({'next': back})}")
-        return page_view(request, *args, **kwargs)
-
-    return wrapper
+from workspace import dashboard as dash
+from workspace.dashboard import release_token
+from workspace.release_page import SECTIONS, ReleasePage, load
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -312,8 +298,6 @@ def release_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
 def release_pulse(request: HttpRequest, pk: int) -> HttpResponse:
     """204 while nothing changed on the release; otherwise a fresh pulse and a refresh."""
     release, _access = get_release_for(request.user, pk)
-    from releases.dashboard import release_token
-
     token = release_token(release.pk)
     if request.GET.get("v") == token:
         return HttpResponse(status=204)
@@ -490,7 +474,7 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             else (),
             form=form,
             key="start_deploy",
-            call=lambda: services.start_deploy(
+            call=lambda: deploy.start_deploy(
                 release, by=user, override_reason=form.cleaned_data["override_reason"]
             ),
             done="Deploy started.",
@@ -818,7 +802,7 @@ def role_assign(request: HttpRequest, pk: int) -> HttpResponse:
         access=access,
         form=form,
         key="assign",
-        call=lambda: services.assign_role(
+        call=lambda: deploy.assign_role(
             release, form.cleaned_data["user"], form.cleaned_data["role"], by=request.user
         ),
         done=lambda a: f"{a.user} is now {a.get_role_display()} on this release.",
@@ -1031,10 +1015,6 @@ def settings_context(
     failed: tuple[str, Any] | None = None,
     problem: str = "",
 ) -> dict[str, Any]:
-    from approvals.forms import PolicyForm, RequirementsForm
-    from approvals.services import ensure_policy
-    from monitoring.models import Integration
-
     key, bound = failed or (None, None)
 
     def pick(name: str, make: Callable[[], Any]) -> Any:

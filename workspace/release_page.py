@@ -17,16 +17,23 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from approvals.deploy import deploy_blockers
 from approvals.forms import DecisionForm, SignOffForm
 from approvals.models import SIGNER_DECIDES, SignOff
+from approvals.readiness import (
+    compute_readiness,
+    policy_for,
+    required_roles,
+    with_readiness_data,
+)
 from monitoring import health
 from monitoring.forms import RollbackTriggerChangeForm, RollbackTriggerForm
 from monitoring.models import Check, CheckPhase, RollbackTrigger
 from releases import forms
-from releases.dashboard import release_token
 from releases.models import (
     Phase,
     Release,
+    Review,
     Role,
     RoleAssignment,
     ScopeChangeRequest,
@@ -34,14 +41,10 @@ from releases.models import (
     Status,
 )
 from releases.permissions import ReleaseAccess, get_release_for
-from releases.readiness import (
-    compute_readiness,
-    policy_for,
-    required_roles,
-    with_readiness_data,
-)
 from releases.release_notes import render_release_notes
-from releases.services import deploy_blockers, release_time_to_restore
+from releases.services import release_time_to_restore
+from workspace.dashboard import release_token
+from workspace.review import review_facts
 
 SECTIONS = (
     "header",
@@ -650,8 +653,6 @@ class ReleasePage:
 
     @cached_property
     def review(self) -> Any:
-        from releases.models import Review
-
         return (
             Review.objects.filter(release=self.release).prefetch_related("actions__owner").first()
         )
@@ -679,8 +680,6 @@ class ReleasePage:
 
     @cached_property
     def review_facts(self) -> dict[str, Any]:
-        from releases.review import review_facts
-
         return review_facts(self.release)
 
     # --- release notes ---

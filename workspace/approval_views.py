@@ -1,6 +1,6 @@
 """HTML views of the approvals flow: sign-offs, the go/no-go poll and decision, the policy.
 
-They answer like every release-page action (``releases.views.run``): the go/no-go section with
+They answer like every release-page action (``workspace.views.run``): the go/no-go section with
 htmx, a redirect back without JavaScript, and 403/409/422 with the reason when nothing changed.
 """
 
@@ -21,10 +21,11 @@ from approvals.forms import (
     WithdrawSignOffForm,
 )
 from approvals.models import Decision
+from lib.htmx import signed_in
 from releases import permissions as rules
 from releases.models import Role
 from releases.permissions import access_for, get_project_for, get_release_for
-from releases.views import run, settings_run, signed_in
+from workspace.views import run, settings_run
 
 SECTION = "signoffs"
 
