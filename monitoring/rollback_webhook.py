@@ -36,6 +36,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from lib.links import absolute
 from monitoring.crypto import decrypt_secrets, encrypt_secrets
 from monitoring.integrations.base import IntegrationError
 from monitoring.integrations.http import HttpClient
@@ -49,7 +50,7 @@ from releases import permissions as rules
 from releases import services as release_services
 from releases.events import CREDENTIALS_CHANGED, HIDDEN, log_event, log_project_event
 from releases.models import Project, ProjectEvent, ProjectEventKind, Release, RollbackPlan
-from releases.notifications import absolute, notify
+from releases.notifications import notify
 
 logger = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from releases import tasks
 from releases.models import Notification, Release
 
 
@@ -52,8 +52,6 @@ def notify(
             for user in recipients.values()
         ]
     )
-    from releases import tasks
-
     ids = [row.pk for row in rows]
     # robust=True: a broker that is down must not turn a committed change into an error page;
     # the in-app rows are there either way.
@@ -64,10 +62,6 @@ def notify(
             partial(tasks.post_to_chat.delay, release.project_id, message, url), robust=True
         )
     return rows
-
-
-def absolute(url: str) -> str:
-    return settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url
 
 
 # --- the in-app list --------------------------------------------------------------------------

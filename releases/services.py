@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from lib import outbound
 from lib.links import validate_link
+from releases import notifications as notices
 from releases import permissions as rules
 from releases import signals
 from releases.errors import NotAllowed, Refused
@@ -48,7 +49,6 @@ from releases.models import (
     Status,
     clean_commit_sha,
 )
-from releases.notifications import notify
 
 User = get_user_model()
 
@@ -585,7 +585,7 @@ def cancel_release(release: Release, *, by: Actor, reason: str) -> Release:
             stamp="cancelled_at",
             data={"reason": reason},
         )
-        notify(
+        notices.notify(
             people_on(release),
             release=release,
             verb="cancelled",
@@ -770,7 +770,7 @@ def mark_health(release: Release, health: str, *, by: Actor, reason: str) -> Rel
                 message += f" {decider.get_full_name() or decider} decides on a rollback."
             if steps:
                 message += f"\n\nRevert steps:\n{steps}"
-            notify(
+            notices.notify(
                 [*people_on(release), decider],
                 release=release,
                 verb="unhealthy",
@@ -816,7 +816,7 @@ def recommend_rollback(release: Release, *, by: Actor, reason: str) -> Release:
         steps = plan.revert_steps.strip() if plan else ""
         if steps:
             message += f"\n\nRevert steps:\n{steps}"
-        notify(recipients, release=release, verb="rollback_recommended", message=message)
+        notices.notify(recipients, release=release, verb="rollback_recommended", message=message)
     return release
 
 
@@ -848,7 +848,7 @@ def complete_release(release: Release, *, by: Actor) -> Release:
             summary="Released: the monitoring window passed healthy",
             stamp="released_at",
         )
-        notify(
+        notices.notify(
             people_on(release),
             release=release,
             verb="review_due",
@@ -880,7 +880,7 @@ def roll_back(release: Release, *, by: Actor, reason: str, automatic: bool = Fal
             data={"reason": reason, "automatic": automatic},
             extra_fields=["rollback_reason", "rollback_decided_by", "rollback_automatic"],
         )
-        notify(
+        notices.notify(
             people_on(release),
             release=release,
             verb="rolled_back",
@@ -967,7 +967,7 @@ def cancel_deploy(release: Release, *, by: Actor, detail: str = "") -> Release:
             data={"detail": detail, "started_at": started.isoformat() if started else None},
             extra_fields=["deploy_started_at"],
         )
-        notify(
+        notices.notify(
             standby_roster(release),
             release=release,
             verb="deploy_cancelled",
@@ -1264,7 +1264,7 @@ def request_scope_change(
             summary=f"Requested scope change – {request}: {reason}",
             data={"change_request": request.pk},
         )
-        notify(
+        notices.notify(
             people_on(release, roles=("product", "release_manager")),
             release=release,
             verb="change_request_waiting",
@@ -1364,7 +1364,7 @@ def approve_change_request(
             _content_changed(
                 release, reason=f"a scope change was accepted ({what})", event=event, by=by
             )
-            notify(
+            notices.notify(
                 [request.requested_by] if request.requested_by else [],
                 release=release,
                 verb="change_accepted",
@@ -1412,7 +1412,7 @@ def reject_change_request(
             summary=f"Scope change rejected – {request}: {reason}",
             data={"change_request": request.pk},
         )
-        notify(
+        notices.notify(
             [request.requested_by] if request.requested_by else [],
             release=release,
             verb="change_rejected",
@@ -1518,7 +1518,7 @@ def untick_checklist_item(item: ChecklistItem, *, by: Actor, reason: str = "") -
 
 def ask_for_go_no_go(release: Release, people: Iterable[Any]) -> None:
     """Notify people that their go/no-go is needed on the release (sent after commit)."""
-    notify(
+    notices.notify(
         people,
         release=release,
         verb="sign_off_requested",
@@ -1649,7 +1649,7 @@ def add_review_action(
             data={"review_action": action.pk},
         )
         if owner is not None:
-            notify(
+            notices.notify(
                 [owner],
                 release=release,
                 verb="review_action",

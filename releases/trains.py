@@ -18,11 +18,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from releases import notifications as notices
 from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_project_change, log_project_event
 from releases.models import Project, ProjectEventKind, Release, ReleaseTrain, Status, TrainSlot
-from releases.notifications import notify
 
 logger = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ def send_freeze_reminders(*, now: dt.datetime | None = None) -> int:
             if not claimed:
                 continue
             hours = max(1, round((release.code_freeze_at - now).total_seconds() / 3600))
-            notify(
+            notices.notify(
                 services.people_on(release),
                 release=release,
                 verb="code_freeze_soon",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from approvals import services as approvals
 from approvals.deploy import assign_role, start_deploy
+from approvals.readiness import required_roles
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
 from releases import services
@@ -147,8 +148,6 @@ def signer(release: Release, cast: Cast, role: str) -> Any:
 
 
 def sign_required(release: Release, cast: Cast, roles: tuple[str, ...] | None = None) -> None:
-    from approvals.readiness import required_roles
-
     wanted = roles or tuple(required_roles(release)[0])
     for role in wanted:
         approvals.record_sign_off(release, by=signer(release, cast, role), role=role, decision="go")

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from releases import services
-from tests.builders import Cast
+from tests.builders import Cast, make_user
 
 PRINCIPALS = (
     "rita",
@@ -43,7 +43,6 @@ def project_token(cast: Cast, name: str = "deploy-bot") -> str:
 
 def foreign_token() -> str:
     """A project token of another project, whose own release manager made it."""
-    from tests.builders import make_user
 
     owner = make_user("ursula")
     other = services.create_project(name="Shipping", slug="shipping", by=owner)

@@ -8,7 +8,13 @@ from approvals import services as approvals
 from releases import services
 from releases.models import Release, ReleaseEvent
 from tests.api.conftest import bearer, project_token
-from tests.builders import complete_rollback_plan, sign_required, tick_readiness
+from tests.builders import (
+    complete_rollback_plan,
+    make_approved,
+    make_release,
+    sign_required,
+    tick_readiness,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -98,8 +104,6 @@ def test_it_keeps_the_token_out_of_what_only_people_do(cast):
 
 
 def test_it_gates_a_pipelines_deploy_on_the_release_state(cast):
-    from tests.builders import make_approved, make_release
-
     release = make_approved(make_release(cast, "4.0.0"), cast)
     ci = bearer(project_token(cast, name="deployer"))
     url = f"/api/releases/{release.pk}/deploy-reports/"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import DataError, IntegrityError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from releases import services
 from releases.models import Release, ReleaseEvent
+from releases.rest import exception_handler
 from tests.api.conftest import bearer, project_token
 from tests.builders import make_deploying, make_monitoring, make_release
 
@@ -220,10 +222,6 @@ def test_it_bounds_the_timeline_range(cast, rita):
 
 
 def test_it_maps_a_lost_race_to_409_and_a_database_refusal_to_400():
-    from django.db import DataError, IntegrityError
-
-    from releases.rest import exception_handler
-
     race = exception_handler(IntegrityError("duplicate key value"), {})
     refusal = exception_handler(DataError("value too long"), {})
 

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckStatus, Integration
+from releases import services
 from tests.api.conftest import bearer, project_token
 
 pytestmark = pytest.mark.django_db
@@ -120,8 +121,6 @@ def test_it_accepts_only_this_projects_integrations_for_a_check(cast, release, r
 
 
 def _other_project():
-    from releases import services
-
     return services.create_project(name="Shipping", slug="shipping", by=None)
 
 

@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 import redis
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -142,8 +143,6 @@ def test_it_names_the_project_token_in_the_event_log(cast, release):
 
 
 def test_it_refuses_a_token_without_a_name(cast):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError) as caught:
         services.create_api_token(by=cast.rita, name="   ")
     assert "name" in caught.value.message_dict

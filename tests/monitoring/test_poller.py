@@ -251,8 +251,6 @@ def test_it_never_logs_or_stores_the_token(cast, release, caplog):
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_a_second_dispatcher_skips_the_rows_another_holds():
-    from tests.builders import make_cast
-
     assert connection.vendor == "postgresql"
     cast = make_cast()
     release = make_release(cast)

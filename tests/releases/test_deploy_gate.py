@@ -8,14 +8,18 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import reverse
+from rest_framework.test import APIClient
 
 from approvals import services as approvals
+from approvals import tasks
 from approvals.deploy import start_deploy
 from monitoring import services as monitoring
 from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification, Release, Status
 from tests.builders import make_approved, make_deploying, make_release
+from tests.html import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -67,8 +71,6 @@ class TestApprovalWithdrawn:
         assert approvals.withdraw_lapsed_approvals() == 0
 
     def test_it_runs_the_expiry_check_on_the_beat(self, settings):
-        from approvals import tasks
-
         entry = settings.CELERY_BEAT_SCHEDULE["withdraw-lapsed-approvals"]
         assert entry["task"] == tasks.withdraw_lapsed_approvals.name
         assert entry["schedule"] <= 60
@@ -90,10 +92,6 @@ class TestApprovalWithdrawn:
         assert "consider a rollback" in told.message
 
     def test_it_offers_only_a_no_go_on_the_page_while_the_deploy_runs(self, cast, release):
-        from django.urls import reverse
-
-        from tests.html import client_for
-
         make_deploying(release, cast)
         quinn = client_for(cast.quinn)
         page = quinn.get(release.get_absolute_url()).content.decode()
@@ -115,8 +113,6 @@ class TestApprovalWithdrawn:
 
 class TestBothDoors:
     def test_it_answers_409_to_a_deploy_after_a_no_go_in_the_api(self, cast, approved):
-        from rest_framework.test import APIClient
-
         quinn, dana = APIClient(), APIClient()
         quinn.force_login(cast.quinn)
         dana.force_login(cast.dana)
@@ -248,7 +244,6 @@ class TestDeployWindow:
     def test_it_shows_the_window_in_the_projects_time_zone_on_the_release_page(
         self, cast, planned, time_machine
     ):
-        from tests.html import client_for
 
         time_machine.move_to(utc(2027, 2, 10, 22, 0), tick=False)
         page = client_for(cast.dana).get(planned.get_absolute_url()).content.decode()

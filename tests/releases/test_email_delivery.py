@@ -8,6 +8,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.utils import timezone
 
+from config.celery import app
 from config.settings import mailers_from_url
 from releases import services, tasks
 from releases.models import Notification
@@ -19,7 +20,6 @@ pytestmark = pytest.mark.django_db
 def worker_like(monkeypatch):
     """A retry runs again at once, as a worker would run it later; a final failure stays in the
     task."""
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)
 

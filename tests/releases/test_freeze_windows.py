@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from approvals.deploy import start_deploy
 from releases import services
 from releases.errors import NotAllowed, Refused
-from releases.models import FreezeWindow, Notification, Release, Status
-from tests.builders import make_approved
+from releases.models import FreezeWindow, Notification, Project, Release, Status
+from tests.builders import make_approved, make_cast
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +190,6 @@ class TestOverlapping:
         for c in (cast, other_cast):
             weekend_freeze(c)
             black_friday(c)
-        from releases.models import Project
 
         with django_assert_max_num_queries(2):
             projects = list(Project.objects.prefetch_related("freeze_windows"))
@@ -267,6 +266,4 @@ class TestDeploy:
 
 @pytest.fixture
 def other_cast(cast):
-    from tests.builders import make_cast
-
     return make_cast("shipping")

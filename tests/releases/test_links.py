@@ -14,6 +14,7 @@ from monitoring.models import Check
 from releases import services
 from releases.models import ChecklistItem, ScopeItem
 from releases.templatetags.greenlight import link, markdown
+from tests.api.conftest import bearer, project_token
 from tests.html import client_for
 
 pytestmark = pytest.mark.django_db
@@ -139,8 +140,6 @@ def test_it_refuses_a_change_request_proposing_a_script_link(cast, release):
 
 @pytest.mark.parametrize("url", [SCRIPT, "ftp://files.example.com/run.log"])
 def test_it_answers_400_to_a_check_result_with_a_link_that_is_not_http(cast, release, url):
-    from tests.api.conftest import bearer, project_token
-
     check = release.checks.get(name="CI green")
     response = bearer(project_token(cast)).post(
         f"/api/releases/{release.pk}/checks/{check.pk}/results/",

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from approvals import services as approvals
 from approvals.models import SignOff
+from config.celery import app
 from releases import notifications, services, tasks
 from releases.models import Notification
 from tests.builders import make_release
@@ -21,7 +22,6 @@ pytestmark = pytest.mark.django_db
 def worker_like(monkeypatch):
     """Run tasks in-process the way a worker does: a retry runs again (at once here; the
     backoff delay is the worker's business) and a final failure stays in the task."""
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from releases.models import ChecklistItem, ReleaseEvent
@@ -121,8 +122,6 @@ def test_it_gives_outsiders_a_404_and_changes_nothing(cast, release):
 
 
 def test_it_rejects_a_post_without_the_csrf_token(cast, release):
-    from django.test import Client
-
     item = item_of(release, "Critical flows pass")
     client = Client(enforce_csrf_checks=True)
     client.force_login(cast.quinn)
@@ -133,8 +132,6 @@ def test_it_rejects_a_post_without_the_csrf_token(cast, release):
 
 
 def test_it_accepts_the_csrf_token_in_the_header_htmx_sends(cast, release):
-    from django.test import Client
-
     item = item_of(release, "Critical flows pass")
     client = Client(enforce_csrf_checks=True)
     client.force_login(cast.quinn)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from approvals import services as approvals
+from approvals import services as approvals_services
 from releases import services
 from releases.models import Status
 from tests.builders import make_cast, make_ready, make_release
@@ -65,10 +68,6 @@ def test_it_shows_readiness_blockers_status_chips_and_checks(cast, release):
 
 
 def test_it_shows_the_next_milestone_and_how_far_away(cast):
-    import datetime as dt
-
-    from django.utils import timezone
-
     release = make_release(cast, "3.0.0", code_freeze_at=timezone.now() + dt.timedelta(days=3))
     cells = row(dashboard(cast.rita), release)
     assert "Code freeze" in cells
@@ -206,8 +205,6 @@ def test_it_recomputes_only_the_row_of_the_release_that_changed(cast):
 
 
 def test_it_follows_a_change_of_the_approval_policy_that_logs_no_event(cast, release):
-    from approvals import services as approvals_services
-
     assert "Product: Waiting" in row(dashboard(cast.rita), release)
     approvals_services.set_role_requirement(
         cast.project, by=cast.rita, release_kind="standard", role="product", quorum=0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 
 from releases.models import Notification
@@ -14,8 +15,6 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def notes(cast, release):
-    from django.db import transaction
-
     with transaction.atomic():
         notify([cast.paul], release=release, verb="sign_off_requested", message="Sign please")
         notify([cast.paul], release=release, verb="decision", message="Go on 1.0.0")

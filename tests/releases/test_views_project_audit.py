@@ -4,6 +4,8 @@ a time in a flat number of queries; outsiders get 404."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from approvals import services as approvals
@@ -109,9 +111,6 @@ def test_it_pages_fifty_changes_at_a_time_keeping_the_filter(cast):
 
 
 def count_queries(client, url) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
     return len(captured)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -381,8 +382,6 @@ def test_it_shows_an_unhealthy_release_in_red_with_who_makes_the_call(cast, rele
 
 
 def test_it_sends_an_expired_live_refresh_to_the_login_page(release):
-    from django.test import Client
-
     pulse = reverse("release_pulse", args=[release.pk])
     page = release.get_absolute_url()
     response = Client().get(
