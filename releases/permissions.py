@@ -140,7 +140,8 @@ def visible_projects(user: Any) -> QuerySet[Project]:
 
 
 def visible_releases(user: Any, queryset: QuerySet[Release] | None = None) -> QuerySet[Release]:
-    """``Release.objects.visible_to`` that also understands project tokens.
+    """Releases of the projects the user belongs to (everything for a superuser); a project
+    token sees its project's.
 
     Membership is tested with a subquery instead of a join, so the list needs no DISTINCT and
     its plan does not grow with the number of members.
@@ -341,10 +342,6 @@ class ReleaseAccess:
     @property
     def can_resolve_risk(self) -> bool:
         return self.release.is_active and RESOLVE_RISK.allows(self)
-
-    @property
-    def can_report_check_results(self) -> bool:
-        return self.release.is_active and REPORT_CHECK_RESULTS.allows(self)
 
     @property
     def can_judge_checks(self) -> bool:
