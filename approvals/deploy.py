@@ -23,9 +23,7 @@ from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event
 from releases.models import ProjectMembership, Release, Role, RoleAssignment, Status
 from releases.notifications import notify
-from releases.services import (
-    ask_for_go_no_go,
-    freeze_windows_at,
+from releases.services.common import (
     is_release_manager,
     lock_release,
     refuse_unless,
@@ -33,6 +31,8 @@ from releases.services import (
     standby_roster,
     transition,
 )
+from releases.services.freeze_windows import freeze_windows_at
+from releases.services.roles import ask_for_go_no_go
 
 
 def withdraw_approval(

@@ -14,10 +14,10 @@ from approvals import deploy
 from approvals.readiness import compute_readiness, with_readiness_data
 from releases import permissions as rules
 from releases import serializers as s
-from releases import services as release_services
 from releases.api import ReleaseScoped, release_response
 from releases.models import Release, RoleAssignment
 from releases.rest import actor, validated
+from releases.services.roles import unassign_role
 
 
 class ReleaseReadiness(ReleaseScoped):
@@ -70,5 +70,5 @@ class AssignmentDetail(ReleaseScoped):
         release, access = self.release_and_access()
         assignment = get_object_or_404(release.assignments.select_related("user"), pk=assignment_id)
         rules.ASSIGN_ROLES.check(access)
-        release_services.unassign_role(release, assignment.user, assignment.role, by=actor(request))
+        unassign_role(release, assignment.user, assignment.role, by=actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -36,7 +36,6 @@ from approvals.readiness import (
     role_states,
     with_readiness_data,
 )
-from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.events import log_event, log_project_change, log_project_event
 from releases.models import (
@@ -50,6 +49,15 @@ from releases.models import (
     Status,
 )
 from releases.notifications import notify
+from releases.services.common import (
+    is_release_manager,
+    lock_release,
+    people_on,
+    reject_unknown_fields,
+    release_managers,
+)
+from releases.services.lifecycle import approve_release, return_to_frozen
+from releases.services.roles import ask_for_go_no_go
 
 SIGNABLE_STATUSES = (Status.FROZEN, Status.APPROVED)
 # A No-go still counts once the deploy has begun: it is recorded and the deciders hear of it
@@ -99,7 +107,7 @@ def update_policy(
     transaction, its required roles (``requirements``: release_kind, role, quorum each). The one
     way the policy changes, from the page and the API alike; field errors raise
     ``ValidationError`` and change nothing."""
-    release_services.reject_unknown_fields(changes, POLICY_FIELDS, "policy")
+    reject_unknown_fields(changes, POLICY_FIELDS, "policy")
     if changes.get("decider_role") == Role.VIEWER:
         raise ValidationError({"decider_role": "A viewer cannot record the go/no-go."})
     with transaction.atomic():
@@ -184,7 +192,7 @@ def _all_signed(states: list[RoleSignOffs]) -> bool:
 
 def _deciders(release: Release, policy: ApprovalPolicy) -> list[Any]:
     roles = {policy.decider_role, Role.RELEASE_MANAGER}
-    return release_services.people_on(release, roles=roles)
+    return people_on(release, roles=roles)
 
 
 def record_sign_off(
@@ -205,7 +213,7 @@ def record_sign_off(
     if decision == SignOff.Decision.NO_GO and not comment:
         raise ValidationError({"comment": "A No-go needs a reason."})
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         allowed = NO_GO_STATUSES if decision == SignOff.Decision.NO_GO else SIGNABLE_STATUSES
         if release.status not in allowed:
             raise Refused(
@@ -305,7 +313,7 @@ def withdraw_sign_off(release: Release, *, by: Any, role: str) -> SignOff:
     """Take back my current sign-off for a role until the deploy starts; if it carried the Go,
     the Go is withdrawn with it."""
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         if release.status not in SIGNABLE_STATUSES:
             raise Refused(
                 "Sign-offs can be withdrawn until the deploy starts; the release is "
@@ -380,7 +388,7 @@ def withdraw_lapsed_approvals(*, now: dt.datetime | None = None) -> int:
     ).values_list("pk", flat=True)
     for pk in candidates:
         with transaction.atomic():
-            release = release_services.lock_release(Release(pk=pk))
+            release = lock_release(Release(pk=pk))
             withdrawn += _withdraw_lapsed_approval(
                 release, _policy(release), by="scheduler", now=now
             )
@@ -442,11 +450,9 @@ def open_poll(release: Release, *, by: Any) -> Release:
     """Ask every required role's assignees for their go/no-go (the release manager or the
     policy's decider opens it, on a frozen release)."""
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         policy = _policy(release)
-        if not (
-            _may_decide(by, release, policy) or release_services.is_release_manager(release, by)
-        ):
+        if not (_may_decide(by, release, policy) or is_release_manager(release, by)):
             raise NotAllowed(
                 f"Only the {policy.get_decider_role_display().lower()} opens the go/no-go poll."
             )
@@ -465,7 +471,7 @@ def open_poll(release: Release, *, by: Any) -> Release:
         release.poll_opened_at = timezone.now()
         release.save(update_fields=["poll_opened_at", "updated_at"])
         roles, _ = required_roles(release)
-        people = release_services.people_on(release, roles=roles)
+        people = people_on(release, roles=roles)
         assigned = set(
             RoleAssignment.objects.filter(release=release, role__in=list(roles)).values_list(
                 "role", flat=True
@@ -481,7 +487,7 @@ def open_poll(release: Release, *, by: Any) -> Release:
             + (f"; nobody is assigned as {', '.join(nobody)}" if nobody else ""),
             data={"roles": sorted(roles), "asked": sorted(p.pk for p in people)},
         )
-        release_services.ask_for_go_no_go(release, people)
+        ask_for_go_no_go(release, people)
     return release
 
 
@@ -608,7 +614,7 @@ def record_decision(
     if outcome not in Decision.Outcome.values:
         raise ValidationError({"outcome": "Choose Go or No-go."})
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         policy = _policy(release)
         if not _may_decide(by, release, policy):
             raise NotAllowed(
@@ -696,7 +702,7 @@ def record_decision(
                     "override_categories": readiness.override_categories if overridden else [],
                 },
             )
-            release_services.approve_release(release, by=by, summary="Approved for deploy")
+            approve_release(release, by=by, summary="Approved for deploy")
         else:
             log_event(
                 release,
@@ -705,7 +711,7 @@ def record_decision(
                 summary="No-go decision recorded: " + "; ".join(notes.splitlines()),
                 data={"decision": decision.pk, "reasons": notes.splitlines()},
             )
-            release_services.return_to_frozen(
+            return_to_frozen(
                 release,
                 by=by,
                 summary="Back to frozen after the No-go: " + "; ".join(notes.splitlines()),
@@ -716,7 +722,7 @@ def record_decision(
         elif notes:
             message += ": " + "; ".join(notes.splitlines())
         notify(
-            release_services.people_on(release),
+            people_on(release),
             release=release,
             verb="override_used" if overridden else "decision",
             message=message,
@@ -762,7 +768,7 @@ def remind_release(release: Release, *, now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         due = release.go_no_go_at
         if release.status != Status.FROZEN or due is None:
             return 0
@@ -778,7 +784,7 @@ def remind_release(release: Release, *, now: dt.datetime | None = None) -> int:
             targets = _pending_people(release, missing)
         else:
             roles = [state.role for state in missing]
-            targets = dict.fromkeys(release_services.release_managers(release), roles)
+            targets = dict.fromkeys(release_managers(release), roles)
         already = set(
             Reminder.objects.filter(release=release, kind=kind, go_no_go_at=due).values_list(
                 "user_id", flat=True

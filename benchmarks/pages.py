@@ -118,7 +118,7 @@ def first_row(client: Client) -> int:
 
 def note_on(release_pk: int) -> Callable[[], None]:
     from releases.models import Release
-    from releases.services import add_note
+    from releases.services.notes import add_note
 
     release = Release.objects.get(pk=release_pk)
 

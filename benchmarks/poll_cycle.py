@@ -118,7 +118,8 @@ def build(checks: int, pairs: int, server_url: str) -> None:
 
     from monitoring import services as monitoring
     from monitoring.models import Check
-    from releases import services
+    from releases.services.projects import create_project
+    from releases.services.releases import create_release
 
     releases_per_project = pairs // PROJECTS
     per_release = checks // pairs
@@ -126,7 +127,7 @@ def build(checks: int, pairs: int, server_url: str) -> None:
     now = timezone.now()
     rows = []
     for p in range(PROJECTS):
-        project = services.create_project(name=f"Service {p}", slug=f"service-{p}", by=rita)
+        project = create_project(name=f"Service {p}", slug=f"service-{p}", by=rita)
         integration = monitoring.save_integration(
             project,
             by=rita,
@@ -137,7 +138,7 @@ def build(checks: int, pairs: int, server_url: str) -> None:
             secrets={"token": "ghp_bench"},
         )
         for r in range(releases_per_project):
-            release = services.create_release(
+            release = create_release(
                 project, by=rita, version=f"1.{r}.0", commit_sha=f"{p:04x}{r:036x}"
             )
             rows += [

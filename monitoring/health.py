@@ -4,11 +4,11 @@ While a release is deploying or monitoring, its post-release checks are its heal
 *breaches* when it is failing and has been failing for at least its hold time: the comparator
 and threshold of the check are the condition ("error rate > 2 %") and its ``hold_seconds`` the
 "for 5 min". A breach of a required post-release check, or of a check bound to a rollback
-trigger, marks the release unhealthy (``releases.services.mark_health`` tells everyone on it and
-the rollback decider, with the revert steps). Then the check's trigger acts, once per breach:
+trigger, marks the release unhealthy (``releases.services.lifecycle.mark_health`` tells everyone on
+it and the rollback decider, with the revert steps). Then the check's trigger acts, once per breach:
 
 - ``recommend``: the release carries a rollback recommendation, offered on its page as a
-  one-click rollback, and the decider is told (``releases.services.recommend_rollback``);
+  one-click rollback, and the decider is told (``releases.services.rollback.recommend_rollback``);
 - ``automatic``: Greenlight rolls the release back at once and, after commit, a task calls the
   rollback plan's webhook, signed (``monitoring.rollback_webhook``).
 
@@ -44,12 +44,14 @@ from monitoring.models import (
     TriggerMode,
 )
 from releases import permissions as rules
-from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event
 from releases.models import Health, Release, RollbackPlan, Status
 from releases.notifications import notify
 from releases.permissions import access_for, is_person
+from releases.services.common import lock_release, release_managers
+from releases.services.lifecycle import complete_release, mark_health, record_deploy_report
+from releases.services.rollback import recommend_rollback, roll_back
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +176,7 @@ def add_rollback_trigger(
         raise ValidationError(errors)
     description = description or describe_condition(check)[:200]
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         if not release.is_active:
             raise Refused(
                 f"The release is {release.get_status_display().lower()}; its rollback plan is "
@@ -222,7 +224,7 @@ def update_rollback_trigger(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         if not release.is_active:
             raise Refused(
                 f"The release is {release.get_status_display().lower()}; its rollback plan is "
@@ -251,7 +253,7 @@ def remove_rollback_trigger(trigger: RollbackTrigger, *, by: Any) -> None:
     release = trigger.release
     _require_plan_editor(by, release)
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         if not release.is_active:
             raise Refused(
                 f"The release is {release.get_status_display().lower()}; its rollback plan is "
@@ -305,7 +307,7 @@ def _act_on_breach(release: Release, check: Check, *, now: dt.datetime) -> None:
         return  # an advisory check without a trigger informs, it does not decide
     failure = _failure(check)
     if release.health != Health.UNHEALTHY:
-        release = release_services.mark_health(release, Health.UNHEALTHY, by=ACTOR, reason=failure)
+        release = mark_health(release, Health.UNHEALTHY, by=ACTOR, reason=failure)
     if trigger is None:
         return
     failing_since = check.last_changed_at or now
@@ -316,7 +318,7 @@ def _act_on_breach(release: Release, check: Check, *, now: dt.datetime) -> None:
     actor = f"Greenlight (trigger “{trigger.description}”)"[:120]
     reason = f"{trigger.description}: {failure}"
     if trigger.mode == TriggerMode.RECOMMEND:
-        release_services.recommend_rollback(release, by=actor, reason=reason)
+        recommend_rollback(release, by=actor, reason=reason)
         return
     _roll_back_automatically(release, trigger=trigger, check=check, actor=actor, reason=reason)
 
@@ -326,7 +328,7 @@ def _roll_back_automatically(
 ) -> None:
     from monitoring import rollback_webhook, tasks
 
-    release = release_services.roll_back(release, by=actor, reason=reason, automatic=True)
+    release = roll_back(release, by=actor, reason=reason, automatic=True)
     plan = RollbackPlan.objects.filter(release=release).select_related("decider").first()
     url = plan.rollback_webhook_url if plan else ""
     if not url:
@@ -384,7 +386,7 @@ def act_on_held_breaches(*, now: dt.datetime | None = None) -> int:
     for candidate in candidates:
         with transaction.atomic():
             # Release first, then the check, as every writer of checks does.
-            release = release_services.lock_release(candidate.release)
+            release = lock_release(candidate.release)
             check = Check.objects.select_for_update().get(pk=candidate.pk)
             if release.status in WATCHED_STATUSES and is_breached(check, now):
                 _act_on_breach(release, check, now=now)
@@ -400,7 +402,7 @@ def restore_health(release: Release, *, by: Any, reason: str) -> Release:
         raise ValidationError({"reason": "Say why the release is healthy again."})
     rules.RESTORE_HEALTH.check(access_for(by, release))
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         if release.status not in WATCHED_STATUSES:
             raise Refused(
                 f"Health is judged while deploying or monitoring; the release is "
@@ -422,7 +424,7 @@ def restore_health(release: Release, *, by: Any, reason: str) -> Release:
                 f"{names} {'is' if len(failing) == 1 else 'are'} still failing: the release "
                 "stays unhealthy until it passes again (or roll it back)."
             )
-        return release_services.mark_health(release, Health.HEALTHY, by=by, reason=reason)
+        return mark_health(release, Health.HEALTHY, by=by, reason=reason)
 
 
 # --- the end of the window ----------------------------------------------------------------------
@@ -474,11 +476,11 @@ def release_if_healthy(release: Release, *, by: Actor, now: dt.datetime | None =
     rules.check_person(rules.COMPLETE, by, release)
     with transaction.atomic():
         # The release lock also holds back check results: every writer of checks takes it first.
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         blockers = health_blockers(release, now=now)
         if blockers:
             raise NotHealthy(blockers)
-        return release_services.complete_release(release, by=by)
+        return complete_release(release, by=by)
 
 
 @dataclass
@@ -507,7 +509,7 @@ def close_health_windows(*, now: dt.datetime | None = None) -> WindowReport:
 
 def _tell_why_held(release: Release, blockers: list[str]) -> None:
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         if release.status != Status.MONITORING:
             return
         last = release.events.filter(verb="health_window_held").order_by("-created_at", "-pk")
@@ -523,7 +525,7 @@ def _tell_why_held(release: Release, blockers: list[str]) -> None:
             data={"blockers": blockers},
         )
         notify(
-            release_services.release_managers(release),
+            release_managers(release),
             release=release,
             verb="health_window_held",
             message=f"The monitoring window of {release} is over, but it is not released: "
@@ -606,7 +608,7 @@ def report_deploy(release: Release, *, by: str, stage: str, detail: str = "") ->
     outcome = "recorded"
     for step in stages:
         try:
-            release_services.record_deploy_report(release, by=by, stage=step, detail=detail)
+            record_deploy_report(release, by=by, stage=step, detail=detail)
         except Refused as exc:
             _deploy_report_refused(release, by=by, stage=step, detail=detail, problem=str(exc))
             outcome, reason = "refused", f"{STAGE_ACTIONS[step]} was refused: {exc}"
@@ -628,7 +630,7 @@ def _deploy_report_refused(
     release: Release, *, by: str, stage: str, detail: str, problem: str
 ) -> None:
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         log_event(
             release,
             actor=by,
@@ -637,7 +639,7 @@ def _deploy_report_refused(
             data={"stage": stage, "detail": detail},
         )
         notify(
-            release_services.release_managers(release),
+            release_managers(release),
             release=release,
             verb="deploy_report_refused",
             message=f"{by} reported the deploy of {release} {stage}, but Greenlight refused it: "

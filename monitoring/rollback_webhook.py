@@ -47,10 +47,10 @@ from monitoring.models import (
     RollbackWebhookSecret,
 )
 from releases import permissions as rules
-from releases import services as release_services
 from releases.events import CREDENTIALS_CHANGED, HIDDEN, log_event, log_project_event
 from releases.models import Project, ProjectEvent, ProjectEventKind, Release, RollbackPlan
 from releases.notifications import notify
+from releases.services.common import lock_release, release_managers
 
 logger = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ def _finish(
     problem: str = "",
 ) -> None:
     with transaction.atomic():
-        release = release_services.lock_release(call.release)
+        release = lock_release(call.release)
         done = RollbackWebhookCall.objects.filter(
             pk=call.pk, state=State.SENDING, claim=claim
         ).update(
@@ -355,7 +355,7 @@ def _finish(
 
 def _record_and_tell(call: RollbackWebhookCall, *, verb: str, summary: str, problem: str) -> None:
     with transaction.atomic():
-        release = release_services.lock_release(call.release)
+        release = lock_release(call.release)
         log_event(
             release,
             actor="Greenlight",
@@ -369,7 +369,7 @@ def _record_and_tell(call: RollbackWebhookCall, *, verb: str, summary: str, prob
 
 def tell_to_roll_back_by_hand(release: Release, plan: RollbackPlan | None, *, problem: str) -> None:
     """The rollback decider and the release managers, with the revert steps."""
-    people = [*release_services.release_managers(release)]
+    people = [*release_managers(release)]
     if plan is not None and plan.decider is not None:
         people.append(plan.decider)
     steps = plan.revert_steps.strip() if plan else ""

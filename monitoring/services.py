@@ -45,11 +45,11 @@ from monitoring.models import (
     is_http_url,
 )
 from releases import permissions as rules
-from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event, log_project_change
 from releases.models import Project, ProjectEventKind, Release, Status
 from releases.permissions import access_for
+from releases.services.common import lock_release, reject_unknown_fields
 
 logger = logging.getLogger(__name__)
 
@@ -504,7 +504,7 @@ def _validate_check(project: Project, values: dict[str, Any]) -> None:
 
 
 def _check_values(check: Check | None, fields: dict[str, Any]) -> dict[str, Any]:
-    release_services.reject_unknown_fields(fields, CHECK_FIELDS, "check")
+    reject_unknown_fields(fields, CHECK_FIELDS, "check")
     values = {name: getattr(check, name) for name in CHECK_FIELDS} if check else {}
     if check is None:
         defaults = Check()
@@ -601,7 +601,7 @@ def save_release_check(
     values = _check_values(check, fields)
     _validate_check(release.project, values)
     with transaction.atomic():
-        release = release_services.lock_release(release)
+        release = lock_release(release)
         if not release.is_active:
             raise Refused(f"The release is {release.get_status_display().lower()}.")
         now = timezone.now()
@@ -672,7 +672,7 @@ def delete_release_check(check: Check, *, by: Any) -> None:
         raise Refused("That check is a project template.")
     _require_check_editor(by, check.release)
     with transaction.atomic():
-        release = release_services.lock_release(check.release)
+        release = lock_release(check.release)
         log_event(
             release,
             actor=by,
@@ -854,7 +854,7 @@ def record_check_result(
     if check.release_id is None:
         raise Refused("This check is a project template; results belong to a release's checks.")
     with transaction.atomic():
-        release = release_services.lock_release(check.release)
+        release = lock_release(check.release)
         check = Check.objects.select_for_update().get(pk=check.pk)
         now = timezone.now()
         sha = sha or (release.commit_sha if check.phase == CheckPhase.PRE_RELEASE else "")
@@ -893,7 +893,7 @@ def record_provider_report(
     if check.release_id is None:
         raise Refused("This check is a project template; results belong to a release's checks.")
     with transaction.atomic():
-        release = release_services.lock_release(check.release)
+        release = lock_release(check.release)
         check = Check.objects.select_for_update().get(pk=check.pk)
         if not evidence.is_newer_than(Evidence.from_json(check.evidence)):
             return False
@@ -924,7 +924,7 @@ def record_rerun_request(
     if check.release_id is None:
         raise Refused("This check is a project template; results belong to a release's checks.")
     with transaction.atomic():
-        release = release_services.lock_release(check.release)
+        release = lock_release(check.release)
         check = Check.objects.select_for_update().get(pk=check.pk)
         now = timezone.now()
         known = Evidence.from_json(check.evidence)
@@ -985,7 +985,7 @@ def judge_check(check: Check, *, by: Any, passed: bool, reason: str) -> Check:
             f"The release is {check.release.get_status_display().lower()}; its checks are closed."
         )
     with transaction.atomic():
-        release = release_services.lock_release(check.release)
+        release = lock_release(check.release)
         check = Check.objects.select_for_update().get(pk=check.pk)
         if check.status != CheckStatus.NEEDS_JUDGEMENT:
             raise Refused(

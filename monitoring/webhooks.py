@@ -28,11 +28,11 @@ from monitoring.integrations.base import FAILING, NEEDS_JUDGEMENT, PASSING, PEND
 from monitoring.integrations.gitlab import STATUSES as GITLAB_STATUSES
 from monitoring.models import Check, Integration, WebhookDelivery
 from releases.models import Release, Status
-from releases.services import not_this_environment
+from releases.services.lifecycle import not_this_environment
 
 SIGNATURE_PREFIX = "sha256="
 GITHUB_OUTCOMES = {"ok": PASSING, "failed": FAILING, "running": PENDING, "unknown": NEEDS_JUDGEMENT}
-# Deploy states → the stages of ``releases.services.record_deploy_report``. Other states
+# Deploy states → the stages of ``releases.services.lifecycle.record_deploy_report``. Other states
 # (queued, pending, waiting, created, blocked…) say nothing about the release yet.
 GITHUB_DEPLOY_STAGES = {
     "in_progress": "started",

@@ -27,7 +27,6 @@ from rest_framework.views import APIView
 from releases import notifications as notices
 from releases import permissions as rules
 from releases import serializers as s
-from releases import services
 from releases.metrics import compute_metrics
 from releases.models import (
     ChecklistItem,
@@ -66,6 +65,44 @@ from releases.rest import (
     actor,
     no_input,
     validated,
+)
+from releases.services.checklists import (
+    delete_checklist_template,
+    save_checklist_template,
+    tick_checklist_item,
+    untick_checklist_item,
+)
+from releases.services.freeze_windows import delete_freeze_window, save_freeze_window
+from releases.services.lifecycle import (
+    cancel_release,
+    finish_deploy,
+    lock_scope,
+    record_deploy_report,
+)
+from releases.services.notes import add_note
+from releases.services.projects import (
+    create_project,
+    set_deploy_environments,
+    set_project_roles,
+    update_project,
+)
+from releases.services.releases import create_release, update_release
+from releases.services.review import add_review_action, complete_review_action, save_review
+from releases.services.rollback import (
+    carry_scope_forward,
+    finish_rollback,
+    roll_back,
+    update_rollback_plan,
+)
+from releases.services.scope import (
+    add_scope_item,
+    approve_change_request,
+    reject_change_request,
+    request_scope_change,
+    resolve_risk,
+    set_scope_item_state,
+    update_scope_item,
+    withdraw_change_request,
 )
 
 User = get_user_model()
@@ -108,7 +145,7 @@ class ProjectList(generics.ListAPIView):
         the ``releases.add_project`` permission (a group in the admin); project tokens never."""
         rules.CREATE_PROJECT.check(request.user)
         data = validated(s.ProjectCreateSerializer, request)
-        project = services.create_project(by=request.user, **data)
+        project = create_project(by=request.user, **data)
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -122,7 +159,7 @@ class ProjectDetail(APIView):
         project = get_project_for(request.user, slug)
         rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.ProjectUpdateSerializer, request, partial=True)
-        project = services.update_project(project, by=actor(request), **data)
+        project = update_project(project, by=actor(request), **data)
         return Response(s.ProjectSerializer(project).data)
 
 
@@ -138,7 +175,7 @@ class ProjectDeployEnvironments(APIView):
         project = get_project_for(request.user, slug)
         rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.DeployEnvironmentsSerializer, request)
-        project = services.set_deploy_environments(
+        project = set_deploy_environments(
             project, by=actor(request), mapping=data["deploy_environments"]
         )
         return Response({"deploy_environments": project.deploy_environments})
@@ -181,7 +218,7 @@ class ProjectMembers(APIView):
                 f"{person.get_username()} is already a member; set their roles with PUT "
                 f"/api/projects/{project.slug}/members/{person.pk}/."
             )
-        services.set_project_roles(project, person, data["roles"], by=actor(request))
+        set_project_roles(project, person, data["roles"], by=actor(request))
         return Response(_members(project, [person.pk])[0], status=status.HTTP_201_CREATED)
 
 
@@ -197,7 +234,7 @@ class ProjectMember(APIView):
         rules.MANAGE_PROJECT.check(request.user, project)
         person = get_object_or_404(User, pk=user_id, is_active=True)
         data = validated(s.MemberRolesSerializer, request)
-        services.set_project_roles(project, person, data["roles"], by=actor(request))
+        set_project_roles(project, person, data["roles"], by=actor(request))
         entry = _members(project, [person.pk])
         if not entry:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -217,7 +254,7 @@ class FreezeWindows(generics.ListAPIView):
         project = get_project_for(request.user, slug)
         rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.FreezeWindowSerializer, request)
-        window = services.save_freeze_window(project, by=actor(request), **data)
+        window = save_freeze_window(project, by=actor(request), **data)
         return Response(s.FreezeWindowSerializer(window).data, status=status.HTTP_201_CREATED)
 
 
@@ -236,14 +273,14 @@ class FreezeWindowDetail(APIView):
         project, window = self._load(request, slug, window_id)
         rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.FreezeWindowSerializer, request, partial=True)
-        window = services.save_freeze_window(project, by=actor(request), window=window, **data)
+        window = save_freeze_window(project, by=actor(request), window=window, **data)
         return Response(s.FreezeWindowSerializer(window).data)
 
     @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
     def delete(self, request: Request, slug: str, window_id: int) -> Response:
         project, window = self._load(request, slug, window_id)
         rules.MANAGE_PROJECT.check(request.user, project)
-        services.delete_freeze_window(window, by=actor(request))
+        delete_freeze_window(window, by=actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -266,7 +303,7 @@ class ChecklistTemplates(generics.ListAPIView):
         project = get_project_for(request.user, slug)
         rules.MANAGE_PROJECT.check(request.user, project)
         data = validated(s.ChecklistTemplateSerializer, request)
-        template = services.save_checklist_template(project, by=actor(request), **data)
+        template = save_checklist_template(project, by=actor(request), **data)
         return Response(
             s.ChecklistTemplateSerializer(template).data, status=status.HTTP_201_CREATED
         )
@@ -290,9 +327,7 @@ class ChecklistTemplateDetail(APIView):
         data = validated(
             s.ChecklistTemplateSerializer, request, partial=True, context={"template": template}
         )
-        template = services.save_checklist_template(
-            project, by=actor(request), template=template, **data
-        )
+        template = save_checklist_template(project, by=actor(request), template=template, **data)
         return Response(s.ChecklistTemplateSerializer(template).data)
 
     @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
@@ -300,7 +335,7 @@ class ChecklistTemplateDetail(APIView):
         """Future releases lose the item; existing releases keep their copies."""
         project, template = self._load(request, slug, template_id)
         rules.MANAGE_PROJECT.check(request.user, project)
-        services.delete_checklist_template(template, by=actor(request))
+        delete_checklist_template(template, by=actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -370,7 +405,7 @@ class Releases(generics.ListAPIView):
         data = validated(s.ReleaseCreateSerializer, request)
         project = get_project_for(request.user, data.pop("project"))
         rules.CREATE_RELEASE.check(request.user, project)
-        release = services.create_release(project, by=actor(request), **data)
+        release = create_release(project, by=actor(request), **data)
         return release_response(release, status.HTTP_201_CREATED)
 
 
@@ -385,7 +420,7 @@ class ReleaseDetail(ReleaseScoped):
         release, access = self.release_and_access()
         rules.EDIT_RELEASE.check(access)
         data = validated(s.ReleaseUpdateSerializer, request, partial=True)
-        return release_response(services.update_release(release, by=actor(request), **data))
+        return release_response(update_release(release, by=actor(request), **data))
 
 
 class LockScope(ReleaseScoped):
@@ -395,7 +430,7 @@ class LockScope(ReleaseScoped):
         release, access = self.release_and_access()
         rules.LOCK_SCOPE.check(access)
         no_input(request)
-        return release_response(services.lock_scope(release, by=actor(request)))
+        return release_response(lock_scope(release, by=actor(request)))
 
 
 class CancelRelease(ReleaseScoped):
@@ -404,9 +439,7 @@ class CancelRelease(ReleaseScoped):
         release, access = self.release_and_access()
         rules.CANCEL.check(access)
         data = validated(s.ReasonSerializer, request)
-        return release_response(
-            services.cancel_release(release, by=actor(request), reason=data["reason"])
-        )
+        return release_response(cancel_release(release, by=actor(request), reason=data["reason"]))
 
 
 class FinishDeploy(ReleaseScoped):
@@ -416,7 +449,7 @@ class FinishDeploy(ReleaseScoped):
         release, access = self.release_and_access()
         rules.FINISH_DEPLOY.check(access)
         no_input(request)
-        return release_response(services.finish_deploy(release, by=actor(request)))
+        return release_response(finish_deploy(release, by=actor(request)))
 
 
 class RollBack(ReleaseScoped):
@@ -425,9 +458,7 @@ class RollBack(ReleaseScoped):
         release, access = self.release_and_access()
         rules.ROLL_BACK.check(access)
         data = validated(s.ReasonSerializer, request)
-        return release_response(
-            services.roll_back(release, by=actor(request), reason=data["reason"])
-        )
+        return release_response(roll_back(release, by=actor(request), reason=data["reason"]))
 
 
 class DeployReports(ReleaseScoped):
@@ -440,7 +471,7 @@ class DeployReports(ReleaseScoped):
         data = validated(s.DeployReportSerializer, request)
         if data["override_reason"].strip():
             rules.OVERRIDE_DEPLOY_GUARDS.check(access)
-        return release_response(services.record_deploy_report(release, by=actor(request), **data))
+        return release_response(record_deploy_report(release, by=actor(request), **data))
 
 
 class FinishRollback(ReleaseScoped):
@@ -450,9 +481,7 @@ class FinishRollback(ReleaseScoped):
         release, access = self.release_and_access()
         rules.FINISH_ROLLBACK.check(access)
         data = validated(s.FinishRollbackSerializer, request)
-        return release_response(
-            services.finish_rollback(release, by=actor(request), at=data.get("at"))
-        )
+        return release_response(finish_rollback(release, by=actor(request), at=data.get("at")))
 
 
 class CarryForward(ReleaseScoped):
@@ -462,7 +491,7 @@ class CarryForward(ReleaseScoped):
         release, access = self.release_and_access()
         rules.CARRY_FORWARD.check(access)
         data = validated(s.CarryForwardSerializer, request)
-        new = services.carry_scope_forward(release, by=actor(request), **data)
+        new = carry_scope_forward(release, by=actor(request), **data)
         return release_response(new, status.HTTP_201_CREATED)
 
 
@@ -526,7 +555,7 @@ class ReleaseNotes(ReleaseScoped):
         release, access = self.release_and_access()
         rules.ADD_NOTE.check(access)
         data = validated(s.NoteSerializer, request)
-        event = services.add_note(release, by=actor(request), text=data["text"])
+        event = add_note(release, by=actor(request), text=data["text"])
         return Response(s.EventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
@@ -618,7 +647,7 @@ class ScopeItems(ReleaseScoped, generics.ListAPIView):
         release, access = self.release_and_access()
         rules.EDIT_SCOPE.check(access)
         data = validated(s.ScopeItemInputSerializer, request, context={"project": release.project})
-        item = services.add_scope_item(release, by=actor(request), **data)
+        item = add_scope_item(release, by=actor(request), **data)
         return Response(s.ScopeItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
 
@@ -644,7 +673,7 @@ class ScopeItemDetail(ScopeItemScoped):
         data = validated(
             s.ScopeItemInputSerializer, request, partial=True, context={"project": release.project}
         )
-        item = services.update_scope_item(item, by=actor(request), **data)
+        item = update_scope_item(item, by=actor(request), **data)
         return Response(s.ScopeItemSerializer(item).data)
 
 
@@ -657,7 +686,7 @@ class DeferScopeItem(ScopeItemScoped):
         _, access, item = self.item()
         rules.EDIT_SCOPE.check(access)
         no_input(request)
-        item = services.set_scope_item_state(item, self.state, by=actor(request))
+        item = set_scope_item_state(item, self.state, by=actor(request))
         return Response(s.ScopeItemSerializer(item).data)
 
 
@@ -677,7 +706,7 @@ class ResolveRisk(ScopeItemScoped):
         _, access, item = self.item()
         rules.RESOLVE_RISK.check(access)
         data = validated(s.ResolutionSerializer, request)
-        item = services.resolve_risk(item, by=actor(request), resolution=data["resolution"])
+        item = resolve_risk(item, by=actor(request), resolution=data["resolution"])
         return Response(s.ScopeItemSerializer(item).data)
 
 
@@ -712,7 +741,7 @@ class ChangeRequests(ReleaseScoped, generics.ListAPIView):
         proposal = dict(data.get("proposal") or {})
         if proposal.get("owner") is not None:
             proposal["owner"] = proposal["owner"].pk
-        change = services.request_scope_change(
+        change = request_scope_change(
             release,
             by=request.user,
             action=data["action"],
@@ -748,7 +777,7 @@ class AcceptChange(ChangeRequestScoped):
         rules.PEOPLE_ONLY.check(access)
         data = validated(s.AcceptChangeSerializer, request)
         as_role = data.get("as_role") or access.accepting_role(change)
-        change = services.approve_change_request(change, by=request.user, as_role=as_role)
+        change = approve_change_request(change, by=request.user, as_role=as_role)
         return self.respond(change)
 
 
@@ -758,7 +787,7 @@ class RejectChange(ChangeRequestScoped):
         _, access, change = self.change()
         rules.PEOPLE_ONLY.check(access)
         data = validated(s.ReasonSerializer, request)
-        change = services.reject_change_request(change, by=request.user, reason=data["reason"])
+        change = reject_change_request(change, by=request.user, reason=data["reason"])
         return self.respond(change)
 
 
@@ -769,7 +798,7 @@ class WithdrawChange(ChangeRequestScoped):
         _, access, change = self.change()
         rules.PEOPLE_ONLY.check(access)
         no_input(request)
-        change = services.withdraw_change_request(change, by=request.user)
+        change = withdraw_change_request(change, by=request.user)
         return self.respond(change)
 
 
@@ -814,9 +843,7 @@ class TickItem(ChecklistItemScoped):
         access, item = self.item()
         rules.TICK.check(access, item)
         data = validated(s.TickSerializer, request)
-        item = services.tick_checklist_item(
-            item, by=actor(request), note=data["note"], url=data["url"]
-        )
+        item = tick_checklist_item(item, by=actor(request), note=data["note"], url=data["url"])
         return Response(s.ChecklistItemSerializer(item).data)
 
 
@@ -827,7 +854,7 @@ class UntickItem(ChecklistItemScoped):
         access, item = self.item()
         rules.TICK.check(access, item)
         data = validated(s.UntickSerializer, request)
-        item = services.untick_checklist_item(item, by=actor(request), reason=data["reason"])
+        item = untick_checklist_item(item, by=actor(request), reason=data["reason"])
         return Response(s.ChecklistItemSerializer(item).data)
 
 
@@ -853,7 +880,7 @@ class RollbackPlanView(ReleaseScoped):
         data = validated(
             s.RollbackPlanSerializer, request, partial=True, context={"project": release.project}
         )
-        services.update_rollback_plan(release, by=actor(request), **data)
+        update_rollback_plan(release, by=actor(request), **data)
         return self.plan_response(release)
 
 
@@ -866,7 +893,7 @@ class ReviewActions(ReleaseScoped):
         data = validated(
             s.ReviewActionInputSerializer, request, context={"project": release.project}
         )
-        action = services.add_review_action(release, by=actor(request), **data)
+        action = add_review_action(release, by=actor(request), **data)
         return Response(s.ReviewActionSerializer(action).data, status=status.HTTP_201_CREATED)
 
 
@@ -879,7 +906,7 @@ class CompleteReviewAction(ReleaseScoped):
         )
         rules.COMPLETE_REVIEW_ACTION.check(access, action)
         no_input(request)
-        action = services.complete_review_action(action, by=actor(request))
+        action = complete_review_action(action, by=actor(request))
         return Response(s.ReviewActionSerializer(action).data)
 
 
@@ -907,7 +934,7 @@ class ReviewView(ReleaseScoped):
         release, access = self.release_and_access()
         rules.WRITE_REVIEW.check(access)
         data = validated(s.ReviewSerializer, request, partial=True)
-        services.save_review(release, by=actor(request), **data)
+        save_review(release, by=actor(request), **data)
         return self.review_response(release)
 
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from lib import outbound
 from lib.links import absolute
-from releases import trains
 from releases.models import Notification, Project
+from releases.services import trains
 
 logger = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from rest_framework.views import APIView
 
 from releases import permissions as rules
 from releases import serializers as s
-from releases import trains
 from releases.models import Project, ReleaseTrain, TrainSlot
 from releases.permissions import get_project_for
 from releases.rest import actor, validated
+from releases.services import trains
 
 
 class Trains(generics.ListAPIView):

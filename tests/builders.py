@@ -14,8 +14,13 @@ from approvals.deploy import assign_role, start_deploy
 from approvals.readiness import required_roles
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
-from releases import services
 from releases.models import ChecklistTemplate, Phase, Project, Release, Role
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import finish_deploy, lock_scope
+from releases.services.projects import create_project, set_project_roles
+from releases.services.releases import create_release
+from releases.services.rollback import update_rollback_plan
+from releases.services.scope import add_scope_item
 
 PASSWORD = "greenlight"
 
@@ -53,7 +58,7 @@ class Cast:
 
 def make_cast(slug: str = "payments") -> Cast:
     rita = make_user(f"rita{'' if slug == 'payments' else '-' + slug}", first_name="Rita")
-    project = services.create_project(name=slug.title(), slug=slug, by=rita)
+    project = create_project(name=slug.title(), slug=slug, by=rita)
     people = {"rita": rita}
     for name, role in [
         ("paul", Role.PRODUCT),
@@ -64,7 +69,7 @@ def make_cast(slug: str = "payments") -> Cast:
     ]:
         username = name if slug == "payments" else f"{name}-{slug}"
         people[name] = make_user(username, first_name=name.title())
-        services.set_project_roles(project, people[name], [role], by=rita)
+        set_project_roles(project, people[name], [role], by=rita)
     otto = make_user("otto" if slug == "payments" else f"otto-{slug}")
     for position, (phase, title, role, required) in enumerate(
         [
@@ -98,16 +103,16 @@ def make_release(
     sha: str = "a" * 40,
     **fields: Any,
 ) -> Release:
-    release = services.create_release(
+    release = create_release(
         cast.project, by=cast.rita, version=version, kind=kind, commit_sha=sha, **fields
     )
     for n in range(scope):
-        services.add_scope_item(release, by=cast.rita, title=f"Feature {n + 1}", key=f"PAY-{n + 1}")
+        add_scope_item(release, by=cast.rita, title=f"Feature {n + 1}", key=f"PAY-{n + 1}")
     return release
 
 
 def complete_rollback_plan(release: Release, cast: Cast) -> None:
-    services.update_rollback_plan(
+    update_rollback_plan(
         release,
         by=cast.dana,
         revert_steps="Redeploy the previous tag.",
@@ -120,7 +125,7 @@ def complete_rollback_plan(release: Release, cast: Cast) -> None:
 
 def tick_readiness(release: Release, cast: Cast) -> None:
     for item in release.checklist_items.filter(phase=Phase.READINESS, required=True):
-        services.tick_checklist_item(item, by=cast.by_role(item.owner_role), note="done")
+        tick_checklist_item(item, by=cast.by_role(item.owner_role), note="done")
 
 
 def pass_checks(release: Release) -> None:
@@ -135,7 +140,7 @@ def second_release_manager(release: Release, cast: Cast) -> Any:
     username = "rhea" if slug == "payments" else f"rhea-{slug}"
     User = get_user_model()
     rhea = User.objects.filter(username=username).first() or make_user(username, first_name="Rhea")
-    services.set_project_roles(cast.project, rhea, [Role.RELEASE_MANAGER], by=cast.rita)
+    set_project_roles(cast.project, rhea, [Role.RELEASE_MANAGER], by=cast.rita)
     assign_role(release, rhea, Role.RELEASE_MANAGER, by=cast.rita)
     return rhea
 
@@ -156,7 +161,7 @@ def sign_required(release: Release, cast: Cast, roles: tuple[str, ...] | None = 
 def make_ready(release: Release, cast: Cast) -> Release:
     """A frozen release with every readiness criterion met."""
     if release.status == "planning":
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     pass_checks(release)
@@ -182,8 +187,8 @@ def make_deploying(release: Release, cast: Cast) -> Release:
 def make_monitoring(release: Release, cast: Cast) -> Release:
     make_deploying(release, cast)
     for item in release.checklist_items.filter(phase=Phase.DEPLOYMENT, required=True):
-        services.tick_checklist_item(item, by=cast.dana)
-    services.finish_deploy(release, by=cast.dana)
+        tick_checklist_item(item, by=cast.dana)
+    finish_deploy(release, by=cast.dana)
     release.refresh_from_db()
     return release
 

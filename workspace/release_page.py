@@ -42,7 +42,7 @@ from releases.models import (
 )
 from releases.permissions import ReleaseAccess, get_release_for
 from releases.release_notes import render_release_notes
-from releases.services import release_time_to_restore
+from releases.services.lifecycle import release_time_to_restore
 from workspace.dashboard import release_token
 from workspace.review import review_facts
 

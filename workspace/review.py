@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from monitoring.models import CheckPhase, CheckResult, CheckStatus
 from releases.models import Release, ReleaseEvent, ScopeItem
-from releases.services import release_time_to_restore
+from releases.services.lifecycle import release_time_to_restore
 
 OVERRIDE_VERBS = ("decision_override", "deploy_started")
 

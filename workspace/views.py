@@ -33,7 +33,7 @@ from lib.htmx import signed_in
 from monitoring import forms as monitoring_forms
 from monitoring import health
 from monitoring.models import CheckPhase, Integration, RollbackTrigger
-from releases import forms, services
+from releases import forms
 from releases import notifications as notices
 from releases import permissions as rules
 from releases import timeline as tl
@@ -56,6 +56,46 @@ from releases.permissions import (
     visible_releases,
 )
 from releases.release_notes import render_release_notes
+from releases.services.checklists import (
+    TEMPLATE_FIELDS,
+    delete_checklist_template,
+    save_checklist_template,
+    tick_checklist_item,
+    untick_checklist_item,
+)
+from releases.services.freeze_windows import FREEZE_FIELDS, delete_freeze_window, save_freeze_window
+from releases.services.lifecycle import (
+    cancel_release,
+    finish_deploy,
+    lock_scope,
+    release_time_to_restore,
+)
+from releases.services.notes import add_note
+from releases.services.projects import (
+    PROJECT_FIELDS,
+    set_deploy_environments,
+    set_project_roles,
+    update_project,
+)
+from releases.services.releases import create_release, update_release
+from releases.services.review import add_review_action, complete_review_action, save_review
+from releases.services.roles import unassign_role
+from releases.services.rollback import (
+    carry_scope_forward,
+    finish_rollback,
+    roll_back,
+    update_rollback_plan,
+)
+from releases.services.scope import (
+    add_scope_item,
+    approve_change_request,
+    reject_change_request,
+    request_scope_change,
+    resolve_risk,
+    set_scope_item_state,
+    update_scope_item,
+    withdraw_change_request,
+)
 from releases.templatetags.greenlight import duration
 from workspace import dashboard as dash
 from workspace.dashboard import release_token
@@ -224,7 +264,7 @@ def release_create(request: HttpRequest) -> HttpResponse:
             data = dict(form.cleaned_data)
             project, version = data.pop("project"), data.pop("version")
             try:
-                release = services.create_release(project, by=request.user, version=version, **data)
+                release = create_release(project, by=request.user, version=version, **data)
             except ValidationError as exc:
                 forms.apply_errors(form, exc)
             else:
@@ -256,7 +296,7 @@ def release_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             changes = {n: form.cleaned_data[n] for n in names if n in form.changed_data}
             try:
-                services.update_release(release, by=request.user, **changes)
+                update_release(release, by=request.user, **changes)
             except ValidationError as exc:
                 forms.apply_errors(form, exc)
             except (Refused, NotAllowed) as exc:
@@ -441,7 +481,7 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             section="header",
             rule=rules.LOCK_SCOPE,
             access=access,
-            call=lambda: services.lock_scope(release, by=user),
+            call=lambda: lock_scope(release, by=user),
             done="Scope locked.",
         )
     if action == "cancel":
@@ -454,9 +494,7 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             access=access,
             form=form,
             key="cancel",
-            call=lambda: services.cancel_release(
-                release, by=user, reason=form.cleaned_data["reason"]
-            ),
+            call=lambda: cancel_release(release, by=user, reason=form.cleaned_data["reason"]),
             done="Release cancelled.",
         )
     if action == "start_deploy":
@@ -486,7 +524,7 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             section="header",
             rule=rules.FINISH_DEPLOY,
             access=access,
-            call=lambda: services.finish_deploy(release, by=user),
+            call=lambda: finish_deploy(release, by=user),
             done="Deploy done.",
         )
     if action == "complete":
@@ -526,7 +564,7 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             access=access,
             form=form,
             key="roll_back",
-            call=lambda: services.roll_back(release, by=user, reason=form.cleaned_data["reason"]),
+            call=lambda: roll_back(release, by=user, reason=form.cleaned_data["reason"]),
             done="Rolled back.",
         )
     if action == "finish_rollback":
@@ -539,9 +577,7 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             access=access,
             form=form,
             key="finish_rollback",
-            call=lambda: services.finish_rollback(
-                release, by=user, at=form.cleaned_data["finished_at"]
-            ),
+            call=lambda: finish_rollback(release, by=user, at=form.cleaned_data["finished_at"]),
             done=_restored,
         )
     if action == "carry_forward":
@@ -554,7 +590,7 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             access=access,
             form=form,
             key="carry_forward",
-            call=lambda: services.carry_scope_forward(
+            call=lambda: carry_scope_forward(
                 release, by=user, version=form.cleaned_data["version"]
             ),
             done=lambda new: f"Release {new.version} created with the scope of {release.version}.",
@@ -564,7 +600,7 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 def _restored(release: Release) -> str:
-    restore = services.release_time_to_restore(release)
+    restore = release_time_to_restore(release)
     if restore is None:
         return "Rollback finished."
     return f"Rollback finished: service restored {duration(restore)} after the failure."
@@ -590,7 +626,7 @@ def scope_add(request: HttpRequest, pk: int) -> HttpResponse:
         access=access,
         form=form,
         key="scope-new",
-        call=lambda: services.add_scope_item(release, by=request.user, **form.cleaned_data),
+        call=lambda: add_scope_item(release, by=request.user, **form.cleaned_data),
         done=lambda item: f"Added “{item.title}”.",
     )
 
@@ -609,7 +645,7 @@ def scope_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         access=access,
         form=form,
         key=f"scope-{item.pk}",
-        call=lambda: services.update_scope_item(item, by=request.user, **form.cleaned_data),
+        call=lambda: update_scope_item(item, by=request.user, **form.cleaned_data),
         done=lambda saved: f"Saved “{saved.title}”.",
     )
 
@@ -629,7 +665,7 @@ def scope_state(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         section="scope",
         rule=rules.EDIT_SCOPE,
         access=access,
-        call=lambda: services.set_scope_item_state(item, state, by=request.user),
+        call=lambda: set_scope_item_state(item, state, by=request.user),
         done=lambda saved: f"{verb} “{saved.title}”.",
     )
 
@@ -648,7 +684,7 @@ def risk_resolve(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         access=access,
         form=form,
         key=f"resolve-{item.pk}",
-        call=lambda: services.resolve_risk(item, by=request.user, **form.cleaned_data),
+        call=lambda: resolve_risk(item, by=request.user, **form.cleaned_data),
         done="Risk resolved.",
     )
 
@@ -666,9 +702,7 @@ def change_request_new(request: HttpRequest, pk: int) -> HttpResponse:
         access=access,
         form=form,
         key="change-request",
-        call=lambda: services.request_scope_change(
-            release, by=request.user, **form.service_kwargs()
-        ),
+        call=lambda: request_scope_change(release, by=request.user, **form.service_kwargs()),
         done="Change requested: Product and the release manager decide.",
     )
 
@@ -689,7 +723,7 @@ def change_request_accept(request: HttpRequest, pk: int, request_pk: int) -> Htt
         section="scope",
         rule=None,
         access=access,
-        call=lambda: services.approve_change_request(change, by=request.user, as_role=role),
+        call=lambda: approve_change_request(change, by=request.user, as_role=role),
         done=lambda decided: (
             "Accepted and applied."
             if decided.state == ScopeChangeRequest.State.ACCEPTED
@@ -712,7 +746,7 @@ def change_request_reject(request: HttpRequest, pk: int, request_pk: int) -> Htt
         access=access,
         form=form,
         key=f"reject-{change.pk}",
-        call=lambda: services.reject_change_request(
+        call=lambda: reject_change_request(
             change, by=request.user, reason=form.cleaned_data["reason"]
         ),
         done="Change rejected.",
@@ -730,7 +764,7 @@ def change_request_withdraw(request: HttpRequest, pk: int, request_pk: int) -> H
         section="scope",
         rule=None,
         access=access,
-        call=lambda: services.withdraw_change_request(change, by=request.user),
+        call=lambda: withdraw_change_request(change, by=request.user),
         done="Request withdrawn.",
     )
 
@@ -757,7 +791,7 @@ def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         subject=(item,),
         form=form,
         key=f"tick-{item.pk}",
-        call=lambda: services.tick_checklist_item(
+        call=lambda: tick_checklist_item(
             item, by=request.user, note=form.cleaned_data["note"], url=form.cleaned_data["url"]
         ),
         done=lambda ticked: f"Ticked “{ticked.title}”.",
@@ -779,7 +813,7 @@ def checklist_untick(request: HttpRequest, pk: int, item_pk: int) -> HttpRespons
         subject=(item,),
         form=form,
         key=f"untick-{item.pk}",
-        call=lambda: services.untick_checklist_item(
+        call=lambda: untick_checklist_item(
             item, by=request.user, reason=form.cleaned_data["reason"]
         ),
         done=lambda unticked: f"Unticked “{unticked.title}”.",
@@ -822,7 +856,7 @@ def role_unassign(request: HttpRequest, pk: int) -> HttpResponse:
         access=access,
         form=form,
         key="assign",
-        call=lambda: services.unassign_role(
+        call=lambda: unassign_role(
             release, form.cleaned_data["user"], form.cleaned_data["role"], by=request.user
         ),
         done="Role removed.",
@@ -851,7 +885,7 @@ def rollback_plan(request: HttpRequest, pk: int) -> HttpResponse:
         access=access,
         form=form,
         key="rollback",
-        call=lambda: services.update_rollback_plan(release, by=request.user, **form.cleaned_data),
+        call=lambda: update_rollback_plan(release, by=request.user, **form.cleaned_data),
         done=saved,
     )
 
@@ -947,7 +981,7 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
         access=access,
         form=form,
         key="note",
-        call=lambda: services.add_note(release, by=request.user, text=form.cleaned_data["text"]),
+        call=lambda: add_note(release, by=request.user, text=form.cleaned_data["text"]),
         done="Note added.",
     )
 
@@ -965,7 +999,7 @@ def review_save(request: HttpRequest, pk: int) -> HttpResponse:
         access=access,
         form=form,
         key="review",
-        call=lambda: services.save_review(release, by=request.user, **form.cleaned_data),
+        call=lambda: save_review(release, by=request.user, **form.cleaned_data),
         done="Review saved.",
     )
 
@@ -983,7 +1017,7 @@ def review_action_add(request: HttpRequest, pk: int) -> HttpResponse:
         access=access,
         form=form,
         key="review-action",
-        call=lambda: services.add_review_action(release, by=request.user, **form.cleaned_data),
+        call=lambda: add_review_action(release, by=request.user, **form.cleaned_data),
         done=lambda action: f"Action added: {action.description}",
     )
 
@@ -1000,7 +1034,7 @@ def review_action_done(request: HttpRequest, pk: int, action_pk: int) -> HttpRes
         rule=rules.COMPLETE_REVIEW_ACTION,
         access=access,
         subject=(action,),
-        call=lambda: services.complete_review_action(action, by=request.user),
+        call=lambda: complete_review_action(action, by=request.user),
         done=lambda done: f"Done: {done.description}",
     )
 
@@ -1192,10 +1226,10 @@ def project_update(request: HttpRequest, slug: str) -> HttpResponse:
         anchor="details",
         form=form,
         key="project",
-        call=lambda: services.update_project(
+        call=lambda: update_project(
             project,
             by=request.user,
-            **{name: form.cleaned_data[name] for name in services.PROJECT_FIELDS},
+            **{name: form.cleaned_data[name] for name in PROJECT_FIELDS},
         ),
         done="Project saved.",
     )
@@ -1212,7 +1246,7 @@ def environments_save(request: HttpRequest, slug: str) -> HttpResponse:
         anchor="environments",
         form=form,
         key="environments",
-        call=lambda: services.set_deploy_environments(
+        call=lambda: set_deploy_environments(
             project, by=request.user, mapping=form.cleaned_data["deploy_environments"]
         ),
         done="Deploy environments saved.",
@@ -1231,7 +1265,7 @@ def member_save(request: HttpRequest, slug: str, user_pk: int) -> HttpResponse:
         anchor="members",
         form=form,
         key=f"member-{member.pk}",
-        call=lambda: services.set_project_roles(
+        call=lambda: set_project_roles(
             project, member, form.cleaned_data["roles"], by=request.user
         ),
         done=lambda _: (
@@ -1253,7 +1287,7 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
         anchor="members",
         form=form,
         key="member-new",
-        call=lambda: services.set_project_roles(
+        call=lambda: set_project_roles(
             project,
             form.cleaned_data["username"],
             form.cleaned_data["roles"],
@@ -1280,11 +1314,11 @@ def template_save(request: HttpRequest, slug: str, template_pk: int | None = Non
         anchor="checklists",
         form=form,
         key=f"template-{template_pk}" if template else "template-new",
-        call=lambda: services.save_checklist_template(
+        call=lambda: save_checklist_template(
             project,
             by=request.user,
             template=template,
-            **{name: form.cleaned_data[name] for name in services.TEMPLATE_FIELDS},
+            **{name: form.cleaned_data[name] for name in TEMPLATE_FIELDS},
         ),
         done=lambda saved: f"Saved “{saved.title}”.",
     )
@@ -1299,7 +1333,7 @@ def template_delete(request: HttpRequest, slug: str, template_pk: int) -> HttpRe
         request,
         project,
         anchor="checklists",
-        call=lambda: services.delete_checklist_template(template, by=request.user),
+        call=lambda: delete_checklist_template(template, by=request.user),
         done=f"Removed “{template.title}” from future releases.",
     )
 
@@ -1315,10 +1349,10 @@ def freeze_add(request: HttpRequest, slug: str) -> HttpResponse:
         anchor="freeze",
         form=form,
         key="window-new",
-        call=lambda: services.save_freeze_window(
+        call=lambda: save_freeze_window(
             project,
             by=request.user,
-            **{name: form.cleaned_data[name] for name in services.FREEZE_FIELDS},
+            **{name: form.cleaned_data[name] for name in FREEZE_FIELDS},
         ),
         done=lambda window: f"Freeze window “{window.reason}” saved.",
     )
@@ -1333,6 +1367,6 @@ def freeze_delete(request: HttpRequest, slug: str, window_pk: int) -> HttpRespon
         request,
         project,
         anchor="freeze",
-        call=lambda: services.delete_freeze_window(window, by=request.user),
+        call=lambda: delete_freeze_window(window, by=request.user),
         done=f"Freeze window “{window.reason}” removed.",
     )

@@ -8,7 +8,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from releases import services
+from releases.services.projects import create_project
+from releases.services.tokens import create_api_token
 from tests.builders import Cast, make_user
 
 PRINCIPALS = (
@@ -37,7 +38,7 @@ def bearer(secret: str) -> APIClient:
 
 
 def project_token(cast: Cast, name: str = "deploy-bot") -> str:
-    _, secret = services.create_api_token(by=cast.rita, name=name, project=cast.project)
+    _, secret = create_api_token(by=cast.rita, name=name, project=cast.project)
     return secret
 
 
@@ -45,8 +46,8 @@ def foreign_token() -> str:
     """A project token of another project, whose own release manager made it."""
 
     owner = make_user("ursula")
-    other = services.create_project(name="Shipping", slug="shipping", by=owner)
-    _, secret = services.create_api_token(by=owner, name="shipping-ci", project=other)
+    other = create_project(name="Shipping", slug="shipping", by=owner)
+    _, secret = create_api_token(by=owner, name="shipping-ci", project=other)
     return secret
 
 

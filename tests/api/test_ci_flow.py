@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from approvals import services as approvals
-from releases import services
 from releases.models import Release, ReleaseEvent
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import lock_scope
 from tests.api.conftest import bearer, project_token
 from tests.builders import (
     complete_rollback_plan,
@@ -57,7 +58,7 @@ def test_it_runs_a_release_from_ci_with_only_a_project_token(cast):
 
     # The people do their part in the browser…
     release = Release.objects.get(pk=release_id)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     sign_required(release, cast)
@@ -119,7 +120,7 @@ def test_it_gates_a_pipelines_deploy_on_the_release_state(cast):
     assert "Smoke test in production" in early.json()["detail"]
 
     smoke = release.checklist_items.get(title="Smoke test in production")
-    services.tick_checklist_item(smoke, by=cast.dana, note="green")
+    tick_checklist_item(smoke, by=cast.dana, note="green")
     finished = ci.post(url, {"stage": "finished"})
     failed = ci.post(url, {"stage": "failed", "detail": "5xx above 2 %"})
 

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from monitoring import services as monitoring
 from monitoring.models import Check, RollbackTrigger
-from releases import services
 from releases.models import Release
+from releases.services.rollback import update_rollback_plan
 from tests.api.conftest import bearer, project_token
 from tests.builders import make_monitoring, make_release
 
@@ -31,7 +31,7 @@ def signed_in(user) -> APIClient:
 def watched(cast, release) -> Release:
     """In its monitoring window; Paul (Product) makes the rollback call."""
     make_monitoring(release, cast)
-    services.update_rollback_plan(release, by=cast.rita, decider=cast.paul)
+    update_rollback_plan(release, by=cast.rita, decider=cast.paul)
     return release
 
 

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckStatus, Integration
-from releases import services
+from releases.services.projects import create_project
 from tests.api.conftest import bearer, project_token
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +121,7 @@ def test_it_accepts_only_this_projects_integrations_for_a_check(cast, release, r
 
 
 def _other_project():
-    return services.create_project(name="Shipping", slug="shipping", by=None)
+    return create_project(name="Shipping", slug="shipping", by=None)
 
 
 def test_it_lets_a_person_judge_a_check_that_needs_judgement(cast, release):

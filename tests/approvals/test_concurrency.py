@@ -11,9 +11,9 @@ from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import Decision, SignOff
 from approvals.readiness import readiness_for
-from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification, Release
+from releases.services.lifecycle import lock_scope
 from tests.builders import (
     complete_rollback_plan,
     make_cast,
@@ -34,7 +34,7 @@ def fresh(release: Release) -> Release:
 def test_it_keeps_one_current_sign_off_per_person_and_role_under_twenty_requests():
     cast = make_cast()
     release = make_release(cast)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     pass_checks(release)

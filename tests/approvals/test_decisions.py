@@ -12,9 +12,14 @@ from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import Decision
 from monitoring import services as monitoring
-from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification, Release, Status
+from releases.services.checklists import untick_checklist_item
+from releases.services.lifecycle import lock_scope
+from releases.services.projects import set_project_roles
+from releases.services.releases import update_release
+from releases.services.roles import unassign_role
+from releases.services.scope import approve_change_request, request_scope_change
 from tests.builders import (
     let_release_managers_override,
     make_approved,
@@ -33,10 +38,10 @@ def status_of(release: Release) -> str:
 class TestPoll:
     def test_it_asks_every_assignee_of_every_required_role(self, cast):
         second_qa = make_user("quentin")
-        services.set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
+        set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
         release = make_release(cast, "2.0.0", kind="hotfix")
         assign_role(release, second_qa, "devops", by=cast.rita)
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
 
         approvals.open_poll(release, by=cast.rita)
 
@@ -54,9 +59,9 @@ class TestPoll:
 
     def test_it_asks_both_qa_leads_on_a_major_release(self, cast):
         second_qa = make_user("quentin")
-        services.set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
+        set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
         release = make_release(cast, "2.0.0", kind="major")
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         approvals.open_poll(release, by=cast.rita)
         asked = set(
             Notification.objects.filter(verb="sign_off_requested").values_list(
@@ -66,16 +71,16 @@ class TestPoll:
         assert asked == {"rita", "paul", "quinn", "quentin", "dana", "devin"}
 
     def test_it_says_when_a_required_role_has_nobody_to_ask(self, cast, release):
-        services.unassign_role(release, cast.paul, "product", by=cast.rita)
-        services.lock_scope(release, by=cast.rita)
+        unassign_role(release, cast.paul, "product", by=cast.rita)
+        lock_scope(release, by=cast.rita)
         approvals.open_poll(release, by=cast.rita)
         assert "nobody is assigned as Product" in release.events.get(verb="poll_opened").summary
 
     def test_someone_assigned_a_required_role_while_it_is_open_is_asked_too(self, cast):
         release = make_release(cast, "2.0.0", kind="hotfix")
-        services.unassign_role(release, cast.dana, "devops", by=cast.rita)
+        unassign_role(release, cast.dana, "devops", by=cast.rita)
         assign_role(release, cast.quinn, "dev", by=cast.rita)
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         approvals.open_poll(release, by=cast.rita)
 
         def asked() -> set[str]:
@@ -93,21 +98,21 @@ class TestPoll:
         assert asked() == {"devin", "quinn", "dana"}
 
     def test_assigning_before_the_poll_opens_asks_nobody_yet(self, cast, release):
-        services.unassign_role(release, cast.dana, "devops", by=cast.rita)
+        unassign_role(release, cast.dana, "devops", by=cast.rita)
         assign_role(release, cast.dana, "devops", by=cast.rita)
         assert not Notification.objects.filter(verb="sign_off_requested").exists()
 
     def test_it_opens_the_poll_once_on_a_frozen_release_only(self, cast, release):
         with pytest.raises(Refused, match="whose scope is locked; it is planning"):
             approvals.open_poll(release, by=cast.rita)
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         approvals.open_poll(release, by=cast.rita)
         with pytest.raises(Refused, match="already open"):
             approvals.open_poll(release, by=cast.rita)
         assert release.events.filter(verb="poll_opened").count() == 1
 
     def test_it_lets_only_the_decider_open_the_poll(self, cast, release):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         with pytest.raises(NotAllowed, match="Only the release manager opens"):
             approvals.open_poll(release, by=cast.quinn)
         assert not Notification.objects.filter(verb="sign_off_requested").exists()
@@ -134,7 +139,7 @@ class TestDecision:
         assert not Decision.objects.exists()
 
     def test_it_refuses_a_go_on_a_release_that_is_not_ready(self, cast, release):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         with pytest.raises(Refused, match="A Go now needs an override with a reason"):
             approvals.record_decision(release, by=cast.rita, outcome="go", override_reason="  ")
         assert not Decision.objects.exists()
@@ -142,7 +147,7 @@ class TestDecision:
 
     def test_it_records_an_override_and_flags_the_release_for_good(self, cast, release):
         let_release_managers_override(cast, "sign_offs")
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         decision = approvals.record_decision(
             release, by=cast.rita, outcome="go", override_reason="CEO demo tomorrow"
         )
@@ -160,7 +165,7 @@ class TestDecision:
 
         # The commit changes, the release goes back to frozen, is made ready and approved
         # properly: the earlier override stays visible.
-        services.update_release(release, by=cast.dana, commit_sha="b" * 40)
+        update_release(release, by=cast.dana, commit_sha="b" * 40)
         make_ready(release, cast)
         approvals.record_decision(release, by=cast.rita, outcome="go")
         release.refresh_from_db()
@@ -248,13 +253,13 @@ class TestSnapshot:
         assert exported == recorded
 
         # Change everything the snapshot describes.
-        request = services.request_scope_change(
+        request = request_scope_change(
             release, by=cast.devin, action="add", reason="Ask", proposal={"title": "Late item"}
         )
-        services.approve_change_request(request, by=cast.paul, as_role="product")
-        services.approve_change_request(request, by=cast.rita, as_role="release_manager")
-        services.update_release(release, by=cast.dana, commit_sha="c" * 40, environment="eu")
-        services.untick_checklist_item(
+        approve_change_request(request, by=cast.paul, as_role="product")
+        approve_change_request(request, by=cast.rita, as_role="release_manager")
+        update_release(release, by=cast.dana, commit_sha="c" * 40, environment="eu")
+        untick_checklist_item(
             release.checklist_items.get(title="Critical flows pass"), by=cast.quinn
         )
         monitoring.record_check_result(

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from approvals import services as approvals
-from releases import services
 from releases.models import ReleaseEvent
+from releases.services.lifecycle import lock_scope
+from releases.services.releases import update_release
+from releases.services.scope import (
+    approve_change_request,
+    reject_change_request,
+    request_scope_change,
+    withdraw_change_request,
+)
 from tests.builders import (
     complete_rollback_plan,
     let_release_managers_override,
@@ -30,7 +37,7 @@ def last_pk() -> int:
 
 
 def test_it_logs_sign_offs_withdrawals_and_the_moment_they_are_complete(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     pass_checks(release)
@@ -60,7 +67,7 @@ def test_it_logs_sign_offs_withdrawals_and_the_moment_they_are_complete(cast, re
 def test_it_logs_stale_marking_after_the_change_that_caused_it(cast, release):
     make_ready(release, cast)
     before = last_pk()
-    services.update_release(release, by=cast.dana, commit_sha="b" * 40)
+    update_release(release, by=cast.dana, commit_sha="b" * 40)
     assert log_since(release, before) == [
         ("release_updated", "Dana"),
         ("sign_offs_stale", "Dana"),
@@ -90,21 +97,21 @@ def test_it_logs_a_go_a_no_go_and_an_override(cast, release):
 
 
 def test_it_logs_every_step_of_change_requests(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     before = last_pk()
-    first = services.request_scope_change(
+    first = request_scope_change(
         release, by=cast.devin, action="add", reason="Ask", proposal={"title": "A"}
     )
-    services.approve_change_request(first, by=cast.rita, as_role="release_manager")
-    services.approve_change_request(first, by=cast.paul, as_role="product")
-    second = services.request_scope_change(
+    approve_change_request(first, by=cast.rita, as_role="release_manager")
+    approve_change_request(first, by=cast.paul, as_role="product")
+    second = request_scope_change(
         release, by=cast.devin, action="add", reason="Ask", proposal={"title": "B"}
     )
-    services.reject_change_request(second, by=cast.paul, reason="Later")
-    third = services.request_scope_change(
+    reject_change_request(second, by=cast.paul, reason="Later")
+    third = request_scope_change(
         release, by=cast.quinn, action="add", reason="Ask", proposal={"title": "C"}
     )
-    services.withdraw_change_request(third, by=cast.quinn)
+    withdraw_change_request(third, by=cast.quinn)
     assert log_since(release, before) == [
         ("change_requested", "Devin"),
         ("change_approved", "Rita"),

@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import CREATOR_SIGNS, SIGNER_DECIDES, ApprovalPolicy
-from releases import services
 from releases.errors import NotAllowed
 from releases.models import Release, RoleAssignment, Status
+from releases.services.lifecycle import lock_scope
 from tests.builders import make_ready, make_release, second_release_manager
 from tests.html import client_for
 
@@ -34,7 +34,7 @@ def admin(db):
 
 @pytest.fixture
 def frozen(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 

@@ -14,9 +14,10 @@ from rest_framework.test import APIClient
 from approvals import services as approvals
 from approvals.deploy import start_deploy
 from monitoring import services as monitoring
-from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Release, Status
+from releases.services.freeze_windows import save_freeze_window
+from releases.services.lifecycle import lock_scope
 from tests.builders import (
     complete_rollback_plan,
     make_approved,
@@ -38,7 +39,7 @@ def admin(db):
 
 @pytest.fixture
 def frozen(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 
@@ -173,7 +174,7 @@ class TestChecksAndFreezes:
         approved = make_approved(release, cast)
         approvals.update_policy(cast.project, by=cast.rita, override_freeze="nobody")
         now = dt.datetime.now(dt.UTC)
-        services.save_freeze_window(
+        save_freeze_window(
             cast.project,
             by=cast.rita,
             reason="Black Friday",

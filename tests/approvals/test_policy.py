@@ -9,8 +9,9 @@ from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy
 from approvals.readiness import readiness_for, required_roles
-from releases import services
 from releases.errors import NotAllowed, Refused
+from releases.services.lifecycle import lock_scope
+from releases.services.projects import set_project_roles
 from tests.builders import make_ready, make_release, make_user
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def test_it_requires_the_roles_of_the_release_kind(cast):
 
 def test_it_needs_two_qa_go_sign_offs_on_a_major_release(cast):
     second_qa = make_user("quentin")
-    services.set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
+    set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
     release = make_release(cast, "2.0.0", kind="major")
     make_ready(release, cast)  # everyone signs once: one QA Go
 
@@ -113,7 +114,7 @@ def test_it_refuses_a_bad_policy_with_a_field_error_and_keeps_the_old_one(cast, 
 
 def test_it_keeps_one_person_to_one_role_by_default(cast, release):
     assign_role(release, cast.quinn, "dev", by=cast.rita)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
     with pytest.raises(NotAllowed, match="You already signed as QA"):
         approvals.record_sign_off(release, by=cast.quinn, role="dev", decision="go")
@@ -123,7 +124,7 @@ def test_it_keeps_one_person_to_one_role_by_default(cast, release):
 def test_it_lets_one_person_sign_two_roles_when_the_project_allows_it(cast, release):
     approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=False)
     assign_role(release, cast.quinn, "dev", by=cast.rita)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
     approvals.record_sign_off(release, by=cast.quinn, role="dev", decision="go")
     assert set(release.sign_offs.current().values_list("role", flat=True)) == {"qa", "dev"}
@@ -131,7 +132,7 @@ def test_it_lets_one_person_sign_two_roles_when_the_project_allows_it(cast, rele
 
 def test_it_frees_the_other_role_once_my_sign_off_is_withdrawn(cast, release):
     assign_role(release, cast.quinn, "dev", by=cast.rita)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
     approvals.withdraw_sign_off(release, by=cast.quinn, role="qa")
     approvals.record_sign_off(release, by=cast.quinn, role="dev", decision="go")

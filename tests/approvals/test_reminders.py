@@ -11,8 +11,9 @@ from django.conf import settings
 from approvals import services as approvals
 from approvals import tasks
 from approvals.models import Reminder
-from releases import services
 from releases.models import Notification
+from releases.services.lifecycle import lock_scope
+from releases.services.releases import update_release
 from tests.builders import let_release_managers_override, make_ready, make_release
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +50,7 @@ def escalated() -> list[str]:
 def planned(cast, time_machine):
     at(time_machine, -dt.timedelta(days=3))
     release = make_release(cast, go_no_go_at=GO_NO_GO)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     approvals.open_poll(release, by=cast.rita)
     approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
     return release
@@ -100,7 +101,7 @@ def test_it_follows_the_policy_reminder_time(cast, planned, time_machine):
 def test_it_reminds_someone_whose_sign_off_went_stale(cast, planned, time_machine):
     at(time_machine, -dt.timedelta(hours=20))
     tick()
-    services.update_release(planned, by=cast.dana, commit_sha="b" * 40)
+    update_release(planned, by=cast.dana, commit_sha="b" * 40)
     at(time_machine, -dt.timedelta(hours=19))
     assert tick() == 1
     assert reminded() == ["dana", "devin", "paul", "quinn"]
@@ -157,7 +158,7 @@ def test_it_reminds_again_for_a_new_go_no_go_time(cast, planned, time_machine):
     at(time_machine, -dt.timedelta(hours=2))
     tick()
     later = GO_NO_GO + dt.timedelta(days=2)
-    services.update_release(planned, by=cast.rita, go_no_go_at=later)
+    update_release(planned, by=cast.rita, go_no_go_at=later)
     at(time_machine, dt.timedelta(hours=1))
     assert tick() == 0  # the old time passed, but it is not the go/no-go any more
     time_machine.move_to(later - dt.timedelta(hours=2), tick=False)

@@ -12,9 +12,10 @@ from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import SignOff
 from approvals.readiness import readiness_for
-from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification
+from releases.services.lifecycle import lock_scope
+from releases.services.roles import unassign_role
 from tests.builders import make_deploying, make_ready, sign_required
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def frozen(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 
@@ -60,7 +61,7 @@ def test_it_only_lets_people_assigned_the_role_sign_for_it(cast, frozen, who):
 
 
 def test_it_follows_the_release_assignments_not_the_project_roles(cast, frozen):
-    services.unassign_role(frozen, cast.quinn, "qa", by=cast.rita)
+    unassign_role(frozen, cast.quinn, "qa", by=cast.rita)
     with pytest.raises(NotAllowed):
         approvals.record_sign_off(frozen, by=cast.quinn, role="qa", decision="go")
     assign_role(frozen, cast.devin, "qa", by=cast.rita)

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import CREATOR_SIGNS, SignOff
-from releases import services
 from releases.models import Release, RoleAssignment, Status
+from releases.services.lifecycle import lock_scope
 from tests.builders import (
     complete_rollback_plan,
     make_cast,
@@ -31,7 +31,7 @@ def cast(transactional_db):
 @pytest.fixture
 def release(cast):
     release = make_release(cast, "3.0.0")
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 

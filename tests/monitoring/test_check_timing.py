@@ -9,8 +9,11 @@ from django.utils import timezone
 from approvals.readiness import compute_readiness, with_readiness_data
 from monitoring import poller, services
 from monitoring.models import Check, CheckPhase
-from releases import services as release_services
 from releases.models import Phase, Release
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import finish_deploy
+from releases.services.releases import update_release
+from releases.services.rollback import roll_back
 from tests.builders import make_deploying, make_monitoring
 from tests.monitoring.fakes import Answer, FakeProvider, add_check, check_runs, github, run_cycle
 
@@ -68,8 +71,8 @@ def test_post_release_checks_start_when_the_release_enters_monitoring(cast, rele
         assert Check.objects.get(pk=post.pk).next_poll_at is None
 
         for item in release.checklist_items.filter(phase=Phase.DEPLOYMENT):
-            release_services.tick_checklist_item(item, by=cast.dana)
-        release_services.finish_deploy(release, by=cast.dana)
+            tick_checklist_item(item, by=cast.dana)
+        finish_deploy(release, by=cast.dana)
         post.refresh_from_db()
         assert post.started_at is not None
         assert post.next_poll_at == post.started_at + 60 * SECONDS
@@ -87,7 +90,7 @@ def test_checks_stop_when_the_release_is_over(cast, release):
     make_monitoring(release, cast)
     assert Check.objects.get(pk=check.pk).next_poll_at is not None
 
-    release_services.roll_back(release, by=cast.rita, reason="Error rate")
+    roll_back(release, by=cast.rita, reason="Error rate")
 
     assert Check.objects.get(pk=check.pk).next_poll_at is None
     assert poller.claim_due_checks(now=timezone.now() + dt.timedelta(days=1)).checks == 0
@@ -176,7 +179,7 @@ def test_a_new_commit_starts_the_timing_again(cast, release):
         check.refresh_from_db()
         assert check.first_passed_at is not None
 
-        release_services.update_release(release, by=cast.rita, commit_sha="c" * 40)
+        update_release(release, by=cast.rita, commit_sha="c" * 40)
 
     check.refresh_from_db()
     assert check.first_passed_at is None

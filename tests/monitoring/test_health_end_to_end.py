@@ -16,9 +16,9 @@ from config.celery import app
 from monitoring import health, rollback_webhook, tasks
 from monitoring import services as monitoring
 from monitoring.models import Check, RollbackWebhookCall
-from releases import services
 from releases.errors import Refused
 from releases.models import Health, Notification, Release, Status
+from releases.services.rollback import update_rollback_plan
 from tests.builders import make_cast, make_monitoring, make_release
 from tests.local_servers import WebhookServer, serving
 from tests.processes import wait_for
@@ -92,9 +92,9 @@ def test_a_breach_recommends_or_starts_the_rollback_and_a_recovery_is_released(
     )
     with serving(WebhookServer([200])) as hook:
         recommended = make_monitoring(make_release(cast, "1.0.0"), cast)
-        services.update_rollback_plan(recommended, by=cast.dana, decider=cast.paul)
+        update_rollback_plan(recommended, by=cast.dana, decider=cast.paul)
         automatic = make_monitoring(make_release(cast, "1.1.0"), cast)
-        services.update_rollback_plan(
+        update_rollback_plan(
             automatic, by=cast.dana, decider=cast.paul, rollback_webhook_url=hook.url
         )
         checks = [

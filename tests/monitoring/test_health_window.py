@@ -13,9 +13,10 @@ from django.utils import timezone
 from monitoring import health, tasks
 from monitoring import services as monitoring
 from monitoring.models import Check, RollbackTrigger
-from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Health, Notification, Release, ReleaseEvent, Status
+from releases.services.lifecycle import mark_health
+from releases.services.rollback import roll_back, update_rollback_plan
 from tests.builders import make_approved, make_deploying, make_monitoring, make_release
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +57,7 @@ def notified(verb: str) -> set[str]:
 def watched(cast, release) -> Release:
     """In monitoring, the rollback plan naming paul (Product) as decider."""
     make_monitoring(release, cast)
-    services.update_rollback_plan(release, by=cast.rita, decider=cast.paul)
+    update_rollback_plan(release, by=cast.rita, decider=cast.paul)
     return release
 
 
@@ -114,7 +115,7 @@ class TestTriggers:
         with pytest.raises(ValidationError) as error:
             health.add_rollback_trigger(watched, by=cast.dana, check=check, mode="automatic")
         assert "set its URL first" in error.value.message_dict["mode"][0]
-        services.update_rollback_plan(watched, by=cast.dana, rollback_webhook_url=HOOK)
+        update_rollback_plan(watched, by=cast.dana, rollback_webhook_url=HOOK)
         trigger = health.add_rollback_trigger(watched, by=cast.dana, check=check, mode="automatic")
         assert trigger.mode == "automatic"
 
@@ -141,7 +142,7 @@ class TestTriggers:
         assert RollbackTrigger.objects.get().description == "Checkout error rate ≥ 0.02"
 
     def test_it_changes_and_removes_a_trigger_on_the_record(self, cast, watched):
-        services.update_rollback_plan(watched, by=cast.dana, rollback_webhook_url=HOOK)
+        update_rollback_plan(watched, by=cast.dana, rollback_webhook_url=HOOK)
         check = health_check(watched, cast)
         trigger = health.add_rollback_trigger(watched, by=cast.dana, check=check, mode="recommend")
         health.update_rollback_trigger(
@@ -162,7 +163,7 @@ class TestTriggers:
         check = health_check(watched, cast)
         latency = health_check(watched, cast, "Latency")
         trigger = health.add_rollback_trigger(watched, by=cast.dana, check=check, mode="recommend")
-        services.roll_back(watched, by=cast.rita, reason="errors")
+        roll_back(watched, by=cast.rita, reason="errors")
         with pytest.raises(Refused, match="its rollback plan is part of the record now"):
             health.add_rollback_trigger(watched, by=cast.rita, check=latency, mode="recommend")
         with pytest.raises(Refused, match="its rollback plan is part of the record now"):
@@ -307,7 +308,7 @@ class TestRecommendedRollback:
         check = health_check(watched, cast)
         health.add_rollback_trigger(watched, by=cast.dana, check=check, mode="recommend")
         report(check, "failing", "0.08")
-        services.roll_back(watched, by=cast.paul, reason=fresh(watched).rollback_recommendation)
+        roll_back(watched, by=cast.paul, reason=fresh(watched).rollback_recommendation)
         release = fresh(watched)
         assert release.status == Status.ROLLED_BACK
         assert release.rollback_decided_by == cast.paul
@@ -324,7 +325,7 @@ class TestRestoringHealth:
         assert fresh(watched).health == Health.UNHEALTHY
 
     def test_it_needs_a_reason_and_the_right_person(self, cast, watched):
-        services.mark_health(watched, Health.UNHEALTHY, by="CI", reason="deploy step failed")
+        mark_health(watched, Health.UNHEALTHY, by="CI", reason="deploy step failed")
         with pytest.raises(ValidationError):
             health.restore_health(watched, by=cast.rita, reason=" ")
         with pytest.raises(NotAllowed):

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from approvals.readiness import readiness_for
 from monitoring import services
 from monitoring.models import Check, CheckResult
-from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.models import ReleaseEvent
+from releases.services.releases import update_release
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_a_definite_result_replaces_a_judgement(cast, undecided):
 def test_a_judgement_is_about_one_commit(cast, release, undecided):
     services.judge_check(undecided, by=cast.rita, passed=True, reason="Checked by hand.")
 
-    release_services.update_release(release, by=cast.rita, commit_sha="d" * 40)
+    update_release(release, by=cast.rita, commit_sha="d" * 40)
 
     blockers = [b.message for b in readiness_for(release).blockers if "CI green" in b.message]
     assert blockers

@@ -15,8 +15,8 @@ from django.utils import timezone
 from approvals.readiness import readiness_for
 from monitoring import poller, services, tasks
 from monitoring.models import Check, CheckResult, PollerHeartbeat
-from releases import services as release_services
 from releases.models import ReleaseEvent
+from releases.services.releases import update_release
 from tests.builders import make_cast, make_release
 from tests.monitoring.fakes import Answer, FakeProvider, add_check, check_runs, github, run_cycle
 
@@ -176,7 +176,7 @@ def test_a_new_commit_voids_a_fetch_in_flight(cast, release):
     with FakeProvider(green) as api:
         check = add_check(release, github(cast, api.url), cast.rita)
         [claim] = poller.claim_due_checks().claims
-        release_services.update_release(release, by=cast.rita, commit_sha=SHA_B)
+        update_release(release, by=cast.rita, commit_sha=SHA_B)
 
         assert poller.poll_group(claim.check_ids, claim.token) == 0
 

@@ -18,9 +18,9 @@ from django.utils import timezone
 from monitoring import health, rollback_webhook, tasks
 from monitoring import services as monitoring
 from monitoring.models import RollbackWebhookCall
-from releases import services
 from releases.errors import NotAllowed
 from releases.models import Health, Notification, Release, Status
+from releases.services.rollback import roll_back, update_rollback_plan
 from tests.builders import make_monitoring
 from tests.local_servers import WebhookServer, serving
 from tests.monitoring.fakes import Answer, FakeProvider
@@ -34,9 +34,7 @@ State = RollbackWebhookCall.State
 def arm(release: Release, cast, url: str) -> object:
     """Monitoring, paul deciding, and an automatic trigger on the error-rate check."""
     make_monitoring(release, cast)
-    services.update_rollback_plan(
-        release, by=cast.dana, decider=cast.paul, rollback_webhook_url=url
-    )
+    update_rollback_plan(release, by=cast.dana, decider=cast.paul, rollback_webhook_url=url)
     check = monitoring.save_release_check(
         release,
         by=cast.dana,
@@ -272,7 +270,7 @@ def test_without_a_webhook_the_rollback_is_recorded_and_people_are_told(
     cast, release, django_capture_on_commit_callbacks
 ):
     check = arm(release, cast, "https://ci.example.com/rollback")
-    services.update_rollback_plan(release, by=cast.dana, rollback_webhook_url="")
+    update_rollback_plan(release, by=cast.dana, rollback_webhook_url="")
     with django_capture_on_commit_callbacks(execute=True):
         breach(check)
     release.refresh_from_db()
@@ -305,7 +303,7 @@ def test_only_release_managers_see_or_rotate_the_secret(cast):
 def test_two_tasks_delivering_at_the_same_moment_call_once(cast, release):
     with FakeProvider(lambda seen: Answer(status=200, body={}, delay=1.0)) as hook:
         make_monitoring(release, cast)
-        services.roll_back(release, by="Greenlight", reason="errors", automatic=True)
+        roll_back(release, by="Greenlight", reason="errors", automatic=True)
         call = rollback_webhook.prepare_call(
             release, trigger=None, check=None, url=hook.url, actor="Greenlight", reason="errors"
         )

@@ -12,9 +12,9 @@ from django.db import connection
 from approvals import services as approvals
 from approvals.deploy import start_deploy
 from approvals.models import SignOff
-from releases import services
 from releases.errors import GreenlightError
 from releases.models import Release, ReleaseEvent, Status
+from releases.services.lifecycle import cancel_release, lock_scope
 from tests.builders import make_approved, make_cast, make_release
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -46,8 +46,8 @@ def test_it_lets_one_of_two_scope_locks_win():
     cast = make_cast()
     release = make_release(cast)
     outcomes = race(
-        lambda: services.lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
-        lambda: services.lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
+        lambda: lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
+        lambda: lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
     )
     refusals = [o for o in outcomes if isinstance(o, GreenlightError)]
     wins = [o for o in outcomes if isinstance(o, Release)]
@@ -62,7 +62,7 @@ def test_it_lets_one_of_deploy_and_cancel_win_and_writes_only_the_winner():
     release = make_approved(make_release(cast), cast)
     outcomes = race(
         lambda: start_deploy(Release.objects.get(pk=release.pk), by=cast.dana),
-        lambda: services.cancel_release(
+        lambda: cancel_release(
             Release.objects.get(pk=release.pk), by=cast.rita, reason="Changed our minds"
         ),
     )

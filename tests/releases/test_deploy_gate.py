@@ -15,9 +15,10 @@ from approvals import services as approvals
 from approvals import tasks
 from approvals.deploy import start_deploy
 from monitoring import services as monitoring
-from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Notification, Release, Status
+from releases.services.projects import update_project
+from releases.services.releases import update_release
 from tests.builders import make_approved, make_deploying, make_release
 from tests.html import client_for
 
@@ -77,7 +78,7 @@ class TestApprovalWithdrawn:
 
     def test_it_pulls_the_approval_back_when_a_first_commit_stales_the_sign_offs(self, cast):
         release = make_approved(make_release(cast, sha=""), cast)
-        services.update_release(release, by=cast.dana, commit_sha="C0FFEE1")
+        update_release(release, by=cast.dana, commit_sha="C0FFEE1")
         assert status_of(release) == Status.FROZEN
         assert release.events.filter(verb="approval_withdrawn").exists()
 
@@ -180,7 +181,7 @@ class TestDeployWindow:
 
     @pytest.fixture
     def planned(self, cast):
-        services.update_project(cast.project, by=cast.rita, time_zone="Europe/Berlin")
+        update_project(cast.project, by=cast.rita, time_zone="Europe/Berlin")
         release = make_release(
             cast,
             deploy_window_start=utc(2027, 2, 10, 13, 0),  # 14:00 in Berlin

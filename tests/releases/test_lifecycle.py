@@ -10,9 +10,17 @@ from django.utils import timezone
 
 from approvals import services as approvals
 from approvals.deploy import start_deploy
-from releases import services
 from releases.errors import Refused
 from releases.models import FreezeWindow, Health, Phase, Release, ScopeItem, Status
+from releases.services.lifecycle import (
+    cancel_release,
+    complete_release,
+    finish_deploy,
+    lock_scope,
+    mark_health,
+)
+from releases.services.rollback import roll_back
+from releases.services.scope import add_scope_item, request_scope_change
 from tests.builders import (
     make_approved,
     make_deploying,
@@ -30,7 +38,7 @@ def status_of(release: Release) -> str:
 
 class TestAllowed:
     def test_it_locks_scope_from_planning(self, cast, release):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         release.refresh_from_db()
         assert release.status == Status.FROZEN
         assert release.frozen_at is not None
@@ -74,7 +82,7 @@ class TestAllowed:
         Release.objects.filter(pk=release.pk).update(
             monitoring_until=timezone.now() - dt.timedelta(seconds=1)
         )
-        services.complete_release(release, by=cast.rita)
+        complete_release(release, by=cast.rita)
         release.refresh_from_db()
         assert release.status == Status.RELEASED
         assert release.released_at is not None
@@ -82,7 +90,7 @@ class TestAllowed:
     @pytest.mark.parametrize("stage", ["deploying", "monitoring"])
     def test_it_rolls_back_from_deploying_or_monitoring(self, cast, release, stage):
         {"deploying": make_deploying, "monitoring": make_monitoring}[stage](release, cast)
-        services.roll_back(release, by=cast.rita, reason="Error rate 4 %")
+        roll_back(release, by=cast.rita, reason="Error rate 4 %")
         release.refresh_from_db()
         assert release.status == Status.ROLLED_BACK
         assert release.rolled_back_at is not None
@@ -90,10 +98,10 @@ class TestAllowed:
     @pytest.mark.parametrize("stage", ["planning", "frozen", "approved"])
     def test_it_cancels_before_the_deploy(self, cast, release, stage):
         if stage == "frozen":
-            services.lock_scope(release, by=cast.rita)
+            lock_scope(release, by=cast.rita)
         elif stage == "approved":
             make_approved(release, cast)
-        services.cancel_release(release, by=cast.rita, reason="Merged into 2.0")
+        cancel_release(release, by=cast.rita, reason="Merged into 2.0")
         release.refresh_from_db()
         assert release.status == Status.CANCELLED
         assert release.cancelled_at is not None
@@ -103,13 +111,13 @@ class TestRefused:
     def test_it_refuses_to_lock_an_empty_scope(self, cast):
         release = make_release(cast, scope=0)
         with pytest.raises(Refused, match=r"it is empty\. Add at least one scope item first"):
-            services.lock_scope(release, by=cast.rita)
+            lock_scope(release, by=cast.rita)
         assert status_of(release) == Status.PLANNING
 
     def test_it_refuses_to_lock_scope_twice(self, cast, release):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         with pytest.raises(Refused, match="Cannot lock the scope: the release is scope frozen"):
-            services.lock_scope(release, by=cast.rita)
+            lock_scope(release, by=cast.rita)
 
     def test_it_refuses_a_go_on_a_planning_release(self, cast, release):
         with pytest.raises(
@@ -118,7 +126,7 @@ class TestRefused:
             approvals.record_decision(release, by=cast.rita, outcome="go")
 
     def test_it_refuses_a_go_when_not_ready_and_names_the_blockers(self, cast, release):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         with pytest.raises(Refused) as refused:
             approvals.record_decision(release, by=cast.rita, outcome="go")
         message = str(refused.value)
@@ -128,7 +136,7 @@ class TestRefused:
         assert status_of(release) == Status.FROZEN
 
     def test_it_refuses_to_start_the_deploy_before_approval(self, cast, release):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         with pytest.raises(Refused, match="Cannot start the deploy: the release is scope frozen"):
             start_deploy(release, by=cast.dana)
 
@@ -174,30 +182,30 @@ class TestRefused:
             Refused,
             match="1 required deployment checklist item is not ticked: Smoke test in production",
         ):
-            services.finish_deploy(release, by=cast.dana)
+            finish_deploy(release, by=cast.dana)
         assert status_of(release) == Status.DEPLOYING
 
     def test_it_refuses_to_release_before_the_window_ends(self, cast, release):
         make_monitoring(release, cast)
         with pytest.raises(Refused, match=r"the monitoring window has .* left"):
-            services.complete_release(release, by=cast.rita)
+            complete_release(release, by=cast.rita)
 
     def test_it_refuses_to_release_an_unhealthy_release(self, cast, release):
         make_monitoring(release, cast)
-        services.mark_health(release, Health.UNHEALTHY, by="poller", reason="error rate 5 %")
+        mark_health(release, Health.UNHEALTHY, by="poller", reason="error rate 5 %")
         Release.objects.filter(pk=release.pk).update(monitoring_until=timezone.now())
         with pytest.raises(Refused, match="it is unhealthy"):
-            services.complete_release(release, by=cast.rita)
+            complete_release(release, by=cast.rita)
 
     def test_it_refuses_to_roll_back_a_release_that_was_never_deployed(self, cast, release):
         make_approved(release, cast)
         with pytest.raises(Refused, match="Cannot roll back: the release is approved"):
-            services.roll_back(release, by=cast.rita, reason="Nervous")
+            roll_back(release, by=cast.rita, reason="Nervous")
 
     def test_it_refuses_to_cancel_a_deploying_release(self, cast, release):
         make_deploying(release, cast)
         with pytest.raises(Refused, match="roll it back instead"):
-            services.cancel_release(release, by=cast.rita, reason="Oops")
+            cancel_release(release, by=cast.rita, reason="Oops")
 
     @pytest.mark.parametrize("final", ["released", "rolled_back", "cancelled"])
     def test_it_refuses_every_transition_from_a_finished_release(self, cast, release, final):
@@ -205,12 +213,12 @@ class TestRefused:
         release.refresh_from_db()
         label = release.get_status_display().lower()
         for call in (
-            lambda: services.lock_scope(release, by=cast.rita),
+            lambda: lock_scope(release, by=cast.rita),
             lambda: start_deploy(release, by=cast.rita),
-            lambda: services.finish_deploy(release, by=cast.rita),
-            lambda: services.complete_release(release, by=cast.rita),
-            lambda: services.roll_back(release, by=cast.rita, reason="x"),
-            lambda: services.cancel_release(release, by=cast.rita, reason="x"),
+            lambda: finish_deploy(release, by=cast.rita),
+            lambda: complete_release(release, by=cast.rita),
+            lambda: roll_back(release, by=cast.rita, reason="x"),
+            lambda: cancel_release(release, by=cast.rita, reason="x"),
         ):
             with pytest.raises(Refused, match=f"the release is {label}"):
                 call()
@@ -218,26 +226,26 @@ class TestRefused:
 
     def test_it_requires_a_reason_to_cancel(self, cast, release):
         with pytest.raises(ValidationError):
-            services.cancel_release(release, by=cast.rita, reason="  ")
+            cancel_release(release, by=cast.rita, reason="  ")
         assert status_of(release) == Status.PLANNING
 
     def test_it_refuses_direct_scope_edits_after_the_lock(self, cast, release):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         with pytest.raises(Refused, match="The scope is locked: request a change instead"):
-            services.add_scope_item(release, by=cast.rita, title="Sneaky")
+            add_scope_item(release, by=cast.rita, title="Sneaky")
         assert not ScopeItem.objects.filter(title="Sneaky").exists()
 
     def test_it_refuses_to_lock_scope_with_open_change_requests(self, cast, release):
         # Change requests only exist after a lock; simulate a stale one left open.
-        services.lock_scope(release, by=cast.rita)
-        services.request_scope_change(
+        lock_scope(release, by=cast.rita)
+        request_scope_change(
             release, by=cast.devin, action="add", reason="Needed", proposal={"title": "X"}
         )
         Release.objects.filter(pk=release.pk).update(status=Status.PLANNING)
         with pytest.raises(
             Refused, match=r"Cannot lock the scope: 1 change request is still open\."
         ):
-            services.lock_scope(release, by=cast.rita)
+            lock_scope(release, by=cast.rita)
 
 
 def test_it_marks_the_phase_of_deployment_items(cast, release):

@@ -10,8 +10,10 @@ from django.core.exceptions import ValidationError
 from approvals import services as approvals
 from approvals.models import SignOff
 from config.celery import app
-from releases import notifications, services, tasks
+from releases import notifications, tasks
 from releases.models import Notification
+from releases.services.lifecycle import lock_scope
+from releases.services.projects import update_project
 from tests.builders import make_release
 from tests.local_servers import SmtpServer, WebhookServer, closed_port, serving
 
@@ -28,12 +30,12 @@ def worker_like(monkeypatch):
 
 @pytest.fixture
 def frozen(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 
 def use_chat(cast, url: str) -> None:
-    services.update_project(cast.project, by=cast.rita, slack_webhook_url=url)
+    update_project(cast.project, by=cast.rita, slack_webhook_url=url)
 
 
 def use_smtp(settings, port: int) -> None:

@@ -11,8 +11,16 @@ from approvals import services as approvals
 from approvals.readiness import compute_readiness, readiness_for, with_readiness_data
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckStatus
-from releases import services
 from releases.models import Release
+from releases.services.checklists import tick_checklist_item, untick_checklist_item
+from releases.services.releases import update_release
+from releases.services.rollback import update_rollback_plan
+from releases.services.scope import (
+    add_scope_item,
+    reject_change_request,
+    request_scope_change,
+    resolve_risk,
+)
 from tests.builders import make_ready, make_release
 
 pytestmark = pytest.mark.django_db
@@ -52,9 +60,9 @@ def test_it_lists_every_blocker_of_a_new_release(cast, release):
 def test_it_blocks_on_unticked_required_items_and_clears_when_ticked(cast, release):
     make_ready(release, cast)
     item = release.checklist_items.get(title="Critical flows pass")
-    services.untick_checklist_item(item, by=cast.quinn, reason="Flaky on Safari")
+    untick_checklist_item(item, by=cast.quinn, reason="Flaky on Safari")
     assert "1 required checklist item is not ticked: Critical flows pass" in messages(release)
-    services.tick_checklist_item(item, by=cast.quinn, note="Fixed")
+    tick_checklist_item(item, by=cast.quinn, note="Fixed")
     assert "checklist" not in kinds(release)
 
 
@@ -105,15 +113,15 @@ def test_it_waits_for_a_passing_check_to_hold(cast, release):
 
 def test_it_blocks_until_the_rollback_plan_is_complete(cast, release):
     make_ready(release, cast)
-    services.update_rollback_plan(release, by=cast.dana, triggers="")
+    update_rollback_plan(release, by=cast.dana, triggers="")
     assert "The rollback plan is missing what triggers a rollback" in messages(release)
-    services.update_rollback_plan(release, by=cast.dana, triggers="p95 > 800 ms")
+    update_rollback_plan(release, by=cast.dana, triggers="p95 > 800 ms")
     assert "rollback_plan" not in kinds(release)
 
 
 def test_it_requires_a_rehearsal_for_major_releases(cast):
     release = make_release(cast, "2.0.0", kind="major")
-    services.update_rollback_plan(
+    update_rollback_plan(
         release,
         by=cast.dana,
         revert_steps="Revert",
@@ -126,22 +134,22 @@ def test_it_requires_a_rehearsal_for_major_releases(cast):
 
 def test_it_blocks_on_an_open_blocker_risk_until_resolved(cast):
     release = make_release(cast)
-    risk = services.add_scope_item(
+    risk = add_scope_item(
         release, by=cast.rita, title="Vault migration", kind="risk", risk="blocker"
     )
     make_ready(release, cast)
     assert messages(release) == ["Open blocker risk: Vault migration"]
-    services.resolve_risk(risk, by=cast.rita, resolution="Dry run on a prod copy passed")
+    resolve_risk(risk, by=cast.rita, resolution="Dry run on a prod copy passed")
     assert readiness_for(release).ready
 
 
 def test_it_blocks_while_a_scope_change_waits(cast, release):
     make_ready(release, cast)
-    request = services.request_scope_change(
+    request = request_scope_change(
         release, by=cast.devin, action="add", reason="Tiny", proposal={"title": "Receipt tweak"}
     )
     assert "1 scope change request is waiting for a decision" in messages(release)
-    services.reject_change_request(request, by=cast.paul, reason="Next release")
+    reject_change_request(request, by=cast.paul, reason="Next release")
     assert readiness_for(release).ready
 
 
@@ -161,7 +169,7 @@ def test_it_blocks_on_a_no_go_with_the_reason(cast, release):
 
 def test_it_blocks_on_a_stale_sign_off_and_says_why(cast, release):
     make_ready(release, cast)
-    services.update_release(release, by=cast.rita, commit_sha="c" * 40)
+    update_release(release, by=cast.rita, commit_sha="c" * 40)
     texts = messages(release)
     assert any(
         t.startswith("Product sign-off is stale: paul's is stale (the commit changed")

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 
 from approvals import services as approvals
 from approvals.models import ApprovalPolicy
-from releases import services
 from releases.models import Project
+from releases.services.projects import update_project
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("field", ["monitoring_minutes_standard", "monitoring_minutes_hotfix"])
 def test_it_refuses_a_monitoring_window_longer_than_a_week(cast, field):
     with pytest.raises(ValidationError) as error:
-        services.update_project(cast.project, by=cast.rita, **{field: 10**9})
+        update_project(cast.project, by=cast.rita, **{field: 10**9})
     assert field in error.value.message_dict
     assert getattr(Project.objects.get(pk=cast.project.pk), field) < 10**9
 

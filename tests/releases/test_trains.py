@@ -9,9 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from releases import tasks, trains
+from releases import tasks
 from releases.errors import Refused
 from releases.models import Notification, Release, ReleaseTrain, Status, TrainSlot
+from releases.services import trains
 from tests.builders import make_cast
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,11 @@ from django.utils import timezone
 from approvals.deploy import start_deploy
 from monitoring.models import Check, CheckPhase
 from monitoring.services import record_check_result
-from releases import services
 from releases.models import Notification, Release, ScopeItem, Status
+from releases.services.lifecycle import mark_health
+from releases.services.releases import create_release, update_release
+from releases.services.roles import unassign_role
+from releases.services.rollback import roll_back, update_rollback_plan
 from tests.builders import complete_rollback_plan, make_approved, make_deploying, make_monitoring
 from tests.html import client_for, htmx_post
 
@@ -41,8 +44,8 @@ def rolled_back(cast, release):
     """Rolled back 40 min ago, unhealthy since 50 min ago, whole minutes for the form."""
     make_monitoring(release, cast)
     complete_rollback_plan(release, cast)
-    services.mark_health(release, "unhealthy", by="poller", reason="Error rate 4 % over 5 min")
-    services.roll_back(release, by=cast.dana, reason="Error rate 4 %")
+    mark_health(release, "unhealthy", by="poller", reason="Error rate 4 % over 5 min")
+    roll_back(release, by=cast.dana, reason="Error rate 4 %")
     now = timezone.now().replace(second=0, microsecond=0)
     Release.objects.filter(pk=release.pk).update(
         unhealthy_since=now - dt.timedelta(minutes=50),
@@ -54,7 +57,7 @@ def rolled_back(cast, release):
 
 def test_it_shows_who_stands_by_for_the_deploy_window(cast, release):
     start = dt.datetime(2031, 3, 4, 14, 0, tzinfo=dt.UTC)
-    services.update_release(
+    update_release(
         release,
         by=cast.rita,
         deploy_window_start=start,
@@ -76,7 +79,7 @@ def test_it_shows_who_stands_by_for_the_deploy_window(cast, release):
 
 
 def test_it_says_when_nobody_stands_by_in_a_role(cast, release):
-    services.unassign_role(release, cast.devin, "dev", by=cast.rita)
+    unassign_role(release, cast.devin, "dev", by=cast.rita)
     roster = roster_of(page_of(cast.rita, release))
     developers = roster.split('<th scope="row">Developers')[1].split("</tr>")[0]
     decider = roster.split('<th scope="row">Rollback decider')[1].split("</tr>")[0]
@@ -88,7 +91,7 @@ def test_it_says_when_nobody_stands_by_in_a_role(cast, release):
 def test_it_offers_the_rollback_in_one_click_on_the_unhealthy_banner(cast, release):
     make_monitoring(release, cast)
     complete_rollback_plan(release, cast)
-    services.mark_health(release, "unhealthy", by="poller", reason="Error rate 3 % over 5 min")
+    mark_health(release, "unhealthy", by="poller", reason="Error rate 3 % over 5 min")
     assert 'id="roll-back-now"' in page_of(cast.dana, release)
     assert 'id="roll-back-now"' in page_of(cast.rita, release)
     for bystander in (cast.vic, cast.quinn, cast.paul):
@@ -108,7 +111,7 @@ def test_it_offers_the_rollback_in_one_click_on_the_unhealthy_banner(cast, relea
 
 def test_it_refuses_the_one_click_rollback_to_a_viewer(cast, release):
     make_monitoring(release, cast)
-    services.mark_health(release, "unhealthy", by="poller", reason="Error rate 3 %")
+    mark_health(release, "unhealthy", by="poller", reason="Error rate 3 %")
     response = htmx_post(
         client_for(cast.vic), action_url(release, "roll_back"), {"reason": "Unhealthy"}
     )
@@ -207,7 +210,7 @@ def test_it_sends_htmx_to_the_new_release_too(cast, rolled_back):
 
 
 def test_it_refuses_a_version_that_exists_and_creates_nothing(cast, rolled_back):
-    services.create_release(cast.project, by=cast.rita, version="1.0.1")
+    create_release(cast.project, by=cast.rita, version="1.0.1")
     for version, error in [("1.0.1", "already"), ("", "This field is required.")]:
         response = htmx_post(
             client_for(cast.rita), action_url(rolled_back, "carry_forward"), {"version": version}
@@ -240,7 +243,7 @@ def test_it_shows_the_rollback_and_the_health_window_beside_the_review(cast, rel
     )
     record_check_result(check, status="passing", value="0.4 %", source="api")
     record_check_result(check, status="failing", value="4.1 %", source="api")
-    services.roll_back(release, by=cast.rita, reason="Error rate 4 %")
+    roll_back(release, by=cast.rita, reason="Error rate 4 %")
     page = page_of(cast.vic, release)
     facts = page.split('class="review-facts"')[1].split("</section>")[0]
     rollback = facts.split('data-testid="fact-rollback">')[1].split("</dd>")[0]
@@ -256,8 +259,8 @@ def test_it_shows_the_rollback_and_the_health_window_beside_the_review(cast, rel
 
 def test_it_lists_on_the_roster_exactly_who_the_deploy_start_notifies(cast, release):
     make_approved(release, cast)
-    services.update_rollback_plan(release, by=cast.rita, decider=cast.paul)
-    services.unassign_role(release, cast.rita, "release_manager", by=cast.rita)
+    update_rollback_plan(release, by=cast.rita, decider=cast.paul)
+    unassign_role(release, cast.rita, "release_manager", by=cast.rita)
     roster = roster_of(page_of(cast.vic, release))
     on_roster = {
         name

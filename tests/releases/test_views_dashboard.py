@@ -12,8 +12,11 @@ from django.utils import timezone
 
 from approvals import services as approvals
 from approvals import services as approvals_services
-from releases import services
 from releases.models import Status
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import cancel_release, lock_scope
+from releases.services.releases import update_release
+from releases.services.scope import request_scope_change
 from tests.builders import make_cast, make_ready, make_release
 from tests.bulk import seed_releases
 from tests.html import client_for, htmx_get
@@ -42,7 +45,7 @@ def test_it_lists_active_releases_of_my_projects_only(cast, release):
     other = make_cast("search")
     theirs = make_release(other, "7.0.0")
     cancelled = make_release(cast, "0.9.0")
-    services.cancel_release(cancelled, by=cast.rita, reason="Dropped")
+    cancel_release(cancelled, by=cast.rita, reason="Dropped")
     page = dashboard(cast.vic)
     assert f'id="release-{release.pk}"' in page
     assert f'id="release-{theirs.pk}"' not in page
@@ -51,7 +54,7 @@ def test_it_lists_active_releases_of_my_projects_only(cast, release):
 
 
 def test_it_shows_readiness_blockers_status_chips_and_checks(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
     approvals.record_sign_off(
         release, by=cast.quinn, role="qa", decision="no_go", comment="Broken login"
@@ -76,7 +79,7 @@ def test_it_shows_the_next_milestone_and_how_far_away(cast):
 
 def test_it_filters_by_project_and_status(cast, release):
     other = make_release(cast, "2.0.0")
-    services.lock_scope(other, by=cast.rita)
+    lock_scope(other, by=cast.rita)
     page = dashboard(cast.rita, status="frozen")
     assert f'id="release-{other.pk}"' in page
     assert f'id="release-{release.pk}"' not in page
@@ -99,19 +102,19 @@ def test_it_lists_what_waits_on_quinn(cast, release):
 
 def test_it_asks_for_sign_offs_once_the_scope_is_locked_and_again_when_stale(cast, release):
     assert "your go/no-go as Product" not in panel(dashboard(cast.paul))
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     assert "your go/no-go as Product" in panel(dashboard(cast.paul))
     approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
     assert "your go/no-go as Product" not in panel(dashboard(cast.paul))
-    services.update_release(release, by=cast.rita, commit_sha="b" * 40)
+    update_release(release, by=cast.rita, commit_sha="b" * 40)
     page = panel(dashboard(cast.paul))
     assert "your go/no-go as Product" in page
     assert "Stale – sign again" in page
 
 
 def test_it_lists_change_requests_for_product_and_the_release_manager(cast, release):
-    services.lock_scope(release, by=cast.rita)
-    services.request_scope_change(
+    lock_scope(release, by=cast.rita)
+    request_scope_change(
         release, by=cast.devin, action="add", reason="late", proposal={"title": "Receipts"}
     )
     assert "Add an item: Receipts" in panel(dashboard(cast.paul))
@@ -141,7 +144,7 @@ def test_it_answers_204_to_the_pulse_until_something_is_logged(cast, release):
     pulse = reverse("dashboard_pulse")
     assert client.get(pulse, {"v": token}).status_code == 204
     item = release.checklist_items.get(title="Critical flows pass")
-    services.tick_checklist_item(item, by=cast.quinn)
+    tick_checklist_item(item, by=cast.quinn)
     response = client.get(pulse, {"v": token})
     assert response.status_code == 200
     assert response["HX-Trigger"] == '{"gl:changed": {}}'
@@ -150,7 +153,7 @@ def test_it_answers_204_to_the_pulse_until_something_is_logged(cast, release):
 def test_it_shows_the_new_readiness_after_quinn_ticks(cast, release):
     before = re.search(r'data-testid="readiness">(\d+)%', row(dashboard(cast.rita), release))
     for item in release.checklist_items.filter(owner_role="qa"):
-        services.tick_checklist_item(item, by=cast.quinn, note="ok")
+        tick_checklist_item(item, by=cast.quinn, note="ok")
     response = htmx_get(client_for(cast.rita), reverse("dashboard"))
     after = re.search(r'data-testid="readiness">(\d+)%', row(response.content.decode(), release))
     assert int(after.group(1)) > int(before.group(1))
@@ -175,7 +178,7 @@ def test_it_renders_in_the_same_number_of_queries_for_10_or_200_releases(
     cast, count, django_assert_max_num_queries
 ):
     releases = seed_releases(cast.project, count)
-    services.request_scope_change(
+    request_scope_change(
         next(r for r in releases if r.status == Status.FROZEN),
         by=cast.devin,
         action="add",
@@ -198,7 +201,7 @@ def test_it_recomputes_only_the_row_of_the_release_that_changed(cast):
     client = client_for(cast.rita)
     before = client.get(reverse("dashboard")).content.decode()
     item = first.checklist_items.get(title="Critical flows pass")
-    services.tick_checklist_item(item, by=cast.quinn)
+    tick_checklist_item(item, by=cast.quinn)
     after = client.get(reverse("dashboard")).content.decode()
     assert row(after, first) != row(before, first)
     assert row(after, second) == row(before, second)

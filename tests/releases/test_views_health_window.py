@@ -13,8 +13,8 @@ from django.utils import timezone
 from monitoring import health
 from monitoring import services as monitoring
 from monitoring.models import Check, RollbackTrigger
-from releases import services
 from releases.models import Health, Release, Status
+from releases.services.rollback import roll_back, update_rollback_plan
 from tests.builders import complete_rollback_plan, make_monitoring, make_release
 from tests.html import client_for, htmx_post
 
@@ -152,7 +152,7 @@ class TestRecommendedRollback:
         assert recommended.status == Status.MONITORING
 
     def test_it_keeps_the_recommendation_beside_the_review(self, cast, recommended):
-        services.roll_back(recommended, by=cast.rita, reason="As recommended")
+        roll_back(recommended, by=cast.rita, reason="As recommended")
         facts = page_of(cast.vic, recommended).split('class="review-facts"')[1]
         rollback = facts.split('data-testid="fact-rollback">')[1].split("</dd>")[0]
         assert "Recommended" in rollback
@@ -228,7 +228,7 @@ class TestTriggerEditor:
         assert response.status_code == 422
         assert "set its URL first" in response.content.decode()
         assert not RollbackTrigger.objects.exists()
-        services.update_rollback_plan(watched, by=cast.dana, rollback_webhook_url=HOOK)
+        update_rollback_plan(watched, by=cast.dana, rollback_webhook_url=HOOK)
         response = htmx_post(
             client,
             self.url(watched, "rollback_trigger_add"),
@@ -253,7 +253,7 @@ class TestTriggerEditor:
 
     def test_it_changes_and_removes_a_trigger(self, cast, watched):
         check = error_rate(watched, cast)
-        services.update_rollback_plan(watched, by=cast.dana, rollback_webhook_url=HOOK)
+        update_rollback_plan(watched, by=cast.dana, rollback_webhook_url=HOOK)
         trigger = health.add_rollback_trigger(watched, by=cast.dana, check=check, mode="recommend")
         client = client_for(cast.rita)
         prefix = f"trigger{trigger.pk}"

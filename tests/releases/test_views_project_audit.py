@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from approvals import services as approvals
-from releases import services
+from releases.services.freeze_windows import save_freeze_window
+from releases.services.projects import set_project_roles, update_project
 from tests.html import client_for
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +26,8 @@ def audit_url(cast) -> str:
 def changes(cast):
     """Rita turns off separation of duties; Dana, made a release manager, sets a freeze."""
     approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=False)
-    services.set_project_roles(cast.project, cast.dana, ["devops", "release_manager"], by=cast.rita)
-    services.save_freeze_window(
+    set_project_roles(cast.project, cast.dana, ["devops", "release_manager"], by=cast.rita)
+    save_freeze_window(
         cast.project,
         by=cast.dana,
         reason="Year-end freeze",
@@ -36,7 +37,7 @@ def changes(cast):
         end_weekday=0,
         end_time="08:00",
     )
-    services.update_project(cast.project, by=cast.rita, slack_webhook_url=SLACK_URL)
+    update_project(cast.project, by=cast.rita, slack_webhook_url=SLACK_URL)
 
 
 def test_it_links_the_audit_log_from_the_project_settings(cast):
@@ -95,7 +96,7 @@ def test_it_answers_an_unknown_filter_with_the_field_error_and_no_changes(cast, 
 
 def test_it_pages_fifty_changes_at_a_time_keeping_the_filter(cast):
     for n in range(55):
-        services.update_project(cast.project, by=cast.rita, description=f"Revision {n}")
+        update_project(cast.project, by=cast.rita, description=f"Revision {n}")
     client = client_for(cast.vic)
 
     first = client.get(audit_url(cast), {"kind": "project"}).content.decode()
@@ -120,13 +121,11 @@ def test_it_reads_the_page_in_the_same_number_of_queries_however_long_the_log(
     cast, django_assert_max_num_queries
 ):
     client = client_for(cast.vic)
-    services.update_project(cast.project, by=cast.rita, description="Once")
+    update_project(cast.project, by=cast.rita, description="Once")
     few = count_queries(client, audit_url(cast))
     for n in range(40):
-        services.set_project_roles(
-            cast.project, cast.devin, ["dev", "qa"][: n % 2 + 1], by=cast.dana
-        )
-        services.update_project(cast.project, by=cast.rita, description=f"Revision {n}")
+        set_project_roles(cast.project, cast.devin, ["dev", "qa"][: n % 2 + 1], by=cast.dana)
+        update_project(cast.project, by=cast.rita, description=f"Revision {n}")
 
     with django_assert_max_num_queries(few):
         response = client.get(audit_url(cast))

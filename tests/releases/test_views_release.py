@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from monitoring.models import CheckStatus
 from monitoring.services import record_check_result
-from releases import services
 from releases.models import ChecklistItem, Release, ReleaseEvent, ScopeItem, Status
+from releases.services.lifecycle import complete_release, lock_scope, mark_health
+from releases.services.notes import add_note
+from releases.services.rollback import roll_back
 from tests.builders import (
     complete_rollback_plan,
     make_approved,
@@ -139,7 +141,7 @@ def test_it_marks_a_release_released_after_the_window(cast, release):
 
 
 def test_it_gives_viewers_a_page_without_a_single_form_that_changes_something(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     page = client_for(cast.vic).get(release.get_absolute_url()).content.decode()
     assert "read-only access" in page
     # The only POST form on a viewer's page is "Log out".
@@ -165,7 +167,7 @@ def test_it_answers_204_to_the_pulse_until_something_changes(cast, release):
     token = page.split(f"/releases/{release.pk}/pulse/?v=")[1].split('"')[0]
     pulse = reverse("release_pulse", args=[release.pk])
     assert client.get(pulse, {"v": token}).status_code == 204
-    services.add_note(release, by=cast.quinn, text="Starting QA")
+    add_note(release, by=cast.quinn, text="Starting QA")
     changed = client.get(pulse, {"v": token})
     assert changed.status_code == 200
     assert changed["HX-Trigger"] == '{"gl:changed": {}}'
@@ -234,8 +236,8 @@ def test_it_adds_a_note_to_the_timeline(cast, release):
 
 
 def test_it_lists_events_newest_first_with_the_actor(cast, release):
-    services.add_note(release, by=cast.quinn, text="first")
-    services.add_note(release, by=cast.dana, text="second")
+    add_note(release, by=cast.quinn, text="first")
+    add_note(release, by=cast.dana, text="second")
     page = client_for(cast.vic).get(release.get_absolute_url()).content.decode()
     assert page.index("second") < page.index("first")
     assert "Dana" in page
@@ -248,7 +250,7 @@ def test_it_writes_the_review_after_the_release(cast, release):
     # Rita may write the review; the release is not out yet (the state, so 409).
     assert early.status_code == 409
     Release.objects.filter(pk=release.pk).update(monitoring_until=timezone.now())
-    services.complete_release(release, by=cast.rita)
+    complete_release(release, by=cast.rita)
     response = htmx_post(
         client,
         reverse("review_save", args=[release.pk]),
@@ -341,7 +343,7 @@ def test_it_renders_the_page_in_the_same_number_of_queries_however_much_data(
 
 def test_it_adds_and_closes_review_actions_beside_the_facts(cast, release):
     make_deploying(release, cast)
-    services.roll_back(release, by=cast.rita, reason="Error rate 4 %")
+    roll_back(release, by=cast.rita, reason="Error rate 4 %")
     client = client_for(cast.rita)
     page = client.get(release.get_absolute_url()).content.decode()
     assert "Rolled back" in page
@@ -372,7 +374,7 @@ def test_it_adds_and_closes_review_actions_beside_the_facts(cast, release):
 def test_it_shows_an_unhealthy_release_in_red_with_who_makes_the_call(cast, release):
     make_monitoring(release, cast)
     complete_rollback_plan(release, cast)  # rita decides
-    services.mark_health(release, "unhealthy", by="poller", reason="Error rate 3 % over 5 min")
+    mark_health(release, "unhealthy", by="poller", reason="Error rate 3 % over 5 min")
     page = client_for(cast.vic).get(release.get_absolute_url()).content.decode()
     assert 'class="banner danger" role="alert"' in page
     assert "Error rate 3 % over 5 min" in page

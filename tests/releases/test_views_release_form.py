@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from approvals import services as approvals
 from approvals.models import SignOff
-from releases import services
 from releases.models import Release
+from releases.services.lifecycle import lock_scope
 from tests.html import client_for
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +83,7 @@ def test_it_lets_only_release_managers_create_releases(cast):
 
 
 def test_it_edits_the_plan_and_a_new_commit_makes_sign_offs_stale(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
     client = client_for(cast.rita)
     form = client.get(reverse("release_edit", args=[release.pk])).content.decode()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from releases import services
 from releases.release_notes import render_release_notes
+from releases.services.lifecycle import lock_scope
+from releases.services.scope import add_scope_item, approve_change_request, request_scope_change
 from tests.html import client_for, htmx_get
 
 pytestmark = pytest.mark.django_db
@@ -17,9 +18,7 @@ def notes_section(page: str) -> str:
 
 
 def test_it_downloads_the_notes_as_a_markdown_file(cast, release):
-    services.add_scope_item(
-        release, by=cast.paul, title="Refunds in one click", key="PAY-7", kind="feature"
-    )
+    add_scope_item(release, by=cast.paul, title="Refunds in one click", key="PAY-7", kind="feature")
     response = client_for(cast.vic).get(reverse("release_notes", args=[release.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/markdown; charset=utf-8"
@@ -37,7 +36,7 @@ def test_it_hides_the_notes_from_outsiders(cast, release):
 
 
 def test_it_shows_the_notes_rendered_on_the_release_page(cast, release):
-    services.add_scope_item(
+    add_scope_item(
         release,
         by=cast.paul,
         title="Cards from <script>alert(1)</script> issuers",
@@ -45,7 +44,7 @@ def test_it_shows_the_notes_rendered_on_the_release_page(cast, release):
         url="https://tracker.example.com/PAY-9",
         kind="fix",
     )
-    services.add_scope_item(release, by=cast.paul, title="Slow exports", kind="limitation")
+    add_scope_item(release, by=cast.paul, title="Slow exports", kind="limitation")
     page = client_for(cast.vic).get(release.get_absolute_url()).content.decode()
     notes = notes_section(page)
     assert "<h3>Payments 1.0.0</h3>" in notes
@@ -61,12 +60,12 @@ def test_it_shows_the_notes_rendered_on_the_release_page(cast, release):
 
 
 def test_it_marks_items_added_after_the_freeze_in_the_notes(cast, release):
-    services.lock_scope(release, by=cast.rita)
-    change = services.request_scope_change(
+    lock_scope(release, by=cast.rita)
+    change = request_scope_change(
         release, by=cast.devin, action="add", reason="asked", proposal={"title": "Late fix"}
     )
-    services.approve_change_request(change, by=cast.paul, as_role="product")
-    services.approve_change_request(change, by=cast.rita, as_role="release_manager")
+    approve_change_request(change, by=cast.paul, as_role="product")
+    approve_change_request(change, by=cast.rita, as_role="release_manager")
     section = htmx_get(
         client_for(cast.vic), reverse("release_section", args=[release.pk, "notes"])
     ).content.decode()

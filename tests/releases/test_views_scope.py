@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 
 from approvals import services as approvals
-from releases import services
 from releases.models import ScopeChangeRequest, ScopeItem
+from releases.services.lifecycle import lock_scope
+from releases.services.scope import add_scope_item
 from tests.html import client_for, htmx_post
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +70,7 @@ def test_it_edits_and_defers_an_item(cast, release):
 
 
 def test_it_groups_items_by_kind_with_owner_link_and_risk(cast, release):
-    services.add_scope_item(
+    add_scope_item(
         release, by=cast.rita, kind="risk", title="Vault migration", risk="high", owner=cast.dana
     )
     page = client_for(cast.vic).get(release.get_absolute_url()).content.decode()
@@ -80,7 +81,7 @@ def test_it_groups_items_by_kind_with_owner_link_and_risk(cast, release):
 
 
 def test_it_refuses_direct_edits_after_the_freeze(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     response = htmx_post(
         client_for(cast.devin),
         reverse("scope_add", args=[release.pk]),
@@ -116,7 +117,7 @@ def request_addition(client, release, **extra):
 def test_it_applies_a_change_accepted_by_product_and_the_release_manager_and_stales_sign_offs(
     cast, release
 ):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
     assert request_addition(client_for(cast.devin), release).status_code == 200
     change = ScopeChangeRequest.objects.get()
@@ -138,7 +139,7 @@ def test_it_applies_a_change_accepted_by_product_and_the_release_manager_and_sta
 
 
 def test_it_offers_acceptance_only_to_product_and_the_release_manager(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     request_addition(client_for(cast.devin), release)
     change = ScopeChangeRequest.objects.get()
     button = f'id="change-{change.pk}-accept"'
@@ -156,7 +157,7 @@ def test_it_offers_acceptance_only_to_product_and_the_release_manager(cast, rele
 
 
 def test_it_does_not_let_the_requester_accept_their_own_change(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     request_addition(client_for(cast.rita), release)
     change = ScopeChangeRequest.objects.get()
     response = htmx_post(
@@ -167,7 +168,7 @@ def test_it_does_not_let_the_requester_accept_their_own_change(cast, release):
 
 
 def test_it_rejects_a_change_with_a_reason(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     request_addition(client_for(cast.devin), release)
     change = ScopeChangeRequest.objects.get()
     url = reverse("change_request_reject", args=[release.pk, change.pk])
@@ -182,7 +183,7 @@ def test_it_rejects_a_change_with_a_reason(cast, release):
 
 
 def test_it_lets_the_requester_withdraw(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     request_addition(client_for(cast.devin), release)
     change = ScopeChangeRequest.objects.get()
     url = reverse("change_request_withdraw", args=[release.pk, change.pk])
@@ -193,7 +194,7 @@ def test_it_lets_the_requester_withdraw(cast, release):
 
 
 def test_it_shows_field_errors_of_a_change_request(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     response = request_addition(client_for(cast.devin), release, title="", reason="")
     assert response.status_code == 422
     body = response.content.decode()
@@ -206,7 +207,7 @@ def test_it_shows_field_errors_of_a_change_request(cast, release):
 
 
 def test_it_requests_a_risk_change_on_an_existing_item(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     item = release.scope_items.get()
     response = htmx_post(
         client_for(cast.devin),
@@ -224,7 +225,7 @@ def test_it_requests_a_risk_change_on_an_existing_item(cast, release):
 
 
 def test_it_resolves_a_blocker_risk(cast, release):
-    item = services.add_scope_item(
+    item = add_scope_item(
         release, by=cast.rita, kind="risk", title="Vault migration", risk="blocker"
     )
     url = reverse("risk_resolve", args=[release.pk, item.pk])

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from releases import services
 from releases.models import FreezeWindow
+from releases.services.lifecycle import lock_scope
 from tests.builders import make_cast, make_release
 from tests.bulk import seed_releases
 from tests.html import client_for
@@ -33,7 +33,7 @@ def planned(days: int) -> dict:
 
 def test_it_draws_my_releases_with_planned_and_actual_milestones(cast):
     release = make_release(cast, "2.0.0", **planned(5))
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     page = timeline(cast.vic)
     assert "<svg" in page
     assert ">2.0.0</text>" in page

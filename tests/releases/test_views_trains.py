@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from releases import trains
 from releases.models import Release, ReleaseTrain, Status, TrainSlot
+from releases.services import trains
 from tests.html import client_for
 
 pytestmark = pytest.mark.django_db

@@ -20,7 +20,6 @@ from approvals import deploy
 from approvals import services as approvals
 from monitoring import services as monitoring
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
-from releases import services, trains
 from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
@@ -32,6 +31,15 @@ from releases.models import (
     Role,
     ScopeItem,
 )
+from releases.services import trains
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import cancel_release, complete_release, finish_deploy, lock_scope
+from releases.services.notes import add_note
+from releases.services.projects import create_project, set_project_roles
+from releases.services.releases import create_release
+from releases.services.review import save_review
+from releases.services.rollback import roll_back, update_rollback_plan
+from releases.services.scope import add_scope_item, request_scope_change
 
 PASSWORD = "greenlight"  # demo only
 
@@ -128,13 +136,13 @@ class Command(BaseCommand):
 
     def build(self, users: dict[str, Any]) -> None:
         rita = users["rita"]
-        project = services.create_project(
+        project = create_project(
             name="Payments", slug="payments", by=rita, description="Checkout, cards and refunds."
         )
         project.repository_url = "https://github.com/example/payments"
         project.save(update_fields=["repository_url"])
         for username, _first, _last, role in PEOPLE:
-            services.set_project_roles(project, users[username], [role], by=rita)
+            set_project_roles(project, users[username], [role], by=rita)
         for position, (phase, title, role, required, kinds) in enumerate(CHECKLIST):
             ChecklistTemplate.objects.create(
                 project=project,
@@ -215,7 +223,7 @@ class Command(BaseCommand):
         self.planning(project, users, now, "2.6.0", days=12)
         self.planning(project, users, now, "3.0.0", days=30, kind=ReleaseKind.MAJOR)
         cancelled = self.new_release(project, users, now, "2.4.1", days=-3)
-        services.cancel_release(cancelled, by=rita, reason="Folded into 2.5.0")
+        cancel_release(cancelled, by=rita, reason="Folded into 2.5.0")
         # Beat creates this train's releases ahead of time once the app runs.
         next_tuesday = now.date() + dt.timedelta(days=(1 - now.weekday()) % 7 or 7)
         trains.save_train(
@@ -244,7 +252,7 @@ class Command(BaseCommand):
         scope: int = 4,
     ) -> Release:
         deploy = (now + dt.timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
-        release = services.create_release(
+        release = create_release(
             project,
             by=users["rita"],
             version=version,
@@ -261,7 +269,7 @@ class Command(BaseCommand):
             monitoring_ends_at=deploy + dt.timedelta(hours=4),
         )
         for kind_, key, title, owner, risk in SCOPE[:scope]:
-            services.add_scope_item(
+            add_scope_item(
                 release,
                 by=users["rita"],
                 kind=kind_,
@@ -279,14 +287,14 @@ class Command(BaseCommand):
         by_role = {role: users[name] for name, _f, _l, role in PEOPLE}
         items = list(release.checklist_items.filter(phase=phase, ticked_at__isnull=True))
         for item in items[: len(items) - leave]:
-            services.tick_checklist_item(
+            tick_checklist_item(
                 item, by=by_role[item.owner_role], note="Verified on staging", url=""
             )
 
     def complete_plan(
         self, release: Release, users: dict[str, Any], *, rehearsed: bool = True
     ) -> None:
-        services.update_rollback_plan(
+        update_rollback_plan(
             release,
             by=users["dana"],
             revert_steps="1. Pause the rollout in the deploy tool.\n2. Redeploy the previous tag.\n"
@@ -312,7 +320,7 @@ class Command(BaseCommand):
             )
 
     def to_approved(self, release: Release, users: dict[str, Any], roles: list[str]) -> None:
-        services.lock_scope(release, by=users["rita"])
+        lock_scope(release, by=users["rita"])
         self.tick_all(release, users, Phase.READINESS)
         self.complete_plan(release, users)
         self.pass_checks(release)
@@ -327,10 +335,10 @@ class Command(BaseCommand):
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
         deploy.start_deploy(release, by=users["rita"], override_reason="Demo history")
         self.tick_all(release, users, Phase.DEPLOYMENT)
-        services.finish_deploy(release, by=users["dana"])
+        finish_deploy(release, by=users["dana"])
         Release.objects.filter(pk=release.pk).update(monitoring_until=timezone.now())
-        services.complete_release(release, by=users["rita"])
-        services.save_review(
+        complete_release(release, by=users["rita"])
+        save_review(
             release,
             by=users["rita"],
             went_well="Scope was locked on time; the deploy took 20 minutes.",
@@ -342,7 +350,7 @@ class Command(BaseCommand):
         release = self.new_release(project, users, now, "2.3.0", days=0, scope=5)
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
         deploy.start_deploy(release, by=users["rita"], override_reason="Demo history")
-        services.roll_back(
+        roll_back(
             release,
             by=users["rita"],
             reason="Checkout error rate 4 % after the card vault migration",
@@ -353,7 +361,7 @@ class Command(BaseCommand):
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
         deploy.start_deploy(release, by=users["rita"], override_reason="Demo history")
         self.tick_all(release, users, Phase.DEPLOYMENT)
-        services.finish_deploy(release, by=users["dana"])
+        finish_deploy(release, by=users["dana"])
 
     def approved_hotfix(self, project: Project, users: dict[str, Any], now: dt.datetime) -> None:
         release = self.new_release(
@@ -363,13 +371,13 @@ class Command(BaseCommand):
 
     def frozen(self, project: Project, users: dict[str, Any], now: dt.datetime) -> None:
         release = self.new_release(project, users, now, "2.5.0", days=3, scope=6)
-        services.lock_scope(release, by=users["rita"])
+        lock_scope(release, by=users["rita"])
         self.tick_all(release, users, Phase.READINESS, leave=3)
         self.complete_plan(release, users)
         self.pass_checks(release)
         approvals.open_poll(release, by=users["rita"])
         self.sign_all(release, users, ["dev", "qa"])
-        services.request_scope_change(
+        request_scope_change(
             release,
             by=users["devin"],
             action="add",
@@ -378,7 +386,7 @@ class Command(BaseCommand):
         )
         item = ChecklistItem.objects.filter(release=release, ticked_at__isnull=True).first()
         if item:
-            services.add_note(release, by=users["quinn"], text=f"Working on “{item.title}” today.")
+            add_note(release, by=users["quinn"], text=f"Working on “{item.title}” today.")
 
     def planning(
         self,

@@ -19,10 +19,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from releases import notifications as notices
-from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_project_change, log_project_event
 from releases.models import Project, ProjectEventKind, Release, ReleaseTrain, Status, TrainSlot
+from releases.services.common import people_on, reject_unknown_fields
+from releases.services.lifecycle import cancel_release
+from releases.services.releases import create_release
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ TRAIN_FIELDS = (
 def save_train(
     project: Project, *, by: Any, train: ReleaseTrain | None = None, **fields: Any
 ) -> ReleaseTrain:
-    services.reject_unknown_fields(fields, TRAIN_FIELDS, "train")
+    reject_unknown_fields(fields, TRAIN_FIELDS, "train")
     with transaction.atomic():
         if train is None:
             train = ReleaseTrain(project=project)
@@ -132,7 +134,7 @@ def ensure_slot(train: ReleaseTrain, day: dt.date, *, by: Actor = "release train
             return TrainSlot.objects.get(train=train, deploy_date=day)
         try:
             with transaction.atomic():
-                release = services.create_release(
+                release = create_release(
                     train.project,
                     by=by,
                     version=train.version_for(day),
@@ -262,7 +264,7 @@ def skip_slot(train: ReleaseTrain, day: dt.date, *, by: Any, reason: str) -> Tra
                     "cancel or roll it back instead."
                 )
             if release.status != Status.CANCELLED:
-                services.cancel_release(release, by=by, reason=f"Train slot skipped: {reason}")
+                cancel_release(release, by=by, reason=f"Train slot skipped: {reason}")
         slot.skipped_at = timezone.now()
         slot.skipped_by = by
         slot.skip_reason = reason
@@ -304,7 +306,7 @@ def send_freeze_reminders(*, now: dt.datetime | None = None) -> int:
                 continue
             hours = max(1, round((release.code_freeze_at - now).total_seconds() / 3600))
             notices.notify(
-                services.people_on(release),
+                people_on(release),
                 release=release,
                 verb="code_freeze_soon",
                 message=f"Code freeze for {release} in about {hours} h "
