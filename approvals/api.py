@@ -20,9 +20,9 @@ from rest_framework.views import APIView
 from approvals import serializers as s
 from approvals import services
 from approvals.models import ApprovalPolicy, Decision, SignOff
-from releases import permissions as rules
+from releases import access as rules
+from releases.access import access_for, get_project_for
 from releases.api import ReleaseScoped, release_response
-from releases.permissions import access_for, get_project_for
 from releases.rest import FilterBackend, actor, no_input, validated
 from releases.serializers import ReleaseSerializer
 

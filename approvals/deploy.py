@@ -18,8 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals.readiness import Blocker, Readiness, policy_for, readiness_for, required_roles
-from releases import permissions as rules
-from releases.errors import NotAllowed, Refused
+from lib.errors import NotAllowed, Refused
+from releases import access as rules
 from releases.events import Actor, log_event
 from releases.models import ProjectMembership, Release, Role, RoleAssignment, Status
 from releases.notifications import notify

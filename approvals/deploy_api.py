@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from approvals import deploy
 from approvals.readiness import compute_readiness, with_readiness_data
-from releases import permissions as rules
+from releases import access as rules
 from releases import serializers as s
 from releases.api import ReleaseScoped, release_response
 from releases.models import Release, RoleAssignment

@@ -22,6 +22,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, Overridable, SignOff
+from lib.wording import plural
 from monitoring.models import Check, CheckPhase
 from releases.models import (
     Phase,
@@ -168,12 +169,6 @@ def required_roles(release: Release) -> tuple[dict[str, int], dt.timedelta | Non
     return policy.required_roles(release.kind), policy.expiry()
 
 
-def _plural(n: int, noun: str, verb: str = "") -> str:
-    if verb:
-        verb = " " + (verb if n == 1 else {"is": "are", "has": "have"}.get(verb, verb))
-    return f"{n} {noun}{'' if n == 1 else 's'}{verb}"
-
-
 def _names(items: list[str], limit: int = 5) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
@@ -230,7 +225,7 @@ def compute_readiness(release: Release, *, now: dt.datetime | None = None) -> Re
         result.blockers.append(
             Blocker(
                 "checklist",
-                f"{_plural(len(unticked), 'required checklist item', 'is')} not ticked: "
+                f"{plural(len(unticked), 'required checklist item', 'is')} not ticked: "
                 f"{_names(unticked)}",
                 "checklists",
             )
@@ -280,7 +275,7 @@ def compute_readiness(release: Release, *, now: dt.datetime | None = None) -> Re
         not pending,
         Blocker(
             "change_request",
-            f"{_plural(len(pending), 'scope change request', 'is')} waiting for a decision",
+            f"{plural(len(pending), 'scope change request', 'is')} waiting for a decision",
             "scope",
         ),
     )

@@ -36,7 +36,7 @@ from approvals.readiness import (
     role_states,
     with_readiness_data,
 )
-from releases.errors import NotAllowed, Refused
+from lib.errors import NotAllowed, Refused
 from releases.events import log_event, log_project_change, log_project_event
 from releases.models import (
     SIGNING_ROLES,

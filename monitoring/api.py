@@ -20,10 +20,10 @@ from rest_framework.views import APIView
 from monitoring import health, rollback_webhook, services
 from monitoring import serializers as s
 from monitoring.models import Check, CheckResult, Integration, RollbackTrigger
-from releases import permissions as rules
+from releases import access as rules
+from releases.access import ReleaseAccess, get_project_for
 from releases.api import ReleaseScoped
 from releases.models import Project
-from releases.permissions import ReleaseAccess, get_project_for
 from releases.rest import actor, no_input, validated
 
 # --- integrations ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from lib.errors import NotAllowed, Refused
 from monitoring.models import (
     Check,
     CheckPhase,
@@ -43,12 +44,11 @@ from monitoring.models import (
     RollbackTrigger,
     TriggerMode,
 )
-from releases import permissions as rules
-from releases.errors import NotAllowed, Refused
+from releases import access as rules
+from releases.access import access_for, is_person
 from releases.events import Actor, log_event
 from releases.models import Health, Release, RollbackPlan, Status
 from releases.notifications import notify
-from releases.permissions import access_for, is_person
 from releases.services.common import lock_release, release_managers
 from releases.services.lifecycle import complete_release, mark_health, record_deploy_report
 from releases.services.rollback import recommend_rollback, roll_back

@@ -46,7 +46,7 @@ from monitoring.models import (
     RollbackWebhookCall,
     RollbackWebhookSecret,
 )
-from releases import permissions as rules
+from releases import access as rules
 from releases.events import CREDENTIALS_CHANGED, HIDDEN, log_event, log_project_event
 from releases.models import Project, ProjectEvent, ProjectEventKind, Release, RollbackPlan
 from releases.notifications import notify

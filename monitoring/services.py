@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from lib import outbound
+from lib.errors import NotAllowed, Refused
 from lib.links import has_userinfo
 from monitoring import circuit, signals, timing
 from monitoring.crypto import SecretsUnreadable, encrypt_secrets
@@ -44,11 +45,10 @@ from monitoring.models import (
     IntegrationKind,
     is_http_url,
 )
-from releases import permissions as rules
-from releases.errors import NotAllowed, Refused
+from releases import access as rules
+from releases.access import access_for
 from releases.events import Actor, log_event, log_project_change
 from releases.models import Project, ProjectEventKind, Release, Status
-from releases.permissions import access_for
 from releases.services.common import lock_release, reject_unknown_fields
 
 logger = logging.getLogger(__name__)

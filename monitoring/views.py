@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from lib.errors import NotAllowed, Refused
 from monitoring import forms, rollback_webhook, services, webhooks
 from monitoring.crypto import SecretsUnreadable
 from monitoring.integrations.registry import ADAPTERS
@@ -31,10 +32,9 @@ from monitoring.models import (
     WebhookDelivery,
 )
 from monitoring.selectors import with_history
-from releases import permissions as rules
-from releases.errors import NotAllowed, Refused
+from releases import access as rules
+from releases.access import get_release_for, is_project_member
 from releases.models import Project, Release
-from releases.permissions import get_release_for, is_project_member
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """REST API for projects, releases, scope, checklists, rollback plans, reviews, events.
 
 Every view is the same three steps: load what the caller may see through
-``releases.permissions`` (404 otherwise), check the right to act (403 with who may), validate the
+``releases.access`` (404 otherwise), check the right to act (403 with who may), validate the
 input with a serializer and call one service. Refusals from services become 409 in
 ``releases.rest.exception_handler``.
 """
@@ -24,9 +24,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from releases import access as rules
 from releases import notifications as notices
-from releases import permissions as rules
 from releases import serializers as s
+from releases.access import (
+    ReleaseAccess,
+    get_project_for,
+    get_release_for,
+    visible_projects,
+    visible_releases,
+)
 from releases.metrics import compute_metrics
 from releases.models import (
     ChecklistItem,
@@ -47,13 +54,6 @@ from releases.models import (
     ScopeChangeRequest,
     ScopeItem,
     Status,
-)
-from releases.permissions import (
-    ReleaseAccess,
-    get_project_for,
-    get_release_for,
-    visible_projects,
-    visible_releases,
 )
 from releases.release_notes import render_release_notes
 from releases.rest import (

@@ -22,8 +22,8 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from releases.access import ProjectTokenUser
 from releases.models import ApiToken
-from releases.permissions import ProjectTokenUser
 from releases.services.tokens import TOKEN_PREFIX, find_api_token
 
 KEYWORD = "Bearer"

@@ -18,9 +18,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from releases import permissions as rules
+from releases import access as rules
+from releases.access import get_project_for
 from releases.models import ApiToken, Project
-from releases.permissions import get_project_for
 from releases.services.tokens import create_api_token, revoke_api_token
 
 

@@ -17,10 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from releases import permissions as rules
+from releases import access as rules
 from releases import serializers as s
+from releases.access import get_project_for
 from releases.models import Project, ReleaseTrain, TrainSlot
-from releases.permissions import get_project_for
 from releases.rest import actor, validated
 from releases.services import trains
 

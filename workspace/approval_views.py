@@ -22,9 +22,9 @@ from approvals.forms import (
 )
 from approvals.models import Decision
 from lib.htmx import signed_in
-from releases import permissions as rules
+from releases import access as rules
+from releases.access import access_for, get_project_for, get_release_for
 from releases.models import Role
-from releases.permissions import access_for, get_project_for, get_release_for
 from workspace.views import run, settings_run
 
 SECTION = "signoffs"

@@ -35,6 +35,7 @@ from django.utils.safestring import mark_safe
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, RoleRequirement, SignOff
 from approvals.readiness import Readiness, compute_readiness, with_readiness_data
 from monitoring.models import Check, CheckPhase, CheckStatus
+from releases.access import visible_projects, visible_releases
 from releases.models import (
     ACTIVE_STATUSES,
     ChecklistItem,
@@ -49,7 +50,6 @@ from releases.models import (
     Status,
 )
 from releases.people import person_summary
-from releases.permissions import visible_projects, visible_releases
 
 PAGE_SIZE = 25
 # The "needs my action" panel shows this many of each kind and counts the rest.

@@ -30,6 +30,7 @@ from monitoring import health
 from monitoring.forms import RollbackTriggerChangeForm, RollbackTriggerForm
 from monitoring.models import Check, CheckPhase, RollbackTrigger
 from releases import forms
+from releases.access import ReleaseAccess, get_release_for
 from releases.models import (
     Phase,
     Release,
@@ -40,7 +41,6 @@ from releases.models import (
     ScopeItem,
     Status,
 )
-from releases.permissions import ReleaseAccess, get_release_for
 from releases.release_notes import render_release_notes
 from releases.services.lifecycle import release_time_to_restore
 from workspace.dashboard import release_token

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 
 from lib.htmx import signed_in
 from releases import forms
+from releases.access import can_manage_project, get_project_for
 from releases.models import Project, ReleaseTrain
-from releases.permissions import can_manage_project, get_project_for
 from releases.services import trains
 from workspace.views import SettingsPage, settings_run
 

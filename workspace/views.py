@@ -29,24 +29,16 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from approvals import deploy
 from approvals.forms import PolicyForm, RequirementsForm
 from approvals.services import ensure_policy
+from lib.errors import NotAllowed, Refused
 from lib.htmx import signed_in
 from monitoring import forms as monitoring_forms
 from monitoring import health
 from monitoring.models import CheckPhase, Integration, RollbackTrigger
+from releases import access as rules
 from releases import forms
 from releases import notifications as notices
-from releases import permissions as rules
 from releases import timeline as tl
-from releases.errors import NotAllowed, Refused
-from releases.models import (
-    ChecklistItem,
-    Project,
-    Release,
-    ReviewAction,
-    ScopeChangeRequest,
-    ScopeItem,
-)
-from releases.permissions import (
+from releases.access import (
     ReleaseAccess,
     can_create_release,
     can_manage_project,
@@ -55,7 +47,16 @@ from releases.permissions import (
     visible_projects,
     visible_releases,
 )
+from releases.models import (
+    ChecklistItem,
+    Project,
+    Release,
+    ReviewAction,
+    ScopeChangeRequest,
+    ScopeItem,
+)
 from releases.release_notes import render_release_notes
+from releases.services import lifecycle, rollback
 from releases.services.checklists import (
     TEMPLATE_FIELDS,
     delete_checklist_template,
@@ -64,12 +65,7 @@ from releases.services.checklists import (
     untick_checklist_item,
 )
 from releases.services.freeze_windows import FREEZE_FIELDS, delete_freeze_window, save_freeze_window
-from releases.services.lifecycle import (
-    cancel_release,
-    finish_deploy,
-    lock_scope,
-    release_time_to_restore,
-)
+from releases.services.lifecycle import release_time_to_restore
 from releases.services.notes import add_note
 from releases.services.projects import (
     PROJECT_FIELDS,
@@ -80,12 +76,7 @@ from releases.services.projects import (
 from releases.services.releases import create_release, update_release
 from releases.services.review import add_review_action, complete_review_action, save_review
 from releases.services.roles import unassign_role
-from releases.services.rollback import (
-    carry_scope_forward,
-    finish_rollback,
-    roll_back,
-    update_rollback_plan,
-)
+from releases.services.rollback import update_rollback_plan
 from releases.services.scope import (
     add_scope_item,
     approve_change_request,
@@ -469,134 +460,202 @@ def _release(request: HttpRequest, pk: int) -> tuple[Release, ReleaseAccess]:
 # --- lifecycle --------------------------------------------------------------------------------
 
 
+# The release's lifecycle buttons, one view per action like their twins in the API.
+
+
+@signed_in
+@require_POST
+def lock_scope(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    return run(
+        request,
+        pk,
+        section="header",
+        rule=rules.LOCK_SCOPE,
+        access=access,
+        call=lambda: lifecycle.lock_scope(release, by=request.user),
+        done="Scope locked.",
+    )
+
+
+@signed_in
+@require_POST
+def cancel_release(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.ReasonForm(request.POST, auto_id="id_cancel_%s")
+    return run(
+        request,
+        pk,
+        section="header",
+        rule=rules.CANCEL,
+        access=access,
+        form=form,
+        key="cancel",
+        call=lambda: lifecycle.cancel_release(
+            release, by=request.user, reason=form.cleaned_data["reason"]
+        ),
+        done="Release cancelled.",
+    )
+
+
+@signed_in
+@require_POST
+def start_deploy(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.StartDeployForm(request.POST, auto_id="id_deploy_%s")
+    return run(
+        request,
+        pk,
+        section="header",
+        rule=rules.START_DEPLOY,
+        access=access,
+        # Overriding a freeze or the planned time is a release manager's call, whoever
+        # starts the deploy.
+        also=(rules.OVERRIDE_DEPLOY_GUARDS,)
+        if request.POST.get("override_reason", "").strip()
+        else (),
+        form=form,
+        key="start_deploy",
+        call=lambda: deploy.start_deploy(
+            release, by=request.user, override_reason=form.cleaned_data["override_reason"]
+        ),
+        done="Deploy started.",
+    )
+
+
+@signed_in
+@require_POST
+def finish_deploy(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    return run(
+        request,
+        pk,
+        section="header",
+        rule=rules.FINISH_DEPLOY,
+        access=access,
+        call=lambda: lifecycle.finish_deploy(release, by=request.user),
+        done="Deploy done.",
+    )
+
+
+@signed_in
+@require_POST
+def complete_release(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    return run(
+        request,
+        pk,
+        section="header",
+        rule=rules.COMPLETE,
+        access=access,
+        # Fail closed: released only when every required post-release check counts as
+        # passing and the release is not unhealthy.
+        call=lambda: health.release_if_healthy(release, by=request.user),
+        done="Released.",
+    )
+
+
+@signed_in
+@require_POST
+def restore_health(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.ReasonForm(request.POST, auto_id="id_restore_%s")
+    return run(
+        request,
+        pk,
+        section="header",
+        rule=rules.RESTORE_HEALTH,
+        access=access,
+        form=form,
+        key="restore_health",
+        call=lambda: health.restore_health(
+            release, by=request.user, reason=form.cleaned_data["reason"]
+        ),
+        done="Marked healthy again.",
+    )
+
+
+@signed_in
+@require_POST
+def roll_back(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.ReasonForm(request.POST, auto_id="id_rollback_%s")
+    return run(
+        request,
+        pk,
+        section="header",
+        rule=rules.ROLL_BACK,
+        access=access,
+        form=form,
+        key="roll_back",
+        call=lambda: rollback.roll_back(
+            release, by=request.user, reason=form.cleaned_data["reason"]
+        ),
+        done="Rolled back.",
+    )
+
+
+@signed_in
+@require_POST
+def finish_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.FinishRollbackForm(request.POST, auto_id="id_finish_rollback_%s")
+    return run(
+        request,
+        pk,
+        section="header",
+        rule=rules.FINISH_ROLLBACK,
+        access=access,
+        form=form,
+        key="finish_rollback",
+        call=lambda: rollback.finish_rollback(
+            release, by=request.user, at=form.cleaned_data["finished_at"]
+        ),
+        done=_restored,
+    )
+
+
+@signed_in
+@require_POST
+def carry_forward(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = _release(request, pk)
+    form = forms.CarryForwardForm(request.POST, auto_id="id_carry_%s")
+    return run(
+        request,
+        pk,
+        section="header",
+        rule=rules.CARRY_FORWARD,
+        access=access,
+        form=form,
+        key="carry_forward",
+        call=lambda: rollback.carry_scope_forward(
+            release, by=request.user, version=form.cleaned_data["version"]
+        ),
+        done=lambda new: f"Release {new.version} created with the scope of {release.version}.",
+        go_to=lambda new: new.get_absolute_url(),
+    )
+
+
+# The buttons post to releases/<pk>/do/<action>/ (the action's name on the page).
+ACTIONS: dict[str, Callable[[HttpRequest, int], HttpResponse]] = {
+    "lock_scope": lock_scope,
+    "cancel": cancel_release,
+    "start_deploy": start_deploy,
+    "finish_deploy": finish_deploy,
+    "complete": complete_release,
+    "restore_health": restore_health,
+    "roll_back": roll_back,
+    "finish_rollback": finish_rollback,
+    "carry_forward": carry_forward,
+}
+
+
 @signed_in
 @require_POST
 def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    release, access = _release(request, pk)
-    user = request.user
-    if action == "lock_scope":
-        return run(
-            request,
-            pk,
-            section="header",
-            rule=rules.LOCK_SCOPE,
-            access=access,
-            call=lambda: lock_scope(release, by=user),
-            done="Scope locked.",
-        )
-    if action == "cancel":
-        form = forms.ReasonForm(request.POST, auto_id="id_cancel_%s")
-        return run(
-            request,
-            pk,
-            section="header",
-            rule=rules.CANCEL,
-            access=access,
-            form=form,
-            key="cancel",
-            call=lambda: cancel_release(release, by=user, reason=form.cleaned_data["reason"]),
-            done="Release cancelled.",
-        )
-    if action == "start_deploy":
-        form = forms.StartDeployForm(request.POST, auto_id="id_deploy_%s")
-        return run(
-            request,
-            pk,
-            section="header",
-            rule=rules.START_DEPLOY,
-            access=access,
-            # Overriding a freeze or the planned time is a release manager's call, whoever
-            # starts the deploy.
-            also=(rules.OVERRIDE_DEPLOY_GUARDS,)
-            if request.POST.get("override_reason", "").strip()
-            else (),
-            form=form,
-            key="start_deploy",
-            call=lambda: deploy.start_deploy(
-                release, by=user, override_reason=form.cleaned_data["override_reason"]
-            ),
-            done="Deploy started.",
-        )
-    if action == "finish_deploy":
-        return run(
-            request,
-            pk,
-            section="header",
-            rule=rules.FINISH_DEPLOY,
-            access=access,
-            call=lambda: finish_deploy(release, by=user),
-            done="Deploy done.",
-        )
-    if action == "complete":
-        return run(
-            request,
-            pk,
-            section="header",
-            rule=rules.COMPLETE,
-            access=access,
-            # Fail closed: released only when every required post-release check counts as
-            # passing and the release is not unhealthy.
-            call=lambda: health.release_if_healthy(release, by=user),
-            done="Released.",
-        )
-    if action == "restore_health":
-        form = forms.ReasonForm(request.POST, auto_id="id_restore_%s")
-        return run(
-            request,
-            pk,
-            section="header",
-            rule=rules.RESTORE_HEALTH,
-            access=access,
-            form=form,
-            key="restore_health",
-            call=lambda: health.restore_health(
-                release, by=user, reason=form.cleaned_data["reason"]
-            ),
-            done="Marked healthy again.",
-        )
-    if action == "roll_back":
-        form = forms.ReasonForm(request.POST, auto_id="id_rollback_%s")
-        return run(
-            request,
-            pk,
-            section="header",
-            rule=rules.ROLL_BACK,
-            access=access,
-            form=form,
-            key="roll_back",
-            call=lambda: roll_back(release, by=user, reason=form.cleaned_data["reason"]),
-            done="Rolled back.",
-        )
-    if action == "finish_rollback":
-        form = forms.FinishRollbackForm(request.POST, auto_id="id_finish_rollback_%s")
-        return run(
-            request,
-            pk,
-            section="header",
-            rule=rules.FINISH_ROLLBACK,
-            access=access,
-            form=form,
-            key="finish_rollback",
-            call=lambda: finish_rollback(release, by=user, at=form.cleaned_data["finished_at"]),
-            done=_restored,
-        )
-    if action == "carry_forward":
-        form = forms.CarryForwardForm(request.POST, auto_id="id_carry_%s")
-        return run(
-            request,
-            pk,
-            section="header",
-            rule=rules.CARRY_FORWARD,
-            access=access,
-            form=form,
-            key="carry_forward",
-            call=lambda: carry_scope_forward(
-                release, by=user, version=form.cleaned_data["version"]
-            ),
-            done=lambda new: f"Release {new.version} created with the scope of {release.version}.",
-            go_to=lambda new: new.get_absolute_url(),
-        )
-    raise Http404("No such action.")
+    if action not in ACTIONS:
+        raise Http404("No such action.")
+    return ACTIONS[action](request, pk)
 
 
 def _restored(release: Release) -> str:

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from releases.errors import Refused
+from lib.errors import Refused
 from releases.events import Actor, log_event
 from releases.models import (
     ChecklistItem,

@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from lib import outbound
+from lib.errors import NotAllowed, Refused
 from lib.links import validate_link
 from releases import signals
-from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_event, log_project_change
 from releases.models import (
     Project,
@@ -211,11 +211,6 @@ def standby_roster(release: Release) -> list[Any]:
     if plan is not None and plan.decider is not None:
         people.setdefault(plan.decider.pk, plan.decider)
     return list(people.values())
-
-
-def count_is(n: int, noun: str) -> str:
-    verb = "is" if n == 1 else "are"
-    return f"{n} {noun}{'' if n == 1 else 's'} {verb}"
 
 
 def minutes(delta: dt.timedelta) -> str:

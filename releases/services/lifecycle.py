@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from lib.errors import Refused
+from lib.wording import plural
+from releases import access as rules
 from releases import notifications as notices
-from releases import permissions as rules
 from releases import signals
-from releases.errors import Refused
 from releases.events import Actor, log_event
 from releases.models import (
     Health,
@@ -23,7 +24,6 @@ from releases.models import (
     Status,
 )
 from releases.services.common import (
-    count_is,
     lock_release,
     minutes,
     people_on,
@@ -43,7 +43,7 @@ def lock_scope(release: Release, *, by: Actor) -> Release:
         pending = release.change_requests.filter(state=ScopeChangeRequest.State.PENDING).count()
         if pending:
             raise Refused(
-                f"Cannot lock the scope: {count_is(pending, 'change request')} still open."
+                f"Cannot lock the scope: {plural(pending, 'change request', 'is')} still open."
             )
         transition(
             release,
@@ -120,7 +120,7 @@ def finish_deploy(release: Release, *, by: Actor) -> Release:
             ).values_list("title", flat=True)
         )
         if open_items:
-            count = count_is(len(open_items), "required deployment checklist item")
+            count = plural(len(open_items), "required deployment checklist item", "is")
             raise Refused(
                 f"Cannot mark the deploy done: {count} not ticked: {', '.join(open_items)}."
             )

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from lib.errors import Refused
 from releases import signals
-from releases.errors import Refused
 from releases.events import Actor, log_event
 from releases.models import (
     COMMIT_SHA_MESSAGE,

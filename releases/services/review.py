@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from lib.errors import Refused
 from releases import notifications as notices
-from releases.errors import Refused
 from releases.events import Actor, log_event
 from releases.models import (
     ProjectMembership,

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
+from lib.errors import Refused
 from releases import notifications as notices
-from releases.errors import Refused
 from releases.events import Actor, log_event
 from releases.models import (
     Release,

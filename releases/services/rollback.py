@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from lib.errors import Refused
+from releases import access as rules
 from releases import notifications as notices
-from releases import permissions as rules
-from releases.errors import Refused
 from releases.events import Actor, log_event
 from releases.models import (
     ProjectMembership,

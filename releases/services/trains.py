@@ -18,8 +18,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from lib.errors import NotAllowed, Refused
 from releases import notifications as notices
-from releases.errors import NotAllowed, Refused
 from releases.events import Actor, log_project_change, log_project_event
 from releases.models import Project, ProjectEventKind, Release, ReleaseTrain, Status, TrainSlot
 from releases.services.common import people_on, reject_unknown_fields

@@ -17,9 +17,9 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from lib.errors import NotAllowed
 from monitoring import health
-from releases import permissions as rules
-from releases.errors import NotAllowed
+from releases import access as rules
 from releases.models import Release
 from releases.services.lifecycle import cancel_release, lock_scope, mark_health
 from releases.services.rollback import roll_back

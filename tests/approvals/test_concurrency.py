@@ -11,7 +11,7 @@ from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import Decision, SignOff
 from approvals.readiness import readiness_for
-from releases.errors import NotAllowed, Refused
+from lib.errors import NotAllowed, Refused
 from releases.models import Notification, Release
 from releases.services.lifecycle import lock_scope
 from tests.builders import (

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import Decision
+from lib.errors import NotAllowed, Refused
 from monitoring import services as monitoring
-from releases.errors import NotAllowed, Refused
 from releases.models import Notification, Release, Status
 from releases.services.checklists import untick_checklist_item
 from releases.services.lifecycle import lock_scope

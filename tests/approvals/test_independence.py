@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import CREATOR_SIGNS, SIGNER_DECIDES, ApprovalPolicy
-from releases.errors import NotAllowed
+from lib.errors import NotAllowed
 from releases.models import Release, RoleAssignment, Status
 from releases.services.lifecycle import lock_scope
 from tests.builders import make_ready, make_release, second_release_manager

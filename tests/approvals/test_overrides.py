@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 
 from approvals import services as approvals
 from approvals.deploy import start_deploy
+from lib.errors import NotAllowed, Refused
 from monitoring import services as monitoring
-from releases.errors import NotAllowed, Refused
 from releases.models import Release, Status
 from releases.services.freeze_windows import save_freeze_window
 from releases.services.lifecycle import lock_scope

@@ -9,7 +9,7 @@ from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy
 from approvals.readiness import readiness_for, required_roles
-from releases.errors import NotAllowed, Refused
+from lib.errors import NotAllowed, Refused
 from releases.services.lifecycle import lock_scope
 from releases.services.projects import set_project_roles
 from tests.builders import make_ready, make_release, make_user

@@ -12,7 +12,7 @@ from approvals import services as approvals
 from approvals.deploy import assign_role
 from approvals.models import SignOff
 from approvals.readiness import readiness_for
-from releases.errors import NotAllowed, Refused
+from lib.errors import NotAllowed, Refused
 from releases.models import Notification
 from releases.services.lifecycle import lock_scope
 from releases.services.roles import unassign_role

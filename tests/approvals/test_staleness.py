@@ -7,7 +7,7 @@ import pytest
 from approvals import services as approvals
 from approvals.models import SignOff
 from approvals.readiness import readiness_for
-from releases.errors import Refused
+from lib.errors import Refused
 from releases.models import Notification, Status
 from releases.services.checklists import tick_checklist_item, untick_checklist_item
 from releases.services.releases import update_release

@@ -13,10 +13,10 @@ import pytest
 from django.utils import timezone
 
 from config.celery import app
+from lib.errors import Refused
 from monitoring import health, rollback_webhook, tasks
 from monitoring import services as monitoring
 from monitoring.models import Check, RollbackWebhookCall
-from releases.errors import Refused
 from releases.models import Health, Notification, Release, Status
 from releases.services.rollback import update_rollback_plan
 from tests.builders import make_cast, make_monitoring, make_release

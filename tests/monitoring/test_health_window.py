@@ -10,10 +10,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from lib.errors import NotAllowed, Refused
 from monitoring import health, tasks
 from monitoring import services as monitoring
 from monitoring.models import Check, RollbackTrigger
-from releases.errors import NotAllowed, Refused
 from releases.models import Health, Notification, Release, ReleaseEvent, Status
 from releases.services.lifecycle import mark_health
 from releases.services.rollback import roll_back, update_rollback_plan

@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from lib.errors import NotAllowed, Refused
 from monitoring import services
 from monitoring.models import Check, CheckPhase, Integration
-from releases.errors import NotAllowed, Refused
 from releases.models import ProjectEvent
 from tests.builders import make_release, make_user
 from tests.monitoring.helpers import FakeApi

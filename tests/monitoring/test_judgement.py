@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from approvals.readiness import readiness_for
+from lib.errors import NotAllowed, Refused
 from monitoring import services
 from monitoring.models import Check, CheckResult
-from releases.errors import NotAllowed, Refused
 from releases.models import ReleaseEvent
 from releases.services.releases import update_release
 

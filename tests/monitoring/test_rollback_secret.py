@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from lib.errors import NotAllowed
 from monitoring import rollback_webhook
-from releases import permissions as rules
-from releases.errors import NotAllowed
+from releases import access as rules
 from releases.models import ProjectEvent, ProjectEventKind
 from tests.api.conftest import bearer, project_token
 from tests.html import client_for

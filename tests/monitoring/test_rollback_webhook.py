@@ -15,10 +15,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from lib.errors import NotAllowed
 from monitoring import health, rollback_webhook, tasks
 from monitoring import services as monitoring
 from monitoring.models import RollbackWebhookCall
-from releases.errors import NotAllowed
 from releases.models import Health, Notification, Release, Status
 from releases.services.rollback import roll_back, update_rollback_plan
 from tests.builders import make_monitoring

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from approvals import services as approvals
 from approvals.models import SignOff
 from approvals.readiness import readiness_for
-from releases.errors import Refused
+from lib.errors import Refused
 from releases.models import Release
 from releases.services.lifecycle import lock_scope
 from releases.services.releases import update_release

@@ -12,7 +12,7 @@ from django.db import connection
 from approvals import services as approvals
 from approvals.deploy import start_deploy
 from approvals.models import SignOff
-from releases.errors import GreenlightError
+from lib.errors import GreenlightError
 from releases.models import Release, ReleaseEvent, Status
 from releases.services.lifecycle import cancel_release, lock_scope
 from tests.builders import make_approved, make_cast, make_release

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 
 from approvals import services as approvals
 from approvals.deploy import start_deploy
+from lib.errors import Refused
 from monitoring import services as monitoring
-from releases.errors import Refused
 from releases.models import Health, Notification, Release, Status
 from releases.services.checklists import tick_checklist_item
 from releases.services.common import standby_roster

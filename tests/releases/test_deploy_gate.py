@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from approvals import services as approvals
 from approvals import tasks
 from approvals.deploy import start_deploy
+from lib.errors import NotAllowed, Refused
 from monitoring import services as monitoring
-from releases.errors import NotAllowed, Refused
 from releases.models import Notification, Release, Status
 from releases.services.projects import update_project
 from releases.services.releases import update_release

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from approvals import services as approvals
 from approvals.deploy import assign_role
-from releases.errors import Refused
+from lib.errors import Refused
 from releases.events import log_event
 from releases.models import ReleaseEvent, ScopeItem
 from releases.services.checklists import tick_checklist_item

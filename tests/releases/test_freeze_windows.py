@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from approvals.deploy import start_deploy
-from releases.errors import NotAllowed, Refused
+from lib.errors import NotAllowed, Refused
 from releases.models import FreezeWindow, Notification, Project, Release, Status
 from releases.services.freeze_windows import (
     freeze_windows_for_release,

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from approvals import services as approvals
 from approvals.deploy import start_deploy
-from releases.errors import Refused
+from lib.errors import Refused
 from releases.models import FreezeWindow, Health, Phase, Release, ScopeItem, Status
 from releases.services.lifecycle import (
     cancel_release,

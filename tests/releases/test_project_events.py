@@ -14,10 +14,10 @@ from django.core.exceptions import ValidationError
 
 from approvals import services as approvals
 from approvals.models import ApprovalPolicy
+from lib.errors import NotAllowed, Refused
 from monitoring import rollback_webhook
 from monitoring import services as monitoring
 from monitoring.models import Check, Integration
-from releases.errors import NotAllowed, Refused
 from releases.events import audited_fields, log_project_event
 from releases.models import ApiToken, ChecklistTemplate, FreezeWindow, ProjectEvent
 from releases.services import trains

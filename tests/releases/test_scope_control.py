@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from approvals.deploy import assign_role
-from releases.errors import NotAllowed, Refused
+from lib.errors import NotAllowed, Refused
 from releases.models import Notification, ScopeChangeRequest, ScopeItem
 from releases.services.lifecycle import lock_scope
 from releases.services.projects import set_project_roles

@@ -9,8 +9,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from lib.errors import Refused
 from releases import tasks
-from releases.errors import Refused
 from releases.models import Notification, Release, ReleaseTrain, Status, TrainSlot
 from releases.services import trains
 from tests.builders import make_cast

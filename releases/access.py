@@ -25,7 +25,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from releases.errors import NotAllowed
+from lib.errors import NotAllowed
 from releases.models import (
     ChecklistItem,
     Health,
