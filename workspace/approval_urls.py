@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace import approval_views as views
+from workspace.views import approvals as views
 
 urlpatterns = [
     path("decisions/<int:pk>/", views.decision_detail, name="decision_detail"),

@@ -2,7 +2,7 @@
 created for them, skipping one departure with a reason.
 
 Project settings pages: members read them, the project's release managers change them
-(``workspace.views.settings_run``), outsiders get 404.
+(``workspace.views.projects.settings_run``), outsiders get 404.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from releases import forms
 from releases.access import can_manage_project, get_project_for
 from releases.models import Project, ReleaseTrain
 from releases.services import trains
-from workspace.views import SettingsPage, settings_run
+from workspace.views.projects import SettingsPage, settings_run
 
 
 def skip_key(train: ReleaseTrain, day: dt.date) -> str:

@@ -1,7 +1,8 @@
 """HTML views of the approvals flow: sign-offs, the go/no-go poll and decision, the policy.
 
-They answer like every release-page action (``workspace.views.run``): the go/no-go section with
-htmx, a redirect back without JavaScript, and 403/409/422 with the reason when nothing changed.
+They answer like every release-page action (``workspace.views.common.run``): the go/no-go section
+with htmx, a redirect back without JavaScript, and 403/409/422 with the reason when nothing
+changed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from lib.htmx import signed_in
 from releases import access as rules
 from releases.access import access_for, get_project_for, get_release_for
 from releases.models import Role
-from workspace.views import run, settings_run
+from workspace.views.common import run
+from workspace.views.projects import settings_run
 
 SECTION = "signoffs"
 
