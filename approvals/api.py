@@ -22,7 +22,7 @@ from approvals import services
 from approvals.models import ApprovalPolicy, Decision, SignOff
 from releases import access as rules
 from releases.access import access_for, get_project_for
-from releases.api import ReleaseScoped, release_response
+from releases.api.common import ReleaseScoped, release_response
 from releases.rest import FilterBackend, actor, no_input, validated
 from releases.serializers import ReleaseSerializer
 

@@ -14,7 +14,7 @@ from approvals import deploy
 from approvals.readiness import compute_readiness, with_readiness_data
 from releases import access as rules
 from releases import serializers as s
-from releases.api import ReleaseScoped, release_response
+from releases.api.common import ReleaseScoped, release_response
 from releases.models import Release, RoleAssignment
 from releases.rest import actor, validated
 from releases.services.roles import unassign_role

@@ -22,7 +22,7 @@ from monitoring import serializers as s
 from monitoring.models import Check, CheckResult, Integration, RollbackTrigger
 from releases import access as rules
 from releases.access import ReleaseAccess, get_project_for
-from releases.api import ReleaseScoped
+from releases.api.common import ReleaseScoped
 from releases.models import Project
 from releases.rest import actor, no_input, validated
 

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from monitoring import health
 from releases import access as rules
 from releases import serializers as s
-from releases.api import ReleaseScoped, release_response
+from releases.api.common import ReleaseScoped, release_response
 from releases.rest import actor, no_input, validated
 
 
