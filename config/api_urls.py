@@ -9,8 +9,8 @@ from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
-from approvals import api as approvals
-from monitoring import api as monitoring
+from approvals.api import decisions, policy, sign_offs
+from monitoring.api import checks, health, integrations, polling, results, rollback
 from releases import api as releases
 from releases import train_api as trains
 
@@ -53,7 +53,7 @@ urlpatterns = [
     ),
     path(
         "projects/<slug:slug>/approval-policy/",
-        approvals.ApprovalPolicyView.as_view(),
+        policy.ApprovalPolicyView.as_view(),
         name="api-approval-policy",
     ),
     path(
@@ -73,37 +73,37 @@ urlpatterns = [
     ),
     path(
         "projects/<slug:slug>/rollback-webhook-secret/reveal/",
-        monitoring.RevealRollbackSecret.as_view(),
+        rollback.RevealRollbackSecret.as_view(),
         name="api-rollback-secret-reveal",
     ),
     path(
         "projects/<slug:slug>/rollback-webhook-secret/rotate/",
-        monitoring.RotateRollbackSecret.as_view(),
+        rollback.RotateRollbackSecret.as_view(),
         name="api-rollback-secret-rotate",
     ),
     path(
         "projects/<slug:slug>/integrations/",
-        monitoring.Integrations.as_view(),
+        integrations.Integrations.as_view(),
         name="api-integrations",
     ),
     path(
         "projects/<slug:slug>/integrations/<int:integration_id>/",
-        monitoring.IntegrationDetail.as_view(),
+        integrations.IntegrationDetail.as_view(),
         name="api-integration",
     ),
     path(
         "projects/<slug:slug>/integrations/<int:integration_id>/test/",
-        monitoring.TestIntegration.as_view(),
+        integrations.TestIntegration.as_view(),
         name="api-integration-test",
     ),
     path(
         "projects/<slug:slug>/checks/",
-        monitoring.CheckTemplates.as_view(),
+        checks.CheckTemplates.as_view(),
         name="api-check-templates",
     ),
     path(
         "projects/<slug:slug>/checks/<int:check_id>/",
-        monitoring.CheckTemplateDetail.as_view(),
+        checks.CheckTemplateDetail.as_view(),
         name="api-check-template",
     ),
     path(
@@ -221,12 +221,12 @@ urlpatterns = [
     path(R + "rollback-plan/", releases.RollbackPlanView.as_view(), name="api-rollback-plan"),
     path(
         R + "rollback-triggers/",
-        monitoring.RollbackTriggers.as_view(),
+        health.RollbackTriggers.as_view(),
         name="api-rollback-triggers",
     ),
     path(
         R + "rollback-triggers/<int:trigger_id>/",
-        monitoring.RollbackTriggerDetail.as_view(),
+        health.RollbackTriggerDetail.as_view(),
         name="api-rollback-trigger",
     ),
     path(R + "review/", releases.ReviewView.as_view(), name="api-review"),
@@ -237,23 +237,23 @@ urlpatterns = [
         name="api-review-action-complete",
     ),
     # Approvals.
-    path(R + "sign-offs/", approvals.SignOffs.as_view(), name="api-sign-offs"),
-    path(R + "sign-offs/withdraw/", approvals.WithdrawSignOff.as_view(), name="api-withdraw"),
-    path(R + "poll/", approvals.OpenPoll.as_view(), name="api-open-poll"),
-    path(R + "decisions/", approvals.Decisions.as_view(), name="api-decisions"),
-    path("decisions/<int:decision_id>/", approvals.DecisionDetail.as_view(), name="api-decision"),
+    path(R + "sign-offs/", sign_offs.SignOffs.as_view(), name="api-sign-offs"),
+    path(R + "sign-offs/withdraw/", sign_offs.WithdrawSignOff.as_view(), name="api-withdraw"),
+    path(R + "poll/", decisions.OpenPoll.as_view(), name="api-open-poll"),
+    path(R + "decisions/", decisions.Decisions.as_view(), name="api-decisions"),
+    path("decisions/<int:decision_id>/", decisions.DecisionDetail.as_view(), name="api-decision"),
     # Checks.
-    path(R + "checks/", monitoring.Checks.as_view(), name="api-checks"),
-    path(R + "checks/<int:check_id>/", monitoring.CheckDetail.as_view(), name="api-check"),
+    path(R + "checks/", checks.Checks.as_view(), name="api-checks"),
+    path(R + "checks/<int:check_id>/", checks.CheckDetail.as_view(), name="api-check"),
     path(
         R + "checks/<int:check_id>/results/",
-        monitoring.CheckResults.as_view(),
+        results.CheckResults.as_view(),
         name="api-check-results",
     ),
-    path(R + "checks/<int:check_id>/judge/", monitoring.JudgeCheck.as_view(), name="api-judge"),
+    path(R + "checks/<int:check_id>/judge/", results.JudgeCheck.as_view(), name="api-judge"),
     path(
         R + "checks/<int:check_id>/poll-now/",
-        monitoring.PollCheckNow.as_view(),
+        polling.PollCheckNow.as_view(),
         name="api-poll-now",
     ),
 ]

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring import health
+from monitoring.services import health
 from releases import notifications as notices
 from releases import permissions as rules
 from releases import serializers as s

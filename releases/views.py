@@ -30,8 +30,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from monitoring import forms as monitoring_forms
-from monitoring import health
 from monitoring.models import CheckPhase, RollbackTrigger
+from monitoring.services import health
 from releases import dashboard as dash
 from releases import forms, services
 from releases import notifications as notices
@@ -1032,7 +1032,7 @@ def settings_context(
     problem: str = "",
 ) -> dict[str, Any]:
     from approvals.forms import PolicyForm, RequirementsForm
-    from approvals.services import ensure_policy
+    from approvals.services.policy import ensure_policy
     from monitoring.models import Integration
 
     key, bound = failed or (None, None)

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from approvals.forms import DecisionForm, SignOffForm
 from approvals.models import SIGNER_DECIDES, SignOff
-from monitoring import health
 from monitoring.forms import RollbackTriggerChangeForm, RollbackTriggerForm
 from monitoring.models import Check, CheckPhase, RollbackTrigger
+from monitoring.services import health
 from releases import forms
 from releases.dashboard import release_token
 from releases.models import (

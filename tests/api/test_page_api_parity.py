@@ -17,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from monitoring import health
+from monitoring.services import health
 from releases import permissions as rules
 from releases import services
 from releases.errors import NotAllowed

@@ -10,9 +10,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from monitoring import health, tasks
-from monitoring import services as monitoring
+from monitoring import tasks
 from monitoring.models import Check, RollbackTrigger
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.results import record_check_result
 from releases import services
 from releases.errors import NotAllowed, Refused
 from releases.models import Health, Notification, Release, ReleaseEvent, Status
@@ -25,7 +27,7 @@ HOOK = "https://ci.example.com/hooks/rollback"
 
 def health_check(release, cast, name="Checkout error rate", *, required=True, hold=0) -> Check:
     """A post-release check of the error ratio: passes below 2 %."""
-    return monitoring.save_release_check(
+    return save_release_check(
         release,
         by=cast.dana,
         integration=cast.ci,
@@ -39,7 +41,7 @@ def health_check(release, cast, name="Checkout error rate", *, required=True, ho
 
 
 def report(check: Check, status: str, value: str = "") -> Check:
-    return monitoring.record_check_result(
+    return record_check_result(
         check, status=status, value=value, source="api", by="CI token monitor"
     )
 

@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from monitoring import poller, services, tasks
+from monitoring import poller, tasks
 from monitoring.models import Check, CheckResult, PollerHeartbeat
+from monitoring.services.checks import save_check_template
 from releases import services as release_services
 from releases.models import ReleaseEvent
 from releases.readiness import readiness_for
@@ -73,7 +74,7 @@ def test_it_leaves_alone_what_is_not_due(cast, release):
     with FakeProvider(green) as api:
         integration = github(cast, api.url)
         later = add_check(release, integration, cast.rita, name="later", stabilisation_seconds=300)
-        template = services.save_check_template(
+        template = save_check_template(
             cast.project, by=cast.rita, integration=integration, name="template"
         )
         post = add_check(release, integration, cast.rita, name="post", phase="post_release")

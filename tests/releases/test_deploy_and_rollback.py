@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals import services as approvals
-from monitoring import services as monitoring
+from approvals.services.decisions import record_decision
+from monitoring.services.results import record_check_result
 from releases import services
 from releases.errors import Refused
 from releases.models import Health, Notification, Release, Status
@@ -216,10 +216,8 @@ class TestReview:
         )
         services.approve_change_request(request, by=cast.paul, as_role="product")
         services.approve_change_request(request, by=cast.rita, as_role="release_manager")
-        monitoring.record_check_result(release.checks.get(), status="failing", source="api")
-        approvals.record_decision(
-            release, by=cast.rita, outcome="go", override_reason="Hotfix of a hotfix"
-        )
+        record_check_result(release.checks.get(), status="failing", source="api")
+        record_decision(release, by=cast.rita, outcome="go", override_reason="Hotfix of a hotfix")
         services.start_deploy(release, by=cast.dana)
         services.roll_back(release, by=cast.rita, reason="errors")
         release.refresh_from_db()

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import Check, CheckPhase
-from monitoring.services import record_check_result
+from monitoring.services.results import record_check_result
 from releases import services
 from releases.models import Notification, Release, ScopeItem, Status
 from tests.builders import complete_rollback_plan, make_approved, make_deploying, make_monitoring

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from approvals import services as approvals
+from approvals.services.policy import update_policy
 from releases import services
 from tests.html import client_for
 
@@ -22,7 +22,7 @@ def audit_url(cast) -> str:
 @pytest.fixture
 def changes(cast):
     """Rita turns off separation of duties; Dana, made a release manager, sets a freeze."""
-    approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=False)
+    update_policy(cast.project, by=cast.rita, separation_of_duties=False)
     services.set_project_roles(cast.project, cast.dana, ["devops", "release_manager"], by=cast.rita)
     services.save_freeze_window(
         cast.project,

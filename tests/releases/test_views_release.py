@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import CheckStatus
-from monitoring.services import record_check_result
+from monitoring.services.results import record_check_result
 from releases import services
 from releases.models import ChecklistItem, Release, ReleaseEvent, ScopeItem, Status
 from tests.builders import (

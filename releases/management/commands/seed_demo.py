@@ -16,9 +16,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from approvals import services as approvals
-from monitoring import services as monitoring
+from approvals.services.decisions import open_poll, record_decision
+from approvals.services.sign_offs import record_sign_off
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
+from monitoring.services.results import record_check_result
 from releases import services, trains
 from releases.models import (
     ChecklistItem,
@@ -299,14 +300,14 @@ class Command(BaseCommand):
 
     def pass_checks(self, release: Release) -> None:
         for check in release.checks.filter(phase=CheckPhase.PRE_RELEASE):
-            monitoring.record_check_result(
+            record_check_result(
                 check, status="passing", value="success", source="api", by="CI pipeline"
             )
 
     def sign_all(self, release: Release, users: dict[str, Any], roles: list[str]) -> None:
         by_role = {role: users[name] for name, _f, _l, role in PEOPLE}
         for role in roles:
-            approvals.record_sign_off(
+            record_sign_off(
                 release, by=by_role[role], role=role, decision="go", comment="Looks good"
             )
 
@@ -315,9 +316,9 @@ class Command(BaseCommand):
         self.tick_all(release, users, Phase.READINESS)
         self.complete_plan(release, users)
         self.pass_checks(release)
-        approvals.open_poll(release, by=users["rita"])
+        open_poll(release, by=users["rita"])
         self.sign_all(release, users, roles)
-        approvals.record_decision(release, by=users["rita"], outcome="go")
+        record_decision(release, by=users["rita"], outcome="go")
 
     # --- the releases ---
 
@@ -366,7 +367,7 @@ class Command(BaseCommand):
         self.tick_all(release, users, Phase.READINESS, leave=3)
         self.complete_plan(release, users)
         self.pass_checks(release)
-        approvals.open_poll(release, by=users["rita"])
+        open_poll(release, by=users["rita"])
         self.sign_all(release, users, ["dev", "qa"])
         services.request_scope_change(
             release,

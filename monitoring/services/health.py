@@ -35,14 +35,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from monitoring import signals
 from monitoring.models import (
     Check,
     CheckPhase,
     CheckStatus,
     Comparator,
     RollbackTrigger,
+    RollbackWebhookCall,
     TriggerMode,
 )
+from monitoring.services.rollback import prepare_call, tell_to_roll_back_by_hand
 from releases import permissions as rules
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
@@ -324,8 +327,6 @@ def _act_on_breach(release: Release, check: Check, *, now: dt.datetime) -> None:
 def _roll_back_automatically(
     release: Release, *, trigger: RollbackTrigger, check: Check, actor: str, reason: str
 ) -> None:
-    from monitoring import rollback_webhook, tasks
-
     release = release_services.roll_back(release, by=actor, reason=reason, automatic=True)
     plan = RollbackPlan.objects.filter(release=release).select_related("decider").first()
     url = plan.rollback_webhook_url if plan else ""
@@ -338,17 +339,18 @@ def _roll_back_automatically(
             verb="rollback_webhook_missing",
             summary="No rollback webhook is configured: the rollback has to be run by hand",
         )
-        rollback_webhook.tell_to_roll_back_by_hand(
+        tell_to_roll_back_by_hand(
             release,
             plan,
             problem=f"{release} is being rolled back automatically ({reason}), but its rollback "
             "plan has no webhook to start it.",
         )
         return
-    call = rollback_webhook.prepare_call(
-        release, trigger=trigger, check=check, url=url, actor=actor, reason=reason
+    call = prepare_call(release, trigger=trigger, check=check, url=url, actor=actor, reason=reason)
+    transaction.on_commit(
+        partial(signals.rollback_call_prepared.send, sender=RollbackWebhookCall, call=call),
+        robust=True,
     )
-    transaction.on_commit(partial(tasks.deliver_rollback_webhook.delay, call.pk), robust=True)
 
 
 def _needs_action() -> Q:

@@ -1,0 +1,1 @@
+"""HTML views of approvals, one module per concept."""

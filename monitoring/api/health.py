@@ -1,0 +1,83 @@
+"""REST API for the rollback triggers bound to a release's post-release checks."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from monitoring import serializers as s
+from monitoring.models import RollbackTrigger
+from monitoring.services import health
+from releases import permissions as rules
+from releases.api import ReleaseScoped
+from releases.permissions import ReleaseAccess
+from releases.rest import validated
+
+# --- rollback triggers ----------------------------------------------------------------------
+
+TRIGGERS = RollbackTrigger.objects.select_related("check_ref", "created_by", "release__project")
+
+
+class RollbackTriggers(ReleaseScoped, generics.ListAPIView):
+    """The rollback plan's triggers: each watches one post-release check and, when it breaches
+    (failing for its hold time), recommends the rollback to the decider or starts it."""
+
+    serializer_class = s.RollbackTriggerSerializer
+    queryset = RollbackTrigger.objects.none()
+
+    def get_queryset(self) -> QuerySet[RollbackTrigger]:
+        release, _ = self.release_and_access()
+        return TRIGGERS.filter(release=release)
+
+    @extend_schema(
+        request=s.RollbackTriggerInputSerializer, responses={201: s.RollbackTriggerSerializer}
+    )
+    def post(self, request: Request, release_id: int) -> Response:
+        """Bind a trigger to a post-release check (one per check). ``automatic`` needs the
+        rollback plan's webhook URL."""
+        release, access = self.release_and_access()
+        rules.EDIT_ROLLBACK_PLAN.check(access)
+        data = validated(s.RollbackTriggerInputSerializer, request, context={"release": release})
+        trigger = health.add_rollback_trigger(
+            release,
+            by=request.user,
+            check=data["check"],
+            mode=data["mode"],
+            description=data.get("description", ""),
+        )
+        return Response(
+            s.RollbackTriggerSerializer(TRIGGERS.get(pk=trigger.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class RollbackTriggerDetail(ReleaseScoped):
+    def trigger(self) -> tuple[ReleaseAccess, RollbackTrigger]:
+        release, access = self.release_and_access()
+        trigger = get_object_or_404(TRIGGERS.filter(release=release), pk=self.kwargs["trigger_id"])
+        return access, trigger
+
+    @extend_schema(responses=s.RollbackTriggerSerializer)
+    def get(self, request: Request, release_id: int, trigger_id: int) -> Response:
+        _, trigger = self.trigger()
+        return Response(s.RollbackTriggerSerializer(trigger).data)
+
+    @extend_schema(request=s.RollbackTriggerChangeSerializer, responses=s.RollbackTriggerSerializer)
+    def patch(self, request: Request, release_id: int, trigger_id: int) -> Response:
+        """Change the mode or the description; the check stays (remove and add for another)."""
+        access, trigger = self.trigger()
+        rules.EDIT_ROLLBACK_PLAN.check(access)
+        data = validated(s.RollbackTriggerChangeSerializer, request, partial=True)
+        trigger = health.update_rollback_trigger(trigger, by=request.user, **data)
+        return Response(s.RollbackTriggerSerializer(TRIGGERS.get(pk=trigger.pk)).data)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Removed.")})
+    def delete(self, request: Request, release_id: int, trigger_id: int) -> Response:
+        access, trigger = self.trigger()
+        rules.EDIT_ROLLBACK_PLAN.check(access)
+        health.remove_rollback_trigger(trigger, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
