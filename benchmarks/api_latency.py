@@ -73,9 +73,9 @@ def seed(releases: int) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from approvals import services as approvals
-    from monitoring import services as monitoring
+    from approvals.services.sign_offs import record_sign_off
     from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
+    from monitoring.services.results import record_check_result
     from releases.models import ChecklistTemplate, Phase, Role
     from releases.services.checklists import tick_checklist_item
     from releases.services.lifecycle import lock_scope
@@ -138,9 +138,9 @@ def seed(releases: int) -> None:
         for item in release.checklist_items.filter(phase=Phase.READINESS):
             tick_checklist_item(item, by=people[item.owner_role], note="done")
         for check in release.checks.all():
-            monitoring.record_check_result(check, status="passing", value="success", by="CI")
+            record_check_result(check, status="passing", value="success", by="CI")
         for role in (Role.DEV, Role.QA, Role.DEVOPS, Role.PRODUCT):
-            approvals.record_sign_off(release, by=people[role], role=role, decision="go")
+            record_sign_off(release, by=people[role], role=role, decision="go")
         if (i + 1) % 100 == 0:
             print(f"  seeded {i + 1} releases", flush=True)
 

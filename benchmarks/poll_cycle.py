@@ -116,8 +116,8 @@ def build(checks: int, pairs: int, server_url: str) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from monitoring import services as monitoring
     from monitoring.models import Check
+    from monitoring.services.integrations import save_integration
     from releases.services.projects import create_project
     from releases.services.releases import create_release
 
@@ -128,7 +128,7 @@ def build(checks: int, pairs: int, server_url: str) -> None:
     rows = []
     for p in range(PROJECTS):
         project = create_project(name=f"Service {p}", slug=f"service-{p}", by=rita)
-        integration = monitoring.save_integration(
+        integration = save_integration(
             project,
             by=rita,
             name="GitHub",

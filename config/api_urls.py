@@ -9,10 +9,9 @@ from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
-from approvals import api as approvals
-from approvals import deploy_api as gate
-from monitoring import api as monitoring
-from monitoring import health_api as health
+from approvals.api import decisions, deploy, policy, sign_offs
+from monitoring.api import checks, health, integrations, polling, results
+from monitoring.api import rollback as monitoring_rollback
 from releases.api import (
     checklists,
     events,
@@ -69,7 +68,7 @@ urlpatterns = [
     ),
     path(
         "projects/<slug:slug>/approval-policy/",
-        approvals.ApprovalPolicyView.as_view(),
+        policy.ApprovalPolicyView.as_view(),
         name="api-approval-policy",
     ),
     path(
@@ -89,37 +88,37 @@ urlpatterns = [
     ),
     path(
         "projects/<slug:slug>/rollback-webhook-secret/reveal/",
-        monitoring.RevealRollbackSecret.as_view(),
+        monitoring_rollback.RevealRollbackSecret.as_view(),
         name="api-rollback-secret-reveal",
     ),
     path(
         "projects/<slug:slug>/rollback-webhook-secret/rotate/",
-        monitoring.RotateRollbackSecret.as_view(),
+        monitoring_rollback.RotateRollbackSecret.as_view(),
         name="api-rollback-secret-rotate",
     ),
     path(
         "projects/<slug:slug>/integrations/",
-        monitoring.Integrations.as_view(),
+        integrations.Integrations.as_view(),
         name="api-integrations",
     ),
     path(
         "projects/<slug:slug>/integrations/<int:integration_id>/",
-        monitoring.IntegrationDetail.as_view(),
+        integrations.IntegrationDetail.as_view(),
         name="api-integration",
     ),
     path(
         "projects/<slug:slug>/integrations/<int:integration_id>/test/",
-        monitoring.TestIntegration.as_view(),
+        integrations.TestIntegration.as_view(),
         name="api-integration-test",
     ),
     path(
         "projects/<slug:slug>/checks/",
-        monitoring.CheckTemplates.as_view(),
+        checks.CheckTemplates.as_view(),
         name="api-check-templates",
     ),
     path(
         "projects/<slug:slug>/checks/<int:check_id>/",
-        monitoring.CheckTemplateDetail.as_view(),
+        checks.CheckTemplateDetail.as_view(),
         name="api-check-template",
     ),
     path(
@@ -168,7 +167,7 @@ urlpatterns = [
     path(R, releases.ReleaseDetail.as_view(), name="api-release"),
     path(R + "lock-scope/", lifecycle.LockScope.as_view(), name="api-lock-scope"),
     path(R + "cancel/", lifecycle.CancelRelease.as_view(), name="api-cancel"),
-    path(R + "start-deploy/", gate.StartDeploy.as_view(), name="api-start-deploy"),
+    path(R + "start-deploy/", deploy.StartDeploy.as_view(), name="api-start-deploy"),
     path(R + "finish-deploy/", lifecycle.FinishDeploy.as_view(), name="api-finish-deploy"),
     path(R + "complete/", health.CompleteRelease.as_view(), name="api-complete"),
     path(R + "roll-back/", rollback.RollBack.as_view(), name="api-roll-back"),
@@ -176,7 +175,7 @@ urlpatterns = [
     path(R + "deploy-reports/", lifecycle.DeployReports.as_view(), name="api-deploy-reports"),
     path(R + "finish-rollback/", rollback.FinishRollback.as_view(), name="api-finish-rollback"),
     path(R + "carry-forward/", rollback.CarryForward.as_view(), name="api-carry-forward"),
-    path(R + "readiness/", gate.ReleaseReadiness.as_view(), name="api-readiness"),
+    path(R + "readiness/", deploy.ReleaseReadiness.as_view(), name="api-readiness"),
     path(R + "release-notes/", releases.ReleaseNotesView.as_view(), name="api-release-notes"),
     path(R + "events/", events.ReleaseEvents.as_view(), name="api-events"),
     path(R + "notes/", notes.ReleaseNotes.as_view(), name="api-notes"),
@@ -219,10 +218,10 @@ urlpatterns = [
         name="api-change-withdraw",
     ),
     # Roles, checklists, rollback plan, review.
-    path(R + "assignments/", gate.Assignments.as_view(), name="api-assignments"),
+    path(R + "assignments/", deploy.Assignments.as_view(), name="api-assignments"),
     path(
         R + "assignments/<int:assignment_id>/",
-        gate.AssignmentDetail.as_view(),
+        deploy.AssignmentDetail.as_view(),
         name="api-assignment",
     ),
     path(R + "checklist-items/", checklists.ChecklistItems.as_view(), name="api-checklist"),
@@ -235,12 +234,12 @@ urlpatterns = [
     path(R + "rollback-plan/", rollback.RollbackPlanView.as_view(), name="api-rollback-plan"),
     path(
         R + "rollback-triggers/",
-        monitoring.RollbackTriggers.as_view(),
+        health.RollbackTriggers.as_view(),
         name="api-rollback-triggers",
     ),
     path(
         R + "rollback-triggers/<int:trigger_id>/",
-        monitoring.RollbackTriggerDetail.as_view(),
+        health.RollbackTriggerDetail.as_view(),
         name="api-rollback-trigger",
     ),
     path(R + "review/", review.ReviewView.as_view(), name="api-review"),
@@ -251,23 +250,23 @@ urlpatterns = [
         name="api-review-action-complete",
     ),
     # Approvals.
-    path(R + "sign-offs/", approvals.SignOffs.as_view(), name="api-sign-offs"),
-    path(R + "sign-offs/withdraw/", approvals.WithdrawSignOff.as_view(), name="api-withdraw"),
-    path(R + "poll/", approvals.OpenPoll.as_view(), name="api-open-poll"),
-    path(R + "decisions/", approvals.Decisions.as_view(), name="api-decisions"),
-    path("decisions/<int:decision_id>/", approvals.DecisionDetail.as_view(), name="api-decision"),
+    path(R + "sign-offs/", sign_offs.SignOffs.as_view(), name="api-sign-offs"),
+    path(R + "sign-offs/withdraw/", sign_offs.WithdrawSignOff.as_view(), name="api-withdraw"),
+    path(R + "poll/", decisions.OpenPoll.as_view(), name="api-open-poll"),
+    path(R + "decisions/", decisions.Decisions.as_view(), name="api-decisions"),
+    path("decisions/<int:decision_id>/", decisions.DecisionDetail.as_view(), name="api-decision"),
     # Checks.
-    path(R + "checks/", monitoring.Checks.as_view(), name="api-checks"),
-    path(R + "checks/<int:check_id>/", monitoring.CheckDetail.as_view(), name="api-check"),
+    path(R + "checks/", checks.Checks.as_view(), name="api-checks"),
+    path(R + "checks/<int:check_id>/", checks.CheckDetail.as_view(), name="api-check"),
     path(
         R + "checks/<int:check_id>/results/",
-        monitoring.CheckResults.as_view(),
+        results.CheckResults.as_view(),
         name="api-check-results",
     ),
-    path(R + "checks/<int:check_id>/judge/", monitoring.JudgeCheck.as_view(), name="api-judge"),
+    path(R + "checks/<int:check_id>/judge/", results.JudgeCheck.as_view(), name="api-judge"),
     path(
         R + "checks/<int:check_id>/poll-now/",
-        monitoring.PollCheckNow.as_view(),
+        polling.PollCheckNow.as_view(),
         name="api-poll-now",
     ),
 ]

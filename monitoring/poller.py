@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from monitoring import circuit, services
+from monitoring import circuit
 from monitoring.crypto import SecretsUnreadable
 from monitoring.integrations.base import (
     ERROR,
@@ -46,6 +46,9 @@ from monitoring.integrations.base import (
 from monitoring.integrations.http import HttpClient
 from monitoring.integrations.registry import ADAPTERS
 from monitoring.models import Check, CheckPhase, Integration, PollerHeartbeat
+from monitoring.services.checks import POLLED_STATUSES
+from monitoring.services.integrations import spec_for
+from monitoring.services.polling import record_poll_results
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +91,7 @@ def due_checks(now: dt.datetime) -> Q:
     """Release checks whose time has come, in a phase the release is in, on enabled
     integrations. Templates (no release) are never polled."""
     in_phase = Q()
-    for phase, statuses in services.POLLED_STATUSES.items():
+    for phase, statuses in POLLED_STATUSES.items():
         in_phase |= Q(phase=phase, release__status__in=statuses)
     return Q(release__isnull=False, next_poll_at__lte=now, integration__enabled=True) & in_phase
 
@@ -103,7 +106,7 @@ def _request_key(check: Check, connections: dict[int, Connection]) -> Hashable:
     if conn is None:
         # Grouping needs the settings, not the credentials: nothing is decrypted here.
         conn = connections[integration.pk] = integration.connection(with_secrets=False)
-    return group_key(ADAPTERS[integration.kind], conn, services.spec_for(check))
+    return group_key(ADAPTERS[integration.kind], conn, spec_for(check))
 
 
 def claim_due_checks(*, now: dt.datetime | None = None, limit: int = CLAIM_LIMIT) -> Dispatch:
@@ -238,7 +241,7 @@ class _LeaseKeeper:
 
 def _poll(checks: list[Check], claim: str, *, client: HttpClient | None, now: dt.datetime) -> int:
     integration = checks[0].integration
-    specs = {check.pk: services.spec_for(check) for check in checks}
+    specs = {check.pk: spec_for(check) for check in checks}
     results: list[tuple[Check, Observation | None, str]] = []
 
     def sha_of(check: Check) -> str:
@@ -246,18 +249,18 @@ def _poll(checks: list[Check], claim: str, *, client: HttpClient | None, now: dt
 
     if not integration.is_polled:
         results = [(check, None, "") for check in checks]
-        return services.record_poll_results(results, claim=claim, now=now)
+        return record_poll_results(results, claim=claim, now=now)
 
     permit = circuit.permit(integration, now=now)
     if not permit.allowed:
         skipped = Observation(status=ERROR, value=permit.label, detail=permit.reason)
         results = [(check, skipped, sha_of(check)) for check in checks]
-        return services.record_poll_results(results, claim=claim, now=now, retry_at=permit.retry_at)
+        return record_poll_results(results, claim=claim, now=now, retry_at=permit.retry_at)
 
     observations = _fetch(integration, checks, specs, client or shared_client())
     results = [(check, observations[check.pk], sha_of(check)) for check in checks]
     _record_health(integration, list(observations.values()), now)
-    return services.record_poll_results(results, claim=claim, now=now)
+    return record_poll_results(results, claim=claim, now=now)
 
 
 def _fetch(

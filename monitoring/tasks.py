@@ -1,5 +1,5 @@
 """Celery tasks of monitoring: thin, safe to run twice (see ``monitoring.poller``,
-``monitoring.health`` and ``monitoring.rollback_webhook``).
+``monitoring.services.health`` and ``monitoring.services.rollback``).
 
 ``poll_group`` is routed to its own queue (``settings.POLL_QUEUE``): fetches wait on providers,
 so the worker that serves that queue runs a thread pool (``--pool threads``) with many more
@@ -13,7 +13,9 @@ import random
 from celery import Task, shared_task
 from django.utils import timezone
 
-from monitoring import health, poller, rollback_webhook
+from monitoring import poller
+from monitoring.services import health
+from monitoring.services.rollback import deliver
 
 # The delivery task's limits; ``rollback_webhook.SEND_LEASE`` is longer than the hard one.
 WEBHOOK_SOFT_TIME_LIMIT = 45
@@ -68,7 +70,7 @@ def watch_health_windows() -> int:
 )
 def deliver_rollback_webhook(self: Task, call_id: int) -> str:
     """Call the rollback webhook once; the call's row says whether there is anything to send."""
-    delivery = rollback_webhook.deliver(call_id)
+    delivery = deliver(call_id)
     if delivery.retry_in is not None:
         # Attempts are counted on the row, not by Celery: a redelivered message cannot add any.
         raise self.retry(countdown=delivery.retry_in, max_retries=None)

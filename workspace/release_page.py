@@ -17,7 +17,6 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from approvals.deploy import deploy_blockers
 from approvals.forms import DecisionForm, SignOffForm
 from approvals.models import SIGNER_DECIDES, SignOff
 from approvals.readiness import (
@@ -26,9 +25,10 @@ from approvals.readiness import (
     required_roles,
     with_readiness_data,
 )
-from monitoring import health
+from approvals.services.deploy import deploy_blockers
 from monitoring.forms import RollbackTriggerChangeForm, RollbackTriggerForm
 from monitoring.models import Check, CheckPhase, RollbackTrigger
+from monitoring.services import health
 from releases import forms
 from releases.access import ReleaseAccess, get_release_for
 from releases.models import (

@@ -196,7 +196,7 @@ def complete_release(release: Release, *, by: Actor) -> Release:
     """monitoring → released once the window has passed without the release turning unhealthy.
 
     The transition only: whether the post-release checks allow it is decided on top of this
-    (``monitoring.health.release_if_healthy``), which is what people and beat go through."""
+    (``monitoring.services.health.release_if_healthy``), which people and beat go through."""
     with transaction.atomic():
         release = lock_release(release)
         refuse_unless(release, Status.RELEASED, "mark the release released")

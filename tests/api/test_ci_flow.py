@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from approvals import services as approvals
+from approvals.services.decisions import record_decision
 from releases.models import Release, ReleaseEvent
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import lock_scope
@@ -62,7 +62,7 @@ def test_it_runs_a_release_from_ci_with_only_a_project_token(cast):
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     sign_required(release, cast)
-    approvals.record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="go")
 
     # …and CI reads the outcome and the evidence it rested on.
     assert ci.get(f"/api/releases/{release_id}/readiness/").json()["ready"] is True

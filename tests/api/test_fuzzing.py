@@ -39,9 +39,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from monitoring import health
-from monitoring import services as monitoring
 from monitoring.models import Check
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.results import record_check_result
 from releases.authentication import TokenRateThrottle
 from releases.models import Release
 from releases.notifications import notify
@@ -96,7 +97,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
     """A release in each state an operation needs, keyed by what the operation does."""
     now = timezone.now()
     planning = make_release(cast, "1.0.0")
-    monitoring.record_check_result(
+    record_check_result(
         planning.checks.get(name="CI green"), status="needs_judgement", source="api"
     )
     frozen = make_release(cast, "1.1.0")
@@ -117,7 +118,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
     rolled_back = make_deploying(make_release(cast, "1.10.0"), cast)
     roll_back(rolled_back, by=cast.dana, reason="Errors")
     watched = make_monitoring(make_release(cast, "1.11.0"), cast)
-    error_rate = monitoring.save_release_check(
+    error_rate = save_release_check(
         watched,
         by=cast.dana,
         integration=cast.ci,

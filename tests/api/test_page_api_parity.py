@@ -18,7 +18,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from lib.errors import NotAllowed
-from monitoring import health
+from monitoring.services import health
 from releases import access as rules
 from releases.models import Release
 from releases.services.lifecycle import cancel_release, lock_scope, mark_health

@@ -20,10 +20,8 @@ from django.core import serializers
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
-from approvals import services as approvals
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
-from monitoring import health
-from monitoring import services as monitoring
+from approvals.services.sign_offs import record_sign_off
 from monitoring.models import (
     Check,
     CheckResult,
@@ -31,6 +29,10 @@ from monitoring.models import (
     RollbackTrigger,
     RollbackWebhookSecret,
 )
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
+from monitoring.services.results import record_check_result
 from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
@@ -119,9 +121,7 @@ def frozen_ready(cast: Cast) -> dict[str, Any]:
 
 def frozen_signed(cast: Cast) -> dict[str, Any]:
     ids = frozen(cast)
-    approvals.record_sign_off(
-        Release.objects.get(pk=ids["release"]), by=cast.quinn, role="qa", decision="go"
-    )
+    record_sign_off(Release.objects.get(pk=ids["release"]), by=cast.quinn, role="qa", decision="go")
     return ids
 
 
@@ -158,7 +158,7 @@ def window_passed(cast: Cast) -> dict[str, Any]:
 
 def _health_check(cast: Cast, release: Release) -> Check:
     """A post-release check of the error rate, not required, that a trigger can watch."""
-    return monitoring.save_release_check(
+    return save_release_check(
         release,
         by=cast.dana,
         integration=cast.ci,
@@ -241,26 +241,20 @@ def blocker_risk(cast: Cast) -> dict[str, Any]:
 
 def needs_judgement(cast: Cast) -> dict[str, Any]:
     ids = planning(cast)
-    monitoring.record_check_result(
-        Check.objects.get(pk=ids["check"]), status="needs_judgement", source="api"
-    )
+    record_check_result(Check.objects.get(pk=ids["check"]), status="needs_judgement", source="api")
     return ids
 
 
 def spare_integration(cast: Cast) -> dict[str, Any]:
     """An integration no release reads yet, so it may be deleted."""
-    spare = monitoring.save_integration(
-        cast.project, by=cast.rita, name="Status page", kind="http_health"
-    )
+    spare = save_integration(cast.project, by=cast.rita, name="Status page", kind="http_health")
     return planning(cast) | {"integration": spare.pk}
 
 
 def polled_check(cast: Cast) -> dict[str, Any]:
-    health = monitoring.save_integration(
-        cast.project, by=cast.rita, name="Health", kind="http_health"
-    )
+    health = save_integration(cast.project, by=cast.rita, name="Health", kind="http_health")
     ids = planning(cast)
-    check = monitoring.save_release_check(
+    check = save_release_check(
         Release.objects.get(pk=ids["release"]),
         by=cast.rita,
         integration=health,

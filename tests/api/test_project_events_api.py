@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from approvals import services as approvals
+from approvals.services.policy import set_role_requirement, update_policy
 from releases.services.projects import set_project_roles, update_project
 from tests.api.conftest import bearer, project_token
 
@@ -18,10 +18,8 @@ SLACK_URL = "https://hooks.slack.com/services/T0000/B0000/SuperSecretPath42"
 
 @pytest.fixture
 def changes(cast):
-    approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=False)
-    approvals.set_role_requirement(
-        cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=0
-    )
+    update_policy(cast.project, by=cast.rita, separation_of_duties=False)
+    set_role_requirement(cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=0)
     set_project_roles(cast.project, cast.dana, ["devops", "release_manager"], by=cast.rita)
     update_project(cast.project, by=cast.dana, slack_webhook_url=SLACK_URL)
 

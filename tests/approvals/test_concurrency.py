@@ -7,10 +7,11 @@ from collections import Counter
 
 import pytest
 
-from approvals import services as approvals
-from approvals.deploy import assign_role
 from approvals.models import Decision, SignOff
 from approvals.readiness import readiness_for
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import assign_role
+from approvals.services.sign_offs import record_sign_off
 from lib.errors import NotAllowed, Refused
 from releases.models import Notification, Release
 from releases.services.lifecycle import lock_scope
@@ -43,7 +44,7 @@ def test_it_keeps_one_current_sign_off_per_person_and_role_under_twenty_requests
     assign_role(release, cast.vic, "dev", by=cast.rita)
 
     def sign(user, role, n):
-        return lambda: approvals.record_sign_off(
+        return lambda: record_sign_off(
             fresh(release), by=user, role=role, decision="go", comment=f"go #{n}"
         )
 
@@ -97,10 +98,7 @@ def test_it_records_one_decision_when_twenty_arrive_at_once():
     release = make_ready(make_release(cast), cast)
 
     outcomes = race(
-        *[
-            lambda: approvals.record_decision(fresh(release), by=cast.rita, outcome="go")
-            for _ in range(20)
-        ]
+        *[lambda: record_decision(fresh(release), by=cast.rita, outcome="go") for _ in range(20)]
     )
 
     decisions = [o for o in outcomes if isinstance(o, Decision)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from approvals import services as approvals
+from approvals.services.decisions import open_poll, record_decision
+from approvals.services.sign_offs import record_sign_off, withdraw_sign_off
 from releases.models import ReleaseEvent
 from releases.services.lifecycle import lock_scope
 from releases.services.releases import update_release
@@ -42,13 +43,13 @@ def test_it_logs_sign_offs_withdrawals_and_the_moment_they_are_complete(cast, re
     complete_rollback_plan(release, cast)
     pass_checks(release)
     before = last_pk()
-    approvals.open_poll(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="no_go", comment="Bug")
-    approvals.withdraw_sign_off(release, by=cast.quinn, role="qa")
+    open_poll(release, by=cast.rita)
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="no_go", comment="Bug")
+    withdraw_sign_off(release, by=cast.quinn, role="qa")
     for user, role in [(cast.quinn, "qa"), (cast.paul, "product"), (cast.dana, "devops")]:
-        approvals.record_sign_off(release, by=user, role=role, decision="go")
-    approvals.record_sign_off(release, by=cast.devin, role="dev", decision="go")
+        record_sign_off(release, by=user, role=role, decision="go")
+    record_sign_off(release, by=cast.devin, role="dev", decision="go")
     assert log_since(release, before) == [
         ("poll_opened", "Rita"),
         ("sign_off_go", "Quinn"),
@@ -78,10 +79,10 @@ def test_it_logs_a_go_a_no_go_and_an_override(cast, release):
     let_release_managers_override(cast, "no_go")
     make_ready(release, cast)
     before = last_pk()
-    approvals.record_decision(release, by=cast.rita, outcome="go")
-    approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Pager storm")
-    approvals.record_sign_off(release, by=cast.dana, role="devops", decision="no_go", comment="x")
-    approvals.record_decision(release, by=cast.rita, outcome="go", override_reason="Ship it")
+    record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="no_go", notes="Pager storm")
+    record_sign_off(release, by=cast.dana, role="devops", decision="no_go", comment="x")
+    record_decision(release, by=cast.rita, outcome="go", override_reason="Ship it")
     assert log_since(release, before) == [
         ("decision_go", "Rita"),
         ("approved", "Rita"),

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from approvals import services as approvals
 from approvals.readiness import compute_readiness, readiness_for, with_readiness_data
-from monitoring import services as monitoring
+from approvals.services.sign_offs import record_sign_off, withdraw_sign_off
 from monitoring.models import Check, CheckStatus
+from monitoring.services.results import record_check_result
 from releases.models import Release
 from releases.services.checklists import tick_checklist_item, untick_checklist_item
 from releases.services.releases import update_release
@@ -80,17 +80,17 @@ def test_it_ignores_optional_checklist_items(cast, release):
 def test_it_fails_closed_on_any_check_status_but_passing(cast, release, status):
     make_ready(release, cast)
     check = release.checks.get()
-    monitoring.record_check_result(check, status=status, detail="from the test", source="api")
+    record_check_result(check, status=status, detail="from the test", source="api")
     label = CheckStatus(status).label.lower()
     assert f"Check “CI green” is not passing: {label} – from the test" in messages(release)
-    monitoring.record_check_result(check, status="passing", source="api")
+    record_check_result(check, status="passing", source="api")
     assert "check" not in kinds(release)
 
 
 def test_it_treats_a_result_for_another_commit_as_stale(cast, release):
     make_ready(release, cast)
     check = release.checks.get()
-    monitoring.record_check_result(check, status="passing", sha="b" * 40, source="api")
+    record_check_result(check, status="passing", sha="b" * 40, source="api")
     assert any("its last result is for commit bbbbbbbbbb" in m for m in messages(release))
 
 
@@ -155,13 +155,13 @@ def test_it_blocks_while_a_scope_change_waits(cast, release):
 
 def test_it_blocks_on_missing_sign_offs_and_names_the_role(cast, release):
     make_ready(release, cast)
-    approvals.withdraw_sign_off(release, by=cast.paul, role="product")
+    withdraw_sign_off(release, by=cast.paul, role="product")
     assert messages(release) == ["Product has not signed off"]
 
 
 def test_it_blocks_on_a_no_go_with_the_reason(cast, release):
     make_ready(release, cast)
-    approvals.record_sign_off(
+    record_sign_off(
         release, by=cast.quinn, role="qa", decision="no_go", comment="Checkout broken on iOS"
     )
     assert messages(release) == ["QA: quinn said No-go – Checkout broken on iOS"]

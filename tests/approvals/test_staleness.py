@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from approvals import services as approvals
 from approvals.models import SignOff
 from approvals.readiness import readiness_for
+from approvals.services.decisions import record_decision
+from approvals.services.sign_offs import record_sign_off
 from lib.errors import Refused
 from releases.models import Notification, Status
 from releases.services.checklists import tick_checklist_item, untick_checklist_item
@@ -67,7 +68,7 @@ def test_it_leaves_sign_offs_alone_for_a_rejected_change(cast, release):
 def test_it_does_not_stale_a_sign_off_given_after_the_change(cast, release):
     make_ready(release, cast)
     update_release(release, by=cast.dana, commit_sha="d" * 40)
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go")
     assert current(release, cast.quinn).stale_at is None
     assert current(release, cast.paul).stale_at is not None
 
@@ -145,7 +146,7 @@ def test_it_counts_a_stale_sign_off_as_missing_and_asks_the_person_again(cast, r
     ]
     assert "stale because the commit changed" in asked.first().message
     with pytest.raises(Refused, match="sign-off is stale"):
-        approvals.record_decision(release, by=cast.rita, outcome="go")
+        record_decision(release, by=cast.rita, outcome="go")
 
 
 def test_it_does_not_stale_anything_when_an_optional_item_is_unticked(cast, release):

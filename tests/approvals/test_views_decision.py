@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from approvals import services as approvals
+from approvals.services.decisions import record_decision
 from releases.services.lifecycle import lock_scope
 from releases.services.notes import add_note
 from tests.builders import let_release_managers_override, make_approved
@@ -32,7 +32,7 @@ def test_it_shows_the_snapshot_as_it_was_when_the_decision_was_taken(cast, relea
 def test_it_shows_an_override_and_its_reason(cast, release):
     let_release_managers_override(cast, "sign_offs")
     lock_scope(release, by=cast.rita)
-    decision = approvals.record_decision(
+    decision = record_decision(
         release, by=cast.rita, outcome="go", override_reason="Regulator deadline"
     )
     page = client_for(cast.paul).get(decision.get_absolute_url()).content.decode()

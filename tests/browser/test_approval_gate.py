@@ -7,9 +7,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from approvals import services as approvals
-from approvals.deploy import assign_role
 from approvals.models import CREATOR_SIGNS, SignOff
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import assign_role
+from approvals.services.sign_offs import record_sign_off
 from releases.models import Release, RoleAssignment, Status
 from releases.services.lifecycle import lock_scope
 from tests.builders import (
@@ -70,7 +71,7 @@ def test_it_pulls_the_approval_back_live_when_paul_says_no_go_after_the_go(
     complete_rollback_plan(release, cast)
     pass_checks(release)
     for person, role in [(cast.devin, "dev"), (cast.dana, "devops")]:
-        approvals.record_sign_off(release, by=person, role=role, decision="go")
+        record_sign_off(release, by=person, role=role, decision="go")
 
     for person, role, label in [(cast.quinn, "qa", "QA"), (cast.paul, "product", "Product")]:
         page = open_as(person)
@@ -79,7 +80,7 @@ def test_it_pulls_the_approval_back_live_when_paul_says_no_go_after_the_go(
             "button", name=f"Go as {label}", exact=True
         ).click()
         expect(page.locator(f"[data-testid=role-state-{role}]")).to_have_text("Go")
-    approvals.record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="go")
 
     rita = open_as(cast.rita)
     expect(rita.locator(f"#release-{release.pk}")).to_contain_text("Approved")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from approvals import services as approvals
 from approvals.models import SignOff
+from approvals.services.sign_offs import record_sign_off
 from releases.models import ChecklistItem, ChecklistTemplate, Phase, Role, ScopeChangeRequest
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import lock_scope
@@ -117,8 +117,8 @@ def test_it_runs_a_scope_change_through_product_and_the_release_manager_and_stal
     rita.get_by_role("button", name="Lock scope").click()
     expect(rita.locator("[data-testid=status]")).to_have_text("Scope frozen")
 
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="Tested")
-    approvals.record_sign_off(release, by=cast.dana, role="devops", decision="go")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="Tested")
+    record_sign_off(release, by=cast.dana, role="devops", decision="go")
 
     devin = open_as(cast.devin)
     devin.goto(url)
@@ -161,7 +161,7 @@ def test_it_shows_vic_everything_and_lets_him_change_nothing(
     cast, release, open_as, live_server, shoot
 ):
     lock_scope(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
+    record_sign_off(release, by=cast.paul, role="product", decision="go")
     item = ChecklistItem.objects.get(release=release, title="Critical flows pass")
     tick_checklist_item(item, by=cast.quinn, note="Seen on staging")
 

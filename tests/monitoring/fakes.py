@@ -13,8 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from monitoring import poller, services
+from monitoring import poller
 from monitoring.models import Check, CheckPhase, Integration
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
 
 
 @dataclass
@@ -143,7 +145,7 @@ def run_cycle(now: dt.datetime | None = None, **kwargs: Any) -> poller.Dispatch:
 
 def github(cast: Any, url: str, name: str = "GitHub", token: str = "ghp_polltoken") -> Integration:
     """A GitHub integration pointed at ``url``, saved the way rita would."""
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.rita,
         name=name,
@@ -158,4 +160,4 @@ def add_check(
     release: Any, integration: Integration, by: Any, name: str = "GitHub checks", **fields: Any
 ) -> Check:
     fields.setdefault("phase", CheckPhase.PRE_RELEASE)
-    return services.save_release_check(release, by=by, integration=integration, name=name, **fields)
+    return save_release_check(release, by=by, integration=integration, name=name, **fields)

@@ -7,8 +7,9 @@ import datetime as dt
 from django.utils import timezone
 
 from approvals.readiness import compute_readiness, with_readiness_data
-from monitoring import poller, services
+from monitoring import poller
 from monitoring.models import Check, CheckPhase
+from monitoring.services.checks import save_release_check
 from releases.models import Phase, Release
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import finish_deploy
@@ -154,7 +155,7 @@ def test_a_check_that_has_passed_does_not_time_out(cast, release):
 
 
 def test_the_timeout_applies_to_pushed_checks_too(cast, release):
-    check = services.save_release_check(
+    check = save_release_check(
         release,
         by=cast.rita,
         integration=cast.ci,

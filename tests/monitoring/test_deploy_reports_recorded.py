@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from monitoring import services as monitoring_services
 from monitoring.models import Check, WebhookDelivery
+from monitoring.services.checks import save_release_check
 from releases.models import Health, Notification, Release, Status
 from releases.services.checklists import tick_checklist_item
 from releases.services.projects import set_deploy_environments
@@ -401,9 +401,7 @@ def test_a_parent_pipelines_success_is_read_with_its_children_before_it_counts(
     payload = gitlab_example("pipeline")
     sha = payload["object_attributes"]["sha"]
     release = make_release(cast, "2.3.3", sha=sha)
-    check = monitoring_services.save_release_check(
-        release, by=cast.rita, integration=gitlab, name="Pipeline"
-    )
+    check = save_release_check(release, by=cast.rita, integration=gitlab, name="Pipeline")
     Check.objects.filter(pk=check.pk).update(next_poll_at=timezone.now() + dt.timedelta(hours=1))
 
     response = send_gitlab(client, gitlab, payload, event="Pipeline Hook")

@@ -11,9 +11,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from lib.errors import NotAllowed, Refused
-from monitoring import health, tasks
-from monitoring import services as monitoring
+from monitoring import tasks
 from monitoring.models import Check, RollbackTrigger
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.results import record_check_result
 from releases.models import Health, Notification, Release, ReleaseEvent, Status
 from releases.services.lifecycle import mark_health
 from releases.services.rollback import roll_back, update_rollback_plan
@@ -26,7 +28,7 @@ HOOK = "https://ci.example.com/hooks/rollback"
 
 def health_check(release, cast, name="Checkout error rate", *, required=True, hold=0) -> Check:
     """A post-release check of the error ratio: passes below 2 %."""
-    return monitoring.save_release_check(
+    return save_release_check(
         release,
         by=cast.dana,
         integration=cast.ci,
@@ -40,7 +42,7 @@ def health_check(release, cast, name="Checkout error rate", *, required=True, ho
 
 
 def report(check: Check, status: str, value: str = "") -> Check:
-    return monitoring.record_check_result(
+    return record_check_result(
         check, status=status, value=value, source="api", by="CI token monitor"
     )
 

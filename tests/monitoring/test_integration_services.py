@@ -13,8 +13,15 @@ from django.db import connection
 from django.utils import timezone
 
 from lib.errors import NotAllowed, Refused
-from monitoring import services
 from monitoring.models import Check, CheckPhase, Integration
+from monitoring.services.checks import save_check_template, save_release_check
+from monitoring.services.integrations import (
+    delete_integration,
+    param_fields,
+    save_integration,
+    test_connection,
+)
+from monitoring.services.results import record_check_result
 from releases.models import ProjectEvent
 from tests.builders import make_release, make_user
 from tests.monitoring.helpers import FakeApi
@@ -31,7 +38,7 @@ def github(cast, **overrides):
         "secrets": {"token": TOKEN},
     }
     fields.update(overrides)
-    return services.save_integration(cast.project, by=cast.rita, **fields)
+    return save_integration(cast.project, by=cast.rita, **fields)
 
 
 def raw_ciphertext(integration: Integration) -> str:
@@ -79,16 +86,14 @@ def test_it_replaces_a_credential_and_clears_one_only_when_asked(cast):
 )
 def test_it_accepts_only_http_and_https_base_urls(cast, url):
     with pytest.raises(ValidationError) as info:
-        services.save_integration(
-            cast.project, by=cast.rita, name="Prom", kind="prometheus", base_url=url
-        )
+        save_integration(cast.project, by=cast.rita, name="Prom", kind="prometheus", base_url=url)
 
     assert "base_url" in info.value.message_dict
     assert not Integration.objects.filter(name="Prom").exists()
 
 
 def test_it_accepts_an_https_base_url(cast):
-    integration = services.save_integration(
+    integration = save_integration(
         cast.project, by=cast.rita, name="Prom", kind="prometheus", base_url="https://prom:9090"
     )
 
@@ -97,7 +102,7 @@ def test_it_accepts_an_https_base_url(cast):
 
 def test_it_names_each_missing_setting_and_credential(cast):
     with pytest.raises(ValidationError) as info:
-        services.save_integration(cast.project, by=cast.rita, name="GitHub", kind="github")
+        save_integration(cast.project, by=cast.rita, name="GitHub", kind="github")
 
     errors = info.value.message_dict
     assert errors["config.repo"] == ["Repository (owner/name) is required."]
@@ -113,7 +118,7 @@ def test_it_refuses_settings_the_kind_does_not_have(cast):
 
 def test_it_refuses_an_unknown_kind_and_a_duplicate_name(cast):
     with pytest.raises(ValidationError) as info:
-        services.save_integration(cast.project, by=cast.rita, name="CI", kind="teamcity")
+        save_integration(cast.project, by=cast.rita, name="CI", kind="teamcity")
 
     assert set(info.value.message_dict) == {"name", "kind"}
 
@@ -121,7 +126,7 @@ def test_it_refuses_an_unknown_kind_and_a_duplicate_name(cast):
 @pytest.mark.parametrize("who", ["paul", "quinn", "devin", "vic", "otto"])
 def test_it_lets_only_devops_release_managers_and_administrators_configure(cast, who):
     with pytest.raises(NotAllowed, match="Only DevOps and the project's release managers"):
-        services.save_integration(
+        save_integration(
             cast.project,
             by=getattr(cast, who),
             name="Prom",
@@ -135,7 +140,7 @@ def test_it_lets_only_devops_release_managers_and_administrators_configure(cast,
 def test_it_lets_an_administrator_configure(cast):
     admin = make_user("admin", is_superuser=True, is_staff=True)
 
-    integration = services.save_integration(
+    integration = save_integration(
         cast.project, by=admin, name="Prom", kind="prometheus", base_url="http://prom:9090"
     )
 
@@ -172,7 +177,7 @@ def test_it_keeps_the_kind_of_an_integration_that_checks_read(cast):
     Check.objects.create(project=cast.project, integration=integration, name="CI")
 
     with pytest.raises(ValidationError) as info:
-        services.save_integration(
+        save_integration(
             cast.project,
             by=cast.rita,
             integration=integration,
@@ -188,12 +193,12 @@ def test_it_keeps_the_kind_of_an_integration_that_checks_read(cast):
 def test_it_deletes_an_integration_and_its_templates_but_not_one_releases_read(cast):
     unused = github(cast, name="Unused")
     Check.objects.create(project=cast.project, integration=unused, name="tpl")
-    services.delete_integration(unused, by=cast.rita)
+    delete_integration(unused, by=cast.rita)
     assert not Integration.objects.filter(name="Unused").exists()
 
     make_release(cast)  # copies the "CI green" template, which reads cast.ci
     with pytest.raises(Refused, match="disable it instead"):
-        services.delete_integration(cast.ci, by=cast.rita)
+        delete_integration(cast.ci, by=cast.rita)
     assert Integration.objects.filter(pk=cast.ci.pk).exists()
 
 
@@ -210,7 +215,7 @@ def test_it_tests_the_connection_with_a_check_and_records_the_health(cast, relea
         ]
     )
 
-    result = services.test_connection(integration, by=cast.rita, client=api.client())
+    result = test_connection(integration, by=cast.rita, client=api.client())
 
     assert result.ok
     assert "1 of 1 check run succeeded" in result.summary
@@ -225,7 +230,7 @@ def test_it_reports_a_failed_connection_and_counts_it(cast):
     integration = github(cast)
     api = FakeApi([httpx.ConnectError("connection refused")])
 
-    result = services.test_connection(integration, by=cast.rita, client=api.client())
+    result = test_connection(integration, by=cast.rita, client=api.client())
 
     assert not result.ok
     assert "No answer from api.github.com" in result.detail
@@ -238,7 +243,7 @@ def test_it_lets_only_managers_test_a_connection(cast):
     integration = github(cast)
 
     with pytest.raises(NotAllowed):
-        services.test_connection(integration, by=cast.devin, client=FakeApi([]).client())
+        test_connection(integration, by=cast.devin, client=FakeApi([]).client())
 
 
 def test_it_rotates_every_secret_to_the_newest_key(cast, settings):
@@ -268,10 +273,10 @@ def test_it_says_which_secrets_no_key_can_read(cast, settings):
 
 def test_disabling_an_integration_stops_its_checks_counting(cast, release):
     integration = github(cast)
-    check = services.save_release_check(
+    check = save_release_check(
         release, by=cast.rita, integration=integration, name="Build", phase="pre_release"
     )
-    services.record_check_result(check, status="passing", source="api")
+    record_check_result(check, status="passing", source="api")
 
     github(cast, integration=integration, enabled=False)
 
@@ -285,7 +290,7 @@ def test_disabling_an_integration_stops_its_checks_counting(cast, release):
 )
 def test_it_refuses_credentials_in_the_base_url_before_they_are_stored_or_logged(cast, url):
     with pytest.raises(ValidationError) as info:
-        services.save_integration(
+        save_integration(
             cast.project,
             by=cast.dana,
             name="Jenkins",
@@ -332,19 +337,19 @@ def test_it_does_not_send_a_stored_token_to_a_new_address_without_it_being_enter
 @pytest.mark.parametrize("param", ["url", "staging_url"])
 def test_it_refuses_credentials_in_a_checks_url_before_members_can_read_them(cast, param):
     kind = "http_health" if param == "url" else "parity"
-    integration = services.save_integration(cast.project, by=cast.dana, name="Web", kind=kind)
+    integration = save_integration(cast.project, by=cast.dana, name="Web", kind=kind)
     params = {
         "url": "https://svc.example.com/health",
         "staging_url": "https://staging.example.com/version",
         "production_url": "https://www.example.com/version",
         "json_field": "version",
     }
-    fields = {f.name for f in services.param_fields(kind)}
+    fields = {f.name for f in param_fields(kind)}
     params = {k: v for k, v in params.items() if k in fields}
     params[param] = "https://admin:hunter2@svc.example.com/health"
 
     with pytest.raises(ValidationError) as info:
-        services.save_check_template(
+        save_check_template(
             cast.project,
             by=cast.dana,
             integration=integration,

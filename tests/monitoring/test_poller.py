@@ -13,8 +13,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from approvals.readiness import readiness_for
-from monitoring import poller, services, tasks
+from monitoring import poller, tasks
 from monitoring.models import Check, CheckResult, PollerHeartbeat
+from monitoring.services.checks import save_check_template
 from releases.models import ReleaseEvent
 from releases.services.releases import update_release
 from tests.builders import make_cast, make_release
@@ -73,7 +74,7 @@ def test_it_leaves_alone_what_is_not_due(cast, release):
     with FakeProvider(green) as api:
         integration = github(cast, api.url)
         later = add_check(release, integration, cast.rita, name="later", stabilisation_seconds=300)
-        template = services.save_check_template(
+        template = save_check_template(
             cast.project, by=cast.rita, integration=integration, name="template"
         )
         post = add_check(release, integration, cast.rita, name="post", phase="post_release")

@@ -16,9 +16,20 @@ from django.db import connection
 from django.utils import timezone
 
 from lib.errors import NotAllowed
-from monitoring import health, rollback_webhook, tasks
-from monitoring import services as monitoring
+from monitoring import tasks
 from monitoring.models import RollbackWebhookCall
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.results import record_check_result
+from monitoring.services.rollback import (
+    MAX_ATTEMPTS,
+    SEND_LEASE,
+    deliver,
+    prepare_call,
+    reveal_rollback_webhook_secret,
+    rotate_rollback_webhook_secret,
+    signature_matches,
+)
 from releases.models import Health, Notification, Release, Status
 from releases.services.rollback import roll_back, update_rollback_plan
 from tests.builders import make_monitoring
@@ -35,7 +46,7 @@ def arm(release: Release, cast, url: str) -> object:
     """Monitoring, paul deciding, and an automatic trigger on the error-rate check."""
     make_monitoring(release, cast)
     update_rollback_plan(release, by=cast.dana, decider=cast.paul, rollback_webhook_url=url)
-    check = monitoring.save_release_check(
+    check = save_release_check(
         release,
         by=cast.dana,
         integration=cast.ci,
@@ -51,9 +62,7 @@ def arm(release: Release, cast, url: str) -> object:
 
 
 def breach(check) -> None:
-    monitoring.record_check_result(
-        check, status="failing", value="0.08", source="api", by="CI token monitor"
-    )
+    record_check_result(check, status="failing", value="0.08", source="api", by="CI token monitor")
 
 
 def hmac_hex(secret: str, body: bytes) -> str:
@@ -82,10 +91,10 @@ def test_an_automatic_trigger_rolls_back_at_once_and_calls_the_webhook_signed(
 
         [posted] = hook.posted
         call = RollbackWebhookCall.objects.get(release=release)
-        secret = rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita)
+        secret = reveal_rollback_webhook_secret(cast.project, by=cast.rita)
         # What a receiver does: an HMAC-SHA256 of the raw bytes with the project's secret.
         assert posted.headers["x-greenlight-signature"] == "sha256=" + hmac_hex(secret, posted.body)
-        assert not rollback_webhook.signature_matches(
+        assert not signature_matches(
             secret, posted.body + b" ", posted.headers["x-greenlight-signature"]
         )
         assert posted.headers["x-greenlight-delivery"] == str(call.delivery_id)
@@ -148,16 +157,16 @@ def test_a_failing_webhook_is_tried_again_with_backoff_and_never_after_it_accept
             breach(check)
         call = RollbackWebhookCall.objects.get(release=release)
 
-        first = rollback_webhook.deliver(call.pk)
+        first = deliver(call.pk)
         call.refresh_from_db()
         assert (first.outcome, first.retry_in) == ("retry", 2.0)
         assert (call.state, call.attempts) == (State.PENDING, 1)
         assert "HTTP 503" in call.last_error
 
-        second = rollback_webhook.deliver(call.pk)
+        second = deliver(call.pk)
         assert (second.outcome, second.retry_in) == ("retry", 4.0)
-        assert rollback_webhook.deliver(call.pk).outcome == "delivered"
-        assert rollback_webhook.deliver(call.pk).outcome == "done"
+        assert deliver(call.pk).outcome == "delivered"
+        assert deliver(call.pk).outcome == "done"
 
         assert len(hook.posted) == 3
         # Every attempt is the same delivery: same id, same signed bytes.
@@ -190,7 +199,7 @@ def test_a_refusing_webhook_is_not_tried_again_and_people_roll_back_by_hand(
         with django_capture_on_commit_callbacks(execute=True):
             breach(check)
         call = RollbackWebhookCall.objects.get(release=release)
-        assert rollback_webhook.deliver(call.pk).outcome == "done"
+        assert deliver(call.pk).outcome == "done"
         assert len(hook.posted) == 1
 
     call.refresh_from_db()
@@ -226,13 +235,10 @@ def test_it_gives_up_after_the_last_attempt(cast, release, django_capture_on_com
         with django_capture_on_commit_callbacks(execute=False):
             breach(check)
         call = RollbackWebhookCall.objects.get(release=release)
-        outcomes = [
-            rollback_webhook.deliver(call.pk).outcome
-            for _ in range(rollback_webhook.MAX_ATTEMPTS + 1)
-        ]
-        assert len(hook.posted) == rollback_webhook.MAX_ATTEMPTS
+        outcomes = [deliver(call.pk).outcome for _ in range(MAX_ATTEMPTS + 1)]
+        assert len(hook.posted) == MAX_ATTEMPTS
 
-    assert outcomes == ["retry"] * (rollback_webhook.MAX_ATTEMPTS - 1) + ["failed", "done"]
+    assert outcomes == ["retry"] * (MAX_ATTEMPTS - 1) + ["failed", "done"]
     assert Notification.objects.filter(verb="rollback_webhook_failed", user=cast.paul).exists()
 
 
@@ -249,12 +255,12 @@ def test_a_call_whose_worker_died_during_it_is_not_sent_again(
         RollbackWebhookCall.objects.filter(pk=call.pk).update(
             state=State.SENDING, claim=uuid.uuid4(), claimed_at=now, attempts=1
         )
-        busy = rollback_webhook.deliver(call.pk, now=now + dt.timedelta(seconds=10))
+        busy = deliver(call.pk, now=now + dt.timedelta(seconds=10))
         assert busy.outcome == "busy"
         assert busy.retry_in == pytest.approx(81, abs=1)
 
         # Past the lease, that run is gone; whether the receiver acted is unknown.
-        gone = rollback_webhook.deliver(call.pk, now=now + rollback_webhook.SEND_LEASE)
+        gone = deliver(call.pk, now=now + SEND_LEASE)
         assert gone.outcome == "unknown"
         assert hook.posted == []
 
@@ -263,7 +269,7 @@ def test_a_call_whose_worker_died_during_it_is_not_sent_again(
     assert release.events.filter(verb="rollback_webhook_unknown").count() == 1
     note = Notification.objects.get(verb="rollback_webhook_failed", user=cast.paul)
     assert "cannot tell whether the rollback webhook" in note.message
-    assert rollback_webhook.deliver(call.pk).outcome == "done"
+    assert deliver(call.pk).outcome == "done"
 
 
 def test_without_a_webhook_the_rollback_is_recorded_and_people_are_told(
@@ -282,17 +288,17 @@ def test_without_a_webhook_the_rollback_is_recorded_and_people_are_told(
 
 
 def test_only_release_managers_see_or_rotate_the_secret(cast):
-    first = rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita)
-    assert first == rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita)
+    first = reveal_rollback_webhook_secret(cast.project, by=cast.rita)
+    assert first == reveal_rollback_webhook_secret(cast.project, by=cast.rita)
     assert len(first) >= 40
     for person in (cast.dana, cast.vic, cast.otto):
         with pytest.raises(NotAllowed):
-            rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=person)
+            reveal_rollback_webhook_secret(cast.project, by=person)
         with pytest.raises(NotAllowed):
-            rollback_webhook.rotate_rollback_webhook_secret(cast.project, by=person)
-    second = rollback_webhook.rotate_rollback_webhook_secret(cast.project, by=cast.rita)
+            rotate_rollback_webhook_secret(cast.project, by=person)
+    second = rotate_rollback_webhook_secret(cast.project, by=cast.rita)
     assert second != first
-    assert second == rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita)
+    assert second == reveal_rollback_webhook_secret(cast.project, by=cast.rita)
     # Stored encrypted, never in the clear.
     stored = cast.project.rollback_webhook_secret.secret_encrypted
     assert second not in stored
@@ -304,14 +310,14 @@ def test_two_tasks_delivering_at_the_same_moment_call_once(cast, release):
     with FakeProvider(lambda seen: Answer(status=200, body={}, delay=1.0)) as hook:
         make_monitoring(release, cast)
         roll_back(release, by="Greenlight", reason="errors", automatic=True)
-        call = rollback_webhook.prepare_call(
+        call = prepare_call(
             release, trigger=None, check=None, url=hook.url, actor="Greenlight", reason="errors"
         )
         outcomes: list[str] = []
 
         def first() -> None:
             try:
-                outcomes.append(rollback_webhook.deliver(call.pk).outcome)
+                outcomes.append(deliver(call.pk).outcome)
             finally:
                 connection.close()
 
@@ -319,7 +325,7 @@ def test_two_tasks_delivering_at_the_same_moment_call_once(cast, release):
         sending.start()
         # While the first run waits for the answer, a second delivery of the task arrives.
         wait_for(lambda: hook.seen, 10, "the first run to send", every=0.01)
-        second = rollback_webhook.deliver(call.pk)
+        second = deliver(call.pk)
         sending.join(10)
 
         assert second.outcome == "busy"

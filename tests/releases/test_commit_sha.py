@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from approvals import services as approvals
 from approvals.models import SignOff
 from approvals.readiness import readiness_for
+from approvals.services.decisions import open_poll, record_decision
+from approvals.services.policy import update_policy
 from lib.errors import Refused
 from releases.models import Release
 from releases.services.lifecycle import lock_scope
@@ -81,7 +82,7 @@ class TestStaleness:
         assert all(s.stale_reason == "the commit was set to c0ffee1" for s in current)
         assert not readiness_for(release).ready
         with pytest.raises(Refused, match="sign-off is stale"):
-            approvals.record_decision(release, by=cast.rita, outcome="go")
+            record_decision(release, by=cast.rita, outcome="go")
 
     def test_it_stales_every_sign_off_when_the_commit_changes(self, cast, release):
         make_ready(release, cast)
@@ -101,15 +102,15 @@ class TestPollWaitsForTheCommit:
         release = make_release(cast, sha="")
         lock_scope(release, by=cast.rita)
         with pytest.raises(Refused, match="opens once the release names its commit"):
-            approvals.open_poll(release, by=cast.rita)
+            open_poll(release, by=cast.rita)
         assert Release.objects.get(pk=release.pk).poll_opened_at is None
         update_release(release, by=cast.rita, commit_sha="c0ffee1")
-        approvals.open_poll(release, by=cast.rita)
+        open_poll(release, by=cast.rita)
         assert Release.objects.get(pk=release.pk).poll_opened_at is not None
 
     def test_it_opens_the_poll_without_a_commit_when_the_policy_allows(self, cast):
-        approvals.update_policy(cast.project, by=cast.rita, require_commit_before_poll=False)
+        update_policy(cast.project, by=cast.rita, require_commit_before_poll=False)
         release = make_release(cast, sha="")
         lock_scope(release, by=cast.rita)
-        approvals.open_poll(release, by=cast.rita)
+        open_poll(release, by=cast.rita)
         assert Release.objects.get(pk=release.pk).poll_opened_at is not None

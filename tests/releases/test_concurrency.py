@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from approvals import services as approvals
-from approvals.deploy import start_deploy
 from approvals.models import SignOff
+from approvals.services.deploy import start_deploy
+from approvals.services.sign_offs import record_sign_off
 from lib.errors import GreenlightError
 from releases.models import Release, ReleaseEvent, Status
 from releases.services.lifecycle import cancel_release, lock_scope
@@ -93,7 +93,7 @@ def test_it_never_starts_a_deploy_after_a_no_go_was_committed():
         return start_deploy(Release.objects.get(pk=release.pk), by=cast.dana)
 
     def no_go() -> Any:
-        return approvals.record_sign_off(
+        return record_sign_off(
             Release.objects.get(pk=release.pk),
             by=cast.quinn,
             role="qa",

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals import services as approvals
-from approvals.deploy import start_deploy
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import start_deploy
 from lib.errors import Refused
-from monitoring import services as monitoring
+from monitoring.services.results import record_check_result
 from releases.models import Health, Notification, Release, Status
 from releases.services.checklists import tick_checklist_item
 from releases.services.common import standby_roster
@@ -239,10 +239,8 @@ class TestReview:
         )
         approve_change_request(request, by=cast.paul, as_role="product")
         approve_change_request(request, by=cast.rita, as_role="release_manager")
-        monitoring.record_check_result(release.checks.get(), status="failing", source="api")
-        approvals.record_decision(
-            release, by=cast.rita, outcome="go", override_reason="Hotfix of a hotfix"
-        )
+        record_check_result(release.checks.get(), status="failing", source="api")
+        record_decision(release, by=cast.rita, outcome="go", override_reason="Hotfix of a hotfix")
         start_deploy(release, by=cast.dana)
         roll_back(release, by=cast.rita, reason="errors")
         release.refresh_from_db()

@@ -11,11 +11,16 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from approvals import services as approvals
 from approvals import tasks
-from approvals.deploy import start_deploy
+from approvals.services.deploy import start_deploy
+from approvals.services.policy import update_policy
+from approvals.services.sign_offs import (
+    record_sign_off,
+    withdraw_lapsed_approvals,
+    withdraw_sign_off,
+)
 from lib.errors import NotAllowed, Refused
-from monitoring import services as monitoring
+from monitoring.services.results import record_check_result
 from releases.models import Notification, Release, Status
 from releases.services.projects import update_project
 from releases.services.releases import update_release
@@ -40,7 +45,7 @@ def approved(cast, release):
 
 class TestApprovalWithdrawn:
     def test_it_pulls_the_approval_back_when_a_no_go_arrives_after_the_go(self, cast, approved):
-        approvals.record_sign_off(
+        record_sign_off(
             approved, by=cast.quinn, role="qa", decision="no_go", comment="Checkout broken"
         )
         assert status_of(approved) == Status.FROZEN
@@ -53,23 +58,23 @@ class TestApprovalWithdrawn:
         assert not approved.events.filter(verb="deploy_started").exists()
 
     def test_it_pulls_the_approval_back_when_a_sign_off_is_withdrawn(self, cast, approved):
-        approvals.withdraw_sign_off(approved, by=cast.paul, role="product")
+        withdraw_sign_off(approved, by=cast.paul, role="product")
         assert status_of(approved) == Status.FROZEN
         event = approved.events.get(verb="approval_withdrawn")
         assert "the Product sign-off is no longer there" in event.summary
 
     def test_it_pulls_the_approval_back_when_a_sign_off_expires(self, cast, release, time_machine):
         time_machine.move_to(utc(2027, 3, 1, 9, 0), tick=False)
-        approvals.update_policy(cast.project, by=cast.rita, sign_off_expiry_days=2)
+        update_policy(cast.project, by=cast.rita, sign_off_expiry_days=2)
         make_approved(release, cast)
         time_machine.move_to(utc(2027, 3, 2, 9, 0), tick=False)
-        assert approvals.withdraw_lapsed_approvals() == 0
+        assert withdraw_lapsed_approvals() == 0
         assert status_of(release) == Status.APPROVED
         time_machine.move_to(utc(2027, 3, 3, 9, 1), tick=False)
-        assert approvals.withdraw_lapsed_approvals() == 1
+        assert withdraw_lapsed_approvals() == 1
         assert status_of(release) == Status.FROZEN
         assert "sign-off is stale" in release.events.get(verb="approval_withdrawn").summary
-        assert approvals.withdraw_lapsed_approvals() == 0
+        assert withdraw_lapsed_approvals() == 0
 
     def test_it_runs_the_expiry_check_on_the_beat(self, settings):
         entry = settings.CELERY_BEAT_SCHEDULE["withdraw-lapsed-approvals"]
@@ -84,7 +89,7 @@ class TestApprovalWithdrawn:
 
     def test_it_records_a_no_go_against_a_release_already_deploying(self, cast, release):
         make_deploying(release, cast)
-        sign_off = approvals.record_sign_off(
+        sign_off = record_sign_off(
             release, by=cast.quinn, role="qa", decision="no_go", comment="Saw errors"
         )
         assert sign_off.decision == "no_go"
@@ -109,7 +114,7 @@ class TestApprovalWithdrawn:
     def test_it_still_refuses_a_go_once_the_deploy_started(self, cast, release):
         make_deploying(release, cast)
         with pytest.raises(Refused, match="the release is deploying"):
-            approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
+            record_sign_off(release, by=cast.quinn, role="qa", decision="go")
 
 
 class TestBothDoors:
@@ -133,7 +138,7 @@ class TestBothDoors:
 class TestReadinessAtDeploy:
     def test_it_refuses_the_deploy_when_a_check_failed_after_the_go(self, cast, approved):
         check = approved.checks.get(name="CI green")
-        monitoring.record_check_result(check, status="failing", value="failure", source="api")
+        record_check_result(check, status="failing", value="failure", source="api")
         with pytest.raises(Refused) as refused:
             start_deploy(approved, by=cast.dana)
         assert str(refused.value).startswith(
@@ -143,7 +148,7 @@ class TestReadinessAtDeploy:
 
     def test_it_lets_a_release_manager_break_glass_over_a_failing_check(self, cast, approved):
         check = approved.checks.get(name="CI green")
-        monitoring.record_check_result(check, status="failing", value="failure", source="api")
+        record_check_result(check, status="failing", value="failure", source="api")
         with pytest.raises(NotAllowed, match="Only a release manager can override checks"):
             start_deploy(approved, by=cast.dana, override_reason="Flaky CI")
         start_deploy(approved, by=cast.rita, override_reason="Flaky CI, rerun green")
@@ -158,7 +163,7 @@ class TestReadinessAtDeploy:
         self, cast, release, time_machine
     ):
         time_machine.move_to(utc(2027, 3, 1, 9, 0), tick=False)
-        approvals.update_policy(cast.project, by=cast.rita, sign_off_expiry_days=1)
+        update_policy(cast.project, by=cast.rita, sign_off_expiry_days=1)
         make_approved(release, cast)
         time_machine.move_to(utc(2027, 3, 2, 9, 30), tick=False)
         with pytest.raises(Refused, match="QA sign-off is stale: quinn's is stale"):
@@ -234,7 +239,7 @@ class TestDeployWindow:
     def test_it_follows_the_policy_when_only_administrators_may_override_the_window(
         self, cast, planned, time_machine
     ):
-        approvals.update_policy(cast.project, by=cast.rita, override_deploy_window="administrators")
+        update_policy(cast.project, by=cast.rita, override_deploy_window="administrators")
         time_machine.move_to(utc(2027, 2, 10, 22, 0), tick=False)
         with pytest.raises(NotAllowed, match="Only an administrator can override the deploy"):
             start_deploy(planned, by=cast.rita, override_reason="Customer outage")

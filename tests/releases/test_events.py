@@ -6,8 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from approvals import services as approvals
-from approvals.deploy import assign_role
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import assign_role
+from approvals.services.sign_offs import record_sign_off
 from lib.errors import Refused
 from releases.events import log_event
 from releases.models import ReleaseEvent, ScopeItem
@@ -93,10 +94,10 @@ def test_it_writes_one_event_per_change(cast, release, name, call, verbs):
 def test_it_writes_one_event_per_sign_off_and_decision(cast, release):
     make_ready(release, cast)
     before = last_pk()
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="Again")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="Again")
     assert new_events(release, before) == ["sign_off_go"]
     before = last_pk()
-    approvals.record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="go")
     assert new_events(release, before) == ["decision_go", "approved"]
 
 

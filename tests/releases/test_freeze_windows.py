@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals.deploy import start_deploy
+from approvals.services.deploy import start_deploy
 from lib.errors import NotAllowed, Refused
 from releases.models import FreezeWindow, Notification, Project, Release, Status
 from releases.services.freeze_windows import (

@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from approvals import services as approvals
-from approvals.deploy import start_deploy
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import start_deploy
 from lib.errors import Refused
 from releases.models import FreezeWindow, Health, Phase, Release, ScopeItem, Status
 from releases.services.lifecycle import (
@@ -45,7 +45,7 @@ class TestAllowed:
 
     def test_it_approves_a_ready_frozen_release_with_a_go_decision(self, cast, release):
         make_ready(release, cast)
-        approvals.record_decision(release, by=cast.rita, outcome="go")
+        record_decision(release, by=cast.rita, outcome="go")
         release.refresh_from_db()
         assert release.status == Status.APPROVED
         assert release.approved_at is not None
@@ -53,12 +53,12 @@ class TestAllowed:
 
     def test_it_keeps_a_frozen_release_frozen_on_no_go(self, cast, release):
         make_ready(release, cast)
-        approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Load test red")
+        record_decision(release, by=cast.rita, outcome="no_go", notes="Load test red")
         assert status_of(release) == Status.FROZEN
 
     def test_it_returns_an_approved_release_to_frozen_on_no_go(self, cast, release):
         make_approved(release, cast)
-        approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Pager storm")
+        record_decision(release, by=cast.rita, outcome="no_go", notes="Pager storm")
         assert status_of(release) == Status.FROZEN
 
     def test_it_starts_the_deploy_of_an_approved_release(self, cast, release):
@@ -123,12 +123,12 @@ class TestRefused:
         with pytest.raises(
             Refused, match="A Go is recorded on a frozen release; this one is planning"
         ):
-            approvals.record_decision(release, by=cast.rita, outcome="go")
+            record_decision(release, by=cast.rita, outcome="go")
 
     def test_it_refuses_a_go_when_not_ready_and_names_the_blockers(self, cast, release):
         lock_scope(release, by=cast.rita)
         with pytest.raises(Refused) as refused:
-            approvals.record_decision(release, by=cast.rita, outcome="go")
+            record_decision(release, by=cast.rita, outcome="go")
         message = str(refused.value)
         assert message.startswith("Not ready: 2 required checklist items are not ticked: ")
         assert "Critical flows pass, Migrations reviewed" in message

@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from monitoring import services as monitoring
 from monitoring.integrations.base import Observation
 from monitoring.models import Check
+from monitoring.services.results import record_check_result
 from releases.models import ChecklistItem, ScopeItem
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import lock_scope
@@ -73,7 +73,7 @@ def test_it_drops_a_provider_link_that_is_not_http(url):
 
 def test_it_stores_no_link_from_a_check_result_that_is_not_http(cast, release):
     check = release.checks.get(name="CI green")
-    monitoring.record_check_result(check, status="failing", value="failure", url=SCRIPT)
+    record_check_result(check, status="failing", value="failure", url=SCRIPT)
     check.refresh_from_db()
     assert check.last_url == ""
     assert not check.results.filter(url=SCRIPT).exists()

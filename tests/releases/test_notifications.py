@@ -7,8 +7,8 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 
-from approvals import services as approvals
 from approvals.models import SignOff
+from approvals.services.sign_offs import record_sign_off
 from config.celery import app
 from releases import notifications, tasks
 from releases.models import Notification
@@ -50,7 +50,7 @@ def use_smtp(settings, port: int) -> None:
 def say_no_go(cast, release, capture) -> SignOff:
     """quinn's No-go: rita is told in the app, by email and in the project's chat."""
     with capture(execute=True):
-        return approvals.record_sign_off(
+        return record_sign_off(
             release, by=cast.quinn, role="qa", decision="no_go", comment="Refunds fail"
         )
 
@@ -62,7 +62,7 @@ class TestDelivery:
         with serving(WebhookServer([200])) as hook:
             use_chat(cast, hook.url)
             with django_capture_on_commit_callbacks(execute=False) as pending:
-                approvals.record_sign_off(
+                record_sign_off(
                     frozen, by=cast.quinn, role="qa", decision="no_go", comment="Refunds fail"
                 )
             assert mail.outbox == []
@@ -85,9 +85,7 @@ class TestDelivery:
         with serving(WebhookServer([200])) as hook:
             use_chat(cast, hook.url)
             with django_capture_on_commit_callbacks(execute=True):
-                approvals.record_sign_off(
-                    frozen, by=cast.quinn, role="qa", decision="no_go", comment=comment
-                )
+                record_sign_off(frozen, by=cast.quinn, role="qa", decision="no_go", comment=comment)
 
         text = hook.received[0]["text"]
         assert (
@@ -103,7 +101,7 @@ class TestDelivery:
             django_capture_on_commit_callbacks(execute=True) as pending,
             pytest.raises(ValidationError),
         ):
-            approvals.record_sign_off(frozen, by=cast.quinn, role="qa", decision="no_go")
+            record_sign_off(frozen, by=cast.quinn, role="qa", decision="no_go")
         assert pending == []
         assert mail.outbox == []
         assert not Notification.objects.exists()

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals import services as approvals
 from approvals.models import ApprovalPolicy
+from approvals.services.policy import ensure_policy, set_role_requirement, update_policy
 from lib.errors import NotAllowed, Refused
-from monitoring import rollback_webhook
-from monitoring import services as monitoring
 from monitoring.models import Check, Integration
+from monitoring.services.checks import delete_check_template, save_check_template
+from monitoring.services.integrations import delete_integration, save_integration
+from monitoring.services.rollback import rotate_rollback_webhook_secret
 from releases.events import audited_fields, log_project_event
 from releases.models import ApiToken, ChecklistTemplate, FreezeWindow, ProjectEvent
 from releases.services import trains
@@ -48,7 +49,7 @@ def github(cast: Cast, **overrides: Any) -> Integration:
         "config": {"repo": "example/payments"},
         "secrets": {"token": GITHUB_TOKEN},
     }
-    return monitoring.save_integration(cast.project, by=cast.rita, **(fields | overrides))
+    return save_integration(cast.project, by=cast.rita, **(fields | overrides))
 
 
 def freeze(cast: Cast, **overrides: Any) -> FreezeWindow:
@@ -74,7 +75,7 @@ def train(cast: Cast, **overrides: Any) -> Any:
 
 def check_template(cast: Cast, **overrides: Any) -> Check:
     fields = {"name": "Error rate", "integration": cast.ci, "phase": "post_release"}
-    return monitoring.save_check_template(cast.project, by=cast.rita, **(fields | overrides))
+    return save_check_template(cast.project, by=cast.rita, **(fields | overrides))
 
 
 def project_token(cast: Cast) -> ApiToken:
@@ -134,18 +135,16 @@ CASES = {
         after=None,
     ),
     "separation of duties turned off": Case(
-        setup=lambda c: approvals.ensure_policy(c.project),
-        change=lambda c, _: approvals.update_policy(
-            c.project, by=c.rita, separation_of_duties=False
-        ),
+        setup=lambda c: ensure_policy(c.project),
+        change=lambda c, _: update_policy(c.project, by=c.rita, separation_of_duties=False),
         kind="approval_policy",
         action="changed",
         before={"separation_of_duties": True},
         after={"separation_of_duties": False},
     ),
     "quorum cut": Case(
-        setup=lambda c: approvals.ensure_policy(c.project),
-        change=lambda c, _: approvals.set_role_requirement(
+        setup=lambda c: ensure_policy(c.project),
+        change=lambda c, _: set_role_requirement(
             c.project, by=c.rita, release_kind="standard", role="qa", quorum=0
         ),
         kind="approval_policy",
@@ -277,7 +276,7 @@ CASES = {
     ),
     "integration deleted": Case(
         setup=lambda c: github(c, secrets={"token": GITHUB_TOKEN}),
-        change=lambda c, i: monitoring.delete_integration(i, by=c.rita),
+        change=lambda c, i: delete_integration(i, by=c.rita),
         kind="integration",
         action="removed",
         before={
@@ -311,7 +310,7 @@ CASES = {
     ),
     "check template made advisory": Case(
         setup=check_template,
-        change=lambda c, check: monitoring.save_check_template(
+        change=lambda c, check: save_check_template(
             c.project, by=c.rita, check=check, required=False
         ),
         kind="check_template",
@@ -321,7 +320,7 @@ CASES = {
     ),
     "check template deleted": Case(
         setup=lambda c: c.project.check_templates.get(name="CI green"),
-        change=lambda c, check: monitoring.delete_check_template(check, by=c.rita),
+        change=lambda c, check: delete_check_template(check, by=c.rita),
         kind="check_template",
         action="removed",
         before={
@@ -409,7 +408,7 @@ CASES = {
         after={"departure": "2026-12-01", "state": "skipped"},
     ),
     "rollback webhook secret rotated": Case(
-        change=lambda c, _: rollback_webhook.rotate_rollback_webhook_secret(c.project, by=c.rita),
+        change=lambda c, _: rotate_rollback_webhook_secret(c.project, by=c.rita),
         kind="rollback_settings",
         action="rotated",
         before={"rollback_webhook_secret": ""},
@@ -448,7 +447,7 @@ def test_it_records_creating_a_project_with_its_creator(db):
 
 def test_it_names_the_changed_fields_in_the_summary(cast):
     since = last_pk()
-    approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=False)
+    update_policy(cast.project, by=cast.rita, separation_of_duties=False)
     update_project(cast.project, by=cast.rita, slack_webhook_url=SLACK_URL)
 
     summaries = [e.summary for e in events_since(since)]
@@ -460,16 +459,14 @@ def test_it_names_the_changed_fields_in_the_summary(cast):
 
 def test_it_writes_nothing_when_nothing_changes(cast):
     window = freeze(cast)
-    approvals.ensure_policy(cast.project)
+    ensure_policy(cast.project)
     since = last_pk()
 
     update_project(cast.project, by=cast.rita, name="Payments")
     save_freeze_window(cast.project, by=cast.rita, window=window, reason="Black Friday")
     set_project_roles(cast.project, cast.dana, ["devops"], by=cast.rita)
-    approvals.set_role_requirement(
-        cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=1
-    )
-    approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=True)
+    set_role_requirement(cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=1)
+    update_policy(cast.project, by=cast.rita, separation_of_duties=True)
 
     assert events_since(since) == []
 
@@ -482,12 +479,12 @@ def other_projects_integration(cast: Cast) -> Integration:
 # name → (what is set up first, the change that fails)
 FAILING_CHANGES: dict[str, tuple[Callable[[Cast], Any], Callable[[Cast, Any], Any]]] = {
     "invalid policy": (
-        lambda c: approvals.ensure_policy(c.project),
-        lambda c, _: approvals.update_policy(c.project, by=c.rita, sign_off_expiry_days=0),
+        lambda c: ensure_policy(c.project),
+        lambda c, _: update_policy(c.project, by=c.rita, sign_off_expiry_days=0),
     ),
     "quorum too high": (
-        lambda c: approvals.ensure_policy(c.project),
-        lambda c, _: approvals.set_role_requirement(
+        lambda c: ensure_policy(c.project),
+        lambda c, _: set_role_requirement(
             c.project, by=c.rita, release_kind="standard", role="qa", quorum=99
         ),
     ),
@@ -515,11 +512,11 @@ FAILING_CHANGES: dict[str, tuple[Callable[[Cast], Any], Callable[[Cast, Any], An
     ),
     "integration deleted by a developer": (
         lambda c: None,
-        lambda c, _: monitoring.delete_integration(c.ci, by=c.devin),
+        lambda c, _: delete_integration(c.ci, by=c.devin),
     ),
     "integration deleted while releases read it": (
         lambda c: make_release(c),
-        lambda c, _: monitoring.delete_integration(c.ci, by=c.rita),
+        lambda c, _: delete_integration(c.ci, by=c.rita),
     ),
 }
 
@@ -553,8 +550,8 @@ def test_it_never_writes_a_credential_into_the_log(cast):
     update_project(cast.project, by=cast.rita, slack_webhook_url=SLACK_URL)
     token, token_secret = create_api_token(by=cast.rita, name="ci", project=cast.project)
     _, personal_secret = create_api_token(by=cast.rita, name="laptop")
-    rollback_secret = rollback_webhook.rotate_rollback_webhook_secret(cast.project, by=cast.rita)
-    monitoring.delete_integration(integration, by=cast.rita)
+    rollback_secret = rotate_rollback_webhook_secret(cast.project, by=cast.rita)
+    delete_integration(integration, by=cast.rita)
 
     log = json.dumps(
         [[e.summary, e.before, e.after, e.data] for e in ProjectEvent.objects.order_by("pk")]
@@ -632,7 +629,7 @@ def test_it_keeps_the_name_of_someone_whose_account_was_deleted(cast):
 def test_it_names_the_check_templates_that_go_with_a_deleted_integration(cast):
     since = last_pk()
 
-    monitoring.delete_integration(cast.ci, by=cast.rita)
+    delete_integration(cast.ci, by=cast.rita)
 
     [event] = events_since(since)
     assert (event.kind, event.action) == ("integration", "removed")

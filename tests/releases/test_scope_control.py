@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals.deploy import assign_role
+from approvals.services.deploy import assign_role
 from lib.errors import NotAllowed, Refused
 from releases.models import Notification, ScopeChangeRequest, ScopeItem
 from releases.services.lifecycle import lock_scope

@@ -9,9 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from approvals.deploy import start_deploy
+from approvals.services.deploy import start_deploy
 from monitoring.models import Check, CheckPhase
-from monitoring.services import record_check_result
+from monitoring.services.results import record_check_result
 from releases.models import Notification, Release, ScopeItem, Status
 from releases.services.lifecycle import mark_health
 from releases.services.releases import create_release, update_release

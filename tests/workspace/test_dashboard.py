@@ -10,8 +10,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from approvals import services as approvals
-from approvals import services as approvals_services
+from approvals.services.policy import set_role_requirement
+from approvals.services.sign_offs import record_sign_off
 from releases.models import Status
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import cancel_release, lock_scope
@@ -55,10 +55,8 @@ def test_it_lists_active_releases_of_my_projects_only(cast, release):
 
 def test_it_shows_readiness_blockers_status_chips_and_checks(cast, release):
     lock_scope(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
-    approvals.record_sign_off(
-        release, by=cast.quinn, role="qa", decision="no_go", comment="Broken login"
-    )
+    record_sign_off(release, by=cast.paul, role="product", decision="go")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="no_go", comment="Broken login")
     cells = row(dashboard(cast.rita), release)
     assert "Scope frozen" in cells
     assert re.search(r'data-testid="readiness">\d+%<', cells)
@@ -104,7 +102,7 @@ def test_it_asks_for_sign_offs_once_the_scope_is_locked_and_again_when_stale(cas
     assert "your go/no-go as Product" not in panel(dashboard(cast.paul))
     lock_scope(release, by=cast.rita)
     assert "your go/no-go as Product" in panel(dashboard(cast.paul))
-    approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
+    record_sign_off(release, by=cast.paul, role="product", decision="go")
     assert "your go/no-go as Product" not in panel(dashboard(cast.paul))
     update_release(release, by=cast.rita, commit_sha="b" * 40)
     page = panel(dashboard(cast.paul))
@@ -209,7 +207,7 @@ def test_it_recomputes_only_the_row_of_the_release_that_changed(cast):
 
 def test_it_follows_a_change_of_the_approval_policy_that_logs_no_event(cast, release):
     assert "Product: Waiting" in row(dashboard(cast.rita), release)
-    approvals_services.set_role_requirement(
+    set_role_requirement(
         cast.project, by=cast.rita, release_kind="standard", role="product", quorum=0
     )
     assert "Product:" not in row(dashboard(cast.rita), release)

@@ -10,9 +10,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import health
-from monitoring import services as monitoring
 from monitoring.models import Check, RollbackTrigger
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.results import record_check_result
 from releases.models import Health, Release, Status
 from releases.services.rollback import roll_back, update_rollback_plan
 from tests.builders import complete_rollback_plan, make_monitoring, make_release
@@ -24,7 +25,7 @@ HOOK = "https://ci.example.com/hooks/rollback"
 
 
 def error_rate(release, cast, *, name="Checkout error rate", required=True) -> Check:
-    return monitoring.save_release_check(
+    return save_release_check(
         release,
         by=cast.dana,
         integration=cast.ci,
@@ -37,7 +38,7 @@ def error_rate(release, cast, *, name="Checkout error rate", required=True) -> C
 
 
 def report(check: Check, status: str, value: str = "") -> None:
-    monitoring.record_check_result(check, status=status, value=value, source="api", by="monitor")
+    record_check_result(check, status=status, value=value, source="api", by="monitor")
 
 
 def page_of(user, release) -> str:

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from approvals import services as approvals
+from approvals.services.policy import update_policy
 from releases.services.freeze_windows import save_freeze_window
 from releases.services.projects import set_project_roles, update_project
 from tests.html import client_for
@@ -25,7 +25,7 @@ def audit_url(cast) -> str:
 @pytest.fixture
 def changes(cast):
     """Rita turns off separation of duties; Dana, made a release manager, sets a freeze."""
-    approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=False)
+    update_policy(cast.project, by=cast.rita, separation_of_duties=False)
     set_project_roles(cast.project, cast.dana, ["devops", "release_manager"], by=cast.rita)
     save_freeze_window(
         cast.project,

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import CheckStatus
-from monitoring.services import record_check_result
+from monitoring.services.results import record_check_result
 from releases.models import ChecklistItem, Release, ReleaseEvent, ScopeItem, Status
 from releases.services.lifecycle import complete_release, lock_scope, mark_health
 from releases.services.notes import add_note

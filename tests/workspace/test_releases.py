@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from approvals import services as approvals
 from approvals.models import SignOff
+from approvals.services.sign_offs import record_sign_off
 from releases.models import Release
 from releases.services.lifecycle import lock_scope
 from tests.html import client_for
@@ -84,7 +84,7 @@ def test_it_lets_only_release_managers_create_releases(cast):
 
 def test_it_edits_the_plan_and_a_new_commit_makes_sign_offs_stale(cast, release):
     lock_scope(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
+    record_sign_off(release, by=cast.paul, role="product", decision="go")
     client = client_for(cast.rita)
     form = client.get(reverse("release_edit", args=[release.pk])).content.decode()
     assert "The kind is fixed once the scope is locked." in form

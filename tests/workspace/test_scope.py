@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from approvals import services as approvals
+from approvals.services.sign_offs import record_sign_off
 from releases.models import ScopeChangeRequest, ScopeItem
 from releases.services.lifecycle import lock_scope
 from releases.services.scope import add_scope_item
@@ -118,7 +118,7 @@ def test_it_applies_a_change_accepted_by_product_and_the_release_manager_and_sta
     cast, release
 ):
     lock_scope(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go")
     assert request_addition(client_for(cast.devin), release).status_code == 200
     change = ScopeChangeRequest.objects.get()
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
-from approvals import deploy
+from approvals.services import deploy
 from lib.htmx import signed_in
-from monitoring import health
+from monitoring.services import health
 from releases import access as rules
 from releases import forms
 from releases.models import (

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals.forms import PolicyForm, RequirementsForm
-from approvals.services import ensure_policy
+from approvals.services.policy import ensure_policy
 from lib.errors import NotAllowed, Refused
 from lib.htmx import signed_in
 from monitoring.models import Integration

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
-from approvals import deploy
+from approvals.services import deploy
 from lib.htmx import signed_in
 from releases import access as rules
 from releases import forms

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST
 
 from lib.htmx import signed_in
 from monitoring import forms as monitoring_forms
-from monitoring import health
 from monitoring.models import CheckPhase, RollbackTrigger
+from monitoring.services import health
 from releases import access as rules
 from releases import forms
 from releases.models import (

@@ -16,10 +16,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from approvals import deploy
-from approvals import services as approvals
-from monitoring import services as monitoring
+from approvals.services.decisions import open_poll, record_decision
+from approvals.services.deploy import start_deploy
+from approvals.services.sign_offs import record_sign_off
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
+from monitoring.services.results import record_check_result
 from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
@@ -308,14 +309,14 @@ class Command(BaseCommand):
 
     def pass_checks(self, release: Release) -> None:
         for check in release.checks.filter(phase=CheckPhase.PRE_RELEASE):
-            monitoring.record_check_result(
+            record_check_result(
                 check, status="passing", value="success", source="api", by="CI pipeline"
             )
 
     def sign_all(self, release: Release, users: dict[str, Any], roles: list[str]) -> None:
         by_role = {role: users[name] for name, _f, _l, role in PEOPLE}
         for role in roles:
-            approvals.record_sign_off(
+            record_sign_off(
                 release, by=by_role[role], role=role, decision="go", comment="Looks good"
             )
 
@@ -324,16 +325,16 @@ class Command(BaseCommand):
         self.tick_all(release, users, Phase.READINESS)
         self.complete_plan(release, users)
         self.pass_checks(release)
-        approvals.open_poll(release, by=users["rita"])
+        open_poll(release, by=users["rita"])
         self.sign_all(release, users, roles)
-        approvals.record_decision(release, by=users["rita"], outcome="go")
+        record_decision(release, by=users["rita"], outcome="go")
 
     # --- the releases ---
 
     def released(self, project: Project, users: dict[str, Any], now: dt.datetime) -> None:
         release = self.new_release(project, users, now, "2.2.0", days=0, scope=3)
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
-        deploy.start_deploy(release, by=users["rita"], override_reason="Demo history")
+        start_deploy(release, by=users["rita"], override_reason="Demo history")
         self.tick_all(release, users, Phase.DEPLOYMENT)
         finish_deploy(release, by=users["dana"])
         Release.objects.filter(pk=release.pk).update(monitoring_until=timezone.now())
@@ -349,7 +350,7 @@ class Command(BaseCommand):
     def rolled_back(self, project: Project, users: dict[str, Any], now: dt.datetime) -> None:
         release = self.new_release(project, users, now, "2.3.0", days=0, scope=5)
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
-        deploy.start_deploy(release, by=users["rita"], override_reason="Demo history")
+        start_deploy(release, by=users["rita"], override_reason="Demo history")
         roll_back(
             release,
             by=users["rita"],
@@ -359,7 +360,7 @@ class Command(BaseCommand):
     def monitoring(self, project: Project, users: dict[str, Any], now: dt.datetime) -> None:
         release = self.new_release(project, users, now, "2.3.2", days=0, scope=3)
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
-        deploy.start_deploy(release, by=users["rita"], override_reason="Demo history")
+        start_deploy(release, by=users["rita"], override_reason="Demo history")
         self.tick_all(release, users, Phase.DEPLOYMENT)
         finish_deploy(release, by=users["dana"])
 
@@ -375,7 +376,7 @@ class Command(BaseCommand):
         self.tick_all(release, users, Phase.READINESS, leave=3)
         self.complete_plan(release, users)
         self.pass_checks(release)
-        approvals.open_poll(release, by=users["rita"])
+        open_poll(release, by=users["rita"])
         self.sign_all(release, users, ["dev", "qa"])
         request_scope_change(
             release,

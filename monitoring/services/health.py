@@ -4,13 +4,13 @@ While a release is deploying or monitoring, its post-release checks are its heal
 *breaches* when it is failing and has been failing for at least its hold time: the comparator
 and threshold of the check are the condition ("error rate > 2 %") and its ``hold_seconds`` the
 "for 5 min". A breach of a required post-release check, or of a check bound to a rollback
-trigger, marks the release unhealthy (``releases.services.lifecycle.mark_health`` tells everyone on
-it and the rollback decider, with the revert steps). Then the check's trigger acts, once per breach:
+trigger, marks the release unhealthy (``releases.services.mark_health`` tells everyone on it and
+the rollback decider, with the revert steps). Then the check's trigger acts, once per breach:
 
 - ``recommend``: the release carries a rollback recommendation, offered on its page as a
-  one-click rollback, and the decider is told (``releases.services.rollback.recommend_rollback``);
+  one-click rollback, and the decider is told (``releases.services.recommend_rollback``);
 - ``automatic``: Greenlight rolls the release back at once and, after commit, a task calls the
-  rollback plan's webhook, signed (``monitoring.rollback_webhook``).
+  rollback plan's webhook, signed (``monitoring.services.rollback``).
 
 A breach without a hold time is acted on in the transaction that recorded the failing result
 (``on_check_status_changed``, a receiver of ``monitoring.signals.check_status_changed``); one
@@ -36,14 +36,17 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from lib.errors import NotAllowed, Refused
+from monitoring import signals
 from monitoring.models import (
     Check,
     CheckPhase,
     CheckStatus,
     Comparator,
     RollbackTrigger,
+    RollbackWebhookCall,
     TriggerMode,
 )
+from monitoring.services.rollback import prepare_call, tell_to_roll_back_by_hand
 from releases import access as rules
 from releases.access import access_for, is_person
 from releases.events import Actor, log_event
@@ -326,8 +329,6 @@ def _act_on_breach(release: Release, check: Check, *, now: dt.datetime) -> None:
 def _roll_back_automatically(
     release: Release, *, trigger: RollbackTrigger, check: Check, actor: str, reason: str
 ) -> None:
-    from monitoring import rollback_webhook, tasks
-
     release = roll_back(release, by=actor, reason=reason, automatic=True)
     plan = RollbackPlan.objects.filter(release=release).select_related("decider").first()
     url = plan.rollback_webhook_url if plan else ""
@@ -340,17 +341,18 @@ def _roll_back_automatically(
             verb="rollback_webhook_missing",
             summary="No rollback webhook is configured: the rollback has to be run by hand",
         )
-        rollback_webhook.tell_to_roll_back_by_hand(
+        tell_to_roll_back_by_hand(
             release,
             plan,
             problem=f"{release} is being rolled back automatically ({reason}), but its rollback "
             "plan has no webhook to start it.",
         )
         return
-    call = rollback_webhook.prepare_call(
-        release, trigger=trigger, check=check, url=url, actor=actor, reason=reason
+    call = prepare_call(release, trigger=trigger, check=check, url=url, actor=actor, reason=reason)
+    transaction.on_commit(
+        partial(signals.rollback_call_prepared.send, sender=RollbackWebhookCall, call=call),
+        robust=True,
     )
-    transaction.on_commit(partial(tasks.deliver_rollback_webhook.delay, call.pk), robust=True)
 
 
 def _needs_action() -> Q:

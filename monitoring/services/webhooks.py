@@ -3,8 +3,9 @@ next poll (which stays as the reconciliation path), and report deploys of a rele
 (GitHub ``deployment_status``, GitLab deployment events), which move the release as CI's deploy
 reports through the API do.
 
-The view verifies the delivery before anything else (an HMAC of the raw body for GitHub, the
-shared token for GitLab, both compared in constant time), then calls :func:`receive_github` or
+A delivery is verified before anything else (an HMAC of the raw body for GitHub, the shared
+token for GitLab, both compared in constant time) by :func:`receive_github_delivery` or
+:func:`receive_gitlab_delivery`, which then call :func:`receive_github` or
 :func:`receive_gitlab`. Those record the delivery id first, in the same transaction as the
 changes: a replayed delivery hits the unique constraint and changes nothing.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,13 +25,24 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from monitoring import health, services
+from monitoring.crypto import SecretsUnreadable
 from monitoring.integrations import github
 from monitoring.integrations.base import FAILING, NEEDS_JUDGEMENT, PASSING, PENDING, Evidence
 from monitoring.integrations.gitlab import STATUSES as GITLAB_STATUSES
 from monitoring.models import Check, Integration, WebhookDelivery
+from monitoring.services import health
+from monitoring.services.checks import POLLED_STATUSES
+from monitoring.services.integrations import WEBHOOK_SECRET
+from monitoring.services.polling import read_checks_now
+from monitoring.services.results import (
+    record_check_result,
+    record_provider_report,
+    record_rerun_request,
+)
 from releases.models import Release, Status
 from releases.services.lifecycle import not_this_environment
+
+logger = logging.getLogger(__name__)
 
 SIGNATURE_PREFIX = "sha256="
 GITHUB_OUTCOMES = {"ok": PASSING, "failed": FAILING, "running": PENDING, "unknown": NEEDS_JUDGEMENT}
@@ -119,7 +133,7 @@ def _once(
 
 def _active_checks(integration: Integration, sha: str) -> QuerySet[Check]:
     in_phase = Q()
-    for phase, statuses in services.POLLED_STATUSES.items():
+    for phase, statuses in POLLED_STATUSES.items():
         in_phase |= Q(phase=phase, release__status__in=statuses)
     return (
         Check.objects.filter(integration=integration, release__commit_sha=sha)
@@ -363,7 +377,7 @@ def _apply_github_report(integration: Integration, report: GitHubReport, *, by: 
                 read_again.append(check.pk)
             elif not report.name and check.status != PENDING:
                 # A re-run of a suite or workflow may re-run the job this check names.
-                services.record_check_result(
+                record_check_result(
                     check,
                     status=PENDING,
                     value="re-run",
@@ -377,7 +391,7 @@ def _apply_github_report(integration: Integration, report: GitHubReport, *, by: 
                 recorded += 1
             continue
         if report.rerun is not None:
-            recorded += services.record_rerun_request(
+            recorded += record_rerun_request(
                 check,
                 requested_by=report.rerun,
                 evidence=report.evidence,
@@ -391,7 +405,7 @@ def _apply_github_report(integration: Integration, report: GitHubReport, *, by: 
             read_again.append(check.pk)
             continue
         label = f"“{report.name}”" if report.name else f"{what}"
-        done = services.record_provider_report(
+        done = record_provider_report(
             check,
             evidence=report.evidence,
             status=report.state,
@@ -405,7 +419,7 @@ def _apply_github_report(integration: Integration, report: GitHubReport, *, by: 
         if done and report.state == PASSING:
             # A pass that arrived by webhook is confirmed by a read at once.
             read_again.append(check.pk)
-    polling = services.read_checks_now(read_again)
+    polling = read_checks_now(read_again)
     return Received("recorded", recorded=recorded, polling=polling)
 
 
@@ -489,7 +503,7 @@ def receive_gitlab(
                 # waiting for them: the poll reads them with it.
                 read_again.append(check.pk)
                 continue
-            services.record_check_result(
+            record_check_result(
                 check,
                 status=state,
                 value=f"pipeline {raw}",
@@ -501,7 +515,99 @@ def receive_gitlab(
                 by=by,
             )
             recorded += 1
-        polling = services.read_checks_now(read_again)
+        polling = read_checks_now(read_again)
         return Received("recorded", recorded=recorded, polling=polling)
 
     return _once(integration, provider="gitlab", delivery_id=delivery_id, event=event, apply=apply)
+
+
+# --- the door: a delivery is read only once it is shown to come from the provider ----------------
+
+
+class DeliveryRefused(Exception):
+    """A delivery that is not read, with the HTTP status and the sentence that say why."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+NO_SECRET = "This integration has no webhook secret; set one first."
+
+
+def _webhook_secret(integration: Integration) -> str:
+    try:
+        return integration.secrets().get(WEBHOOK_SECRET, "")
+    except SecretsUnreadable:
+        return ""
+
+
+# Providers' payloads nest about ten levels deep. A signed body nested far deeper is not one of
+# theirs, and would exhaust the parser's (and later the database's) recursion.
+MAX_PAYLOAD_DEPTH = 64
+
+
+def _payload(body: bytes) -> dict[str, Any]:
+    """The delivery's JSON object; refused with 400 when it is anything else."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise DeliveryRefused(400, "The body is nested too deeply.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise DeliveryRefused(400, "The body is not a JSON object.") from None
+    if not isinstance(payload, dict):
+        raise DeliveryRefused(400, "The body is not a JSON object.")
+    if _depth(payload) > MAX_PAYLOAD_DEPTH:
+        raise DeliveryRefused(400, "The body is nested too deeply.")
+    return payload
+
+
+def _depth(value: Any) -> int:
+    deepest, level = 0, [value]
+    while level:
+        deepest += 1
+        if deepest > MAX_PAYLOAD_DEPTH:
+            return deepest
+        children: list[Any] = []
+        for node in level:
+            if isinstance(node, dict):
+                children.extend(node.values())
+            elif isinstance(node, list):
+                children.extend(node)
+        level = [c for c in children if isinstance(c, dict | list)]
+    return deepest
+
+
+def receive_github_delivery(
+    integration: Integration, *, body: bytes, signature: str, delivery_id: str, event: str
+) -> Received:
+    """Verify a GitHub delivery (``signature`` is over exactly the raw ``body``), then read it."""
+    secret = _webhook_secret(integration)
+    if not secret:
+        raise DeliveryRefused(403, NO_SECRET)
+    if not signature:
+        raise DeliveryRefused(401, "The X-Hub-Signature-256 header is missing.")
+    if not github_signature_matches(secret, body, signature):
+        logger.warning("GitHub webhook for integration %s: signature mismatch", integration.pk)
+        raise DeliveryRefused(403, "The signature does not match.")
+    if not delivery_id:
+        raise DeliveryRefused(400, "The X-GitHub-Delivery header is missing.")
+    payload = _payload(body)
+    return receive_github(integration, event=event, delivery_id=delivery_id, payload=payload)
+
+
+def receive_gitlab_delivery(
+    integration: Integration, *, body: bytes, token: str, delivery_id: str, event: str
+) -> Received:
+    """Verify a GitLab delivery by its shared token, then read it."""
+    secret = _webhook_secret(integration)
+    if not secret:
+        raise DeliveryRefused(403, NO_SECRET)
+    if not token:
+        raise DeliveryRefused(401, "The X-Gitlab-Token header is missing.")
+    if not gitlab_token_matches(secret, token):
+        logger.warning("GitLab webhook for integration %s: token mismatch", integration.pk)
+        raise DeliveryRefused(403, "The token does not match.")
+    payload = _payload(body)
+    return receive_gitlab(integration, event=event, delivery_id=delivery_id, payload=payload)

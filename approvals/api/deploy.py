@@ -10,8 +10,8 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from approvals import deploy
 from approvals.readiness import compute_readiness, with_readiness_data
+from approvals.services import deploy
 from releases import access as rules
 from releases import serializers as s
 from releases.api.common import ReleaseScoped, release_response
