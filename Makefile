@@ -62,7 +62,7 @@ run: install
 	wait -n
 
 test: install test-packages
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 # Installs the missing ones when it can (root with apt-get), otherwise says how; without them
 # their tests are skipped with the reason (or fail the run under REQUIRE_SERVICES=1).
