@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
+from approvals import services as approvals
 from approvals.readiness import required_roles
-from approvals.services.decisions import record_decision
 from approvals.services.deploy import assign_role, start_deploy
-from approvals.services.policy import update_policy
-from approvals.services.sign_offs import record_sign_off
+from monitoring import services as monitoring
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
-from monitoring.services.results import record_check_result
 from releases.models import ChecklistTemplate, Phase, Project, Release, Role
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import finish_deploy, lock_scope
@@ -27,11 +27,22 @@ from releases.services.scope import add_scope_item
 PASSWORD = "greenlight"
 
 
-def make_user(username: str, **fields: Any) -> Any:
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once per test process: every user of the suite has the same one."""
+    return make_password(PASSWORD)
+
+
+def _user(username: str, **fields: Any) -> Any:
     User = get_user_model()
-    user = User.objects.create_user(
-        username=username, email=f"{username}@example.com", password=PASSWORD, **fields
+    return User(
+        username=username, email=f"{username}@example.com", password=password_hash(), **fields
     )
+
+
+def make_user(username: str, **fields: Any) -> Any:
+    user = _user(username, **fields)
+    user.save()
     return user
 
 
@@ -58,30 +69,33 @@ class Cast:
         }[role]
 
 
+MEMBERS = [
+    ("paul", Role.PRODUCT),
+    ("quinn", Role.QA),
+    ("dana", Role.DEVOPS),
+    ("devin", Role.DEV),
+    ("vic", Role.VIEWER),
+]
+
+
 def make_cast(slug: str = "payments") -> Cast:
-    rita = make_user(f"rita{'' if slug == 'payments' else '-' + slug}", first_name="Rita")
+    # The people in one insert, in the order (and so with the ids) they always had: the cast is
+    # made before nearly every test, and the rows are what make_user would make.
+    suffix = "" if slug == "payments" else f"-{slug}"
+    rita, *members, otto = get_user_model().objects.bulk_create(
+        [
+            _user(f"rita{suffix}", first_name="Rita"),
+            *(_user(f"{name}{suffix}", first_name=name.title()) for name, _ in MEMBERS),
+            _user(f"otto{suffix}"),
+        ]
+    )
     project = create_project(name=slug.title(), slug=slug, by=rita)
     people = {"rita": rita}
-    for name, role in [
-        ("paul", Role.PRODUCT),
-        ("quinn", Role.QA),
-        ("dana", Role.DEVOPS),
-        ("devin", Role.DEV),
-        ("vic", Role.VIEWER),
-    ]:
-        username = name if slug == "payments" else f"{name}-{slug}"
-        people[name] = make_user(username, first_name=name.title())
-        set_project_roles(project, people[name], [role], by=rita)
-    otto = make_user("otto" if slug == "payments" else f"otto-{slug}")
-    for position, (phase, title, role, required) in enumerate(
-        [
-            (Phase.READINESS, "Critical flows pass", Role.QA, True),
-            (Phase.READINESS, "Migrations reviewed", Role.DEV, True),
-            (Phase.READINESS, "Stakeholders told", Role.RELEASE_MANAGER, False),
-            (Phase.DEPLOYMENT, "Smoke test in production", Role.DEVOPS, True),
-        ]
-    ):
-        ChecklistTemplate.objects.create(
+    for (name, role), person in zip(MEMBERS, members, strict=True):
+        people[name] = person
+        set_project_roles(project, person, [role], by=rita)
+    ChecklistTemplate.objects.bulk_create(
+        ChecklistTemplate(
             project=project,
             phase=phase,
             title=title,
@@ -89,6 +103,15 @@ def make_cast(slug: str = "payments") -> Cast:
             required=required,
             position=position,
         )
+        for position, (phase, title, role, required) in enumerate(
+            [
+                (Phase.READINESS, "Critical flows pass", Role.QA, True),
+                (Phase.READINESS, "Migrations reviewed", Role.DEV, True),
+                (Phase.READINESS, "Stakeholders told", Role.RELEASE_MANAGER, False),
+                (Phase.DEPLOYMENT, "Smoke test in production", Role.DEVOPS, True),
+            ]
+        )
+    )
     ci = Integration.objects.create(project=project, name="CI", kind=IntegrationKind.PUSH)
     Check.objects.create(
         project=project, integration=ci, name="CI green", phase=CheckPhase.PRE_RELEASE
@@ -132,7 +155,7 @@ def tick_readiness(release: Release, cast: Cast) -> None:
 
 def pass_checks(release: Release) -> None:
     for check in release.checks.filter(phase=CheckPhase.PRE_RELEASE):
-        record_check_result(check, status="passing", value="success", source="api")
+        monitoring.record_check_result(check, status="passing", value="success", source="api")
 
 
 def second_release_manager(release: Release, cast: Cast) -> Any:
@@ -157,7 +180,7 @@ def signer(release: Release, cast: Cast, role: str) -> Any:
 def sign_required(release: Release, cast: Cast, roles: tuple[str, ...] | None = None) -> None:
     wanted = roles or tuple(required_roles(release)[0])
     for role in wanted:
-        record_sign_off(release, by=signer(release, cast, role), role=role, decision="go")
+        approvals.record_sign_off(release, by=signer(release, cast, role), role=role, decision="go")
 
 
 def make_ready(release: Release, cast: Cast) -> Release:
@@ -174,7 +197,7 @@ def make_ready(release: Release, cast: Cast) -> Release:
 
 def make_approved(release: Release, cast: Cast) -> Release:
     make_ready(release, cast)
-    record_decision(release, by=cast.rita, outcome="go")
+    approvals.record_decision(release, by=cast.rita, outcome="go")
     release.refresh_from_db()
     return release
 
@@ -198,7 +221,7 @@ def make_monitoring(release: Release, cast: Cast) -> Release:
 def let_release_managers_override(cast: Cast, *categories: str) -> None:
     """Relax the approval policy so release managers may break glass over these blockers
     (by default missing sign-offs need an administrator and a standing No-go nobody)."""
-    update_policy(
+    approvals.update_policy(
         cast.project,
         by=cast.rita,
         **{f"override_{category}": "release_managers" for category in categories},

@@ -12,6 +12,9 @@ import shutil
 
 import pytest
 from django.conf import settings
+from pytest_django.fixtures import validate_django_db
+
+from tests.builders import make_cast, make_release
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -28,7 +31,39 @@ def _missing_services(item: pytest.Item) -> list[str]:
     return missing
 
 
+# Tests that start servers, workers or a browser: they take seconds each.
+HEAVY_MARKS = ("slow", "browser", "prometheus")
+HEAVY_FIXTURES = ("live_server", "celery")
+
+
+def _database_use(item: pytest.Item) -> int:
+    """pytest-django's order: tests in a rolled-back transaction (0), then the transactional
+    ones, which empty the tables after them (1), then those without a database (2)."""
+    fixtures = getattr(item, "fixturenames", ())
+    marker = item.get_closest_marker("django_db")
+    if marker is not None:
+        transaction, reset_sequences, *_ = validate_django_db(marker)
+        if transaction or reset_sequences:
+            return 1
+    if "transactional_db" in fixtures or "live_server" in fixtures:
+        return 1
+    return 0 if marker is not None or "db" in fixtures else 2
+
+
+def _heavy(item: pytest.Item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    return any(item.get_closest_marker(name) for name in HEAVY_MARKS) or any(
+        name in fixtures for name in HEAVY_FIXTURES
+    )
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # After pytest-django has put the tests in its order: within each of its groups the heavy
+    # tests go first, so the parallel workers share them out early and finish together instead
+    # of one of them starting a browser test when the rest is done.
+    items.sort(key=lambda item: (_database_use(item), not _heavy(item)))
+
     missing_everywhere: set[str] = set()
     for item in items:
         missing = _missing_services(item)
@@ -45,13 +80,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def cast(db: None):
-    from tests.builders import make_cast
-
     return make_cast()
 
 
 @pytest.fixture
 def release(cast):
-    from tests.builders import make_release
-
     return make_release(cast)
