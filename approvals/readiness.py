@@ -2,7 +2,7 @@
 
 The dashboard, the release page, the API and the go decision all call ``compute_readiness``.
 It reads sign-offs and checks, so it lives in ``approvals``, the layer above both; the deploy
-start (``approvals.deploy``) recomputes it under the release row lock.
+start (``approvals.services.deploy``) recomputes it under the release row lock.
 
 Ready means (DESIGN.md): every required readiness checklist item ticked; every required
 pre-release check passing on this commit (pending, error, needs judgement or a result from

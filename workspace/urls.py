@@ -15,8 +15,8 @@ from workspace.views import (
     rollback,
     scope,
     timeline,
+    trains,
 )
-from workspace.views import trains as train_views
 
 release = "releases/<int:pk>/"
 project = "projects/<slug:slug>/settings/"
@@ -108,12 +108,12 @@ urlpatterns = [
         freeze_windows.freeze_delete,
         name="freeze_delete",
     ),
-    path(project + "trains/", train_views.project_trains, name="project_trains"),
-    path(project + "trains/new/", train_views.train_save, name="train_add"),
-    path(project + "trains/<int:train_pk>/", train_views.train_save, name="train_save"),
+    path(project + "trains/", trains.project_trains, name="project_trains"),
+    path(project + "trains/new/", trains.train_save, name="train_add"),
+    path(project + "trains/<int:train_pk>/", trains.train_save, name="train_save"),
     path(
         project + "trains/<int:train_pk>/slots/<str:day>/skip/",
-        train_views.slot_skip,
+        trains.slot_skip,
         name="slot_skip",
     ),
     path("metrics/", metrics_views.metrics_home, name="metrics"),

@@ -1,7 +1,7 @@
 """REST API for a project's release trains: their cadence, the coming departures with the
 releases beat created for them (or why it could not), skipping one departure with a reason.
 
-The trains page's rules (``releases.train_views``): members and the project's token read, the
+The trains page's rules (``workspace.views.trains``): members and the project's token read, the
 project's release managers change, outsiders get 404.
 """
 
