@@ -18,11 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lib.htmx import signed_in
-from lib.wording import plural
+from lib.wording import duration, plural
 from releases import forms, metrics
 from releases.access import get_project_for, visible_projects
 from releases.charts import Band, Chart, band_chart
-from releases.templatetags.greenlight import duration
 
 HOURS = 3600.0
 INFINITY = float("inf")

@@ -36,6 +36,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from lib.errors import NotAllowed, Refused
+from lib.wording import duration
 from monitoring import signals
 from monitoring.models import (
     Check,
@@ -96,14 +97,6 @@ class NotHealthy(Refused):
         self.blockers = blockers
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h".replace(".0 h", " h")
-
-
 def describe_condition(check: Check) -> str:
     """The breach in words, from the check's own settings: "Error rate ≥ 0.02 for 5 min"."""
     if check.comparator and check.threshold is not None:
@@ -111,7 +104,7 @@ def describe_condition(check: Check) -> str:
     else:
         text = f"{check.name} failing"
     if check.hold_seconds:
-        text += f" for {_duration(check.hold_seconds)}"
+        text += f" for {duration(check.hold_seconds)}"
     return text
 
 
@@ -130,7 +123,7 @@ def _failure(check: Check) -> str:
     if check.last_value:
         text += f" ({check.last_value})"
     if check.hold_seconds:
-        text += f" for {_duration(check.hold_seconds)}"
+        text += f" for {duration(check.hold_seconds)}"
     return text
 
 
@@ -450,7 +443,7 @@ def health_blockers(release: Release, *, now: dt.datetime | None = None) -> list
     if release.monitoring_until and now < release.monitoring_until:
         left = release.monitoring_until - now
         blockers.append(
-            f"the monitoring window has {_duration(left.total_seconds())} left "
+            f"the monitoring window has {duration(left.total_seconds())} left "
             f"(until {release.monitoring_until:%H:%M} UTC)"
         )
     checks = release.checks.filter(phase=CheckPhase.POST_RELEASE, required=True).order_by(
@@ -461,7 +454,7 @@ def health_blockers(release: Release, *, now: dt.datetime | None = None) -> list
             continue
         if check.status == CheckStatus.PASSING:
             blockers.append(
-                f"“{check.name}” has not been passing for {_duration(check.hold_seconds)} yet"
+                f"“{check.name}” has not been passing for {duration(check.hold_seconds)} yet"
             )
         else:
             blockers.append(f"“{check.name}” {NOT_PASSING[check.status]}")

@@ -211,10 +211,3 @@ def standby_roster(release: Release) -> list[Any]:
     if plan is not None and plan.decider is not None:
         people.setdefault(plan.decider.pk, plan.decider)
     return list(people.values())
-
-
-def minutes(delta: dt.timedelta) -> str:
-    minutes = max(1, round(delta.total_seconds() / 60))
-    if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes / 60:.1f} h".replace(".0 h", " h")

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lib.errors import Refused
-from lib.wording import plural
+from lib.wording import duration, plural
 from releases import access as rules
 from releases import notifications as notices
 from releases import signals
@@ -25,7 +25,6 @@ from releases.models import (
 )
 from releases.services.common import (
     lock_release,
-    minutes,
     people_on,
     refuse_unless,
     standby_roster,
@@ -135,7 +134,7 @@ def finish_deploy(release: Release, *, by: Actor) -> Release:
             Status.MONITORING,
             by=by,
             verb="deploy_finished",
-            summary=f"Deploy done; watching health for {minutes(window)}",
+            summary=f"Deploy done; watching health for {duration(window)}",
             stamp="deploy_finished_at",
             extra_fields=["monitoring_until", "health"],
         )
@@ -209,7 +208,8 @@ def complete_release(release: Release, *, by: Actor) -> Release:
         if release.monitoring_until and now < release.monitoring_until:
             left = release.monitoring_until - now
             raise Refused(
-                f"Cannot mark the release released: the monitoring window has {minutes(left)} left."
+                "Cannot mark the release released: the monitoring window has "
+                f"{duration(left)} left."
             )
         transition(
             release,

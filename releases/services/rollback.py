@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lib.errors import Refused
+from lib.wording import duration
 from releases import access as rules
 from releases import notifications as notices
 from releases.events import Actor, log_event
@@ -24,7 +25,6 @@ from releases.models import (
 from releases.services.common import (
     apply_changes,
     lock_release,
-    minutes,
     people_on,
     refuse_unless,
     reject_unknown_fields,
@@ -135,7 +135,7 @@ def finish_rollback(release: Release, *, by: Actor, at: dt.datetime | None = Non
             actor=by,
             verb="rollback_finished",
             summary="Rollback finished"
-            + (f"; service restored {minutes(restore)} after the failure" if restore else ""),
+            + (f"; service restored {duration(restore)} after the failure" if restore else ""),
             data={"time_to_restore_seconds": restore.total_seconds() if restore else None},
         )
     return release
