@@ -11,11 +11,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from approvals import services as approvals
 from approvals.readiness import required_roles
+from approvals.services.decisions import record_decision
 from approvals.services.deploy import assign_role, start_deploy
-from monitoring import services as monitoring
+from approvals.services.policy import update_policy
+from approvals.services.sign_offs import record_sign_off
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
+from monitoring.services.results import record_check_result
 from releases.models import ChecklistTemplate, Phase, Project, Release, Role
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import finish_deploy, lock_scope
@@ -155,7 +157,7 @@ def tick_readiness(release: Release, cast: Cast) -> None:
 
 def pass_checks(release: Release) -> None:
     for check in release.checks.filter(phase=CheckPhase.PRE_RELEASE):
-        monitoring.record_check_result(check, status="passing", value="success", source="api")
+        record_check_result(check, status="passing", value="success", source="api")
 
 
 def second_release_manager(release: Release, cast: Cast) -> Any:
@@ -180,7 +182,7 @@ def signer(release: Release, cast: Cast, role: str) -> Any:
 def sign_required(release: Release, cast: Cast, roles: tuple[str, ...] | None = None) -> None:
     wanted = roles or tuple(required_roles(release)[0])
     for role in wanted:
-        approvals.record_sign_off(release, by=signer(release, cast, role), role=role, decision="go")
+        record_sign_off(release, by=signer(release, cast, role), role=role, decision="go")
 
 
 def make_ready(release: Release, cast: Cast) -> Release:
@@ -197,7 +199,7 @@ def make_ready(release: Release, cast: Cast) -> Release:
 
 def make_approved(release: Release, cast: Cast) -> Release:
     make_ready(release, cast)
-    approvals.record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="go")
     release.refresh_from_db()
     return release
 
@@ -221,7 +223,7 @@ def make_monitoring(release: Release, cast: Cast) -> Release:
 def let_release_managers_override(cast: Cast, *categories: str) -> None:
     """Relax the approval policy so release managers may break glass over these blockers
     (by default missing sign-offs need an administrator and a standing No-go nobody)."""
-    approvals.update_policy(
+    update_policy(
         cast.project,
         by=cast.rita,
         **{f"override_{category}": "release_managers" for category in categories},
