@@ -258,8 +258,8 @@ CELERY_BEAT_SCHEDULE = {
     "remind-code-freeze": {"task": "releases.tasks.remind_code_freeze", "schedule": 5 * 60},
     # Notification emails whose retries all failed go out once the mail server is back.
     "send-unsent-emails": {"task": "releases.tasks.send_unsent_emails", "schedule": 15 * 60},
-    # The post-release health window (monitoring.health): breaches whose hold time has passed,
-    # and windows that are over. The entry keeps its older name so that django-celery-beat
+    # The post-release health window (monitoring.services.health): breaches whose hold time has
+    # passed, and windows that are over. The entry keeps its older name so that django-celery-beat
     # updates its stored row instead of keeping one that names a task which no longer exists.
     "complete-healthy-releases": {
         "task": "monitoring.tasks.watch_health_windows",

@@ -1,5 +1,5 @@
 """Celery tasks of monitoring: thin, safe to run twice (see ``monitoring.poller``,
-``monitoring.health`` and ``monitoring.rollback_webhook``).
+``monitoring.services.health`` and ``monitoring.services.rollback``).
 
 ``poll_group`` is routed to its own queue (``settings.POLL_QUEUE``): fetches wait on providers,
 so the worker that serves that queue runs a thread pool (``--pool threads``) with many more
@@ -17,7 +17,7 @@ from monitoring import poller
 from monitoring.services import health
 from monitoring.services.rollback import deliver
 
-# The delivery task's limits; ``rollback_webhook.SEND_LEASE`` is longer than the hard one.
+# The delivery task's limits; ``rollback.SEND_LEASE`` is longer than the hard one.
 WEBHOOK_SOFT_TIME_LIMIT = 45
 WEBHOOK_TIME_LIMIT = 60
 

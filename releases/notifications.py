@@ -9,8 +9,8 @@ Verbs in use: ``sign_off_requested``, ``sign_off_reminder``, ``sign_offs_escalat
 ``sign_offs_complete``, ``no_go``, ``sign_off_stale``, ``decision``, ``override_used``,
 ``change_request_waiting``, ``change_accepted``, ``change_rejected``, ``deploy_started``,
 ``cancelled``, ``unhealthy``, ``rollback_recommended``, ``rolled_back``, ``review_due``, and from
-the health window (``monitoring.health``): ``health_window_held``, ``deploy_report_refused``,
-``rollback_webhook_failed``.
+the health window (``monitoring.services.health``): ``health_window_held``,
+``deploy_report_refused``, ``rollback_webhook_failed``.
 """
 
 from __future__ import annotations

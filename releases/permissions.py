@@ -343,10 +343,6 @@ class ReleaseAccess:
         return self.release.is_active and RESOLVE_RISK.allows(self)
 
     @property
-    def can_report_check_results(self) -> bool:
-        return self.release.is_active and REPORT_CHECK_RESULTS.allows(self)
-
-    @property
     def can_judge_checks(self) -> bool:
         """Resolve a check the machines could not decide, to pass or fail with a reason."""
         return self.release.is_active and JUDGE_CHECKS.allows(self)

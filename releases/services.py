@@ -623,7 +623,8 @@ def cancel_release(release: Release, *, by: Actor, reason: str) -> Release:
 
 
 def approve_release(release: Release, *, by: Actor, summary: str) -> Release:
-    """frozen → approved; called by the go decision (approvals.services) inside its transaction."""
+    """frozen → approved; called by the go decision (approvals.services.decisions) inside its
+    transaction."""
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.APPROVED, "approve the release")
@@ -994,7 +995,8 @@ def complete_release(release: Release, *, by: Actor) -> Release:
     """monitoring → released once the window has passed without the release turning unhealthy.
 
     The transition only: whether the post-release checks allow it is decided on top of this
-    (``monitoring.health.release_if_healthy``), which is what people and beat go through."""
+    (``monitoring.services.health.release_if_healthy``), which is what people and beat go
+    through."""
     with transaction.atomic():
         release = lock_release(release)
         _refuse_unless(release, Status.RELEASED, "mark the release released")

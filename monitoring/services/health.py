@@ -10,7 +10,7 @@ the rollback decider, with the revert steps). Then the check's trigger acts, onc
 - ``recommend``: the release carries a rollback recommendation, offered on its page as a
   one-click rollback, and the decider is told (``releases.services.recommend_rollback``);
 - ``automatic``: Greenlight rolls the release back at once and, after commit, a task calls the
-  rollback plan's webhook, signed (``monitoring.rollback_webhook``).
+  rollback plan's webhook, signed (``monitoring.services.rollback``).
 
 A breach without a hold time is acted on in the transaction that recorded the failing result
 (``on_check_status_changed``, a receiver of ``monitoring.signals.check_status_changed``); one
