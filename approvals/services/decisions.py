@@ -13,30 +13,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.models import (
-    SIGNER_DECIDES,
-    ApprovalPolicy,
-    Decision,
-    SignOff,
-)
+from approvals.models import SIGNER_DECIDES, ApprovalPolicy, Decision, SignOff
 from approvals.services.policy import policy_for
 from approvals.services.sign_offs import SIGNABLE_STATUSES
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.events import log_event
-from releases.models import (
-    Release,
-    Role,
-    RoleAssignment,
-    Status,
-)
+from releases.models import Release, Role, RoleAssignment, Status
 from releases.notifications import notify
-from releases.readiness import (
-    Readiness,
-    compute_readiness,
-    required_roles,
-    with_readiness_data,
-)
+from releases.readiness import Readiness, compute_readiness, required_roles, with_readiness_data
 
 
 def _may_decide(by: Any, release: Release, policy: ApprovalPolicy) -> bool:

@@ -8,20 +8,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from approvals.models import (
-    DEFAULT_REQUIRED_ROLES,
-    ApprovalPolicy,
-    RoleRequirement,
-)
+from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, RoleRequirement
 from releases import services as release_services
 from releases.events import log_project_change, log_project_event
-from releases.models import (
-    Project,
-    ProjectEventKind,
-    Release,
-    ReleaseKind,
-    Role,
-)
+from releases.models import Project, ProjectEventKind, Release, ReleaseKind, Role
 
 
 def ensure_policy(project: Project) -> ApprovalPolicy:

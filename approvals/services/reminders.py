@@ -10,25 +10,13 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from approvals.models import (
-    ApprovalPolicy,
-    Reminder,
-    SignOff,
-)
+from approvals.models import ApprovalPolicy, Reminder, SignOff
 from approvals.services.policy import policy_for
 from releases import services as release_services
 from releases.events import log_event
-from releases.models import (
-    Release,
-    Role,
-    RoleAssignment,
-    Status,
-)
+from releases.models import Release, Role, RoleAssignment, Status
 from releases.notifications import notify
-from releases.readiness import (
-    RoleSignOffs,
-    role_states,
-)
+from releases.readiness import RoleSignOffs, role_states
 
 # --- reminders and escalation ----------------------------------------------------------------
 

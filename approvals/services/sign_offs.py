@@ -11,28 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from approvals.models import (
-    CREATOR_SIGNS,
-    ApprovalPolicy,
-    Decision,
-    SignOff,
-)
+from approvals.models import CREATOR_SIGNS, ApprovalPolicy, Decision, SignOff
 from approvals.services.policy import policy_for
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
 from releases.events import log_event
-from releases.models import (
-    SIGNING_ROLES,
-    Release,
-    Role,
-    RoleAssignment,
-    Status,
-)
+from releases.models import SIGNING_ROLES, Release, Role, RoleAssignment, Status
 from releases.notifications import notify
-from releases.readiness import (
-    RoleSignOffs,
-    role_states,
-)
+from releases.readiness import RoleSignOffs, role_states
 
 SIGNABLE_STATUSES = (Status.FROZEN, Status.APPROVED)
 # A No-go still counts once the deploy has begun: it is recorded and the deciders hear of it

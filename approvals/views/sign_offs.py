@@ -9,10 +9,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
-from approvals.forms import (
-    SignOffForm,
-    WithdrawSignOffForm,
-)
+from approvals.forms import SignOffForm, WithdrawSignOffForm
 from approvals.services.sign_offs import record_sign_off, withdraw_sign_off
 from releases import permissions as rules
 from releases.permissions import get_release_for

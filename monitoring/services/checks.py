@@ -17,13 +17,7 @@ from django.utils import timezone
 from lib import outbound
 from lib.links import has_userinfo
 from monitoring import timing
-from monitoring.models import (
-    Check,
-    CheckPhase,
-    CheckStatus,
-    Comparator,
-    Integration,
-)
+from monitoring.models import Check, CheckPhase, CheckStatus, Comparator, Integration
 from monitoring.services.integrations import param_fields, unknown_fields
 from monitoring.services.results import write_status
 from releases import permissions as rules

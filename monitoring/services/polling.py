@@ -11,13 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring import timing
-from monitoring.integrations.base import (
-    Observation,
-)
-from monitoring.models import (
-    Check,
-    CheckStatus,
-)
+from monitoring.integrations.base import Observation
+from monitoring.models import Check, CheckStatus
 from monitoring.services.checks import POLLED_STATUSES
 from monitoring.services.results import STATE_FIELDS, apply_observation, rerun_outstanding
 from releases import permissions as rules

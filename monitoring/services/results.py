@@ -12,16 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring import signals, timing
-from monitoring.integrations.base import (
-    Evidence,
-    Observation,
-)
-from monitoring.models import (
-    Check,
-    CheckPhase,
-    CheckResult,
-    CheckStatus,
-)
+from monitoring.integrations.base import Evidence, Observation
+from monitoring.models import Check, CheckPhase, CheckResult, CheckStatus
 from releases import permissions as rules
 from releases import services as release_services
 from releases.errors import Refused

@@ -39,12 +39,7 @@ from django.utils import timezone
 from monitoring.crypto import decrypt_secrets, encrypt_secrets
 from monitoring.integrations.base import IntegrationError
 from monitoring.integrations.http import HttpClient
-from monitoring.models import (
-    Check,
-    RollbackTrigger,
-    RollbackWebhookCall,
-    RollbackWebhookSecret,
-)
+from monitoring.models import Check, RollbackTrigger, RollbackWebhookCall, RollbackWebhookSecret
 from releases import permissions as rules
 from releases import services as release_services
 from releases.events import CREDENTIALS_CHANGED, HIDDEN, log_event, log_project_event

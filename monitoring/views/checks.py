@@ -12,10 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from monitoring import forms
-from monitoring.models import (
-    Check,
-    CheckResult,
-)
+from monitoring.models import Check, CheckResult
 from monitoring.selectors import with_history
 from monitoring.services.checks import (
     POLLED_STATUSES,

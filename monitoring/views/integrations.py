@@ -12,12 +12,7 @@ from django.views.decorators.http import require_POST
 
 from monitoring import forms
 from monitoring.integrations.registry import ADAPTERS
-from monitoring.models import (
-    WEBHOOK_KINDS,
-    Integration,
-    IntegrationKind,
-    WebhookDelivery,
-)
+from monitoring.models import WEBHOOK_KINDS, Integration, IntegrationKind, WebhookDelivery
 from monitoring.services.integrations import (
     ConnectionTest,
     delete_integration,

@@ -10,9 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from monitoring.models import (
-    Integration,
-)
+from monitoring.models import Integration
 from releases import permissions as rules
 from releases.models import Project
 from releases.permissions import is_project_member

@@ -9,9 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from monitoring.models import (
-    Check,
-)
+from monitoring.models import Check
 from monitoring.services.polling import poll_check_now
 from releases.errors import NotAllowed, Refused
 from releases.permissions import get_release_for

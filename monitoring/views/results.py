@@ -10,9 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from monitoring import forms
-from monitoring.models import (
-    Check,
-)
+from monitoring.models import Check
 from monitoring.services.results import judge_check
 from monitoring.views.checks import render_check_detail
 from releases.errors import NotAllowed, Refused
