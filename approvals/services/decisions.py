@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals.models import SIGNER_DECIDES, ApprovalPolicy, Decision, SignOff
-from approvals.services.policy import policy_for
+from approvals.services.policy import ensure_release_policy
 from approvals.services.sign_offs import SIGNABLE_STATUSES
 from releases import services as release_services
 from releases.errors import NotAllowed, Refused
@@ -41,7 +41,7 @@ def open_poll(release: Release, *, by: Any) -> Release:
 
     with transaction.atomic():
         release = release_services.lock_release(release)
-        policy = policy_for(release)
+        policy = ensure_release_policy(release)
         if not (
             _may_decide(by, release, policy) or release_services.is_release_manager(release, by)
         ):
@@ -209,7 +209,7 @@ def record_decision(
         raise ValidationError({"outcome": "Choose Go or No-go."})
     with transaction.atomic():
         release = release_services.lock_release(release)
-        policy = policy_for(release)
+        policy = ensure_release_policy(release)
         if not _may_decide(by, release, policy):
             raise NotAllowed(
                 f"Only the {policy.get_decider_role_display().lower()} records the go/no-go."

@@ -124,5 +124,5 @@ def _log_quorum(
     )
 
 
-def policy_for(release: Release) -> ApprovalPolicy:
+def ensure_release_policy(release: Release) -> ApprovalPolicy:
     return ensure_policy(release.project)

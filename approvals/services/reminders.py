@@ -11,7 +11,7 @@ from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from approvals.models import ApprovalPolicy, Reminder, SignOff
-from approvals.services.policy import policy_for
+from approvals.services.policy import ensure_release_policy
 from releases import services as release_services
 from releases.events import log_event
 from releases.models import Release, Role, RoleAssignment, Status
@@ -60,7 +60,7 @@ def remind_release(release: Release, *, now: dt.datetime | None = None) -> int:
         due = release.go_no_go_at
         if release.status != Status.FROZEN or due is None:
             return 0
-        policy = policy_for(release)
+        policy = ensure_release_policy(release)
         if now < due - dt.timedelta(hours=policy.reminder_hours_before):
             return 0
         current = list(SignOff.objects.current().filter(release=release).select_related("user"))
