@@ -18,8 +18,6 @@ from releases.models import Release, Role, RoleAssignment, Status
 from releases.notifications import notify
 from releases.readiness import RoleSignOffs, role_states
 
-# --- reminders and escalation ----------------------------------------------------------------
-
 
 def _pending_people(release: Release, missing: list[RoleSignOffs]) -> dict[Any, list[str]]:
     """user → the missing roles they are assigned and have not answered (stale counts as not)."""

@@ -17,8 +17,6 @@ from releases.api import ReleaseScoped
 from releases.permissions import ReleaseAccess
 from releases.rest import validated
 
-# --- rollback triggers ----------------------------------------------------------------------
-
 TRIGGERS = RollbackTrigger.objects.select_related("check_ref", "created_by", "release__project")
 
 

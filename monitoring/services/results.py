@@ -21,8 +21,6 @@ from releases.events import Actor, log_event
 from releases.models import Release
 from releases.permissions import access_for
 
-# --- recording results --------------------------------------------------------------------------
-
 
 def write_status(
     check: Check,

@@ -23,9 +23,6 @@ from monitoring.views.lookup import get_integration, get_project_for_settings, r
 from releases.errors import Refused
 from releases.models import Project
 
-# --- integrations -------------------------------------------------------------------------------
-
-
 RECENT_DELIVERIES = 20
 
 

@@ -15,8 +15,6 @@ from releases import permissions as rules
 from releases.models import Project
 from releases.permissions import is_project_member
 
-# --- access helpers -----------------------------------------------------------------------------
-
 
 def get_project_for_settings(user: Any, slug: str) -> tuple[Project, bool]:
     """The project if the user belongs to it (404 otherwise), and whether they may configure

@@ -6,8 +6,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from monitoring import poller
 from monitoring.models import Check, CheckPhase
+from monitoring.services import polling
 from monitoring.services.checks import save_release_check
 from releases import services as release_services
 from releases.models import Phase, Release
@@ -91,7 +91,7 @@ def test_checks_stop_when_the_release_is_over(cast, release):
     release_services.roll_back(release, by=cast.rita, reason="Error rate")
 
     assert Check.objects.get(pk=check.pk).next_poll_at is None
-    assert poller.claim_due_checks(now=timezone.now() + dt.timedelta(days=1)).checks == 0
+    assert polling.claim_due_checks(now=timezone.now() + dt.timedelta(days=1)).checks == 0
 
 
 def test_a_pass_counts_only_once_it_has_held(cast, release):
