@@ -167,8 +167,8 @@ def in_process_cycle(github: FakeGitHub, concurrency: int) -> dict[str, float]:
     """The dispatcher and the fetches in this process, to count database queries per check."""
     from django.db import connection
 
-    from monitoring import poller
     from monitoring.models import CheckResult
+    from monitoring.services import polling
 
     make_due()
     results_before = CheckResult.objects.count()
@@ -183,13 +183,13 @@ def in_process_cycle(github: FakeGitHub, concurrency: int) -> dict[str, float]:
         # A connection per task, closed after it, as Celery's Django fixup does in a worker.
         try:
             with connection.execute_wrapper(counting):
-                return poller.poll_group(claim.check_ids, claim.token)
+                return polling.poll_group(claim.check_ids, claim.token)
         finally:
             connection.close()
 
     started = time.perf_counter()
     with connection.execute_wrapper(counting):
-        dispatch = poller.claim_due_checks()
+        dispatch = polling.claim_due_checks()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         written = sum(pool.map(fetch, dispatch.claims))
     finished = time.perf_counter()

@@ -275,9 +275,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
     },
 }
-# The poller's dispatcher (monitoring.poller): claims the checks that are due and enqueues one
-# fetch per (integration, request). Its fetch tasks set their own time limits (120 s), below the
-# visibility timeout.
+# The poller's dispatcher (monitoring.services.polling): claims the checks that are due and
+# enqueues one fetch per (integration, request). Its fetch tasks set their own time limits
+# (120 s), below the visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE["dispatch-due-checks"] = {
     "task": "monitoring.tasks.dispatch_due_checks",

@@ -1,6 +1,6 @@
 """Decisions: opening the poll and recording Go or No-go with a frozen snapshot of readiness.
 
-The decision reads ``approvals.readiness``, the one place readiness is computed, once, under the
+The decision reads ``releases.readiness``, the one place readiness is computed, once, under the
 release row lock.
 """
 
@@ -13,29 +13,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.models import (
-    SIGNER_DECIDES,
-    ApprovalPolicy,
-    Decision,
-    SignOff,
-)
-from approvals.readiness import (
-    Readiness,
-    compute_readiness,
-    required_roles,
-    with_readiness_data,
-)
+from approvals.models import SIGNER_DECIDES, ApprovalPolicy, Decision, SignOff
+from approvals.readiness import Readiness, compute_readiness, required_roles, with_readiness_data
 from approvals.services.deploy import guard_override
-from approvals.services.policy import policy_for
+from approvals.services.policy import ensure_release_policy
 from approvals.services.sign_offs import SIGNABLE_STATUSES
 from lib.errors import NotAllowed, Refused
 from releases.events import log_event
-from releases.models import (
-    Release,
-    Role,
-    RoleAssignment,
-    Status,
-)
+from releases.models import Release, Role, RoleAssignment, Status
 from releases.notifications import notify
 from releases.services.common import is_release_manager, lock_release, people_on
 from releases.services.lifecycle import approve_release, return_to_frozen
@@ -59,7 +44,7 @@ def open_poll(release: Release, *, by: Any) -> Release:
 
     with transaction.atomic():
         release = lock_release(release)
-        policy = policy_for(release)
+        policy = ensure_release_policy(release)
         if not (_may_decide(by, release, policy) or is_release_manager(release, by)):
             raise NotAllowed(
                 f"Only the {policy.get_decider_role_display().lower()} opens the go/no-go poll."
@@ -225,7 +210,7 @@ def record_decision(
         raise ValidationError({"outcome": "Choose Go or No-go."})
     with transaction.atomic():
         release = lock_release(release)
-        policy = policy_for(release)
+        policy = ensure_release_policy(release)
         if not _may_decide(by, release, policy):
             raise NotAllowed(
                 f"Only the {policy.get_decider_role_display().lower()} records the go/no-go."

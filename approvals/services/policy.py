@@ -8,19 +8,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from approvals.models import (
-    DEFAULT_REQUIRED_ROLES,
-    ApprovalPolicy,
-    RoleRequirement,
-)
+from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, RoleRequirement
 from releases.events import log_project_change, log_project_event
-from releases.models import (
-    Project,
-    ProjectEventKind,
-    Release,
-    ReleaseKind,
-    Role,
-)
+from releases.models import Project, ProjectEventKind, Release, ReleaseKind, Role
 from releases.services.common import reject_unknown_fields
 
 
@@ -134,5 +124,5 @@ def _log_quorum(
     )
 
 
-def policy_for(release: Release) -> ApprovalPolicy:
+def ensure_release_policy(release: Release) -> ApprovalPolicy:
     return ensure_policy(release.project)

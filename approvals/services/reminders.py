@@ -10,27 +10,13 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from approvals.models import (
-    ApprovalPolicy,
-    Reminder,
-    SignOff,
-)
-from approvals.readiness import (
-    RoleSignOffs,
-    role_states,
-)
-from approvals.services.policy import policy_for
+from approvals.models import ApprovalPolicy, Reminder, SignOff
+from approvals.readiness import RoleSignOffs, role_states
+from approvals.services.policy import ensure_release_policy
 from releases.events import log_event
-from releases.models import (
-    Release,
-    Role,
-    RoleAssignment,
-    Status,
-)
+from releases.models import Release, Role, RoleAssignment, Status
 from releases.notifications import notify
 from releases.services.common import lock_release, release_managers
-
-# --- reminders and escalation ----------------------------------------------------------------
 
 
 def _pending_people(release: Release, missing: list[RoleSignOffs]) -> dict[Any, list[str]]:
@@ -72,7 +58,7 @@ def remind_release(release: Release, *, now: dt.datetime | None = None) -> int:
         due = release.go_no_go_at
         if release.status != Status.FROZEN or due is None:
             return 0
-        policy = policy_for(release)
+        policy = ensure_release_policy(release)
         if now < due - dt.timedelta(hours=policy.reminder_hours_before):
             return 0
         current = list(SignOff.objects.current().filter(release=release).select_related("user"))

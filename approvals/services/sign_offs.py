@@ -11,27 +11,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from approvals.models import (
-    CREATOR_SIGNS,
-    ApprovalPolicy,
-    Decision,
-    SignOff,
-)
-from approvals.readiness import (
-    RoleSignOffs,
-    role_states,
-)
+from approvals.models import CREATOR_SIGNS, ApprovalPolicy, Decision, SignOff
+from approvals.readiness import RoleSignOffs, role_states
 from approvals.services.deploy import withdraw_approval
-from approvals.services.policy import policy_for
+from approvals.services.policy import ensure_release_policy
 from lib.errors import NotAllowed, Refused
 from releases.events import log_event
-from releases.models import (
-    SIGNING_ROLES,
-    Release,
-    Role,
-    RoleAssignment,
-    Status,
-)
+from releases.models import SIGNING_ROLES, Release, Role, RoleAssignment, Status
 from releases.notifications import notify
 from releases.services.common import lock_release, people_on
 
@@ -81,7 +67,7 @@ def record_sign_off(
                 f"You are not assigned as {Role(role).label} on this release, so you cannot "
                 "sign for that role."
             )
-        policy = policy_for(release)
+        policy = ensure_release_policy(release)
         if not policy.creator_may_sign(release, by):
             raise NotAllowed(CREATOR_SIGNS)
         current = list(SignOff.objects.current().filter(release=release).select_related("user"))
@@ -194,7 +180,9 @@ def withdraw_sign_off(release: Release, *, by: Any, role: str) -> SignOff:
             before={"decision": sign_off.decision},
             data={"sign_off": sign_off.pk, "role": role},
         )
-        _withdraw_lapsed_approval(release, policy_for(release), by=by, now=sign_off.withdrawn_at)
+        _withdraw_lapsed_approval(
+            release, ensure_release_policy(release), by=by, now=sign_off.withdrawn_at
+        )
     return sign_off
 
 
@@ -246,7 +234,7 @@ def withdraw_lapsed_approvals(*, now: dt.datetime | None = None) -> int:
         with transaction.atomic():
             release = lock_release(Release(pk=pk))
             withdrawn += _withdraw_lapsed_approval(
-                release, policy_for(release), by="scheduler", now=now
+                release, ensure_release_policy(release), by="scheduler", now=now
             )
     return withdrawn
 

@@ -19,8 +19,6 @@ from releases.access import ReleaseAccess
 from releases.api.common import ReleaseScoped, release_response
 from releases.rest import actor, no_input, validated
 
-# --- rollback triggers ----------------------------------------------------------------------
-
 TRIGGERS = RollbackTrigger.objects.select_related("check_ref", "created_by", "release__project")
 
 

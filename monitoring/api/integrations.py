@@ -22,8 +22,6 @@ from releases.access import get_project_for
 from releases.models import Project
 from releases.rest import no_input, validated
 
-# --- integrations ---------------------------------------------------------------------------
-
 
 class Integrations(generics.ListAPIView):
     """The project's connections to CI, monitoring and the issue tracker, with their health."""

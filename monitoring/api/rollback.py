@@ -15,8 +15,6 @@ from monitoring.services.rollback import (
 from releases.access import get_project_for
 from releases.rest import no_input
 
-# --- the rollback webhook secret ----------------------------------------------------------------
-
 
 class RollbackSecretRevealSerializer(serializers.Serializer):
     secret = serializers.CharField(

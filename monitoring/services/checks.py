@@ -18,13 +18,7 @@ from lib import outbound
 from lib.errors import NotAllowed, Refused
 from lib.links import has_userinfo
 from monitoring import timing
-from monitoring.models import (
-    Check,
-    CheckPhase,
-    CheckStatus,
-    Comparator,
-    Integration,
-)
+from monitoring.models import Check, CheckPhase, CheckStatus, Comparator, Integration
 from monitoring.services.integrations import param_fields, unknown_fields
 from monitoring.services.results import write_status
 from releases import access as rules

@@ -17,12 +17,7 @@ from lib.errors import NotAllowed, Refused
 from lib.links import has_userinfo
 from monitoring import circuit
 from monitoring.crypto import SecretsUnreadable, encrypt_secrets
-from monitoring.integrations.base import (
-    CheckSpec,
-    FieldSpec,
-    IntegrationError,
-    observe_group,
-)
+from monitoring.integrations.base import CheckSpec, FieldSpec, IntegrationError, observe_group
 from monitoring.integrations.http import HttpClient
 from monitoring.integrations.registry import ADAPTERS
 from monitoring.models import (

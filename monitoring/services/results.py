@@ -13,23 +13,13 @@ from django.utils import timezone
 
 from lib.errors import Refused
 from monitoring import signals, timing
-from monitoring.integrations.base import (
-    Evidence,
-    Observation,
-)
-from monitoring.models import (
-    Check,
-    CheckPhase,
-    CheckResult,
-    CheckStatus,
-)
+from monitoring.integrations.base import Evidence, Observation
+from monitoring.models import Check, CheckPhase, CheckResult, CheckStatus
 from releases import access as rules
 from releases.access import access_for
 from releases.events import Actor, log_event
 from releases.models import Release
 from releases.services.common import lock_release
-
-# --- recording results --------------------------------------------------------------------------
 
 
 def write_status(

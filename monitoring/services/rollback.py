@@ -40,12 +40,7 @@ from lib.links import absolute
 from monitoring.crypto import decrypt_secrets, encrypt_secrets
 from monitoring.integrations.base import IntegrationError
 from monitoring.integrations.http import HttpClient
-from monitoring.models import (
-    Check,
-    RollbackTrigger,
-    RollbackWebhookCall,
-    RollbackWebhookSecret,
-)
+from monitoring.models import Check, RollbackTrigger, RollbackWebhookCall, RollbackWebhookSecret
 from releases import access as rules
 from releases.events import CREDENTIALS_CHANGED, HIDDEN, log_event, log_project_event
 from releases.models import Project, ProjectEvent, ProjectEventKind, Release, RollbackPlan

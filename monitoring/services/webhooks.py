@@ -30,8 +30,8 @@ from monitoring.integrations import github
 from monitoring.integrations.base import FAILING, NEEDS_JUDGEMENT, PASSING, PENDING, Evidence
 from monitoring.integrations.gitlab import STATUSES as GITLAB_STATUSES
 from monitoring.models import Check, Integration, WebhookDelivery
-from monitoring.services import health
 from monitoring.services.checks import POLLED_STATUSES
+from monitoring.services.deploy_reports import report_deploy
 from monitoring.services.integrations import WEBHOOK_SECRET
 from monitoring.services.polling import read_checks_now
 from monitoring.services.results import (
@@ -190,7 +190,7 @@ def _report_deploys(
         if not releases:
             return Received("ignored", detail=not_this_environment(environment, sha) + ".")
         reports = [
-            health.report_deploy(release, by=by, stage=stage, detail=detail) for release in releases
+            report_deploy(release, by=by, stage=stage, detail=detail) for release in releases
         ]
         changes = tuple(
             {

@@ -13,10 +13,7 @@ from django.views.decorators.http import require_POST
 
 from lib.errors import NotAllowed, Refused
 from monitoring import forms
-from monitoring.models import (
-    Check,
-    CheckResult,
-)
+from monitoring.models import Check, CheckResult
 from monitoring.selectors import with_history
 from monitoring.services.checks import (
     POLLED_STATUSES,

@@ -13,12 +13,7 @@ from django.views.decorators.http import require_POST
 from lib.errors import Refused
 from monitoring import forms
 from monitoring.integrations.registry import ADAPTERS
-from monitoring.models import (
-    WEBHOOK_KINDS,
-    Integration,
-    IntegrationKind,
-    WebhookDelivery,
-)
+from monitoring.models import WEBHOOK_KINDS, Integration, IntegrationKind, WebhookDelivery
 from monitoring.services.integrations import (
     ConnectionTest,
     delete_integration,
@@ -27,9 +22,6 @@ from monitoring.services.integrations import (
 )
 from monitoring.views.lookup import get_integration, get_project_for_settings, require_configure
 from releases.models import Project
-
-# --- integrations -------------------------------------------------------------------------------
-
 
 RECENT_DELIVERIES = 20
 

@@ -10,14 +10,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from monitoring.models import (
-    Integration,
-)
+from monitoring.models import Integration
 from releases import access as rules
 from releases.access import is_project_member
 from releases.models import Project
-
-# --- access helpers -----------------------------------------------------------------------------
 
 
 def get_project_for_settings(user: Any, slug: str) -> tuple[Project, bool]:

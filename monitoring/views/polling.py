@@ -10,9 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from lib.errors import NotAllowed, Refused
-from monitoring.models import (
-    Check,
-)
+from monitoring.models import Check
 from monitoring.services.polling import poll_check_now
 from releases.access import get_release_for
 

@@ -11,9 +11,7 @@ from django.views.decorators.http import require_POST
 
 from lib.errors import NotAllowed, Refused
 from monitoring import forms
-from monitoring.models import (
-    Check,
-)
+from monitoring.models import Check
 from monitoring.services.results import judge_check
 from monitoring.views.checks import render_check_detail
 from releases.access import get_release_for

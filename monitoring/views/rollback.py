@@ -16,8 +16,6 @@ from monitoring.services.rollback import (
 from monitoring.views.lookup import get_project_for_settings
 from releases import access as rules
 
-# --- the rollback webhook secret ----------------------------------------------------------------
-
 
 @login_required
 def rollback_secret(request: HttpRequest, slug: str) -> HttpResponse:

@@ -86,7 +86,8 @@ def cancel_release(release: Release, *, by: Actor, reason: str) -> Release:
 
 
 def approve_release(release: Release, *, by: Actor, summary: str) -> Release:
-    """frozen → approved; called by the go decision (approvals.services) inside its transaction."""
+    """frozen → approved; called by the go decision (approvals.services.decisions) inside its
+    transaction."""
     with transaction.atomic():
         release = lock_release(release)
         refuse_unless(release, Status.APPROVED, "approve the release")

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from monitoring import poller
 from monitoring.models import Check, CheckPhase, Integration
+from monitoring.services import polling
 from monitoring.services.checks import save_release_check
 from monitoring.services.integrations import save_integration
 
@@ -135,11 +135,11 @@ def check_runs(*runs: tuple[str, str, str | None]) -> dict[str, Any]:
     }
 
 
-def run_cycle(now: dt.datetime | None = None, **kwargs: Any) -> poller.Dispatch:
+def run_cycle(now: dt.datetime | None = None, **kwargs: Any) -> polling.Dispatch:
     """One dispatcher tick and every fetch it claims, in this process."""
-    dispatch = poller.claim_due_checks(now=now)
+    dispatch = polling.claim_due_checks(now=now)
     for claim in dispatch.claims:
-        poller.poll_group(claim.check_ids, claim.token, now=now, **kwargs)
+        polling.poll_group(claim.check_ids, claim.token, now=now, **kwargs)
     return dispatch
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 from django.utils import timezone
 
 from approvals.readiness import compute_readiness, with_readiness_data
-from monitoring import poller
 from monitoring.models import Check, CheckPhase
+from monitoring.services import polling
 from monitoring.services.checks import save_release_check
 from releases.models import Phase, Release
 from releases.services.checklists import tick_checklist_item
@@ -94,7 +94,7 @@ def test_checks_stop_when_the_release_is_over(cast, release):
     roll_back(release, by=cast.rita, reason="Error rate")
 
     assert Check.objects.get(pk=check.pk).next_poll_at is None
-    assert poller.claim_due_checks(now=timezone.now() + dt.timedelta(days=1)).checks == 0
+    assert polling.claim_due_checks(now=timezone.now() + dt.timedelta(days=1)).checks == 0
 
 
 def test_a_pass_counts_only_once_it_has_held(cast, release):

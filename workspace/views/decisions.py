@@ -13,9 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from approvals.forms import (
-    DecisionForm,
-)
+from approvals.forms import DecisionForm
 from approvals.models import Decision
 from approvals.services.decisions import open_poll, record_decision
 from lib.htmx import signed_in

@@ -5,10 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
-from approvals.forms import (
-    PolicyForm,
-    RequirementsForm,
-)
+from approvals.forms import PolicyForm, RequirementsForm
 from approvals.services.policy import POLICY_FIELDS, ensure_policy, update_policy
 from lib.htmx import signed_in
 from releases.access import get_project_for

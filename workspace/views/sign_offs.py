@@ -10,10 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
-from approvals.forms import (
-    SignOffForm,
-    WithdrawSignOffForm,
-)
+from approvals.forms import SignOffForm, WithdrawSignOffForm
 from approvals.services.sign_offs import record_sign_off, withdraw_sign_off
 from lib.htmx import signed_in
 from releases import access as rules

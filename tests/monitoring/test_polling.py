@@ -13,8 +13,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from approvals.readiness import readiness_for
-from monitoring import poller, tasks
+from monitoring import tasks
 from monitoring.models import Check, CheckResult, PollerHeartbeat
+from monitoring.services import polling
 from monitoring.services.checks import save_check_template
 from releases.models import ReleaseEvent
 from releases.services.releases import update_release
@@ -136,8 +137,8 @@ def test_a_claimed_check_is_not_claimed_again_by_the_next_tick(cast, release):
     with FakeProvider(green) as api:
         add_check(release, github(cast, api.url), cast.rita)
 
-        first = poller.claim_due_checks()
-        second = poller.claim_due_checks()
+        first = polling.claim_due_checks()
+        second = polling.claim_due_checks()
 
     assert first.checks == 1
     assert second.checks == 0
@@ -148,10 +149,10 @@ def test_a_claimed_check_is_not_claimed_again_by_the_next_tick(cast, release):
 def test_a_redelivered_fetch_writes_nothing_twice(cast, release):
     with FakeProvider(green) as api:
         check = add_check(release, github(cast, api.url), cast.rita)
-        [claim] = poller.claim_due_checks().claims
+        [claim] = polling.claim_due_checks().claims
 
-        assert poller.poll_group(claim.check_ids, claim.token) == 1
-        assert poller.poll_group(claim.check_ids, claim.token) == 0
+        assert polling.poll_group(claim.check_ids, claim.token) == 1
+        assert polling.poll_group(claim.check_ids, claim.token) == 0
 
     assert len(api.fetches()) == 1  # the second run did not even fetch
     assert CheckResult.objects.filter(check_ref=check).count() == 1
@@ -161,12 +162,12 @@ def test_a_redelivered_fetch_writes_nothing_twice(cast, release):
 def test_a_lost_fetch_is_claimed_again_when_its_lease_lapses(cast, release):
     with FakeProvider(green) as api:
         check = add_check(release, github(cast, api.url), cast.rita)
-        lost = poller.claim_due_checks().claims[0]  # its task never runs
+        lost = polling.claim_due_checks().claims[0]  # its task never runs
 
-        after_lease = timezone.now() + dt.timedelta(seconds=poller.LEASE_SECONDS + 1)
+        after_lease = timezone.now() + dt.timedelta(seconds=polling.LEASE_SECONDS + 1)
         run_cycle(now=after_lease)
         # The lost task turns up late: its claim is void.
-        assert poller.poll_group(lost.check_ids, lost.token) == 0
+        assert polling.poll_group(lost.check_ids, lost.token) == 0
 
     check.refresh_from_db()
     assert check.status == "passing"
@@ -176,10 +177,10 @@ def test_a_lost_fetch_is_claimed_again_when_its_lease_lapses(cast, release):
 def test_a_new_commit_voids_a_fetch_in_flight(cast, release):
     with FakeProvider(green) as api:
         check = add_check(release, github(cast, api.url), cast.rita)
-        [claim] = poller.claim_due_checks().claims
+        [claim] = polling.claim_due_checks().claims
         update_release(release, by=cast.rita, commit_sha=SHA_B)
 
-        assert poller.poll_group(claim.check_ids, claim.token) == 0
+        assert polling.poll_group(claim.check_ids, claim.token) == 0
 
     check.refresh_from_db()
     assert check.status == "pending"
@@ -273,7 +274,7 @@ def test_a_second_dispatcher_skips_the_rows_another_holds():
     try:
         assert locked.wait(10)
         started = timezone.now()
-        dispatch = poller.claim_due_checks()
+        dispatch = polling.claim_due_checks()
         waited = (timezone.now() - started).total_seconds()
     finally:
         release_lock.set()
@@ -294,7 +295,7 @@ def test_the_beat_health_check_fails_when_the_dispatcher_stops(db):
     with pytest.raises(CommandError, match="last ran 90 s ago"):
         call_command("check_poller", "--max-age", "60", stdout=StringIO())
 
-    poller.claim_due_checks()
+    polling.claim_due_checks()
     out = StringIO()
     call_command("check_poller", "--max-age", "60", stdout=out)
     assert "ran 0 s ago" in out.getvalue()
@@ -303,8 +304,8 @@ def test_the_beat_health_check_fails_when_the_dispatcher_stops(db):
 @pytest.mark.django_db(transaction=True)
 def test_a_live_fetch_keeps_its_claim_past_the_lease_while_it_waits(monkeypatch):
     # A short lease and renewal, so the fetch outlives several leases within the test.
-    monkeypatch.setattr(poller, "LEASE_SECONDS", 1)
-    monkeypatch.setattr(poller, "RENEW_SECONDS", 0.2)
+    monkeypatch.setattr(polling, "LEASE_SECONDS", 1)
+    monkeypatch.setattr(polling, "RENEW_SECONDS", 0.2)
     cast = make_cast()
     release = make_release(cast)
 
@@ -313,11 +314,11 @@ def test_a_live_fetch_keeps_its_claim_past_the_lease_while_it_waits(monkeypatch)
 
     with FakeProvider(slow) as api:
         check = add_check(release, github(cast, api.url), cast.rita)
-        [claim] = poller.claim_due_checks().claims
+        [claim] = polling.claim_due_checks().claims
 
         def run() -> None:
             try:
-                poller.poll_group(claim.check_ids, claim.token)
+                polling.poll_group(claim.check_ids, claim.token)
             finally:
                 connection.close()
 
@@ -325,7 +326,7 @@ def test_a_live_fetch_keeps_its_claim_past_the_lease_while_it_waits(monkeypatch)
         fetch.start()
         taken = []
         while fetch.is_alive():
-            taken += poller.claim_due_checks().claims
+            taken += polling.claim_due_checks().claims
             fetch.join(0.3)
 
     assert taken == []
