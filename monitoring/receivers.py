@@ -10,7 +10,6 @@ from typing import Any
 from django.dispatch import receiver
 
 from monitoring import signals as monitoring_signals
-from monitoring import tasks
 from monitoring.services import health
 from monitoring.services.checks import (
     copy_check_templates,
@@ -38,8 +37,3 @@ def follow_the_lifecycle(sender: Any, release: Any, new: str, **kwargs: Any) -> 
 @receiver(monitoring_signals.check_status_changed)
 def watch_the_health_window(sender: Any, check: Any, release: Any, new: str, **kwargs: Any) -> None:
     health.on_check_status_changed(check=check, release=release, new=new)
-
-
-@receiver(monitoring_signals.rollback_call_prepared)
-def deliver_the_rollback_call(sender: Any, call: Any, **kwargs: Any) -> None:
-    tasks.deliver_rollback_webhook.delay(call.pk)

@@ -36,14 +36,13 @@ from django.utils import timezone
 
 from lib.errors import NotAllowed, Refused
 from lib.wording import duration
-from monitoring import signals
+from monitoring import tasks
 from monitoring.models import (
     Check,
     CheckPhase,
     CheckStatus,
     Comparator,
     RollbackTrigger,
-    RollbackWebhookCall,
     TriggerMode,
 )
 from monitoring.services.rollback import prepare_call, tell_to_roll_back_by_hand
@@ -339,10 +338,7 @@ def _roll_back_automatically(
         )
         return
     call = prepare_call(release, trigger=trigger, check=check, url=url, actor=actor, reason=reason)
-    transaction.on_commit(
-        partial(signals.rollback_call_prepared.send, sender=RollbackWebhookCall, call=call),
-        robust=True,
-    )
+    transaction.on_commit(partial(tasks.deliver_rollback_webhook.delay, call.pk), robust=True)
 
 
 def _needs_action() -> Q:
