@@ -20,15 +20,39 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
-def _missing_services(item: pytest.Item) -> list[str]:
+def _missing(*, services: bool = True, browser: bool = True, prometheus: bool = True) -> list[str]:
     missing = []
-    if item.get_closest_marker("services"):
+    if services:
         missing += [name for name, up in settings.SERVICES.items() if not up]
-    if item.get_closest_marker("browser") and not shutil.which(CHROMIUM):
+    if browser and not shutil.which(CHROMIUM):
         missing.append(f"Chromium ({CHROMIUM})")
-    if item.get_closest_marker("prometheus") and not shutil.which("prometheus"):
+    if prometheus and not shutil.which("prometheus"):
         missing.append("prometheus")
     return missing
+
+
+def _missing_services(item: pytest.Item) -> list[str]:
+    return _missing(
+        services=bool(item.get_closest_marker("services")),
+        browser=bool(item.get_closest_marker("browser")),
+        prometheus=bool(item.get_closest_marker("prometheus")),
+    )
+
+
+def _exit_for_missing(missing: set[str]) -> None:
+    pytest.exit(
+        "REQUIRE_SERVICES=1 but these are not available: " + ", ".join(sorted(missing)),
+        returncode=1,
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Under pytest-xdist the workers collect the tests, and a worker that stops the run leaves
+    # the others waiting: the process that starts them checks every service before.
+    config = session.config
+    parallel = config.getoption("numprocesses", None) and not hasattr(config, "workerinput")
+    if REQUIRE_SERVICES and parallel and (missing := _missing()):
+        _exit_for_missing(set(missing))
 
 
 # Tests that start servers, workers or a browser: they take seconds each.
@@ -70,12 +94,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if missing:
             missing_everywhere.update(missing)
             item.add_marker(pytest.mark.skip(reason="needs " + ", ".join(missing)))
-    if missing_everywhere and REQUIRE_SERVICES:
-        pytest.exit(
-            "REQUIRE_SERVICES=1 but these are not available: "
-            + ", ".join(sorted(missing_everywhere)),
-            returncode=1,
-        )
+    if missing_everywhere and REQUIRE_SERVICES and not hasattr(config, "workerinput"):
+        _exit_for_missing(missing_everywhere)
 
 
 @pytest.fixture
