@@ -17,8 +17,8 @@ from gate import serializers as s
 from gate.models import GitHubApp, GitLabApprovals
 from gate.services import answer as gate
 from gate.services import providers
-from releases import permissions as rules
-from releases.permissions import get_project_for
+from releases import access as rules
+from releases.access import get_project_for
 from releases.rest import actor, no_input, validated
 
 

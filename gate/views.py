@@ -19,11 +19,11 @@ from django.views.decorators.http import require_GET, require_POST
 from gate import forms, tasks
 from gate.models import WEBHOOK_SECRET, GateRequest, GitHubApp, GitLabApprovals
 from gate.services import providers, requests
-from monitoring.webhooks import github_signature_matches
-from releases import permissions as rules
-from releases.errors import NotAllowed
+from lib.errors import NotAllowed
+from monitoring.services.webhooks import github_signature_matches
+from releases import access as rules
+from releases.access import is_project_member
 from releases.models import Project
-from releases.permissions import is_project_member
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals.models import Decision
+from approvals.readiness import readiness_for
+from approvals.services.deploy import deploy_blockers
 from releases.events import Actor, log_event
 from releases.models import COMMIT_SHA_MESSAGE, Project, Release, Status, clean_commit_sha
-from releases.readiness import readiness_for
-from releases.services import deploy_blockers
 
 GO, WAIT, NO_GO = "go", "wait", "no_go"
 WORDS = {GO: "go", WAIT: "wait", NO_GO: "no-go"}

@@ -18,7 +18,7 @@ from lib import outbound
 from lib.links import has_userinfo
 from monitoring.crypto import encrypt_secrets
 from monitoring.models import Integration, IntegrationKind, is_http_url
-from releases import permissions as rules
+from releases import access as rules
 from releases.events import CREDENTIALS_CHANGED, log_project_event
 from releases.models import Project, ProjectEventKind
 

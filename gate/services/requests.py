@@ -39,10 +39,10 @@ from gate.services.answer import (
     compute_answer,
     log_answer,
 )
-from monitoring import health
 from monitoring.integrations.base import ConfigError, IntegrationError
 from monitoring.integrations.http import HttpClient
-from monitoring.webhooks import GITHUB_DEPLOY_STAGES
+from monitoring.services.deploy_reports import report_deploy
+from monitoring.services.webhooks import GITHUB_DEPLOY_STAGES
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def _deployment_status(app: GitHubApp, payload: Mapping[str, Any]) -> Received:
     if stage is None:
         return Received("ignored", f"ignored: a deployment that is {state!r} moves no release.")
     description = str(status.get("description") or "")
-    report = health.report_deploy(
+    report = report_deploy(
         request.release,
         by=f"GitHub deployment ({request.repository or 'repository'})",
         stage=stage,

@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from gate.models import GitHubApp
 from gate.services import providers
-from monitoring.webhooks import github_signature
-from releases import services
+from monitoring.services.webhooks import github_signature
+from releases.services.projects import set_deploy_environments
 from tests.gate.stand_ins import GitHubStandIn, recorded, rsa_key_pair
 from tests.local_servers import serving
 
@@ -39,9 +39,7 @@ def github() -> Iterator[GitHubStandIn]:
 @pytest.fixture
 def app(cast, github: GitHubStandIn) -> GitHubApp:
     # GitHub's example asks for "my-environment": this project deploys it to production.
-    services.set_deploy_environments(
-        cast.project, by=cast.rita, mapping={"my-environment": "production"}
-    )
+    set_deploy_environments(cast.project, by=cast.rita, mapping={"my-environment": "production"})
     return providers.save_github_app(
         cast.project,
         by=cast.dana,

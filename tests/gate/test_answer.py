@@ -8,10 +8,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from approvals import services as approvals
+from approvals.services.decisions import record_decision
 from gate.services.answer import GO, NO_GO, VERB, WAIT, ask, compute_answer
-from releases import services
 from releases.models import ReleaseEvent
+from releases.services.freeze_windows import save_freeze_window
+from releases.services.lifecycle import cancel_release, lock_scope
+from releases.services.projects import set_deploy_environments
+from releases.services.releases import update_release
 from tests.builders import make_approved, make_deploying, make_ready, make_release
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +40,7 @@ def test_it_says_go_when_a_go_covers_the_commit_and_nothing_stands_in_the_way(ca
 
 def test_it_waits_for_the_go_naming_every_readiness_blocker(cast) -> None:
     release = make_release(cast)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
 
     result = answer(cast)
 
@@ -50,7 +53,7 @@ def test_it_waits_for_the_go_naming_every_readiness_blocker(cast) -> None:
 def test_it_waits_while_a_freeze_window_is_in_force(cast) -> None:
     make_approved(make_release(cast), cast)
     now = timezone.now()
-    services.save_freeze_window(
+    save_freeze_window(
         cast.project,
         by=cast.rita,
         reason="Black Friday",
@@ -68,7 +71,7 @@ def test_it_waits_while_a_freeze_window_is_in_force(cast) -> None:
 def test_it_waits_until_the_deploy_window_opens(cast) -> None:
     release = make_approved(make_release(cast), cast)
     opens = timezone.now() + dt.timedelta(hours=2)
-    services.update_release(release, by=cast.rita, deploy_window_start=opens)
+    update_release(release, by=cast.rita, deploy_window_start=opens)
 
     result = answer(cast)
 
@@ -81,7 +84,7 @@ def test_it_waits_until_the_deploy_window_opens(cast) -> None:
 
 def test_it_says_no_go_after_a_no_go_decision(cast) -> None:
     release = make_ready(make_release(cast), cast)
-    approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Payments are down")
+    record_decision(release, by=cast.rita, outcome="no_go", notes="Payments are down")
 
     result = answer(cast)
 
@@ -98,7 +101,7 @@ def test_it_says_go_while_the_deploy_is_under_way(cast) -> None:
 
 def test_it_says_no_go_for_a_cancelled_release(cast) -> None:
     release = make_release(cast)
-    services.cancel_release(release, by=cast.rita, reason="Not needed")
+    cancel_release(release, by=cast.rita, reason="Not needed")
 
     result = answer(cast)
 
@@ -124,7 +127,7 @@ def test_it_says_no_go_for_another_environment(cast) -> None:
 
 def test_it_follows_the_projects_deploy_environments(cast) -> None:
     make_approved(make_release(cast), cast)
-    services.set_deploy_environments(
+    set_deploy_environments(
         cast.project, by=cast.rita, mapping={"prod": "production", "github-pages": ""}
     )
     cast.project.refresh_from_db()
@@ -167,7 +170,7 @@ def test_it_logs_who_asked_for_which_commit_and_environment_and_the_answer(cast)
 
 def test_it_logs_a_repeated_answer_once_and_a_changed_one_again(cast) -> None:
     release = make_release(cast)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
 
     for _ in range(3):
         ask(cast.project, sha=SHA, environment="production", by=cast.dana)

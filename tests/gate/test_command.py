@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
-from approvals import services as approvals
+from approvals.services.decisions import record_decision
 from gate.services.answer import VERB
-from releases import services
 from releases.models import ReleaseEvent
+from releases.services.lifecycle import lock_scope
+from releases.services.tokens import create_api_token
 from tests.builders import make_ready, make_release
 from tests.processes import ROOT, wait_for
 
@@ -53,7 +54,7 @@ def start(live_server, secret: str, *extra: str) -> subprocess.Popen[str]:
 
 
 def token(cast) -> str:
-    return services.create_api_token(by=cast.rita, name="jenkins", project=cast.project)[1]
+    return create_api_token(by=cast.rita, name="jenkins", project=cast.project)[1]
 
 
 def asked(release) -> bool:
@@ -67,7 +68,7 @@ def test_it_waits_then_exits_0_after_the_go(cast, live_server) -> None:
         wait_for(lambda: asked(release), 30, "the command's first question")
         assert command.poll() is None  # still waiting
 
-        approvals.record_decision(release, by=cast.rita, outcome="go")
+        record_decision(release, by=cast.rita, outcome="go")
 
         out, _ = command.communicate(timeout=60)
     finally:
@@ -86,7 +87,7 @@ def test_it_exits_1_with_the_blockers_after_a_no_go(cast, live_server) -> None:
     try:
         wait_for(lambda: asked(release), 30, "the command's first question")
 
-        approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Ledger drift")
+        record_decision(release, by=cast.rita, outcome="no_go", notes="Ledger drift")
 
         out, _ = command.communicate(timeout=60)
     finally:
@@ -100,7 +101,7 @@ def test_it_exits_1_with_the_blockers_after_a_no_go(cast, live_server) -> None:
 
 def test_it_exits_2_when_the_timeout_runs_out(cast, live_server) -> None:
     release = make_release(cast, sha=SHA)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
 
     result = subprocess.run(
         argv(live_server, "--timeout", "1"),

@@ -8,13 +8,13 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from approvals import services as approvals
+from approvals.services.decisions import record_decision
 from gate import tasks
 from gate.models import AppDelivery, GateRequest
 from gate.services import providers
 from gate.services.answer import VERB
-from releases import services
 from releases.models import ReleaseEvent, Status
+from releases.services.freeze_windows import delete_freeze_window, save_freeze_window
 from tests.builders import make_approved, make_ready, make_release
 from tests.gate.conftest import (
     GITHUB_SHA,
@@ -79,7 +79,7 @@ def test_it_reports_why_a_deploy_waits_and_approves_it_when_the_go_arrives(
     assert GateRequest.objects.get().state == "pending"
 
     with django_capture_on_commit_callbacks(execute=True):
-        approvals.record_decision(release, by=cast.rita, outcome="go")
+        record_decision(release, by=cast.rita, outcome="go")
 
     assert [c["body"].get("state") for c in github.callbacks] == [None, "approved"]
     assert GateRequest.objects.get().state == "approved"
@@ -96,7 +96,7 @@ def test_it_rejects_a_waiting_deploy_when_a_no_go_is_decided(
         send(client, app, protection_request(github))
 
     with django_capture_on_commit_callbacks(execute=True):
-        approvals.record_decision(
+        record_decision(
             release, by=cast.rita, outcome="no_go", notes="Card payments fail in staging"
         )
 
@@ -112,7 +112,7 @@ def test_it_approves_a_waiting_deploy_once_the_freeze_is_over(
 ) -> None:
     make_approved(make_release(cast, sha=GITHUB_SHA), cast)
     now = timezone.now()
-    window = services.save_freeze_window(
+    window = save_freeze_window(
         cast.project,
         by=cast.rita,
         reason="Quarter close",
@@ -126,7 +126,7 @@ def test_it_approves_a_waiting_deploy_once_the_freeze_is_over(
     tasks.watch_gates()
     assert len(github.callbacks) == 1  # still frozen: nothing more to say
 
-    services.delete_freeze_window(window, by=cast.rita)
+    delete_freeze_window(window, by=cast.rita)
     tasks.watch_gates()
 
     assert github.callbacks[-1]["body"]["state"] == "approved"

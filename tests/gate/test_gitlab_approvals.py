@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals import services as approvals
+from approvals.services.decisions import record_decision
 from gate import tasks
 from gate.models import GateRequest
 from gate.services import providers
 from gate.services.answer import VERB
-from monitoring import services as monitoring
+from monitoring.services.integrations import save_integration
 from releases.models import ReleaseEvent
 from tests.builders import make_approved, make_ready, make_release
 from tests.gate.stand_ins import GitLabStandIn
@@ -35,7 +35,7 @@ def gitlab() -> Iterator[GitLabStandIn]:
 
 @pytest.fixture
 def approving(cast, gitlab):
-    integration = monitoring.save_integration(
+    integration = save_integration(
         cast.project,
         by=cast.dana,
         name="GitLab",
@@ -78,7 +78,7 @@ def test_it_leaves_a_deployment_blocked_until_the_go_then_approves_it(
     assert GateRequest.objects.get().state == "pending"
 
     with django_capture_on_commit_callbacks(execute=True):
-        approvals.record_decision(release, by=cast.rita, outcome="go")
+        record_decision(release, by=cast.rita, outcome="go")
 
     assert [a["body"]["status"] for a in gitlab.approvals] == ["approved"]
 
@@ -90,7 +90,7 @@ def test_it_rejects_a_blocked_deployment_when_the_gate_closes(
     tasks.watch_gates()
 
     with django_capture_on_commit_callbacks(execute=True):
-        approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Data migration")
+        record_decision(release, by=cast.rita, outcome="no_go", notes="Data migration")
 
     [rejection] = gitlab.approvals
     assert rejection["body"]["status"] == "rejected"

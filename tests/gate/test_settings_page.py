@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from gate.models import GitHubApp, GitLabApprovals
-from monitoring import services as monitoring
+from monitoring.services.integrations import save_integration
 from tests.gate.stand_ins import rsa_key_pair
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_it_shows_a_field_error_for_a_key_that_is_not_one(client, cast) -> None:
 
 
 def test_devops_chooses_the_gitlab_integration_that_approves(client, cast) -> None:
-    gitlab = monitoring.save_integration(
+    gitlab = save_integration(
         cast.project,
         by=cast.dana,
         name="GitLab",
