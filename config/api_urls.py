@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import AllowAny
 
 from approvals import api as approvals
+from chat import api as chat
 from monitoring import api as monitoring
 from releases import api as releases
 from releases import train_api as trains
@@ -56,6 +57,7 @@ urlpatterns = [
         approvals.ApprovalPolicyView.as_view(),
         name="api-approval-policy",
     ),
+    path("projects/<slug:slug>/slack/", chat.SlackAppView.as_view(), name="api-slack-app"),
     path(
         "projects/<slug:slug>/deploy-environments/",
         releases.ProjectDeployEnvironments.as_view(),
