@@ -15,8 +15,9 @@ from typing import Any
 
 from approvals.models import Decision, SignOff
 from approvals.services import SIGNABLE_STATUSES
+from chat.models import ApprovedContent
 from monitoring.models import Check, CheckStatus
-from releases.models import Release, Role, ScopeItem, Status
+from releases.models import Release, Role, Status
 from releases.notifications import absolute
 from releases.permissions import access_for
 from releases.readiness import Readiness, compute_readiness, policy_for, with_readiness_data
@@ -38,17 +39,15 @@ MAX_BLOCKERS = 8
 
 
 def content_version(release: Release) -> str:
-    """What people approve, in 12 characters: the commit and the scope as it stands.
-
-    It changes exactly when a sign-off would go stale (a new commit, an accepted scope change),
-    and on nothing else, so other people's answers do not make a button stale.
-    """
-    scope = sorted(
-        (item.pk, item.state, item.title)
-        for item in ScopeItem.objects.filter(release_id=release.pk).only("pk", "state", "title")
+    """What people approve, as a short string: the commit and how often the approved content
+    changed (``chat.receivers`` counts it). Other people's answers leave it alone, so they do
+    not make a button stale."""
+    changes = (
+        ApprovedContent.objects.filter(release_id=release.pk)
+        .values_list("changes", flat=True)
+        .first()
     )
-    raw = json.dumps([release.commit_sha, scope], separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()[:12]
+    return f"{release.commit_sha[:12]}.{changes or 0}"
 
 
 def value(release: Release, version: str, **extra: Any) -> str:

@@ -132,6 +132,20 @@ class SlackMessage(models.Model):
         return f"{self.get_kind_display()} {self.channel}/{self.ts} on {self.release_id}"
 
 
+class ApprovedContent(models.Model):
+    """How often what people approve on a release has changed (a new commit, an accepted scope
+    change, a required item unticked: whatever makes sign-offs stale). A button carries the
+    count it was drawn with, so a press from an older message is refused."""
+
+    release = models.OneToOneField(
+        Release, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    changes = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.release_id}: {self.changes}"
+
+
 class SlackRequest(models.Model):
     """A signed request already acted upon, kept for the five minutes its signature is valid:
     the same request sent again (a replay) is refused."""

@@ -5,13 +5,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db.models import F
 from django.dispatch import receiver
 
 from chat import tasks
-from chat.models import SlackApp
+from chat.models import ApprovedContent, SlackApp
 from releases import signals
 
 logger = logging.getLogger(__name__)
+
+
+@receiver(signals.approved_content_changed)
+def count_content_change(sender: Any, release: Any, **kwargs: Any) -> None:
+    """Inside the change's transaction, with the release row locked by it: buttons drawn
+    before this change are refused from now on."""
+    counted = ApprovedContent.objects.filter(release_id=release.pk).update(changes=F("changes") + 1)
+    if not counted:
+        ApprovedContent.objects.create(release_id=release.pk, changes=1)
 
 
 @receiver(signals.event_logged)
