@@ -159,12 +159,14 @@ def changed_since(release: Release, user: Any) -> list[str]:
     ]
 
 
-def personal_card(release: Release, user: Any) -> Card:
+def personal_card(release: Release, user: Any, lead: str = "") -> Card:
     """One person's message: the release, what changed for them, and the buttons they may
     press now (sign, record the decision, judge a check)."""
     loaded, readiness = load(release)
     version = content_version(loaded)
     blocks = state_blocks(loaded, readiness)
+    if lead:
+        blocks.insert(0, mrkdwn(f"*{escape(lead)}*"))
     changes = changed_since(loaded, user)
     if changes:
         blocks.append(mrkdwn("*Changed since you signed*\n" + "\n".join(changes)))
@@ -210,7 +212,9 @@ def personal_card(release: Release, user: Any) -> Card:
     if buttons:
         # A new block_id per version: Slack keeps no stale button state across an update.
         blocks.append({"type": "actions", "block_id": f"act-{version}", "elements": buttons[:25]})
-    if asked:
+    if lead:
+        text = f"{release.project.name} {release.version}: {lead}"
+    elif asked:
         text = f"{release.project.name} {release.version}: your go/no-go as {', '.join(asked)}"
     else:
         text = f"{release.project.name} {release.version}: {loaded.get_status_display()}"

@@ -26,14 +26,14 @@ from releases.readiness import policy_for
 logger = logging.getLogger(__name__)
 
 # Events that ask people something: each gets a direct message of its own (a ping), besides
-# the update of every message already sent.
+# the update of every message already sent. The line says why it came.
 ASKING = {
-    "poll_opened",
-    "sign_off_reminder",
-    "sign_offs_escalated",
-    "sign_offs_stale",
-    "sign_offs_complete",
-    "check_status",
+    "poll_opened": "Your go/no-go is needed.",
+    "sign_off_reminder": "Reminder: your go/no-go is needed before the go/no-go time.",
+    "sign_offs_escalated": "The go/no-go time has come and sign-offs are still missing.",
+    "sign_offs_stale": "What you approved has changed: please answer again.",
+    "sign_offs_complete": "Every required sign-off is in: the go/no-go can be recorded.",
+    "check_status": "A check needs a person's judgement.",
 }
 # The lifecycle a release channel follows, one line each.
 LIFECYCLE = {
@@ -105,7 +105,9 @@ def follow(event: ReleaseEvent, *, client: SlackClient | None = None) -> None:
         return
     with client or SlackClient(app.bot_token) as slack:
         if event.verb in ASKING:
-            send_cards(app, release, asked_by(event), slack=slack)
+            send_cards(
+                app, release, asked_by(event), lead=ASKING[event.verb], event=event, slack=slack
+            )
         if app.release_channel and event.verb in LIFECYCLE:
             actor = event.actor.get_username() if event.actor_id else event.actor_label
             card = blocks.channel_line(release, event.summary, actor)
@@ -125,19 +127,32 @@ def follow(event: ReleaseEvent, *, client: SlackClient | None = None) -> None:
 
 
 def send_cards(
-    app: SlackApp, release: Release, people: Iterable[Any], *, slack: SlackClient
+    app: SlackApp,
+    release: Release,
+    people: Iterable[Any],
+    *,
+    lead: str,
+    slack: SlackClient,
+    event: ReleaseEvent | None = None,
 ) -> int:
     """A direct message to each linked person; the unlinked hear by email as always."""
     links = {
         link.user_id: link.slack_user_id
         for link in SlackLink.objects.filter(team_id=app.team_id, user__in=list(people))
     }
+    already = set(
+        SlackMessage.objects.filter(release=release, event_id=event.pk).values_list(
+            "user_id", flat=True
+        )
+        if event is not None
+        else []
+    )
     sent = 0
     for person in people:
         slack_user_id = links.get(person.pk)
-        if slack_user_id is None or not person.is_active:
+        if slack_user_id is None or not person.is_active or person.pk in already:
             continue
-        card = blocks.personal_card(release, person)
+        card = blocks.personal_card(release, person, lead)
         channel = slack.open_dm(slack_user_id)
         ts = slack.post_message(channel, text=card.text, blocks=card.blocks)
         now = timezone.now()
@@ -146,6 +161,8 @@ def send_cards(
             release=release,
             user=person,
             kind=SlackMessage.Kind.PERSONAL,
+            lead=lead,
+            event_id=getattr(event, "pk", None),
             channel=channel,
             ts=ts,
             digest=card.digest,
@@ -163,7 +180,7 @@ def refresh(app: SlackApp, release: Release, *, slack: SlackClient) -> int:
     for message in SlackMessage.objects.filter(
         app=app, release=release, kind=SlackMessage.Kind.PERSONAL
     ).select_related("user"):
-        card = blocks.personal_card(release, message.user)
+        card = blocks.personal_card(release, message.user, message.lead)
         if card.digest == message.digest:
             continue
         try:

@@ -115,6 +115,10 @@ class SlackMessage(models.Model):
         related_name="+",
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Why the message was sent (its first line, and Slack's notification text), and the release
+    # event that sent it: a task run again after a failure does not send it twice.
+    lead = models.CharField(max_length=300, blank=True)
+    event_id = models.BigIntegerField(null=True, blank=True)
     channel = models.CharField(max_length=32)
     ts = models.CharField(max_length=32)
     # A digest of what the message shows now: an update that changes nothing is not sent.
