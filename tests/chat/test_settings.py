@@ -3,9 +3,14 @@ the token and signing secret are stored encrypted and never shown again."""
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
 from django.urls import reverse
 
+from chat import services
 from chat.models import SlackApp
 from releases.models import ProjectEvent
 from tests.chat.slack_server import SIGNING_SECRET, TEAM_ID, TOKEN
@@ -177,3 +182,20 @@ def test_it_removes_the_app_through_the_api(client, cast, slack, slack_app):
 
     assert api(client, cast.rita).delete(url).status_code == 204
     assert client.get(url).status_code == 404
+
+
+def test_it_rotates_the_slack_secrets_to_the_newest_key(cast, slack, settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FERNET_KEYS = [old]
+    app = services.configure_slack_app(
+        cast.project, by=cast.rita, bot_token=TOKEN, signing_secret=SIGNING_SECRET
+    )
+    before = app.secrets_encrypted
+
+    settings.FERNET_KEYS = [new, old]
+    call_command("rotate_slack_secrets", stdout=StringIO())
+
+    settings.FERNET_KEYS = [new]
+    app.refresh_from_db()
+    assert app.secrets_encrypted != before
+    assert (app.bot_token, app.signing_secret) == (TOKEN, SIGNING_SECRET)
