@@ -16,7 +16,7 @@ from monitoring import services as monitoring
 from monitoring.models import CheckStatus
 from releases import services as release_services
 from releases.models import Status
-from tests.builders import make_ready
+from tests.builders import make_cast, make_ready, make_release
 from tests.chat.helpers import button_payload, interact, reason, submission_payload, verdict
 
 pytestmark = pytest.mark.django_db
@@ -346,8 +346,6 @@ def test_it_sends_an_unknown_slack_user_a_one_time_link(cast, frozen, slack, pre
 
 
 def test_it_refuses_a_button_for_another_projects_release(cast, frozen, slack, press):
-    from tests.builders import make_cast, make_release
-
     other = make_release(make_cast("billing"))
     payload = button_payload(
         cast.paul,

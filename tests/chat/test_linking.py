@@ -14,7 +14,7 @@ from chat.models import SlackLink, SlackLinkCode
 from releases.errors import Refused
 from releases.models import ProjectEvent
 from tests.chat.helpers import post, signed
-from tests.chat.slack_server import TEAM_ID
+from tests.chat.slack_server import RECORDED, TEAM_ID
 
 pytestmark = pytest.mark.django_db
 
@@ -142,8 +142,6 @@ def test_it_says_when_there_is_no_such_release(client, cast, release, linked, sl
 
 
 def test_it_takes_slacks_own_slash_command_body(client, cast, release, linked, slack):
-    from tests.chat.slack_server import RECORDED
-
     body = (RECORDED / "slash_command.txt").read_text()
     body = body.replace("user_id=U2147483697", "user_id=UPAUL").replace("text=94070", "text=1.0.0")
     body = body.replace("command=/weather", "command=/greenlight")

@@ -12,11 +12,20 @@ from approvals import services as approvals
 from approvals import tasks as approval_tasks
 from chat import blocks
 from chat import tasks as chat_tasks
-from chat.models import SlackLink, SlackMessage
+from chat.messages import ASKING, send_cards
+from chat.models import SlackApp, SlackLink, SlackMessage
+from chat.slack import SlackClient
 from monitoring import services as monitoring
 from releases import services as release_services
-from tests.builders import make_release
+from tests.builders import (
+    complete_rollback_plan,
+    make_ready,
+    make_release,
+    pass_checks,
+    tick_readiness,
+)
 from tests.chat.helpers import buttons_of, message_for, slack_id, text_of
+from tests.chat.slack_server import TOKEN
 
 pytestmark = pytest.mark.django_db
 
@@ -66,28 +75,16 @@ def test_it_asks_each_linked_signer_in_a_direct_message_when_the_poll_opens(cast
         (cast.devin, "Developer"),
     ]:
         [message] = posted_to(slack, person)
-        assert message["text"] == f"Payments 1.0.0: {approvals_lead()}"
+        assert message["text"] == f"Payments 1.0.0: {ASKING['poll_opened']}"
         assert set(buttons_of(message["blocks"])) == {f"Go as {role}", f"No-go as {role}"}
         assert "Not ready:" in text_of(message["blocks"])
         assert {"users": slack_id(person)} in [c.args for c in slack.called("conversations.open")]
     # Bot token on every call.
-    assert {c.authorization for c in slack.calls} == {f"Bearer {slack_app_token()}"}
+    assert {c.authorization for c in slack.calls} == {f"Bearer {TOKEN}"}
     # Rita and vic sign nothing on a standard release.
     assert posted_to(slack, cast.rita) == []
     assert posted_to(slack, cast.vic) == []
     assert SlackMessage.objects.filter(release=polled).count() == 4
-
-
-def approvals_lead() -> str:
-    from chat.messages import ASKING
-
-    return ASKING["poll_opened"]
-
-
-def slack_app_token() -> str:
-    from tests.chat.slack_server import TOKEN
-
-    return TOKEN
 
 
 def test_it_sends_nothing_to_someone_who_has_not_linked_slack(
@@ -153,8 +150,6 @@ def test_it_redraws_the_buttons_and_tells_what_changed_after_a_new_commit(
 def test_it_gives_the_deciders_record_buttons_once_every_sign_off_is_in(
     cast, release, linked, slack, after_commit
 ):
-    from tests.builders import complete_rollback_plan, pass_checks, tick_readiness
-
     release_services.lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
@@ -176,14 +171,8 @@ def test_it_gives_the_deciders_record_buttons_once_every_sign_off_is_in(
 def test_it_shows_the_decision_and_takes_the_record_buttons_away_after_the_go(
     cast, release, linked, slack, after_commit
 ):
-    from tests.builders import make_ready
-
     make_ready(release, cast)
     after_commit(release_services.add_note, release, by=cast.rita, text="x")  # nothing sent yet
-    from chat.messages import send_cards
-    from chat.models import SlackApp
-    from chat.slack import SlackClient
-
     app = SlackApp.objects.get()
     with SlackClient(app.bot_token) as client:
         send_cards(app, release, [cast.rita], lead="Decide", slack=client)

@@ -8,6 +8,7 @@ import time
 import pytest
 from django.urls import reverse
 
+from approvals import services as approvals
 from approvals.models import SignOff
 from chat import blocks
 from chat.models import SlackRequest
@@ -85,8 +86,6 @@ def test_it_refuses_a_replay_of_a_request_it_acted_upon(client, cast, frozen, sl
     url = reverse("slack_interactivity", args=[cast.project.slug])
     assert post(client, url, body, headers).status_code == 200
     # Paul withdraws; the same signed request sent again must not give the Go back.
-    from approvals import services as approvals
-
     approvals.withdraw_sign_off(frozen, by=cast.paul, role="product")
 
     replay = post(client, url, body, headers)
