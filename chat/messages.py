@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 # the update of every message already sent. The line says why it came.
 ASKING = {
     "poll_opened": "Your go/no-go is needed.",
-    "sign_off_reminder": "Reminder: your go/no-go is needed before the go/no-go time.",
-    "sign_offs_escalated": "The go/no-go time has come and sign-offs are still missing.",
+    "sign_off_reminder": "Reminder: your go/no-go is needed before {when}.",
+    "sign_offs_escalated": "The go/no-go time ({when}) has come and sign-offs are still missing.",
     "sign_offs_stale": "What you approved has changed: please answer again.",
     "sign_offs_complete": "Every required sign-off is in: the go/no-go can be recorded.",
     "check_status": "A check needs a person's judgement.",
@@ -95,6 +95,13 @@ def asked_by(event: ReleaseEvent) -> list[Any]:
     return []
 
 
+def lead_for(event: ReleaseEvent) -> str:
+    """Why the direct message came: its first line and Slack's notification text."""
+    due = event.release.go_no_go_at
+    when = f"{due:%Y-%m-%d %H:%M} UTC" if due else "the go/no-go time"
+    return ASKING[event.verb].format(when=when)
+
+
 def follow(event: ReleaseEvent, *, client: SlackClient | None = None) -> None:
     """Bring Slack up to date after one event: new direct messages for whoever it asks, the
     release channel's line, then every message already sent shows the release as it is now."""
@@ -106,7 +113,7 @@ def follow(event: ReleaseEvent, *, client: SlackClient | None = None) -> None:
     with client or SlackClient(app.bot_token) as slack:
         if event.verb in ASKING:
             send_cards(
-                app, release, asked_by(event), lead=ASKING[event.verb], event=event, slack=slack
+                app, release, asked_by(event), lead=lead_for(event), event=event, slack=slack
             )
         if app.release_channel and event.verb in LIFECYCLE:
             actor = event.actor.get_username() if event.actor_id else event.actor_label

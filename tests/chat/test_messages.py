@@ -199,7 +199,10 @@ def test_it_reminds_and_escalates_by_direct_message(
     after_commit(approval_tasks.send_sign_off_reminders.delay)
 
     reminded = {
-        c.args["channel"] for c in slack.called("chat.postMessage") if "Reminder:" in c.args["text"]
+        c.args["channel"]
+        for c in slack.called("chat.postMessage")
+        if c.args["text"]
+        == "Payments 1.0.0: Reminder: your go/no-go is needed before 2026-04-10 12:00 UTC."
     }
     assert reminded == {"D" + slack_id(p) for p in (cast.quinn, cast.dana, cast.devin)}
 
