@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,8 +20,7 @@ from chat.forms import SlackAppForm
 from chat.models import SlackApp, SlackLink
 from releases import forms as release_forms
 from releases.errors import NotAllowed, Refused
-from releases.permissions import get_project_for, visible_projects
-from releases.views import settings_context, signed_in
+from releases.permissions import can_manage_project, get_project_for, visible_projects
 
 
 def _app_for(slug: str) -> SlackApp:
@@ -77,7 +77,7 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
 # --- linking a person's Slack user -------------------------------------------------------------
 
 
-@signed_in
+@login_required
 def links(request: HttpRequest) -> HttpResponse:
     """My Slack links, and the workspaces of my projects where I can link by email."""
     if request.method == "POST":
@@ -112,7 +112,7 @@ def links(request: HttpRequest) -> HttpResponse:
     )
 
 
-@signed_in
+@login_required
 def link_code(request: HttpRequest, code: str) -> HttpResponse:
     """The one-time link from Slack: confirm, and the Slack user is linked to me."""
     if request.method == "POST":
@@ -136,7 +136,7 @@ def link_code(request: HttpRequest, code: str) -> HttpResponse:
 # --- the project's Slack app (settings page) ---------------------------------------------------
 
 
-@signed_in
+@login_required
 @require_POST
 def slack_app_settings(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
@@ -160,6 +160,10 @@ def slack_app_settings(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, done)
             return redirect(reverse("project_settings", args=[project.slug]) + "#slack")
-    context: dict[str, Any] = settings_context(request, project, problem=problem)
-    context["slack_form"] = form
-    return render(request, "releases/project_settings.html", context, status=status)
+    context: dict[str, Any] = {
+        "project": project,
+        "can_manage": can_manage_project(request.user, project),
+        "problem": problem,
+        "slack_form": form,
+    }
+    return render(request, "chat/slack_app.html", context, status=status)
