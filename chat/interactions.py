@@ -24,11 +24,14 @@ from releases.permissions import access_for
 
 logger = logging.getLogger(__name__)
 
-# What a modal keeps between the button and the submission (Slack's private_metadata).
+# The buttons that open a modal; the modal's callback_id is the button's action_id.
 MODALS = {blocks.NO_GO, blocks.RECORD_NO_GO, blocks.JUDGE}
 
 
-def _say(app: SlackApp, channel: str, slack_user_id: str, text: str) -> None:
+def _say(app: SlackApp, channel: str, slack_user_id: str, text: str, *, raw: bool = False) -> None:
+    """Answer privately after the commit. Text is escaped (it carries names and sentences
+    people typed), except ``raw`` text that Greenlight wrote with its own link markup."""
+    text = text if raw else blocks.escape(text)
     if channel:
         transaction.on_commit(
             lambda: say_privately.delay(app.pk, channel, slack_user_id, text), robust=True
@@ -94,7 +97,7 @@ def block_actions(
     action_id = str(action.get("action_id", ""))
     person = services.person_for(app, slack_user_id)
     if person is None:
-        _say(app, channel, slack_user_id, _not_linked(app, slack_user_id))
+        _say(app, channel, slack_user_id, _not_linked(app, slack_user_id), raw=True)
         return
     data = _decode(str(action.get("value", "")))
     release = _release_for(person, data, app) if data else None
@@ -246,5 +249,5 @@ def slash_command(app: SlackApp, form: dict[str, str]) -> dict[str, Any]:
         .first()
     )
     if release is None or not access_for(person, release).can_view:
-        return {**private, "text": f"{app.project.name} has no release {text}."}
+        return {**private, "text": blocks.escape(f"{app.project.name} has no release {text}.")}
     return blocks.status_answer(release)

@@ -357,3 +357,13 @@ def test_it_refuses_a_button_for_another_projects_release(cast, frozen, slack, p
 
     assert said(slack, cast.paul) == "This release is not there, or not yours to see."
     assert not SignOff.objects.exists()
+
+
+def test_it_answers_in_words_slack_does_not_read_as_mentions(cast, frozen, slack, press):
+    frozen.checklist_items.filter(title="Critical flows pass").update(title="Tell <!channel>")
+
+    press(button(frozen, blocks.RECORD_GO, cast.rita, s=Status.FROZEN))
+
+    answer = said(slack, cast.rita)
+    assert "Tell &lt;!channel&gt;" in answer
+    assert "<!channel>" not in answer
