@@ -163,6 +163,11 @@ def personal_card(release: Release, user: Any, lead: str = "") -> Card:
     """One person's message: the release, what changed for them, and the buttons they may
     press now (sign, record the decision, judge a check)."""
     loaded, readiness = load(release)
+    access = access_for(user, loaded)
+    if not user.is_active or not access.can_view:
+        # Someone who left the project sees no more of it, here as on the page.
+        gone = f"{release.project.name} {release.version} is no longer shared with you."
+        return Card(text=gone, blocks=[mrkdwn(escape(gone))])
     version = content_version(loaded)
     blocks = state_blocks(loaded, readiness)
     if lead:
@@ -170,7 +175,6 @@ def personal_card(release: Release, user: Any, lead: str = "") -> Card:
     changes = changed_since(loaded, user)
     if changes:
         blocks.append(mrkdwn("*Changed since you signed*\n" + "\n".join(changes)))
-    access = access_for(user, loaded)
     buttons: list[dict[str, Any]] = []
     asked: list[str] = []
     if loaded.status in SIGNABLE_STATUSES:

@@ -277,3 +277,16 @@ def test_it_keeps_the_change_when_slack_is_down(client, cast, release, linked, s
     chat_tasks.follow_event.apply(args=[event.pk])
     chat_tasks.follow_event.apply(args=[event.pk])
     assert SlackMessage.objects.filter(event_id=event.pk).count() == 4
+
+
+def test_it_shows_nothing_more_to_someone_who_left_the_project(cast, polled, slack, after_commit):
+    pauls = message_for(polled, cast.paul)
+    release_services.set_project_roles(cast.project, cast.paul, [], by=cast.rita)
+    release_services.unassign_role(polled, cast.paul, "product", by=cast.rita)
+
+    after_commit(approvals.record_sign_off, polled, by=cast.quinn, role="qa", decision="go")
+
+    update = last_update(slack, pauls)
+    assert update["text"] == "Payments 1.0.0 is no longer shared with you."
+    assert buttons_of(update["blocks"]) == {}
+    assert "Readiness" not in text_of(update["blocks"])
