@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from chat import services
 from chat.models import SlackApp
-from releases.permissions import get_project_for
+from releases.access import get_project_for
 from releases.rest import PeopleOnly, actor, no_input, validated
 
 

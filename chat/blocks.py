@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from approvals.models import Decision, SignOff
-from approvals.services import SIGNABLE_STATUSES
+from approvals.readiness import Readiness, compute_readiness, policy_for, with_readiness_data
+from approvals.services.sign_offs import SIGNABLE_STATUSES
 from chat.models import ApprovedContent
+from lib.links import absolute
 from monitoring.models import Check, CheckStatus
+from releases.access import access_for
 from releases.models import Release, Role, Status
-from releases.notifications import absolute
-from releases.permissions import access_for
-from releases.readiness import Readiness, compute_readiness, policy_for, with_readiness_data
 
 # action_id of each button; the modals' callback_id are the same names.
 GO = "sign_go"

@@ -17,10 +17,10 @@ from chat import blocks, services
 from chat.models import SlackApp
 from chat.slack import SlackClient, SlackError
 from chat.tasks import say_privately
+from lib.errors import NotAllowed, Refused
 from monitoring.models import Check
-from releases.errors import NotAllowed, Refused
+from releases.access import access_for
 from releases.models import Release
-from releases.permissions import access_for
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from approvals.models import SignOff
+from approvals.readiness import policy_for
 from chat import blocks
 from chat.models import SlackApp, SlackLink, SlackMessage
 from chat.slack import SlackClient, SlackError, SlackUnavailable
 from monitoring.models import CheckStatus
-from releases import services as release_services
+from releases.access import access_for
 from releases.models import Release, ReleaseEvent
-from releases.permissions import access_for
-from releases.readiness import policy_for
+from releases.services import common
 
 logger = logging.getLogger(__name__)
 
@@ -81,17 +81,13 @@ def asked_by(event: ReleaseEvent) -> list[Any]:
         )
     if event.verb == "sign_offs_complete":
         decider = policy_for(release.project).decider_role
-        people = release_services.people_on(release) + release_services.release_managers(release)
+        people = common.people_on(release) + common.release_managers(release)
         unique = {p.pk: p for p in people}.values()
         return [p for p in unique if access_for(p, release).can_record_decision(decider)]
     if event.verb == "check_status" and (event.after or {}).get("status") == (
         CheckStatus.NEEDS_JUDGEMENT
     ):
-        return [
-            p
-            for p in release_services.people_on(release)
-            if access_for(p, release).can_judge_checks
-        ]
+        return [p for p in common.people_on(release) if access_for(p, release).can_judge_checks]
     return []
 
 

@@ -19,19 +19,19 @@ from django.urls import reverse
 from django.utils import timezone
 from slack_sdk.signature import SignatureVerifier
 
-from approvals import services as approvals
 from approvals.models import Decision, SignOff
+from approvals.services import decisions, sign_offs
 from chat.blocks import content_version
 from chat.models import SlackApp, SlackLink, SlackLinkCode, SlackRequest
 from chat.slack import SlackClient, SlackError
-from monitoring import services as monitoring
+from lib.errors import NotAllowed, Refused
+from lib.links import absolute
 from monitoring.models import Check
-from releases import permissions as rules
-from releases import services as release_services
-from releases.errors import NotAllowed, Refused
+from monitoring.services import results
+from releases import access as rules
 from releases.events import log_project_change, log_project_event
 from releases.models import Project, ProjectEventKind, Release
-from releases.notifications import absolute
+from releases.services import common
 
 # Slack's own window for a signed request: older (or from further in the future) is refused.
 SIGNATURE_WINDOW = dt.timedelta(minutes=5)
@@ -293,7 +293,7 @@ def unlink(user: Any, *, link_id: int) -> None:
 def _fresh(release: Release, version: str) -> Release:
     """Lock the release (inside the caller's transaction) and refuse if the button's version
     is not what the release is now: the service call that follows sees the same state."""
-    locked = release_services.lock_release(release)
+    locked = common.lock_release(release)
     if version != content_version(locked):
         raise Refused(STALE_BUTTON)
     return locked
@@ -304,7 +304,7 @@ def sign_from_slack(
 ) -> SignOff:
     with transaction.atomic():
         locked = _fresh(release, version)
-        return approvals.record_sign_off(
+        return sign_offs.record_sign_off(
             locked, by=by, role=role, decision=decision, comment=comment
         )
 
@@ -318,13 +318,13 @@ def decide_from_slack(
         locked = _fresh(release, version)
         if locked.status != status:
             raise Refused(STALE_BUTTON)
-        return approvals.record_decision(locked, by=by, outcome=outcome, notes=notes)
+        return decisions.record_decision(locked, by=by, outcome=outcome, notes=notes)
 
 
 def judge_from_slack(check: Check, *, by: Any, passed: bool, reason: str, version: str) -> Check:
     with transaction.atomic():
         _fresh(check.release, version)
-        return monitoring.judge_check(check, by=by, passed=passed, reason=reason)
+        return results.judge_check(check, by=by, passed=passed, reason=reason)
 
 
 def request_url(project: Project, name: str) -> str:

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,9 +17,10 @@ from django.views.decorators.http import require_POST
 from chat import interactions, services
 from chat.forms import SlackAppForm
 from chat.models import SlackApp, SlackLink
+from lib.errors import NotAllowed, Refused
+from lib.htmx import signed_in
 from releases import forms as release_forms
-from releases.errors import NotAllowed, Refused
-from releases.permissions import can_manage_project, get_project_for, visible_projects
+from releases.access import can_manage_project, get_project_for, visible_projects
 
 
 def _app_for(slug: str) -> SlackApp:
@@ -77,7 +77,7 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
 # --- linking a person's Slack user -------------------------------------------------------------
 
 
-@login_required
+@signed_in
 def links(request: HttpRequest) -> HttpResponse:
     """My Slack links, and the workspaces of my projects where I can link by email."""
     if request.method == "POST":
@@ -112,7 +112,7 @@ def links(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@signed_in
 def link_code(request: HttpRequest, code: str) -> HttpResponse:
     """The one-time link from Slack: confirm, and the Slack user is linked to me."""
     if request.method == "POST":
@@ -136,7 +136,7 @@ def link_code(request: HttpRequest, code: str) -> HttpResponse:
 # --- the project's Slack app (settings page) ---------------------------------------------------
 
 
-@login_required
+@signed_in
 @require_POST
 def slack_app_settings(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)

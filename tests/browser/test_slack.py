@@ -9,11 +9,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from approvals import services as approvals
 from approvals.models import SignOff
+from approvals.services import decisions
 from chat import services as chat
 from chat.models import SlackLink
-from releases import services
+from releases.services import lifecycle
 from tests.builders import make_cast, make_release
 from tests.chat.helpers import button_payload, buttons_of, interaction_body, signed, slack_id
 from tests.chat.slack_server import SIGNING_SECRET, TEAM_ID, TOKEN, SlackServer
@@ -42,8 +42,8 @@ def test_it_shows_pauls_slack_go_on_ritas_dashboard_live(open_as, live_server, s
         method=SlackLink.Method.EMAIL,
         linked_at=timezone.now(),
     )
-    services.lock_scope(release, by=cast.rita)
-    approvals.open_poll(release, by=cast.rita)
+    lifecycle.lock_scope(release, by=cast.rita)
+    decisions.open_poll(release, by=cast.rita)
     # The Go button of the direct message Slack received for Paul.
     [dm] = [c.args for c in slack.called("chat.postMessage") if c.args["channel"] == "DUPAUL"]
     go = buttons_of(dm["blocks"])["Go as Product"]

@@ -10,12 +10,13 @@ import pytest
 from django.urls import reverse
 
 from approvals.models import Decision, SignOff
+from approvals.services import deploy
 from chat import blocks, services
 from chat.models import SlackLinkCode
-from monitoring import services as monitoring
 from monitoring.models import CheckStatus
-from releases import services as release_services
+from monitoring.services import results
 from releases.models import Status
+from releases.services import lifecycle, releases, scope
 from tests.builders import make_cast, make_ready, make_release
 from tests.chat.helpers import button_payload, interact, reason, submission_payload, verdict
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def frozen(release, cast, linked):
-    release_services.lock_scope(release, by=cast.rita)
+    lifecycle.lock_scope(release, by=cast.rita)
     release.refresh_from_db()
     return release
 
@@ -98,7 +99,7 @@ def test_it_refuses_devin_signing_for_product_with_the_pages_sentence(
 def test_it_refuses_a_second_role_under_separation_of_duties_like_the_page(
     client, cast, frozen, slack, press
 ):
-    release_services.assign_role(frozen, cast.paul, "qa", by=cast.rita)
+    deploy.assign_role(frozen, cast.paul, "qa", by=cast.rita)
     press(button(frozen, blocks.GO, cast.paul, role="product"))
 
     press(button(frozen, blocks.GO, cast.paul, role="qa"))
@@ -239,7 +240,7 @@ def test_it_records_a_no_go_with_its_reasons_from_a_modal(cast, frozen, slack, p
 @pytest.fixture
 def undecided(frozen):
     check = frozen.checks.get(name="CI green")
-    monitoring.record_check_result(check, status="needs_judgement", value="skipped", source="api")
+    results.record_check_result(check, status="needs_judgement", value="skipped", source="api")
     check.refresh_from_db()
     assert check.status == CheckStatus.NEEDS_JUDGEMENT
     return check
@@ -286,7 +287,7 @@ def test_it_refuses_vic_judging_with_the_rules_sentence(
 
 def test_it_refuses_a_go_from_a_message_older_than_a_new_commit(cast, frozen, slack, press):
     old = button(frozen, blocks.GO, cast.paul, role="product")
-    release_services.update_release(frozen, by=cast.rita, commit_sha="b" * 40)
+    releases.update_release(frozen, by=cast.rita, commit_sha="b" * 40)
 
     press(old)
 
@@ -302,11 +303,11 @@ def test_it_refuses_a_no_go_modal_from_a_message_older_than_a_scope_change(
     cast, frozen, slack, press
 ):
     old = button(frozen, blocks.NO_GO, cast.quinn, role="qa")
-    request = release_services.request_scope_change(
+    request = scope.request_scope_change(
         frozen, by=cast.devin, action="add", reason="Customer bug", proposal={"title": "Late fix"}
     )
-    release_services.approve_change_request(request, by=cast.paul, as_role="product")
-    release_services.approve_change_request(request, by=cast.rita, as_role="release_manager")
+    scope.approve_change_request(request, by=cast.paul, as_role="product")
+    scope.approve_change_request(request, by=cast.rita, as_role="release_manager")
 
     press(old)
 
@@ -317,7 +318,7 @@ def test_it_refuses_a_no_go_modal_from_a_message_older_than_a_scope_change(
 def test_it_refuses_a_modal_submitted_after_the_commit_changed(cast, frozen, slack, press):
     press(button(frozen, blocks.NO_GO, cast.quinn, role="qa"))
     metadata = opened_modal(slack)["private_metadata"]
-    release_services.update_release(frozen, by=cast.rita, commit_sha="c" * 40)
+    releases.update_release(frozen, by=cast.rita, commit_sha="c" * 40)
 
     response = press(submission_payload(cast.quinn, blocks.NO_GO, metadata, reason("Broken")))
 

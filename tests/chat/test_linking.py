@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from chat import services
 from chat.models import SlackLink, SlackLinkCode
-from releases.errors import Refused
+from lib.errors import Refused
 from releases.models import ProjectEvent
 from tests.chat.helpers import post, signed
 from tests.chat.slack_server import RECORDED, TEAM_ID

@@ -8,15 +8,15 @@ import datetime as dt
 import pytest
 from celery.exceptions import Retry
 
-from approvals import services as approvals
 from approvals import tasks as approval_tasks
+from approvals.services import decisions, sign_offs
 from chat import blocks
 from chat import tasks as chat_tasks
 from chat.messages import ASKING, send_cards
 from chat.models import SlackApp, SlackLink, SlackMessage
 from chat.slack import SlackClient
-from monitoring import services as monitoring
-from releases import services as release_services
+from monitoring.services import results
+from releases.services import lifecycle, notes, projects, releases, roles
 from tests.builders import (
     complete_rollback_plan,
     make_ready,
@@ -43,8 +43,8 @@ def after_commit(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def polled(cast, release, linked, slack, after_commit):
-    release_services.lock_scope(release, by=cast.rita)
-    after_commit(approvals.open_poll, release, by=cast.rita)
+    lifecycle.lock_scope(release, by=cast.rita)
+    after_commit(decisions.open_poll, release, by=cast.rita)
     release.refresh_from_db()
     return release
 
@@ -91,9 +91,9 @@ def test_it_sends_nothing_to_someone_who_has_not_linked_slack(
     cast, release, linked, slack, after_commit
 ):
     SlackLink.objects.filter(user=cast.devin).delete()
-    release_services.lock_scope(release, by=cast.rita)
+    lifecycle.lock_scope(release, by=cast.rita)
 
-    after_commit(approvals.open_poll, release, by=cast.rita)
+    after_commit(decisions.open_poll, release, by=cast.rita)
 
     assert posted_to(slack, cast.devin) == []
     assert len(posted_to(slack, cast.quinn)) == 1
@@ -102,7 +102,7 @@ def test_it_sends_nothing_to_someone_who_has_not_linked_slack(
 def test_it_updates_everyones_message_after_a_sign_off(cast, polled, slack, after_commit):
     quinns = message_for(polled, cast.quinn)
 
-    after_commit(approvals.record_sign_off, polled, by=cast.paul, role="product", decision="go")
+    after_commit(sign_offs.record_sign_off, polled, by=cast.paul, role="product", decision="go")
 
     update = last_update(slack, quinns)
     assert "Product: ✅ Go – paul" in text_of(update["blocks"])
@@ -117,7 +117,7 @@ def test_it_updates_everyones_message_after_a_sign_off(cast, polled, slack, afte
 def test_it_sends_no_update_when_nothing_a_message_shows_changed(cast, polled, slack, after_commit):
     before = len(slack.called("chat.update"))
 
-    after_commit(release_services.add_note, polled, by=cast.rita, text="Standup at ten")
+    after_commit(notes.add_note, polled, by=cast.rita, text="Standup at ten")
 
     assert len(slack.called("chat.update")) == before
 
@@ -125,11 +125,11 @@ def test_it_sends_no_update_when_nothing_a_message_shows_changed(cast, polled, s
 def test_it_redraws_the_buttons_and_tells_what_changed_after_a_new_commit(
     cast, polled, slack, after_commit
 ):
-    after_commit(approvals.record_sign_off, polled, by=cast.paul, role="product", decision="go")
+    after_commit(sign_offs.record_sign_off, polled, by=cast.paul, role="product", decision="go")
     pauls = message_for(polled, cast.paul)
     old_go = buttons_of(last_update(slack, pauls)["blocks"])["Go as Product"]["value"]
 
-    after_commit(release_services.update_release, polled, by=cast.rita, commit_sha="e" * 40)
+    after_commit(releases.update_release, polled, by=cast.rita, commit_sha="e" * 40)
 
     polled.refresh_from_db()
     # Paul is asked again in a new message; his first one is updated as well.
@@ -150,14 +150,14 @@ def test_it_redraws_the_buttons_and_tells_what_changed_after_a_new_commit(
 def test_it_gives_the_deciders_record_buttons_once_every_sign_off_is_in(
     cast, release, linked, slack, after_commit
 ):
-    release_services.lock_scope(release, by=cast.rita)
+    lifecycle.lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     pass_checks(release)
     for role in ("dev", "qa", "devops"):
-        approvals.record_sign_off(release, by=cast.by_role(role), role=role, decision="go")
+        sign_offs.record_sign_off(release, by=cast.by_role(role), role=role, decision="go")
 
-    after_commit(approvals.record_sign_off, release, by=cast.paul, role="product", decision="go")
+    after_commit(sign_offs.record_sign_off, release, by=cast.paul, role="product", decision="go")
 
     [message] = posted_to(slack, cast.rita)
     assert (
@@ -172,13 +172,13 @@ def test_it_shows_the_decision_and_takes_the_record_buttons_away_after_the_go(
     cast, release, linked, slack, after_commit
 ):
     make_ready(release, cast)
-    after_commit(release_services.add_note, release, by=cast.rita, text="x")  # nothing sent yet
+    after_commit(notes.add_note, release, by=cast.rita, text="x")  # nothing sent yet
     app = SlackApp.objects.get()
     with SlackClient(app.bot_token) as client:
         send_cards(app, release, [cast.rita], lead="Decide", slack=client)
     ritas = message_for(release, cast.rita)
 
-    after_commit(approvals.record_decision, release, by=cast.rita, outcome="go")
+    after_commit(decisions.record_decision, release, by=cast.rita, outcome="go")
 
     update = last_update(slack, ritas)
     assert "*Decision*: Go by rita" in text_of(update["blocks"])
@@ -191,9 +191,9 @@ def test_it_reminds_and_escalates_by_direct_message(
     due = dt.datetime(2026, 4, 10, 12, 0, tzinfo=dt.UTC)
     time_machine.move_to(due - dt.timedelta(days=3), tick=False)
     release = make_release(cast, go_no_go_at=due)
-    release_services.lock_scope(release, by=cast.rita)
-    approvals.open_poll(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
+    lifecycle.lock_scope(release, by=cast.rita)
+    decisions.open_poll(release, by=cast.rita)
+    sign_offs.record_sign_off(release, by=cast.paul, role="product", decision="go")
 
     time_machine.move_to(due - dt.timedelta(hours=2), tick=False)
     after_commit(approval_tasks.send_sign_off_reminders.delay)
@@ -223,7 +223,7 @@ def test_it_asks_the_people_who_judge_when_a_check_needs_judgement(
     check = polled.checks.get(name="CI green")
 
     after_commit(
-        monitoring.record_check_result,
+        results.record_check_result,
         check,
         status="needs_judgement",
         value="skipped",
@@ -244,9 +244,9 @@ def test_it_tells_the_release_channel_the_lifecycle(
     slack_app.release_channel = "C0RELEASES"
     slack_app.save()
 
-    after_commit(release_services.lock_scope, release, by=cast.rita)
-    after_commit(approvals.record_sign_off, release, by=cast.paul, role="product", decision="go")
-    after_commit(release_services.add_note, release, by=cast.rita, text="Standup at ten")
+    after_commit(lifecycle.lock_scope, release, by=cast.rita)
+    after_commit(sign_offs.record_sign_off, release, by=cast.paul, role="product", decision="go")
+    after_commit(notes.add_note, release, by=cast.rita, text="Standup at ten")
 
     lines = [
         c.args["text"]
@@ -261,10 +261,10 @@ def test_it_tells_the_release_channel_the_lifecycle(
 
 
 def test_it_keeps_the_change_when_slack_is_down(client, cast, release, linked, slack, after_commit):
-    release_services.lock_scope(release, by=cast.rita)
+    lifecycle.lock_scope(release, by=cast.rita)
     slack.fail["chat.postMessage"] = (503, {"ok": False, "error": "service_unavailable"})
 
-    after_commit(approvals.open_poll, release, by=cast.rita)
+    after_commit(decisions.open_poll, release, by=cast.rita)
 
     release.refresh_from_db()
     assert release.poll_opened_at is not None
@@ -281,10 +281,10 @@ def test_it_keeps_the_change_when_slack_is_down(client, cast, release, linked, s
 
 def test_it_shows_nothing_more_to_someone_who_left_the_project(cast, polled, slack, after_commit):
     pauls = message_for(polled, cast.paul)
-    release_services.set_project_roles(cast.project, cast.paul, [], by=cast.rita)
-    release_services.unassign_role(polled, cast.paul, "product", by=cast.rita)
+    projects.set_project_roles(cast.project, cast.paul, [], by=cast.rita)
+    roles.unassign_role(polled, cast.paul, "product", by=cast.rita)
 
-    after_commit(approvals.record_sign_off, polled, by=cast.quinn, role="qa", decision="go")
+    after_commit(sign_offs.record_sign_off, polled, by=cast.quinn, role="qa", decision="go")
 
     update = last_update(slack, pauls)
     assert update["text"] == "Payments 1.0.0 is no longer shared with you."

@@ -8,11 +8,11 @@ import time
 import pytest
 from django.urls import reverse
 
-from approvals import services as approvals
 from approvals.models import SignOff
+from approvals.services import sign_offs
 from chat import blocks
 from chat.models import SlackRequest
-from releases import services as release_services
+from releases.services import lifecycle
 from tests.chat.helpers import (
     button_payload,
     interact,
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def frozen(release, cast, linked):
-    release_services.lock_scope(release, by=cast.rita)
+    lifecycle.lock_scope(release, by=cast.rita)
     release.refresh_from_db()
     return release
 
@@ -86,7 +86,7 @@ def test_it_refuses_a_replay_of_a_request_it_acted_upon(client, cast, frozen, sl
     url = reverse("slack_interactivity", args=[cast.project.slug])
     assert post(client, url, body, headers).status_code == 200
     # Paul withdraws; the same signed request sent again must not give the Go back.
-    approvals.withdraw_sign_off(frozen, by=cast.paul, role="product")
+    sign_offs.withdraw_sign_off(frozen, by=cast.paul, role="product")
 
     replay = post(client, url, body, headers)
 
