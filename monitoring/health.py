@@ -35,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from monitoring import flags
 from monitoring.models import (
     Check,
     CheckPhase,
@@ -315,6 +316,10 @@ def _act_on_breach(release: Release, check: Check, *, now: dt.datetime) -> None:
     trigger.save(update_fields=["fired_at"])
     actor = f"Greenlight (trigger “{trigger.description}”)"[:120]
     reason = f"{trigger.description}: {failure}"
+    if trigger.flag_id is not None:
+        # Roll back one feature: the trigger's action is to switch its flag off.
+        flags.act_on_flag_trigger(release, trigger=trigger, check=check, actor=actor, reason=reason)
+        return
     if trigger.mode == TriggerMode.RECOMMEND:
         release_services.recommend_rollback(release, by=actor, reason=reason)
         return

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from monitoring import health, services
+from monitoring import flags, health, services
 from monitoring import signals as monitoring_signals
 from releases import signals
 
@@ -31,3 +31,10 @@ def follow_the_lifecycle(sender: Any, release: Any, new: str, **kwargs: Any) -> 
 @receiver(monitoring_signals.check_status_changed)
 def watch_the_health_window(sender: Any, check: Any, release: Any, new: str, **kwargs: Any) -> None:
     health.on_check_status_changed(check=check, release=release, new=new)
+
+
+@receiver(monitoring_signals.check_status_changed)
+def watch_a_switched_off_flag(
+    sender: Any, check: Any, release: Any, new: str, **kwargs: Any
+) -> None:
+    flags.recover_after_switch(check=check, release=release, new=new)
