@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring import views
+from monitoring import bitbucket_webhook, flag_views, views
 
 project = "projects/<slug:slug>/settings/"
 release = "releases/<int:pk>/checks/"
@@ -41,4 +41,10 @@ urlpatterns = [
     path(release + "<int:check_pk>/poll/", views.release_check_poll, name="release_check_poll"),
     path("webhooks/github/<int:integration_id>/", views.webhook_github, name="webhook_github"),
     path("webhooks/gitlab/<int:integration_id>/", views.webhook_gitlab, name="webhook_gitlab"),
+    path(
+        "webhooks/bitbucket/<int:integration_id>/",
+        bitbucket_webhook.webhook_bitbucket,
+        name="webhook_bitbucket",
+    ),
+    *flag_views.urlpatterns,
 ]
