@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 
 from approvals import api as approvals
 from monitoring import api as monitoring
+from monitoring import flag_api
 from releases import api as releases
 from releases import train_api as trains
 
@@ -256,4 +257,5 @@ urlpatterns = [
         monitoring.PollCheckNow.as_view(),
         name="api-poll-now",
     ),
+    *flag_api.urlpatterns,
 ]

@@ -139,7 +139,7 @@ def _require_plan_editor(by: Any, release: Release) -> None:
 
 
 def _validate_trigger(
-    release: Release, *, check: Any, mode: str, description: str
+    release: Release, *, check: Any, mode: str, description: str, switches_flag: bool = False
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
     if mode not in TriggerMode.values:
@@ -152,7 +152,7 @@ def _validate_trigger(
         errors["check"] = "Choose a post-release check of this release."
     if len(description) > RollbackTrigger._meta.get_field("description").max_length:
         errors["description"] = "Use at most 200 characters."
-    if mode == TriggerMode.AUTOMATIC:
+    if mode == TriggerMode.AUTOMATIC and not switches_flag:
         plan = RollbackPlan.objects.filter(release=release).first()
         if plan is None or not plan.rollback_webhook_url:
             errors["mode"] = (
@@ -217,7 +217,13 @@ def update_rollback_trigger(
     _require_plan_editor(by, release)
     mode = trigger.mode if mode is None else mode
     description = trigger.description if description is None else description.strip()
-    errors = _validate_trigger(release, check=trigger.check_ref, mode=mode, description=description)
+    errors = _validate_trigger(
+        release,
+        check=trigger.check_ref,
+        mode=mode,
+        description=description,
+        switches_flag=trigger.flag_id is not None,
+    )
     if not description:
         errors["description"] = "Say what the trigger watches for."
     if errors:
