@@ -32,6 +32,7 @@ class IntegrationKind(models.TextChoices):
     BITBUCKET = "bitbucket", "Bitbucket build statuses"
     LAUNCHDARKLY = "launchdarkly", "LaunchDarkly"
     SPLIT = "split", "Split"
+    UNLEASH = "unleash", "Unleash"
     # Results arrive only by push (REST API or webhook); nothing is polled.
     PUSH = "push", "Pushed results"
 
@@ -58,7 +59,7 @@ def validate_http_url(url: str) -> None:
 # Kinds whose provider can push results to a per-integration webhook URL.
 WEBHOOK_KINDS = (IntegrationKind.GITHUB, IntegrationKind.GITLAB, IntegrationKind.BITBUCKET)
 # Kinds that read feature flags: a scope item can name its flag in one of them.
-FLAG_KINDS = (IntegrationKind.LAUNCHDARKLY, IntegrationKind.SPLIT)
+FLAG_KINDS = (IntegrationKind.LAUNCHDARKLY, IntegrationKind.SPLIT, IntegrationKind.UNLEASH)
 
 
 class CircuitState(models.TextChoices):
@@ -453,7 +454,7 @@ class RollbackWebhookCall(models.Model):
 
 
 class FeatureFlag(models.Model):
-    """A scope item's feature flag in one flag integration (LaunchDarkly, Split).
+    """A scope item's feature flag in one flag integration (LaunchDarkly, Split, Unleash).
 
     ``states`` is what was last read, per environment (``integrations.flagstate.FlagState`` as
     JSON); it is shown on the release page and is never evidence for a gate — the checks read

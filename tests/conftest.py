@@ -13,6 +13,8 @@ import shutil
 import pytest
 from django.conf import settings
 
+from tests.monitoring import unleash_install
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
@@ -25,6 +27,8 @@ def _missing_services(item: pytest.Item) -> list[str]:
         missing.append(f"Chromium ({CHROMIUM})")
     if item.get_closest_marker("prometheus") and not shutil.which("prometheus"):
         missing.append("prometheus")
+    if item.get_closest_marker("unleash") and not unleash_install.installed():
+        missing.append(f"Unleash (Node.js and unleash-server in {unleash_install.SERVER_DIR})")
     return missing
 
 

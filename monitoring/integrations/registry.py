@@ -17,6 +17,7 @@ from monitoring.integrations.parity import EnvironmentParity
 from monitoring.integrations.prometheus import PrometheusQuery
 from monitoring.integrations.sentry import SentryReleaseHealth
 from monitoring.integrations.split import SplitFlag
+from monitoring.integrations.unleash import UnleashFlag
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.kind: adapter
@@ -35,6 +36,7 @@ ADAPTERS: dict[str, Adapter] = {
         BitbucketStatuses(),
         LaunchDarklyFlag(),
         SplitFlag(),
+        UnleashFlag(),
     )
 }
 
