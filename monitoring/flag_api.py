@@ -19,7 +19,7 @@ from monitoring import serializers as monitoring_serializers
 from monitoring.models import FLAG_KINDS, FeatureFlag, FlagSwitch, Integration, TriggerMode
 from releases.api import ReleaseScoped
 from releases.models import ScopeItem
-from releases.rest import validated
+from releases.rest import no_input, validated
 
 FLAGS = FeatureFlag.objects.select_related("scope_item", "integration")
 
@@ -161,6 +161,7 @@ class ReadFlags(ReleaseScoped):
     @extend_schema(request=None, responses={202: OpenApiResponse(description="Read soon.")})
     def post(self, request: Request, release_id: int) -> Response:
         release, _ = self.release_and_access()
+        no_input(request)
         flags.request_flag_read(release, by=request.user)
         return Response({"detail": "The flags will be read within a few seconds."}, status=202)
 

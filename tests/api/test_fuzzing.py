@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from monitoring import health
+from monitoring import flags, health
 from monitoring import services as monitoring
 from monitoring.models import Check
 from releases import services, trains
@@ -55,6 +55,7 @@ from tests.builders import (
     make_ready,
     make_release,
 )
+from tests.local_servers import closed_port
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -122,6 +123,22 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
     )
     trigger = health.add_rollback_trigger(watched, by=cast.dana, check=error_rate, mode="recommend")
     services.mark_health(watched, "unhealthy", by="Greenlight", reason="5xx spike")
+    # A flag whose provider never answers: a switch or a read ends as a recorded failure.
+    launchdarkly = monitoring.save_integration(
+        cast.project,
+        by=cast.rita,
+        name="LaunchDarkly",
+        kind="launchdarkly",
+        base_url=f"http://127.0.0.1:{closed_port()}",
+        config={"project": "shop", "environments": "production"},
+        secrets={"token": "api-x"},
+    )
+    flag = flags.bind_flag(
+        watched.scope_items.order_by("pk").first(),
+        by=cast.rita,
+        integration=launchdarkly,
+        key="new-checkout",
+    )
     cancel = make_release(cast, "1.8.0")
     lock = make_release(cast, "1.9.0")
     window = services.save_freeze_window(
@@ -163,7 +180,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         "done": _release_ids(done),
         "released": _release_ids(released) | {"action_id": action.pk},
         "rolled_back": _release_ids(rolled_back),
-        "watched": _release_ids(watched) | {"trigger_id": trigger.pk},
+        "watched": _release_ids(watched) | {"trigger_id": trigger.pk, "flag_id": flag.pk},
         "cancel": _release_ids(cancel),
         "lock": _release_ids(lock),
     }
@@ -172,6 +189,8 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
 # The first marker found in the path wins ("/review/actions/…/complete/" is the review's).
 RELEASE_FOR = {
     "/rollback-triggers/": "watched",
+    "/flags/": "watched",
+    "/flag-triggers/": "watched",
     "/restore-health/": "watched",
     "/review/": "released",
     "/change-requests/": "frozen",
