@@ -399,10 +399,9 @@ def deliver_switch(
         switch = FlagSwitch.objects.filter(pk=switch_id).first()
         if switch is not None and switch.state == State.SENDING and switch.claimed_at:
             if now - switch.claimed_at < SEND_LEASE:
-                return Delivery(
-                    "busy", retry_in=(SEND_LEASE - (now - switch.claimed_at)).seconds + 1
-                )
-            # Switching a flag off twice is harmless (both providers treat it as a no-op): the
+                wait = SEND_LEASE - (now - switch.claimed_at)
+                return Delivery("busy", retry_in=wait.total_seconds() + 1)
+            # Switching a flag off twice is harmless (every provider treats it as a no-op): the
             # switch of a worker that died is simply made again.
             FlagSwitch.objects.filter(pk=switch_id, state=State.SENDING, claim=switch.claim).update(
                 state=State.PENDING, claim=None

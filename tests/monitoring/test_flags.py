@@ -4,11 +4,13 @@ stand-in for LaunchDarkly that records every semantic patch."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from monitoring import flags, services
 from monitoring.models import Check, FeatureFlag, FlagSwitch
@@ -294,3 +296,21 @@ def test_a_trigger_names_a_flag_of_this_release(cast, release, launchdarkly):
     assert invalid.value.message_dict == {
         "flag": ["Choose a feature flag of this release's scope."]
     }
+
+
+def test_a_switch_whose_worker_died_is_made_again_and_one_in_flight_waits(
+    cast, release, launchdarkly, standin
+):
+    flag = name_flag(release, cast, launchdarkly)
+    make_monitoring(release, cast)
+    switch = flags.turn_flag_off(flag, by=cast.rita, reason="by hand")
+    now = timezone.now()
+    FlagSwitch.objects.filter(pk=switch.pk).update(state="sending", claimed_at=now)
+    busy = flags.deliver_switch(switch.pk, now=now + dt.timedelta(seconds=30))
+    assert busy.outcome == "busy"
+    assert busy.retry_in == 61
+    assert standin.patches == []
+
+    done = flags.deliver_switch(switch.pk, now=now + dt.timedelta(minutes=5))
+    assert done.outcome == "done"
+    assert len(standin.patches) == 1
