@@ -1,5 +1,10 @@
-"""The release page's feature-flag section: ``{% release_flags release user as panel %}``
-(``templates/monitoring/_flags.html`` loads it)."""
+"""The release page's feature-flag section: ``{% release_flags page as panel %}``
+(``templates/monitoring/_flags.html`` loads it).
+
+It reuses what the page has loaded (the release with its scope items, its checks, its rollback
+triggers, the person's access): the section costs one query for the flags, one for their
+switches when there are flags, and one for the integrations when the person may name a flag.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,9 @@ from django import template
 
 from monitoring import flags
 from monitoring.integrations.flagstate import FlagState
-from monitoring.models import FLAG_KINDS, Check, CheckPhase, FlagSwitch, Integration, TriggerMode
+from monitoring.models import FLAG_KINDS, CheckPhase, FlagSwitch, Integration, TriggerMode
 from releases import permissions as rules
-from releases.models import Release, ScopeItem
-from releases.permissions import access_for
+from releases.models import ScopeItem
 
 register = template.Library()
 
@@ -39,24 +43,32 @@ class FlagPanel:
     modes: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _latest_switches(bound: list[Any]) -> dict[int, Any]:
+    latest: dict[int, Any] = {}
+    if bound:
+        switches = FlagSwitch.objects.filter(flag__in=bound).order_by("created_at", "pk")
+        for switch in switches:
+            latest[switch.flag_id] = switch
+    return latest
+
+
 @register.simple_tag
-def release_flags(release: Release, user: Any) -> FlagPanel:
-    access = access_for(user, release)
+def release_flags(page: Any) -> FlagPanel:
+    release, access = page.release, page.access
     bound = flags.flags_of(release)
     environments: list[str] = []
     for flag in bound:
         for env in flag.states or {}:
             if env not in environments:
                 environments.append(env)
-    latest: dict[int, Any] = {}
-    for switch in FlagSwitch.objects.filter(release=release).order_by("created_at", "pk"):
-        latest[switch.flag_id] = switch
+    latest = _latest_switches(bound)
     recommended = {
         trigger.flag_id
-        for trigger in release.rollback_triggers.filter(
-            flag__isnull=False, mode=TriggerMode.RECOMMEND, fired_at__isnull=False
-        )
-        if trigger.flag_id not in latest or latest[trigger.flag_id].created_at < trigger.fired_at
+        for trigger in page.rollback_triggers
+        if trigger.flag_id
+        and trigger.mode == TriggerMode.RECOMMEND
+        and trigger.fired_at is not None
+        and (trigger.flag_id not in latest or latest[trigger.flag_id].created_at < trigger.fired_at)
     }
     rows = []
     for flag in bound:
@@ -70,15 +82,20 @@ def release_flags(release: Release, user: Any) -> FlagPanel:
             )
         )
     active = release.is_active
+    can_name = active and rules.NAME_FLAGS.allows(access)
     return FlagPanel(
         rows=rows,
         environments=environments,
-        scope_items=list(release.scope_items.filter(state=ScopeItem.State.INCLUDED)),
+        scope_items=[
+            item for item in release.scope_items.all() if item.state == ScopeItem.State.INCLUDED
+        ],
         integrations=list(
             Integration.objects.filter(project_id=release.project_id, kind__in=FLAG_KINDS)
-        ),
-        checks=list(Check.objects.filter(release=release, phase=CheckPhase.POST_RELEASE)),
-        can_name=active and rules.NAME_FLAGS.allows(access),
+        )
+        if can_name
+        else [],
+        checks=[c for c in page.checks if c.phase == CheckPhase.POST_RELEASE],
+        can_name=can_name,
         can_switch=active and rules.SWITCH_FLAGS.allows(access),
         can_bind_triggers=active and rules.EDIT_ROLLBACK_PLAN.allows(access),
         modes=list(TriggerMode.choices),
