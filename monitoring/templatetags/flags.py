@@ -13,10 +13,10 @@ from typing import Any
 
 from django import template
 
-from monitoring import flags
 from monitoring.integrations.flagstate import FlagState
 from monitoring.models import FLAG_KINDS, CheckPhase, FlagSwitch, Integration, TriggerMode
-from releases import permissions as rules
+from monitoring.services import flags
+from releases import access as rules
 from releases.models import ScopeItem
 
 register = template.Library()

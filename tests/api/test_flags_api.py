@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from monitoring import services
 from monitoring.models import FeatureFlag, FlagSwitch
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
 from tests.builders import make_monitoring
 
 
 @pytest.fixture
 def launchdarkly(cast):
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.dana,
         name="LaunchDarkly",
@@ -84,8 +85,8 @@ def test_devops_switches_a_flag_off_and_a_trigger_can_do_it(
     assert answer.json()["environment"] == "production"
     assert FlagSwitch.objects.get().reason == "errors"
 
-    push = services.save_integration(cast.project, by=cast.dana, name="Push", kind="push")
-    check = services.save_release_check(
+    push = save_integration(cast.project, by=cast.dana, name="Push", kind="push")
+    check = save_release_check(
         release, by=cast.dana, integration=push, name="Errors", phase="post_release"
     )
     trigger = client_for("dana").post(

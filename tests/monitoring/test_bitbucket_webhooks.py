@@ -10,16 +10,17 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from monitoring import services
-from monitoring.bitbucket_webhook import signature
 from monitoring.models import Check, WebhookDelivery
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
+from monitoring.services.webhooks import bitbucket_signature as signature
 from tests.monitoring.deliveries import SECRET
 from tests.monitoring.helpers import recorded
 
 
 @pytest.fixture
 def bitbucket(cast):
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.rita,
         name="Bitbucket",
@@ -58,7 +59,7 @@ def send(
 
 
 def add(release, integration, cast, name: str, **params: Any) -> Check:
-    return services.save_release_check(
+    return save_release_check(
         release, by=cast.rita, integration=integration, name=name, params=params
     )
 
@@ -135,7 +136,7 @@ def test_an_unsigned_or_badly_signed_delivery_is_refused(
 
 
 def test_an_integration_without_a_secret_refuses_every_delivery(client, cast, release):
-    bare = services.save_integration(
+    bare = save_integration(
         cast.project,
         by=cast.rita,
         name="Bitbucket",

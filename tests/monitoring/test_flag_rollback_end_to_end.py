@@ -10,9 +10,11 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from monitoring import flags, tasks
-from monitoring import services as monitoring
+from monitoring import tasks
 from monitoring.models import Check, FlagSwitch
+from monitoring.services import flags
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
 from releases.models import Health, Release, Status
 from tests.builders import make_cast, make_monitoring, make_release
 from tests.local_servers import serving
@@ -61,7 +63,7 @@ def test_a_breach_switches_one_flag_off_and_the_release_stays_healthy(prometheus
     with serving(LaunchDarklyStandIn(held, on_patch=feature_gone)) as launchdarkly:
         cast = make_cast()
         release = make_release(cast, "3.0.0", scope=3)
-        ld = monitoring.save_integration(
+        ld = save_integration(
             cast.project,
             by=cast.dana,
             name="LaunchDarkly",
@@ -70,7 +72,7 @@ def test_a_breach_switches_one_flag_off_and_the_release_stays_healthy(prometheus
             config={"project": "shop", "environments": "staging,production"},
             secrets={"token": "api-standin"},
         )
-        prom = monitoring.save_integration(
+        prom = save_integration(
             cast.project, by=cast.rita, name="Prometheus", kind="prometheus", base_url=prometheus
         )
         bound = {
@@ -78,7 +80,7 @@ def test_a_breach_switches_one_flag_off_and_the_release_stays_healthy(prometheus
             for item, key in zip(release.scope_items.order_by("key"), FLAGS, strict=True)
         }
         make_monitoring(release, cast)
-        check = monitoring.save_release_check(
+        check = save_release_check(
             release,
             by=cast.dana,
             integration=prom,

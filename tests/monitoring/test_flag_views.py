@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from monitoring import flags, services
 from monitoring.models import FeatureFlag, FlagSwitch, RollbackTrigger
+from monitoring.services import flags
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
 from tests.builders import make_monitoring
 
 
 @pytest.fixture
 def split(cast):
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.dana,
         name="Split",
@@ -81,8 +83,8 @@ def test_a_missing_key_is_shown_not_saved(client, cast, release, split):
 def test_the_switch_off_button_and_the_trigger_form(client, cast, release, split):
     flag = flags.bind_flag(release.scope_items.first(), by=cast.rita, integration=split, key="nc")
     make_monitoring(release, cast)
-    push = services.save_integration(cast.project, by=cast.dana, name="Push", kind="push")
-    check = services.save_release_check(
+    push = save_integration(cast.project, by=cast.dana, name="Push", kind="push")
+    check = save_release_check(
         release, by=cast.dana, integration=push, name="Errors", phase="post_release"
     )
     client.force_login(cast.dana)

@@ -12,11 +12,15 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import flags, services
+from approvals.readiness import compute_readiness
+from lib.errors import NotAllowed, Refused
 from monitoring.models import Check, FeatureFlag, FlagSwitch
-from releases.errors import NotAllowed, Refused
+from monitoring.services import flags
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
+from monitoring.services.polling import poll_check_now
+from monitoring.services.results import record_check_result
 from releases.models import Health, Notification, Status
-from releases.readiness import compute_readiness
 from tests.builders import make_monitoring, make_release
 from tests.local_servers import serving
 from tests.monitoring.fakes import run_cycle
@@ -35,7 +39,7 @@ def standin() -> Iterator[LaunchDarklyStandIn]:
 
 @pytest.fixture
 def launchdarkly(cast, standin):
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.dana,
         name="LaunchDarkly",
@@ -52,8 +56,8 @@ def name_flag(release, cast, integration, key: str = "new-checkout") -> FeatureF
 
 
 def error_rate_check(release, cast) -> Check:
-    push = services.save_integration(cast.project, by=cast.dana, name="Push", kind="push")
-    return services.save_release_check(
+    push = save_integration(cast.project, by=cast.dana, name="Push", kind="push")
+    return save_release_check(
         release,
         by=cast.dana,
         integration=push,
@@ -65,7 +69,7 @@ def error_rate_check(release, cast) -> Check:
 
 
 def breach(check: Check, value: str = "0.08") -> None:
-    services.record_check_result(check, status="failing", value=value, source="api")
+    record_check_result(check, status="failing", value=value, source="api")
 
 
 # --- naming and reading -------------------------------------------------------------------------
@@ -87,7 +91,7 @@ def test_a_viewer_names_no_flag(cast, release, launchdarkly):
 
 
 def test_a_flag_lives_in_a_flag_integration(cast, release):
-    prometheus = services.save_integration(
+    prometheus = save_integration(
         cast.project, by=cast.dana, name="Prom", kind="prometheus", base_url="https://prom.example"
     )
     with pytest.raises(ValidationError) as invalid:
@@ -136,7 +140,7 @@ def test_the_release_page_shows_each_flags_state_per_environment(
 def test_a_flag_still_on_in_production_blocks_readiness_until_it_is_off(
     cast, release, launchdarkly, standin
 ):
-    check = services.save_release_check(
+    check = save_release_check(
         release,
         by=cast.dana,
         integration=launchdarkly,
@@ -155,7 +159,7 @@ def test_a_flag_still_on_in_production_blocks_readiness_until_it_is_off(
     ]
 
     standin.flags["new-checkout"]["production"] = False
-    services.poll_check_now(check, by=cast.dana)
+    poll_check_now(check, by=cast.dana)
     run_cycle()
     check.refresh_from_db()
     assert check.status == "passing"
@@ -225,7 +229,7 @@ def test_an_automatic_trigger_switches_its_flag_off_and_the_release_recovers(
     assert release.status == Status.MONITORING
     assert release.health == Health.UNHEALTHY
 
-    services.record_check_result(check, status="passing", value="0.004", source="api")
+    record_check_result(check, status="passing", value="0.004", source="api")
     release.refresh_from_db()
     assert release.status == Status.MONITORING
     assert release.health == Health.HEALTHY
@@ -245,7 +249,7 @@ def test_a_pass_without_a_switch_does_not_restore_health(
     check = error_rate_check(release, cast)
     flags.add_flag_trigger(release, by=cast.dana, check=check, flag=flag, mode="recommend")
     breach(check)
-    services.record_check_result(check, status="passing", value="0.004", source="api")
+    record_check_result(check, status="passing", value="0.004", source="api")
     release.refresh_from_db()
     assert release.health == Health.UNHEALTHY
 

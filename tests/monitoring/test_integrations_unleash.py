@@ -154,6 +154,7 @@ def real(server: str, token: str = ADMIN_TOKEN) -> Connection:
 
 @pytest.mark.unleash
 @pytest.mark.slow
+@pytest.mark.xdist_group("unleash")
 def test_the_real_server_reads_and_switches_a_flag_off(server):
     with HttpClient() as client:
         states = ADAPTER.read(real(server), "new-checkout", client).payload["states"]
@@ -171,6 +172,7 @@ def test_the_real_server_reads_and_switches_a_flag_off(server):
 
 @pytest.mark.unleash
 @pytest.mark.slow
+@pytest.mark.xdist_group("unleash")
 def test_the_real_server_refuses_a_wrong_token_and_an_unknown_flag(server):
     with HttpClient() as client:
         observation = ADAPTER.evaluate(

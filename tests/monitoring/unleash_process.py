@@ -24,7 +24,8 @@ ADMIN_TOKEN = "*:*.greenlight-tests-admin-token"
 def _fresh_database(database_url: str) -> str:
     """An empty database named after the test database, on the same server."""
     parts = urlsplit(database_url)
-    name = parts.path.lstrip("/") + "_unleash"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = parts.path.lstrip("/") + "_unleash" + (f"_{worker}" if worker else "")
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
