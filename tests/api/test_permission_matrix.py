@@ -22,6 +22,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
 from approvals.services.sign_offs import record_sign_off
+from chat.models import SlackApp
 from gate.services import providers
 from monitoring.models import (
     Check,
@@ -301,6 +302,13 @@ def _github_app(cast: Cast) -> None:
     providers.save_github_app(
         cast.project, by=cast.dana, app_id="1", private_key=APP_KEY, webhook_secret="s"
     )
+
+
+def with_slack_app(cast: Cast) -> dict[str, Any]:
+    app = SlackApp(project=cast.project)
+    app.set_secrets(bot_token="xoxb-1-2-3", signing_secret="s")
+    app.save()
+    return planning(cast)
 
 
 def with_github_app(cast: Cast) -> dict[str, Any]:
@@ -759,6 +767,24 @@ WRITES: dict[str, Op] = {
         with_github_app,
         CONFIGURERS,
         success=204,
+    ),
+    # Slack: members read how it is connected; release managers connect it.
+    "read the slack app": Op(
+        "get",
+        "/api/projects/payments/slack/",
+        with_slack_app,
+        MEMBERS | {"own_token"},
+        writes=False,
+    ),
+    "change the slack app": Op(
+        "put",
+        "/api/projects/payments/slack/",
+        with_slack_app,
+        {"rita"},
+        {"release_channel": "C0123456"},
+    ),
+    "remove the slack app": Op(
+        "delete", "/api/projects/payments/slack/", with_slack_app, {"rita"}, success=204
     ),
     "choose gitlab approvals": Op(
         "put",
