@@ -13,7 +13,7 @@ import random
 from celery import Task, shared_task
 from django.utils import timezone
 
-from monitoring import health, poller, rollback_webhook
+from monitoring import commit_range, health, poller, rollback_webhook, scope_import
 
 # The delivery task's limits; ``rollback_webhook.SEND_LEASE`` is longer than the hard one.
 WEBHOOK_SOFT_TIME_LIMIT = 45
@@ -73,3 +73,33 @@ def deliver_rollback_webhook(self: Task, call_id: int) -> str:
         # Attempts are counted on the row, not by Celery: a redelivered message cannot add any.
         raise self.retry(countdown=delivery.retry_in, max_retries=None)
     return delivery.outcome
+
+
+# --- scope from trackers and the commit range ---------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def sync_scope_source(source_id: int, user_id: int | None = None) -> None:
+    """A scope source's first sync, right after it was added."""
+    scope_import.sync_by_id(source_id, user_id)
+
+
+@shared_task(ignore_result=True)
+def read_commit_range(release_id: int) -> None:
+    """Compare the release's commit with the previous release's (scope locked, commit set)."""
+    commit_range.read_by_id(release_id)
+
+
+@shared_task(ignore_result=True)
+def release_tracker_versions(release_id: int) -> None:
+    scope_import.release_by_id(release_id)
+
+
+@shared_task(ignore_result=True, expires=10 * 60)
+def sync_tracker_scope() -> int:
+    """Beat: scopes follow their trackers, commit ranges not read for the current commit are
+    read, and Jira versions that failed to release are tried again."""
+    synced = scope_import.sync_due_sources()
+    read = commit_range.read_due_ranges()
+    released = scope_import.release_due_versions()
+    return synced + read + released
