@@ -8,7 +8,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from monitoring import commit_range, health, scope_import, services
+from monitoring import commit_range, health, scope_import, services, tracker_views
 from monitoring import signals as monitoring_signals
 from releases import signals
 
@@ -45,3 +45,8 @@ def follow_the_scope(sender: Any, release: Any, new: str, **kwargs: Any) -> None
 @receiver(signals.commit_changed)
 def compare_the_new_commit(sender: Any, release: Any, **kwargs: Any) -> None:
     commit_range.read_again(release)
+
+
+@receiver(signals.new_release_submitted)
+def import_the_scope(sender: Any, release: Any, data: Any, actor: Any, **kwargs: Any) -> str | None:
+    return tracker_views.import_on_creation(release, data=data, by=actor)

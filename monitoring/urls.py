@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring import views
+from monitoring import tracker_views, views
 
 project = "projects/<slug:slug>/settings/"
 release = "releases/<int:pk>/checks/"
@@ -39,6 +39,35 @@ urlpatterns = [
         name="release_check_judgement",
     ),
     path(release + "<int:check_pk>/poll/", views.release_check_poll, name="release_check_poll"),
+    # Scope from trackers and the commit range.
+    path(
+        "releases/<int:pk>/scope-sources/", tracker_views.scope_source_add, name="scope_source_add"
+    ),
+    path(
+        "releases/<int:pk>/scope-sources/<int:source_pk>/sync/",
+        tracker_views.scope_source_sync,
+        name="scope_source_sync",
+    ),
+    path(
+        "releases/<int:pk>/scope-sources/<int:source_pk>/remove/",
+        tracker_views.scope_source_remove,
+        name="scope_source_remove",
+    ),
+    path(
+        "releases/<int:pk>/commit-range/read/",
+        tracker_views.commit_range_read,
+        name="commit_range_read",
+    ),
+    path(
+        "releases/<int:pk>/commit-range/<int:change_pk>/accept/",
+        tracker_views.unplanned_change_accept,
+        name="unplanned_change_accept",
+    ),
+    path(
+        "releases/<int:pk>/commit-range/<int:change_pk>/request-change/",
+        tracker_views.unplanned_change_request,
+        name="unplanned_change_request",
+    ),
     path("webhooks/github/<int:integration_id>/", views.webhook_github, name="webhook_github"),
     path("webhooks/gitlab/<int:integration_id>/", views.webhook_gitlab, name="webhook_gitlab"),
 ]

@@ -30,3 +30,8 @@ release_created = Signal()
 # was rolled back). Chat messages, outgoing webhooks and deploy gates follow the release from
 # here. kwargs: event (the ReleaseEvent).
 event_logged = Signal()
+
+# Sent by the new-release page after it created a release, with the posted form, so that an app
+# above releases acts on fields of its own on that page (monitoring imports the scope from a
+# tracker). kwargs: release, data, actor. A receiver returns a sentence for the page, or None.
+new_release_submitted = Signal()

@@ -33,7 +33,7 @@ from monitoring import forms as monitoring_forms
 from monitoring import health
 from monitoring.models import CheckPhase, RollbackTrigger
 from releases import dashboard as dash
-from releases import forms, services
+from releases import forms, services, signals
 from releases import notifications as notices
 from releases import permissions as rules
 from releases import timeline as tl
@@ -243,6 +243,11 @@ def release_create(request: HttpRequest) -> HttpResponse:
                 forms.apply_errors(form, exc)
             else:
                 messages.success(request, f"Release {release.version} created.")
+                for _, note in signals.new_release_submitted.send(
+                    sender=Release, release=release, data=request.POST, actor=request.user
+                ):
+                    if note:
+                        messages.warning(request, note)
                 return redirect(release)
         status = 422
     return render(
