@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 
 from approvals import api as approvals
 from monitoring import api as monitoring
+from monitoring import tracker_api as trackers
 from releases import api as releases
 from releases import train_api as trains
 
@@ -219,6 +220,32 @@ urlpatterns = [
         name="api-untick",
     ),
     path(R + "rollback-plan/", releases.RollbackPlanView.as_view(), name="api-rollback-plan"),
+    # Scope from trackers and the commit range.
+    path(R + "scope-sources/", trackers.ScopeSources.as_view(), name="api-scope-sources"),
+    path(
+        R + "scope-sources/sync/",
+        trackers.SyncScopeSource.as_view(),
+        name="api-scope-source-sync",
+    ),
+    path(
+        R + "scope-sources/remove/",
+        trackers.RemoveScopeSource.as_view(),
+        name="api-scope-source-remove",
+    ),
+    path(R + "commit-range/", trackers.CommitRangeView.as_view(), name="api-commit-range"),
+    path(
+        R + "commit-range/read/", trackers.ReadCommitRange.as_view(), name="api-commit-range-read"
+    ),
+    path(
+        R + "commit-range/accept/",
+        trackers.AcceptUnplannedChange.as_view(),
+        name="api-commit-range-accept",
+    ),
+    path(
+        R + "commit-range/change-request/",
+        trackers.RequestChangeForUnplanned.as_view(),
+        name="api-commit-range-change-request",
+    ),
     path(
         R + "rollback-triggers/",
         monitoring.RollbackTriggers.as_view(),

@@ -13,9 +13,12 @@ from typing import Any
 from django import template
 
 from monitoring import commit_range
+from monitoring.integrations.commits import compares_commits
+from monitoring.integrations.registry import GIT_HOSTS, TRACKERS
+from monitoring.models import Integration
 from monitoring.scope_checks import commit_range_of, covering_items, is_unplanned, not_done
 from monitoring.scope_import import IMPORT_SCOPE
-from monitoring.tracker_views import PREFIX, ScopeSourceForm, new_release_form, trackers_of
+from monitoring.tracker_views import PREFIX, ScopeSourceForm, new_release_form
 from releases.models import Release, Status
 from releases.permissions import REQUEST_SCOPE_CHANGE, ReleaseAccess
 
@@ -58,13 +61,20 @@ def release_trackers(context: Any, release: Release, access: ReleaseAccess) -> d
     tracked_rows = [
         (item, tracked[item.pk]) for item in release.scope_items.all() if item.pk in tracked
     ]
+    # One read of the project's integrations answers both: is there a tracker to import from,
+    # and does a Git host compare commits.
+    connected = list(
+        Integration.objects.filter(
+            project_id=release.project_id, enabled=True, kind__in=[*TRACKERS, *GIT_HOSTS]
+        )
+    )
     can_import = (
         IMPORT_SCOPE.allows(access)
         and release.status in (Status.PLANNING, Status.FROZEN, Status.APPROVED)
-        and trackers_of([release.project]).exists()
+        and any(i.kind in TRACKERS for i in connected)
     )
     found = commit_range_of(release)
-    compares = commit_range.compare_integration(release.project) is not None
+    compares = any(i.kind in GIT_HOSTS and compares_commits(i.config) for i in connected)
     page = context.get("page")
     return {
         "release": release,

@@ -301,7 +301,7 @@ def test_it_shows_each_check_with_status_value_and_source(cast, release):
 
 
 # The release page's queries do not grow with releases, scope, checklist items or events.
-PAGE_QUERIES = 23
+PAGE_QUERIES = 27
 
 
 @pytest.mark.parametrize("count", [10, 200])
