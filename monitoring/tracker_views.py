@@ -49,6 +49,8 @@ class ScopeSourceForm(forms.Form):
         field.queryset = trackers_of(projects)
         if len(projects) > 1:
             field.label_from_instance = lambda i: f"{i.project.name} · {i.name}"
+        else:
+            field.label_from_instance = lambda i: i.name
 
     def service_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data

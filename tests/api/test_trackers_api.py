@@ -82,7 +82,7 @@ def test_it_imports_lists_and_syncs_scope_sources(cast, jira, committed):
     assert created.status_code == 201, created.json()
     assert created.json()["query"] == "1.2.0"
     assert release.scope_items.count() == 3
-    (listed,) = client.get(url).json()
+    (listed,) = client.get(url).json()["results"]
     assert listed["integration_name"] == "Jira"
     jira.add("PAY-4", "Chargebacks")
     synced = client.post(url + "sync/", {"source": listed["id"]}, format="json")

@@ -33,9 +33,9 @@ def test_rita_imports_the_scope_from_a_jira_fix_version_when_she_creates_the_rel
         )
         rita = open_as(cast.rita)
         rita.goto(f"{live_server.url}/releases/new/?project=payments")
-        rita.get_by_label("Version", exact=True).fill("1.2.0")
+        rita.locator("#id_version").fill("1.2.0")
         rita.get_by_label("Import the scope from").select_option(label="Jira")
-        rita.get_by_label("Import", exact=True).select_option("fix_version")
+        rita.locator("#id_tracker-source").select_option("fix_version")
         rita.get_by_label("Release the Jira version once this release is released").check()
         rita.get_by_role("button", name="Create the release").click()
 
