@@ -12,15 +12,15 @@ from typing import Any
 
 from django import template
 
-from monitoring import commit_range
 from monitoring.integrations.commits import compares_commits
 from monitoring.integrations.registry import GIT_HOSTS, TRACKERS
 from monitoring.models import Integration
 from monitoring.scope_checks import commit_range_of, covering_items, is_unplanned, not_done
-from monitoring.scope_import import IMPORT_SCOPE
-from monitoring.tracker_views import PREFIX, ScopeSourceForm, new_release_form
+from monitoring.services import commit_range
+from monitoring.services.trackers import IMPORT_SCOPE
+from monitoring.views.trackers import PREFIX, ScopeSourceForm, new_release_form
+from releases.access import REQUEST_SCOPE_CHANGE, ReleaseAccess
 from releases.models import Release, Status
-from releases.permissions import REQUEST_SCOPE_CHANGE, ReleaseAccess
 
 register = template.Library()
 

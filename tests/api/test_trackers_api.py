@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from monitoring import services
 from monitoring.models import ScopeSource
+from monitoring.services.integrations import save_integration
 from releases.models import Release
 from tests.builders import make_ready, make_release
 from tests.monitoring.fakes import Answer, FakeProvider
@@ -35,7 +35,7 @@ def committed(django_capture_on_commit_callbacks):
 @pytest.fixture
 def jira(cast):
     with jira_stand_in() as stand_in:
-        stand_in.integration = services.save_integration(
+        stand_in.integration = save_integration(
             cast.project,
             by=cast.rita,
             name="Jira",
@@ -50,7 +50,7 @@ def jira(cast):
 def unplanned(cast, committed):
     body = recorded("github", "compare_one_unplanned")
     with FakeProvider(lambda seen: Answer(body=body)) as github:
-        services.save_integration(
+        save_integration(
             cast.project,
             by=cast.rita,
             name="GitHub",

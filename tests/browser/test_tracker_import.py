@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from monitoring import services as monitoring
+from monitoring.services.integrations import save_integration
 from releases.models import Release
 from tests.builders import make_cast
 from tests.monitoring.jira_standin import jira_stand_in
@@ -22,7 +22,7 @@ def test_rita_imports_the_scope_from_a_jira_fix_version_when_she_creates_the_rel
     cast, open_as, live_server
 ):
     with jira_stand_in() as jira:
-        monitoring.save_integration(
+        save_integration(
             cast.project,
             by=cast.rita,
             name="Jira",

@@ -7,14 +7,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from monitoring import commit_range as ranges
-from monitoring import services
+from approvals.readiness import readiness_for
+from lib.errors import NotAllowed, Refused
 from monitoring.models import CommitRange, RangeChange
 from monitoring.scope_checks import unplanned_changes
-from releases import services as release_services
-from releases.errors import NotAllowed, Refused
+from monitoring.services import commit_range as ranges
+from monitoring.services.integrations import save_integration
 from releases.models import Release, ReleaseEvent
-from releases.readiness import readiness_for
+from releases.services.releases import update_release
+from releases.services.scope import add_scope_item, approve_change_request
 from tests.builders import make_ready, make_release
 from tests.monitoring.fakes import Answer, FakeProvider
 from tests.monitoring.helpers import recorded
@@ -33,7 +34,7 @@ def github_host():
 @pytest.fixture
 def compared(cast, github_host):
     """Payments compares commits on GitHub; 1.0.0 was released on BASE."""
-    services.save_integration(
+    save_integration(
         cast.project,
         by=cast.rita,
         name="GitHub",
@@ -90,9 +91,9 @@ def test_it_clears_the_blocker_once_a_scope_change_request_is_accepted(cast, com
         change, by=cast.dana, reason="The gateway times out under load."
     )
     assert request.proposal["title"] == "Raise the payment gateway timeout"
-    release_services.approve_change_request(request, by=cast.paul, as_role="product")
+    approve_change_request(request, by=cast.paul, as_role="product")
     assert blockers(release)  # half accepted is not accepted
-    release_services.approve_change_request(request, by=cast.rita, as_role="release_manager")
+    approve_change_request(request, by=cast.rita, as_role="release_manager")
     assert blockers(release) == []
     assert blockers(release, "change_request") == []
     release.refresh_from_db()
@@ -147,7 +148,7 @@ def test_it_reads_again_when_the_commit_changes_and_keeps_decisions_on_the_same_
     ranges.accept_unplanned_change(change, by=cast.paul, as_role="product")
     ranges.accept_unplanned_change(change, by=cast.rita, as_role="release_manager")
     compared.answers["reply"] = Answer(status=500, body={"message": "down"})
-    committed(release_services.update_release, release, by=cast.rita, commit_sha="5" * 40)
+    committed(update_release, release, by=cast.rita, commit_sha="5" * 40)
     assert "could not be compared" in blockers(release)[0]
     compared.answers["reply"] = Answer(body=recorded("github", "compare_one_unplanned"))
     release.refresh_from_db()
@@ -158,7 +159,7 @@ def test_it_reads_again_when_the_commit_changes_and_keeps_decisions_on_the_same_
 
 
 def test_it_compares_nothing_for_a_first_release(cast, github_host, committed):
-    services.save_integration(
+    save_integration(
         cast.project,
         by=cast.rita,
         name="GitHub",
@@ -182,7 +183,7 @@ def test_it_leaves_projects_that_do_not_compare_alone(cast, committed):
 
 def test_it_lists_the_changes_a_scope_item_covers_as_planned(cast, compared, committed):
     release = make_release(cast, "1.1.0", sha=HEAD)
-    release_services.add_scope_item(release, by=cast.rita, title="Gateway timeout")
+    add_scope_item(release, by=cast.rita, title="Gateway timeout")
     ranges.read_commit_range(release, by=cast.rita)
     assert RangeChange.objects.filter(commit_range__release=release).count() == 2
     (change,) = unplanned_changes(release)

@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import commit_range as ranges
-from monitoring import services
 from monitoring.models import ScopeSource
+from monitoring.services import commit_range as ranges
+from monitoring.services.integrations import save_integration
 from releases.models import Release, ScopeChangeRequest
 from tests.builders import make_ready, make_release
 from tests.monitoring.fakes import Answer, FakeProvider
@@ -33,7 +33,7 @@ def unplanned(cast, committed):
     """1.1.0, locked, with one unplanned commit since 1.0.0."""
     body = recorded("github", "compare_one_unplanned")
     with FakeProvider(lambda seen: Answer(body=body)) as github:
-        services.save_integration(
+        save_integration(
             cast.project,
             by=cast.rita,
             name="GitHub",
@@ -55,7 +55,7 @@ def unplanned(cast, committed):
 @pytest.fixture
 def jira(cast):
     with jira_stand_in() as stand_in:
-        services.save_integration(
+        save_integration(
             cast.project,
             by=cast.rita,
             name="Jira",
