@@ -10,7 +10,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from monitoring import signals as monitoring_signals
-from monitoring.services import commit_range, health, trackers
+from monitoring.services import commit_range, flags, health, trackers
 from monitoring.services.checks import (
     copy_check_templates,
     on_release_status_changed,
@@ -51,3 +51,10 @@ def follow_the_scope(sender: Any, release: Any, new: str, **kwargs: Any) -> None
 @receiver(signals.commit_changed)
 def compare_the_new_commit(sender: Any, release: Any, **kwargs: Any) -> None:
     commit_range.read_again(release)
+
+
+@receiver(monitoring_signals.check_status_changed)
+def watch_a_switched_off_flag(
+    sender: Any, check: Any, release: Any, new: str, **kwargs: Any
+) -> None:
+    flags.recover_after_switch(check=check, release=release, new=new)

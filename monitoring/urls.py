@@ -2,6 +2,7 @@ from django.urls import path
 
 from monitoring.views import (
     checks,
+    flags,
     integrations,
     polling,
     results,
@@ -82,4 +83,10 @@ urlpatterns = [
     ),
     path("webhooks/github/<int:integration_id>/", webhooks.webhook_github, name="webhook_github"),
     path("webhooks/gitlab/<int:integration_id>/", webhooks.webhook_gitlab, name="webhook_gitlab"),
+    path(
+        "webhooks/bitbucket/<int:integration_id>/",
+        webhooks.webhook_bitbucket,
+        name="webhook_bitbucket",
+    ),
+    *flags.urlpatterns,
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from monitoring.integrations.base import Adapter, ConfigError
+from monitoring.integrations.bitbucket import BitbucketStatuses
 from monitoring.integrations.bitbucket_commits import BitbucketCommits
 from monitoring.integrations.circleci import CircleCIWorkflows
 from monitoring.integrations.clickup import ClickUpTasks
@@ -15,12 +16,15 @@ from monitoring.integrations.gitlab_compare import GitLabCompare
 from monitoring.integrations.http_health import HttpHealth
 from monitoring.integrations.jenkins import JenkinsBuild
 from monitoring.integrations.jira import JiraIssues
+from monitoring.integrations.launchdarkly import LaunchDarklyFlag
 from monitoring.integrations.newrelic import NewRelicNrql
 from monitoring.integrations.parity import EnvironmentParity
 from monitoring.integrations.prometheus import PrometheusQuery
 from monitoring.integrations.sentry import SentryReleaseHealth
+from monitoring.integrations.split import SplitFlag
 from monitoring.integrations.trackers import TrackerAdapter
 from monitoring.integrations.trello import TrelloCards
+from monitoring.integrations.unleash import UnleashFlag
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.kind: adapter
@@ -38,6 +42,10 @@ ADAPTERS: dict[str, Adapter] = {
         TrelloCards(),
         HttpHealth(),
         EnvironmentParity(),
+        BitbucketStatuses(),
+        LaunchDarklyFlag(),
+        SplitFlag(),
+        UnleashFlag(),
     )
 }
 
