@@ -24,6 +24,7 @@ from django.utils import timezone
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, Overridable, SignOff
 from lib.wording import plural
 from monitoring.models import Check, CheckPhase
+from monitoring.scope_checks import SCOPE_PREFETCHES, scope_problems
 from releases.models import (
     Phase,
     Release,
@@ -158,6 +159,7 @@ def with_readiness_data(queryset: QuerySet[Release]) -> QuerySet[Release]:
             "project__approval_policy",
             queryset=ApprovalPolicy.objects.prefetch_related("requirements"),
         ),
+        *SCOPE_PREFETCHES,
     )
 
 
@@ -279,6 +281,12 @@ def compute_readiness(release: Release, *, now: dt.datetime | None = None) -> Re
             "scope",
         ),
     )
+
+    # What the trackers and the commit range say about the scope.
+    scope_criteria, problems = scope_problems(release)
+    result.criteria += scope_criteria
+    result.met += scope_criteria - len(problems)
+    result.blockers += [Blocker(p.kind, p.message, "scope") for p in problems]
 
     # Sign-offs.
     sign_offs = getattr(release, "current_sign_offs", None)

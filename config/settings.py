@@ -272,6 +272,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Sign-off reminders are due hours ahead; five minutes late is still on time.
     "sign-off-reminders": {"task": "approvals.tasks.send_sign_off_reminders", "schedule": 5 * 60},
+    # Scopes follow their trackers; commit ranges and Jira versions that failed are tried again.
+    "sync-tracker-scope": {
+        "task": "monitoring.tasks.sync_tracker_scope",
+        "schedule": env.float("TRACKER_SYNC_SECONDS", default=15 * 60.0),
+    },
     # A Go resting on a sign-off that expired is pulled back; the deploy itself also rechecks
     # readiness, so a minute's delay here never lets a lapsed Go ship.
     "withdraw-lapsed-approvals": {

@@ -27,6 +27,7 @@ from monitoring.integrations.base import (
     Observation,
     Status,
 )
+from monitoring.integrations.commits import COMPARE_FIELD
 from monitoring.integrations.http import HttpClient
 
 STATUSES: dict[str, Status] = {
@@ -53,7 +54,10 @@ class GitLabPipelines(Adapter):
     base_url_field = FieldSpec(
         "base_url", "GitLab URL", required=False, help="https://gitlab.com when empty."
     )
-    config_fields = (FieldSpec("project", "Project (numeric id or group/project path)"),)
+    config_fields = (
+        FieldSpec("project", "Project (numeric id or group/project path)"),
+        COMPARE_FIELD,
+    )
     secret_fields = (FieldSpec("token", "Access token", secret=True),)
     param_fields = (
         FieldSpec(

@@ -27,11 +27,15 @@ from gate.services import providers
 from monitoring.models import (
     Check,
     CheckResult,
+    CommitRange,
     FeatureFlag,
     FlagSwitch,
     Integration,
+    RangeChange,
     RollbackTrigger,
     RollbackWebhookSecret,
+    ScopeSource,
+    TrackedItem,
 )
 from monitoring.services import flags, health
 from monitoring.services.checks import save_release_check
@@ -280,6 +284,52 @@ def spare_integration(cast: Cast) -> dict[str, Any]:
     """An integration no release reads yet, so it may be deleted."""
     spare = save_integration(cast.project, by=cast.rita, name="Status page", kind="http_health")
     return planning(cast) | {"integration": spare.pk}
+
+
+# Nothing listens there: reading a tracker or a Git host fails at once, and fails closed.
+NOBODY = "http://127.0.0.1:9"
+
+
+def with_tracker(cast: Cast) -> dict[str, Any]:
+    jira = save_integration(
+        cast.project,
+        by=cast.rita,
+        name="Jira",
+        kind="jira",
+        base_url=NOBODY,
+        secrets={"email": "rita@example.com", "token": "atl-token"},
+    )
+    return planning(cast) | {"tracker": jira.pk}
+
+
+def with_scope_source(cast: Cast) -> dict[str, Any]:
+    ids = with_tracker(cast)
+    source = ScopeSource.objects.create(
+        release_id=ids["release"], integration_id=ids["tracker"], source="jql", query="x"
+    )
+    return ids | {"source": source.pk}
+
+
+def with_unplanned_change(cast: Cast) -> dict[str, Any]:
+    """Frozen, with a commit range holding one change no scope item covers."""
+    github = save_integration(
+        cast.project,
+        by=cast.rita,
+        name="GitHub",
+        kind="github",
+        base_url=NOBODY,
+        config={"repo": "example/payments", "compare_commits": "yes"},
+        secrets={"token": "ghp_x"},
+    )
+    ids = frozen(cast)
+    commit_range = CommitRange.objects.get_or_create(release_id=ids["release"])[0]
+    CommitRange.objects.filter(pk=commit_range.pk).update(
+        integration=github, base_sha="b" * 40, head_sha="a" * 40, read_at=timezone.now()
+    )
+    change = RangeChange.objects.create(
+        commit_range=commit_range, ref="cccccccccc", title="Raise the timeout", shas=["c" * 40]
+    )
+    return ids | {"change": change.pk}
 
 
 def polled_check(cast: Cast) -> dict[str, Any]:
@@ -664,6 +714,46 @@ WRITES: dict[str, Op] = {
         {"rita", "quinn"},
         {"reason": "Flaky"},
     ),
+    "import scope": Op(
+        "post",
+        R + "scope-sources/",
+        with_tracker,
+        SCOPE_EDITORS,
+        lambda ids: {"integration": ids["tracker"], "source": "jql", "query": "project = PAY"},
+        201,
+    ),
+    "sync scope source": Op(
+        "post",
+        R + "scope-sources/sync/",
+        with_scope_source,
+        SCOPE_EDITORS,
+        lambda ids: {"source": ids["source"]},
+    ),
+    "stop following scope source": Op(
+        "post",
+        R + "scope-sources/remove/",
+        with_scope_source,
+        SCOPE_EDITORS,
+        lambda ids: {"source": ids["source"]},
+        204,
+    ),
+    "compare commits": Op(
+        "post", R + "commit-range/read/", with_unplanned_change, WORKERS | {"own_token"}
+    ),
+    "accept unplanned change": Op(
+        "post",
+        R + "commit-range/accept/",
+        with_unplanned_change,
+        {"paul"},
+        lambda ids: {"change": ids["change"], "as_role": "product"},
+    ),
+    "request scope change for unplanned change": Op(
+        "post",
+        R + "commit-range/change-request/",
+        with_unplanned_change,
+        WORKERS,
+        lambda ids: {"change": ids["change"], "reason": "Needed under load"},
+    ),
     "add rollback trigger": Op(
         "post",
         R + "rollback-triggers/",
@@ -823,6 +913,10 @@ WATCHED = (
     RollbackWebhookSecret,
     FeatureFlag,
     FlagSwitch,
+    ScopeSource,
+    TrackedItem,
+    CommitRange,
+    RangeChange,
 )
 
 
@@ -880,6 +974,7 @@ def rich(cast: Cast) -> dict[str, Any]:
     complete_release(release, by=cast.rita)
     save_review(release, by=cast.rita, went_well="Calm")
     _github_app(cast)
+    CommitRange.objects.create(release=release, read_at=timezone.now())
     train, _ = _train(cast)
     return _ids(cast, release) | {
         "trigger": trigger.pk,
@@ -909,6 +1004,8 @@ READS = [
     R + "rollback-plan/",
     R + "rollback-triggers/",
     R + "rollback-triggers/{trigger}/",
+    R + "scope-sources/",
+    R + "commit-range/",
     R + "flags/",
     R + "flags/{flag}/",
     R + "review/",

@@ -16,6 +16,7 @@ from django_htmx.http import trigger_client_event
 
 from lib.errors import NotAllowed, Refused
 from lib.htmx import signed_in
+from monitoring.views.trackers import import_on_creation
 from releases import access as rules
 from releases import forms
 from releases.access import (
@@ -60,6 +61,9 @@ def release_create(request: HttpRequest) -> HttpResponse:
                 forms.apply_errors(form, exc)
             else:
                 messages.success(request, f"Release {release.version} created.")
+                note = import_on_creation(release, data=request.POST, by=request.user)
+                if note:
+                    messages.warning(request, note)
                 return redirect(release)
         status = 422
     return render(
