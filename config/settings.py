@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "monitoring",
+    "subscriptions",
 ]
 
 MIDDLEWARE = [
@@ -278,6 +279,11 @@ CELERY_BEAT_SCHEDULE = {
 # fetch per (integration, request). Its fetch tasks set their own time limits (120 s), below the
 # visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
+# Outgoing webhook deliveries whose task was lost (a broker outage, a restart) are sent again.
+CELERY_BEAT_SCHEDULE["resend-stalled-webhooks"] = {
+    "task": "subscriptions.tasks.resend_stalled_webhooks",
+    "schedule": 5 * 60,
+}
 CELERY_BEAT_SCHEDULE["dispatch-due-checks"] = {
     "task": "monitoring.tasks.dispatch_due_checks",
     "schedule": POLL_DISPATCH_SECONDS,
