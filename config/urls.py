@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("approvals.urls")),
     path("", include("releases.urls")),
     path("", include("monitoring.urls")),
+    path("", include("subscriptions.urls")),
 ]
