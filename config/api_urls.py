@@ -3,7 +3,7 @@
 from collections.abc import Callable
 
 from django.conf import settings
-from django.urls import path
+from django.urls import include, path
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -256,4 +256,6 @@ urlpatterns = [
         monitoring.PollCheckNow.as_view(),
         name="api-poll-now",
     ),
+    # Outgoing webhooks.
+    path("", include("subscriptions.api_urls")),
 ]
