@@ -396,6 +396,8 @@ SPECTACULAR_SETTINGS = {
         "CheckPhaseEnum": "monitoring.models.CheckPhase",
         "ComparatorEnum": "monitoring.models.Comparator",
         "IntegrationKindEnum": "monitoring.models.IntegrationKind",
+        "WebhookEventEnum": "subscriptions.models.Event",
+        "WebhookDeliveryStateEnum": "subscriptions.models.Delivery.State",
     },
 }
 
