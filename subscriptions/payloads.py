@@ -61,6 +61,11 @@ def body(event: ReleaseEvent, *, name: str, guid: str) -> str:
             "commit_sha": release.commit_sha,
             "url": absolute(release.get_absolute_url()),
         },
-        "change": {"verb": event.verb, "before": event.before, "after": event.after},
+        "change": {
+            "verb": event.verb,
+            "before": event.before,
+            "after": event.after,
+            "data": event.data,
+        },
     }
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)

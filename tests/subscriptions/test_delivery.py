@@ -67,6 +67,10 @@ def test_it_sends_every_followed_event_of_a_release_signed_and_in_order(
     assert payload["release"]["url"].endswith(f"/releases/{release.pk}/")
     assert payload["actor"] == "dana"
     assert done.headers["content-type"] == "application/json"
+    decision = next(r for r in receiver.received if r.event == "decision").payload
+    assert decision["change"]["verb"] == "decision_go"
+    assert decision["change"]["data"]["blockers"] == []
+    assert decision["summary"] == "Go decision recorded"
     assert abs(int(done.headers["x-greenlight-timestamp"]) - timezone.now().timestamp()) < 60
     logged = Delivery.objects.get(event="deploy_done")
     assert (logged.state, logged.attempts, logged.response_status) == (State.DELIVERED, 1, 200)
@@ -355,3 +359,19 @@ def test_beat_queues_again_a_delivery_whose_task_was_lost(cast, django_capture_o
 
     assert receiver.events() == ["scope_locked"]
     assert Subscription.objects.get().deliveries.get().state == State.DELIVERED
+
+
+def test_a_failure_to_queue_deliveries_does_not_undo_the_change(
+    cast, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(event):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "queue_deliveries", broken)
+    release = make_release(cast)
+    with django_capture_on_commit_callbacks(execute=True):
+        releases.lock_scope(release, by=cast.rita)
+
+    release.refresh_from_db()
+    assert release.status == "frozen"
+    assert not Delivery.objects.exists()
