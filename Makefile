@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export UV_PYTHON_DOWNLOADS := never
+# Compiled once at install: every process the suite starts (Celery workers, beat, manage.py,
+# make run) then loads its libraries without compiling them again.
+export UV_COMPILE_BYTECODE := 1
 
 UV_VERSION := 0.13.9
 UV := .uv/bin/uv
@@ -9,11 +12,20 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The suite runs in parallel, one pytest-xdist worker per core, each with its own test database
+# and Redis database (config/settings_test.py). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
+# Debian packages the suite drives for real, as command=package: Chromium for the browser tests,
+# Prometheus for the health-check tests, redis-server for the tests that stop a Redis of their own.
+TEST_PACKAGES := chromium=chromium chromedriver=chromium-driver prometheus=prometheus \
+	redis-server=redis-server
 # Fetches from CI and monitoring providers wait on the network: the poller worker runs them in
 # threads (docker-compose.yml runs 32).
 POLL_THREADS ?= 8
+# Seconds `make run` gives its processes to stop after Ctrl-C before it kills them.
+STOP_GRACE ?= 5
 
-.PHONY: help install run test lint format migrations-check deploy-check ci clean
+.PHONY: help install run test test-packages lint format migrations-check deploy-check ci clean
 
 help:
 	@echo "make run               the app with demo data on http://$(HOST):$(PORT)"
@@ -41,8 +53,12 @@ run: install
 	@echo "  Ctrl-C stops the web server, the workers and beat."
 	@echo
 	@# Every process is a job of this shell: Ctrl-C (or TERM) reaches the trap, which stops them all,
-	@# and if one of them dies the others are stopped too.
-	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
+	@# and if one of them dies the others are stopped too. A worker busy with a fetch gets
+	@# $(STOP_GRACE) seconds to finish it, then it and its pool are killed.
+	@stop() { kill $$(jobs -p) 2>/dev/null; \
+	  for _ in $$(seq $$(( $(STOP_GRACE) * 4 ))); do [ -z "$$(jobs -pr)" ] && break; sleep 0.25; done; \
+	  for job in $$(jobs -pr); do pkill -KILL -P "$$job"; kill -KILL "$$job"; done 2>/dev/null; wait; }; \
+	trap stop EXIT INT TERM; \
 	$(PY) -m celery -A config worker --queues=celery --loglevel=warning --concurrency=2 \
 		--hostname=worker@%h --without-gossip --without-mingle & \
 	$(PY) -m celery -A config worker --queues=polling --pool=threads --concurrency=$(POLL_THREADS) \
@@ -51,12 +67,28 @@ run: install
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
 	wait -n
 
-test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install test-packages
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
+
+# Installs the missing ones when it can (root with apt-get), otherwise says how; without them
+# their tests are skipped with the reason (or fail the run under REQUIRE_SERVICES=1).
+test-packages:
+	@missing=""; for pair in $(TEST_PACKAGES); do \
+		command -v "$${pair%%=*}" >/dev/null || missing="$$missing $${pair#*=}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing the Debian packages the suite drives:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "Missing Debian packages, their tests will be skipped: sudo apt-get install$$missing"; \
+	fi
 
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 format: install
 	.venv/bin/ruff check --fix .

@@ -73,11 +73,15 @@ def seed(releases: int) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from approvals import services as approvals
-    from monitoring import services as monitoring
+    from approvals.services.sign_offs import record_sign_off
     from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
-    from releases import services
+    from monitoring.services.results import record_check_result
     from releases.models import ChecklistTemplate, Phase, Role
+    from releases.services.checklists import tick_checklist_item
+    from releases.services.lifecycle import lock_scope
+    from releases.services.projects import create_project, set_project_roles
+    from releases.services.releases import create_release
+    from releases.services.scope import add_scope_item
 
     User = get_user_model()
     people = {
@@ -94,10 +98,10 @@ def seed(releases: int) -> None:
     rita = people[Role.RELEASE_MANAGER]
     projects = []
     for n in range(PROJECTS):
-        project = services.create_project(name=f"Service {n}", slug=f"service-{n}", by=rita)
+        project = create_project(name=f"Service {n}", slug=f"service-{n}", by=rita)
         for role, person in people.items():
             if role != Role.RELEASE_MANAGER:
-                services.set_project_roles(project, person, [role], by=rita)
+                set_project_roles(project, person, [role], by=rita)
         for position, (phase, title, role) in enumerate(
             [
                 (Phase.READINESS, "Critical flows pass", Role.QA),
@@ -118,7 +122,7 @@ def seed(releases: int) -> None:
     start = timezone.now() - dt.timedelta(days=180)
     for i in range(releases):
         project = projects[i % PROJECTS]
-        release = services.create_release(
+        release = create_release(
             project,
             by=rita,
             version=f"{i // PROJECTS}.{i % 7}.0",
@@ -127,16 +131,16 @@ def seed(releases: int) -> None:
             deploy_window_end=start + dt.timedelta(hours=9 * i + 1),
         )
         for k in range(3):
-            services.add_scope_item(release, by=rita, title=f"Change {k}", key=f"S{i}-{k}")
+            add_scope_item(release, by=rita, title=f"Change {k}", key=f"S{i}-{k}")
         if i % 4 == 0:
             continue  # still planning
-        services.lock_scope(release, by=rita)
+        lock_scope(release, by=rita)
         for item in release.checklist_items.filter(phase=Phase.READINESS):
-            services.tick_checklist_item(item, by=people[item.owner_role], note="done")
+            tick_checklist_item(item, by=people[item.owner_role], note="done")
         for check in release.checks.all():
-            monitoring.record_check_result(check, status="passing", value="success", by="CI")
+            record_check_result(check, status="passing", value="success", by="CI")
         for role in (Role.DEV, Role.QA, Role.DEVOPS, Role.PRODUCT):
-            approvals.record_sign_off(release, by=people[role], role=role, decision="go")
+            record_sign_off(release, by=people[role], role=role, decision="go")
         if (i + 1) % 100 == 0:
             print(f"  seeded {i + 1} releases", flush=True)
 
@@ -264,8 +268,8 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from releases import services
     from releases.models import Release
+    from releases.services.tokens import create_api_token
 
     rita = get_user_model().objects.get(username="rita")
     frozen = Release.objects.filter(status="frozen").order_by("pk")
@@ -284,7 +288,7 @@ def main() -> None:
     # A token per endpoint: each stays under the default rate limit (600 a minute), which is
     # counted in Redis on every request like in production.
     secrets = {
-        name: services.create_api_token(by=rita, name=f"bench {n} {time.time():.0f}")[1]
+        name: create_api_token(by=rita, name=f"bench {n} {time.time():.0f}")[1]
         for n, name in enumerate(paths)
     }
     counts = query_counts(paths, secrets)

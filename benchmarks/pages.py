@@ -118,7 +118,7 @@ def first_row(client: Client) -> int:
 
 def note_on(release_pk: int) -> Callable[[], None]:
     from releases.models import Release
-    from releases.services import add_note
+    from releases.services.notes import add_note
 
     release = Release.objects.get(pk=release_pk)
 
@@ -148,9 +148,9 @@ def main() -> None:
 
 
 def run(sizes: list[int], runs: int) -> None:
-    from releases.dashboard import change_token
     from tests.builders import make_cast
     from tests.bulk import seed_releases
+    from workspace.dashboard import change_token
 
     cast = make_cast()
     client = Client()

@@ -116,9 +116,10 @@ def build(checks: int, pairs: int, server_url: str) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from monitoring import services as monitoring
     from monitoring.models import Check
-    from releases import services
+    from monitoring.services.integrations import save_integration
+    from releases.services.projects import create_project
+    from releases.services.releases import create_release
 
     releases_per_project = pairs // PROJECTS
     per_release = checks // pairs
@@ -126,8 +127,8 @@ def build(checks: int, pairs: int, server_url: str) -> None:
     now = timezone.now()
     rows = []
     for p in range(PROJECTS):
-        project = services.create_project(name=f"Service {p}", slug=f"service-{p}", by=rita)
-        integration = monitoring.save_integration(
+        project = create_project(name=f"Service {p}", slug=f"service-{p}", by=rita)
+        integration = save_integration(
             project,
             by=rita,
             name="GitHub",
@@ -137,7 +138,7 @@ def build(checks: int, pairs: int, server_url: str) -> None:
             secrets={"token": "ghp_bench"},
         )
         for r in range(releases_per_project):
-            release = services.create_release(
+            release = create_release(
                 project, by=rita, version=f"1.{r}.0", commit_sha=f"{p:04x}{r:036x}"
             )
             rows += [
@@ -166,8 +167,8 @@ def in_process_cycle(github: FakeGitHub, concurrency: int) -> dict[str, float]:
     """The dispatcher and the fetches in this process, to count database queries per check."""
     from django.db import connection
 
-    from monitoring import poller
     from monitoring.models import CheckResult
+    from monitoring.services import polling
 
     make_due()
     results_before = CheckResult.objects.count()
@@ -182,13 +183,13 @@ def in_process_cycle(github: FakeGitHub, concurrency: int) -> dict[str, float]:
         # A connection per task, closed after it, as Celery's Django fixup does in a worker.
         try:
             with connection.execute_wrapper(counting):
-                return poller.poll_group(claim.check_ids, claim.token)
+                return polling.poll_group(claim.check_ids, claim.token)
         finally:
             connection.close()
 
     started = time.perf_counter()
     with connection.execute_wrapper(counting):
-        dispatch = poller.claim_due_checks()
+        dispatch = polling.claim_due_checks()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         written = sum(pool.map(fetch, dispatch.claims))
     finished = time.perf_counter()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -14,8 +15,6 @@ app.autodiscover_tasks()
 def _ensure_filesystem_broker_folders() -> None:
     # kombu's file-system transport needs its folders to exist before a worker or a producer
     # touches them.
-    from django.conf import settings
-
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
         for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):

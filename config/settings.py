@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "monitoring",
+    "workspace",
     "subscriptions",
 ]
 
@@ -259,8 +260,8 @@ CELERY_BEAT_SCHEDULE = {
     "remind-code-freeze": {"task": "releases.tasks.remind_code_freeze", "schedule": 5 * 60},
     # Notification emails whose retries all failed go out once the mail server is back.
     "send-unsent-emails": {"task": "releases.tasks.send_unsent_emails", "schedule": 15 * 60},
-    # The post-release health window (monitoring.health): breaches whose hold time has passed,
-    # and windows that are over. The entry keeps its older name so that django-celery-beat
+    # The post-release health window (monitoring.services.health): breaches whose hold time has
+    # passed, and windows that are over. The entry keeps its older name so that django-celery-beat
     # updates its stored row instead of keeping one that names a task which no longer exists.
     "complete-healthy-releases": {
         "task": "monitoring.tasks.watch_health_windows",
@@ -275,9 +276,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
     },
 }
-# The poller's dispatcher (monitoring.poller): claims the checks that are due and enqueues one
-# fetch per (integration, request). Its fetch tasks set their own time limits (120 s), below the
-# visibility timeout.
+# The poller's dispatcher (monitoring.services.polling): claims the checks that are due and
+# enqueues one fetch per (integration, request). Its fetch tasks set their own time limits
+# (120 s), below the visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
 # Outgoing webhook deliveries whose task was lost (a broker outage, a restart) are sent again.
 CELERY_BEAT_SCHEDULE["resend-stalled-webhooks"] = {

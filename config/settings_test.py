@@ -8,8 +8,9 @@ SQLite and ``tests/conftest.py`` skips the tests marked ``services`` with the re
 
 from __future__ import annotations
 
+import os
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from config.settings import *  # noqa: F403
 from config.settings import BASE_DIR, env
@@ -26,11 +27,29 @@ def _answers(url: str, default_port: int) -> bool:
         return False
 
 
-# A separate database name per checkout keeps parallel runs on one server apart.
+def _redis_db_of_worker(url: str, worker: str) -> str:
+    """The Redis database of one pytest-xdist worker: gw0 has TEST_REDIS_URL's own, gw1 the next
+    one, and so on. Tests flush it and run real Celery workers on it, so workers never share."""
+    index = int(worker.removeprefix("gw") or 0)
+    parts = urlsplit(url)
+    db = int(parts.path.strip("/") or 0) + index
+    if db > 15:
+        raise ValueError(
+            f"{url} has no database for worker {worker} (Redis has 0-15): "
+            "set TEST_REDIS_URL to a lower database or run fewer workers"
+        )
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+# A separate database name per checkout keeps parallel runs on one server apart; under
+# pytest-xdist, pytest-django adds the worker's name (``_gw0``, ``_gw1``…) to the test database.
 TEST_DATABASE_URL = env(
     "TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/greenlight"
 )
-TEST_REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/14")
+TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_REDIS_URL = _redis_db_of_worker(
+    env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/14"), TEST_WORKER
+)
 
 SERVICES = {
     "postgres": _answers(TEST_DATABASE_URL, 5432),
@@ -48,6 +67,10 @@ else:
     }
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+if SERVICES["postgres"]:
+    # A test database is thrown away: its commits (migrations, the transactional tests) need not
+    # wait for the disk.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"
 
 # Unit tests run task bodies in-process; the real worker tests start Celery on Redis themselves.
 CELERY_TASK_ALWAYS_EAGER = True

@@ -13,8 +13,8 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
-    path("", include("approvals.urls")),
-    path("", include("releases.urls")),
+    path("", include("workspace.approval_urls")),
+    path("", include("workspace.urls")),
     path("", include("monitoring.urls")),
     path("", include("subscriptions.urls")),
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 SCHEMES = ("http", "https")
@@ -52,3 +53,8 @@ def validate_link(value: str) -> None:
         if has_userinfo(value):
             raise ValidationError(USERINFO_REFUSAL, code="invalid")
         raise ValidationError(REFUSAL, code="invalid")
+
+
+def absolute(url: str) -> str:
+    """A link of this site as people follow it from an email or a chat message."""
+    return settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url

@@ -88,8 +88,8 @@ class RollbackTriggerAdmin(admin.ModelAdmin):
     list_display = ["description", "release", "check_ref", "mode", "fired_at"]
     list_filter = ["mode"]
     list_select_related = ["release__project", "check_ref"]
-    # Added and changed on the release's rollback plan (monitoring.health), which validates the
-    # check and logs the change; here they are read.
+    # Added and changed on the release's rollback plan (monitoring.services.health), which
+    # validates the check and logs the change; here they are read.
     readonly_fields = ["release", "check_ref", "mode", "description", "fired_at", "created_by"]
 
     def has_add_permission(self, request: object) -> bool:

@@ -12,7 +12,6 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from monitoring import services
 from monitoring.integrations.base import FieldSpec
 from monitoring.models import (
     Check,
@@ -21,6 +20,13 @@ from monitoring.models import (
     Integration,
     IntegrationKind,
     TriggerMode,
+)
+from monitoring.services.checks import CHECK_FIELDS, MIN_INTERVAL_SECONDS
+from monitoring.services.integrations import (
+    base_url_field,
+    config_fields,
+    param_fields,
+    secret_fields,
 )
 from releases.models import Project
 
@@ -67,7 +73,7 @@ class IntegrationForm(forms.Form):
         if integration is not None:
             # The kind of an existing integration is fixed; a disabled field ignores the POST.
             self.fields["kind"].disabled = True
-        url_spec = services.base_url_field(kind)
+        url_spec = base_url_field(kind)
         if url_spec is not None:
             self.fields["base_url"] = _text_field(
                 url_spec,
@@ -76,7 +82,7 @@ class IntegrationForm(forms.Form):
                 widget=forms.URLInput(attrs={"placeholder": "https://"}),
             )
         config = integration.config if integration else {}
-        for spec in services.config_fields(kind):
+        for spec in config_fields(kind):
             self.fields[CONFIG + spec.name] = _text_field(
                 spec, required=spec.required, initial=config.get(spec.name, "")
             )
@@ -84,9 +90,9 @@ class IntegrationForm(forms.Form):
         shown: dict[str, str] = {}
         if integration is not None and stored:
             # Fields that are not secret (a user name) may be shown; secret ones never are.
-            plain = {s.name for s in services.secret_fields(kind) if not s.secret}
+            plain = {s.name for s in secret_fields(kind) if not s.secret}
             shown = {k: v for k, v in integration.secrets().items() if k in plain}
-        for spec in services.secret_fields(kind):
+        for spec in secret_fields(kind):
             is_stored = spec.name in stored
             help_text = spec.help
             if spec.secret and is_stored:
@@ -154,7 +160,7 @@ class CheckForm(forms.Form):
         help_text=Check._meta.get_field("stabilisation_seconds").help_text,
     )
     interval_seconds = forms.IntegerField(
-        min_value=services.MIN_INTERVAL_SECONDS,
+        min_value=MIN_INTERVAL_SECONDS,
         initial=60,
         label="Interval (s)",
         help_text="How often the check is read.",
@@ -183,7 +189,7 @@ class CheckForm(forms.Form):
         self.check = check
         if check is not None:
             initial = kwargs.setdefault("initial", {})
-            for name in services.CHECK_FIELDS:
+            for name in CHECK_FIELDS:
                 if name != "params":
                     initial.setdefault(name, getattr(check, name))
             for key, value in (check.params or {}).items():
@@ -192,13 +198,13 @@ class CheckForm(forms.Form):
         self.fields["integration"].queryset = project.integrations.order_by("name")
         self.integration = integration or (check.integration if check else None)
         kind = self.integration.kind if self.integration else ""
-        for spec in services.param_fields(kind):
+        for spec in param_fields(kind):
             self.fields[PARAM + spec.name] = _text_field(spec, required=spec.required)
-        self.has_params = bool(services.param_fields(kind))
+        self.has_params = bool(param_fields(kind))
 
     def service_arguments(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
-        arguments = {name: data[name] for name in services.CHECK_FIELDS if name in data}
+        arguments = {name: data[name] for name in CHECK_FIELDS if name in data}
         if self.has_params:
             arguments["params"] = {
                 name.removeprefix(PARAM): value

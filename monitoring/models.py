@@ -110,10 +110,6 @@ class Integration(models.Model):
     def is_polled(self) -> bool:
         return self.kind != IntegrationKind.PUSH
 
-    @property
-    def accepts_webhooks(self) -> bool:
-        return self.kind in WEBHOOK_KINDS
-
     def secrets(self) -> dict[str, str]:
         """The decrypted credentials. Raises ``SecretsUnreadable`` when no key fits."""
         return decrypt_secrets(self.secrets_encrypted)

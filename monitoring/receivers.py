@@ -1,6 +1,7 @@
 """monitoring listens to releases: new releases get the project's checks, a new commit is read
 again, and each phase's checks run while the release is in that phase. It listens to itself
-too: a post-release check that starts failing may be a breach of the health window."""
+too: a post-release check that starts failing may be a breach of the health window, and an
+automatic rollback's webhook call is handed to a worker."""
 
 from __future__ import annotations
 
@@ -8,24 +9,29 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from monitoring import health, services
 from monitoring import signals as monitoring_signals
+from monitoring.services import health
+from monitoring.services.checks import (
+    copy_check_templates,
+    on_release_status_changed,
+    restart_pre_release_checks,
+)
 from releases import signals
 
 
 @receiver(signals.release_created)
 def copy_checks(sender: Any, release: Any, actor: Any, **kwargs: Any) -> None:
-    services.copy_check_templates(release)
+    copy_check_templates(release)
 
 
 @receiver(signals.commit_changed)
 def read_new_commit(sender: Any, release: Any, **kwargs: Any) -> None:
-    services.restart_pre_release_checks(release)
+    restart_pre_release_checks(release)
 
 
 @receiver(signals.status_changed)
 def follow_the_lifecycle(sender: Any, release: Any, new: str, **kwargs: Any) -> None:
-    services.on_release_status_changed(release, new=new)
+    on_release_status_changed(release, new=new)
 
 
 @receiver(monitoring_signals.check_status_changed)

@@ -8,7 +8,6 @@ from typing import Any
 from rest_framework import serializers
 
 from lib.links import validate_link
-from monitoring.health import describe_condition
 from monitoring.models import (
     Check,
     CheckResult,
@@ -19,7 +18,8 @@ from monitoring.models import (
     RollbackTrigger,
     TriggerMode,
 )
-from monitoring.services import CHECK_FIELDS
+from monitoring.services.checks import CHECK_FIELDS
+from monitoring.services.health import describe_condition
 from releases.serializers import person
 
 # Generous for any provider's settings, small enough that nobody stores a file in them.

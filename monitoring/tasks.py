@@ -1,5 +1,5 @@
-"""Celery tasks of monitoring: thin, safe to run twice (see ``monitoring.poller``,
-``monitoring.health`` and ``monitoring.rollback_webhook``).
+"""Celery tasks of monitoring: thin, safe to run twice (see ``monitoring.services.polling``,
+``monitoring.services.health`` and ``monitoring.services.rollback``).
 
 ``poll_group`` is routed to its own queue (``settings.POLL_QUEUE``): fetches wait on providers,
 so the worker that serves that queue runs a thread pool (``--pool threads``) with many more
@@ -13,22 +13,23 @@ import random
 from celery import Task, shared_task
 from django.utils import timezone
 
-from monitoring import health, poller, rollback_webhook
+from monitoring.services import health, polling
+from monitoring.services.rollback import deliver
 
-# The delivery task's limits; ``rollback_webhook.SEND_LEASE`` is longer than the hard one.
+# The delivery task's limits; ``rollback.SEND_LEASE`` is longer than the hard one.
 WEBHOOK_SOFT_TIME_LIMIT = 45
 WEBHOOK_TIME_LIMIT = 60
 
 
-@shared_task(ignore_result=True, expires=poller.EXPIRES_SECONDS)
+@shared_task(ignore_result=True, expires=polling.EXPIRES_SECONDS)
 def dispatch_due_checks() -> int:
     """Beat ticks this every few seconds: claim what is due, one fetch task per group."""
-    dispatch = poller.claim_due_checks()
-    expires = timezone.now() + timezone.timedelta(seconds=poller.EXPIRES_SECONDS)
+    dispatch = polling.claim_due_checks()
+    expires = timezone.now() + timezone.timedelta(seconds=polling.EXPIRES_SECONDS)
     for claim in dispatch.claims:
         poll_group.apply_async(
             args=(claim.check_ids, claim.token),
-            countdown=random.uniform(0, poller.MAX_JITTER_SECONDS),
+            countdown=random.uniform(0, polling.MAX_JITTER_SECONDS),
             # A task still queued after this is dropped, not run late: its claim lapses and
             # a later tick claims the checks afresh.
             expires=expires,
@@ -44,11 +45,11 @@ def dispatch_due_checks() -> int:
     reject_on_worker_lost=True,
     # Enforced by a process pool only; in the poller's thread pool the HTTP client's timeouts
     # bound a fetch, and the claim's lease voids the writes of one that overruns it.
-    soft_time_limit=poller.FETCH_SOFT_TIME_LIMIT,
-    time_limit=poller.FETCH_TIME_LIMIT,
+    soft_time_limit=polling.FETCH_SOFT_TIME_LIMIT,
+    time_limit=polling.FETCH_TIME_LIMIT,
 )
 def poll_group(check_ids: list[int], claim: str) -> int:
-    return poller.poll_group(check_ids, claim)
+    return polling.poll_group(check_ids, claim)
 
 
 @shared_task(ignore_result=True, expires=60)
@@ -68,7 +69,7 @@ def watch_health_windows() -> int:
 )
 def deliver_rollback_webhook(self: Task, call_id: int) -> str:
     """Call the rollback webhook once; the call's row says whether there is anything to send."""
-    delivery = rollback_webhook.deliver(call_id)
+    delivery = deliver(call_id)
     if delivery.retry_in is not None:
         # Attempts are counted on the row, not by Celery: a redelivered message cannot add any.
         raise self.retry(countdown=delivery.retry_in, max_retries=None)

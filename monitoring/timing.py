@@ -11,6 +11,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
+from lib.wording import duration
 from monitoring.integrations.base import Observation
 from monitoring.models import Check, CheckStatus
 
@@ -29,13 +30,6 @@ class Verdict:
     numeric: float | None = None
     detail: str = ""
     url: str = ""
-
-
-def _minutes(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    if seconds < 120:
-        return f"{int(seconds)} s"
-    return f"{minutes} min"
 
 
 def decide(
@@ -90,7 +84,7 @@ def decide(
         )
 
     if verdict.status not in (CheckStatus.PASSING, CheckStatus.FAILING) and timed_out(check, now):
-        waited = _minutes(check.timeout_seconds or 0)
+        waited = duration(check.timeout_seconds or 0)
         before = CheckStatus(verdict.status).label.lower()
         verdict = Verdict(
             status=CheckStatus.FAILING,

@@ -1,44 +1,50 @@
 from django.urls import path
 
-from monitoring import views
+from monitoring.views import checks, integrations, polling, results, rollback, webhooks
 
 project = "projects/<slug:slug>/settings/"
 release = "releases/<int:pk>/checks/"
 
 urlpatterns = [
-    path(project + "integrations/", views.integration_list, name="integration_list"),
-    path(project + "integrations/new/", views.integration_create, name="integration_create"),
-    path(project + "integrations/<int:pk>/", views.integration_edit, name="integration_edit"),
-    path(project + "integrations/<int:pk>/test/", views.integration_test, name="integration_test"),
+    path(project + "integrations/", integrations.integration_list, name="integration_list"),
+    path(project + "integrations/new/", integrations.integration_create, name="integration_create"),
+    path(
+        project + "integrations/<int:pk>/", integrations.integration_edit, name="integration_edit"
+    ),
+    path(
+        project + "integrations/<int:pk>/test/",
+        integrations.integration_test,
+        name="integration_test",
+    ),
     path(
         project + "integrations/<int:pk>/delete/",
-        views.integration_delete,
+        integrations.integration_delete,
         name="integration_delete",
     ),
-    path(project + "rollback-secret/", views.rollback_secret, name="rollback_secret"),
-    path(project + "checks/", views.check_templates, name="check_templates"),
-    path(project + "checks/new/", views.check_template_edit, name="check_template_create"),
-    path(project + "checks/<int:pk>/", views.check_template_edit, name="check_template_edit"),
+    path(project + "rollback-secret/", rollback.rollback_secret, name="rollback_secret"),
+    path(project + "checks/", checks.check_templates, name="check_templates"),
+    path(project + "checks/new/", checks.check_template_edit, name="check_template_create"),
+    path(project + "checks/<int:pk>/", checks.check_template_edit, name="check_template_edit"),
     path(
         project + "checks/<int:pk>/delete/",
-        views.check_template_delete,
+        checks.check_template_delete,
         name="check_template_delete",
     ),
-    path(release, views.release_checks, name="release_checks"),
-    path(release + "new/", views.release_check_edit, name="release_check_create"),
-    path(release + "<int:check_pk>/", views.release_check_detail, name="release_check_detail"),
-    path(release + "<int:check_pk>/edit/", views.release_check_edit, name="release_check_edit"),
+    path(release, checks.release_checks, name="release_checks"),
+    path(release + "new/", checks.release_check_edit, name="release_check_create"),
+    path(release + "<int:check_pk>/", checks.release_check_detail, name="release_check_detail"),
+    path(release + "<int:check_pk>/edit/", checks.release_check_edit, name="release_check_edit"),
     path(
         release + "<int:check_pk>/delete/",
-        views.release_check_delete,
+        checks.release_check_delete,
         name="release_check_delete",
     ),
     path(
         release + "<int:check_pk>/judgement/",
-        views.release_check_judgement,
+        results.release_check_judgement,
         name="release_check_judgement",
     ),
-    path(release + "<int:check_pk>/poll/", views.release_check_poll, name="release_check_poll"),
-    path("webhooks/github/<int:integration_id>/", views.webhook_github, name="webhook_github"),
-    path("webhooks/gitlab/<int:integration_id>/", views.webhook_gitlab, name="webhook_gitlab"),
+    path(release + "<int:check_pk>/poll/", polling.release_check_poll, name="release_check_poll"),
+    path("webhooks/github/<int:integration_id>/", webhooks.webhook_github, name="webhook_github"),
+    path("webhooks/gitlab/<int:integration_id>/", webhooks.webhook_gitlab, name="webhook_gitlab"),
 ]

@@ -22,9 +22,9 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from releases import services
+from releases.access import ProjectTokenUser
 from releases.models import ApiToken
-from releases.permissions import ProjectTokenUser
+from releases.services.tokens import TOKEN_PREFIX, find_api_token
 
 KEYWORD = "Bearer"
 
@@ -50,9 +50,9 @@ class TokenAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token.") from exc
-        if not secret.startswith(services.TOKEN_PREFIX):
+        if not secret.startswith(TOKEN_PREFIX):
             raise exceptions.AuthenticationFailed("Invalid token.")
-        token = services.find_api_token(secret)
+        token = find_api_token(secret)
         if token is None:
             # Unknown and revoked tokens answer alike: the caller learns nothing about either.
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")

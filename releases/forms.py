@@ -30,8 +30,10 @@ from releases.models import (
     Status,
     clean_commit_sha,
 )
-from releases.services import FREEZE_FIELDS, PROJECT_FIELDS, TEMPLATE_FIELDS
-from releases.trains import TRAIN_FIELDS
+from releases.services.checklists import TEMPLATE_FIELDS
+from releases.services.freeze_windows import FREEZE_FIELDS
+from releases.services.projects import PROJECT_FIELDS
+from releases.services.trains import TRAIN_FIELDS
 
 User = get_user_model()
 

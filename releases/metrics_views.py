@@ -17,11 +17,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from lib.htmx import signed_in
+from lib.wording import duration, plural
 from releases import forms, metrics
+from releases.access import get_project_for, visible_projects
 from releases.charts import Band, Chart, band_chart
-from releases.permissions import get_project_for, visible_projects
-from releases.templatetags.greenlight import duration
-from releases.views import signed_in
 
 HOURS = 3600.0
 INFINITY = float("inf")
@@ -125,14 +125,14 @@ def figures(m: metrics.Metrics) -> list[Figure]:
             "frequency",
             f"{per_week(m.deploys_per_week)} a week",
             m.frequency_band,
-            f"{deploys} deploy{'s' if deploys != 1 else ''} in {round(m.days)} days",
+            f"{plural(deploys, 'deploy')} in {round(m.days)} days",
         ),
         (
             "Lead time for changes",
             "lead_time",
             duration(m.lead_time),
             m.lead_time_band,
-            f"median of {len(m.lead_times)} change{'s' if len(m.lead_times) != 1 else ''}"
+            f"median of {plural(len(m.lead_times), 'change')}"
             if m.lead_times
             else "no changes shipped",
         ),
@@ -148,7 +148,7 @@ def figures(m: metrics.Metrics) -> list[Figure]:
             "restore",
             duration(m.time_to_restore),
             m.restore_band,
-            f"median of {restored} restored failure{'s' if restored != 1 else ''}"
+            f"median of {plural(restored, 'restored failure')}"
             if restored
             else ("no failures" if not failures else "no failure restored yet"),
         ),

@@ -314,17 +314,6 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
     def active(self) -> ReleaseQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
 
-    def visible_to(self, user: Any) -> ReleaseQuerySet:
-        """Releases of the projects the user belongs to (everything for a superuser)."""
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_superuser:
-            return self
-        return self.filter(project__memberships__user=user).distinct()
-
-    def active_for(self, user: Any) -> ReleaseQuerySet:
-        return self.visible_to(user).active()
-
 
 def rollback_still_recommended(status: str, recommended_at: dt.datetime | None) -> bool:
     """``Release.rollback_recommended`` from the two columns it rests on, for code that reads

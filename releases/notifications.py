@@ -9,8 +9,8 @@ Verbs in use: ``sign_off_requested``, ``sign_off_reminder``, ``sign_offs_escalat
 ``sign_offs_complete``, ``no_go``, ``sign_off_stale``, ``decision``, ``override_used``,
 ``change_request_waiting``, ``change_accepted``, ``change_rejected``, ``deploy_started``,
 ``cancelled``, ``unhealthy``, ``rollback_recommended``, ``rolled_back``, ``review_due``, and from
-the health window (``monitoring.health``): ``health_window_held``, ``deploy_report_refused``,
-``rollback_webhook_failed``.
+the health window (``monitoring.services.health``): ``health_window_held``,
+``deploy_report_refused``, ``rollback_webhook_failed``.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from releases import tasks
 from releases.models import Notification, Release
 
 
@@ -52,8 +52,6 @@ def notify(
             for user in recipients.values()
         ]
     )
-    from releases import tasks
-
     ids = [row.pk for row in rows]
     # robust=True: a broker that is down must not turn a committed change into an error page;
     # the in-app rows are there either way.
@@ -64,10 +62,6 @@ def notify(
             partial(tasks.post_to_chat.delay, release.project_id, message, url), robust=True
         )
     return rows
-
-
-def absolute(url: str) -> str:
-    return settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url
 
 
 # --- the in-app list --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from lib.links import http_url
+from lib.wording import plural
 from releases.models import Release, ScopeItem
 
 SECTIONS = [
@@ -77,7 +78,7 @@ def render_release_notes(release: Release) -> str:
     if late:
         lines += [
             "",
-            f"> {late} item{'s were' if late != 1 else ' was'} added after the scope freeze, "
+            f"> {plural(late, 'item', 'was')} added after the scope freeze, "
             "through an accepted change request.",
         ]
 

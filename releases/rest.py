@@ -6,7 +6,7 @@
   are several), 429 a token over its rate.
 - Services raise ``Refused`` / ``NotAllowed`` / Django ``ValidationError``; the exception handler
   turns them into 409 / 403 / 400, so API views only call services and never catch. Who may do
-  what is a rule in ``releases.permissions`` (``rule.check(...)`` raises ``NotAllowed`` with the
+  what is a rule in ``releases.access`` (``rule.check(...)`` raises ``NotAllowed`` with the
   rule's sentence); no API view writes a refusal of its own.
 - Strict input: ``validated`` refuses fields the serializer does not take or may not set, and
   ``no_input`` any field sent to an operation that takes none (400, naming each field).
@@ -33,9 +33,9 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from releases.errors import NotAllowed, Refused
+from lib.errors import NotAllowed, Refused
+from releases.access import ProjectTokenUser, is_person
 from releases.events import Actor
-from releases.permissions import ProjectTokenUser, is_person
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,10 @@ from releases.models import (
     ScopeItem,
     rollback_still_recommended,
 )
-from releases.services import FREEZE_FIELDS, RELEASE_EDITABLE_FIELDS, TEMPLATE_FIELDS
-from releases.trains import TRAIN_FIELDS
+from releases.services.checklists import TEMPLATE_FIELDS
+from releases.services.freeze_windows import FREEZE_FIELDS
+from releases.services.releases import RELEASE_EDITABLE_FIELDS
+from releases.services.trains import TRAIN_FIELDS
 
 User = get_user_model()
 

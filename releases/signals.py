@@ -1,8 +1,8 @@
 """Signals sent by releases' services inside their transactions.
 
-``approvals`` and ``monitoring`` build on ``releases`` and listen here, so ``releases`` never
-imports them: an accepted scope change or a new commit makes sign-offs stale without the scope
-service knowing what a sign-off is.
+The layers above (``monitoring``, ``approvals``) listen here: a lower layer tells a higher one
+that something happened without importing it. An accepted scope change or a new commit makes
+sign-offs stale without the scope service knowing what a sign-off is.
 """
 
 from __future__ import annotations
@@ -12,6 +12,11 @@ from django.dispatch import Signal
 # Sent when what people approved has changed. kwargs: release, reason (plain words), event
 # (the ReleaseEvent that recorded the change), actor.
 approved_content_changed = Signal()
+
+# Sent when CI reports that a deploy started. ``approvals`` answers by starting it through the
+# readiness gate and returns the release; a refusal propagates to the caller. kwargs: release,
+# actor, override_reason.
+deploy_start_requested = Signal()
 
 # Sent after a release moved from one status to another. kwargs: release, old, new, actor, event.
 status_changed = Signal()

@@ -16,8 +16,9 @@ from django.core.mail import send_mail
 from django.utils import timezone
 
 from lib import outbound
+from lib.links import absolute
 from releases.models import Notification, Project
-from releases.notifications import absolute
+from releases.services import trains
 
 logger = logging.getLogger(__name__)
 
@@ -147,13 +148,9 @@ def post_to_chat(project_id: int, message: str, url: str = "") -> bool:
 @shared_task(expires=300)
 def schedule_trains() -> int:
     """Create the upcoming releases of every release train (safe to run twice)."""
-    from releases import trains
-
     return len(trains.schedule_train_releases())
 
 
 @shared_task(expires=300)
 def remind_code_freeze() -> int:
-    from releases import trains
-
     return trains.send_freeze_reminders()

@@ -2,7 +2,8 @@
 windows shaded. Geometry is computed here; ``templates/releases/timeline.html`` only draws it.
 
 Two queries whatever the number of releases: the releases in the range and the freeze windows
-of their projects (``releases.services.freeze_windows_overlapping`` turns them into periods).
+of their projects (``releases.services.freeze_windows.freeze_windows_overlapping`` turns them
+into periods).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from releases.models import FreezeWindow, Release
-from releases.services import freeze_windows_overlapping
+from releases.services.freeze_windows import freeze_windows_overlapping
 
 WIDTH = 1100
 LABEL_WIDTH = 230

@@ -18,10 +18,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from releases import permissions as rules
-from releases import services
+from releases import access as rules
+from releases.access import get_project_for
 from releases.models import ApiToken, Project
-from releases.permissions import get_project_for
+from releases.services.tokens import create_api_token, revoke_api_token
 
 
 class TokenForm(forms.Form):
@@ -52,7 +52,7 @@ def _create(request: HttpRequest, tokens: Any, project: Project | None) -> HttpR
     form = TokenForm(request.POST)
     if form.is_valid():
         try:
-            _token, secret = services.create_api_token(
+            _token, secret = create_api_token(
                 by=request.user, name=form.cleaned_data["name"], project=project
             )
         except ValidationError as exc:
@@ -78,7 +78,7 @@ def my_tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_my_token(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk, kind=ApiToken.Kind.PERSONAL, user=request.user)
-    services.revoke_api_token(token, by=request.user)
+    revoke_api_token(token, by=request.user)
     messages.success(request, f"Token “{token.name}” revoked; it no longer works.")
     return redirect("my_tokens")
 
@@ -107,6 +107,6 @@ def project_tokens(request: HttpRequest, slug: str) -> HttpResponse:
 def revoke_project_token(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     project = _managed_project(request, slug)
     token = get_object_or_404(ApiToken, pk=pk, kind=ApiToken.Kind.PROJECT, project=project)
-    services.revoke_api_token(token, by=request.user)
+    revoke_api_token(token, by=request.user)
     messages.success(request, f"Token “{token.name}” revoked; it no longer works.")
     return redirect("project_tokens", slug=project.slug)

@@ -4,7 +4,7 @@ receivers' answers, and their secrets sign as Greenlight, so nobody else reads t
 
 from __future__ import annotations
 
-from releases.permissions import Rule, can_configure_monitoring
+from releases.access import Rule, can_configure_monitoring
 
 SEE_WEBHOOKS = Rule(
     can_configure_monitoring,

@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from releases.access import get_project_for
 from releases.models import Project
-from releases.permissions import get_project_for
 from releases.rest import no_input, validated
 from subscriptions import access, services
 from subscriptions import serializers as s

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lib.links import absolute
 from releases.models import Health, ReleaseEvent
-from releases.notifications import absolute
 from subscriptions.models import Event
 
 VERBS: dict[str, str] = {

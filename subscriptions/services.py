@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from lib import outbound
 from lib.crypto import encrypt_secrets
-from releases.errors import Refused
+from lib.errors import Refused
 from releases.events import CREDENTIALS_CHANGED, HIDDEN, log_project_change, log_project_event
 from releases.models import Project, ProjectEventKind, ReleaseEvent
 from subscriptions import access, payloads, tasks

@@ -14,9 +14,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from releases.errors import NotAllowed, Refused
+from lib.errors import NotAllowed, Refused
+from releases.access import get_project_for
 from releases.models import Project
-from releases.permissions import get_project_for
 from subscriptions import access, services
 from subscriptions.forms import SubscriptionForm
 from subscriptions.models import Delivery, Subscription

@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from approvals import services as approvals
-from monitoring import services as monitoring
+from approvals.readiness import required_roles
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import assign_role, start_deploy
+from approvals.services.policy import update_policy
+from approvals.services.sign_offs import record_sign_off
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
-from releases import services
+from monitoring.services.results import record_check_result
 from releases.models import ChecklistTemplate, Phase, Project, Release, Role
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import finish_deploy, lock_scope
+from releases.services.projects import create_project, set_project_roles
+from releases.services.releases import create_release
+from releases.services.rollback import update_rollback_plan
+from releases.services.scope import add_scope_item
 
 PASSWORD = "greenlight"
 
 
-def make_user(username: str, **fields: Any) -> Any:
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once per test process: every user of the suite has the same one."""
+    return make_password(PASSWORD)
+
+
+def _user(username: str, **fields: Any) -> Any:
     User = get_user_model()
-    user = User.objects.create_user(
-        username=username, email=f"{username}@example.com", password=PASSWORD, **fields
+    return User(
+        username=username, email=f"{username}@example.com", password=password_hash(), **fields
     )
+
+
+def make_user(username: str, **fields: Any) -> Any:
+    user = _user(username, **fields)
+    user.save()
     return user
 
 
@@ -49,30 +71,33 @@ class Cast:
         }[role]
 
 
+MEMBERS = [
+    ("paul", Role.PRODUCT),
+    ("quinn", Role.QA),
+    ("dana", Role.DEVOPS),
+    ("devin", Role.DEV),
+    ("vic", Role.VIEWER),
+]
+
+
 def make_cast(slug: str = "payments") -> Cast:
-    rita = make_user(f"rita{'' if slug == 'payments' else '-' + slug}", first_name="Rita")
-    project = services.create_project(name=slug.title(), slug=slug, by=rita)
-    people = {"rita": rita}
-    for name, role in [
-        ("paul", Role.PRODUCT),
-        ("quinn", Role.QA),
-        ("dana", Role.DEVOPS),
-        ("devin", Role.DEV),
-        ("vic", Role.VIEWER),
-    ]:
-        username = name if slug == "payments" else f"{name}-{slug}"
-        people[name] = make_user(username, first_name=name.title())
-        services.set_project_roles(project, people[name], [role], by=rita)
-    otto = make_user("otto" if slug == "payments" else f"otto-{slug}")
-    for position, (phase, title, role, required) in enumerate(
+    # The people in one insert, in the order (and so with the ids) they always had: the cast is
+    # made before nearly every test, and the rows are what make_user would make.
+    suffix = "" if slug == "payments" else f"-{slug}"
+    rita, *members, otto = get_user_model().objects.bulk_create(
         [
-            (Phase.READINESS, "Critical flows pass", Role.QA, True),
-            (Phase.READINESS, "Migrations reviewed", Role.DEV, True),
-            (Phase.READINESS, "Stakeholders told", Role.RELEASE_MANAGER, False),
-            (Phase.DEPLOYMENT, "Smoke test in production", Role.DEVOPS, True),
+            _user(f"rita{suffix}", first_name="Rita"),
+            *(_user(f"{name}{suffix}", first_name=name.title()) for name, _ in MEMBERS),
+            _user(f"otto{suffix}"),
         ]
-    ):
-        ChecklistTemplate.objects.create(
+    )
+    project = create_project(name=slug.title(), slug=slug, by=rita)
+    people = {"rita": rita}
+    for (name, role), person in zip(MEMBERS, members, strict=True):
+        people[name] = person
+        set_project_roles(project, person, [role], by=rita)
+    ChecklistTemplate.objects.bulk_create(
+        ChecklistTemplate(
             project=project,
             phase=phase,
             title=title,
@@ -80,6 +105,15 @@ def make_cast(slug: str = "payments") -> Cast:
             required=required,
             position=position,
         )
+        for position, (phase, title, role, required) in enumerate(
+            [
+                (Phase.READINESS, "Critical flows pass", Role.QA, True),
+                (Phase.READINESS, "Migrations reviewed", Role.DEV, True),
+                (Phase.READINESS, "Stakeholders told", Role.RELEASE_MANAGER, False),
+                (Phase.DEPLOYMENT, "Smoke test in production", Role.DEVOPS, True),
+            ]
+        )
+    )
     ci = Integration.objects.create(project=project, name="CI", kind=IntegrationKind.PUSH)
     Check.objects.create(
         project=project, integration=ci, name="CI green", phase=CheckPhase.PRE_RELEASE
@@ -96,16 +130,16 @@ def make_release(
     sha: str = "a" * 40,
     **fields: Any,
 ) -> Release:
-    release = services.create_release(
+    release = create_release(
         cast.project, by=cast.rita, version=version, kind=kind, commit_sha=sha, **fields
     )
     for n in range(scope):
-        services.add_scope_item(release, by=cast.rita, title=f"Feature {n + 1}", key=f"PAY-{n + 1}")
+        add_scope_item(release, by=cast.rita, title=f"Feature {n + 1}", key=f"PAY-{n + 1}")
     return release
 
 
 def complete_rollback_plan(release: Release, cast: Cast) -> None:
-    services.update_rollback_plan(
+    update_rollback_plan(
         release,
         by=cast.dana,
         revert_steps="Redeploy the previous tag.",
@@ -118,12 +152,12 @@ def complete_rollback_plan(release: Release, cast: Cast) -> None:
 
 def tick_readiness(release: Release, cast: Cast) -> None:
     for item in release.checklist_items.filter(phase=Phase.READINESS, required=True):
-        services.tick_checklist_item(item, by=cast.by_role(item.owner_role), note="done")
+        tick_checklist_item(item, by=cast.by_role(item.owner_role), note="done")
 
 
 def pass_checks(release: Release) -> None:
     for check in release.checks.filter(phase=CheckPhase.PRE_RELEASE):
-        monitoring.record_check_result(check, status="passing", value="success", source="api")
+        record_check_result(check, status="passing", value="success", source="api")
 
 
 def second_release_manager(release: Release, cast: Cast) -> Any:
@@ -133,8 +167,8 @@ def second_release_manager(release: Release, cast: Cast) -> Any:
     username = "rhea" if slug == "payments" else f"rhea-{slug}"
     User = get_user_model()
     rhea = User.objects.filter(username=username).first() or make_user(username, first_name="Rhea")
-    services.set_project_roles(cast.project, rhea, [Role.RELEASE_MANAGER], by=cast.rita)
-    services.assign_role(release, rhea, Role.RELEASE_MANAGER, by=cast.rita)
+    set_project_roles(cast.project, rhea, [Role.RELEASE_MANAGER], by=cast.rita)
+    assign_role(release, rhea, Role.RELEASE_MANAGER, by=cast.rita)
     return rhea
 
 
@@ -146,17 +180,15 @@ def signer(release: Release, cast: Cast, role: str) -> Any:
 
 
 def sign_required(release: Release, cast: Cast, roles: tuple[str, ...] | None = None) -> None:
-    from releases.readiness import required_roles
-
     wanted = roles or tuple(required_roles(release)[0])
     for role in wanted:
-        approvals.record_sign_off(release, by=signer(release, cast, role), role=role, decision="go")
+        record_sign_off(release, by=signer(release, cast, role), role=role, decision="go")
 
 
 def make_ready(release: Release, cast: Cast) -> Release:
     """A frozen release with every readiness criterion met."""
     if release.status == "planning":
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     pass_checks(release)
@@ -167,14 +199,14 @@ def make_ready(release: Release, cast: Cast) -> Release:
 
 def make_approved(release: Release, cast: Cast) -> Release:
     make_ready(release, cast)
-    approvals.record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="go")
     release.refresh_from_db()
     return release
 
 
 def make_deploying(release: Release, cast: Cast) -> Release:
     make_approved(release, cast)
-    services.start_deploy(release, by=cast.rita, override_reason="test")
+    start_deploy(release, by=cast.rita, override_reason="test")
     release.refresh_from_db()
     return release
 
@@ -182,8 +214,8 @@ def make_deploying(release: Release, cast: Cast) -> Release:
 def make_monitoring(release: Release, cast: Cast) -> Release:
     make_deploying(release, cast)
     for item in release.checklist_items.filter(phase=Phase.DEPLOYMENT, required=True):
-        services.tick_checklist_item(item, by=cast.dana)
-    services.finish_deploy(release, by=cast.dana)
+        tick_checklist_item(item, by=cast.dana)
+    finish_deploy(release, by=cast.dana)
     release.refresh_from_db()
     return release
 
@@ -191,7 +223,7 @@ def make_monitoring(release: Release, cast: Cast) -> Release:
 def let_release_managers_override(cast: Cast, *categories: str) -> None:
     """Relax the approval policy so release managers may break glass over these blockers
     (by default missing sign-offs need an administrator and a standing No-go nobody)."""
-    approvals.update_policy(
+    update_policy(
         cast.project,
         by=cast.rita,
         **{f"override_{category}": "release_managers" for category in categories},

@@ -4,6 +4,7 @@ answer as told (fail, then succeed) and record what reached them."""
 from __future__ import annotations
 
 import json
+import socket
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -136,7 +137,6 @@ def serving(server: socketserver.BaseServer) -> Iterator[Any]:
 
 def closed_port() -> int:
     """A port on 127.0.0.1 where nothing listens (bound, then released)."""
-    import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

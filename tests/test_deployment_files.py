@@ -9,6 +9,7 @@ from pathlib import Path
 
 import compose
 import pytest
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = Path(compose.__file__).parent / "docker-compose"
@@ -61,8 +62,6 @@ def test_it_runs_every_process_with_a_health_check(config):
 
 
 def test_fetches_run_in_a_thread_pool_of_their_own_and_everything_else_elsewhere(config):
-    from django.conf import settings
-
     worker = config["services"]["worker"]["command"]
     poller = config["services"]["poller"]["command"]
     assert poller[:4] == ["celery", "-A", "config", "worker"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
@@ -65,8 +66,6 @@ def test_it_keeps_other_people_logging_in_while_one_is_locked_out(cast):
 
 
 def test_it_lets_the_locked_out_person_in_once_the_lockout_is_over(cast):
-    from axes.models import AccessAttempt
-
     for _ in range(settings.AXES_FAILURE_LIMIT):
         log_in(Client(), "rita", "wrong-password")
     assert log_in(Client(), "rita", PASSWORD).status_code == 429

@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from approvals.models import SignOff
 from config.settings import caches_for
-from releases import services
+from releases.services.lifecycle import lock_scope
+from releases.services.tokens import create_api_token
 from tests.api.conftest import bearer
 from tests.html import client_for
 from tests.processes import free_port, wait_for
@@ -62,7 +63,7 @@ def stop(server: subprocess.Popen) -> None:
 
 
 def test_it_uses_the_redis_server_while_it_answers(cast, release, own_redis):
-    _, secret = services.create_api_token(by=cast.rita, name="ci")
+    _, secret = create_api_token(by=cast.rita, name="ci")
 
     assert client_for(cast.rita).get(reverse("dashboard")).status_code == 200
     assert bearer(secret).get("/api/releases/").status_code == 200
@@ -88,7 +89,7 @@ def test_it_renders_every_main_page_when_redis_is_down(cast, release, own_redis,
 def test_it_serves_token_calls_unthrottled_with_a_warning_when_redis_is_down(
     cast, release, own_redis, caplog
 ):
-    _, secret = services.create_api_token(by=cast.rita, name="ci")
+    _, secret = create_api_token(by=cast.rita, name="ci")
     client = bearer(secret)
     stop(own_redis)
 
@@ -101,9 +102,9 @@ def test_it_serves_token_calls_unthrottled_with_a_warning_when_redis_is_down(
 
 
 def test_it_records_sign_offs_and_ticks_when_redis_is_down(cast, release, own_redis):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     item = release.checklist_items.get(title="Critical flows pass")
-    _, secret = services.create_api_token(by=cast.quinn, name="quinn")
+    _, secret = create_api_token(by=cast.quinn, name="quinn")
     stop(own_redis)
 
     ticked = bearer(secret).post(

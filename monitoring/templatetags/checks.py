@@ -15,6 +15,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from lib.wording import duration
 from monitoring.models import Check, CheckResult, CheckStatus
 from monitoring.selectors import SPARKLINE_RESULTS
 
@@ -37,17 +38,6 @@ class Band:
     status: str
     colour: str
     title: str
-
-
-def _duration(delta: dt.timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    if seconds < 36 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
 
 
 def _widths(spans: list[float], width: float) -> list[float]:
@@ -78,7 +68,7 @@ def bands(
     out, x = [], 0.0
     for result, end, band_width in zip(ordered, ends, _widths(spans, width), strict=True):
         label = CheckStatus(result.status).label
-        lasted = _duration(end - result.observed_at)
+        lasted = duration(end - result.observed_at)
         title = f"{label} from {result.observed_at:%d %b %H:%M} for {lasted}"
         if result.value:
             title += f" ({result.value})"

@@ -12,8 +12,9 @@ from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
 from lib.links import SCHEMES, http_url
-from releases.dashboard import person_summary
+from lib.wording import duration
 from releases.models import Role
+from releases.people import person_summary
 
 register = template.Library()
 
@@ -86,24 +87,7 @@ def iso(value: str | None) -> dt.datetime | None:
         return None
 
 
-@register.filter
-def duration(delta: dt.timedelta | None) -> str:
-    """'45 s', '42 min', '3.5 h', '2.3 d': how long, short enough for a chart label."""
-    if delta is None:
-        return "—"
-    seconds = delta.total_seconds()
-    if seconds < 60:
-        return f"{max(0, round(seconds))} s"
-    if seconds < 3600:
-        return f"{round(seconds / 60)} min"
-    if seconds < 86400:
-        return _one_decimal(seconds / 3600, "h")
-    return _one_decimal(seconds / 86400, "d")
-
-
-def _one_decimal(value: float, unit: str) -> str:
-    text = f"{value:.1f}".removesuffix(".0")
-    return f"{text} {unit}"
+register.filter("duration", duration)
 
 
 def _heading_open(self: Any, tokens: list, idx: int, options: Any, env: Any) -> str:

@@ -8,8 +8,9 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from releases import services
-from tests.builders import Cast
+from releases.services.projects import create_project
+from releases.services.tokens import create_api_token
+from tests.builders import Cast, make_user
 
 PRINCIPALS = (
     "rita",
@@ -37,17 +38,16 @@ def bearer(secret: str) -> APIClient:
 
 
 def project_token(cast: Cast, name: str = "deploy-bot") -> str:
-    _, secret = services.create_api_token(by=cast.rita, name=name, project=cast.project)
+    _, secret = create_api_token(by=cast.rita, name=name, project=cast.project)
     return secret
 
 
 def foreign_token() -> str:
     """A project token of another project, whose own release manager made it."""
-    from tests.builders import make_user
 
     owner = make_user("ursula")
-    other = services.create_project(name="Shipping", slug="shipping", by=owner)
-    _, secret = services.create_api_token(by=owner, name="shipping-ci", project=other)
+    other = create_project(name="Shipping", slug="shipping", by=owner)
+    _, secret = create_api_token(by=owner, name="shipping-ci", project=other)
     return secret
 
 

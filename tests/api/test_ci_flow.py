@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from approvals import services as approvals
-from releases import services
+from approvals.services.decisions import record_decision
 from releases.models import Release, ReleaseEvent
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import lock_scope
 from tests.api.conftest import bearer, project_token
-from tests.builders import complete_rollback_plan, sign_required, tick_readiness
+from tests.builders import (
+    complete_rollback_plan,
+    make_approved,
+    make_release,
+    sign_required,
+    tick_readiness,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -51,11 +58,11 @@ def test_it_runs_a_release_from_ci_with_only_a_project_token(cast):
 
     # The people do their part in the browser…
     release = Release.objects.get(pk=release_id)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     sign_required(release, cast)
-    approvals.record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="go")
 
     # …and CI reads the outcome and the evidence it rested on.
     assert ci.get(f"/api/releases/{release_id}/readiness/").json()["ready"] is True
@@ -98,8 +105,6 @@ def test_it_keeps_the_token_out_of_what_only_people_do(cast):
 
 
 def test_it_gates_a_pipelines_deploy_on_the_release_state(cast):
-    from tests.builders import make_approved, make_release
-
     release = make_approved(make_release(cast, "4.0.0"), cast)
     ci = bearer(project_token(cast, name="deployer"))
     url = f"/api/releases/{release.pk}/deploy-reports/"
@@ -115,7 +120,7 @@ def test_it_gates_a_pipelines_deploy_on_the_release_state(cast):
     assert "Smoke test in production" in early.json()["detail"]
 
     smoke = release.checklist_items.get(title="Smoke test in production")
-    services.tick_checklist_item(smoke, by=cast.dana, note="green")
+    tick_checklist_item(smoke, by=cast.dana, note="green")
     finished = ci.post(url, {"stage": "finished"})
     failed = ci.post(url, {"stage": "failed", "detail": "5xx above 2 %"})
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import DataError, IntegrityError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from releases import services
 from releases.models import Release, ReleaseEvent
+from releases.rest import exception_handler
+from releases.services.freeze_windows import save_freeze_window
+from releases.services.lifecycle import lock_scope
+from releases.services.notes import add_note
+from releases.services.releases import create_release
+from releases.services.rollback import carry_scope_forward, recommend_rollback, roll_back
 from tests.api.conftest import bearer, project_token
 from tests.builders import make_deploying, make_monitoring, make_release
 
@@ -24,7 +30,7 @@ def rita(cast) -> APIClient:
 
 
 def test_it_answers_a_refused_transition_with_409_and_the_reason(cast, release, rita):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     events = ReleaseEvent.objects.count()
 
     response = rita.post(f"/api/releases/{release.pk}/lock-scope/")
@@ -83,7 +89,7 @@ def test_it_answers_404_for_a_project_nobody_can_see_when_creating(cast, rita):
 
 def test_it_pages_releases_twenty_at_a_time(cast, rita):
     for n in range(23):
-        services.create_release(cast.project, by=cast.rita, version=f"1.{n}.0")
+        create_release(cast.project, by=cast.rita, version=f"1.{n}.0")
 
     first = rita.get("/api/releases/").json()
     second = rita.get(first["next"]).json()
@@ -101,7 +107,7 @@ def test_it_pages_releases_twenty_at_a_time(cast, rita):
 def test_it_filters_releases_by_project_status_and_kind(cast, rita):
     planning = make_release(cast, "1.0.0")
     frozen = make_release(cast, "1.1.0")
-    services.lock_scope(frozen, by=cast.rita)
+    lock_scope(frozen, by=cast.rita)
     hotfix = make_release(cast, "1.0.1", kind="hotfix")
 
     def versions(query: str) -> list[str]:
@@ -119,7 +125,7 @@ def test_it_filters_releases_by_project_status_and_kind(cast, rita):
 
 def test_it_pages_the_timeline_by_cursor_without_gaps_or_repeats(cast, release, rita):
     for n in range(70):
-        services.add_note(release, by=cast.rita, text=f"note {n}")
+        add_note(release, by=cast.rita, text=f"note {n}")
     total = ReleaseEvent.objects.filter(release=release).count()
 
     seen: list[int] = []
@@ -129,7 +135,7 @@ def test_it_pages_the_timeline_by_cursor_without_gaps_or_repeats(cast, release, 
         seen += [e["id"] for e in page["results"]]
         url = page["next"]
         # An event written while a client reads older pages does not shift what it sees.
-        services.add_note(release, by=cast.rita, text="meanwhile")
+        add_note(release, by=cast.rita, text="meanwhile")
 
     assert len(seen) == total
     assert seen == sorted(seen, reverse=True)
@@ -146,10 +152,10 @@ def test_it_reads_readiness_with_each_blocker(cast, release, rita):
 
 def test_it_represents_a_release_alike_in_the_list_and_on_its_own(cast, rita):
     watched = make_monitoring(make_release(cast, "1.0.0"), cast)
-    services.recommend_rollback(watched, by="Greenlight", reason="Error rate ≥ 0.02")
+    recommend_rollback(watched, by="Greenlight", reason="Error rate ≥ 0.02")
     failed = make_deploying(make_release(cast, "1.1.0"), cast)
-    services.roll_back(failed, by=cast.dana, reason="Card errors")
-    services.carry_scope_forward(failed, by=cast.rita, version="1.1.1")
+    roll_back(failed, by=cast.dana, reason="Card errors")
+    carry_scope_forward(failed, by=cast.rita, version="1.1.1")
 
     listed = rita.get("/api/releases/").json()["results"]
 
@@ -167,7 +173,7 @@ def test_it_lists_a_page_in_the_same_few_queries_however_many_releases(
     cast, django_assert_max_num_queries, count
 ):
     for n in range(count):
-        services.create_release(cast.project, by=cast.rita, version=f"2.{n}.0")
+        create_release(cast.project, by=cast.rita, version=f"2.{n}.0")
     client = bearer(project_token(cast))
     client.get("/api/releases/")  # the token's first use writes last_used_at once
 
@@ -183,7 +189,7 @@ def test_it_reads_the_whole_timeline_in_a_fixed_number_of_queries(
 ):
     for n in range(count):
         make_release(cast, f"3.{n}.0", deploy_window_start=timezone.now() + dt.timedelta(days=n))
-    services.save_freeze_window(
+    save_freeze_window(
         cast.project,
         by=cast.rita,
         reason="Fridays",
@@ -220,10 +226,6 @@ def test_it_bounds_the_timeline_range(cast, rita):
 
 
 def test_it_maps_a_lost_race_to_409_and_a_database_refusal_to_400():
-    from django.db import DataError, IntegrityError
-
-    from releases.rest import exception_handler
-
     race = exception_handler(IntegrityError("duplicate key value"), {})
     refusal = exception_handler(DataError("value too long"), {})
 

@@ -39,13 +39,20 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from monitoring import health
-from monitoring import services as monitoring
 from monitoring.models import Check
-from releases import services, trains
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.results import record_check_result
 from releases.authentication import TokenRateThrottle
 from releases.models import Release
 from releases.notifications import notify
+from releases.services import trains
+from releases.services.freeze_windows import save_freeze_window
+from releases.services.lifecycle import complete_release, lock_scope, mark_health
+from releases.services.review import add_review_action
+from releases.services.rollback import roll_back
+from releases.services.scope import request_scope_change
+from releases.services.tokens import create_api_token
 from subscriptions import services as webhooks
 from subscriptions.models import Delivery
 from tests.builders import (
@@ -92,12 +99,12 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
     """A release in each state an operation needs, keyed by what the operation does."""
     now = timezone.now()
     planning = make_release(cast, "1.0.0")
-    monitoring.record_check_result(
+    record_check_result(
         planning.checks.get(name="CI green"), status="needs_judgement", source="api"
     )
     frozen = make_release(cast, "1.1.0")
-    services.lock_scope(frozen, by=cast.rita)
-    change = services.request_scope_change(
+    lock_scope(frozen, by=cast.rita)
+    change = request_scope_change(
         frozen, by=cast.devin, action="add", reason="Late fix", proposal={"title": "Late fix"}
     )
     ready = make_ready(make_release(cast, "1.2.0"), cast)
@@ -108,12 +115,12 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
     Release.objects.filter(pk=done.pk).update(monitoring_until=now - dt.timedelta(minutes=1))
     released = make_monitoring(make_release(cast, "1.7.0"), cast)
     Release.objects.filter(pk=released.pk).update(monitoring_until=now - dt.timedelta(minutes=1))
-    services.complete_release(released, by=cast.rita)
-    action = services.add_review_action(released, by=cast.rita, description="Alert sooner")
+    complete_release(released, by=cast.rita)
+    action = add_review_action(released, by=cast.rita, description="Alert sooner")
     rolled_back = make_deploying(make_release(cast, "1.10.0"), cast)
-    services.roll_back(rolled_back, by=cast.dana, reason="Errors")
+    roll_back(rolled_back, by=cast.dana, reason="Errors")
     watched = make_monitoring(make_release(cast, "1.11.0"), cast)
-    error_rate = monitoring.save_release_check(
+    error_rate = save_release_check(
         watched,
         by=cast.dana,
         integration=cast.ci,
@@ -123,10 +130,10 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         threshold=0.02,
     )
     trigger = health.add_rollback_trigger(watched, by=cast.dana, check=error_rate, mode="recommend")
-    services.mark_health(watched, "unhealthy", by="Greenlight", reason="5xx spike")
+    mark_health(watched, "unhealthy", by="Greenlight", reason="5xx spike")
     cancel = make_release(cast, "1.8.0")
     lock = make_release(cast, "1.9.0")
-    window = services.save_freeze_window(
+    window = save_freeze_window(
         cast.project,
         by=cast.rita,
         reason="Quarter close",
@@ -260,7 +267,7 @@ def test_it_answers_every_generated_request_without_5xx_or_schema_violations(
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "1000000/min"})
     cast = make_cast()
     world = seed(cast)
-    _, token = services.create_api_token(by=cast.rita, name="fuzzer")
+    _, token = create_api_token(by=cast.rita, name="fuzzer")
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
 
     failures: list[str] = []
@@ -288,7 +295,7 @@ def test_it_answers_every_generated_sequence_of_requests_without_5xx(live_server
         cast = make_cast()
         world.clear()
         world.update(seed(cast))
-        _, token = services.create_api_token(by=cast.rita, name="fuzzer")
+        _, token = create_api_token(by=cast.rita, name="fuzzer")
         session.headers["Authorization"] = f"Bearer {token}"
 
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
@@ -341,7 +348,7 @@ def test_it_answers_every_generated_sequence_of_requests_without_5xx(live_server
 def test_it_answers_options_and_html_on_every_address_of_a_live_server(live_server):
     cast = make_cast()
     world = seed(cast)
-    _, token = services.create_api_token(by=cast.rita, name="browser")
+    _, token = create_api_token(by=cast.rita, name="browser")
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"

@@ -9,10 +9,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from monitoring import services as monitoring
 from monitoring.models import Check, RollbackTrigger
-from releases import services
+from monitoring.services.checks import save_release_check
+from monitoring.services.results import record_check_result
 from releases.models import Release
+from releases.services.rollback import update_rollback_plan
 from tests.api.conftest import bearer, project_token
 from tests.builders import make_monitoring, make_release
 
@@ -31,13 +32,13 @@ def signed_in(user) -> APIClient:
 def watched(cast, release) -> Release:
     """In its monitoring window; Paul (Product) makes the rollback call."""
     make_monitoring(release, cast)
-    services.update_rollback_plan(release, by=cast.rita, decider=cast.paul)
+    update_rollback_plan(release, by=cast.rita, decider=cast.paul)
     return release
 
 
 def error_rate(release: Release, cast, *, required: bool = True) -> Check:
     """A post-release check that passes below 2 % errors."""
-    return monitoring.save_release_check(
+    return save_release_check(
         release,
         by=cast.dana,
         integration=cast.ci,
@@ -142,13 +143,13 @@ def test_it_judges_a_release_healthy_again_only_once_its_checks_pass(cast, watch
     signed_in(cast.dana).post(
         f"/api/releases/{watched.pk}/rollback-triggers/", {"check": check.pk, "mode": "recommend"}
     )
-    monitoring.record_check_result(check, status="failing", value="0.07", source="api")
+    record_check_result(check, status="failing", value="0.07", source="api")
     paul = signed_in(cast.paul)  # the rollback plan's decider
     url = f"/api/releases/{watched.pk}/restore-health/"
 
     still_failing = paul.post(url, {"reason": "Looks fine to me"})
     by_vic = signed_in(cast.vic).post(url, {"reason": "Looks fine to me"})
-    monitoring.record_check_result(check, status="passing", value="0.001", source="api")
+    record_check_result(check, status="passing", value="0.001", source="api")
     restored = paul.post(url, {"reason": "Error rate back at 0.1 %"})
 
     assert still_failing.status_code == 409
@@ -175,7 +176,7 @@ def test_it_marks_released_only_when_every_required_health_check_passes(cast, wa
         held.json()["detail"] == "Cannot mark the release released: “Error rate” has no result yet."
     )
     assert Release.objects.get(pk=watched.pk).status == "monitoring"
-    monitoring.record_check_result(check, status="passing", value="0.001", source="api")
+    record_check_result(check, status="passing", value="0.001", source="api")
     released = rita.post(url)
     assert released.status_code == 200, released.json()
     assert released.json()["status"] == "released"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from monitoring import services as monitoring
 from monitoring.models import Check, CheckStatus, Integration
+from monitoring.services.integrations import save_integration
+from releases.services.projects import create_project
 from tests.api.conftest import bearer, project_token
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +111,7 @@ def test_it_adds_a_check_to_a_release_and_reads_it(cast, release, rita):
 
 
 def test_it_accepts_only_this_projects_integrations_for_a_check(cast, release, rita):
-    other = monitoring.save_integration(cast.project, by=cast.rita, name="Spare", kind="push")
+    other = save_integration(cast.project, by=cast.rita, name="Spare", kind="push")
     Integration.objects.filter(pk=other.pk).update(project=_other_project())
     response = rita.post(
         f"/api/releases/{release.pk}/checks/", {"name": "Foreign", "integration": other.pk}
@@ -120,9 +121,7 @@ def test_it_accepts_only_this_projects_integrations_for_a_check(cast, release, r
 
 
 def _other_project():
-    from releases import services
-
-    return services.create_project(name="Shipping", slug="shipping", by=None)
+    return create_project(name="Shipping", slug="shipping", by=None)
 
 
 def test_it_lets_a_person_judge_a_check_that_needs_judgement(cast, release):

@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from monitoring import services
 from monitoring.models import Check, Integration
+from monitoring.services.integrations import save_integration
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def github_form(**overrides: str) -> dict[str, str]:
 
 @pytest.fixture
 def github(cast) -> Integration:
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.rita,
         name="GitHub",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from releases import services
 from releases.models import Notification
 from releases.notifications import notify
+from releases.services.tokens import create_api_token
 from tests.api.conftest import bearer, project_token
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ URL = "/api/notifications/"
 
 @pytest.fixture
 def quinn(cast) -> APIClient:
-    _, secret = services.create_api_token(by=cast.quinn, name="quinn's laptop")
+    _, secret = create_api_token(by=cast.quinn, name="quinn's laptop")
     return bearer(secret)
 
 

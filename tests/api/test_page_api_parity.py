@@ -17,11 +17,12 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from monitoring import health
-from releases import permissions as rules
-from releases import services
-from releases.errors import NotAllowed
+from lib.errors import NotAllowed
+from monitoring.services import health
+from releases import access as rules
 from releases.models import Release
+from releases.services.lifecycle import cancel_release, lock_scope, mark_health
+from releases.services.rollback import roll_back
 from tests.builders import Cast, make_approved, make_deploying, make_monitoring, make_release
 
 pytestmark = pytest.mark.django_db
@@ -57,17 +58,17 @@ ACTIONS = (
 def releases_in_every_state(cast: Cast) -> dict[str, Release]:
     past = timezone.now() - dt.timedelta(minutes=1)
     frozen = make_release(cast, "2.0.0")
-    services.lock_scope(frozen, by=cast.rita)
+    lock_scope(frozen, by=cast.rita)
     approved = make_approved(make_release(cast, "2.1.0"), cast)
     unhealthy = make_monitoring(make_release(cast, "2.4.0"), cast)
-    services.mark_health(unhealthy, "unhealthy", by="Greenlight", reason="5xx spike")
+    mark_health(unhealthy, "unhealthy", by="Greenlight", reason="5xx spike")
     rolled_back = make_deploying(make_release(cast, "2.5.0"), cast)
-    services.roll_back(rolled_back, by=cast.dana, reason="Errors")
+    roll_back(rolled_back, by=cast.dana, reason="Errors")
     released = make_monitoring(make_release(cast, "2.6.0"), cast)
     Release.objects.filter(pk=released.pk).update(monitoring_until=past)
     health.release_if_healthy(released, by=cast.rita)
     cancelled = make_release(cast, "2.7.0")
-    services.cancel_release(cancelled, by=cast.rita, reason="Dropped")
+    cancel_release(cancelled, by=cast.rita, reason="Dropped")
     done = make_monitoring(make_release(cast, "2.3.0"), cast)
     Release.objects.filter(pk=done.pk).update(monitoring_until=past)
     return {
@@ -155,10 +156,10 @@ def test_it_has_the_service_ask_the_same_rule_for_a_person(cast):
     release = make_release(cast)
 
     with pytest.raises(NotAllowed) as refusal:
-        services.lock_scope(release, by=cast.vic)
+        lock_scope(release, by=cast.vic)
 
     assert str(refusal.value) == rules.LOCK_SCOPE.refusal
     release.refresh_from_db()
     assert release.status == "planning"
     # A machine is let in by its own door; the service does not ask it to be a person.
-    assert services.lock_scope(release, by="Greenlight").status == "frozen"
+    assert lock_scope(release, by="Greenlight").status == "frozen"

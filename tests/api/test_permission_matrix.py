@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 from django.core import serializers
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
-from approvals import services as approvals
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
-from monitoring import health
-from monitoring import services as monitoring
+from approvals.services.sign_offs import record_sign_off
 from monitoring.models import (
     Check,
     CheckResult,
@@ -30,7 +29,10 @@ from monitoring.models import (
     RollbackTrigger,
     RollbackWebhookSecret,
 )
-from releases import services, trains
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
+from monitoring.services.results import record_check_result
 from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
@@ -50,6 +52,18 @@ from releases.models import (
     TrainSlot,
 )
 from releases.notifications import notify
+from releases.services import trains
+from releases.services.checklists import tick_checklist_item
+from releases.services.freeze_windows import save_freeze_window
+from releases.services.lifecycle import complete_release, lock_scope, mark_health
+from releases.services.review import add_review_action, save_review
+from releases.services.rollback import roll_back
+from releases.services.scope import (
+    add_scope_item,
+    reject_change_request,
+    request_scope_change,
+    set_scope_item_state,
+)
 from subscriptions import services as webhooks
 from subscriptions.models import Delivery, Subscription
 from tests.api.conftest import PRINCIPALS
@@ -99,7 +113,7 @@ def planning(cast: Cast) -> dict[str, Any]:
 
 def frozen(cast: Cast) -> dict[str, Any]:
     release = make_release(cast)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return _ids(cast, release)
 
 
@@ -109,15 +123,13 @@ def frozen_ready(cast: Cast) -> dict[str, Any]:
 
 def frozen_signed(cast: Cast) -> dict[str, Any]:
     ids = frozen(cast)
-    approvals.record_sign_off(
-        Release.objects.get(pk=ids["release"]), by=cast.quinn, role="qa", decision="go"
-    )
+    record_sign_off(Release.objects.get(pk=ids["release"]), by=cast.quinn, role="qa", decision="go")
     return ids
 
 
 def frozen_change(cast: Cast) -> dict[str, Any]:
     ids = frozen(cast)
-    change = services.request_scope_change(
+    change = request_scope_change(
         Release.objects.get(pk=ids["release"]),
         by=cast.devin,
         action="add",
@@ -134,7 +146,7 @@ def approved(cast: Cast) -> dict[str, Any]:
 def deploying(cast: Cast) -> dict[str, Any]:
     release = make_deploying(make_release(cast), cast)
     for item in release.checklist_items.filter(phase="deployment"):
-        services.tick_checklist_item(item, by=cast.dana, note="green")
+        tick_checklist_item(item, by=cast.dana, note="green")
     return _ids(cast, release)
 
 
@@ -148,7 +160,7 @@ def window_passed(cast: Cast) -> dict[str, Any]:
 
 def _health_check(cast: Cast, release: Release) -> Check:
     """A post-release check of the error rate, not required, that a trigger can watch."""
-    return monitoring.save_release_check(
+    return save_release_check(
         release,
         by=cast.dana,
         integration=cast.ci,
@@ -169,7 +181,7 @@ def watched(cast: Cast) -> dict[str, Any]:
 def unhealthy(cast: Cast) -> dict[str, Any]:
     """In monitoring, marked unhealthy by a breach that has since cleared."""
     ids = watched(cast)
-    services.mark_health(
+    mark_health(
         Release.objects.get(pk=ids["release"]), "unhealthy", by="Greenlight", reason="5xx spike"
     )
     return ids
@@ -188,19 +200,19 @@ def with_trigger(cast: Cast) -> dict[str, Any]:
 
 def released(cast: Cast) -> dict[str, Any]:
     ids = window_passed(cast)
-    services.complete_release(Release.objects.get(pk=ids["release"]), by=cast.rita)
+    complete_release(Release.objects.get(pk=ids["release"]), by=cast.rita)
     return ids
 
 
 def rolled_back(cast: Cast) -> dict[str, Any]:
     release = make_deploying(make_release(cast), cast)
-    services.roll_back(release, by=cast.dana, reason="Error rate doubled")
+    roll_back(release, by=cast.dana, reason="Error rate doubled")
     return _ids(cast, release)
 
 
 def with_review_action(cast: Cast) -> dict[str, Any]:
     ids = released(cast)
-    action = services.add_review_action(
+    action = add_review_action(
         Release.objects.get(pk=ids["release"]),
         by=cast.rita,
         description="Alert on card declines",
@@ -211,21 +223,19 @@ def with_review_action(cast: Cast) -> dict[str, Any]:
 
 def ticked(cast: Cast) -> dict[str, Any]:
     ids = planning(cast)
-    services.tick_checklist_item(
-        ChecklistItem.objects.get(pk=ids["checklist"]), by=cast.quinn, note="ok"
-    )
+    tick_checklist_item(ChecklistItem.objects.get(pk=ids["checklist"]), by=cast.quinn, note="ok")
     return ids
 
 
 def deferred(cast: Cast) -> dict[str, Any]:
     ids = planning(cast)
-    services.set_scope_item_state(ScopeItem.objects.get(pk=ids["item"]), "deferred", by=cast.rita)
+    set_scope_item_state(ScopeItem.objects.get(pk=ids["item"]), "deferred", by=cast.rita)
     return ids
 
 
 def blocker_risk(cast: Cast) -> dict[str, Any]:
     ids = planning(cast)
-    item = services.add_scope_item(
+    item = add_scope_item(
         Release.objects.get(pk=ids["release"]), by=cast.rita, title="Card outage", risk="blocker"
     )
     return ids | {"item": item.pk}
@@ -233,26 +243,20 @@ def blocker_risk(cast: Cast) -> dict[str, Any]:
 
 def needs_judgement(cast: Cast) -> dict[str, Any]:
     ids = planning(cast)
-    monitoring.record_check_result(
-        Check.objects.get(pk=ids["check"]), status="needs_judgement", source="api"
-    )
+    record_check_result(Check.objects.get(pk=ids["check"]), status="needs_judgement", source="api")
     return ids
 
 
 def spare_integration(cast: Cast) -> dict[str, Any]:
     """An integration no release reads yet, so it may be deleted."""
-    spare = monitoring.save_integration(
-        cast.project, by=cast.rita, name="Status page", kind="http_health"
-    )
+    spare = save_integration(cast.project, by=cast.rita, name="Status page", kind="http_health")
     return planning(cast) | {"integration": spare.pk}
 
 
 def polled_check(cast: Cast) -> dict[str, Any]:
-    health = monitoring.save_integration(
-        cast.project, by=cast.rita, name="Health", kind="http_health"
-    )
+    health = save_integration(cast.project, by=cast.rita, name="Health", kind="http_health")
     ids = planning(cast)
-    check = monitoring.save_release_check(
+    check = save_release_check(
         Release.objects.get(pk=ids["release"]),
         by=cast.rita,
         integration=health,
@@ -264,7 +268,7 @@ def polled_check(cast: Cast) -> dict[str, Any]:
 
 def _window(cast: Cast) -> int:
     start = timezone.now() + dt.timedelta(days=30)
-    return services.save_freeze_window(
+    return save_freeze_window(
         cast.project,
         by=cast.rita,
         reason="Black Friday",
@@ -792,11 +796,11 @@ def test_it_answers_each_write_as_the_matrix_says(cast, client_for, name, who):
 def rich(cast: Cast) -> dict[str, Any]:
     """A released release with every kind of record an endpoint can show."""
     release = make_release(cast)
-    services.lock_scope(release, by=cast.rita)
-    change = services.request_scope_change(
+    lock_scope(release, by=cast.rita)
+    change = request_scope_change(
         release, by=cast.devin, action="add", reason="Late", proposal={"title": "Late fix"}
     )
-    services.reject_change_request(change, by=cast.rita, reason="Next time")
+    reject_change_request(change, by=cast.rita, reason="Next time")
     release.refresh_from_db()
     make_monitoring(release, cast)
     trigger = health.add_rollback_trigger(
@@ -805,8 +809,8 @@ def rich(cast: Cast) -> dict[str, Any]:
     Release.objects.filter(pk=release.pk).update(
         monitoring_until=timezone.now() - dt.timedelta(minutes=1)
     )
-    services.complete_release(release, by=cast.rita)
-    services.save_review(release, by=cast.rita, went_well="Calm")
+    complete_release(release, by=cast.rita)
+    save_review(release, by=cast.rita, went_well="Calm")
     train, _ = _train(cast)
     return _ids(cast, release) | {
         "trigger": trigger.pk,
@@ -914,7 +918,6 @@ def test_it_shows_people_their_own_notifications_and_tokens_none(cast, client_fo
 
 def test_it_covers_every_operation_in_the_schema():
     """A new endpoint without a row in this matrix fails here."""
-    from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operations = {

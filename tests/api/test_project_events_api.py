@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from approvals import services as approvals
-from releases import services
+from approvals.services.policy import set_role_requirement, update_policy
+from releases.services.projects import set_project_roles, update_project
 from tests.api.conftest import bearer, project_token
 
 pytestmark = pytest.mark.django_db
@@ -18,12 +18,10 @@ SLACK_URL = "https://hooks.slack.com/services/T0000/B0000/SuperSecretPath42"
 
 @pytest.fixture
 def changes(cast):
-    approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=False)
-    approvals.set_role_requirement(
-        cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=0
-    )
-    services.set_project_roles(cast.project, cast.dana, ["devops", "release_manager"], by=cast.rita)
-    services.update_project(cast.project, by=cast.dana, slack_webhook_url=SLACK_URL)
+    update_policy(cast.project, by=cast.rita, separation_of_duties=False)
+    set_role_requirement(cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=0)
+    set_project_roles(cast.project, cast.dana, ["devops", "release_manager"], by=cast.rita)
+    update_project(cast.project, by=cast.dana, slack_webhook_url=SLACK_URL)
 
 
 @pytest.mark.parametrize("who", ["rita", "paul", "quinn", "dana", "devin", "vic"])
@@ -80,7 +78,7 @@ def test_it_filters_by_kind_and_by_person(cast, changes, client_for):
 
 
 def test_it_filters_by_a_machine_too(cast, client_for):
-    services.update_project(cast.project, by="CI token bootstrap", description="Seeded")
+    update_project(cast.project, by="CI token bootstrap", description="Seeded")
 
     results = client_for("rita").get(URL, {"actor": "CI token bootstrap"}).json()["results"]
 
@@ -98,7 +96,7 @@ def test_it_answers_an_unknown_kind_with_a_field_error(cast, changes, client_for
 
 def test_it_pages_by_cursor_without_gaps_or_repeats(cast, client_for):
     for n in range(7):
-        services.update_project(cast.project, by=cast.rita, description=f"Revision {n}")
+        update_project(cast.project, by=cast.rita, description=f"Revision {n}")
     client = client_for("vic")
 
     seen, url = [], f"{URL}?page_size=3"
@@ -116,7 +114,7 @@ def test_it_reads_a_page_in_the_same_few_queries_however_long_the_log(
     cast, django_assert_max_num_queries, count
 ):
     for n in range(count):
-        services.update_project(cast.project, by=cast.rita, description=f"Revision {n}")
+        update_project(cast.project, by=cast.rita, description=f"Revision {n}")
     client = APIClient()
     client.force_login(cast.vic)
 

@@ -7,8 +7,8 @@ from django.contrib.auth.models import Group, Permission
 from rest_framework.test import APIClient
 
 from approvals.models import ApprovalPolicy
-from releases import services
 from releases.models import ChecklistTemplate, Project, ProjectMembership
+from releases.services.tokens import create_api_token
 from tests.api.conftest import bearer, project_token
 from tests.builders import make_release, make_user
 
@@ -50,7 +50,7 @@ def test_it_lets_someone_given_the_permission_create_a_project(db):
     creators.permissions.add(Permission.objects.get(codename="add_project"))
     nora = make_user("nora")
     nora.groups.add(creators)
-    _, secret = services.create_api_token(by=nora, name="laptop")
+    _, secret = create_api_token(by=nora, name="laptop")
 
     response = bearer(secret).post("/api/projects/", {"name": "Ledger", "slug": "ledger"})
 

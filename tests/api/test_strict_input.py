@@ -10,8 +10,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from approvals.models import SignOff
-from releases import services
 from releases.models import Release, ReleaseEvent
+from releases.services.lifecycle import lock_scope
 from tests.api.test_fuzzing import path_parameters, seed
 from tests.builders import make_ready, make_release
 
@@ -28,7 +28,7 @@ def signed_in(user: Any) -> APIClient:
 
 def test_it_refuses_an_unknown_field_on_a_sign_off_and_records_nothing(cast):
     release = make_release(cast)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
 
     response = signed_in(cast.quinn).post(
         f"/api/releases/{release.pk}/sign-offs/",
@@ -74,7 +74,7 @@ def test_it_refuses_a_read_only_field_by_name(cast):
 
 def test_it_refuses_a_stray_field_inside_a_nested_object(cast):
     release = make_release(cast)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
 
     response = signed_in(cast.devin).post(
         f"/api/releases/{release.pk}/change-requests/",

@@ -7,8 +7,8 @@ import re
 import pytest
 from django.test import Client
 
-from releases import services
 from releases.models import ApiToken
+from releases.services.tokens import create_api_token
 from tests.api.conftest import bearer
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_it_shows_a_new_personal_token_once(cast):
 
 
 def test_it_records_and_shows_when_a_token_was_last_used(cast):
-    token, secret = services.create_api_token(by=cast.dana, name="cron")
+    token, secret = create_api_token(by=cast.dana, name="cron")
     page = logged_in(cast.dana)
     assert "never" in page.get("/me/tokens/").content.decode()
 
@@ -54,7 +54,7 @@ def test_it_records_and_shows_when_a_token_was_last_used(cast):
 
 
 def test_it_revokes_my_token(cast):
-    token, secret = services.create_api_token(by=cast.dana, name="laptop")
+    token, secret = create_api_token(by=cast.dana, name="laptop")
 
     response = logged_in(cast.dana).post(f"/me/tokens/{token.pk}/revoke/")
 
@@ -64,7 +64,7 @@ def test_it_revokes_my_token(cast):
 
 
 def test_it_lets_no_one_else_see_or_revoke_a_personal_token(cast):
-    token, secret = services.create_api_token(by=cast.dana, name="dana-workstation")
+    token, secret = create_api_token(by=cast.dana, name="dana-workstation")
 
     assert "dana-workstation" not in logged_in(cast.rita).get("/me/tokens/").content.decode()
     assert logged_in(cast.rita).post(f"/me/tokens/{token.pk}/revoke/").status_code == 404
@@ -98,7 +98,7 @@ def test_it_lets_release_managers_make_a_project_token_for_ci(cast, release):
 
 @pytest.mark.parametrize(("who", "status"), [("paul", 403), ("vic", 403), ("otto", 404)])
 def test_it_keeps_project_tokens_to_the_release_managers(cast, who, status):
-    token, _ = services.create_api_token(by=cast.rita, name="ci", project=cast.project)
+    token, _ = create_api_token(by=cast.rita, name="ci", project=cast.project)
     page = logged_in(getattr(cast, who))
 
     assert page.get("/projects/payments/tokens/").status_code == status

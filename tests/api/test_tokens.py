@@ -7,19 +7,20 @@ import hashlib
 
 import pytest
 import redis
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from releases import services
 from releases.authentication import TokenRateThrottle
 from releases.models import ApiToken, Release
+from releases.services.tokens import create_api_token, revoke_api_token
 from tests.api.conftest import bearer, project_token
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_stores_only_a_hash_of_the_secret(cast):
-    token, secret = services.create_api_token(by=cast.dana, name="laptop")
+    token, secret = create_api_token(by=cast.dana, name="laptop")
     stored = ApiToken.objects.filter(pk=token.pk).values().get()
     assert secret not in str(stored)
     assert stored["hashed_secret"] == hashlib.sha256(secret.encode()).hexdigest()
@@ -29,8 +30,8 @@ def test_it_stores_only_a_hash_of_the_secret(cast):
 
 
 def test_it_acts_with_exactly_the_rights_of_the_tokens_user(cast, release):
-    _, vic_secret = services.create_api_token(by=cast.vic, name="reader")
-    _, rita_secret = services.create_api_token(by=cast.rita, name="scripts")
+    _, vic_secret = create_api_token(by=cast.vic, name="reader")
+    _, rita_secret = create_api_token(by=cast.rita, name="scripts")
 
     assert bearer(vic_secret).get(f"/api/releases/{release.pk}/").status_code == 200
     assert bearer(vic_secret).post(f"/api/releases/{release.pk}/lock-scope/").status_code == 403
@@ -41,11 +42,11 @@ def test_it_acts_with_exactly_the_rights_of_the_tokens_user(cast, release):
 
 
 def test_it_refuses_a_revoked_token(cast, release):
-    token, secret = services.create_api_token(by=cast.rita, name="old")
+    token, secret = create_api_token(by=cast.rita, name="old")
     client = bearer(secret)
     assert client.get("/api/releases/").status_code == 200
 
-    services.revoke_api_token(token, by=cast.rita)
+    revoke_api_token(token, by=cast.rita)
 
     response = client.get(f"/api/releases/{release.pk}/")
     assert response.status_code == 401
@@ -66,14 +67,14 @@ def test_it_refuses_unknown_or_malformed_tokens_with_401(cast, header):
 
 
 def test_it_refuses_the_token_of_a_deactivated_person(cast):
-    _, secret = services.create_api_token(by=cast.devin, name="laptop")
+    _, secret = create_api_token(by=cast.devin, name="laptop")
     cast.devin.is_active = False
     cast.devin.save(update_fields=["is_active"])
     assert bearer(secret).get("/api/releases/").status_code == 401
 
 
 def test_it_records_the_last_use_at_most_once_a_minute(cast):
-    token, secret = services.create_api_token(by=cast.rita, name="ci")
+    token, secret = create_api_token(by=cast.rita, name="ci")
     assert token.last_used_at is None
     client = bearer(secret)
 
@@ -133,7 +134,7 @@ def test_it_counts_each_tokens_budget_in_the_shared_redis(cast, settings, monkey
 
 
 def test_it_names_the_project_token_in_the_event_log(cast, release):
-    _, secret = services.create_api_token(by=cast.rita, name="shipit", project=cast.project)
+    _, secret = create_api_token(by=cast.rita, name="shipit", project=cast.project)
     bearer(secret).post(f"/api/releases/{release.pk}/notes/", {"text": "hi"})
     bearer(secret).post(f"/api/releases/{release.pk}/scope-items/", {"title": "From CI"})
     event = release.events.get(verb="scope_added", summary__contains="From CI")
@@ -142,18 +143,16 @@ def test_it_names_the_project_token_in_the_event_log(cast, release):
 
 
 def test_it_refuses_a_token_without_a_name(cast):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError) as caught:
-        services.create_api_token(by=cast.rita, name="   ")
+        create_api_token(by=cast.rita, name="   ")
     assert "name" in caught.value.message_dict
     assert not ApiToken.objects.exists()
 
 
 def test_it_keeps_revoked_tokens_listed_with_when(cast):
-    token, _ = services.create_api_token(by=cast.rita, name="old")
+    token, _ = create_api_token(by=cast.rita, name="old")
     before = timezone.now()
-    services.revoke_api_token(token, by=cast.rita)
+    revoke_api_token(token, by=cast.rita)
     token.refresh_from_db()
     assert token.revoked_at >= before
     assert ApiToken.objects.filter(pk=token.pk).exists()

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from releases import trains
 from releases.models import Release, ReleaseTrain, Status, TrainSlot
+from releases.services import trains
 from tests.api.conftest import bearer, project_token
 
 pytestmark = pytest.mark.django_db

@@ -7,12 +7,14 @@ from collections import Counter
 
 import pytest
 
-from approvals import services as approvals
 from approvals.models import Decision, SignOff
-from releases import services
-from releases.errors import NotAllowed, Refused
+from approvals.readiness import readiness_for
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import assign_role
+from approvals.services.sign_offs import record_sign_off
+from lib.errors import NotAllowed, Refused
 from releases.models import Notification, Release
-from releases.readiness import readiness_for
+from releases.services.lifecycle import lock_scope
 from tests.builders import (
     complete_rollback_plan,
     make_cast,
@@ -33,16 +35,16 @@ def fresh(release: Release) -> Release:
 def test_it_keeps_one_current_sign_off_per_person_and_role_under_twenty_requests():
     cast = make_cast()
     release = make_release(cast)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     pass_checks(release)
     # vic also holds QA and Dev on this release: separation of duties lets one role win.
-    services.assign_role(release, cast.vic, "qa", by=cast.rita)
-    services.assign_role(release, cast.vic, "dev", by=cast.rita)
+    assign_role(release, cast.vic, "qa", by=cast.rita)
+    assign_role(release, cast.vic, "dev", by=cast.rita)
 
     def sign(user, role, n):
-        return lambda: approvals.record_sign_off(
+        return lambda: record_sign_off(
             fresh(release), by=user, role=role, decision="go", comment=f"go #{n}"
         )
 
@@ -96,10 +98,7 @@ def test_it_records_one_decision_when_twenty_arrive_at_once():
     release = make_ready(make_release(cast), cast)
 
     outcomes = race(
-        *[
-            lambda: approvals.record_decision(fresh(release), by=cast.rita, outcome="go")
-            for _ in range(20)
-        ]
+        *[lambda: record_decision(fresh(release), by=cast.rita, outcome="go") for _ in range(20)]
     )
 
     decisions = [o for o in outcomes if isinstance(o, Decision)]

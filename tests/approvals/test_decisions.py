@@ -8,12 +8,19 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals import services as approvals
 from approvals.models import Decision
-from monitoring import services as monitoring
-from releases import services
-from releases.errors import NotAllowed, Refused
+from approvals.services.decisions import open_poll, record_decision
+from approvals.services.deploy import assign_role
+from approvals.services.sign_offs import record_sign_off
+from lib.errors import NotAllowed, Refused
+from monitoring.services.results import record_check_result
 from releases.models import Notification, Release, Status
+from releases.services.checklists import untick_checklist_item
+from releases.services.lifecycle import lock_scope
+from releases.services.projects import set_project_roles
+from releases.services.releases import update_release
+from releases.services.roles import unassign_role
+from releases.services.scope import approve_change_request, request_scope_change
 from tests.builders import (
     let_release_managers_override,
     make_approved,
@@ -32,12 +39,12 @@ def status_of(release: Release) -> str:
 class TestPoll:
     def test_it_asks_every_assignee_of_every_required_role(self, cast):
         second_qa = make_user("quentin")
-        services.set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
+        set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
         release = make_release(cast, "2.0.0", kind="hotfix")
-        services.assign_role(release, second_qa, "devops", by=cast.rita)
-        services.lock_scope(release, by=cast.rita)
+        assign_role(release, second_qa, "devops", by=cast.rita)
+        lock_scope(release, by=cast.rita)
 
-        approvals.open_poll(release, by=cast.rita)
+        open_poll(release, by=cast.rita)
 
         asked = Notification.objects.filter(release=release, verb="sign_off_requested")
         # A hotfix needs Dev and DevOps: QA, Product and viewers are not asked.
@@ -53,10 +60,10 @@ class TestPoll:
 
     def test_it_asks_both_qa_leads_on_a_major_release(self, cast):
         second_qa = make_user("quentin")
-        services.set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
+        set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
         release = make_release(cast, "2.0.0", kind="major")
-        services.lock_scope(release, by=cast.rita)
-        approvals.open_poll(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
+        open_poll(release, by=cast.rita)
         asked = set(
             Notification.objects.filter(verb="sign_off_requested").values_list(
                 "user__username", flat=True
@@ -65,17 +72,17 @@ class TestPoll:
         assert asked == {"rita", "paul", "quinn", "quentin", "dana", "devin"}
 
     def test_it_says_when_a_required_role_has_nobody_to_ask(self, cast, release):
-        services.unassign_role(release, cast.paul, "product", by=cast.rita)
-        services.lock_scope(release, by=cast.rita)
-        approvals.open_poll(release, by=cast.rita)
+        unassign_role(release, cast.paul, "product", by=cast.rita)
+        lock_scope(release, by=cast.rita)
+        open_poll(release, by=cast.rita)
         assert "nobody is assigned as Product" in release.events.get(verb="poll_opened").summary
 
     def test_someone_assigned_a_required_role_while_it_is_open_is_asked_too(self, cast):
         release = make_release(cast, "2.0.0", kind="hotfix")
-        services.unassign_role(release, cast.dana, "devops", by=cast.rita)
-        services.assign_role(release, cast.quinn, "dev", by=cast.rita)
-        services.lock_scope(release, by=cast.rita)
-        approvals.open_poll(release, by=cast.rita)
+        unassign_role(release, cast.dana, "devops", by=cast.rita)
+        assign_role(release, cast.quinn, "dev", by=cast.rita)
+        lock_scope(release, by=cast.rita)
+        open_poll(release, by=cast.rita)
 
         def asked() -> set[str]:
             return set(
@@ -85,37 +92,37 @@ class TestPoll:
             )
 
         assert asked() == {"devin", "quinn"}
-        services.assign_role(release, cast.dana, "devops", by=cast.rita)
+        assign_role(release, cast.dana, "devops", by=cast.rita)
         assert asked() == {"devin", "quinn", "dana"}
         # A hotfix needs no Product sign-off: joining as Product asks nothing.
-        services.assign_role(release, cast.paul, "product", by=cast.rita)
+        assign_role(release, cast.paul, "product", by=cast.rita)
         assert asked() == {"devin", "quinn", "dana"}
 
     def test_assigning_before_the_poll_opens_asks_nobody_yet(self, cast, release):
-        services.unassign_role(release, cast.dana, "devops", by=cast.rita)
-        services.assign_role(release, cast.dana, "devops", by=cast.rita)
+        unassign_role(release, cast.dana, "devops", by=cast.rita)
+        assign_role(release, cast.dana, "devops", by=cast.rita)
         assert not Notification.objects.filter(verb="sign_off_requested").exists()
 
     def test_it_opens_the_poll_once_on_a_frozen_release_only(self, cast, release):
         with pytest.raises(Refused, match="whose scope is locked; it is planning"):
-            approvals.open_poll(release, by=cast.rita)
-        services.lock_scope(release, by=cast.rita)
-        approvals.open_poll(release, by=cast.rita)
+            open_poll(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
+        open_poll(release, by=cast.rita)
         with pytest.raises(Refused, match="already open"):
-            approvals.open_poll(release, by=cast.rita)
+            open_poll(release, by=cast.rita)
         assert release.events.filter(verb="poll_opened").count() == 1
 
     def test_it_lets_only_the_decider_open_the_poll(self, cast, release):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         with pytest.raises(NotAllowed, match="Only the release manager opens"):
-            approvals.open_poll(release, by=cast.quinn)
+            open_poll(release, by=cast.quinn)
         assert not Notification.objects.filter(verb="sign_off_requested").exists()
 
 
 class TestDecision:
     def test_it_records_go_on_a_ready_release_without_an_override(self, cast, release):
         make_ready(release, cast)
-        decision = approvals.record_decision(release, by=cast.rita, outcome="go")
+        decision = record_decision(release, by=cast.rita, outcome="go")
         assert (decision.outcome, decision.overridden, decision.decided_by) == (
             "go",
             False,
@@ -129,20 +136,20 @@ class TestDecision:
     def test_it_lets_only_the_decider_record_it(self, cast, release, who):
         make_ready(release, cast)
         with pytest.raises(NotAllowed, match="Only the release manager records the go/no-go"):
-            approvals.record_decision(release, by=getattr(cast, who), outcome="go")
+            record_decision(release, by=getattr(cast, who), outcome="go")
         assert not Decision.objects.exists()
 
     def test_it_refuses_a_go_on_a_release_that_is_not_ready(self, cast, release):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         with pytest.raises(Refused, match="A Go now needs an override with a reason"):
-            approvals.record_decision(release, by=cast.rita, outcome="go", override_reason="  ")
+            record_decision(release, by=cast.rita, outcome="go", override_reason="  ")
         assert not Decision.objects.exists()
         assert status_of(release) == Status.FROZEN
 
     def test_it_records_an_override_and_flags_the_release_for_good(self, cast, release):
         let_release_managers_override(cast, "sign_offs")
-        services.lock_scope(release, by=cast.rita)
-        decision = approvals.record_decision(
+        lock_scope(release, by=cast.rita)
+        decision = record_decision(
             release, by=cast.rita, outcome="go", override_reason="CEO demo tomorrow"
         )
         assert decision.overridden
@@ -159,16 +166,16 @@ class TestDecision:
 
         # The commit changes, the release goes back to frozen, is made ready and approved
         # properly: the earlier override stays visible.
-        services.update_release(release, by=cast.dana, commit_sha="b" * 40)
+        update_release(release, by=cast.dana, commit_sha="b" * 40)
         make_ready(release, cast)
-        approvals.record_decision(release, by=cast.rita, outcome="go")
+        record_decision(release, by=cast.rita, outcome="go")
         release.refresh_from_db()
         assert release.override_used
         assert release.decisions.filter(overridden=True).count() == 1
 
     def test_it_ignores_an_override_reason_when_the_release_is_ready(self, cast, release):
         make_ready(release, cast)
-        decision = approvals.record_decision(
+        decision = record_decision(
             release, by=cast.rita, outcome="go", override_reason="just in case"
         )
         assert not decision.overridden
@@ -178,42 +185,40 @@ class TestDecision:
 
     def test_it_turns_any_no_go_sign_off_into_a_blocker_with_its_reason(self, cast, release):
         make_ready(release, cast)
-        approvals.record_sign_off(
+        record_sign_off(
             release, by=cast.dana, role="devops", decision="no_go", comment="Disk 95 % full"
         )
         with pytest.raises(Refused, match="DevOps: dana said No-go – Disk 95 % full"):
-            approvals.record_decision(release, by=cast.rita, outcome="go")
+            record_decision(release, by=cast.rita, outcome="go")
 
     def test_it_lists_the_reasons_of_a_no_go_and_returns_to_frozen(self, cast, release):
         make_approved(release, cast)
-        decision = approvals.record_decision(
-            release, by=cast.rita, outcome="no_go", notes="Ops not ready"
-        )
+        decision = record_decision(release, by=cast.rita, outcome="no_go", notes="Ops not ready")
         assert decision.notes == "Ops not ready"
         assert status_of(release) == Status.FROZEN
         back = release.events.get(verb="returned_to_frozen")
         assert back.summary == "Back to frozen after the No-go: Ops not ready"
         # A No-go sign-off on the frozen release is one more reason for the next No-go.
-        approvals.record_sign_off(
+        record_sign_off(
             release, by=cast.dana, role="devops", decision="no_go", comment="Disk 95 % full"
         )
-        again = approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Still")
+        again = record_decision(release, by=cast.rita, outcome="no_go", notes="Still")
         assert again.notes == "Still\nDevOps: dana said No-go – Disk 95 % full"
 
     def test_it_takes_the_no_go_reasons_from_the_sign_offs_when_notes_are_empty(
         self, cast, release
     ):
         make_ready(release, cast)
-        approvals.record_sign_off(
+        record_sign_off(
             release, by=cast.paul, role="product", decision="no_go", comment="Legal says wait"
         )
-        decision = approvals.record_decision(release, by=cast.rita, outcome="no_go")
+        decision = record_decision(release, by=cast.rita, outcome="no_go")
         assert decision.notes == "Product: paul said No-go – Legal says wait"
 
     def test_it_requires_a_reason_for_a_no_go_nobody_signed(self, cast, release):
         make_ready(release, cast)
         with pytest.raises(ValidationError) as error:
-            approvals.record_decision(release, by=cast.rita, outcome="no_go", notes=" ")
+            record_decision(release, by=cast.rita, outcome="no_go", notes=" ")
         assert error.value.message_dict == {"notes": ["List the reasons for the No-go."]}
         assert not Decision.objects.exists()
 
@@ -221,10 +226,8 @@ class TestDecision:
 class TestSnapshot:
     def test_it_freezes_the_evidence_the_decision_rested_on(self, cast, release):
         make_ready(release, cast)
-        approvals.record_sign_off(
-            release, by=cast.quinn, role="qa", decision="go", comment="All green"
-        )
-        decision = approvals.record_decision(release, by=cast.rita, outcome="go")
+        record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="All green")
+        decision = record_decision(release, by=cast.rita, outcome="go")
         snapshot = decision.snapshot
         assert snapshot["release"]["commit_sha"] == "a" * 40
         assert snapshot["readiness"]["ready"] is True
@@ -240,29 +243,25 @@ class TestSnapshot:
         self, cast, release, client
     ):
         make_ready(release, cast)
-        decision = approvals.record_decision(release, by=cast.rita, outcome="go")
+        decision = record_decision(release, by=cast.rita, outcome="go")
         recorded = copy.deepcopy(decision.snapshot)
         client.force_login(cast.vic)
         exported = client.get(f"/decisions/{decision.pk}/?format=json").json()
         assert exported == recorded
 
         # Change everything the snapshot describes.
-        request = services.request_scope_change(
+        request = request_scope_change(
             release, by=cast.devin, action="add", reason="Ask", proposal={"title": "Late item"}
         )
-        services.approve_change_request(request, by=cast.paul, as_role="product")
-        services.approve_change_request(request, by=cast.rita, as_role="release_manager")
-        services.update_release(release, by=cast.dana, commit_sha="c" * 40, environment="eu")
-        services.untick_checklist_item(
+        approve_change_request(request, by=cast.paul, as_role="product")
+        approve_change_request(request, by=cast.rita, as_role="release_manager")
+        update_release(release, by=cast.dana, commit_sha="c" * 40, environment="eu")
+        untick_checklist_item(
             release.checklist_items.get(title="Critical flows pass"), by=cast.quinn
         )
-        monitoring.record_check_result(
-            release.checks.get(), status="failing", value="failure", source="api"
-        )
-        approvals.record_sign_off(
-            release, by=cast.quinn, role="qa", decision="no_go", comment="Now broken"
-        )
-        approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Broken")
+        record_check_result(release.checks.get(), status="failing", value="failure", source="api")
+        record_sign_off(release, by=cast.quinn, role="qa", decision="no_go", comment="Now broken")
+        record_decision(release, by=cast.rita, outcome="no_go", notes="Broken")
         cast.quinn.username = "quinn-renamed"
         cast.quinn.save()
 
@@ -279,7 +278,7 @@ class TestSnapshot:
 
     def test_it_refuses_to_rewrite_a_recorded_snapshot(self, cast, release):
         make_ready(release, cast)
-        decision = approvals.record_decision(release, by=cast.rita, outcome="go")
+        decision = record_decision(release, by=cast.rita, outcome="go")
         decision.snapshot = {"forged": True}
         with pytest.raises(TypeError, match="frozen once recorded"):
             decision.save()

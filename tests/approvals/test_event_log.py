@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from approvals import services as approvals
-from releases import services
+from approvals.services.decisions import open_poll, record_decision
+from approvals.services.sign_offs import record_sign_off, withdraw_sign_off
 from releases.models import ReleaseEvent
+from releases.services.lifecycle import lock_scope
+from releases.services.releases import update_release
+from releases.services.scope import (
+    approve_change_request,
+    reject_change_request,
+    request_scope_change,
+    withdraw_change_request,
+)
 from tests.builders import (
     complete_rollback_plan,
     let_release_managers_override,
@@ -30,18 +38,18 @@ def last_pk() -> int:
 
 
 def test_it_logs_sign_offs_withdrawals_and_the_moment_they_are_complete(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     pass_checks(release)
     before = last_pk()
-    approvals.open_poll(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="no_go", comment="Bug")
-    approvals.withdraw_sign_off(release, by=cast.quinn, role="qa")
+    open_poll(release, by=cast.rita)
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="no_go", comment="Bug")
+    withdraw_sign_off(release, by=cast.quinn, role="qa")
     for user, role in [(cast.quinn, "qa"), (cast.paul, "product"), (cast.dana, "devops")]:
-        approvals.record_sign_off(release, by=user, role=role, decision="go")
-    approvals.record_sign_off(release, by=cast.devin, role="dev", decision="go")
+        record_sign_off(release, by=user, role=role, decision="go")
+    record_sign_off(release, by=cast.devin, role="dev", decision="go")
     assert log_since(release, before) == [
         ("poll_opened", "Rita"),
         ("sign_off_go", "Quinn"),
@@ -60,7 +68,7 @@ def test_it_logs_sign_offs_withdrawals_and_the_moment_they_are_complete(cast, re
 def test_it_logs_stale_marking_after_the_change_that_caused_it(cast, release):
     make_ready(release, cast)
     before = last_pk()
-    services.update_release(release, by=cast.dana, commit_sha="b" * 40)
+    update_release(release, by=cast.dana, commit_sha="b" * 40)
     assert log_since(release, before) == [
         ("release_updated", "Dana"),
         ("sign_offs_stale", "Dana"),
@@ -71,10 +79,10 @@ def test_it_logs_a_go_a_no_go_and_an_override(cast, release):
     let_release_managers_override(cast, "no_go")
     make_ready(release, cast)
     before = last_pk()
-    approvals.record_decision(release, by=cast.rita, outcome="go")
-    approvals.record_decision(release, by=cast.rita, outcome="no_go", notes="Pager storm")
-    approvals.record_sign_off(release, by=cast.dana, role="devops", decision="no_go", comment="x")
-    approvals.record_decision(release, by=cast.rita, outcome="go", override_reason="Ship it")
+    record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="no_go", notes="Pager storm")
+    record_sign_off(release, by=cast.dana, role="devops", decision="no_go", comment="x")
+    record_decision(release, by=cast.rita, outcome="go", override_reason="Ship it")
     assert log_since(release, before) == [
         ("decision_go", "Rita"),
         ("approved", "Rita"),
@@ -90,21 +98,21 @@ def test_it_logs_a_go_a_no_go_and_an_override(cast, release):
 
 
 def test_it_logs_every_step_of_change_requests(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     before = last_pk()
-    first = services.request_scope_change(
+    first = request_scope_change(
         release, by=cast.devin, action="add", reason="Ask", proposal={"title": "A"}
     )
-    services.approve_change_request(first, by=cast.rita, as_role="release_manager")
-    services.approve_change_request(first, by=cast.paul, as_role="product")
-    second = services.request_scope_change(
+    approve_change_request(first, by=cast.rita, as_role="release_manager")
+    approve_change_request(first, by=cast.paul, as_role="product")
+    second = request_scope_change(
         release, by=cast.devin, action="add", reason="Ask", proposal={"title": "B"}
     )
-    services.reject_change_request(second, by=cast.paul, reason="Later")
-    third = services.request_scope_change(
+    reject_change_request(second, by=cast.paul, reason="Later")
+    third = request_scope_change(
         release, by=cast.quinn, action="add", reason="Ask", proposal={"title": "C"}
     )
-    services.withdraw_change_request(third, by=cast.quinn)
+    withdraw_change_request(third, by=cast.quinn)
     assert log_since(release, before) == [
         ("change_requested", "Devin"),
         ("change_approved", "Rita"),

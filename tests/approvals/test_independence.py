@@ -9,11 +9,14 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from approvals import services as approvals
 from approvals.models import CREATOR_SIGNS, SIGNER_DECIDES, ApprovalPolicy
-from releases import services
-from releases.errors import NotAllowed
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import assign_role
+from approvals.services.policy import set_role_requirement, update_policy
+from approvals.services.sign_offs import record_sign_off
+from lib.errors import NotAllowed
 from releases.models import Release, RoleAssignment, Status
+from releases.services.lifecycle import lock_scope
 from tests.builders import make_ready, make_release, second_release_manager
 from tests.html import client_for
 
@@ -33,7 +36,7 @@ def admin(db):
 
 @pytest.fixture
 def frozen(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 
@@ -49,7 +52,7 @@ def test_it_turns_every_rule_on_for_a_new_project(cast):
 class TestSelfAssignment:
     def test_it_refuses_the_creator_making_herself_a_required_approver(self, cast, release):
         with pytest.raises(NotAllowed) as refused:
-            services.assign_role(release, cast.rita, "qa", by=cast.rita)
+            assign_role(release, cast.rita, "qa", by=cast.rita)
         assert str(refused.value) == (
             "You cannot make yourself QA on a release you created: the project's approval "
             "policy wants its approvers to be someone other than its creator. Ask another "
@@ -73,12 +76,12 @@ class TestSelfAssignment:
 
     def test_it_lets_another_release_manager_assign_her(self, cast, release):
         rhea = second_release_manager(release, cast)
-        services.assign_role(release, cast.rita, "qa", by=rhea)
+        assign_role(release, cast.rita, "qa", by=rhea)
         assert RoleAssignment.objects.filter(release=release, user=cast.rita, role="qa")
 
     def test_it_allows_it_when_the_project_switched_the_rule_off(self, cast, release):
-        approvals.update_policy(cast.project, by=cast.rita, no_self_assignment=False)
-        services.assign_role(release, cast.rita, "qa", by=cast.rita)
+        update_policy(cast.project, by=cast.rita, no_self_assignment=False)
+        assign_role(release, cast.rita, "qa", by=cast.rita)
         assert RoleAssignment.objects.filter(release=release, user=cast.rita, role="qa")
 
 
@@ -86,14 +89,14 @@ class TestCreatorSignsOff:
     def test_it_refuses_the_creators_sign_off_even_when_she_holds_the_role(
         self, cast, frozen, admin
     ):
-        services.assign_role(frozen, cast.rita, "qa", by=admin)
+        assign_role(frozen, cast.rita, "qa", by=admin)
         with pytest.raises(NotAllowed) as refused:
-            approvals.record_sign_off(frozen, by=cast.rita, role="qa", decision="go")
+            record_sign_off(frozen, by=cast.rita, role="qa", decision="go")
         assert str(refused.value) == CREATOR_SIGNS
         assert not frozen.sign_offs.exists()
 
     def test_it_answers_403_with_the_policys_words_in_the_api(self, cast, frozen, admin):
-        services.assign_role(frozen, cast.rita, "qa", by=admin)
+        assign_role(frozen, cast.rita, "qa", by=admin)
         response = api(cast.rita).post(
             f"/api/releases/{frozen.pk}/sign-offs/", {"role": "qa", "decision": "go"}
         )
@@ -103,16 +106,16 @@ class TestCreatorSignsOff:
     def test_it_counts_her_sign_off_when_the_rule_is_off_and_shows_it_on_the_release(
         self, cast, frozen, admin
     ):
-        approvals.update_policy(cast.project, by=cast.rita, creator_cannot_sign_off=False)
-        services.assign_role(frozen, cast.rita, "qa", by=admin)
-        approvals.record_sign_off(frozen, by=cast.rita, role="qa", decision="go")
+        update_policy(cast.project, by=cast.rita, creator_cannot_sign_off=False)
+        assign_role(frozen, cast.rita, "qa", by=admin)
+        record_sign_off(frozen, by=cast.rita, role="qa", decision="go")
         page = client_for(cast.vic).get(frozen.get_absolute_url()).content.decode()
         assert "Approval rules relaxed" in page
         assert "the release&#x27;s creator may sign it off" in page
 
 
 def ready_with_a_release_manager_sign_off(cast) -> tuple[Release, object]:
-    approvals.set_role_requirement(
+    set_role_requirement(
         cast.project, by=cast.rita, release_kind="standard", role="release_manager", quorum=1
     )
     release = make_ready(make_release(cast), cast)
@@ -124,9 +127,9 @@ class TestSignerDecides:
         release, rhea = ready_with_a_release_manager_sign_off(cast)
         assert release.sign_offs.filter(user=rhea).exists()
         with pytest.raises(NotAllowed) as refused:
-            approvals.record_decision(release, by=rhea, outcome="go")
+            record_decision(release, by=rhea, outcome="go")
         assert str(refused.value) == SIGNER_DECIDES
-        approvals.record_decision(release, by=cast.rita, outcome="go")
+        record_decision(release, by=cast.rita, outcome="go")
         assert Release.objects.get(pk=release.pk).status == Status.APPROVED
 
     def test_it_shows_the_signer_the_policys_words_instead_of_the_decision_form(self, cast):
@@ -146,10 +149,10 @@ class TestSignerDecides:
 
 class TestOneRolePerPerson:
     def test_it_refuses_a_second_roles_sign_off_from_one_person(self, cast, frozen):
-        services.assign_role(frozen, cast.quinn, "dev", by=cast.rita)
-        approvals.record_sign_off(frozen, by=cast.quinn, role="qa", decision="go")
+        assign_role(frozen, cast.quinn, "dev", by=cast.rita)
+        record_sign_off(frozen, by=cast.quinn, role="qa", decision="go")
         with pytest.raises(NotAllowed, match="one person gives at most one role's sign-off"):
-            approvals.record_sign_off(frozen, by=cast.quinn, role="dev", decision="go")
+            record_sign_off(frozen, by=cast.quinn, role="dev", decision="go")
 
 
 class TestPolicyShown:

@@ -11,11 +11,15 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from approvals import services as approvals
-from monitoring import services as monitoring
-from releases import services
-from releases.errors import NotAllowed, Refused
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import start_deploy
+from approvals.services.policy import update_policy
+from approvals.services.sign_offs import record_sign_off
+from lib.errors import NotAllowed, Refused
+from monitoring.services.results import record_check_result
 from releases.models import Release, Status
+from releases.services.freeze_windows import save_freeze_window
+from releases.services.lifecycle import lock_scope
 from tests.builders import (
     complete_rollback_plan,
     make_approved,
@@ -37,7 +41,7 @@ def admin(db):
 
 @pytest.fixture
 def frozen(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 
@@ -54,21 +58,19 @@ def status_of(release: Release) -> str:
 class TestStandingNoGo:
     def test_it_lets_nobody_override_a_standing_no_go_by_default(self, cast, release, admin):
         make_ready(release, cast)
-        approvals.record_sign_off(
+        record_sign_off(
             release, by=cast.quinn, role="qa", decision="no_go", comment="Checkout broken"
         )
         for who in (cast.rita, admin):
             with pytest.raises(Refused) as refused:
-                approvals.record_decision(
-                    release, by=who, outcome="go", override_reason="Ship it anyway"
-                )
+                record_decision(release, by=who, outcome="go", override_reason="Ship it anyway")
             assert "lets nobody override a standing No-go" in str(refused.value)
         assert not release.decisions.exists()
         assert status_of(release) == Status.FROZEN
 
     def test_it_answers_409_in_the_api(self, cast, release):
         make_ready(release, cast)
-        approvals.record_sign_off(
+        record_sign_off(
             release, by=cast.quinn, role="qa", decision="no_go", comment="Checkout broken"
         )
         client = APIClient()
@@ -81,12 +83,10 @@ class TestStandingNoGo:
         assert "lets nobody override a standing No-go" in response.json()["detail"]
 
     def test_it_lets_a_release_manager_override_it_where_the_policy_allows(self, cast, release):
-        approvals.update_policy(cast.project, by=cast.rita, override_no_go="release_managers")
+        update_policy(cast.project, by=cast.rita, override_no_go="release_managers")
         make_ready(release, cast)
-        approvals.record_sign_off(
-            release, by=cast.quinn, role="qa", decision="no_go", comment="Cosmetic"
-        )
-        decision = approvals.record_decision(
+        record_sign_off(release, by=cast.quinn, role="qa", decision="no_go", comment="Cosmetic")
+        decision = record_decision(
             release, by=cast.rita, outcome="go", override_reason="Cosmetic only"
         )
         assert decision.overridden
@@ -99,14 +99,14 @@ class TestMissingSignOffs:
     ):
         all_but_sign_offs(frozen, cast)
         with pytest.raises(NotAllowed) as refused:
-            approvals.record_decision(
+            record_decision(
                 frozen, by=cast.rita, outcome="go", override_reason="Everyone is on leave"
             )
         assert str(refused.value).startswith(
             "Only an administrator can override missing or stale sign-offs (the project's "
             "approval policy)."
         )
-        decision = approvals.record_decision(
+        decision = record_decision(
             frozen, by=admin, outcome="go", override_reason="Everyone is on leave"
         )
         assert decision.overridden
@@ -115,7 +115,7 @@ class TestMissingSignOffs:
     def test_it_says_who_can_override_when_no_reason_is_given(self, cast, frozen):
         all_but_sign_offs(frozen, cast)
         with pytest.raises(Refused, match="A Go now needs an override with a reason"):
-            approvals.record_decision(frozen, by=cast.rita, outcome="go")
+            record_decision(frozen, by=cast.rita, outcome="go")
 
     def test_it_offers_no_go_button_to_those_the_policy_does_not_let_override(
         self, cast, frozen, admin
@@ -148,31 +148,29 @@ class TestChecksAndFreezes:
         complete_rollback_plan(frozen, cast)
         sign_required(frozen, cast)
         check = frozen.checks.get(name="CI green")
-        monitoring.record_check_result(check, status="failing", value="failure", source="api")
-        approvals.update_policy(cast.project, by=cast.rita, override_checks="administrators")
+        record_check_result(check, status="failing", value="failure", source="api")
+        update_policy(cast.project, by=cast.rita, override_checks="administrators")
         with pytest.raises(NotAllowed, match="Only an administrator can override checks"):
-            approvals.record_decision(
-                frozen, by=cast.rita, outcome="go", override_reason="Known flaky test"
-            )
-        approvals.update_policy(cast.project, by=cast.rita, override_checks="release_managers")
-        decision = approvals.record_decision(
+            record_decision(frozen, by=cast.rita, outcome="go", override_reason="Known flaky test")
+        update_policy(cast.project, by=cast.rita, override_checks="release_managers")
+        decision = record_decision(
             frozen, by=cast.rita, outcome="go", override_reason="Known flaky test"
         )
         assert decision.snapshot["override"]["categories"] == ["checks"]
 
     def test_it_refuses_every_override_of_a_check_the_policy_closes(self, cast, frozen, admin):
-        approvals.update_policy(cast.project, by=cast.rita, override_checks="nobody")
+        update_policy(cast.project, by=cast.rita, override_checks="nobody")
         tick_readiness(frozen, cast)
         complete_rollback_plan(frozen, cast)
         sign_required(frozen, cast)
         with pytest.raises(Refused, match="lets nobody override checks that are not passing"):
-            approvals.record_decision(frozen, by=admin, outcome="go", override_reason="Urgent")
+            record_decision(frozen, by=admin, outcome="go", override_reason="Urgent")
 
     def test_it_lets_nobody_deploy_in_a_freeze_when_the_policy_says_so(self, cast, release):
         approved = make_approved(release, cast)
-        approvals.update_policy(cast.project, by=cast.rita, override_freeze="nobody")
+        update_policy(cast.project, by=cast.rita, override_freeze="nobody")
         now = dt.datetime.now(dt.UTC)
-        services.save_freeze_window(
+        save_freeze_window(
             cast.project,
             by=cast.rita,
             reason="Black Friday",
@@ -181,7 +179,7 @@ class TestChecksAndFreezes:
             ends_at=now + dt.timedelta(hours=1),
         )
         with pytest.raises(Refused, match="lets nobody override a freeze window"):
-            services.start_deploy(approved, by=cast.rita, override_reason="Hotfix")
+            start_deploy(approved, by=cast.rita, override_reason="Hotfix")
         assert status_of(approved) == Status.APPROVED
 
 
@@ -189,9 +187,7 @@ class TestOverrideShown:
     @pytest.fixture
     def overridden(self, cast, frozen, admin):
         all_but_sign_offs(frozen, cast)
-        approvals.record_decision(
-            frozen, by=admin, outcome="go", override_reason="Regulator deadline"
-        )
+        record_decision(frozen, by=admin, outcome="go", override_reason="Regulator deadline")
         return Release.objects.get(pk=frozen.pk)
 
     def test_it_keeps_the_override_in_the_decision_snapshot(self, overridden):
@@ -222,9 +218,9 @@ class TestOverrideShown:
         assert f'data-testid="override-{overridden.pk}"' in timeline
 
     def test_it_counts_deploys_with_an_override_on_the_metrics_page(self, cast, overridden):
-        services.start_deploy(overridden, by=cast.dana)
+        start_deploy(overridden, by=cast.dana)
         other = make_approved(make_release(cast, "1.1.0"), cast)
-        services.start_deploy(other, by=cast.dana)
+        start_deploy(other, by=cast.dana)
         page = (
             client_for(cast.vic)
             .get(reverse("project_metrics", args=[cast.project.slug]))

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals import services as approvals
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy
-from releases import services
-from releases.errors import NotAllowed, Refused
-from releases.readiness import readiness_for, required_roles
+from approvals.readiness import readiness_for, required_roles
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import assign_role
+from approvals.services.policy import set_role_requirement, update_policy
+from approvals.services.sign_offs import record_sign_off, withdraw_sign_off
+from lib.errors import NotAllowed, Refused
+from releases.services.lifecycle import lock_scope
+from releases.services.projects import set_project_roles
 from tests.builders import make_ready, make_release, make_user
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +40,7 @@ def test_it_requires_the_roles_of_the_release_kind(cast):
 
 def test_it_needs_two_qa_go_sign_offs_on_a_major_release(cast):
     second_qa = make_user("quentin")
-    services.set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
+    set_project_roles(cast.project, second_qa, ["qa"], by=cast.rita)
     release = make_release(cast, "2.0.0", kind="major")
     make_ready(release, cast)  # everyone signs once: one QA Go
 
@@ -45,18 +49,18 @@ def test_it_needs_two_qa_go_sign_offs_on_a_major_release(cast):
     readiness = readiness_for(release)
     assert "QA needs 2 Go sign-offs, has 1" in readiness.summary()
     with pytest.raises(Refused, match="QA needs 2 Go sign-offs, has 1"):
-        approvals.record_decision(release, by=cast.rita, outcome="go")
+        record_decision(release, by=cast.rita, outcome="go")
 
-    approvals.record_sign_off(release, by=second_qa, role="qa", decision="go")
+    record_sign_off(release, by=second_qa, role="qa", decision="go")
     assert qa_state(release).state == "go"
     assert readiness_for(release).ready
-    approvals.record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="go")
 
 
 def test_it_does_not_count_one_person_twice_towards_a_quorum(cast):
     release = make_release(cast, "2.0.0", kind="major")
     make_ready(release, cast)
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="again")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="again")
     assert len(qa_state(release).go) == 1
 
 
@@ -64,13 +68,9 @@ def test_it_changes_the_quorum_for_future_readiness(cast):
     release = make_release(cast)
     make_ready(release, cast)
     assert readiness_for(release).ready
-    approvals.set_role_requirement(
-        cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=3
-    )
+    set_role_requirement(cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=3)
     assert "QA needs 3 Go sign-offs, has 1" in readiness_for(release).summary()
-    approvals.set_role_requirement(
-        cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=0
-    )
+    set_role_requirement(cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=0)
     assert "qa" not in required_roles(release)[0]
     assert readiness_for(release).ready
 
@@ -86,7 +86,7 @@ def test_it_changes_the_quorum_for_future_readiness(cast):
 )
 def test_it_refuses_a_bad_role_requirement_with_a_field_error(cast, fields, field):
     with pytest.raises(ValidationError) as error:
-        approvals.set_role_requirement(cast.project, by=cast.rita, **fields)
+        set_role_requirement(cast.project, by=cast.rita, **fields)
     assert field in error.value.message_dict
     assert (
         ApprovalPolicy.objects.get(project=cast.project).required_roles("major")
@@ -104,46 +104,44 @@ def test_it_refuses_a_bad_role_requirement_with_a_field_error(cast, fields, fiel
 )
 def test_it_refuses_a_bad_policy_with_a_field_error_and_keeps_the_old_one(cast, changes, field):
     with pytest.raises(ValidationError) as error:
-        approvals.update_policy(cast.project, by=cast.rita, **changes)
+        update_policy(cast.project, by=cast.rita, **changes)
     assert field in error.value.message_dict
     policy = ApprovalPolicy.objects.get(project=cast.project)
     assert (policy.decider_role, policy.reminder_hours_before) == ("release_manager", 24)
 
 
 def test_it_keeps_one_person_to_one_role_by_default(cast, release):
-    services.assign_role(release, cast.quinn, "dev", by=cast.rita)
-    services.lock_scope(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
+    assign_role(release, cast.quinn, "dev", by=cast.rita)
+    lock_scope(release, by=cast.rita)
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go")
     with pytest.raises(NotAllowed, match="You already signed as QA"):
-        approvals.record_sign_off(release, by=cast.quinn, role="dev", decision="go")
+        record_sign_off(release, by=cast.quinn, role="dev", decision="go")
     assert not release.sign_offs.filter(role="dev").exists()
 
 
 def test_it_lets_one_person_sign_two_roles_when_the_project_allows_it(cast, release):
-    approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=False)
-    services.assign_role(release, cast.quinn, "dev", by=cast.rita)
-    services.lock_scope(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
-    approvals.record_sign_off(release, by=cast.quinn, role="dev", decision="go")
+    update_policy(cast.project, by=cast.rita, separation_of_duties=False)
+    assign_role(release, cast.quinn, "dev", by=cast.rita)
+    lock_scope(release, by=cast.rita)
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go")
+    record_sign_off(release, by=cast.quinn, role="dev", decision="go")
     assert set(release.sign_offs.current().values_list("role", flat=True)) == {"qa", "dev"}
 
 
 def test_it_frees_the_other_role_once_my_sign_off_is_withdrawn(cast, release):
-    services.assign_role(release, cast.quinn, "dev", by=cast.rita)
-    services.lock_scope(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go")
-    approvals.withdraw_sign_off(release, by=cast.quinn, role="qa")
-    approvals.record_sign_off(release, by=cast.quinn, role="dev", decision="go")
+    assign_role(release, cast.quinn, "dev", by=cast.rita)
+    lock_scope(release, by=cast.rita)
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go")
+    withdraw_sign_off(release, by=cast.quinn, role="qa")
+    record_sign_off(release, by=cast.quinn, role="dev", decision="go")
     assert list(release.sign_offs.current().values_list("role", flat=True)) == ["dev"]
 
 
 def test_it_lets_the_policy_name_another_decider(cast, release):
     make_ready(release, cast)
     # Paul signed as Product: he decides only where signers may also decide.
-    approvals.update_policy(
-        cast.project, by=cast.rita, decider_role="product", signer_cannot_decide=False
-    )
+    update_policy(cast.project, by=cast.rita, decider_role="product", signer_cannot_decide=False)
     with pytest.raises(NotAllowed, match="Only the product records the go/no-go"):
-        approvals.record_decision(release, by=cast.rita, outcome="go")
-    approvals.record_decision(release, by=cast.paul, outcome="go")
+        record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.paul, outcome="go")
     assert release.decisions.get().decided_by == cast.paul

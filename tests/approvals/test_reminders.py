@@ -8,11 +8,15 @@ import datetime as dt
 import pytest
 from django.conf import settings
 
-from approvals import services as approvals
 from approvals import tasks
 from approvals.models import Reminder
-from releases import services
+from approvals.services.decisions import open_poll, record_decision
+from approvals.services.policy import update_policy
+from approvals.services.reminders import remind_release, send_due_reminders
+from approvals.services.sign_offs import record_sign_off
 from releases.models import Notification
+from releases.services.lifecycle import lock_scope
+from releases.services.releases import update_release
 from tests.builders import let_release_managers_override, make_ready, make_release
 
 pytestmark = pytest.mark.django_db
@@ -49,9 +53,9 @@ def escalated() -> list[str]:
 def planned(cast, time_machine):
     at(time_machine, -dt.timedelta(days=3))
     release = make_release(cast, go_no_go_at=GO_NO_GO)
-    services.lock_scope(release, by=cast.rita)
-    approvals.open_poll(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
+    lock_scope(release, by=cast.rita)
+    open_poll(release, by=cast.rita)
+    record_sign_off(release, by=cast.paul, role="product", decision="go")
     return release
 
 
@@ -90,7 +94,7 @@ def test_it_reminds_each_assignee_whose_sign_off_is_pending_once(cast, planned, 
 
 
 def test_it_follows_the_policy_reminder_time(cast, planned, time_machine):
-    approvals.update_policy(cast.project, by=cast.rita, reminder_hours_before=2)
+    update_policy(cast.project, by=cast.rita, reminder_hours_before=2)
     at(time_machine, -dt.timedelta(hours=3))
     assert tick() == 0
     at(time_machine, -dt.timedelta(hours=1, minutes=59))
@@ -100,21 +104,21 @@ def test_it_follows_the_policy_reminder_time(cast, planned, time_machine):
 def test_it_reminds_someone_whose_sign_off_went_stale(cast, planned, time_machine):
     at(time_machine, -dt.timedelta(hours=20))
     tick()
-    services.update_release(planned, by=cast.dana, commit_sha="b" * 40)
+    update_release(planned, by=cast.dana, commit_sha="b" * 40)
     at(time_machine, -dt.timedelta(hours=19))
     assert tick() == 1
     assert reminded() == ["dana", "devin", "paul", "quinn"]
 
 
 def test_it_does_not_remind_whoever_answered_even_with_a_no_go(cast, planned, time_machine):
-    approvals.record_sign_off(planned, by=cast.quinn, role="qa", decision="no_go", comment="Bug")
+    record_sign_off(planned, by=cast.quinn, role="qa", decision="no_go", comment="Bug")
     at(time_machine, -dt.timedelta(hours=2))
     tick()
     assert reminded() == ["dana", "devin"]
 
 
 def test_it_escalates_to_the_release_manager_once_at_the_go_no_go_time(cast, planned, time_machine):
-    approvals.record_sign_off(planned, by=cast.quinn, role="qa", decision="go")
+    record_sign_off(planned, by=cast.quinn, role="qa", decision="go")
     at(time_machine, -dt.timedelta(minutes=1))
     tick()
     assert escalated() == []
@@ -147,7 +151,7 @@ def test_it_neither_reminds_nor_escalates_when_every_role_has_signed(cast, time_
 
 def test_it_stops_once_the_decision_is_taken(cast, planned, time_machine):
     let_release_managers_override(cast, "sign_offs")
-    approvals.record_decision(planned, by=cast.rita, outcome="go", override_reason="Urgent")
+    record_decision(planned, by=cast.rita, outcome="go", override_reason="Urgent")
     at(time_machine, dt.timedelta(hours=1))
     assert tick() == 0
     assert (reminded(), escalated()) == ([], [])
@@ -157,7 +161,7 @@ def test_it_reminds_again_for_a_new_go_no_go_time(cast, planned, time_machine):
     at(time_machine, -dt.timedelta(hours=2))
     tick()
     later = GO_NO_GO + dt.timedelta(days=2)
-    services.update_release(planned, by=cast.rita, go_no_go_at=later)
+    update_release(planned, by=cast.rita, go_no_go_at=later)
     at(time_machine, dt.timedelta(hours=1))
     assert tick() == 0  # the old time passed, but it is not the go/no-go any more
     time_machine.move_to(later - dt.timedelta(hours=2), tick=False)
@@ -168,7 +172,7 @@ def test_it_reminds_again_for_a_new_go_no_go_time(cast, planned, time_machine):
 def test_it_is_safe_to_run_twice_at_the_same_moment(cast, planned, time_machine):
     at(time_machine, dt.timedelta(minutes=5))
     now = GO_NO_GO + dt.timedelta(minutes=5)
-    assert approvals.remind_release(planned, now=now) == 1
-    assert approvals.remind_release(planned, now=now) == 0
-    assert approvals.send_due_reminders(now=now) == 0
+    assert remind_release(planned, now=now) == 1
+    assert remind_release(planned, now=now) == 0
+    assert send_due_reminders(now=now) == 0
     assert escalated() == ["rita"]

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from approvals import services as approvals
-from releases import services
+from approvals.services.decisions import record_decision
+from releases.services.lifecycle import lock_scope
+from releases.services.notes import add_note
 from tests.builders import let_release_managers_override, make_approved
 from tests.html import client_for
 
@@ -18,7 +19,7 @@ def test_it_shows_the_snapshot_as_it_was_when_the_decision_was_taken(cast, relea
     make_approved(release, cast)
     decision = release.decisions.get()
     # Later changes do not touch what the decision rested on.
-    services.add_note(release, by=cast.rita, text="after the decision")
+    add_note(release, by=cast.rita, text="after the decision")
     page = client_for(cast.vic).get(decision.get_absolute_url()).content.decode()
     assert "Go</span> on Payments 1.0.0" in page
     assert "Readiness then: 100%" in page
@@ -30,8 +31,8 @@ def test_it_shows_the_snapshot_as_it_was_when_the_decision_was_taken(cast, relea
 
 def test_it_shows_an_override_and_its_reason(cast, release):
     let_release_managers_override(cast, "sign_offs")
-    services.lock_scope(release, by=cast.rita)
-    decision = approvals.record_decision(
+    lock_scope(release, by=cast.rita)
+    decision = record_decision(
         release, by=cast.rita, outcome="go", override_reason="Regulator deadline"
     )
     page = client_for(cast.paul).get(decision.get_absolute_url()).content.decode()

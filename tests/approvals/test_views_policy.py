@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from approvals.forms import quorum_field_name
 from approvals.models import ApprovalPolicy, RoleRequirement
+from approvals.readiness import readiness_for
 from releases.models import SIGNING_ROLES, ReleaseKind
-from releases.readiness import readiness_for
 from tests.builders import make_release
 from tests.html import client_for
 

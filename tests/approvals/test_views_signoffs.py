@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from approvals.models import Decision, SignOff
-from releases import services
 from releases.models import Notification, Status
+from releases.services.lifecycle import lock_scope
 from tests.builders import (
     let_release_managers_override,
     make_ready,
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def frozen(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     release.refresh_from_db()
     return release
 

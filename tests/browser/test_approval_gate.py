@@ -7,10 +7,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from approvals import services as approvals
 from approvals.models import CREATOR_SIGNS, SignOff
-from releases import services
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import assign_role
+from approvals.services.sign_offs import record_sign_off
 from releases.models import Release, RoleAssignment, Status
+from releases.services.lifecycle import lock_scope
 from tests.builders import (
     complete_rollback_plan,
     make_cast,
@@ -30,7 +32,7 @@ def cast(transactional_db):
 @pytest.fixture
 def release(cast):
     release = make_release(cast, "3.0.0")
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 
@@ -51,7 +53,7 @@ def test_it_refuses_rita_approving_her_own_release_in_the_policys_words(
 
     # An administrator puts her on QA anyway: her Go is still not hers to give.
     admin = get_user_model().objects.create_superuser("ada", "ada@example.com", "x")
-    services.assign_role(release, cast.rita, "qa", by=admin)
+    assign_role(release, cast.rita, "qa", by=admin)
     rita.goto(url)
     rita.locator("#role-qa").get_by_role("button", name="Go as QA", exact=True).click()
     expect(rita.locator("#sec-signoffs")).to_contain_text(CREATOR_SIGNS)
@@ -69,7 +71,7 @@ def test_it_pulls_the_approval_back_live_when_paul_says_no_go_after_the_go(
     complete_rollback_plan(release, cast)
     pass_checks(release)
     for person, role in [(cast.devin, "dev"), (cast.dana, "devops")]:
-        approvals.record_sign_off(release, by=person, role=role, decision="go")
+        record_sign_off(release, by=person, role=role, decision="go")
 
     for person, role, label in [(cast.quinn, "qa", "QA"), (cast.paul, "product", "Product")]:
         page = open_as(person)
@@ -78,7 +80,7 @@ def test_it_pulls_the_approval_back_live_when_paul_says_no_go_after_the_go(
             "button", name=f"Go as {label}", exact=True
         ).click()
         expect(page.locator(f"[data-testid=role-state-{role}]")).to_have_text("Go")
-    approvals.record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="go")
 
     rita = open_as(cast.rita)
     expect(rita.locator(f"#release-{release.pk}")).to_contain_text("Approved")

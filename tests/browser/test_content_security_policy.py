@@ -7,15 +7,13 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from tests.builders import make_release, tick_readiness
+from tests.builders import make_cast, make_release, tick_readiness
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def cast(transactional_db):
-    from tests.builders import make_cast
-
     return make_cast()
 
 

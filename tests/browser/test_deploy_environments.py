@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from monitoring import services as monitoring
+from monitoring.services.integrations import save_integration
 from releases.models import Release, Status
 from tests.builders import make_approved, make_cast, make_release
 from tests.monitoring.deliveries import SECRET
@@ -34,7 +34,7 @@ def test_a_staging_deploy_report_leaves_the_production_release_page_unchanged(
     sha = payload["commit_url"].rsplit("/", 1)[-1]
     # The only release on the commit is production's: nothing of staging's to move.
     production = make_approved(make_release(cast, "2.3.3", sha=sha), cast)
-    gitlab = monitoring.save_integration(
+    gitlab = save_integration(
         cast.project,
         by=cast.rita,
         name="GitLab",

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from monitoring import health
-from monitoring import services as monitoring
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.results import record_check_result
 from releases.models import Status
 from tests.browser.conftest import ARTIFACTS
 from tests.builders import complete_rollback_plan, make_cast, make_monitoring, make_release
@@ -28,7 +29,7 @@ def watched(cast):
     release = make_release(cast, "2.6.0", scope=2)
     make_monitoring(release, cast)
     complete_rollback_plan(release, cast)
-    check = monitoring.save_release_check(
+    check = save_release_check(
         release,
         by=cast.dana,
         integration=cast.ci,
@@ -38,14 +39,14 @@ def watched(cast):
         threshold=0.02,
     )
     health.add_rollback_trigger(release, by=cast.dana, check=check, mode="recommend")
-    monitoring.record_check_result(check, status="passing", value="0.004", source="api")
+    record_check_result(check, status="passing", value="0.004", source="api")
     return release
 
 
 def breach(release, value: str) -> None:
     """The monitor reports the error rate above its threshold, as the poller would write it."""
     check = release.checks.get(name="Checkout error rate")
-    monitoring.record_check_result(check, status="failing", value=value, source="api")
+    record_check_result(check, status="failing", value=value, source="api")
 
 
 def test_it_shows_rita_the_unhealthy_banner_live_and_rolls_back_in_one_click(

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from releases import services as releases
+from releases.services.lifecycle import lock_scope
 from subscriptions.models import Subscription
 from tests.builders import make_cast, make_release
 from tests.local_servers import serving
@@ -38,7 +38,7 @@ def test_dana_adds_a_webhook_and_sees_its_deliveries(cast, open_as, live_server)
         assert secret == Subscription.objects.get().secret
         receiver.secret = secret
 
-        releases.lock_scope(make_release(cast), by=cast.rita)
+        lock_scope(make_release(cast), by=cast.rita)
         page.goto(settings_url + "#webhooks")
         webhook = page.locator(f"#webhook-{Subscription.objects.get().pk}")
         webhook.get_by_text("Latest deliveries").click()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from approvals import services as approvals
 from approvals.models import SignOff
-from releases import services
+from approvals.services.sign_offs import record_sign_off
 from releases.models import ChecklistItem, ChecklistTemplate, Phase, Role, ScopeChangeRequest
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import lock_scope
 from tests.browser.conftest import csrf_token
 from tests.builders import make_cast, make_release
 
@@ -78,7 +79,7 @@ def test_it_shows_quinns_ticks_on_ritas_dashboard_without_a_reload(
 def test_it_lets_paul_give_go_and_refuses_devin_signing_for_product(
     cast, release, open_as, live_server, shoot
 ):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     url = f"{live_server.url}{release.get_absolute_url()}"
 
     paul = open_as(cast.paul)
@@ -116,8 +117,8 @@ def test_it_runs_a_scope_change_through_product_and_the_release_manager_and_stal
     rita.get_by_role("button", name="Lock scope").click()
     expect(rita.locator("[data-testid=status]")).to_have_text("Scope frozen")
 
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="Tested")
-    approvals.record_sign_off(release, by=cast.dana, role="devops", decision="go")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="Tested")
+    record_sign_off(release, by=cast.dana, role="devops", decision="go")
 
     devin = open_as(cast.devin)
     devin.goto(url)
@@ -159,10 +160,10 @@ def test_it_runs_a_scope_change_through_product_and_the_release_manager_and_stal
 def test_it_shows_vic_everything_and_lets_him_change_nothing(
     cast, release, open_as, live_server, shoot
 ):
-    services.lock_scope(release, by=cast.rita)
-    approvals.record_sign_off(release, by=cast.paul, role="product", decision="go")
+    lock_scope(release, by=cast.rita)
+    record_sign_off(release, by=cast.paul, role="product", decision="go")
     item = ChecklistItem.objects.get(release=release, title="Critical flows pass")
-    services.tick_checklist_item(item, by=cast.quinn, note="Seen on staging")
+    tick_checklist_item(item, by=cast.quinn, note="Seen on staging")
 
     vic = open_as(cast.vic)
     expect(vic.locator(f"#release-{release.pk}")).to_contain_text("Payments 2.5.0")

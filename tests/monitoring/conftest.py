@@ -10,7 +10,7 @@ import redis
 from django.conf import settings
 from prometheus_client import Gauge
 
-from monitoring import services
+from monitoring.services.integrations import save_integration
 from tests import processes
 from tests.monitoring.deliveries import SECRET
 
@@ -55,7 +55,7 @@ def celery(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., pro
 @pytest.fixture
 def github(cast):
     """A GitHub integration whose webhook secret is ``deliveries.SECRET``."""
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.rita,
         name="GitHub",
@@ -68,7 +68,7 @@ def github(cast):
 @pytest.fixture
 def gitlab(cast):
     """A GitLab integration whose webhook token is ``deliveries.SECRET``."""
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.rita,
         name="GitLab",

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from monitoring.webhooks import github_signature
+from monitoring.services.webhooks import github_signature
 
 # The secret set on the provider's webhook and on the integration (GitHub's documented example).
 SECRET = "It's a Secret to Everybody"

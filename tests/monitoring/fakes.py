@@ -13,8 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from monitoring import poller, services
 from monitoring.models import Check, CheckPhase, Integration
+from monitoring.services import polling
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
 
 
 @dataclass
@@ -133,17 +135,17 @@ def check_runs(*runs: tuple[str, str, str | None]) -> dict[str, Any]:
     }
 
 
-def run_cycle(now: dt.datetime | None = None, **kwargs: Any) -> poller.Dispatch:
+def run_cycle(now: dt.datetime | None = None, **kwargs: Any) -> polling.Dispatch:
     """One dispatcher tick and every fetch it claims, in this process."""
-    dispatch = poller.claim_due_checks(now=now)
+    dispatch = polling.claim_due_checks(now=now)
     for claim in dispatch.claims:
-        poller.poll_group(claim.check_ids, claim.token, now=now, **kwargs)
+        polling.poll_group(claim.check_ids, claim.token, now=now, **kwargs)
     return dispatch
 
 
 def github(cast: Any, url: str, name: str = "GitHub", token: str = "ghp_polltoken") -> Integration:
     """A GitHub integration pointed at ``url``, saved the way rita would."""
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.rita,
         name=name,
@@ -158,4 +160,4 @@ def add_check(
     release: Any, integration: Integration, by: Any, name: str = "GitHub checks", **fields: Any
 ) -> Check:
     fields.setdefault("phase", CheckPhase.PRE_RELEASE)
-    return services.save_release_check(release, by=by, integration=integration, name=name, **fields)
+    return save_release_check(release, by=by, integration=integration, name=name, **fields)

@@ -9,8 +9,8 @@ import time
 import pytest
 from django.core.management import call_command
 
-from monitoring import poller
 from monitoring.models import Check, CheckResult, PollerHeartbeat
+from monitoring.services import polling
 from releases.models import ReleaseEvent
 from tests.builders import make_cast, make_release
 from tests.monitoring.fakes import Answer, FakeProvider, add_check, check_runs, github
@@ -94,7 +94,7 @@ def test_a_task_on_a_killed_worker_is_delivered_again_and_written_once(celery):
     # The check was polled by the redelivered task (same claim), not re-dispatched: the
     # redelivery came before the claim's lease lapsed.
     assert claim is not None
-    assert poller.LEASE_SECONDS > 5
+    assert polling.LEASE_SECONDS > 5
     assert len(api.fetches()) == 2
     assert CheckResult.objects.filter(check_ref=check).count() == 1
     events = ReleaseEvent.objects.filter(release=release, verb="check_status")

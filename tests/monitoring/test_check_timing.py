@@ -6,11 +6,15 @@ import datetime as dt
 
 from django.utils import timezone
 
-from monitoring import poller, services
+from approvals.readiness import compute_readiness, with_readiness_data
 from monitoring.models import Check, CheckPhase
-from releases import services as release_services
+from monitoring.services import polling
+from monitoring.services.checks import save_release_check
 from releases.models import Phase, Release
-from releases.readiness import compute_readiness, with_readiness_data
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import finish_deploy
+from releases.services.releases import update_release
+from releases.services.rollback import roll_back
 from tests.builders import make_deploying, make_monitoring
 from tests.monitoring.fakes import Answer, FakeProvider, add_check, check_runs, github, run_cycle
 
@@ -68,8 +72,8 @@ def test_post_release_checks_start_when_the_release_enters_monitoring(cast, rele
         assert Check.objects.get(pk=post.pk).next_poll_at is None
 
         for item in release.checklist_items.filter(phase=Phase.DEPLOYMENT):
-            release_services.tick_checklist_item(item, by=cast.dana)
-        release_services.finish_deploy(release, by=cast.dana)
+            tick_checklist_item(item, by=cast.dana)
+        finish_deploy(release, by=cast.dana)
         post.refresh_from_db()
         assert post.started_at is not None
         assert post.next_poll_at == post.started_at + 60 * SECONDS
@@ -87,10 +91,10 @@ def test_checks_stop_when_the_release_is_over(cast, release):
     make_monitoring(release, cast)
     assert Check.objects.get(pk=check.pk).next_poll_at is not None
 
-    release_services.roll_back(release, by=cast.rita, reason="Error rate")
+    roll_back(release, by=cast.rita, reason="Error rate")
 
     assert Check.objects.get(pk=check.pk).next_poll_at is None
-    assert poller.claim_due_checks(now=timezone.now() + dt.timedelta(days=1)).checks == 0
+    assert polling.claim_due_checks(now=timezone.now() + dt.timedelta(days=1)).checks == 0
 
 
 def test_a_pass_counts_only_once_it_has_held(cast, release):
@@ -151,7 +155,7 @@ def test_a_check_that_has_passed_does_not_time_out(cast, release):
 
 
 def test_the_timeout_applies_to_pushed_checks_too(cast, release):
-    check = services.save_release_check(
+    check = save_release_check(
         release,
         by=cast.rita,
         integration=cast.ci,
@@ -176,7 +180,7 @@ def test_a_new_commit_starts_the_timing_again(cast, release):
         check.refresh_from_db()
         assert check.first_passed_at is not None
 
-        release_services.update_release(release, by=cast.rita, commit_sha="c" * 40)
+        update_release(release, by=cast.rita, commit_sha="c" * 40)
 
     check.refresh_from_db()
     assert check.first_passed_at is None

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from monitoring import services as monitoring_services
 from monitoring.models import Check, WebhookDelivery
-from releases import services
+from monitoring.services.checks import save_release_check
 from releases.models import Health, Notification, Release, Status
+from releases.services.checklists import tick_checklist_item
+from releases.services.projects import set_deploy_environments
 from tests.builders import make_approved, make_deploying, make_monitoring, make_release
 from tests.monitoring.deliveries import send_github, send_gitlab
 
@@ -52,7 +53,7 @@ def state_of(release: Release) -> tuple[str, str]:
 
 def tick_deployment(release: Release, cast) -> None:
     for item in release.checklist_items.filter(phase="deployment"):
-        services.tick_checklist_item(item, by=cast.dana)
+        tick_checklist_item(item, by=cast.dana)
 
 
 def pair(cast, sha: str, make=make_approved) -> tuple[Release, Release]:
@@ -144,7 +145,7 @@ class TestGitHubDeploymentStatus:
     def test_the_projects_mapping_sends_a_ci_environment_to_a_release_environment(
         self, client, cast, github
     ):
-        services.set_deploy_environments(
+        set_deploy_environments(
             cast.project, by=cast.rita, mapping={"prod": "production", "github-pages": ""}
         )
         production, staging = pair(cast, GITHUB_SHA)
@@ -157,7 +158,7 @@ class TestGitHubDeploymentStatus:
         assert state_of(staging) == (Status.APPROVED, Health.UNKNOWN)
 
     def test_an_environment_mapped_to_none_moves_nothing(self, client, cast, github):
-        services.set_deploy_environments(cast.project, by=cast.rita, mapping={"production": ""})
+        set_deploy_environments(cast.project, by=cast.rita, mapping={"production": ""})
         production, _ = pair(cast, GITHUB_SHA)
 
         response = send_github(
@@ -400,9 +401,7 @@ def test_a_parent_pipelines_success_is_read_with_its_children_before_it_counts(
     payload = gitlab_example("pipeline")
     sha = payload["object_attributes"]["sha"]
     release = make_release(cast, "2.3.3", sha=sha)
-    check = monitoring_services.save_release_check(
-        release, by=cast.rita, integration=gitlab, name="Pipeline"
-    )
+    check = save_release_check(release, by=cast.rita, integration=gitlab, name="Pipeline")
     Check.objects.filter(pk=check.pk).update(next_poll_at=timezone.now() + dt.timedelta(hours=1))
 
     response = send_gitlab(client, gitlab, payload, event="Pipeline Hook")

@@ -10,8 +10,9 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from releases import services
 from releases.models import Health, Notification, Release, ReleaseEvent, Status
+from releases.services.checklists import tick_checklist_item
+from releases.services.freeze_windows import save_freeze_window
 from tests.builders import make_approved, make_deploying, make_release
 from tests.monitoring.deliveries import send_github, send_gitlab
 
@@ -68,7 +69,7 @@ def status_of(release: Release) -> str:
 
 def tick_deployment(release: Release, cast) -> None:
     for item in release.checklist_items.filter(phase="deployment"):
-        services.tick_checklist_item(item, by=cast.dana)
+        tick_checklist_item(item, by=cast.dana)
 
 
 @pytest.fixture
@@ -176,7 +177,7 @@ class TestGitHub:
 
     def test_ci_cannot_start_a_deploy_inside_a_freeze_window(self, client, cast, approved, github):
         now = timezone.now()
-        services.save_freeze_window(
+        save_freeze_window(
             cast.project,
             by=cast.rita,
             reason="Black Friday",

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from monitoring import services
 from monitoring.models import Check
+from monitoring.services.integrations import save_integration
 from tests.monitoring.deliveries import SECRET, send_github
 from tests.monitoring.fakes import Answer, FakeProvider, Seen, add_check, run_cycle
 from tests.monitoring.helpers import recorded
@@ -64,7 +64,7 @@ def delivery(run: dict[str, Any], action: str = "completed") -> dict[str, Any]:
 
 
 def integration(cast: Any, url: str) -> Any:
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.rita,
         name="GitHub",

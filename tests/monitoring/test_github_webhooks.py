@@ -8,15 +8,16 @@ from typing import Any
 
 from django.utils import timezone
 
-from monitoring import services
 from monitoring.models import Check
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
 from tests.builders import make_cast, make_release
 from tests.monitoring.deliveries import SECRET, send_github
 from tests.monitoring.helpers import recorded
 
 
 def add(release: Any, integration: Any, cast: Any, name: str, **params: Any) -> Check:
-    return services.save_release_check(
+    return save_release_check(
         release, by=cast.rita, integration=integration, name=name, params=params
     )
 
@@ -53,7 +54,7 @@ def test_one_event_reaches_every_project_whose_webhook_it_was_sent_to(
     # repository receive the same id, and neither delivery is the other's replay.
     other = make_cast("checkout")
     theirs = make_release(other, sha=release.commit_sha)
-    their_github = services.save_integration(
+    their_github = save_integration(
         other.project,
         by=other.rita,
         name="GitHub",

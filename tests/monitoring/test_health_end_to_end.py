@@ -13,12 +13,16 @@ import pytest
 from django.utils import timezone
 
 from config.celery import app
-from monitoring import health, rollback_webhook, tasks
-from monitoring import services as monitoring
+from lib.errors import Refused
+from monitoring import tasks
 from monitoring.models import Check, RollbackWebhookCall
-from releases import services
-from releases.errors import Refused
+from monitoring.services import health
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
+from monitoring.services.polling import poll_check_now
+from monitoring.services.rollback import reveal_rollback_webhook_secret, signature_matches
 from releases.models import Health, Notification, Release, Status
+from releases.services.rollback import update_rollback_plan
 from tests.builders import make_cast, make_monitoring, make_release
 from tests.local_servers import WebhookServer, serving
 from tests.processes import wait_for
@@ -41,7 +45,7 @@ def _through_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def watch(release: Release, cast, integration, *, mode: str = "") -> Check:
     """The error-rate check (passes below 2 %), with a rollback trigger in ``mode``."""
-    check = monitoring.save_release_check(
+    check = save_release_check(
         release,
         by=cast.dana,
         integration=integration,
@@ -75,7 +79,7 @@ def read_now(checks: list[Check], by) -> None:
     for check in checks:
         # A check whose release is no longer watched is not read.
         with contextlib.suppress(Refused):
-            monitoring.poll_check_now(Check.objects.get(pk=check.pk), by=by)
+            poll_check_now(Check.objects.get(pk=check.pk), by=by)
 
 
 def statuses(checks: list[Check]) -> set[str]:
@@ -87,14 +91,14 @@ def test_a_breach_recommends_or_starts_the_rollback_and_a_recovery_is_released(
 ):
     gauge, _ = error_ratio
     cast = make_cast()
-    prom = monitoring.save_integration(
+    prom = save_integration(
         cast.project, by=cast.rita, name="Prometheus", kind="prometheus", base_url=prometheus
     )
     with serving(WebhookServer([200])) as hook:
         recommended = make_monitoring(make_release(cast, "1.0.0"), cast)
-        services.update_rollback_plan(recommended, by=cast.dana, decider=cast.paul)
+        update_rollback_plan(recommended, by=cast.dana, decider=cast.paul)
         automatic = make_monitoring(make_release(cast, "1.1.0"), cast)
-        services.update_rollback_plan(
+        update_rollback_plan(
             automatic, by=cast.dana, decider=cast.paul, rollback_webhook_url=hook.url
         )
         checks = [
@@ -147,10 +151,8 @@ def test_a_breach_recommends_or_starts_the_rollback_and_a_recovery_is_released(
             "Greenlight (trigger “error rate > 2 %”)"
         )
         [posted] = hook.posted
-        secret = rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita)
-        assert rollback_webhook.signature_matches(
-            secret, posted.body, posted.headers["x-greenlight-signature"]
-        )
+        secret = reveal_rollback_webhook_secret(cast.project, by=cast.rita)
+        assert signature_matches(secret, posted.body, posted.headers["x-greenlight-signature"])
         call = RollbackWebhookCall.objects.get(release=release)
         assert posted.headers["x-greenlight-delivery"] == str(call.delivery_id)
 
@@ -200,7 +202,7 @@ def test_a_breach_recommends_or_starts_the_rollback_and_a_recovery_is_released(
 
 def test_a_healthy_window_ends_released_and_not_before(celery, prometheus):
     cast = make_cast()
-    prom = monitoring.save_integration(
+    prom = save_integration(
         cast.project, by=cast.rita, name="Prometheus", kind="prometheus", base_url=prometheus
     )
     release = make_monitoring(make_release(cast), cast)

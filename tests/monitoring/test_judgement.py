@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from monitoring import services
+from approvals.readiness import readiness_for
+from lib.errors import NotAllowed, Refused
 from monitoring.models import Check, CheckResult
-from releases import services as release_services
-from releases.errors import NotAllowed, Refused
+from monitoring.services.results import judge_check, record_check_result
 from releases.models import ReleaseEvent
-from releases.readiness import readiness_for
+from releases.services.releases import update_release
 
 
 @pytest.fixture
 def undecided(release):
     check = Check.objects.get(release=release, name="CI green")
-    return services.record_check_result(
+    return record_check_result(
         check, status="needs_judgement", value="no data", detail="No series", source="api"
     )
 
@@ -25,7 +25,7 @@ def undecided(release):
 def test_it_lets_the_release_manager_devops_and_qa_judge(cast, undecided, who):
     person = getattr(cast, who)
 
-    check = services.judge_check(
+    check = judge_check(
         undecided, by=person, passed=True, reason="Dashboard shows no errors since the deploy."
     )
 
@@ -42,14 +42,14 @@ def test_it_lets_the_release_manager_devops_and_qa_judge(cast, undecided, who):
 @pytest.mark.parametrize("who", ["paul", "devin", "vic", "otto"])
 def test_it_refuses_anyone_else(cast, undecided, who):
     with pytest.raises(NotAllowed):
-        services.judge_check(undecided, by=getattr(cast, who), passed=True, reason="Looks fine")
+        judge_check(undecided, by=getattr(cast, who), passed=True, reason="Looks fine")
 
     assert Check.objects.get(pk=undecided.pk).status == "needs_judgement"
 
 
 def test_it_needs_a_reason(cast, undecided):
     with pytest.raises(ValidationError) as info:
-        services.judge_check(undecided, by=cast.rita, passed=False, reason="  ")
+        judge_check(undecided, by=cast.rita, passed=False, reason="  ")
 
     assert "reason" in info.value.message_dict
     assert Check.objects.get(pk=undecided.pk).status == "needs_judgement"
@@ -57,40 +57,40 @@ def test_it_needs_a_reason(cast, undecided):
 
 def test_it_judges_only_a_check_that_needs_judgement(cast, release):
     check = Check.objects.get(release=release, name="CI green")
-    services.record_check_result(check, status="failing", source="api")
+    record_check_result(check, status="failing", source="api")
 
     with pytest.raises(Refused, match="this one is failing"):
-        services.judge_check(check, by=cast.rita, passed=True, reason="I say so")
+        judge_check(check, by=cast.rita, passed=True, reason="I say so")
 
 
 def test_a_judgement_stands_while_the_machines_still_cannot_decide(cast, undecided):
-    services.judge_check(undecided, by=cast.rita, passed=True, reason="Checked by hand.")
+    judge_check(undecided, by=cast.rita, passed=True, reason="Checked by hand.")
     results = CheckResult.objects.count()
 
-    check = services.record_check_result(undecided, status="needs_judgement", source="api")
+    check = record_check_result(undecided, status="needs_judgement", source="api")
 
     assert (check.status, check.last_value) == ("passing", "judged pass")
     assert CheckResult.objects.count() == results
 
 
 def test_a_definite_result_replaces_a_judgement(cast, undecided):
-    services.judge_check(undecided, by=cast.rita, passed=True, reason="Checked by hand.")
+    judge_check(undecided, by=cast.rita, passed=True, reason="Checked by hand.")
 
-    check = services.record_check_result(undecided, status="failing", value="3 failed")
+    check = record_check_result(undecided, status="failing", value="3 failed")
 
     assert check.status == "failing"
     assert check.judged_at is None
-    services.record_check_result(check, status="needs_judgement", source="api")
+    record_check_result(check, status="needs_judgement", source="api")
     assert Check.objects.get(pk=check.pk).status == "needs_judgement"
 
 
 def test_a_judgement_is_about_one_commit(cast, release, undecided):
-    services.judge_check(undecided, by=cast.rita, passed=True, reason="Checked by hand.")
+    judge_check(undecided, by=cast.rita, passed=True, reason="Checked by hand.")
 
-    release_services.update_release(release, by=cast.rita, commit_sha="d" * 40)
+    update_release(release, by=cast.rita, commit_sha="d" * 40)
 
     blockers = [b.message for b in readiness_for(release).blockers if "CI green" in b.message]
     assert blockers
     assert "its last result is for commit" in blockers[0]
-    check = services.record_check_result(undecided, status="needs_judgement", source="api")
+    check = record_check_result(undecided, status="needs_judgement", source="api")
     assert check.status == "needs_judgement"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from monitoring import services, tasks
+from monitoring import tasks
 from monitoring.models import Check, CheckResult
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
 from releases.models import ReleaseEvent
 from tests.builders import make_monitoring
 from tests.processes import wait_for
@@ -29,10 +31,10 @@ def poll_until(check: Check, status: str, timeout: float = 20) -> Check:
 def test_the_health_check_follows_the_error_rate(cast, release, prometheus, error_ratio):
     gauge, _ = error_ratio
     make_monitoring(release, cast)
-    integration = services.save_integration(
+    integration = save_integration(
         cast.project, by=cast.rita, name="Prometheus", kind="prometheus", base_url=prometheus
     )
-    check = services.save_release_check(
+    check = save_release_check(
         release,
         by=cast.dana,
         integration=integration,

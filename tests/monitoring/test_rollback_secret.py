@@ -7,9 +7,15 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from monitoring import rollback_webhook
-from releases import permissions as rules
-from releases.errors import NotAllowed
+from lib.errors import NotAllowed
+from monitoring.services.rollback import (
+    SECRET_ACTIONS,
+    reveal_rollback_webhook_secret,
+    rotate_rollback_webhook_secret,
+    sign,
+    signature_matches,
+)
+from releases import access as rules
 from releases.models import ProjectEvent, ProjectEventKind
 from tests.api.conftest import bearer, project_token
 from tests.html import client_for
@@ -31,27 +37,27 @@ def history(cast) -> list[tuple[str, str]]:
         for event in ProjectEvent.objects.filter(
             project=cast.project,
             kind=ProjectEventKind.ROLLBACK_SETTINGS,
-            action__in=rollback_webhook.SECRET_ACTIONS,
+            action__in=SECRET_ACTIONS,
         ).order_by("pk")
     ]
 
 
 def test_it_records_each_time_the_secret_is_shown_or_replaced(cast):
-    first = rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita)
-    second = rollback_webhook.rotate_rollback_webhook_secret(cast.project, by=cast.rita)
+    first = reveal_rollback_webhook_secret(cast.project, by=cast.rita)
+    second = rotate_rollback_webhook_secret(cast.project, by=cast.rita)
     assert second != first
-    assert rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita) == second
+    assert reveal_rollback_webhook_secret(cast.project, by=cast.rita) == second
     assert history(cast) == [("revealed", "rita"), ("rotated", "rita"), ("revealed", "rita")]
 
 
 def test_it_records_nothing_for_a_refused_look(cast):
     with pytest.raises(NotAllowed, match="release managers see"):
-        rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.dana)
+        reveal_rollback_webhook_secret(cast.project, by=cast.dana)
     assert history(cast) == []
 
 
 def test_the_page_hides_the_secret_until_asked_and_shows_who_saw_it(cast):
-    secret = rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita)
+    secret = reveal_rollback_webhook_secret(cast.project, by=cast.rita)
     rita = client_for(cast.rita)
 
     hidden = rita.get(page(cast))
@@ -67,14 +73,14 @@ def test_the_page_hides_the_secret_until_asked_and_shows_who_saw_it(cast):
 
 
 def test_the_page_replaces_the_secret_and_shows_the_new_one_once(cast):
-    old = rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita)
+    old = reveal_rollback_webhook_secret(cast.project, by=cast.rita)
     response = client_for(cast.rita).post(page(cast), {"action": "rotate"})
-    new = rollback_webhook.reveal_rollback_webhook_secret(cast.project, by=cast.rita)
+    new = reveal_rollback_webhook_secret(cast.project, by=cast.rita)
     assert new != old
     assert new in response.content.decode()
     assert old not in response.content.decode()
     body = b'{"event": "rollback"}'
-    assert rollback_webhook.signature_matches(new, body, rollback_webhook.sign(new, body))
+    assert signature_matches(new, body, sign(new, body))
 
 
 @pytest.mark.parametrize(("who", "status"), [("dana", 403), ("vic", 403), ("otto", 404)])
@@ -94,9 +100,7 @@ def test_the_api_shows_and_replaces_the_secret_for_release_managers(cast):
     assert shown.status_code == 200
     assert rotated.status_code == 200
     assert rotated.json()["secret"] != shown.json()["secret"]
-    assert rotated.json()["secret"] == rollback_webhook.reveal_rollback_webhook_secret(
-        cast.project, by=cast.rita
-    )
+    assert rotated.json()["secret"] == reveal_rollback_webhook_secret(cast.project, by=cast.rita)
     assert history(cast)[:2] == [("revealed", "rita"), ("rotated", "rita")]
 
 

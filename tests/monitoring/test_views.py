@@ -10,9 +10,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import services
 from monitoring.models import Check, CheckResult, Integration
 from monitoring.selectors import with_history
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
+from monitoring.services.results import record_check_result
 from monitoring.templatetags.checks import MIN_BAND, bands
 from releases.models import ReleaseEvent
 from tests.builders import PASSWORD, make_release
@@ -44,7 +46,7 @@ def github_form(**overrides):
 
 @pytest.fixture
 def github(cast):
-    return services.save_integration(
+    return save_integration(
         cast.project,
         by=cast.rita,
         name="GitHub",
@@ -207,7 +209,7 @@ def check_form(integration, **overrides):
 
 
 def test_the_editor_asks_for_the_parameters_of_the_chosen_integration(client, cast, release):
-    prom = services.save_integration(
+    prom = save_integration(
         cast.project, by=cast.rita, name="Prom", kind="prometheus", base_url="http://prom:9090"
     )
     login(client, cast.dana)
@@ -272,10 +274,10 @@ def test_a_project_check_reaches_the_releases_created_after_it(client, cast, git
 
 
 def test_changing_what_a_check_reads_starts_its_evidence_over(client, cast, release, github):
-    check = services.save_release_check(
+    check = save_release_check(
         release, by=cast.rita, integration=github, name="Build", params={"check_name": "build"}
     )
-    services.record_check_result(check, status="passing", source="api")
+    record_check_result(check, status="passing", source="api")
     login(client, cast.rita)
 
     client.post(
@@ -316,7 +318,7 @@ def test_the_history_page_draws_the_sparkline_and_lists_the_changes(client, cast
 
 def test_quinn_judges_a_check_on_its_page(client, cast, release):
     check = Check.objects.get(release=release, name="CI green")
-    services.record_check_result(check, status="needs_judgement", source="api")
+    record_check_result(check, status="needs_judgement", source="api")
     login(client, cast.quinn)
     url = reverse("release_check_judgement", args=[release.pk, check.pk])
 
@@ -333,7 +335,7 @@ def test_quinn_judges_a_check_on_its_page(client, cast, release):
 
 def test_a_viewer_cannot_judge(client, cast, release):
     check = Check.objects.get(release=release, name="CI green")
-    services.record_check_result(check, status="needs_judgement", source="api")
+    record_check_result(check, status="needs_judgement", source="api")
     login(client, cast.vic)
 
     response = client.post(

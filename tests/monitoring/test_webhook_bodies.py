@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from monitoring.models import WebhookDelivery
-from monitoring.webhooks import github_signature
+from monitoring.services.webhooks import github_signature
 from tests.monitoring.deliveries import SECRET
 
 

@@ -9,9 +9,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import services
 from monitoring.models import Check, CheckResult, WebhookDelivery
-from monitoring.webhooks import github_signature
+from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
+from monitoring.services.results import record_check_result
+from monitoring.services.webhooks import github_signature
 from releases.models import ReleaseEvent
 from tests.monitoring.deliveries import SECRET, send_github, send_gitlab
 
@@ -23,7 +25,7 @@ def test_the_signature_matches_githubs_published_example():
 
 
 def add(release, integration, cast, name, **params):
-    return services.save_release_check(
+    return save_release_check(
         release, by=cast.rita, integration=integration, name=name, params=params
     )
 
@@ -153,7 +155,7 @@ def test_a_body_changed_after_signing_is_refused(client, cast, release, github):
 
 
 def test_it_refuses_deliveries_until_a_webhook_secret_is_set(client, cast, release):
-    integration = services.save_integration(
+    integration = save_integration(
         cast.project,
         by=cast.rita,
         name="GitHub",
@@ -173,7 +175,7 @@ def test_a_replayed_delivery_is_ignored(client, cast, release, github):
     build = add(release, github, cast, "Build", check_name="build")
     delivery = str(uuid.uuid4())
     send_github(client, github, check_run(release.commit_sha), delivery=delivery)
-    services.record_check_result(build, status="passing", value="re-run passed", source="api")
+    record_check_result(build, status="passing", value="re-run passed", source="api")
     results = CheckResult.objects.count()
 
     response = send_github(client, github, check_run(release.commit_sha), delivery=delivery)
@@ -267,7 +269,7 @@ def test_a_gitlab_delivery_without_the_token_changes_nothing(
 def test_a_replayed_gitlab_delivery_is_ignored(client, cast, release, gitlab, header):
     check = add(release, gitlab, cast, "Pipeline")
     send_gitlab(client, gitlab, pipeline(release.commit_sha), **{header: "same"})
-    services.record_check_result(check, status="passing", source="api")
+    record_check_result(check, status="passing", source="api")
 
     response = send_gitlab(client, gitlab, pipeline(release.commit_sha), **{header: "same"})
 

@@ -8,12 +8,14 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from approvals import services as approvals
 from approvals.models import SignOff
-from releases import services
-from releases.errors import Refused
+from approvals.readiness import readiness_for
+from approvals.services.decisions import open_poll, record_decision
+from approvals.services.policy import update_policy
+from lib.errors import Refused
 from releases.models import Release
-from releases.readiness import readiness_for
+from releases.services.lifecycle import lock_scope
+from releases.services.releases import update_release
 from tests.builders import make_ready, make_release
 from tests.html import client_for
 
@@ -32,7 +34,7 @@ class TestValidation:
     @pytest.mark.parametrize("sha", BAD_SHAS)
     def test_it_refuses_a_malformed_sha_in_the_service(self, cast, release, sha):
         with pytest.raises(ValidationError) as error:
-            services.update_release(release, by=cast.rita, commit_sha=sha)
+            update_release(release, by=cast.rita, commit_sha=sha)
         assert error.value.message_dict == {
             "commit_sha": ["A commit SHA is 7 to 40 hexadecimal characters, e.g. 3f9c2ab."]
         }
@@ -61,7 +63,7 @@ class TestValidation:
         assert "A commit SHA is 7 to 40 hexadecimal characters" in response.content.decode()
 
     def test_it_stores_the_sha_lower_case(self, cast, release):
-        services.update_release(release, by=cast.rita, commit_sha="  C0FFEE1234  ")
+        update_release(release, by=cast.rita, commit_sha="  C0FFEE1234  ")
         assert Release.objects.get(pk=release.pk).commit_sha == "c0ffee1234"
         response = api(cast.rita).patch(
             f"/api/releases/{release.pk}/", {"commit_sha": "DEADBEEF"}, format="json"
@@ -74,41 +76,41 @@ class TestStaleness:
     def test_it_stales_every_sign_off_when_the_first_commit_is_set(self, cast):
         release = make_ready(make_release(cast, sha=""), cast)
         assert readiness_for(release).ready
-        services.update_release(release, by=cast.dana, commit_sha="c0ffee1")
+        update_release(release, by=cast.dana, commit_sha="c0ffee1")
         current = SignOff.objects.current().filter(release=release)
         assert current.count() == 4
         assert all(s.stale_reason == "the commit was set to c0ffee1" for s in current)
         assert not readiness_for(release).ready
         with pytest.raises(Refused, match="sign-off is stale"):
-            approvals.record_decision(release, by=cast.rita, outcome="go")
+            record_decision(release, by=cast.rita, outcome="go")
 
     def test_it_stales_every_sign_off_when_the_commit_changes(self, cast, release):
         make_ready(release, cast)
-        services.update_release(release, by=cast.dana, commit_sha="b" * 40)
+        update_release(release, by=cast.dana, commit_sha="b" * 40)
         assert all(
             s.stale_at is not None for s in SignOff.objects.current().filter(release=release)
         )
 
     def test_it_keeps_the_sign_offs_when_the_same_commit_is_saved_again(self, cast, release):
         make_ready(release, cast)
-        services.update_release(release, by=cast.dana, commit_sha="A" * 40)
+        update_release(release, by=cast.dana, commit_sha="A" * 40)
         assert readiness_for(release).ready
 
 
 class TestPollWaitsForTheCommit:
     def test_it_refuses_to_open_the_poll_without_a_commit(self, cast):
         release = make_release(cast, sha="")
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         with pytest.raises(Refused, match="opens once the release names its commit"):
-            approvals.open_poll(release, by=cast.rita)
+            open_poll(release, by=cast.rita)
         assert Release.objects.get(pk=release.pk).poll_opened_at is None
-        services.update_release(release, by=cast.rita, commit_sha="c0ffee1")
-        approvals.open_poll(release, by=cast.rita)
+        update_release(release, by=cast.rita, commit_sha="c0ffee1")
+        open_poll(release, by=cast.rita)
         assert Release.objects.get(pk=release.pk).poll_opened_at is not None
 
     def test_it_opens_the_poll_without_a_commit_when_the_policy_allows(self, cast):
-        approvals.update_policy(cast.project, by=cast.rita, require_commit_before_poll=False)
+        update_policy(cast.project, by=cast.rita, require_commit_before_poll=False)
         release = make_release(cast, sha="")
-        services.lock_scope(release, by=cast.rita)
-        approvals.open_poll(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
+        open_poll(release, by=cast.rita)
         assert Release.objects.get(pk=release.pk).poll_opened_at is not None

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from approvals import services as approvals
 from approvals.models import SignOff
-from releases import services
-from releases.errors import GreenlightError
+from approvals.services.deploy import start_deploy
+from approvals.services.sign_offs import record_sign_off
+from lib.errors import GreenlightError
 from releases.models import Release, ReleaseEvent, Status
+from releases.services.lifecycle import cancel_release, lock_scope
 from tests.builders import make_approved, make_cast, make_release
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -45,8 +46,8 @@ def test_it_lets_one_of_two_scope_locks_win():
     cast = make_cast()
     release = make_release(cast)
     outcomes = race(
-        lambda: services.lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
-        lambda: services.lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
+        lambda: lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
+        lambda: lock_scope(Release.objects.get(pk=release.pk), by=cast.rita),
     )
     refusals = [o for o in outcomes if isinstance(o, GreenlightError)]
     wins = [o for o in outcomes if isinstance(o, Release)]
@@ -60,8 +61,8 @@ def test_it_lets_one_of_deploy_and_cancel_win_and_writes_only_the_winner():
     cast = make_cast()
     release = make_approved(make_release(cast), cast)
     outcomes = race(
-        lambda: services.start_deploy(Release.objects.get(pk=release.pk), by=cast.dana),
-        lambda: services.cancel_release(
+        lambda: start_deploy(Release.objects.get(pk=release.pk), by=cast.dana),
+        lambda: cancel_release(
             Release.objects.get(pk=release.pk), by=cast.rita, reason="Changed our minds"
         ),
     )
@@ -89,10 +90,10 @@ def test_it_never_starts_a_deploy_after_a_no_go_was_committed():
     release = make_approved(make_release(cast), cast)
 
     def deploy() -> Any:
-        return services.start_deploy(Release.objects.get(pk=release.pk), by=cast.dana)
+        return start_deploy(Release.objects.get(pk=release.pk), by=cast.dana)
 
     def no_go() -> Any:
-        return approvals.record_sign_off(
+        return record_sign_off(
             Release.objects.get(pk=release.pk),
             by=cast.quinn,
             role="qa",

@@ -8,9 +8,11 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.utils import timezone
 
+from config.celery import app
 from config.settings import mailers_from_url
-from releases import services, tasks
+from releases import tasks
 from releases.models import Notification
+from releases.services.lifecycle import cancel_release
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +21,6 @@ pytestmark = pytest.mark.django_db
 def worker_like(monkeypatch):
     """A retry runs again at once, as a worker would run it later; a final failure stays in the
     task."""
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)
 
@@ -41,7 +42,7 @@ def test_it_keeps_a_line_break_in_a_reason_out_of_the_mail_headers(
     cast, release, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.cancel_release(
+        cancel_release(
             release, by=cast.rita, reason="Broken\r\nBcc: mallory@example.com\nX-Evil: 1"
         )
 
@@ -63,7 +64,7 @@ def test_it_tries_a_failed_email_again_until_it_goes_out(
     FlakyMailer.failures, FlakyMailer.attempts = 2, 0
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.cancel_release(release, by=cast.rita, reason="Not needed")
+        cancel_release(release, by=cast.rita, reason="Not needed")
 
     note = Notification.objects.get(verb="cancelled", user=cast.paul)
     assert FlakyMailer.attempts > 2
@@ -78,7 +79,7 @@ def test_it_keeps_an_email_that_failed_every_try_for_a_later_run(
     FlakyMailer.failures, FlakyMailer.attempts = 1000, 0
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.cancel_release(release, by=cast.rita, reason="Not needed")
+        cancel_release(release, by=cast.rita, reason="Not needed")
 
     note = Notification.objects.get(verb="cancelled", user=cast.paul)
     assert FlakyMailer.attempts > tasks.RETRY["max_retries"]
@@ -103,7 +104,7 @@ def test_it_sends_with_every_mailer_an_email_url_names(
     settings.MAILERS = mailers_from_url(url)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.cancel_release(release, by=cast.rita, reason="Not needed")
+        cancel_release(release, by=cast.rita, reason="Not needed")
 
     assert not Notification.objects.filter(emailed_at__isnull=True).exclude(user__email="")
 

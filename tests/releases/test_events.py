@@ -6,11 +6,24 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from approvals import services as approvals
-from releases import services
-from releases.errors import Refused
+from approvals.services.decisions import record_decision
+from approvals.services.deploy import assign_role
+from approvals.services.sign_offs import record_sign_off
+from lib.errors import Refused
 from releases.events import log_event
 from releases.models import ReleaseEvent, ScopeItem
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import cancel_release, lock_scope
+from releases.services.notes import add_note
+from releases.services.releases import update_release
+from releases.services.rollback import update_rollback_plan
+from releases.services.scope import (
+    add_scope_item,
+    approve_change_request,
+    request_scope_change,
+    set_scope_item_state,
+    update_scope_item,
+)
 from releases.signals import event_logged
 from tests.builders import make_approved, make_ready, make_release
 
@@ -28,48 +41,46 @@ def last_pk() -> int:
 @pytest.mark.parametrize(
     ("name", "call", "verbs"),
     [
-        ("lock", lambda c, r: services.lock_scope(r, by=c.rita), ["scope_locked"]),
+        ("lock", lambda c, r: lock_scope(r, by=c.rita), ["scope_locked"]),
         (
             "add scope",
-            lambda c, r: services.add_scope_item(r, by=c.rita, title="More"),
+            lambda c, r: add_scope_item(r, by=c.rita, title="More"),
             ["scope_added"],
         ),
         (
             "edit scope",
-            lambda c, r: services.update_scope_item(r.scope_items.get(), by=c.rita, risk="high"),
+            lambda c, r: update_scope_item(r.scope_items.get(), by=c.rita, risk="high"),
             ["scope_changed"],
         ),
         (
             "defer scope",
-            lambda c, r: services.set_scope_item_state(r.scope_items.get(), "deferred", by=c.rita),
+            lambda c, r: set_scope_item_state(r.scope_items.get(), "deferred", by=c.rita),
             ["scope_deferred"],
         ),
         (
             "tick",
-            lambda c, r: services.tick_checklist_item(
-                r.checklist_items.first(), by=c.quinn, note="ok"
-            ),
+            lambda c, r: tick_checklist_item(r.checklist_items.first(), by=c.quinn, note="ok"),
             ["checklist_ticked"],
         ),
         (
             "rollback plan",
-            lambda c, r: services.update_rollback_plan(r, by=c.dana, revert_steps="Revert"),
+            lambda c, r: update_rollback_plan(r, by=c.dana, revert_steps="Revert"),
             ["rollback_plan_updated"],
         ),
         (
             "edit release",
-            lambda c, r: services.update_release(r, by=c.rita, title="New title"),
+            lambda c, r: update_release(r, by=c.rita, title="New title"),
             ["release_updated"],
         ),
-        ("note", lambda c, r: services.add_note(r, by=c.quinn, text="FYI"), ["note"]),
+        ("note", lambda c, r: add_note(r, by=c.quinn, text="FYI"), ["note"]),
         (
             "assign",
-            lambda c, r: services.assign_role(r, c.quinn, "dev", by=c.rita),
+            lambda c, r: assign_role(r, c.quinn, "dev", by=c.rita),
             ["role_assigned"],
         ),
         (
             "cancel",
-            lambda c, r: services.cancel_release(r, by=c.rita, reason="Moved"),
+            lambda c, r: cancel_release(r, by=c.rita, reason="Moved"),
             ["cancelled"],
         ),
     ],
@@ -83,10 +94,10 @@ def test_it_writes_one_event_per_change(cast, release, name, call, verbs):
 def test_it_writes_one_event_per_sign_off_and_decision(cast, release):
     make_ready(release, cast)
     before = last_pk()
-    approvals.record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="Again")
+    record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="Again")
     assert new_events(release, before) == ["sign_off_go"]
     before = last_pk()
-    approvals.record_decision(release, by=cast.rita, outcome="go")
+    record_decision(release, by=cast.rita, outcome="go")
     assert new_events(release, before) == ["decision_go", "approved"]
 
 
@@ -94,15 +105,15 @@ def test_it_writes_nothing_when_a_change_is_refused(cast):
     release = make_release(cast, scope=0)
     before = last_pk()
     with pytest.raises(Refused):
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
     with pytest.raises(ValidationError):
-        services.add_scope_item(release, by=cast.rita, title=" ")
+        add_scope_item(release, by=cast.rita, title=" ")
     assert new_events(release, before) == []
 
 
 def test_it_writes_nothing_for_an_edit_that_changes_nothing(cast, release):
     before = last_pk()
-    services.update_release(release, by=cast.rita, title=release.title)
+    update_release(release, by=cast.rita, title=release.title)
     assert new_events(release, before) == []
 
 
@@ -111,7 +122,7 @@ def test_it_rolls_the_event_back_with_a_failing_change(cast, release):
 
     def doomed_request() -> None:
         with transaction.atomic():
-            services.add_scope_item(release, by=cast.rita, title="Doomed")
+            add_scope_item(release, by=cast.rita, title="Doomed")
             raise RuntimeError("the rest of the request failed")
 
     with pytest.raises(RuntimeError):
@@ -140,7 +151,7 @@ def test_it_never_edits_or_deletes_events(cast, release):
 
 
 def test_it_records_before_and_after_of_an_edit(cast, release):
-    services.update_release(release, by=cast.rita, environment="staging")
+    update_release(release, by=cast.rita, environment="staging")
     event = release.events.get(verb="release_updated")
     assert event.before == {"environment": "production"}
     assert event.after == {"environment": "staging"}
@@ -150,11 +161,11 @@ def test_it_records_before_and_after_of_an_edit(cast, release):
 def test_it_logs_each_step_of_a_change_request(cast, release):
     make_approved(release, cast)
     before = last_pk()
-    request = services.request_scope_change(
+    request = request_scope_change(
         release, by=cast.devin, action="add", reason="Ask", proposal={"title": "Late"}
     )
-    services.approve_change_request(request, by=cast.paul, as_role="product")
-    services.approve_change_request(request, by=cast.rita, as_role="release_manager")
+    approve_change_request(request, by=cast.paul, as_role="product")
+    approve_change_request(request, by=cast.rita, as_role="release_manager")
     assert new_events(release, before) == [
         "change_requested",
         "change_approved",

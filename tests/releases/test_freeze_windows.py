@@ -9,10 +9,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 
-from releases import services
-from releases.errors import NotAllowed, Refused
-from releases.models import FreezeWindow, Notification, Release, Status
-from tests.builders import make_approved
+from approvals.services.deploy import start_deploy
+from lib.errors import NotAllowed, Refused
+from releases.models import FreezeWindow, Notification, Project, Release, Status
+from releases.services.freeze_windows import (
+    freeze_windows_for_release,
+    freeze_windows_overlapping,
+    save_freeze_window,
+)
+from releases.services.projects import set_project_roles
+from releases.services.releases import update_release
+from tests.builders import make_approved, make_cast
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +40,11 @@ def weekend_freeze(cast, **fields) -> FreezeWindow:
         "end_time": dt.time(8, 0),
         "timezone": "Europe/Berlin",
     } | fields
-    return services.save_freeze_window(cast.project, by=cast.rita, **values)
+    return save_freeze_window(cast.project, by=cast.rita, **values)
 
 
 def black_friday(cast) -> FreezeWindow:
-    return services.save_freeze_window(
+    return save_freeze_window(
         cast.project,
         by=cast.rita,
         reason="Black Friday",
@@ -84,7 +91,7 @@ class TestCoverage:
         assert window.covers(utc(2026, 10, 26, 6, 30))  # 07:30 local: still frozen
 
     def test_it_repeats_a_same_day_window_every_week(self, cast):
-        window = services.save_freeze_window(
+        window = save_freeze_window(
             cast.project,
             by=cast.rita,
             reason="Payroll run",
@@ -121,7 +128,7 @@ class TestValidation:
 
     def test_it_refuses_a_one_off_window_that_ends_before_it_starts(self, cast):
         with pytest.raises(ValidationError) as error:
-            services.save_freeze_window(
+            save_freeze_window(
                 cast.project,
                 by=cast.rita,
                 reason="Backwards",
@@ -137,9 +144,7 @@ class TestOverlapping:
         weekend = weekend_freeze(cast)
         friday = black_friday(cast)
         weekend_freeze(other_cast, reason="Someone else's weekend")
-        periods = services.freeze_windows_overlapping(
-            cast.project, utc(2026, 11, 25), utc(2026, 12, 2)
-        )
+        periods = freeze_windows_overlapping(cast.project, utc(2026, 11, 25), utc(2026, 12, 2))
         assert [(p.window, p.starts_at, p.ends_at) for p in periods] == [
             (friday, utc(2026, 11, 27, 0, 0), utc(2026, 11, 30, 6, 0)),
             (weekend, utc(2026, 11, 27, 14, 0), utc(2026, 11, 30, 7, 0)),
@@ -149,39 +154,36 @@ class TestOverlapping:
     def test_it_finds_nothing_in_a_range_between_windows(self, cast):
         weekend_freeze(cast)
         black_friday(cast)
-        assert (
-            services.freeze_windows_overlapping(cast.project, utc(2026, 1, 20), utc(2026, 1, 22))
-            == []
-        )
+        assert freeze_windows_overlapping(cast.project, utc(2026, 1, 20), utc(2026, 1, 22)) == []
 
     def test_it_refuses_a_range_that_ends_before_it_starts(self, cast):
         with pytest.raises(ValidationError):
-            services.freeze_windows_overlapping(cast.project, utc(2026, 1, 22), utc(2026, 1, 20))
+            freeze_windows_overlapping(cast.project, utc(2026, 1, 22), utc(2026, 1, 20))
 
     def test_it_tells_the_release_page_when_the_planned_deploy_runs_into_a_window(
         self, cast, release
     ):
         weekend_freeze(cast)
-        services.update_release(
+        update_release(
             release,
             by=cast.rita,
             deploy_window_start=utc(2026, 1, 16, 13, 0),  # Friday 14:00 Berlin
             deploy_window_end=utc(2026, 1, 16, 15, 0),
         )
-        (period,) = services.freeze_windows_for_release(Release.objects.get(pk=release.pk))
+        (period,) = freeze_windows_for_release(Release.objects.get(pk=release.pk))
         assert (period.reason, period.starts_at) == ("Weekend freeze", utc(2026, 1, 16, 14, 0))
 
-        services.update_release(
+        update_release(
             release,
             by=cast.rita,
             deploy_window_start=utc(2026, 1, 14, 9, 0),
             deploy_window_end=utc(2026, 1, 14, 11, 0),
         )
-        assert services.freeze_windows_for_release(Release.objects.get(pk=release.pk)) == []
+        assert freeze_windows_for_release(Release.objects.get(pk=release.pk)) == []
 
     def test_it_finds_nothing_for_a_release_without_a_planned_deploy(self, cast, release):
         weekend_freeze(cast)
-        assert services.freeze_windows_for_release(release) == []
+        assert freeze_windows_for_release(release) == []
 
     def test_it_reads_many_projects_windows_in_a_fixed_number_of_queries(
         self, cast, other_cast, django_assert_max_num_queries
@@ -189,13 +191,11 @@ class TestOverlapping:
         for c in (cast, other_cast):
             weekend_freeze(c)
             black_friday(c)
-        from releases.models import Project
 
         with django_assert_max_num_queries(2):
             projects = list(Project.objects.prefetch_related("freeze_windows"))
             found = [
-                services.freeze_windows_overlapping(p, utc(2026, 11, 25), utc(2026, 12, 2))
-                for p in projects
+                freeze_windows_overlapping(p, utc(2026, 11, 25), utc(2026, 12, 2)) for p in projects
             ]
         assert [len(f) for f in found] == [2, 2]
 
@@ -211,7 +211,7 @@ class TestDeploy:
         weekend_freeze(cast)
         time_machine.move_to(utc(2026, 1, 17, 10, 0), tick=False)  # Saturday
         with pytest.raises(Refused) as error:
-            services.start_deploy(approved, by=cast.dana)
+            start_deploy(approved, by=cast.dana)
         assert str(error.value) == (
             "Cannot start the deploy now: a freeze window is in force (Weekend freeze, every "
             "Friday 15:00 – Monday 08:00 Europe/Berlin). A release manager can override with "
@@ -222,14 +222,14 @@ class TestDeploy:
     def test_it_starts_a_deploy_outside_the_windows(self, cast, approved, time_machine):
         weekend_freeze(cast)
         time_machine.move_to(utc(2026, 1, 19, 7, 30), tick=False)  # Monday 08:30 Berlin
-        services.start_deploy(approved, by=cast.dana)
+        start_deploy(approved, by=cast.dana)
         assert Release.objects.get(pk=approved.pk).status == Status.DEPLOYING
 
     def test_it_lets_only_a_release_manager_override(self, cast, approved, time_machine):
         weekend_freeze(cast)
         time_machine.move_to(utc(2026, 1, 17, 10, 0), tick=False)
         with pytest.raises(NotAllowed, match="Only a release manager can override"):
-            services.start_deploy(approved, by=cast.dana, override_reason="Hotfix for a leak")
+            start_deploy(approved, by=cast.dana, override_reason="Hotfix for a leak")
         assert Release.objects.get(pk=approved.pk).status == Status.APPROVED
         assert not approved.events.filter(verb="deploy_started").exists()
 
@@ -238,12 +238,10 @@ class TestDeploy:
     ):
         window = weekend_freeze(cast)
         other_manager = cast.paul
-        services.set_project_roles(
-            cast.project, other_manager, ["product", "release_manager"], by=cast.rita
-        )
+        set_project_roles(cast.project, other_manager, ["product", "release_manager"], by=cast.rita)
         time_machine.move_to(utc(2026, 1, 17, 10, 0), tick=False)
 
-        services.start_deploy(approved, by=cast.rita, override_reason="Hotfix for a data leak")
+        start_deploy(approved, by=cast.rita, override_reason="Hotfix for a data leak")
 
         assert Release.objects.get(pk=approved.pk).status == Status.DEPLOYING
         event = approved.events.get(verb="deploy_started")
@@ -258,7 +256,7 @@ class TestDeploy:
         assert "Hotfix for a data leak" in note.message
 
     def test_it_ignores_an_override_reason_when_nothing_is_overridden(self, cast, approved):
-        services.start_deploy(approved, by=cast.dana, override_reason="habit")
+        start_deploy(approved, by=cast.dana, override_reason="habit")
         event = approved.events.get(verb="deploy_started")
         assert event.data == {}
         assert not Notification.objects.filter(verb="override_used").exists()
@@ -266,6 +264,4 @@ class TestDeploy:
 
 @pytest.fixture
 def other_cast(cast):
-    from tests.builders import make_cast
-
     return make_cast("shipping")

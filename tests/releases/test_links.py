@@ -8,12 +8,17 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from monitoring import services as monitoring
 from monitoring.integrations.base import Observation
 from monitoring.models import Check
-from releases import services
+from monitoring.services.results import record_check_result
 from releases.models import ChecklistItem, ScopeItem
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import lock_scope
+from releases.services.projects import update_project
+from releases.services.rollback import update_rollback_plan
+from releases.services.scope import add_scope_item, request_scope_change, update_scope_item
 from releases.templatetags.greenlight import link, markdown
+from tests.api.conftest import bearer, project_token
 from tests.html import client_for
 
 pytestmark = pytest.mark.django_db
@@ -35,24 +40,24 @@ HOSTILE = [
 @pytest.mark.parametrize("url", HOSTILE)
 def test_it_refuses_a_scope_link_that_is_not_http(cast, release, url):
     with pytest.raises(ValidationError) as info:
-        services.add_scope_item(release, by=cast.rita, title="Refunds", url=url)
+        add_scope_item(release, by=cast.rita, title="Refunds", url=url)
     assert "url" in info.value.message_dict
     item = release.scope_items.first()
     with pytest.raises(ValidationError):
-        services.update_scope_item(item, by=cast.rita, url=url)
+        update_scope_item(item, by=cast.rita, url=url)
     assert not ScopeItem.objects.filter(url=url).exists()
 
 
 def test_it_refuses_checklist_evidence_that_is_not_an_http_link(cast, release):
     item = release.checklist_items.get(title="Critical flows pass")
     with pytest.raises(ValidationError):
-        services.tick_checklist_item(item, by=cast.quinn, url=SCRIPT)
+        tick_checklist_item(item, by=cast.quinn, url=SCRIPT)
     item.refresh_from_db()
     assert item.ticked_at is None
 
 
 def test_it_keeps_http_and_https_links(cast, release):
-    item = services.add_scope_item(
+    item = add_scope_item(
         release, by=cast.rita, title="Refunds", url="https://tracker.example.com/PAY-9"
     )
     assert item.url == "https://tracker.example.com/PAY-9"
@@ -68,7 +73,7 @@ def test_it_drops_a_provider_link_that_is_not_http(url):
 
 def test_it_stores_no_link_from_a_check_result_that_is_not_http(cast, release):
     check = release.checks.get(name="CI green")
-    monitoring.record_check_result(check, status="failing", value="failure", url=SCRIPT)
+    record_check_result(check, status="failing", value="failure", url=SCRIPT)
     check.refresh_from_db()
     assert check.last_url == ""
     assert not check.results.filter(url=SCRIPT).exists()
@@ -79,7 +84,7 @@ def test_it_draws_no_link_from_rows_stored_before(cast, release):
     release.scope_items.update(url=SCRIPT)
     release.checks.update(last_url=SCRIPT)
     item = release.checklist_items.get(title="Critical flows pass")
-    services.tick_checklist_item(item, by=cast.quinn, note="done")
+    tick_checklist_item(item, by=cast.quinn, note="done")
     ChecklistItem.objects.filter(pk=item.pk).update(evidence_url=SCRIPT)
     check = Check.objects.get(release=release, name="CI green")
 
@@ -124,9 +129,9 @@ def test_it_leaves_the_link_out_of_release_notes_from_an_old_row(cast, release):
 
 
 def test_it_refuses_a_change_request_proposing_a_script_link(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     with pytest.raises(ValidationError) as info:
-        services.request_scope_change(
+        request_scope_change(
             release,
             by=cast.devin,
             action="add",
@@ -139,8 +144,6 @@ def test_it_refuses_a_change_request_proposing_a_script_link(cast, release):
 
 @pytest.mark.parametrize("url", [SCRIPT, "ftp://files.example.com/run.log"])
 def test_it_answers_400_to_a_check_result_with_a_link_that_is_not_http(cast, release, url):
-    from tests.api.conftest import bearer, project_token
-
     check = release.checks.get(name="CI green")
     response = bearer(project_token(cast)).post(
         f"/api/releases/{release.pk}/checks/{check.pk}/results/",
@@ -167,10 +170,10 @@ def test_it_refuses_to_save_a_webhook_on_an_address_greenlight_will_not_call(
 ):
     settings.OUTBOUND_ALLOWED_NETWORKS = []
     with pytest.raises(ValidationError) as info:
-        services.update_project(cast.project, by=cast.rita, slack_webhook_url=url)
+        update_project(cast.project, by=cast.rita, slack_webhook_url=url)
     assert "OUTBOUND_ALLOWED_NETWORKS" in info.value.message_dict["slack_webhook_url"][0]
     with pytest.raises(ValidationError) as info:
-        services.update_rollback_plan(release, by=cast.dana, rollback_webhook_url=url)
+        update_rollback_plan(release, by=cast.dana, rollback_webhook_url=url)
     assert "rollback_webhook_url" in info.value.message_dict
     cast.project.refresh_from_db()
     assert cast.project.slack_webhook_url == ""
@@ -179,7 +182,7 @@ def test_it_refuses_to_save_a_webhook_on_an_address_greenlight_will_not_call(
 
 def test_it_saves_a_webhook_on_a_private_address_the_allowlist_names(cast, settings):
     settings.OUTBOUND_ALLOWED_NETWORKS = ["10.0.0.0/8"]
-    services.update_project(cast.project, by=cast.rita, slack_webhook_url="http://10.0.0.7/hook")
+    update_project(cast.project, by=cast.rita, slack_webhook_url="http://10.0.0.7/hook")
     cast.project.refresh_from_db()
     assert cast.project.slack_webhook_url == "http://10.0.0.7/hook"
 
@@ -195,9 +198,9 @@ def test_it_refuses_a_link_with_a_user_name_or_password_and_draws_none(cast, rel
     # A token pasted with a clone URL would be read by every member; "github.com@" before
     # another host makes a link look like it goes where it does not.
     with pytest.raises(ValidationError) as info:
-        services.add_scope_item(release, by=cast.rita, title="Refunds", url=url)
+        add_scope_item(release, by=cast.rita, title="Refunds", url=url)
 
     assert info.value.message_dict["url"] == ["A link cannot carry a user name or password."]
     with pytest.raises(ValidationError):
-        services.update_project(cast.project, by=cast.rita, repository_url=url)
+        update_project(cast.project, by=cast.rita, repository_url=url)
     assert link(url) == ""

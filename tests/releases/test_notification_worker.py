@@ -15,10 +15,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from approvals import services as approvals
+from approvals.services.sign_offs import record_sign_off
 from config.celery import app
-from releases import services
 from releases.models import Notification
+from releases.services.lifecycle import lock_scope
+from releases.services.projects import update_project
 from tests.builders import make_cast, make_release
 from tests.local_servers import WebhookServer, serving
 
@@ -92,10 +93,10 @@ def wait_for(condition, seconds: float = 60) -> bool:
 def test_it_delivers_after_commit_and_retries_a_failing_webhook_in_the_worker(worker):
     cast = make_cast()
     release = make_release(cast)
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     with serving(WebhookServer([503, 503, 200])) as hook:
-        services.update_project(cast.project, by=cast.rita, slack_webhook_url=hook.url)
-        sign_off = approvals.record_sign_off(
+        update_project(cast.project, by=cast.rita, slack_webhook_url=hook.url)
+        sign_off = record_sign_off(
             release, by=cast.quinn, role="qa", decision="no_go", comment="Refunds fail"
         )
         # The change is done and visible while delivery is still to come.

@@ -7,10 +7,13 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 
-from approvals import services as approvals
 from approvals.models import SignOff
-from releases import notifications, services, tasks
+from approvals.services.sign_offs import record_sign_off
+from config.celery import app
+from releases import notifications, tasks
 from releases.models import Notification
+from releases.services.lifecycle import lock_scope
+from releases.services.projects import update_project
 from tests.builders import make_release
 from tests.local_servers import SmtpServer, WebhookServer, closed_port, serving
 
@@ -21,19 +24,18 @@ pytestmark = pytest.mark.django_db
 def worker_like(monkeypatch):
     """Run tasks in-process the way a worker does: a retry runs again (at once here; the
     backoff delay is the worker's business) and a final failure stays in the task."""
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)
 
 
 @pytest.fixture
 def frozen(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 
 def use_chat(cast, url: str) -> None:
-    services.update_project(cast.project, by=cast.rita, slack_webhook_url=url)
+    update_project(cast.project, by=cast.rita, slack_webhook_url=url)
 
 
 def use_smtp(settings, port: int) -> None:
@@ -48,7 +50,7 @@ def use_smtp(settings, port: int) -> None:
 def say_no_go(cast, release, capture) -> SignOff:
     """quinn's No-go: rita is told in the app, by email and in the project's chat."""
     with capture(execute=True):
-        return approvals.record_sign_off(
+        return record_sign_off(
             release, by=cast.quinn, role="qa", decision="no_go", comment="Refunds fail"
         )
 
@@ -60,7 +62,7 @@ class TestDelivery:
         with serving(WebhookServer([200])) as hook:
             use_chat(cast, hook.url)
             with django_capture_on_commit_callbacks(execute=False) as pending:
-                approvals.record_sign_off(
+                record_sign_off(
                     frozen, by=cast.quinn, role="qa", decision="no_go", comment="Refunds fail"
                 )
             assert mail.outbox == []
@@ -83,9 +85,7 @@ class TestDelivery:
         with serving(WebhookServer([200])) as hook:
             use_chat(cast, hook.url)
             with django_capture_on_commit_callbacks(execute=True):
-                approvals.record_sign_off(
-                    frozen, by=cast.quinn, role="qa", decision="no_go", comment=comment
-                )
+                record_sign_off(frozen, by=cast.quinn, role="qa", decision="no_go", comment=comment)
 
         text = hook.received[0]["text"]
         assert (
@@ -101,7 +101,7 @@ class TestDelivery:
             django_capture_on_commit_callbacks(execute=True) as pending,
             pytest.raises(ValidationError),
         ):
-            approvals.record_sign_off(frozen, by=cast.quinn, role="qa", decision="no_go")
+            record_sign_off(frozen, by=cast.quinn, role="qa", decision="no_go")
         assert pending == []
         assert mail.outbox == []
         assert not Notification.objects.exists()

@@ -12,15 +12,20 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals import services as approvals
 from approvals.models import ApprovalPolicy
-from monitoring import rollback_webhook
-from monitoring import services as monitoring
+from approvals.services.policy import ensure_policy, set_role_requirement, update_policy
+from lib.errors import NotAllowed, Refused
 from monitoring.models import Check, Integration
-from releases import services, trains
-from releases.errors import NotAllowed, Refused
+from monitoring.services.checks import delete_check_template, save_check_template
+from monitoring.services.integrations import delete_integration, save_integration
+from monitoring.services.rollback import rotate_rollback_webhook_secret
 from releases.events import audited_fields, log_project_event
 from releases.models import ApiToken, ChecklistTemplate, FreezeWindow, ProjectEvent
+from releases.services import trains
+from releases.services.checklists import delete_checklist_template, save_checklist_template
+from releases.services.freeze_windows import delete_freeze_window, save_freeze_window
+from releases.services.projects import create_project, set_project_roles, update_project
+from releases.services.tokens import create_api_token, revoke_api_token
 from tests.builders import Cast, make_release, make_user
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +49,7 @@ def github(cast: Cast, **overrides: Any) -> Integration:
         "config": {"repo": "example/payments"},
         "secrets": {"token": GITHUB_TOKEN},
     }
-    return monitoring.save_integration(cast.project, by=cast.rita, **(fields | overrides))
+    return save_integration(cast.project, by=cast.rita, **(fields | overrides))
 
 
 def freeze(cast: Cast, **overrides: Any) -> FreezeWindow:
@@ -54,7 +59,7 @@ def freeze(cast: Cast, **overrides: Any) -> FreezeWindow:
         "starts_at": dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
         "ends_at": dt.datetime(2026, 11, 30, tzinfo=dt.UTC),
     }
-    return services.save_freeze_window(cast.project, by=cast.rita, **(fields | overrides))
+    return save_freeze_window(cast.project, by=cast.rita, **(fields | overrides))
 
 
 def train(cast: Cast, **overrides: Any) -> Any:
@@ -70,11 +75,11 @@ def train(cast: Cast, **overrides: Any) -> Any:
 
 def check_template(cast: Cast, **overrides: Any) -> Check:
     fields = {"name": "Error rate", "integration": cast.ci, "phase": "post_release"}
-    return monitoring.save_check_template(cast.project, by=cast.rita, **(fields | overrides))
+    return save_check_template(cast.project, by=cast.rita, **(fields | overrides))
 
 
 def project_token(cast: Cast) -> ApiToken:
-    return services.create_api_token(by=cast.rita, name="deploy-bot", project=cast.project)[0]
+    return create_api_token(by=cast.rita, name="deploy-bot", project=cast.project)[0]
 
 
 @dataclass(frozen=True)
@@ -92,16 +97,14 @@ class Case:
 
 CASES = {
     "project details": Case(
-        change=lambda c, _: services.update_project(c.project, by=c.rita, name="Payments EU"),
+        change=lambda c, _: update_project(c.project, by=c.rita, name="Payments EU"),
         kind="project",
         action="changed",
         before={"name": "Payments"},
         after={"name": "Payments EU"},
     ),
     "notification target": Case(
-        change=lambda c, _: services.update_project(
-            c.project, by=c.rita, slack_webhook_url=SLACK_URL
-        ),
+        change=lambda c, _: update_project(c.project, by=c.rita, slack_webhook_url=SLACK_URL),
         kind="project",
         action="changed",
         before={"slack_webhook_url": ""},
@@ -109,14 +112,14 @@ CASES = {
     ),
     "member added": Case(
         setup=lambda c: make_user("nina"),
-        change=lambda c, nina: services.set_project_roles(c.project, nina, ["qa"], by=c.rita),
+        change=lambda c, nina: set_project_roles(c.project, nina, ["qa"], by=c.rita),
         kind="membership",
         action="added",
         before=None,
         after={"roles": ["qa"]},
     ),
     "member's roles changed": Case(
-        change=lambda c, _: services.set_project_roles(
+        change=lambda c, _: set_project_roles(
             c.project, c.dana, ["devops", "release_manager"], by=c.rita
         ),
         kind="membership",
@@ -125,25 +128,23 @@ CASES = {
         after={"roles": ["devops", "release_manager"]},
     ),
     "member removed": Case(
-        change=lambda c, _: services.set_project_roles(c.project, c.vic, [], by=c.rita),
+        change=lambda c, _: set_project_roles(c.project, c.vic, [], by=c.rita),
         kind="membership",
         action="removed",
         before={"roles": ["viewer"]},
         after=None,
     ),
     "separation of duties turned off": Case(
-        setup=lambda c: approvals.ensure_policy(c.project),
-        change=lambda c, _: approvals.update_policy(
-            c.project, by=c.rita, separation_of_duties=False
-        ),
+        setup=lambda c: ensure_policy(c.project),
+        change=lambda c, _: update_policy(c.project, by=c.rita, separation_of_duties=False),
         kind="approval_policy",
         action="changed",
         before={"separation_of_duties": True},
         after={"separation_of_duties": False},
     ),
     "quorum cut": Case(
-        setup=lambda c: approvals.ensure_policy(c.project),
-        change=lambda c, _: approvals.set_role_requirement(
+        setup=lambda c: ensure_policy(c.project),
+        change=lambda c, _: set_role_requirement(
             c.project, by=c.rita, release_kind="standard", role="qa", quorum=0
         ),
         kind="approval_policy",
@@ -170,7 +171,7 @@ CASES = {
     ),
     "freeze window changed": Case(
         setup=freeze,
-        change=lambda c, window: services.save_freeze_window(
+        change=lambda c, window: save_freeze_window(
             c.project, by=c.rita, window=window, ends_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
         ),
         kind="freeze_window",
@@ -180,7 +181,7 @@ CASES = {
     ),
     "freeze window deleted": Case(
         setup=freeze,
-        change=lambda c, window: services.delete_freeze_window(window, by=c.rita),
+        change=lambda c, window: delete_freeze_window(window, by=c.rita),
         kind="freeze_window",
         action="removed",
         before={
@@ -197,7 +198,7 @@ CASES = {
         after=None,
     ),
     "checklist template added": Case(
-        change=lambda c, _: services.save_checklist_template(
+        change=lambda c, _: save_checklist_template(
             c.project, by=c.rita, title="Feature flags off", owner_role="dev", required=False
         ),
         kind="checklist_template",
@@ -217,7 +218,7 @@ CASES = {
     ),
     "checklist template changed": Case(
         setup=lambda c: c.project.checklist_templates.get(title="Critical flows pass"),
-        change=lambda c, t: services.save_checklist_template(
+        change=lambda c, t: save_checklist_template(
             c.project, by=c.rita, template=t, required=False
         ),
         kind="checklist_template",
@@ -227,7 +228,7 @@ CASES = {
     ),
     "checklist template deleted": Case(
         setup=lambda c: c.project.checklist_templates.get(title="Stakeholders told"),
-        change=lambda c, t: services.delete_checklist_template(t, by=c.rita),
+        change=lambda c, t: delete_checklist_template(t, by=c.rita),
         kind="checklist_template",
         action="removed",
         before={
@@ -275,7 +276,7 @@ CASES = {
     ),
     "integration deleted": Case(
         setup=lambda c: github(c, secrets={"token": GITHUB_TOKEN}),
-        change=lambda c, i: monitoring.delete_integration(i, by=c.rita),
+        change=lambda c, i: delete_integration(i, by=c.rita),
         kind="integration",
         action="removed",
         before={
@@ -309,7 +310,7 @@ CASES = {
     ),
     "check template made advisory": Case(
         setup=check_template,
-        change=lambda c, check: monitoring.save_check_template(
+        change=lambda c, check: save_check_template(
             c.project, by=c.rita, check=check, required=False
         ),
         kind="check_template",
@@ -319,7 +320,7 @@ CASES = {
     ),
     "check template deleted": Case(
         setup=lambda c: c.project.check_templates.get(name="CI green"),
-        change=lambda c, check: monitoring.delete_check_template(check, by=c.rita),
+        change=lambda c, check: delete_check_template(check, by=c.rita),
         kind="check_template",
         action="removed",
         before={
@@ -346,14 +347,14 @@ CASES = {
     ),
     "project token revoked": Case(
         setup=project_token,
-        change=lambda c, token: services.revoke_api_token(token, by=c.rita),
+        change=lambda c, token: revoke_api_token(token, by=c.rita),
         kind="project_token",
         action="revoked",
         before={"name": "deploy-bot", "state": "active"},
         after={"name": "deploy-bot", "state": "revoked"},
     ),
     "personal token created": Case(
-        change=lambda c, _: services.create_api_token(by=c.rita, name="laptop"),
+        change=lambda c, _: create_api_token(by=c.rita, name="laptop"),
         kind="personal_token",
         action="created",
         before=None,
@@ -361,8 +362,8 @@ CASES = {
         personal=True,
     ),
     "personal token revoked": Case(
-        setup=lambda c: services.create_api_token(by=c.rita, name="laptop")[0],
-        change=lambda c, token: services.revoke_api_token(token, by=c.rita),
+        setup=lambda c: create_api_token(by=c.rita, name="laptop")[0],
+        change=lambda c, token: revoke_api_token(token, by=c.rita),
         kind="personal_token",
         action="revoked",
         before={"name": "laptop", "state": "active"},
@@ -407,7 +408,7 @@ CASES = {
         after={"departure": "2026-12-01", "state": "skipped"},
     ),
     "rollback webhook secret rotated": Case(
-        change=lambda c, _: rollback_webhook.rotate_rollback_webhook_secret(c.project, by=c.rita),
+        change=lambda c, _: rotate_rollback_webhook_secret(c.project, by=c.rita),
         kind="rollback_settings",
         action="rotated",
         before={"rollback_webhook_secret": ""},
@@ -437,7 +438,7 @@ def test_it_records_each_project_change_as_one_event(cast, name):
 def test_it_records_creating_a_project_with_its_creator(db):
     ursula = make_user("ursula")
 
-    project = services.create_project(name="Shipping", slug="shipping", by=ursula)
+    project = create_project(name="Shipping", slug="shipping", by=ursula)
 
     [event] = ProjectEvent.objects.filter(project=project)
     assert (event.kind, event.action, event.actor) == ("project", "added", ursula)
@@ -446,8 +447,8 @@ def test_it_records_creating_a_project_with_its_creator(db):
 
 def test_it_names_the_changed_fields_in_the_summary(cast):
     since = last_pk()
-    approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=False)
-    services.update_project(cast.project, by=cast.rita, slack_webhook_url=SLACK_URL)
+    update_policy(cast.project, by=cast.rita, separation_of_duties=False)
+    update_project(cast.project, by=cast.rita, slack_webhook_url=SLACK_URL)
 
     summaries = [e.summary for e in events_since(since)]
     assert summaries == [
@@ -458,34 +459,32 @@ def test_it_names_the_changed_fields_in_the_summary(cast):
 
 def test_it_writes_nothing_when_nothing_changes(cast):
     window = freeze(cast)
-    approvals.ensure_policy(cast.project)
+    ensure_policy(cast.project)
     since = last_pk()
 
-    services.update_project(cast.project, by=cast.rita, name="Payments")
-    services.save_freeze_window(cast.project, by=cast.rita, window=window, reason="Black Friday")
-    services.set_project_roles(cast.project, cast.dana, ["devops"], by=cast.rita)
-    approvals.set_role_requirement(
-        cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=1
-    )
-    approvals.update_policy(cast.project, by=cast.rita, separation_of_duties=True)
+    update_project(cast.project, by=cast.rita, name="Payments")
+    save_freeze_window(cast.project, by=cast.rita, window=window, reason="Black Friday")
+    set_project_roles(cast.project, cast.dana, ["devops"], by=cast.rita)
+    set_role_requirement(cast.project, by=cast.rita, release_kind="standard", role="qa", quorum=1)
+    update_policy(cast.project, by=cast.rita, separation_of_duties=True)
 
     assert events_since(since) == []
 
 
 def other_projects_integration(cast: Cast) -> Integration:
-    other = services.create_project(name="Other", slug="other", by=None)
+    other = create_project(name="Other", slug="other", by=None)
     return Integration.objects.create(project=other, name="Elsewhere", kind="push")
 
 
 # name → (what is set up first, the change that fails)
 FAILING_CHANGES: dict[str, tuple[Callable[[Cast], Any], Callable[[Cast, Any], Any]]] = {
     "invalid policy": (
-        lambda c: approvals.ensure_policy(c.project),
-        lambda c, _: approvals.update_policy(c.project, by=c.rita, sign_off_expiry_days=0),
+        lambda c: ensure_policy(c.project),
+        lambda c, _: update_policy(c.project, by=c.rita, sign_off_expiry_days=0),
     ),
     "quorum too high": (
-        lambda c: approvals.ensure_policy(c.project),
-        lambda c, _: approvals.set_role_requirement(
+        lambda c: ensure_policy(c.project),
+        lambda c, _: set_role_requirement(
             c.project, by=c.rita, release_kind="standard", role="qa", quorum=99
         ),
     ),
@@ -505,19 +504,19 @@ FAILING_CHANGES: dict[str, tuple[Callable[[Cast], Any], Callable[[Cast, Any], An
     ),
     "project details out of bounds": (
         lambda c: None,
-        lambda c, _: services.update_project(c.project, by=c.rita, monitoring_minutes_standard=0),
+        lambda c, _: update_project(c.project, by=c.rita, monitoring_minutes_standard=0),
     ),
     "token without a name": (
         lambda c: None,
-        lambda c, _: services.create_api_token(by=c.rita, name=" "),
+        lambda c, _: create_api_token(by=c.rita, name=" "),
     ),
     "integration deleted by a developer": (
         lambda c: None,
-        lambda c, _: monitoring.delete_integration(c.ci, by=c.devin),
+        lambda c, _: delete_integration(c.ci, by=c.devin),
     ),
     "integration deleted while releases read it": (
         lambda c: make_release(c),
-        lambda c, _: monitoring.delete_integration(c.ci, by=c.rita),
+        lambda c, _: delete_integration(c.ci, by=c.rita),
     ),
 }
 
@@ -536,10 +535,10 @@ def test_it_writes_no_event_for_a_change_that_fails(cast, name):
 
 def test_it_records_a_revoked_token_once(cast):
     token = project_token(cast)
-    services.revoke_api_token(token, by=cast.rita)
+    revoke_api_token(token, by=cast.rita)
     since = last_pk()
 
-    services.revoke_api_token(token, by=cast.dana)
+    revoke_api_token(token, by=cast.dana)
 
     assert events_since(since) == []
 
@@ -548,11 +547,11 @@ def test_it_never_writes_a_credential_into_the_log(cast):
     integration = github(cast, secrets={"token": GITHUB_TOKEN, "webhook_secret": "hook-secret-9"})
     github(cast, integration=integration, secrets={"token": "ghp_SecondSecretValue"})
     ciphertext = Integration.objects.get(pk=integration.pk).secrets_encrypted
-    services.update_project(cast.project, by=cast.rita, slack_webhook_url=SLACK_URL)
-    token, token_secret = services.create_api_token(by=cast.rita, name="ci", project=cast.project)
-    _, personal_secret = services.create_api_token(by=cast.rita, name="laptop")
-    rollback_secret = rollback_webhook.rotate_rollback_webhook_secret(cast.project, by=cast.rita)
-    monitoring.delete_integration(integration, by=cast.rita)
+    update_project(cast.project, by=cast.rita, slack_webhook_url=SLACK_URL)
+    token, token_secret = create_api_token(by=cast.rita, name="ci", project=cast.project)
+    _, personal_secret = create_api_token(by=cast.rita, name="laptop")
+    rollback_secret = rotate_rollback_webhook_secret(cast.project, by=cast.rita)
+    delete_integration(integration, by=cast.rita)
 
     log = json.dumps(
         [[e.summary, e.before, e.after, e.data] for e in ProjectEvent.objects.order_by("pk")]
@@ -593,7 +592,7 @@ def test_it_leaves_out_what_the_poller_keeps_up_to_date(db):
 
 
 def test_it_keeps_events_append_only(cast):
-    services.update_project(cast.project, by=cast.rita, name="Payments EU")
+    update_project(cast.project, by=cast.rita, name="Payments EU")
     event = ProjectEvent.objects.get(project=cast.project, action="changed")
 
     event.summary = "nothing happened"
@@ -618,7 +617,7 @@ def test_it_refuses_to_log_outside_the_change_transaction(cast):
 
 
 def test_it_keeps_the_name_of_someone_whose_account_was_deleted(cast):
-    services.update_project(cast.project, by=cast.dana, description="Dana was here")
+    update_project(cast.project, by=cast.dana, description="Dana was here")
     cast.dana.delete()
 
     event = ProjectEvent.objects.get(project=cast.project, after={"description": "Dana was here"})
@@ -630,7 +629,7 @@ def test_it_keeps_the_name_of_someone_whose_account_was_deleted(cast):
 def test_it_names_the_check_templates_that_go_with_a_deleted_integration(cast):
     since = last_pk()
 
-    monitoring.delete_integration(cast.ci, by=cast.rita)
+    delete_integration(cast.ci, by=cast.rita)
 
     [event] = events_since(since)
     assert (event.kind, event.action) == ("integration", "removed")

@@ -5,8 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from releases import services
 from releases.release_notes import escape, render_release_notes
+from releases.services.scope import (
+    add_scope_item,
+    approve_change_request,
+    request_scope_change,
+    resolve_risk,
+    set_scope_item_state,
+)
 from tests.builders import make_ready, make_release
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +29,7 @@ def build(cast):
         git_ref="release/2.5.0",
         deploy_window_start=dt.datetime(2026, 12, 1, 14, 0, tzinfo=dt.UTC),
     )
-    add = lambda **f: services.add_scope_item(release, by=cast.rita, **f)  # noqa: E731
+    add = lambda **f: add_scope_item(release, by=cast.rita, **f)  # noqa: E731
     add(
         kind="feature",
         key="PAY-142",
@@ -41,10 +47,10 @@ def build(cast):
     risk = add(kind="risk", title="Card vault migration touches 2M rows", risk="blocker")
     add(kind="limitation", title="Apple Pay only for EUR and USD [for now]")
     dropped = add(kind="feature", key="PAY-150", title="Apple Pay on the checkout page")
-    services.set_scope_item_state(dropped, "deferred", by=cast.rita)
-    services.resolve_risk(risk, by=cast.rita, resolution="Dry run on a copy took 4 minutes")
+    set_scope_item_state(dropped, "deferred", by=cast.rita)
+    resolve_risk(risk, by=cast.rita, resolution="Dry run on a copy took 4 minutes")
     make_ready(release, cast)
-    request = services.request_scope_change(
+    request = request_scope_change(
         release,
         by=cast.devin,
         action="add",
@@ -56,8 +62,8 @@ def build(cast):
             "url": "https://jira.example.com/browse/PAY-170",
         },
     )
-    services.approve_change_request(request, by=cast.paul, as_role="product")
-    services.approve_change_request(request, by=cast.rita, as_role="release_manager")
+    approve_change_request(request, by=cast.paul, as_role="product")
+    approve_change_request(request, by=cast.rita, as_role="release_manager")
     return release
 
 

@@ -10,8 +10,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from releases import services
 from releases.models import REVIEW_TEXT_MAX, Release, Review
+from releases.services.lifecycle import complete_release
+from releases.services.review import save_review
+from releases.services.tokens import create_api_token
 from tests.api.conftest import bearer
 from tests.builders import make_monitoring
 from tests.html import client_for, htmx_post
@@ -27,8 +29,8 @@ def released(cast, release) -> Release:
     Release.objects.filter(pk=release.pk).update(
         monitoring_until=timezone.now() - dt.timedelta(minutes=1)
     )
-    services.complete_release(release, by=cast.rita)
-    services.save_review(release, by=cast.rita, went_well="The canary caught it.")
+    complete_release(release, by=cast.rita)
+    save_review(release, by=cast.rita, went_well="The canary caught it.")
     return release
 
 
@@ -41,20 +43,20 @@ def test_it_bounds_each_review_text_at_a_few_pages():
 @pytest.mark.parametrize("field", ["went_well", "went_badly", "caused_stress"])
 def test_it_refuses_a_too_long_review_text_in_the_service(cast, released, field):
     with pytest.raises(ValidationError) as refused:
-        services.save_review(released, by=cast.rita, **{field: TOO_LONG})
+        save_review(released, by=cast.rita, **{field: TOO_LONG})
 
     assert field in refused.value.message_dict
     assert Review.objects.get(release=released).went_well == "The canary caught it."
 
 
 def test_it_accepts_a_review_text_of_exactly_the_limit(cast, released):
-    services.save_review(released, by=cast.rita, went_badly="y" * REVIEW_TEXT_MAX)
+    save_review(released, by=cast.rita, went_badly="y" * REVIEW_TEXT_MAX)
 
     assert len(Review.objects.get(release=released).went_badly) == REVIEW_TEXT_MAX
 
 
 def test_it_refuses_a_too_long_review_text_in_the_api_with_a_field_error(cast, released):
-    _, secret = services.create_api_token(by=cast.rita, name="mine")
+    _, secret = create_api_token(by=cast.rita, name="mine")
 
     response = bearer(secret).put(
         f"/api/releases/{released.pk}/review/", {"went_well": TOO_LONG}, format="json"

@@ -6,9 +6,17 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from releases import services
-from releases.errors import NotAllowed, Refused
+from approvals.services.deploy import assign_role
+from lib.errors import NotAllowed, Refused
 from releases.models import Notification, ScopeChangeRequest, ScopeItem
+from releases.services.lifecycle import lock_scope
+from releases.services.projects import set_project_roles
+from releases.services.scope import (
+    approve_change_request,
+    reject_change_request,
+    request_scope_change,
+    withdraw_change_request,
+)
 from tests.builders import make_release, second_release_manager
 
 pytestmark = pytest.mark.django_db
@@ -16,12 +24,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def frozen(cast, release):
-    services.lock_scope(release, by=cast.rita)
+    lock_scope(release, by=cast.rita)
     return release
 
 
 def ask_to_add(cast, release, by=None, title="Receipts in PDF"):
-    return services.request_scope_change(
+    return request_scope_change(
         release,
         by=by or cast.devin,
         action="add",
@@ -67,14 +75,14 @@ class TestRequest:
         if kwargs["action"] == "change_risk":
             kwargs["scope_item"] = frozen.scope_items.get()
         with pytest.raises(ValidationError) as error:
-            services.request_scope_change(frozen, by=cast.devin, **kwargs)
+            request_scope_change(frozen, by=cast.devin, **kwargs)
         assert field in error.value.message_dict
         assert not ScopeChangeRequest.objects.exists()
 
     def test_it_refuses_to_remove_an_item_of_another_release_or_a_deferred_one(self, cast, frozen):
         other = make_release(cast, "9.9.9")
         with pytest.raises(ValidationError, match="Choose an item of this release"):
-            services.request_scope_change(
+            request_scope_change(
                 frozen,
                 by=cast.devin,
                 action="remove",
@@ -85,7 +93,7 @@ class TestRequest:
         ScopeItem.objects.filter(pk=item.pk).update(state="deferred")
         item.refresh_from_db()
         with pytest.raises(ValidationError, match="already deferred"):
-            services.request_scope_change(
+            request_scope_change(
                 frozen, by=cast.devin, action="remove", reason="r", scope_item=item
             )
 
@@ -95,12 +103,12 @@ class TestAcceptance:
         self, cast, frozen
     ):
         request = ask_to_add(cast, frozen)
-        services.approve_change_request(request, by=cast.paul, as_role="product")
+        approve_change_request(request, by=cast.paul, as_role="product")
         request.refresh_from_db()
         assert request.state == "pending"
         assert not frozen.scope_items.filter(title="Receipts in PDF").exists()
 
-        services.approve_change_request(request, by=cast.rita, as_role="release_manager")
+        approve_change_request(request, by=cast.rita, as_role="release_manager")
         request.refresh_from_db()
         assert request.state == "accepted"
         assert (request.product_approved_by, request.manager_approved_by) == (cast.paul, cast.rita)
@@ -113,19 +121,19 @@ class TestAcceptance:
     def test_it_never_lets_the_requester_accept_their_own_change(self, cast, frozen):
         request = ask_to_add(cast, frozen, by=cast.paul)
         with pytest.raises(NotAllowed, match="You asked for this change"):
-            services.approve_change_request(request, by=cast.paul, as_role="product")
+            approve_change_request(request, by=cast.paul, as_role="product")
         request.refresh_from_db()
         assert request.product_approved_at is None
 
     def test_it_needs_two_different_people(self, cast, frozen):
-        services.set_project_roles(cast.project, cast.rita, ["release_manager"], by=cast.rita)
+        set_project_roles(cast.project, cast.rita, ["release_manager"], by=cast.rita)
         # Another release manager puts her on Product: she may not do so on her own release.
         rhea = second_release_manager(frozen, cast)
-        services.assign_role(frozen, cast.rita, "product", by=rhea)
+        assign_role(frozen, cast.rita, "product", by=rhea)
         request = ask_to_add(cast, frozen)
-        services.approve_change_request(request, by=cast.rita, as_role="release_manager")
+        approve_change_request(request, by=cast.rita, as_role="release_manager")
         with pytest.raises(NotAllowed, match="You already accepted this change as release manager"):
-            services.approve_change_request(request, by=cast.rita, as_role="product")
+            approve_change_request(request, by=cast.rita, as_role="product")
         request.refresh_from_db()
         assert request.state == "pending"
 
@@ -136,27 +144,27 @@ class TestAcceptance:
     def test_it_only_accepts_in_a_role_the_person_holds(self, cast, frozen, who, as_role):
         request = ask_to_add(cast, frozen, by=cast.dana)
         with pytest.raises(NotAllowed, match="so you cannot accept the change in that role"):
-            services.approve_change_request(request, by=getattr(cast, who), as_role=as_role)
+            approve_change_request(request, by=getattr(cast, who), as_role=as_role)
         request.refresh_from_db()
         assert (request.product_approved_at, request.manager_approved_at) == (None, None)
 
     def test_it_refuses_to_accept_a_decided_request(self, cast, frozen):
         request = ask_to_add(cast, frozen)
-        services.reject_change_request(request, by=cast.rita, reason="Next release")
+        reject_change_request(request, by=cast.rita, reason="Next release")
         with pytest.raises(Refused, match="already rejected"):
-            services.approve_change_request(request, by=cast.paul, as_role="product")
+            approve_change_request(request, by=cast.paul, as_role="product")
 
     def test_it_changes_the_risk_and_defers_an_item(self, cast):
         release = make_release(cast, scope=2)
-        services.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
         first, second = release.scope_items.order_by("pk")
         for kwargs in (
             {"action": "change_risk", "scope_item": first, "proposal": {"risk": "high"}},
             {"action": "remove", "scope_item": second},
         ):
-            request = services.request_scope_change(release, by=cast.devin, reason="r", **kwargs)
-            services.approve_change_request(request, by=cast.paul, as_role="product")
-            services.approve_change_request(request, by=cast.rita, as_role="release_manager")
+            request = request_scope_change(release, by=cast.devin, reason="r", **kwargs)
+            approve_change_request(request, by=cast.paul, as_role="product")
+            approve_change_request(request, by=cast.rita, as_role="release_manager")
         first.refresh_from_db()
         second.refresh_from_db()
         assert first.risk == "high"
@@ -172,8 +180,8 @@ class TestRejectionAndWithdrawal:
     def test_it_rejects_with_a_reason_and_tells_the_requester(self, cast, frozen):
         request = ask_to_add(cast, frozen)
         with pytest.raises(ValidationError):
-            services.reject_change_request(request, by=cast.paul, reason=" ")
-        services.reject_change_request(request, by=cast.paul, reason="Next release")
+            reject_change_request(request, by=cast.paul, reason=" ")
+        reject_change_request(request, by=cast.paul, reason="Next release")
         request.refresh_from_db()
         assert (request.state, request.rejection_reason, request.decided_by) == (
             "rejected",
@@ -189,14 +197,14 @@ class TestRejectionAndWithdrawal:
     def test_it_lets_only_product_or_the_release_manager_reject(self, cast, frozen, who):
         request = ask_to_add(cast, frozen)
         with pytest.raises(NotAllowed, match="Only Product and the release manager"):
-            services.reject_change_request(request, by=getattr(cast, who), reason="No")
+            reject_change_request(request, by=getattr(cast, who), reason="No")
         request.refresh_from_db()
         assert request.state == "pending"
 
     def test_it_lets_only_the_requester_withdraw(self, cast, frozen):
         request = ask_to_add(cast, frozen)
         with pytest.raises(NotAllowed, match="Only the person who asked"):
-            services.withdraw_change_request(request, by=cast.rita)
-        services.withdraw_change_request(request, by=cast.devin)
+            withdraw_change_request(request, by=cast.rita)
+        withdraw_change_request(request, by=cast.devin)
         request.refresh_from_db()
         assert request.state == "withdrawn"

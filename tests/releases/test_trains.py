@@ -9,9 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from releases import trains
-from releases.errors import Refused
+from lib.errors import Refused
+from releases import tasks
 from releases.models import Notification, Release, ReleaseTrain, Status, TrainSlot
+from releases.services import trains
 from tests.builders import make_cast
 
 pytestmark = pytest.mark.django_db
@@ -177,8 +178,6 @@ def test_it_validates_the_version_template(cast, template, version):
 
 
 def test_it_runs_the_train_tasks_from_beat(cast, settings):
-    from releases import tasks
-
     every_second_tuesday(cast, create_days_ahead=180)
     assert "releases.tasks.schedule_trains" in {
         entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from releases import services
 from releases.metrics import compute_metrics, metrics_over_time
 from releases.models import Release
+from releases.services.projects import set_project_roles
 from releases.templatetags.greenlight import duration
 from tests.builders import make_cast
 from tests.html import client_for
@@ -178,7 +178,7 @@ def test_it_is_linked_from_the_header_and_the_project_settings(history):
 
 def test_it_lets_a_person_on_two_projects_switch_between_them(history):
     other = make_cast("billing")
-    services.set_project_roles(other.project, history.vic, ["viewer"], by=other.rita)
+    set_project_roles(other.project, history.vic, ["viewer"], by=other.rita)
     page = client_for(history.vic).get(url(history)).content.decode()
     assert f'href="{reverse("project_metrics", args=["billing"])}"' in page
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from releases import services as releases
 from releases.models import ProjectEvent
+from releases.services.lifecycle import lock_scope
 from subscriptions import services
 from subscriptions.models import Delivery, Subscription
 from tests.api.conftest import bearer, project_token
@@ -215,7 +215,7 @@ def test_a_delivery_still_being_sent_is_a_conflict(
 ):
     subscription = webhook(cast, events=["scope_locked"])
     with django_capture_on_commit_callbacks(execute=False):
-        releases.lock_scope(make_release(cast), by=cast.rita)
+        lock_scope(make_release(cast), by=cast.rita)
     [queued] = services.queue_deliveries(
         cast.project.releases.get().events.get(verb="scope_locked")
     )

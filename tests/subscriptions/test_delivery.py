@@ -10,9 +10,11 @@ import json
 import pytest
 from django.utils import timezone
 
-from releases import services as releases
-from releases.errors import Refused
+from lib.errors import Refused
 from releases.models import ProjectEvent, Release
+from releases.services.lifecycle import lock_scope, mark_health
+from releases.services.review import save_review
+from releases.services.rollback import roll_back
 from subscriptions import delivery, services, signing, tasks
 from subscriptions.models import Delivery, Event, Subscription
 from tests.builders import make_monitoring, make_release
@@ -41,9 +43,9 @@ def test_it_sends_every_followed_event_of_a_release_signed_and_in_order(
         with django_capture_on_commit_callbacks(execute=True):
             release = make_release(cast)
             make_monitoring(release, cast)
-            releases.mark_health(release, "unhealthy", by="Greenlight", reason="5xx spike")
-            releases.roll_back(release, by=cast.dana, reason="Errors doubled")
-            releases.save_review(release, by=cast.rita, went_well="Quick rollback")
+            mark_health(release, "unhealthy", by="Greenlight", reason="5xx spike")
+            roll_back(release, by=cast.dana, reason="Errors doubled")
+            save_review(release, by=cast.rita, went_well="Quick rollback")
 
     assert all(r.verified for r in receiver.received)
     events = receiver.events()
@@ -86,10 +88,10 @@ def test_it_sends_only_the_events_chosen_and_nothing_while_paused(
         subscription = subscribe(cast, receiver, events=["scope_locked", "released"])
         with django_capture_on_commit_callbacks(execute=True):
             release = make_release(cast)
-            releases.lock_scope(release, by=cast.rita)
+            lock_scope(release, by=cast.rita)
         services.pause_subscription(subscription, by=cast.rita)
         with django_capture_on_commit_callbacks(execute=True):
-            releases.lock_scope(make_release(cast, "1.1.0"), by=cast.rita)
+            lock_scope(make_release(cast, "1.1.0"), by=cast.rita)
 
     assert receiver.events() == ["scope_locked"]
     assert Delivery.objects.count() == 1
@@ -100,10 +102,10 @@ def test_a_healthy_release_sends_no_unhealthy_event(cast, django_capture_on_comm
         subscribe(cast, receiver, events=["unhealthy"])
         release = make_monitoring(make_release(cast), cast)
         with django_capture_on_commit_callbacks(execute=True):
-            releases.mark_health(release, "healthy", by="Greenlight", reason="All green")
+            mark_health(release, "healthy", by="Greenlight", reason="All green")
         assert receiver.received == []
         with django_capture_on_commit_callbacks(execute=True):
-            releases.mark_health(release, "unhealthy", by="Greenlight", reason="5xx spike")
+            mark_health(release, "unhealthy", by="Greenlight", reason="5xx spike")
     assert receiver.events() == ["unhealthy"]
     assert receiver.received[0].payload["release"]["health"] == "unhealthy"
 
@@ -114,7 +116,7 @@ def test_it_tries_again_with_backoff_after_a_server_error_until_the_receiver_acc
     with serving(Receiver([500, 503, 200])) as receiver:
         subscribe(cast, receiver, events=["scope_locked"])
         with django_capture_on_commit_callbacks(execute=False):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         # The event's own callbacks did not run: queue the delivery as the receiver would.
         event = Release.objects.get().events.get(verb="scope_locked")
         [queued] = services.queue_deliveries(event)
@@ -149,7 +151,7 @@ def test_the_task_tries_again_until_the_receiver_accepts(cast, django_capture_on
     with serving(Receiver([502, 200])) as receiver:
         subscribe(cast, receiver, events=["scope_locked"])
         with django_capture_on_commit_callbacks(execute=False):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         [queued] = services.queue_deliveries(Release.objects.get().events.get(verb="scope_locked"))
 
         # Run eagerly, the retry follows at once instead of after its countdown.
@@ -171,7 +173,7 @@ def test_it_gives_up_after_the_last_attempt(cast, django_capture_on_commit_callb
     with serving(Receiver([503])) as receiver:
         subscribe(cast, receiver, events=["scope_locked"])
         with django_capture_on_commit_callbacks(execute=False):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         [queued] = services.queue_deliveries(Release.objects.get().events.get(verb="scope_locked"))
         outcomes = [delivery.deliver(queued.pk).outcome for _ in range(delivery.MAX_ATTEMPTS + 1)]
 
@@ -186,7 +188,7 @@ def test_a_refusal_by_the_receiver_is_not_tried_again(cast, django_capture_on_co
     with serving(Receiver([410])) as receiver:
         subscribe(cast, receiver, events=["scope_locked"])
         with django_capture_on_commit_callbacks(execute=True):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
     assert len(receiver.received) == 1
     logged = Delivery.objects.get()
     assert (logged.state, logged.attempts, logged.response_status) == (State.FAILED, 1, 410)
@@ -202,7 +204,7 @@ def test_no_answer_is_tried_again(cast, django_capture_on_commit_callbacks):
         events=["scope_locked"],
     )
     with django_capture_on_commit_callbacks(execute=False):
-        releases.lock_scope(make_release(cast), by=cast.rita)
+        lock_scope(make_release(cast), by=cast.rita)
     [queued] = services.queue_deliveries(Release.objects.get().events.get(verb="scope_locked"))
 
     outcome = delivery.deliver(queued.pk)
@@ -221,7 +223,7 @@ def test_an_internal_target_is_refused_under_the_production_policy(
         # Saved while the operator allowed loopback; production settings allow nothing.
         settings.OUTBOUND_ALLOWED_NETWORKS = []
         with django_capture_on_commit_callbacks(execute=True):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
     assert receiver.received == []
     logged = Delivery.objects.get()
     assert (logged.state, logged.attempts) == (State.FAILED, 1)
@@ -235,7 +237,7 @@ def test_a_redelivery_sends_the_same_delivery_again_signed_afresh_and_is_logged(
     with serving(Receiver([410, 200])) as receiver:
         subscribe(cast, receiver, events=["scope_locked"])
         with django_capture_on_commit_callbacks(execute=True):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         failed = Delivery.objects.get()
         assert failed.state == State.FAILED
 
@@ -268,7 +270,7 @@ def test_a_delivery_still_being_sent_is_not_sent_again_on_request(
     with serving(Receiver([200])) as receiver:
         subscribe(cast, receiver, events=["scope_locked"])
         with django_capture_on_commit_callbacks(execute=False):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         [queued] = services.queue_deliveries(Release.objects.get().events.get(verb="scope_locked"))
         with pytest.raises(Refused, match="still being sent"):
             services.redeliver(queued, by=cast.rita)
@@ -282,7 +284,7 @@ def test_a_rotated_secret_signs_every_attempt_from_then_on(
         subscription = subscribe(cast, receiver, events=["scope_locked"])
         old = receiver.secret
         with django_capture_on_commit_callbacks(execute=False):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         [queued] = services.queue_deliveries(Release.objects.get().events.get(verb="scope_locked"))
         delivery.deliver(queued.pk)
         receiver.secret = services.rotate_secret(subscription, by=cast.rita)
@@ -310,7 +312,7 @@ def test_a_delivery_waiting_when_its_webhook_is_paused_is_not_sent(
     with serving(Receiver([200])) as receiver:
         subscription = subscribe(cast, receiver, events=["scope_locked"])
         with django_capture_on_commit_callbacks(execute=False):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         [queued] = services.queue_deliveries(Release.objects.get().events.get(verb="scope_locked"))
         services.pause_subscription(subscription, by=cast.rita)
         assert delivery.deliver(queued.pk).outcome == "failed"
@@ -323,7 +325,7 @@ def test_queueing_an_event_twice_sends_it_once(cast, django_capture_on_commit_ca
     with serving(Receiver([200])) as receiver:
         subscribe(cast, receiver, events=["scope_locked"])
         with django_capture_on_commit_callbacks(execute=False):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         event = Release.objects.get().events.get(verb="scope_locked")
         assert len(services.queue_deliveries(event)) == 1
         assert services.queue_deliveries(event) == []
@@ -348,7 +350,7 @@ def test_beat_queues_again_a_delivery_whose_task_was_lost(cast, django_capture_o
     with serving(Receiver([200])) as receiver:
         subscribe(cast, receiver, events=["scope_locked"])
         with django_capture_on_commit_callbacks(execute=False):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         [queued] = services.queue_deliveries(Release.objects.get().events.get(verb="scope_locked"))
         assert tasks.resend_stalled_webhooks.apply().get() == 0
         Delivery.objects.filter(pk=queued.pk).update(
@@ -370,7 +372,7 @@ def test_a_failure_to_queue_deliveries_does_not_undo_the_change(
     monkeypatch.setattr(services, "queue_deliveries", broken)
     release = make_release(cast)
     with django_capture_on_commit_callbacks(execute=True):
-        releases.lock_scope(release, by=cast.rita)
+        lock_scope(release, by=cast.rita)
 
     release.refresh_from_db()
     assert release.status == "frozen"

@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from releases.errors import NotAllowed
+from lib.errors import NotAllowed
 from releases.models import ProjectEvent
 from subscriptions import access, payloads, services
 from subscriptions.models import Event, Subscription

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from releases import services as releases
 from releases.models import ProjectEvent
+from releases.services.lifecycle import lock_scope
 from subscriptions import delivery, services
 from subscriptions.models import Delivery, Subscription
 from tests.builders import make_release
@@ -195,7 +195,7 @@ def test_the_delivery_log_shows_each_delivery_and_sends_one_again(
         )
         # The first attempt fails; the delivery waits for its next try.
         with django_capture_on_commit_callbacks(execute=False):
-            releases.lock_scope(make_release(cast), by=cast.rita)
+            lock_scope(make_release(cast), by=cast.rita)
         [queued] = services.queue_deliveries(
             subscription.project.releases.get().events.get(verb="scope_locked")
         )
@@ -233,7 +233,7 @@ def test_a_viewer_cannot_send_a_delivery_again(cast, django_capture_on_commit_ca
         events=["scope_locked"],
     )
     with django_capture_on_commit_callbacks(execute=False):
-        releases.lock_scope(make_release(cast), by=cast.rita)
+        lock_scope(make_release(cast), by=cast.rita)
     [queued] = services.queue_deliveries(
         subscription.project.releases.get().events.get(verb="scope_locked")
     )

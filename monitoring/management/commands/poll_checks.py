@@ -11,15 +11,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from monitoring import poller
+from monitoring.services import polling
 
 
 class Command(BaseCommand):
     help = "Claim the checks that are due and poll them in this process."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        dispatch = poller.claim_due_checks()
-        written = sum(poller.poll_group(claim.check_ids, claim.token) for claim in dispatch.claims)
+        dispatch = polling.claim_due_checks()
+        written = sum(polling.poll_group(claim.check_ids, claim.token) for claim in dispatch.claims)
         self.stdout.write(
             f"Polled {dispatch.checks} due check(s) in {len(dispatch.claims)} fetch(es); "
             f"wrote {written}."

@@ -1,0 +1,1 @@
+"""REST API of approvals, one module per concept."""

@@ -1,0 +1,36 @@
+"""How numbers read in sentences people see: one pluraliser and one duration for the project."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+# The verbs that change with the count in Greenlight's sentences.
+PLURAL_VERBS = {"is": "are", "has": "have", "was": "were"}
+
+
+def plural(count: int, noun: str, verb: str = "") -> str:
+    """'1 item', '3 items'; with a verb, '1 item is', '3 items are'."""
+    text = f"{count} {noun}{'' if count == 1 else 's'}"
+    if verb:
+        text += " " + (verb if count == 1 else PLURAL_VERBS.get(verb, verb))
+    return text
+
+
+def duration(value: dt.timedelta | float | None) -> str:
+    """'45 s', '42 min', '3.5 h', '2.3 d': how long (a timedelta or seconds), short enough for a
+    chart label and the same in every sentence."""
+    if value is None:
+        return "—"
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+    if seconds < 60:
+        return f"{max(0, round(seconds))} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 86400:
+        return _one_decimal(seconds / 3600, "h")
+    return _one_decimal(seconds / 86400, "d")
+
+
+def _one_decimal(value: float, unit: str) -> str:
+    text = f"{value:.1f}".removesuffix(".0")
+    return f"{text} {unit}"

@@ -1,0 +1,1 @@
+"""REST API of monitoring, one module per concept."""

@@ -1,0 +1,478 @@
+"""Reads behind the dashboard: the rows of one page and what waits on the current user.
+
+Everything here runs a fixed number of queries however many releases, items or sign-offs
+exist: the rows of a page are loaded with ``with_readiness_data`` and the "needs my action"
+lists are one query each, filtered in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Window,
+)
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, RoleRequirement, SignOff
+from approvals.readiness import Readiness, compute_readiness, with_readiness_data
+from monitoring.models import Check, CheckPhase, CheckStatus
+from releases.access import visible_projects, visible_releases
+from releases.models import (
+    ACTIVE_STATUSES,
+    ChecklistItem,
+    Phase,
+    Project,
+    ProjectMembership,
+    Release,
+    ReleaseEvent,
+    Role,
+    RoleAssignment,
+    ScopeChangeRequest,
+    Status,
+)
+from releases.people import person_summary
+
+PAGE_SIZE = 25
+# The "needs my action" panel shows this many of each kind and counts the rest.
+PANEL_LIMIT = 8
+
+# Which checklist phase is due in which status: readiness items until the go decision,
+# deployment items from approval to deploy done, post-release items while monitoring.
+DUE_PHASES = (
+    Q(phase=Phase.READINESS, release__status__in=[Status.PLANNING, Status.FROZEN, Status.APPROVED])
+    | Q(phase=Phase.DEPLOYMENT, release__status__in=[Status.APPROVED, Status.DEPLOYING])
+    | Q(phase=Phase.POST_RELEASE, release__status=Status.MONITORING)
+)
+SIGNABLE = (Status.FROZEN, Status.APPROVED)
+
+
+@dataclass
+class Row:
+    release: Release
+    readiness: Readiness
+    checks: dict[str, int]
+    checks_phase: str
+    next_milestone: tuple[str, dt.datetime] | None
+
+    @property
+    def top_blockers(self) -> list[str]:
+        return [b.message for b in self.readiness.blockers[:3]]
+
+    @property
+    def more_blockers(self) -> int:
+        return max(0, len(self.readiness.blockers) - 3)
+
+
+LAST_PAGE_ASKED = 2**31
+
+
+def paginate(releases: QuerySet, number: Any, size: int = PAGE_SIZE) -> Page:
+    """One page of releases and the total, in one query: a window count instead of COUNT(*)."""
+    try:
+        number = max(1, int(number))
+    except (TypeError, ValueError):
+        number = 1
+    # The database takes an OFFSET up to a bigint; a number that far is past the end anyway.
+    number = min(number, LAST_PAGE_ASKED)
+    bottom = (number - 1) * size
+    rows = list(releases.annotate(listed_total=Window(Count("pk")))[bottom : bottom + size])
+    if rows:
+        first = rows[0]
+        count = first["listed_total"] if isinstance(first, dict) else first.listed_total
+    else:
+        # Past the end (or nothing at all): count, and show the last page.
+        count = releases.count()
+        if count and number > 1:
+            return paginate(releases, -(-count // size), size)
+    paginator = Paginator(releases, size)
+    paginator.count = count  # already known; spares the paginator its COUNT query
+    return Page(rows, number, paginator)
+
+
+def with_row_data(releases: QuerySet[Release]) -> QuerySet[Release]:
+    """What a dashboard row reads, prefetched: readiness data and the health checks."""
+    return with_readiness_data(releases).prefetch_related(
+        Prefetch(
+            "checks",
+            queryset=Check.objects.filter(phase=CheckPhase.POST_RELEASE),
+            to_attr="post_release_checks",
+        )
+    )
+
+
+def load_rows(releases: list[Release], *, now: dt.datetime | None = None) -> list[Row]:
+    """Rows for releases loaded through ``with_row_data``, in the order given."""
+    now = now or timezone.now()
+    rows = []
+    for release in releases:
+        # Once the deploy starts the health checks are what matters; before it, readiness.
+        post = release.status in (Status.DEPLOYING, Status.MONITORING)
+        checks = release.post_release_checks if post else release.pre_release_checks
+        counts = dict.fromkeys(CheckStatus.values, 0)
+        for check in checks:
+            counts[check.status] += 1
+        rows.append(
+            Row(
+                release=release,
+                readiness=compute_readiness(release, now=now),
+                checks=counts,
+                checks_phase=CheckPhase.POST_RELEASE if post else CheckPhase.PRE_RELEASE,
+                next_milestone=release.next_milestone(now),
+            )
+        )
+    return rows
+
+
+def filter_projects(request: Any) -> list[Project]:
+    """The projects a person may filter by: theirs (every project for a superuser)."""
+    if request.user.is_superuser:
+        return list(visible_projects(request.user))
+    return [entry["project"] for entry in person_summary(request)["projects"]]
+
+
+# --- what waits on me -------------------------------------------------------------------------
+
+
+@dataclass
+class SignOffTask:
+    release: Release
+    role: str
+    stale: bool
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
+
+
+@dataclass
+class Waiting:
+    """The first few of something waiting on me, and how many there are in all."""
+
+    shown: list[Any]
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.shown)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+def _first(queryset: QuerySet) -> tuple[list[Any], int]:
+    """The first PANEL_LIMIT rows and the total, in one query (a window count over the set)."""
+    rows = list(queryset.annotate(waiting_total=Window(Count("pk")))[:PANEL_LIMIT])
+    return rows, (rows[0].waiting_total if rows else 0)
+
+
+class MyActions:
+    """The sign-offs, checklist items and change requests waiting on one person.
+
+    Each list is filtered in SQL and fetched once, capped at PANEL_LIMIT with the total
+    alongside, so the panel costs the same for a person with two tasks or two thousand.
+    """
+
+    def __init__(self, user: Any, *, now: dt.datetime | None = None) -> None:
+        self.user = user
+        self.now = now or timezone.now()
+        self.releases = visible_releases(user)
+
+    @cached_property
+    def _policies(self) -> dict[int, tuple[int | None, bool]]:
+        return {
+            project_id: (days, separation)
+            for project_id, days, separation in ApprovalPolicy.objects.filter(
+                project__in=visible_projects(self.user)
+            ).values_list("project_id", "sign_off_expiry_days", "separation_of_duties")
+        }
+
+    def _sign_off_rows(self) -> QuerySet[RoleAssignment]:
+        user, now = self.user, self.now
+        mine = SignOff.objects.current().filter(
+            release=OuterRef("release"), user=user, withdrawn_at__isnull=True
+        )
+        by_default = Q()
+        for kind, roles in DEFAULT_REQUIRED_ROLES.items():
+            by_default |= Q(release__kind=kind, role__in=list(roles))
+        required = Q(
+            Exists(
+                RoleRequirement.objects.filter(
+                    policy__project=OuterRef("release__project"),
+                    release_kind=OuterRef("release__kind"),
+                    role=OuterRef("role"),
+                )
+            )
+        ) | (
+            ~Q(Exists(ApprovalPolicy.objects.filter(project=OuterRef("release__project"))))
+            & by_default
+        )
+        # Not signed, stale, or older than the project's expiry: asked (again).
+        expired = Q(pk__in=[])
+        for project_id, (days, _separation) in self._policies.items():
+            if days is not None:
+                expired |= Q(
+                    release__project_id=project_id,
+                    signed_at__lt=now - dt.timedelta(days=days),
+                )
+        # One person gives at most one role's sign-off: once they signed for another role,
+        # a role they have not signed is not theirs to give.
+        lenient = [pid for pid, (_days, separation) in self._policies.items() if not separation]
+        return (
+            RoleAssignment.objects.filter(
+                user=user, release__in=self.releases.filter(status__in=SIGNABLE)
+            )
+            .exclude(role=Role.VIEWER)
+            .annotate(
+                signed_at=Subquery(mine.filter(role=OuterRef("role")).values("created_at")[:1]),
+                signed_stale=Exists(mine.filter(role=OuterRef("role"), stale_at__isnull=False)),
+                signed_other=Exists(mine.exclude(role=OuterRef("role"))),
+            )
+            .filter(required)
+            .filter(Q(signed_at__isnull=True) | Q(signed_stale=True) | expired)
+            .exclude(
+                Q(signed_other=True, signed_at__isnull=True) & ~Q(release__project_id__in=lenient)
+            )
+        )
+
+    def _checklist_rows(self) -> QuerySet[ChecklistItem]:
+        return (
+            ChecklistItem.objects.filter(
+                release__in=self.releases.filter(status__in=ACTIVE_STATUSES),
+                ticked_at__isnull=True,
+                required=True,
+            )
+            .filter(DUE_PHASES)
+            .filter(
+                Exists(
+                    RoleAssignment.objects.filter(
+                        release=OuterRef("release"), user=self.user, role=OuterRef("owner_role")
+                    )
+                )
+            )
+        )
+
+    def _change_rows(self) -> QuerySet[ScopeChangeRequest]:
+        user = self.user
+        assigned = RoleAssignment.objects.filter(release=OuterRef("release"), user=user)
+        if user.is_superuser:
+            manager = Q()
+        else:
+            manager = Q(Exists(assigned.filter(role=Role.RELEASE_MANAGER))) | Q(
+                Exists(
+                    ProjectMembership.objects.filter(
+                        project=OuterRef("release__project"),
+                        user=user,
+                        role=Role.RELEASE_MANAGER,
+                    )
+                )
+            )
+        as_product = (
+            Q(Exists(assigned.filter(role=Role.PRODUCT)))
+            & Q(product_approved_at__isnull=True)
+            & ~Q(manager_approved_by=user)
+        )
+        as_manager = manager & Q(manager_approved_at__isnull=True) & ~Q(product_approved_by=user)
+        return (
+            ScopeChangeRequest.objects.filter(
+                state=ScopeChangeRequest.State.PENDING,
+                release__in=self.releases.filter(status__in=SIGNABLE),
+            )
+            .exclude(requested_by=user)
+            .filter(as_product | as_manager)
+        )
+
+    @cached_property
+    def sign_offs(self) -> Waiting:
+        rows, total = _first(
+            self._sign_off_rows()
+            .select_related("release__project")
+            .order_by("release__go_no_go_at", "release__pk", "role")
+        )
+        tasks = [
+            SignOffTask(release=a.release, role=a.role, stale=a.signed_at is not None) for a in rows
+        ]
+        return Waiting(tasks, total)
+
+    @cached_property
+    def checklist(self) -> Waiting:
+        return Waiting(
+            *_first(
+                self._checklist_rows()
+                .select_related("release__project")
+                .order_by("release__go_no_go_at", "release__pk", "phase", "position", "pk")
+            )
+        )
+
+    @cached_property
+    def change_requests(self) -> Waiting:
+        return Waiting(
+            *_first(
+                self._change_rows()
+                .select_related("release__project", "requested_by", "scope_item")
+                .order_by("requested_at", "pk")
+            )
+        )
+
+    @property
+    def total(self) -> int:
+        return self.sign_offs.total + self.checklist.total + self.change_requests.total
+
+    def releases_q(self) -> Q:
+        """Releases with anything waiting on me, as a filter: one query with three sub-selects."""
+        return (
+            Q(pk__in=self._sign_off_rows().values("release_id"))
+            | Q(pk__in=self._checklist_rows().values("release_id"))
+            | Q(pk__in=self._change_rows().values("release_id"))
+        )
+
+
+def my_actions(user: Any, *, now: dt.datetime | None = None) -> MyActions:
+    return MyActions(user, now=now)
+
+
+# --- cached fragments ----------------------------------------------------------------------------
+#
+# A dashboard is read far more often than anything on it changes, and most of its cost is
+# Python (ORM rows, readiness, templates), not SQL. So each row is rendered once per version
+# of its release and kept in the shared cache, and so is each person's "needs my action" panel.
+# A version changes with everything the row shows that is logged as an event (transitions,
+# ticks, sign-offs, check status changes, scope changes), with the approval policy of the
+# project, and with the minute, so relative times and time-based staleness (sign-off expiry,
+# a check's hold time) are never more than a minute old.
+
+FRAGMENT_TTL = 600
+
+
+VERSION_FIELDS = (
+    "pk",
+    "updated_at",
+    "project__name",
+    "newest_event",
+    "policy_expiry",
+    "policy_roles",
+    "policy_weight",
+    "newest_anywhere",
+)
+
+
+def with_versions(releases: QuerySet[Release]) -> QuerySet[dict[str, Any]]:
+    """Annotate what a row's version is made of, so the page query brings it along:
+
+    the release's newest event, a fingerprint of its project's approval policy (expiry, and
+    the required roles' count and weighted quorum sum: a policy edit logs no event), and the
+    newest event anywhere (the page's change token) — no query of their own. Plain values,
+    not model instances: a page whose rows are all cached needs nothing else.
+    """
+    requirements = (
+        RoleRequirement.objects.filter(policy__project=OuterRef("project"))
+        .order_by()
+        .values("policy")
+    )
+    return releases.annotate(
+        newest_event=Subquery(
+            ReleaseEvent.objects.filter(release=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+        ),
+        policy_expiry=Subquery(
+            ApprovalPolicy.objects.filter(project=OuterRef("project")).values(
+                "sign_off_expiry_days"
+            )[:1]
+        ),
+        policy_roles=Subquery(requirements.annotate(n=Count("pk")).values("n")[:1]),
+        policy_weight=Subquery(requirements.annotate(w=Sum(F("quorum") * F("pk"))).values("w")[:1]),
+        newest_anywhere=Subquery(ReleaseEvent.objects.order_by("-pk").values("pk")[:1]),
+    ).values(*VERSION_FIELDS)
+
+
+def _key(*parts: Any) -> str:
+    return "gl:dash:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:40]
+
+
+def render_rows(releases: list[dict[str, Any]], *, now: dt.datetime | None = None) -> list[str]:
+    """The table rows of one page (``with_versions`` values), from the cache where the release
+    has not changed.
+
+    Only the releases missing from the cache are loaded with ``with_row_data`` and have their
+    readiness computed, so a page whose rows are all cached costs no query here and one that
+    changed the usual fixed number.
+    """
+    now = now or timezone.now()
+    minute = int(now.timestamp()) // 60
+    keys = {
+        r["pk"]: _key("row", *(r[name] for name in VERSION_FIELDS[:-1]), minute) for r in releases
+    }
+    cached = cache.get_many(list(keys.values()))
+    missing = [pk for pk, key in keys.items() if key not in cached]
+    if missing:
+        fresh = {}
+        loaded = with_row_data(Release.objects.filter(pk__in=missing).select_related("project"))
+        for row in load_rows(list(loaded), now=now):
+            html = render_to_string("releases/dashboard.html#row", {"row": row})
+            fresh[keys[row.release.pk]] = html
+        cache.set_many(fresh, FRAGMENT_TTL)
+        cached.update(fresh)
+    # The HTML was rendered, and escaped, by our own template.
+    return [mark_safe(cached[keys[r["pk"]]]) for r in releases]
+
+
+def render_panel(user: Any, token: str) -> str:
+    """The "needs my action" panel, rendered once per person and change token."""
+    key = _key("mine", user.pk, token)
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string("releases/dashboard.html#mine", {"mine": my_actions(user)})
+        cache.set(key, html, FRAGMENT_TTL)
+    return mark_safe(html)
+
+
+def change_token(*, now: dt.datetime | None = None, releases: list[Release] | None = None) -> str:
+    """Changes whenever anything is logged anywhere, and once a minute for relative times.
+
+    Every change a dashboard shows writes a ReleaseEvent (transitions, ticks, sign-offs, check
+    status changes), so the newest event id is a cheap version number: one index lookup, or
+    none when ``releases`` come from ``with_versions``.
+    """
+    now = now or timezone.now()
+    if releases:
+        newest = releases[0]["newest_anywhere"]
+    else:
+        newest = ReleaseEvent.objects.aggregate(newest=Max("pk"))["newest"]
+    return f"{newest or 0}.{int(now.timestamp()) // 60}"
+
+
+def release_token(release_pk: int) -> str:
+    """Changes when the release, its event log or any of its checks' last evaluation changes."""
+    row = (
+        Release.objects.filter(pk=release_pk)
+        .annotate(
+            newest_event=Subquery(
+                ReleaseEvent.objects.filter(release=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+            ),
+            checked=Max("checks__last_evaluated_at"),
+        )
+        .values_list("updated_at", "newest_event", "checked")
+        .first()
+    )
+    if row is None:
+        return ""
+    updated, newest, checked = row
+    stamp = int(checked.timestamp()) if checked else 0
+    return f"{int(updated.timestamp() * 1000)}.{newest or 0}.{stamp}"

@@ -1,0 +1,74 @@
+"""The dashboard and its live refresh."""
+
+from __future__ import annotations
+
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django_htmx.http import trigger_client_event
+
+from lib.htmx import signed_in
+from releases import forms
+from releases.access import (
+    visible_releases,
+)
+from workspace import dashboard as dash
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@signed_in
+def dashboard(request: HttpRequest) -> HttpResponse:
+    projects = dash.filter_projects(request)
+    filters = forms.DashboardFilter(request.GET or None, projects=projects)
+    releases = visible_releases(request.user).active()
+    if filters.is_bound and not filters.is_valid():
+        releases = releases.none()
+    elif filters.is_bound:
+        if filters.cleaned_data["project"]:
+            releases = releases.filter(project__slug=filters.cleaned_data["project"])
+        if filters.cleaned_data["status"]:
+            releases = releases.filter(status=filters.cleaned_data["status"])
+        if filters.cleaned_data["mine"]:
+            releases = releases.filter(dash.my_actions(request.user).releases_q())
+    releases = dash.with_versions(
+        releases.order_by(
+            F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
+        )
+    )
+    page = dash.paginate(releases, request.GET.get("page"))
+    token = dash.change_token(releases=list(page.object_list))
+    context = {
+        "rows": dash.render_rows(list(page.object_list)),
+        "panel": dash.render_panel(request.user, token),
+        "page": page,
+        "filters": filters,
+        "projects": projects,
+        "token": token,
+        "query": _query_without(request, "page"),
+        "can_create": dash.person_summary(request)["can_create"],
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "releases/dashboard.html#live", context)
+    return render(request, "releases/dashboard.html", context)
+
+
+@signed_in
+@require_GET
+def dashboard_pulse(request: HttpRequest) -> HttpResponse:
+    """204 while nothing changed; otherwise a fresh pulse that makes the page refresh."""
+    token = dash.change_token()
+    if request.GET.get("v") == token:
+        return HttpResponse(status=204)
+    response = render(request, "releases/_pulse.html", {"token": token, "url": request.path})
+    return trigger_client_event(response, "gl:changed", {})
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()

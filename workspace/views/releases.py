@@ -1,0 +1,159 @@
+"""Creating and editing a release, its page, sections, live refresh, events and notes file."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
+from django_htmx.http import trigger_client_event
+
+from lib.errors import NotAllowed, Refused
+from lib.htmx import signed_in
+from releases import access as rules
+from releases import forms
+from releases.access import (
+    can_create_release,
+    get_release_for,
+    visible_projects,
+)
+from releases.models import (
+    Project,
+    Release,
+)
+from releases.release_notes import render_release_notes
+from releases.services.releases import create_release, update_release
+from workspace.dashboard import release_token
+from workspace.release_page import SECTIONS, ReleasePage, load
+from workspace.views.common import page_context
+
+
+def _creatable_projects(user: Any) -> list[Project]:
+    return [p for p in visible_projects(user) if can_create_release(user, p)]
+
+
+@signed_in
+def release_create(request: HttpRequest) -> HttpResponse:
+    projects = _creatable_projects(request.user)
+    if not projects:
+        raise Http404("You manage no project, so you cannot create releases.")
+    choices = Project.objects.filter(pk__in=[p.pk for p in projects])
+    initial = {}
+    slug = request.GET.get("project")
+    if slug:
+        initial["project"] = next((p for p in projects if p.slug == slug), None)
+    form = forms.NewReleaseForm(request.POST or None, projects=choices, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            project, version = data.pop("project"), data.pop("version")
+            try:
+                release = create_release(project, by=request.user, version=version, **data)
+            except ValidationError as exc:
+                forms.apply_errors(form, exc)
+            else:
+                messages.success(request, f"Release {release.version} created.")
+                return redirect(release)
+        status = 422
+    return render(
+        request, "releases/release_form.html", {"form": form, "creating": True}, status=status
+    )
+
+
+@signed_in
+def release_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = get_release_for(request.user, pk)
+    if not rules.EDIT_RELEASE.allows(access):
+        return render(
+            request,
+            "releases/release_form.html",
+            {"release": release, "problem": rules.EDIT_RELEASE.refusal},
+            status=403,
+        )
+    names = list(forms.ReleaseForm.base_fields)
+    initial = {name: getattr(release, name) for name in names}
+    form = forms.ReleaseForm(
+        request.POST or None, initial=initial, kind_locked=release.scope_locked
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            changes = {n: form.cleaned_data[n] for n in names if n in form.changed_data}
+            try:
+                update_release(release, by=request.user, **changes)
+            except ValidationError as exc:
+                forms.apply_errors(form, exc)
+            except (Refused, NotAllowed) as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Release updated." if changes else "Nothing changed.")
+                return redirect(release)
+        status = 422
+    return render(
+        request, "releases/release_form.html", {"form": form, "release": release}, status=status
+    )
+
+
+@signed_in
+def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    release, access = load(request.user, pk)
+    return render(
+        request, "releases/detail.html", page_context(ReleasePage(request, release, access))
+    )
+
+
+@signed_in
+@require_GET
+def release_section(request: HttpRequest, pk: int, section: str) -> HttpResponse:
+    if section not in SECTIONS:
+        raise Http404("No such section.")
+    release, access = load(request.user, pk)
+    page = ReleasePage(request, release, access)
+    return render(request, f"releases/detail.html#{section}", page_context(page))
+
+
+@signed_in
+@require_GET
+def release_pulse(request: HttpRequest, pk: int) -> HttpResponse:
+    """204 while nothing changed on the release; otherwise a fresh pulse and a refresh."""
+    release, _access = get_release_for(request.user, pk)
+    token = release_token(release.pk)
+    if request.GET.get("v") == token:
+        return HttpResponse(status=204)
+    response = render(request, "releases/_pulse.html", {"token": token, "url": request.path})
+    return trigger_client_event(response, "gl:changed", {})
+
+
+@signed_in
+def release_events(request: HttpRequest, pk: int) -> HttpResponse:
+    release, _access = get_release_for(request.user, pk)
+    events = release.events.select_related("actor")
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    return render(request, "releases/events.html", {"release": release, "page": page})
+
+
+@signed_in
+@require_GET
+def release_notes(request: HttpRequest, pk: int) -> HttpResponse:
+    """The release notes as a Markdown file, for a changelog, a wiki or an email."""
+    release, _access = get_release_for(
+        request.user,
+        pk,
+        queryset=Release.objects.select_related("project").prefetch_related("scope_items"),
+    )
+    response = HttpResponse(
+        render_release_notes(release), content_type="text/markdown; charset=utf-8"
+    )
+    # Versions keep their dots (2.4.1); anything a file name should not hold becomes a dash.
+    name = re.sub(r"[^\w.]+", "-", f"{release.project.slug}-{release.version}").strip("-.")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{name}-release-notes.md"
+    )
+    return response

@@ -1,0 +1,64 @@
+"""The timeline of releases and freeze windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from lib.htmx import signed_in
+from releases import timeline as tl
+from releases.access import (
+    visible_projects,
+    visible_releases,
+)
+
+# The chart and its "earlier"/"later" links move by weeks from the first day: keep them all
+# within the calendar.
+TIMELINE_FIRST_DAY = dt.date.min + dt.timedelta(weeks=5)
+
+
+TIMELINE_LAST_DAY = dt.date.max - dt.timedelta(weeks=9)
+
+
+@signed_in
+def timeline(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    try:
+        start_day = dt.date.fromisoformat(request.GET.get("from", ""))
+    except ValueError:
+        start_day = None
+    if start_day is None or not TIMELINE_FIRST_DAY <= start_day <= TIMELINE_LAST_DAY:
+        start_day = (now - dt.timedelta(weeks=3)).date()
+    start = dt.datetime.combine(start_day, dt.time(), tzinfo=dt.UTC)
+    end = start + dt.timedelta(weeks=8)
+    projects = list(visible_projects(request.user))
+    releases = visible_releases(request.user)
+    project = request.GET.get("project", "")
+    if project:
+        # Only a project the person sees can be asked for; anything else (a typo, bytes the
+        # database refuses) shows nothing.
+        visible = next((p for p in projects if p.slug == project), None)
+        releases = releases.filter(project=visible) if visible else releases.none()
+    page = Paginator(tl.releases_in_range(releases, start, end), tl.LANES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    chart = tl.build(list(page.object_list), start, end, now=now)
+    return render(
+        request,
+        "releases/timeline.html",
+        {
+            "chart": chart,
+            "page": page,
+            "legend": tl.MILESTONES
+            + [(None, label, letter, None, None) for _n, label, letter in tl.ENDINGS],
+            "projects": projects,
+            "project": project,
+            "earlier": (start_day - dt.timedelta(weeks=4)).isoformat(),
+            "later": (start_day + dt.timedelta(weeks=4)).isoformat(),
+            "today": (now - dt.timedelta(weeks=3)).date().isoformat(),
+        },
+    )
