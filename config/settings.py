@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "monitoring",
+    "chat",
     "workspace",
     "subscriptions",
 ]
@@ -210,6 +211,8 @@ MAILERS = mailers_from_url(env("EMAIL_URL", default=""))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="greenlight@localhost")
 # Absolute address of this app, used in links inside notifications.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# Slack's Web API (chat/slack.py); another address only for a stand-in.
+SLACK_API_URL = env("SLACK_API_URL", default="https://slack.com/api/")
 
 # Outbound requests (lib/outbound.py) reach only public addresses. Networks (CIDR) and host
 # names listed here may be reached too: self-hosted CI or monitoring in a private network,
@@ -284,6 +287,11 @@ POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE["resend-stalled-webhooks"] = {
     "task": "subscriptions.tasks.resend_stalled_webhooks",
     "schedule": 5 * 60,
+}
+# The feature flags of active releases, as their release pages show them.
+CELERY_BEAT_SCHEDULE["read-feature-flags"] = {
+    "task": "monitoring.tasks.read_active_flags",
+    "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["dispatch-due-checks"] = {
     "task": "monitoring.tasks.dispatch_due_checks",

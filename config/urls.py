@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("workspace.urls")),
     path("", include("monitoring.urls")),
     path("", include("subscriptions.urls")),
+    path("", include("chat.urls")),
 ]
