@@ -299,5 +299,7 @@ urlpatterns = [
         polling.PollCheckNow.as_view(),
         name="api-poll-now",
     ),
+    # Outgoing webhooks.
+    path("", include("subscriptions.api_urls")),
     *flags.urlpatterns,
 ]

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "gate",
     "chat",
     "workspace",
+    "subscriptions",
 ]
 
 MIDDLEWARE = [
@@ -291,6 +292,11 @@ CELERY_BEAT_SCHEDULE = {
 # enqueues one fetch per (integration, request). Its fetch tasks set their own time limits
 # (120 s), below the visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
+# Outgoing webhook deliveries whose task was lost (a broker outage, a restart) are sent again.
+CELERY_BEAT_SCHEDULE["resend-stalled-webhooks"] = {
+    "task": "subscriptions.tasks.resend_stalled_webhooks",
+    "schedule": 5 * 60,
+}
 # The feature flags of active releases, as their release pages show them.
 CELERY_BEAT_SCHEDULE["read-feature-flags"] = {
     "task": "monitoring.tasks.read_active_flags",
@@ -408,6 +414,8 @@ SPECTACULAR_SETTINGS = {
         "CheckPhaseEnum": "monitoring.models.CheckPhase",
         "ComparatorEnum": "monitoring.models.Comparator",
         "IntegrationKindEnum": "monitoring.models.IntegrationKind",
+        "WebhookEventEnum": "subscriptions.models.Event",
+        "WebhookDeliveryStateEnum": "subscriptions.models.Delivery.State",
     },
 }
 

@@ -864,6 +864,7 @@ class ProjectEventKind(models.TextChoices):
     PERSONAL_TOKEN = "personal_token", "Personal token"
     TRAIN = "train", "Release train"
     ROLLBACK_SETTINGS = "rollback_settings", "Rollback settings"
+    WEBHOOK_SUBSCRIPTION = "webhook_subscription", "Outgoing webhook"
 
 
 class ProjectEventQuerySet(models.QuerySet["ProjectEvent"]):

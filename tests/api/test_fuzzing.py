@@ -54,6 +54,8 @@ from releases.services.review import add_review_action
 from releases.services.rollback import roll_back
 from releases.services.scope import request_scope_change
 from releases.services.tokens import create_api_token
+from subscriptions import services as webhooks
+from subscriptions.models import Delivery
 from tests.builders import (
     Cast,
     make_approved,
@@ -81,7 +83,7 @@ CHECKS = [
 ]
 # Body fields that make the server call an address: fuzzing them would have it call whatever
 # host the generator invents. Their validation is covered by the serializers' own tests.
-OUTBOUND_URL_FIELDS = ("slack_webhook_url", "rollback_webhook_url")
+OUTBOUND_URL_FIELDS = ("slack_webhook_url", "rollback_webhook_url", "target_url")
 
 
 def _release_ids(release: Release) -> dict[str, Any]:
@@ -175,6 +177,19 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         "template_id": cast.project.checklist_templates.order_by("pk").first().pk,
         "train_id": train.pk,
     }
+    # Paused, so that the events the fuzzer causes are not sent anywhere.
+    webhook, _ = webhooks.create_subscription(
+        cast.project,
+        by=cast.rita,
+        name="Deploy board",
+        target_url="https://hooks.example.com/greenlight",
+        events=["released"],
+        active=False,
+    )
+    failed = Delivery.objects.create(
+        subscription=webhook, event="released", body="{}", state=Delivery.State.FAILED
+    )
+    project |= {"webhook_id": webhook.pk, "delivery_id": failed.pk}
     template = Check.objects.get(project=cast.project, release__isnull=True).pk
     return {
         "project": project,

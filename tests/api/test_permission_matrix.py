@@ -72,6 +72,8 @@ from releases.services.scope import (
     request_scope_change,
     set_scope_item_state,
 )
+from subscriptions import services as webhooks
+from subscriptions.models import Delivery, Subscription
 from tests.api.conftest import PRINCIPALS
 from tests.builders import (
     Cast,
@@ -409,6 +411,22 @@ def with_train(cast: Cast) -> dict[str, Any]:
     return planning(cast) | {"train": train.pk, "departure": departure.isoformat()}
 
 
+def with_webhook(cast: Cast) -> dict[str, Any]:
+    """An outgoing webhook with one failed delivery, which may be sent again."""
+    ids = planning(cast)
+    subscription, _ = webhooks.create_subscription(
+        cast.project,
+        by=cast.rita,
+        name="Deploy board",
+        target_url="https://hooks.example.com/greenlight",
+        events=["released"],
+    )
+    failed = Delivery.objects.create(
+        subscription=subscription, event="released", body="{}", state=Delivery.State.FAILED
+    )
+    return ids | {"webhook": subscription.pk, "delivery": failed.pk}
+
+
 def with_notifications(cast: Cast) -> dict[str, Any]:
     """Unread notifications for every person, outsiders included."""
     people = [cast.rita, cast.paul, cast.quinn, cast.dana, cast.devin, cast.vic, cast.otto]
@@ -601,6 +619,59 @@ WRITES: dict[str, Op] = {
     ),
     "rotate rollback webhook secret": Op(
         "post", "/api/projects/payments/rollback-webhook-secret/rotate/", planning, {"rita"}
+    ),
+    "create webhook": Op(
+        "post",
+        "/api/projects/payments/webhooks/",
+        planning,
+        CONFIGURERS,
+        {"name": "Board", "target_url": "https://hooks.example.com/", "events": ["released"]},
+        201,
+    ),
+    "change webhook": Op(
+        "patch",
+        "/api/projects/payments/webhooks/{webhook}/",
+        with_webhook,
+        CONFIGURERS,
+        {"active": False},
+    ),
+    "delete webhook": Op(
+        "delete",
+        "/api/projects/payments/webhooks/{webhook}/",
+        with_webhook,
+        CONFIGURERS,
+        success=204,
+    ),
+    "rotate webhook secret": Op(
+        "post",
+        "/api/projects/payments/webhooks/{webhook}/rotate-secret/",
+        with_webhook,
+        CONFIGURERS,
+    ),
+    "redeliver webhook delivery": Op(
+        "post",
+        "/api/projects/payments/webhooks/{webhook}/deliveries/{delivery}/redeliver/",
+        with_webhook,
+        CONFIGURERS,
+        success=202,
+    ),
+    # Reads that only the people who manage webhooks may make: targets and receivers' answers.
+    "list webhooks": Op(
+        "get", "/api/projects/payments/webhooks/", with_webhook, CONFIGURERS, writes=False
+    ),
+    "read webhook": Op(
+        "get",
+        "/api/projects/payments/webhooks/{webhook}/",
+        with_webhook,
+        CONFIGURERS,
+        writes=False,
+    ),
+    "list webhook deliveries": Op(
+        "get",
+        "/api/projects/payments/webhooks/{webhook}/deliveries/",
+        with_webhook,
+        CONFIGURERS,
+        writes=False,
     ),
     "create check template": Op(
         "post",
@@ -911,6 +982,8 @@ WATCHED = (
     ReleaseEvent,
     ProjectEvent,
     RollbackWebhookSecret,
+    Subscription,
+    Delivery,
     FeatureFlag,
     FlagSwitch,
     ScopeSource,
@@ -1116,6 +1189,8 @@ def test_it_covers_every_operation_in_the_schema():
             .replace("{trigger}", "{trigger_id}")
             .replace("{flag}", "{flag_id}")
             .replace("{action}", "{action_id}")
+            .replace("{webhook}", "{webhook_id}")
+            .replace("{delivery}", "{delivery_id}")
             .replace("payments", "{slug}")
         )
 
