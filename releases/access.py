@@ -32,6 +32,7 @@ from releases.models import (
     Project,
     ProjectMembership,
     Release,
+    ReleaseQuerySet,
     Role,
     ScopeChangeRequest,
     Status,
@@ -139,7 +140,7 @@ def visible_projects(user: Any) -> QuerySet[Project]:
     )
 
 
-def visible_releases(user: Any, queryset: QuerySet[Release] | None = None) -> QuerySet[Release]:
+def visible_releases(user: Any, queryset: ReleaseQuerySet | None = None) -> ReleaseQuerySet:
     """Releases of the projects the user belongs to (everything for a superuser); a project
     token sees its project's.
 

@@ -166,7 +166,9 @@ def _median(values: list[dt.timedelta]) -> dt.timedelta | None:
 
 
 def _deployed_at(release: Release) -> dt.datetime:
-    return release.deploy_finished_at or release.deploy_started_at
+    deployed = release.deploy_finished_at or release.deploy_started_at
+    assert deployed is not None  # the history holds deployed releases only
+    return deployed
 
 
 def _failed_at(release: Release) -> dt.datetime:
@@ -211,6 +213,7 @@ def metrics_over_time(
 def _compute(history: list[Release], start: dt.datetime, end: dt.datetime) -> Metrics:
     metrics = Metrics(start=start, end=end)
     for index, release in enumerate(history):
+        assert release.deploy_started_at is not None  # deployed_releases() filters on it
         if release.deploy_started_at < start:
             continue
         if release.deploy_started_at >= end:

@@ -374,7 +374,7 @@ VERSION_FIELDS = (
 )
 
 
-def with_versions(releases: QuerySet[Release]) -> QuerySet[dict[str, Any]]:
+def with_versions(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, Any]]:
     """Annotate what a row's version is made of, so the page query brings it along:
 
     the release's newest event, a fingerprint of its project's approval policy (expiry, and
@@ -443,7 +443,9 @@ def render_panel(user: Any, token: str) -> str:
     return mark_safe(html)
 
 
-def change_token(*, now: dt.datetime | None = None, releases: list[Release] | None = None) -> str:
+def change_token(
+    *, now: dt.datetime | None = None, releases: list[dict[str, Any]] | None = None
+) -> str:
     """Changes whenever anything is logged anywhere, and once a minute for relative times.
 
     Every change a dashboard shows writes a ReleaseEvent (transitions, ticks, sign-offs, check

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
+from django import forms as django_forms
 from django.contrib.messages import get_messages
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
@@ -629,7 +630,7 @@ class ReleasePage:
         taken = {t.check_ref_id for t in self.rollback_triggers}
         form = RollbackTriggerForm(checks=Check.objects.none(), auto_id="id_trigger_%s")
         # The choices come from the checks already loaded, not a query of their own.
-        form.fields["check"].choices = [("", "---------")] + [
+        cast(django_forms.ChoiceField, form.fields["check"]).choices = [("", "---------")] + [
             (c.pk, c.name) for c in self.post_release_checks if c.pk not in taken
         ]
         return form

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import forms
 from releases.access import (
     visible_releases,
@@ -21,7 +21,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @signed_in
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SignedInRequest) -> HttpResponse:
     projects = dash.filter_projects(request)
     filters = forms.DashboardFilter(request.GET or None, projects=projects)
     releases = visible_releases(request.user).active()
@@ -58,7 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @signed_in
 @require_GET
-def dashboard_pulse(request: HttpRequest) -> HttpResponse:
+def dashboard_pulse(request: SignedInRequest) -> HttpResponse:
     """204 while nothing changed; otherwise a fresh pulse that makes the page refresh."""
     token = dash.change_token()
     if request.GET.get("v") == token:

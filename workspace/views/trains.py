@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import forms
 from releases.access import can_manage_project, get_project_for
 from releases.models import Project, ReleaseTrain
@@ -60,14 +60,14 @@ TRAINS = SettingsPage("project_trains", "releases/trains.html", trains_context)
 
 
 @signed_in
-def project_trains(request: HttpRequest, slug: str) -> HttpResponse:
+def project_trains(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     return render(request, TRAINS.template, trains_context(request, project))
 
 
 @signed_in
 @require_POST
-def train_save(request: HttpRequest, slug: str, train_pk: int | None = None) -> HttpResponse:
+def train_save(request: SignedInRequest, slug: str, train_pk: int | None = None) -> HttpResponse:
     project = get_project_for(request.user, slug)
     train = get_object_or_404(project.trains.all(), pk=train_pk) if train_pk else None
     prefix = f"t{train_pk}" if train else "tnew"
@@ -91,7 +91,7 @@ def train_save(request: HttpRequest, slug: str, train_pk: int | None = None) -> 
 
 @signed_in
 @require_POST
-def slot_skip(request: HttpRequest, slug: str, train_pk: int, day: str) -> HttpResponse:
+def slot_skip(request: SignedInRequest, slug: str, train_pk: int, day: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     train = get_object_or_404(project.trains.all(), pk=train_pk)
     try:
