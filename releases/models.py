@@ -397,9 +397,6 @@ class Release(models.Model):
 
     objects = ReleaseQuerySet.as_manager()
 
-    # The included scope, where a query prefetches it under this name (metrics.deployed_releases).
-    shipped_items: list[ScopeItem]
-
     class Meta:
         ordering = ["-created_at"]
         constraints = [

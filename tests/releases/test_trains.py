@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -22,7 +23,7 @@ NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 
 
 def every_second_tuesday(cast, **fields) -> ReleaseTrain:
-    values = {
+    values: dict[str, Any] = {
         "name": "Fortnightly",
         "cadence_weeks": 2,
         "first_deploy_date": dt.date(2026, 11, 17),  # a Tuesday

@@ -34,12 +34,12 @@ def dashboard(request: SignedInRequest) -> HttpResponse:
             releases = releases.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["mine"]:
             releases = releases.filter(dash.my_actions(request.user).releases_q())
-    releases = dash.with_versions(
+    rows = dash.with_versions(
         releases.order_by(
             F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
         )
     )
-    page = dash.paginate(releases, request.GET.get("page"))
+    page = dash.paginate(rows, request.GET.get("page"))
     token = dash.change_token(releases=list(page.object_list))
     context = {
         "rows": dash.render_rows(list(page.object_list)),

@@ -19,6 +19,7 @@ from approvals.forms import PolicyForm, RequirementsForm
 from approvals.services.policy import ensure_policy
 from lib.errors import NotAllowed, Refused
 from lib.htmx import SignedInRequest, signed_in
+from lib.shown import show_with
 from monitoring.models import Integration
 from releases import access as rules
 from releases import forms
@@ -66,9 +67,12 @@ def settings_context(
         )
     templates = list(project.checklist_templates.all())
     for template in templates:
-        template.form = pick(
-            f"template-{template.pk}",
-            partial(forms.ChecklistTemplateForm, instance=template, prefix=f"t{template.pk}"),
+        show_with(
+            template,
+            form=pick(
+                f"template-{template.pk}",
+                partial(forms.ChecklistTemplateForm, instance=template, prefix=f"t{template.pk}"),
+            ),
         )
     return {
         "project": project,

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from lib.htmx import SignedInRequest, signed_in
+from lib.shown import show_with
 from releases import forms
 from releases.access import can_manage_project, get_project_for
 from releases.models import Project, ReleaseTrain
@@ -37,15 +38,18 @@ def trains_context(
     found = list(project.trains.all())
     upcoming = trains.upcoming_slots(found)
     for train in found:
-        train.form = (
-            bound
-            if key == f"train-{train.pk}"
-            else forms.TrainForm(instance=train, prefix=f"t{train.pk}")
+        show_with(
+            train,
+            form=(
+                bound
+                if key == f"train-{train.pk}"
+                else forms.TrainForm(instance=train, prefix=f"t{train.pk}")
+            ),
+            upcoming=upcoming[train.pk],
         )
-        train.upcoming = upcoming[train.pk]
-        for departure in train.upcoming:
-            departure.key = skip_key(train, departure.deploy_date)
-            departure.skip_bound = bound if key == departure.key else None
+        for departure in upcoming[train.pk]:
+            skip = skip_key(train, departure.deploy_date)
+            show_with(departure, key=skip, skip_bound=bound if key == skip else None)
     return {
         "project": project,
         "can_manage": can_manage_project(request.user, project),
