@@ -105,6 +105,7 @@ class SnapshotChecklistSerializer(serializers.Serializer):
     title = serializers.CharField()
     phase = serializers.CharField()
     owner_role = serializers.CharField()
+    # A declared field leaves the class when it is built; the stub still sees Field.required.
     required = serializers.BooleanField()  # type: ignore[assignment]
     ticked = serializers.BooleanField()
     ticked_by = serializers.CharField(allow_null=True)
@@ -116,6 +117,7 @@ class SnapshotChecklistSerializer(serializers.Serializer):
 class SnapshotCheckSerializer(serializers.Serializer):
     name = serializers.CharField()
     phase = serializers.CharField()
+    # A declared field leaves the class when it is built; the stub still sees Field.required.
     required = serializers.BooleanField()  # type: ignore[assignment]
     status = serializers.CharField()
     value = serializers.CharField(allow_blank=True)
@@ -145,7 +147,9 @@ class SnapshotOverrideSerializer(serializers.Serializer):
 
 
 class SnapshotReadinessSerializer(ReadinessSerializer):
-    release = None  # type: ignore[assignment]  # the snapshot's readiness is nested in it; no id of its own
+    # The snapshot's readiness is nested in it: no id of its own. None removes an inherited
+    # field (DRF), which the stub does not know.
+    release = None  # type: ignore[assignment]
 
 
 class SnapshotSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ class SessionStore(DatabaseSessionStore):
     expire_date: dt.datetime | None = None
 
     def _get_session_from_db(self) -> Any:
+        # Django's own hook, missing from the stub.
         stored = super()._get_session_from_db()  # type: ignore[misc]
         if stored is not None:
             self.expire_date = stored.expire_date

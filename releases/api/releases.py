@@ -61,7 +61,7 @@ class Releases(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Release]:
         return visible_releases(self.request.user).order_by("-created_at", "-pk")
 
-    def paginate_queryset(self, queryset: QuerySet[Release]) -> list[Any] | None:  # type: ignore[override]
+    def paginate_queryset(self, queryset: Any) -> list[Any] | None:
         # The page as plain values: ``ReleaseSerializer`` reads those rows as they are. Django's
         # paginator takes any sliceable object with count(); the stub allows only querysets and
         # sequences.
