@@ -22,6 +22,8 @@ TEST_PACKAGES := chromium=chromium chromedriver=chromium-driver prometheus=prome
 # Fetches from CI and monitoring providers wait on the network: the poller worker runs them in
 # threads (docker-compose.yml runs 32).
 POLL_THREADS ?= 8
+# Seconds `make run` gives its processes to stop after Ctrl-C before it kills them.
+STOP_GRACE ?= 5
 
 .PHONY: help install run test test-packages lint format migrations-check deploy-check ci clean
 
@@ -51,8 +53,12 @@ run: install
 	@echo "  Ctrl-C stops the web server, the workers and beat."
 	@echo
 	@# Every process is a job of this shell: Ctrl-C (or TERM) reaches the trap, which stops them all,
-	@# and if one of them dies the others are stopped too.
-	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
+	@# and if one of them dies the others are stopped too. A worker busy with a fetch gets
+	@# $(STOP_GRACE) seconds to finish it, then it and its pool are killed.
+	@stop() { kill $$(jobs -p) 2>/dev/null; \
+	  for _ in $$(seq $$(( $(STOP_GRACE) * 4 ))); do [ -z "$$(jobs -pr)" ] && break; sleep 0.25; done; \
+	  for job in $$(jobs -pr); do pkill -KILL -P "$$job"; kill -KILL "$$job"; done 2>/dev/null; wait; }; \
+	trap stop EXIT INT TERM; \
 	$(PY) -m celery -A config worker --queues=celery --loglevel=warning --concurrency=2 \
 		--hostname=worker@%h --without-gossip --without-mingle & \
 	$(PY) -m celery -A config worker --queues=polling --pool=threads --concurrency=$(POLL_THREADS) \
