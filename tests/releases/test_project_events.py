@@ -442,6 +442,7 @@ def test_it_records_creating_a_project_with_its_creator(db):
 
     [event] = ProjectEvent.objects.filter(project=project)
     assert (event.kind, event.action, event.actor) == ("project", "added", ursula)
+    assert event.after is not None
     assert event.after["name"] == "Shipping"
 
 
