@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 
 from approvals.api import decisions, deploy, policy, sign_offs
 from chat import api as chat
-from monitoring.api import checks, health, integrations, polling, results
+from monitoring.api import checks, flags, health, integrations, polling, results
 from monitoring.api import rollback as monitoring_rollback
 from releases.api import (
     checklists,
@@ -271,4 +271,5 @@ urlpatterns = [
         polling.PollCheckNow.as_view(),
         name="api-poll-now",
     ),
+    *flags.urlpatterns,
 ]

@@ -282,6 +282,11 @@ CELERY_BEAT_SCHEDULE = {
 # enqueues one fetch per (integration, request). Its fetch tasks set their own time limits
 # (120 s), below the visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
+# The feature flags of active releases, as their release pages show them.
+CELERY_BEAT_SCHEDULE["read-feature-flags"] = {
+    "task": "monitoring.tasks.read_active_flags",
+    "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["dispatch-due-checks"] = {
     "task": "monitoring.tasks.dispatch_due_checks",
     "schedule": POLL_DISPATCH_SECONDS,

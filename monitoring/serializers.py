@@ -254,6 +254,12 @@ class RollbackTriggerSerializer(serializers.ModelSerializer):
     )
     check_name = serializers.CharField(source="check_ref.name", read_only=True)
     condition = serializers.SerializerMethodField()
+    flag = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="The feature flag it switches off instead of rolling back (null: it rolls "
+        "the release back).",
+    )
     created_by = person()
 
     class Meta:
@@ -263,6 +269,7 @@ class RollbackTriggerSerializer(serializers.ModelSerializer):
             "check",
             "check_name",
             "condition",
+            "flag",
             "mode",
             "description",
             "fired_at",

@@ -26,11 +26,13 @@ from approvals.services.sign_offs import record_sign_off
 from monitoring.models import (
     Check,
     CheckResult,
+    FeatureFlag,
+    FlagSwitch,
     Integration,
     RollbackTrigger,
     RollbackWebhookSecret,
 )
-from monitoring.services import health
+from monitoring.services import flags, health
 from monitoring.services.checks import save_release_check
 from monitoring.services.integrations import save_integration
 from monitoring.services.results import record_check_result
@@ -85,6 +87,8 @@ SCOPE_EDITORS = frozenset({"rita", "paul", "devin", "own_token"})
 DEPLOYERS = frozenset({"rita", "dana"})
 # Connecting CI and monitoring is DevOps' job; release managers may too.
 CONFIGURERS = frozenset({"rita", "dana"})
+# Naming a scope item's feature flag: whoever edits the scope or the checks, in person.
+FLAG_NAMERS = frozenset({"rita", "paul", "devin", "dana"})
 
 
 # --- worlds: a release in the state an operation needs --------------------------------------
@@ -195,6 +199,30 @@ def with_trigger(cast: Cast) -> dict[str, Any]:
         mode="recommend",
     )
     return ids | {"trigger": trigger.pk}
+
+
+def _flag(cast: Cast, release: Release) -> dict[str, Any]:
+    launchdarkly = save_integration(
+        cast.project,
+        by=cast.dana,
+        name="LaunchDarkly",
+        kind="launchdarkly",
+        config={"project": "shop"},
+        secrets={"token": "api-x"},
+    )
+    flag = flags.bind_flag(
+        release.scope_items.order_by("pk").first(),
+        by=cast.devin,
+        integration=launchdarkly,
+        key="new-checkout",
+    )
+    return {"flag": flag.pk, "flag_integration": launchdarkly.pk}
+
+
+def flagged(cast: Cast) -> dict[str, Any]:
+    """In its monitoring window, with a post-release check and a scope item's flag."""
+    ids = watched(cast)
+    return ids | _flag(cast, Release.objects.get(pk=ids["release"]))
 
 
 def released(cast: Cast) -> dict[str, Any]:
@@ -619,6 +647,33 @@ WRITES: dict[str, Op] = {
     "remove rollback trigger": Op(
         "delete", R + "rollback-triggers/{trigger}/", with_trigger, DEPLOYERS, success=204
     ),
+    "name a flag": Op(
+        "post",
+        R + "flags/",
+        flagged,
+        FLAG_NAMERS,
+        lambda ids: {
+            "scope_item": ids["item"],
+            "integration": ids["flag_integration"],
+            "key": "one-click-pay",
+        },
+        201,
+    ),
+    "remove a flag": Op("delete", R + "flags/{flag}/", flagged, FLAG_NAMERS, success=204),
+    "switch a flag off": Op(
+        "post", R + "flags/{flag}/switch-off/", flagged, DEPLOYERS, {"reason": "errors"}, 202
+    ),
+    "read the flags now": Op(
+        "post", R + "flags/read/", flagged, MEMBERS | {"own_token"}, success=202, writes=False
+    ),
+    "add flag trigger": Op(
+        "post",
+        R + "flag-triggers/",
+        flagged,
+        DEPLOYERS,
+        lambda ids: {"check": ids["health_check"], "flag": ids["flag"], "mode": "automatic"},
+        201,
+    ),
     "edit rollback plan": Op(
         "patch", R + "rollback-plan/", planning, DEPLOYERS, {"revert_steps": "Redeploy 1.9"}
     ),
@@ -684,6 +739,8 @@ WATCHED = (
     ReleaseEvent,
     ProjectEvent,
     RollbackWebhookSecret,
+    FeatureFlag,
+    FlagSwitch,
 )
 
 
@@ -734,6 +791,7 @@ def rich(cast: Cast) -> dict[str, Any]:
     trigger = health.add_rollback_trigger(
         release, by=cast.dana, check=_health_check(cast, release), mode="recommend"
     )
+    flag = _flag(cast, release)["flag"]
     Release.objects.filter(pk=release.pk).update(
         monitoring_until=timezone.now() - dt.timedelta(minutes=1)
     )
@@ -742,6 +800,7 @@ def rich(cast: Cast) -> dict[str, Any]:
     train, _ = _train(cast)
     return _ids(cast, release) | {
         "trigger": trigger.pk,
+        "flag": flag,
         "train": train.pk,
         "window": _window(cast),
         "decision": Decision.objects.get(release=release).pk,
@@ -767,6 +826,8 @@ READS = [
     R + "rollback-plan/",
     R + "rollback-triggers/",
     R + "rollback-triggers/{trigger}/",
+    R + "flags/",
+    R + "flags/{flag}/",
     R + "review/",
     R + "sign-offs/",
     R + "decisions/",
@@ -871,6 +932,7 @@ def test_it_covers_every_operation_in_the_schema():
             .replace("{checklist_template}", "{template_id}")
             .replace("{train}", "{train_id}")
             .replace("{trigger}", "{trigger_id}")
+            .replace("{flag}", "{flag_id}")
             .replace("{action}", "{action_id}")
             .replace("payments", "{slug}")
         )
