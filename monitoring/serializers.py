@@ -13,6 +13,7 @@ from monitoring.models import (
     CheckResult,
     CheckStatus,
     Comparator,
+    FeatureFlag,
     Integration,
     IntegrationKind,
     RollbackTrigger,
@@ -254,7 +255,7 @@ class RollbackTriggerSerializer(serializers.ModelSerializer):
     )
     check_name = serializers.CharField(source="check_ref.name", read_only=True)
     condition = serializers.SerializerMethodField()
-    flag = serializers.PrimaryKeyRelatedField(
+    flag: serializers.PrimaryKeyRelatedField[FeatureFlag] = serializers.PrimaryKeyRelatedField(
         read_only=True,
         allow_null=True,
         help_text="The feature flag it switches off instead of rolling back (null: it rolls "

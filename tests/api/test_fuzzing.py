@@ -142,7 +142,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         secrets={"token": "api-x"},
     )
     flag = flags.bind_flag(
-        watched.scope_items.order_by("pk").first(),
+        watched.scope_items.order_by("pk")[0],
         by=cast.rita,
         integration=launchdarkly,
         key="new-checkout",

@@ -211,7 +211,7 @@ def _flag(cast: Cast, release: Release) -> dict[str, Any]:
         secrets={"token": "api-x"},
     )
     flag = flags.bind_flag(
-        release.scope_items.order_by("pk").first(),
+        release.scope_items.order_by("pk")[0],
         by=cast.devin,
         integration=launchdarkly,
         key="new-checkout",
