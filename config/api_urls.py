@@ -3,7 +3,7 @@
 from collections.abc import Callable
 
 from django.conf import settings
-from django.urls import path
+from django.urls import include, path
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -58,6 +58,8 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # The deploy gate CI asks, and its GitHub App and GitLab approvals.
+    path("", include("gate.api_urls")),
     # Projects.
     path("projects/", projects.ProjectList.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", projects.ProjectDetail.as_view(), name="api-project"),

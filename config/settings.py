@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "monitoring",
+    "gate",
     "chat",
     "workspace",
 ]
@@ -277,6 +278,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "approvals.tasks.withdraw_lapsed_approvals",
         "schedule": 60,
     },
+    # Deploys waiting at the gate: blocked GitLab deployments, and the answers that the clock
+    # alone changes (a freeze ends, the deploy window opens).
+    "answer-deploy-gates": {"task": "gate.tasks.watch_gates", "schedule": 60},
 }
 # The poller's dispatcher (monitoring.services.polling): claims the checks that are due and
 # enqueues one fetch per (integration, request). Its fetch tasks set their own time limits

@@ -23,6 +23,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
 from approvals.services.sign_offs import record_sign_off
+from gate.services import providers
 from monitoring.models import (
     Check,
     CheckResult,
@@ -76,6 +77,7 @@ from tests.builders import (
     make_ready,
     make_release,
 )
+from tests.gate.stand_ins import rsa_key_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -291,6 +293,32 @@ def polled_check(cast: Cast) -> dict[str, Any]:
         params={"url": "https://shop.example.com/healthz"},
     )
     return ids | {"check": check.pk}
+
+
+APP_KEY, _ = rsa_key_pair()
+
+
+def _github_app(cast: Cast) -> None:
+    providers.save_github_app(
+        cast.project, by=cast.dana, app_id="1", private_key=APP_KEY, webhook_secret="s"
+    )
+
+
+def with_github_app(cast: Cast) -> dict[str, Any]:
+    _github_app(cast)
+    return planning(cast)
+
+
+def with_gitlab(cast: Cast) -> dict[str, Any]:
+    gitlab = save_integration(
+        cast.project,
+        by=cast.dana,
+        name="GitLab",
+        kind="gitlab",
+        config={"project": "7"},
+        secrets={"token": "glpat-x"},
+    )
+    return planning(cast) | {"integration": gitlab.pk}
 
 
 def _window(cast: Cast) -> int:
@@ -711,6 +739,35 @@ WRITES: dict[str, Op] = {
         {"rita", "dana", "quinn"},
         {"passed": True, "reason": "Dashboard checked by hand"},
     ),
+    # The deploy gate: every member and the project's CI ask it; DevOps set up its providers.
+    "ask the gate": Op(
+        "post",
+        "/api/projects/payments/gate/",
+        approved,
+        MEMBERS | {"own_token"},
+        {"sha": "a" * 40, "environment": "production"},
+    ),
+    "set up the gate's github app": Op(
+        "put",
+        "/api/projects/payments/gate/github-app/",
+        planning,
+        CONFIGURERS,
+        {"app_id": "1", "private_key": APP_KEY, "webhook_secret": "s"},
+    ),
+    "remove the gate's github app": Op(
+        "delete",
+        "/api/projects/payments/gate/github-app/",
+        with_github_app,
+        CONFIGURERS,
+        success=204,
+    ),
+    "choose gitlab approvals": Op(
+        "put",
+        "/api/projects/payments/gate/gitlab-approvals/",
+        with_gitlab,
+        CONFIGURERS,
+        lambda ids: {"integration": ids["integration"]},
+    ),
 }
 
 WATCHED = (
@@ -797,6 +854,7 @@ def rich(cast: Cast) -> dict[str, Any]:
     )
     complete_release(release, by=cast.rita)
     save_review(release, by=cast.rita, went_well="Calm")
+    _github_app(cast)
     train, _ = _train(cast)
     return _ids(cast, release) | {
         "trigger": trigger.pk,
@@ -846,6 +904,8 @@ READS = [
     "/api/projects/payments/trains/",
     "/api/projects/payments/trains/{train}/",
     "/api/projects/payments/trains/{train}/slots/",
+    "/api/projects/payments/gate/github-app/",
+    "/api/projects/payments/gate/gitlab-approvals/",
 ]
 LISTS = ["/api/projects/", "/api/releases/", "/api/timeline/"]
 
