@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -31,6 +31,18 @@ from releases.models import (
     Role,
     ScopeChangeRequest,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class ReadinessData(TypedDict):
+        pre_release_checks: list[Check]
+        current_sign_offs: list[SignOff]
+        pending_change_requests: list[ScopeChangeRequest]
+
+    # A release loaded with ``with_readiness_data``.
+    LoadedRelease = WithAnnotations[Release, ReadinessData]
+
 
 ROLE_LABELS = dict(Role.choices)
 
@@ -135,7 +147,7 @@ class Readiness:
         }
 
 
-def with_readiness_data(queryset: QuerySet[Release]) -> QuerySet[Release]:
+def with_readiness_data(queryset: QuerySet[Release]) -> QuerySet[LoadedRelease]:
     """Load everything ``compute_readiness`` reads, in a fixed number of queries."""
     return queryset.select_related("project", "rollback_plan").prefetch_related(
         "checklist_items",

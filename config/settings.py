@@ -92,7 +92,7 @@ TEMPLATES = [
 # <script>, no on…= handlers, no style attributes or <style> elements (htmx's indicator styles
 # live in greenlight.css), no plugins, and no page of ours in someone else's frame.
 # CSP_REPORT_ONLY=1 reports violations to the browser console without enforcing them.
-CONTENT_SECURITY_POLICY = {
+CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],

@@ -35,7 +35,7 @@ class CheckResultInline(admin.TabularInline):
     model = models.CheckResult
     extra = 0
     can_delete = False
-    readonly_fields = ["status", "value", "detail", "sha", "source", "judged_by", "observed_at"]
+    readonly_fields = ("status", "value", "detail", "sha", "source", "judged_by", "observed_at")
     fields = readonly_fields
 
 

@@ -8,6 +8,7 @@ fetches in flight than a process pool could afford.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 from celery import Task, shared_task
@@ -26,7 +27,7 @@ WEBHOOK_TIME_LIMIT = 60
 def dispatch_due_checks() -> int:
     """Beat ticks this every few seconds: claim what is due, one fetch task per group."""
     dispatch = polling.claim_due_checks()
-    expires = timezone.now() + timezone.timedelta(seconds=polling.EXPIRES_SECONDS)
+    expires = timezone.now() + dt.timedelta(seconds=polling.EXPIRES_SECONDS)
     for claim in dispatch.claims:
         poll_group.apply_async(
             args=(claim.check_ids, claim.token),

@@ -152,12 +152,12 @@ class Project(models.Model):
         return ZoneInfo(self.time_zone)
 
     def monitoring_window(self, kind: str) -> dt.timedelta:
-        minutes = {
+        minutes: dict[str, int] = {
             ReleaseKind.STANDARD: self.monitoring_minutes_standard,
             ReleaseKind.HOTFIX: self.monitoring_minutes_hotfix,
             ReleaseKind.MAJOR: self.monitoring_minutes_major,
-        }[kind]
-        return dt.timedelta(minutes=minutes)
+        }
+        return dt.timedelta(minutes=minutes[kind])
 
 
 class ProjectMembership(models.Model):
@@ -282,9 +282,16 @@ class FreezeWindow(models.Model):
     ) -> list[tuple[dt.datetime, dt.datetime]]:
         """Every (start, end) of this window that overlaps [start, end), in UTC."""
         if self.recurrence == self.Recurrence.ONCE:
+            # The constraints above: a one-off window has both ends, a weekly one its days.
+            assert self.starts_at is not None
+            assert self.ends_at is not None
             if self.starts_at < end and self.ends_at > start:
                 return [(self.starts_at, self.ends_at)]
             return []
+        assert self.start_weekday is not None
+        assert self.start_time is not None
+        assert self.end_weekday is not None
+        assert self.end_time is not None
         zone = self.zone()
         found = []
         # Walk weeks from a week before ``start`` so a window that began earlier is caught.
@@ -845,7 +852,7 @@ class ReleaseEvent(models.Model):
 
     @property
     def actor_name(self) -> str:
-        if self.actor_id:
+        if self.actor is not None:
             return self.actor.get_full_name() or self.actor.get_username()
         return self.actor_label or "system"
 
@@ -938,7 +945,7 @@ class ProjectEvent(models.Model):
 
     @property
     def actor_name(self) -> str:
-        if self.actor_id:
+        if self.actor is not None:
             return self.actor.get_full_name() or self.actor.get_username()
         return self.actor_label or "system"
 

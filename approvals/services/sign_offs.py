@@ -208,7 +208,7 @@ def _withdraw_lapsed_approval(
     ]
     if not lapsed:
         return False
-    reasons = []
+    reasons: list[str] = []
     for state in lapsed:
         if state.no_go:
             reasons.extend(

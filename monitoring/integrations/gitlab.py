@@ -142,8 +142,9 @@ class GitLabPipelines(Adapter):
         detail = f"Pipeline #{pipeline.get('id')} on {pipeline.get('ref')} is {label}."
         if raw not in STATUSES:
             detail = f"Pipeline #{pipeline.get('id')} has an unrecognised status {raw!r}."
-        children = [_child(bridge) for bridge in fetched.payload["bridges"]]
-        children = [child for child in children if child is not None]
+        children = [
+            child for bridge in fetched.payload["bridges"] if (child := _child(bridge)) is not None
+        ]
         if status == PASSING and children:
             worst = min(children, key=lambda child: SEVERITY[child[0]])
             if worst[0] != PASSING:

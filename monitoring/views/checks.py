@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from lib.errors import NotAllowed, Refused
+from lib.htmx import HtmxRequest, SignedInRequest
 from monitoring import forms
 from monitoring.models import Check, CheckResult
 from monitoring.selectors import with_history
@@ -43,7 +44,7 @@ def _check_form(request: HttpRequest, project: Project, check: Check | None) -> 
 
 
 def _check_form_page(
-    request: HttpRequest, context: dict[str, Any], status: int = 200
+    request: HtmxRequest, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     if request.htmx and request.GET.get("partial") == "form":
         return render(request, "monitoring/check_form.html#form", context, status=status)
@@ -51,7 +52,7 @@ def _check_form_page(
 
 
 @login_required
-def check_templates(request: HttpRequest, slug: str) -> HttpResponse:
+def check_templates(request: SignedInRequest, slug: str) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     checks = with_history(
         Check.objects.filter(project=project, release__isnull=True).select_related("integration")
@@ -64,7 +65,7 @@ def check_templates(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def check_template_edit(request: HttpRequest, slug: str, pk: int | None = None) -> HttpResponse:
+def check_template_edit(request: SignedInRequest, slug: str, pk: int | None = None) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     require_configure(can_manage)
     check = None
@@ -87,7 +88,7 @@ def check_template_edit(request: HttpRequest, slug: str, pk: int | None = None) 
 
 @login_required
 @require_POST
-def check_template_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def check_template_delete(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     require_configure(can_manage)
     check = get_object_or_404(Check, project=project, release__isnull=True, pk=pk)
@@ -97,7 +98,7 @@ def check_template_delete(request: HttpRequest, slug: str, pk: int) -> HttpRespo
 
 
 @login_required
-def release_checks(request: HttpRequest, pk: int) -> HttpResponse:
+def release_checks(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     checks = with_history(release.checks.select_related("integration"))
     return render(
@@ -113,7 +114,9 @@ def release_checks(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def release_check_edit(request: HttpRequest, pk: int, check_pk: int | None = None) -> HttpResponse:
+def release_check_edit(
+    request: SignedInRequest, pk: int, check_pk: int | None = None
+) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     if not access.can_edit_checks:
         raise PermissionDenied(rules.EDIT_CHECKS.refusal)
@@ -137,7 +140,7 @@ def release_check_edit(request: HttpRequest, pk: int, check_pk: int | None = Non
 
 @login_required
 @require_POST
-def release_check_delete(request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
+def release_check_delete(request: SignedInRequest, pk: int, check_pk: int) -> HttpResponse:
     release, _access = get_release_for(request.user, pk)
     check = get_object_or_404(Check, release=release, pk=check_pk)
     try:
@@ -183,7 +186,7 @@ def render_check_detail(
 
 
 @login_required
-def release_check_detail(request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
+def release_check_detail(request: SignedInRequest, pk: int, check_pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     check = get_object_or_404(Check, release=release, pk=check_pk)
     return render_check_detail(request, release, access, check)

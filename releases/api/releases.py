@@ -21,6 +21,7 @@ from releases.api.common import ReleaseScoped, release_response
 from releases.models import (
     Release,
     ReleaseKind,
+    ReleaseQuerySet,
     Status,
 )
 from releases.release_notes import render_release_notes
@@ -46,7 +47,7 @@ class ReleaseFilter(django_filters.FilterSet):
         model = Release
         fields = ["project", "status", "kind", "active"]
 
-    def filter_active(self, queryset: QuerySet[Release], name: str, value: bool) -> QuerySet:
+    def filter_active(self, queryset: ReleaseQuerySet, name: str, value: bool) -> QuerySet:
         return queryset.active() if value else queryset.exclude(pk__in=queryset.active())
 
 
@@ -60,9 +61,11 @@ class Releases(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Release]:
         return visible_releases(self.request.user).order_by("-created_at", "-pk")
 
-    def paginate_queryset(self, queryset: QuerySet[Release]) -> list[Any] | None:
-        # The page as plain values: ``ReleaseSerializer`` reads those rows as they are.
-        return super().paginate_queryset(PlainRows(queryset, s.RELEASE_VALUES))
+    def paginate_queryset(self, queryset: Any) -> list[Any] | None:
+        # The page as plain values: ``ReleaseSerializer`` reads those rows as they are. Django's
+        # paginator takes any sliceable object with count(); the stub allows only querysets and
+        # sequences.
+        return super().paginate_queryset(PlainRows(queryset, s.RELEASE_VALUES))  # type: ignore[arg-type]
 
     @extend_schema(request=s.ReleaseCreateSerializer, responses={201: s.ReleaseSerializer})
     def post(self, request: Request) -> Response:

@@ -90,10 +90,10 @@ def _release_ids(release: Release) -> dict[str, Any]:
     release.refresh_from_db()
     return {
         "release_id": release.pk,
-        "scope_item": release.scope_items.order_by("pk").first().pk,
+        "scope_item": release.scope_items.order_by("pk")[0].pk,
         "checklist_item": release.checklist_items.get(title="Critical flows pass").pk,
         "check_id": release.checks.get(name="CI green").pk,
-        "assignment_id": release.assignments.order_by("pk").last().pk,
+        "assignment_id": release.assignments.order_by("-pk")[0].pk,
     }
 
 
@@ -144,7 +144,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         secrets={"token": "api-x"},
     )
     flag = flags.bind_flag(
-        watched.scope_items.order_by("pk").first(),
+        watched.scope_items.order_by("pk")[0],
         by=cast.rita,
         integration=launchdarkly,
         key="new-checkout",
@@ -174,7 +174,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         "window_id": window.pk,
         "integration_id": cast.ci.pk,
         "decision_id": approved.decisions.get().pk,
-        "template_id": cast.project.checklist_templates.order_by("pk").first().pk,
+        "template_id": cast.project.checklist_templates.order_by("pk")[0].pk,
         "train_id": train.pk,
     }
     # Paused, so that the events the fuzzer causes are not sent anywhere.

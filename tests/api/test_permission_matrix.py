@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,14 +108,14 @@ def _ids(cast: Cast, release: Release) -> dict[str, Any]:
     qa_item = release.checklist_items.get(title="Critical flows pass")
     return {
         "release": release.pk,
-        "item": release.scope_items.order_by("pk").first().pk,
+        "item": release.scope_items.order_by("pk")[0].pk,
         "checklist": qa_item.pk,
         "assignment": release.assignments.get(user=cast.vic).pk,
         "check": release.checks.get(name="CI green").pk,
         "member": cast.vic.pk,
         "integration": cast.ci.pk,
         "template": Check.objects.get(project=cast.project, release__isnull=True).pk,
-        "checklist_template": cast.project.checklist_templates.order_by("pk").first().pk,
+        "checklist_template": cast.project.checklist_templates.order_by("pk")[0].pk,
     }
 
 
@@ -219,7 +220,7 @@ def _flag(cast: Cast, release: Release) -> dict[str, Any]:
         secrets={"token": "api-x"},
     )
     flag = flags.bind_flag(
-        release.scope_items.order_by("pk").first(),
+        release.scope_items.order_by("pk")[0],
         by=cast.devin,
         integration=launchdarkly,
         key="new-checkout",
@@ -445,7 +446,7 @@ class Op:
     method: str
     url: str
     world: Callable[[Cast], dict[str, Any]]
-    allowed: frozenset[str]
+    allowed: AbstractSet[str]
     body: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]] | None = None
     success: int = 200
     # Whether a success writes anything (trying a connection to a push-only integration does

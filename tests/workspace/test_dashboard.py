@@ -154,6 +154,8 @@ def test_it_shows_the_new_readiness_after_quinn_ticks(cast, release):
         tick_checklist_item(item, by=cast.quinn, note="ok")
     response = htmx_get(client_for(cast.rita), reverse("dashboard"))
     after = re.search(r'data-testid="readiness">(\d+)%', row(response.content.decode(), release))
+    assert after is not None
+    assert before is not None
     assert int(after.group(1)) > int(before.group(1))
 
 

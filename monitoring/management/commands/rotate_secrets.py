@@ -39,8 +39,8 @@ class Command(BaseCommand):
         signing = 0
         for pk in RollbackWebhookSecret.objects.values_list("pk", flat=True):
             with transaction.atomic():
-                row = RollbackWebhookSecret.objects.select_for_update().select_related("project")
-                row = row.get(pk=pk)
+                rows = RollbackWebhookSecret.objects.select_for_update().select_related("project")
+                row = rows.get(pk=pk)
                 try:
                     row.secret_encrypted = rotate_token(row.secret_encrypted)
                 except SecretsUnreadable:
