@@ -101,7 +101,7 @@ def block_actions(
         return
     data = _decode(str(action.get("value", "")))
     release = _release_for(person, data, app) if data else None
-    if release is None:
+    if data is None or release is None:
         _say(app, channel, slack_user_id, "This release is not there, or not yours to see.")
         return
     version = str(data.get("v", ""))
@@ -130,7 +130,12 @@ def block_actions(
         elif action_id == blocks.RECORD_NO_GO:
             view = blocks.record_no_go_modal(release, metadata)
         else:
-            check = Check.objects.filter(pk=data.get("c"), release=release).first()
+            check_pk = data.get("c")
+            check = (
+                Check.objects.filter(pk=check_pk, release=release).first()
+                if check_pk is not None
+                else None
+            )
             if check is None:
                 _say(app, channel, slack_user_id, "This check is no longer on the release.")
                 return
@@ -166,7 +171,7 @@ def view_submission(app: SlackApp, payload: dict[str, Any]) -> dict[str, Any] | 
     if person is None:
         return refuse(_not_linked(app, slack_user_id))
     release = _release_for(person, data, app) if data else None
-    if release is None:
+    if data is None or release is None:
         return refuse("This release is not there, or not yours to see.")
     state = view.get("state") or {}
     reason = str(_value(state, blocks.REASON_BLOCK, blocks.REASON_INPUT).get("value") or "")
@@ -200,10 +205,11 @@ def view_submission(app: SlackApp, payload: dict[str, Any]) -> dict[str, Any] | 
     else:
         verdict = _value(state, blocks.VERDICT_BLOCK, blocks.VERDICT_INPUT)
         picked = str((verdict.get("selected_option") or {}).get("value", ""))
+        check_pk = data.get("c")
         check = (
-            Check.objects.filter(pk=data.get("c"), release=release)
-            .select_related("release")
-            .first()
+            Check.objects.filter(pk=check_pk, release=release).select_related("release").first()
+            if check_pk is not None
+            else None
         )
         if picked not in ("pass", "fail"):
             return {

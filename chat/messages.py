@@ -112,7 +112,7 @@ def follow(event: ReleaseEvent, *, client: SlackClient | None = None) -> None:
                 app, release, asked_by(event), lead=lead_for(event), event=event, slack=slack
             )
         if app.release_channel and event.verb in LIFECYCLE:
-            actor = event.actor.get_username() if event.actor_id else event.actor_label
+            actor = event.actor.get_username() if event.actor is not None else event.actor_label
             card = blocks.channel_line(release, event.summary, actor)
             ts = slack.post_message(app.release_channel, text=card.text, blocks=card.blocks)
             now = timezone.now()

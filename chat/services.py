@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from approvals.models import Decision, SignOff
 from approvals.services import decisions, sign_offs
@@ -136,9 +136,11 @@ def verify_request(
     if not timestamp.isdigit() or not signature:
         raise NotSigned("The request is not signed.")
 
-    class _Clock:
+    stamp = now.timestamp()
+
+    class _Clock(Clock):
         def now(self) -> float:
-            return now.timestamp()
+            return stamp
 
     verifier = SignatureVerifier(secret, clock=_Clock())
     if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
@@ -322,6 +324,7 @@ def decide_from_slack(
 
 
 def judge_from_slack(check: Check, *, by: Any, passed: bool, reason: str, version: str) -> Check:
+    assert check.release is not None  # a check reached from Slack is always on a release
     with transaction.atomic():
         _fresh(check.release, version)
         return results.judge_check(check, by=by, passed=passed, reason=reason)

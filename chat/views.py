@@ -18,7 +18,7 @@ from chat import interactions, services
 from chat.forms import SlackAppForm
 from chat.models import SlackApp, SlackLink
 from lib.errors import NotAllowed, Refused
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import forms as release_forms
 from releases.access import can_manage_project, get_project_for, visible_projects
 
@@ -78,7 +78,7 @@ def command(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @signed_in
-def links(request: HttpRequest) -> HttpResponse:
+def links(request: SignedInRequest) -> HttpResponse:
     """My Slack links, and the workspaces of my projects where I can link by email."""
     if request.method == "POST":
         try:
@@ -113,7 +113,7 @@ def links(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in
-def link_code(request: HttpRequest, code: str) -> HttpResponse:
+def link_code(request: SignedInRequest, code: str) -> HttpResponse:
     """The one-time link from Slack: confirm, and the Slack user is linked to me."""
     if request.method == "POST":
         try:
@@ -138,7 +138,7 @@ def link_code(request: HttpRequest, code: str) -> HttpResponse:
 
 @signed_in
 @require_POST
-def slack_app_settings(request: HttpRequest, slug: str) -> HttpResponse:
+def slack_app_settings(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     form = SlackAppForm(request.POST, prefix="slack")
     problem = "Please correct the highlighted fields."

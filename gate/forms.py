@@ -48,6 +48,6 @@ class GitLabApprovalsForm(forms.Form):
 
     def __init__(self, *args: Any, project: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["integration"].queryset = project.integrations.filter(
-            kind=IntegrationKind.GITLAB
-        )
+        integration = self.fields["integration"]
+        assert isinstance(integration, forms.ModelChoiceField)
+        integration.queryset = project.integrations.filter(kind=IntegrationKind.GITLAB)

@@ -123,6 +123,7 @@ def gate_settings(request: HttpRequest, slug: str) -> HttpResponse:
         except NotAllowed as exc:
             raise PermissionDenied(str(exc)) from exc
         except ValidationError as exc:
+            assert form is not None  # only the GitHub App and GitLab settings are validated
             for field, messages in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, messages)
     context = {

@@ -671,6 +671,6 @@ class RangeChange(models.Model):
     @property
     def requested(self) -> bool:
         return bool(
-            self.change_request_id
+            self.change_request is not None
             and self.change_request.state == ScopeChangeRequest.State.ACCEPTED
         )

@@ -50,6 +50,8 @@ class Subscription(models.Model):
 
     audit_ignore = ("created_by", "created_at")
     encrypted_fields = ("secret_encrypted",)
+    # Its latest deliveries, when the webhooks panel lists it (not a column).
+    recent: list[Delivery]
 
     class Meta:
         ordering = ["name", "pk"]

@@ -48,7 +48,9 @@ def body(event: ReleaseEvent, *, name: str, guid: str) -> str:
         "delivery": guid,
         "occurred_at": event.created_at.isoformat(),
         "summary": event.summary,
-        "actor": event.actor.get_username() if event.actor_id else event.actor_label or "system",
+        "actor": event.actor.get_username()
+        if event.actor is not None
+        else event.actor_label or "system",
         "project": {"slug": project.slug, "name": project.name},
         "release": {
             "id": release.pk,

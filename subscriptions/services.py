@@ -42,7 +42,9 @@ def clean_name(project: Project, name: Any, *, exclude: int | None = None) -> st
         raise ValidationError({"name": "Give the webhook a name."})
     if len(name) > 100:
         raise ValidationError({"name": "At most 100 characters."})
-    taken = Subscription.objects.filter(project=project, name=name).exclude(pk=exclude)
+    taken = Subscription.objects.filter(project=project, name=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
     if taken.exists():
         raise ValidationError({"name": "Another webhook of this project has this name."})
     return name

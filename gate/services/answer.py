@@ -34,7 +34,7 @@ VERB = "gate_answered"
 
 # Which release answers for a commit when several do: the one under way first, a cancelled one
 # last.
-PRIORITY = {
+PRIORITY: dict[str, int] = {
     Status.DEPLOYING: 0,
     Status.APPROVED: 1,
     Status.FROZEN: 2,
@@ -120,7 +120,6 @@ def compute_answer(
     sha = clean_sha(sha)
     environment = environment.strip()
     now = now or timezone.now()
-    answer = {"sha": sha, "environment": environment}
     if not environment:
         raise ValidationError({"environment": "Name the environment to deploy to."})
     if not project.environment_for(environment):
@@ -130,7 +129,8 @@ def compute_answer(
                 f"deploys to {environment} are not releases of {project.name} (its deploy "
                 "environments map it to nothing)",
             ),
-            **answer,
+            sha=sha,
+            environment=environment,
         )
     found = releases_for(project, sha=sha, environment=environment)
     if not found:
@@ -140,15 +140,22 @@ def compute_answer(
                 f"no release of {project.name} deploys commit {sha[:12]} to "
                 f"{project.environment_for(environment)}",
             ),
-            **answer,
+            sha=sha,
+            environment=environment,
         )
     release = found[0]
     status = release.status
     if status == Status.DEPLOYING:
-        return GateAnswer(GO, release=release, **answer)
+        return GateAnswer(GO, release=release, sha=sha, environment=environment)
     if status == Status.APPROVED:
         blockers = tuple(b.message for b in deploy_blockers(release, now=now))
-        return GateAnswer(WAIT if blockers else GO, blockers=blockers, release=release, **answer)
+        return GateAnswer(
+            WAIT if blockers else GO,
+            blockers=blockers,
+            release=release,
+            sha=sha,
+            environment=environment,
+        )
     if status in (Status.PLANNING, Status.FROZEN):
         readiness = readiness_for(release, now=now)
         no_go = _standing_no_go(release)
@@ -160,14 +167,16 @@ def compute_answer(
                 NO_GO,
                 blockers=(first, *(b.message for b in readiness.blockers)),
                 release=release,
-                **answer,
+                sha=sha,
+                environment=environment,
             )
         if any(b.no_go for b in readiness.blockers):
             return GateAnswer(
                 NO_GO,
                 blockers=tuple(b.message for b in readiness.blockers),
                 release=release,
-                **answer,
+                sha=sha,
+                environment=environment,
             )
         first = (
             "the scope is not locked and there is no Go decision yet"
@@ -178,9 +187,10 @@ def compute_answer(
             WAIT,
             blockers=(first, *(b.message for b in readiness.blockers)),
             release=release,
-            **answer,
+            sha=sha,
+            environment=environment,
         )
-    closed = {
+    closed: dict[str, str] = {
         Status.MONITORING: "it was deployed already and is being watched; a new deploy needs a "
         "new release",
         Status.RELEASED: "it was released already; a new deploy needs a new release",
@@ -191,7 +201,8 @@ def compute_answer(
         NO_GO,
         blockers=(closed.get(status, f"it is {release.get_status_display().lower()}"),),
         release=release,
-        **answer,
+        sha=sha,
+        environment=environment,
     )
 
 

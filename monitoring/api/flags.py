@@ -41,9 +41,13 @@ class FlagSwitchSerializer(serializers.ModelSerializer):
 
 
 class FeatureFlagSerializer(serializers.ModelSerializer):
-    scope_item = serializers.PrimaryKeyRelatedField(read_only=True)
+    scope_item: serializers.PrimaryKeyRelatedField[ScopeItem] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
     scope_item_key = serializers.CharField(source="scope_item.key", read_only=True)
-    integration = serializers.PrimaryKeyRelatedField(read_only=True)
+    integration: serializers.PrimaryKeyRelatedField[Integration] = (
+        serializers.PrimaryKeyRelatedField(read_only=True)
+    )
     integration_name = serializers.CharField(source="integration.name", read_only=True)
     states = serializers.JSONField(
         read_only=True,

@@ -18,7 +18,7 @@ from monitoring.scope_checks import commit_range_of, covering_items, is_unplanne
 from monitoring.services import commit_range, trackers
 from releases.access import REQUEST_SCOPE_CHANGE
 from releases.api.common import ReleaseScoped
-from releases.models import Role
+from releases.models import Role, ScopeChangeRequest
 from releases.rest import actor, no_input, validated
 
 # --- shapes -------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ class TrackerField(serializers.PrimaryKeyRelatedField):
 
 class ScopeSourceInputSerializer(serializers.Serializer):
     integration = TrackerField(help_text="A Jira, ClickUp or Trello integration of the project.")
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # a field, not Field.source
         choices=ScopeSource.Source.choices,
         help_text="Jira: fix_version or jql; ClickUp: list, tag or view; Trello: list or label.",
     )
@@ -79,7 +79,9 @@ class ScopeSourceInputSerializer(serializers.Serializer):
 
 
 class SourceRefSerializer(serializers.Serializer):
-    source = serializers.IntegerField(min_value=1, help_text="A scope source of this release.")
+    source = serializers.IntegerField(  # type: ignore[assignment]  # a field, not Field.source
+        min_value=1, help_text="A scope source of this release."
+    )
 
 
 class SyncResultSerializer(serializers.Serializer):
@@ -95,7 +97,9 @@ class RangeChangeSerializer(serializers.ModelSerializer):
     covered_by = serializers.SerializerMethodField()
     unplanned = serializers.SerializerMethodField()
     accepted = serializers.BooleanField(read_only=True)
-    change_request = serializers.PrimaryKeyRelatedField(read_only=True)
+    change_request: serializers.PrimaryKeyRelatedField[ScopeChangeRequest] = (
+        serializers.PrimaryKeyRelatedField(read_only=True)
+    )
 
     class Meta:
         model = RangeChange
@@ -147,7 +151,8 @@ class CommitRangeSerializer(serializers.ModelSerializer):
     @extend_schema(responses=RangeChangeSerializer(many=True))
     def get_changes(self, found: CommitRange) -> list[dict[str, Any]]:
         changes = found.changes.select_related("change_request")
-        return RangeChangeSerializer(changes, many=True, context=self.context).data
+        # many=True gives a list; the stub types every serializer's .data as a dict.
+        return RangeChangeSerializer(changes, many=True, context=self.context).data  # type: ignore[return-value]
 
 
 class AcceptUnplannedSerializer(serializers.Serializer):

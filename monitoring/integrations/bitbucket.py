@@ -8,9 +8,10 @@ reads every status.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Hashable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from lib import outbound
@@ -95,7 +96,7 @@ class BitbucketStatuses(Adapter):
         if not spec.sha:
             raise ConfigError("The release has no commit SHA to look up build statuses for.")
         base = conn.url(self.default_base_url)
-        url: str | None = (
+        url = (
             f"{base}/2.0/repositories/{quote(workspace, safe='')}/{quote(slug, safe='')}"
             f"/commit/{quote(spec.sha, safe='')}/statuses"
         )
@@ -111,11 +112,12 @@ class BitbucketStatuses(Adapter):
             if not isinstance(values, list):
                 raise BadResponse(f"The answer for {what} has no values list.")
             statuses += [v for v in values if isinstance(v, dict)]
-            url, params = body.get("next"), None
-            if not url:
+            next_url = body.get("next")
+            if not next_url:
                 web = f"https://bitbucket.org/{workspace}/{slug}/commits/{spec.sha}"
                 return Fetched(payload=statuses, url=web)
-            if not outbound.same_origin(str(url), base):
+            url, params = str(next_url), None
+            if not outbound.same_origin(url, base):
                 # The token is the API's: a page the answer says is elsewhere is not fetched.
                 raise BadResponse(f"The next page of {what} is on another origin; not read.")
         raise BadResponse(f"More than {MAX_PAGES} pages of {what}.")
@@ -137,7 +139,9 @@ class BitbucketStatuses(Adapter):
             ),
         )
         facts = [status_evidence(s) for s in statuses]
-        newest = max((f for f in facts if f.at), key=lambda f: f.at, default=None)
+        newest = max(
+            (f for f in facts if f.at), key=lambda f: cast(dt.datetime, f.at), default=None
+        )
         observation = replace(observation, evidence=newest)
         if len(statuses) == 1 and statuses[0].get("url"):
             return replace(observation, url=str(statuses[0]["url"]))

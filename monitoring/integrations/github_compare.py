@@ -32,8 +32,8 @@ class GitHubCompare(GitHost):
         if repo.count("/") != 1:
             raise ConfigError(f"The repository must be written owner/name, not {repo!r}.")
         api = conn.url(self.default_base_url)
-        url: str | None = f"{api}/repos/{repo}/compare/{base}...{head}"
-        first = url
+        first = f"{api}/repos/{repo}/compare/{base}...{head}"
+        url: str | None = first
         what = f"the GitHub comparison {base[:10]}...{head[:10]} of {repo}"
         headers = {
             "Authorization": f"Bearer {conn.secret('token')}",

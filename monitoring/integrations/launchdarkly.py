@@ -125,7 +125,7 @@ class LaunchDarklyFlag(FlagAdapter):
     def project_environments(self, conn: Connection, client: HttpClient) -> list[str]:
         base = conn.url(self.default_base_url)
         project = conn.setting("project")
-        url: str | None = f"{base}/api/v2/projects/{quote(project, safe='')}/environments"
+        url = f"{base}/api/v2/projects/{quote(project, safe='')}/environments"
         params: dict[str, Any] | None = {"limit": PAGE_SIZE, "offset": 0}
         what = f"the environments of LaunchDarkly project {project}"
         keys: list[str] = []

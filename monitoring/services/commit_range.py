@@ -345,7 +345,7 @@ def request_scope_change_for(change: RangeChange, *, by: Any, reason: str) -> Sc
     check_person(REQUEST_SCOPE_CHANGE, by, release)
     with transaction.atomic():
         release, change = _change_for_update(change)
-        if change.change_request_id and change.change_request.state in (
+        if change.change_request is not None and change.change_request.state in (
             ScopeChangeRequest.State.PENDING,
             ScopeChangeRequest.State.ACCEPTED,
         ):

@@ -114,7 +114,7 @@ def bind_flag(scope_item: ScopeItem, *, by: Any, integration: Any, key: str) -> 
         errors["integration"] = "Choose one of this project's feature-flag integrations."
     if not key:
         errors["key"] = "Give the flag's key."
-    elif len(key) > FeatureFlag._meta.get_field("key").max_length:
+    elif len(key) > (FeatureFlag._meta.get_field("key").max_length or 0):
         errors["key"] = "Use at most 200 characters."
     if errors:
         raise ValidationError(errors)
@@ -245,7 +245,7 @@ def add_flag_trigger(
         errors["check"] = "Choose a post-release check of this release."
     if not isinstance(flag, FeatureFlag) or flag.scope_item.release_id != release.pk:
         errors["flag"] = "Choose a feature flag of this release's scope."
-    if len(description) > RollbackTrigger._meta.get_field("description").max_length:
+    if len(description) > (RollbackTrigger._meta.get_field("description").max_length or 0):
         errors["description"] = "Use at most 200 characters."
     if errors:
         raise ValidationError(errors)
@@ -284,6 +284,7 @@ def act_on_flag_trigger(
     release: Release, *, trigger: RollbackTrigger, check: Check, actor: str, reason: str
 ) -> None:
     """A flag trigger's check breached (inside the breach's transaction, the release locked)."""
+    assert trigger.flag_id is not None  # a flag trigger always names its flag
     flag = FeatureFlag.objects.select_related("integration", "scope_item").get(pk=trigger.flag_id)
     environment = flag_adapter(flag.integration).production(
         flag.integration.connection(with_secrets=False)
@@ -401,8 +402,8 @@ def deliver_switch(
         switch = FlagSwitch.objects.filter(pk=switch_id).first()
         if switch is not None and switch.state == State.SENDING and switch.claimed_at:
             if now - switch.claimed_at < SEND_LEASE:
-                wait = SEND_LEASE - (now - switch.claimed_at)
-                return Delivery("busy", retry_in=wait.total_seconds() + 1)
+                left = SEND_LEASE - (now - switch.claimed_at)
+                return Delivery("busy", retry_in=left.total_seconds() + 1)
             # Switching a flag off twice is harmless (every provider treats it as a no-op): the
             # switch of a worker that died is simply made again.
             FlagSwitch.objects.filter(pk=switch_id, state=State.SENDING, claim=switch.claim).update(

@@ -92,6 +92,7 @@ def add_scope_source(
         errors["release_version"] = "Only a Jira fixVersion is released in the tracker."
     if errors:
         raise ValidationError(errors)
+    assert integration is not None  # refused above when missing
     with transaction.atomic():
         release = lock_release(release)
         if release.status not in SYNCED_STATUSES:

@@ -116,4 +116,6 @@ def new_release_scope_import(context: Any) -> dict[str, Any]:
     request = context.get("request")
     data = request.POST if request is not None and request.method == "POST" else None
     import_form = new_release_form(data, projects)
-    return {"form": import_form, "show": import_form.fields["integration"].queryset.exists()}
+    offered = import_form.integration_field.queryset
+    assert offered is not None  # the form always sets its trackers
+    return {"form": import_form, "show": offered.exists()}

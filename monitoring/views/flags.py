@@ -9,6 +9,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
@@ -42,18 +43,19 @@ def _run(
     return _back(release)
 
 
-def _pk(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+def _chosen[M: Model](rows: QuerySet[M], raw: str | None) -> M | None:
+    """The row the form's field names, or None when it names none of these."""
+    return rows.filter(pk=int(raw)).first() if raw and raw.isdigit() else None
 
 
 @login_required
 @require_POST
 def flag_add(request: HttpRequest, pk: int) -> HttpResponse:
     release, _access = get_release_for(request.user, pk)
-    item = ScopeItem.objects.filter(release=release, pk=_pk(request.POST.get("scope_item"))).first()
-    integration = Integration.objects.filter(
-        project=release.project, pk=_pk(request.POST.get("integration"))
-    ).first()
+    item = _chosen(ScopeItem.objects.filter(release=release), request.POST.get("scope_item"))
+    integration = _chosen(
+        Integration.objects.filter(project=release.project), request.POST.get("integration")
+    )
     if item is None:
         messages.error(request, "Choose a scope item of this release.")
         return _back(release)
@@ -110,11 +112,10 @@ def flags_read(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def flag_trigger_add(request: HttpRequest, pk: int) -> HttpResponse:
     release, _access = get_release_for(request.user, pk)
-    check = Check.objects.filter(release=release, pk=_pk(request.POST.get("check"))).first()
-    flag = (
-        FeatureFlag.objects.filter(scope_item__release=release, pk=_pk(request.POST.get("flag")))
-        .select_related("scope_item")
-        .first()
+    check = _chosen(Check.objects.filter(release=release), request.POST.get("check"))
+    flag = _chosen(
+        FeatureFlag.objects.filter(scope_item__release=release).select_related("scope_item"),
+        request.POST.get("flag"),
     )
     return _run(
         request,

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
 from lib.errors import NotAllowed, Refused
+from lib.htmx import SignedInRequest
 from monitoring.integrations.registry import TRACKERS
 from monitoring.models import Integration, RangeChange, ScopeSource
 from monitoring.services import commit_range, trackers
@@ -25,10 +26,19 @@ SECTION = "section-trackers"
 PREFIX = "tracker"
 
 
+class TrackerField(forms.ModelChoiceField):
+    """A tracker integration, named with its project when the choice spans several."""
+
+    with_project = False
+
+    def label_from_instance(self, obj: Integration) -> str:
+        return f"{obj.project.name} · {obj.name}" if self.with_project else obj.name
+
+
 class ScopeSourceForm(forms.Form):
     """Which tracker query a release's scope is imported from."""
 
-    integration = forms.ModelChoiceField(queryset=Integration.objects.none(), label="Tracker")
+    integration = TrackerField(queryset=Integration.objects.none(), label="Tracker")
     source = forms.ChoiceField(choices=ScopeSource.Source.choices, label="Import")
     query = forms.CharField(
         required=False,
@@ -45,12 +55,15 @@ class ScopeSourceForm(forms.Form):
 
     def __init__(self, *args: Any, projects: list[Project], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["integration"]
+        field = self.integration_field
         field.queryset = trackers_of(projects)
-        if len(projects) > 1:
-            field.label_from_instance = lambda i: f"{i.project.name} · {i.name}"
-        else:
-            field.label_from_instance = lambda i: i.name
+        field.with_project = len(projects) > 1
+
+    @property
+    def integration_field(self) -> TrackerField:
+        field = self.fields["integration"]
+        assert isinstance(field, TrackerField)
+        return field
 
     def service_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -70,9 +83,9 @@ class ReasonForm(forms.Form):
 def new_release_form(data: Any, projects: list[Project]) -> ScopeSourceForm:
     """The new-release form's optional import: no tracker chosen, nothing imported."""
     form = ScopeSourceForm(data, projects=projects, prefix=PREFIX, initial={"auto_sync": True})
-    form.fields["integration"].required = False
-    form.fields["integration"].empty_label = "No import"
-    form.fields["integration"].label = "Import the scope from"
+    form.integration_field.required = False
+    form.integration_field.empty_label = "No import"
+    form.integration_field.label = "Import the scope from"
     return form
 
 
@@ -81,7 +94,7 @@ def import_on_creation(release: Release, *, data: Any, by: Any) -> str | None:
     why nothing was imported, for the page to say."""
     form = new_release_form(data, [release.project])
     if not form.is_valid():
-        errors = "; ".join(m for ms in form.errors.values() for m in ms)
+        errors = "; ".join(str(m) for ms in form.errors.values() for m in ms)
         return f"The scope was not imported: {errors}"
     if form.cleaned_data["integration"] is None:
         return None
@@ -118,7 +131,7 @@ def _say(request: HttpRequest, exc: Exception) -> None:
 
 @login_required
 @require_POST
-def scope_source_add(request: HttpRequest, pk: int) -> HttpResponse:
+def scope_source_add(request: SignedInRequest, pk: int) -> HttpResponse:
     release, _access = get_release_for(request.user, pk)
     form = ScopeSourceForm(request.POST, projects=[release.project], prefix=PREFIX)
     if not form.is_valid():
@@ -135,7 +148,7 @@ def scope_source_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(release)
 
 
-def _source(request: HttpRequest, pk: int, source_pk: int) -> tuple[Release, ScopeSource]:
+def _source(request: SignedInRequest, pk: int, source_pk: int) -> tuple[Release, ScopeSource]:
     release, _access = get_release_for(request.user, pk)
     return release, get_object_or_404(
         ScopeSource.objects.select_related("release", "integration"), release=release, pk=source_pk
@@ -144,7 +157,7 @@ def _source(request: HttpRequest, pk: int, source_pk: int) -> tuple[Release, Sco
 
 @login_required
 @require_POST
-def scope_source_sync(request: HttpRequest, pk: int, source_pk: int) -> HttpResponse:
+def scope_source_sync(request: SignedInRequest, pk: int, source_pk: int) -> HttpResponse:
     release, source = _source(request, pk, source_pk)
     try:
         result = trackers.sync_scope_source(source, by=request.user)
@@ -162,7 +175,7 @@ def scope_source_sync(request: HttpRequest, pk: int, source_pk: int) -> HttpResp
 
 @login_required
 @require_POST
-def scope_source_remove(request: HttpRequest, pk: int, source_pk: int) -> HttpResponse:
+def scope_source_remove(request: SignedInRequest, pk: int, source_pk: int) -> HttpResponse:
     release, source = _source(request, pk, source_pk)
     try:
         trackers.remove_scope_source(source, by=request.user)
@@ -174,7 +187,7 @@ def scope_source_remove(request: HttpRequest, pk: int, source_pk: int) -> HttpRe
 
 @login_required
 @require_POST
-def commit_range_read(request: HttpRequest, pk: int) -> HttpResponse:
+def commit_range_read(request: SignedInRequest, pk: int) -> HttpResponse:
     release, _access = get_release_for(request.user, pk)
     try:
         found = commit_range.read_commit_range(release, by=request.user)
@@ -190,7 +203,7 @@ def commit_range_read(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(release)
 
 
-def _change(request: HttpRequest, pk: int, change_pk: int) -> tuple[Release, RangeChange]:
+def _change(request: SignedInRequest, pk: int, change_pk: int) -> tuple[Release, RangeChange]:
     release, _access = get_release_for(request.user, pk)
     return release, get_object_or_404(
         RangeChange.objects.select_related("commit_range__release", "change_request"),
@@ -201,7 +214,7 @@ def _change(request: HttpRequest, pk: int, change_pk: int) -> tuple[Release, Ran
 
 @login_required
 @require_POST
-def unplanned_change_accept(request: HttpRequest, pk: int, change_pk: int) -> HttpResponse:
+def unplanned_change_accept(request: SignedInRequest, pk: int, change_pk: int) -> HttpResponse:
     release, change = _change(request, pk, change_pk)
     try:
         commit_range.accept_unplanned_change(
@@ -220,7 +233,7 @@ def unplanned_change_accept(request: HttpRequest, pk: int, change_pk: int) -> Ht
 
 @login_required
 @require_POST
-def unplanned_change_request(request: HttpRequest, pk: int, change_pk: int) -> HttpResponse:
+def unplanned_change_request(request: SignedInRequest, pk: int, change_pk: int) -> HttpResponse:
     release, change = _change(request, pk, change_pk)
     form = ReasonForm(request.POST)
     if not form.is_valid():

@@ -23,6 +23,7 @@ def slack_id(user: Any) -> str:
 def signed(body: str, *, secret: str = SIGNING_SECRET, ts: int | None = None) -> dict[str, str]:
     timestamp = str(int(time.time()) if ts is None else ts)
     signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None  # None only without a timestamp
     return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
 
 

@@ -67,7 +67,9 @@ def test_it_links_through_a_one_time_link_from_the_slash_command(client, cast, s
     answer = slash(client, cast.project, "UQUINN", "link")
 
     assert answer["response_type"] == "ephemeral"
-    url = re.search(r"<(http[^|>]+)\|", answer["text"]).group(1)
+    found = re.search(r"<(http[^|>]+)\|", answer["text"])
+    assert found is not None
+    url = found.group(1)
     path = url.removeprefix("http://127.0.0.1:8000")
     client.force_login(cast.quinn)
     confirm = client.get(path)

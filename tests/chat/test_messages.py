@@ -272,10 +272,10 @@ def test_it_keeps_the_change_when_slack_is_down(client, cast, release, linked, s
     # The task is tried again later (here: at once, by hand) and sends each message once.
     event = release.events.get(verb="poll_opened")
     with pytest.raises(Retry):
-        chat_tasks.follow_event.apply(args=[event.pk])
+        chat_tasks.follow_event.apply(args=(event.pk,))
     del slack.fail["chat.postMessage"]
-    chat_tasks.follow_event.apply(args=[event.pk])
-    chat_tasks.follow_event.apply(args=[event.pk])
+    chat_tasks.follow_event.apply(args=(event.pk,))
+    chat_tasks.follow_event.apply(args=(event.pk,))
     assert SlackMessage.objects.filter(event_id=event.pk).count() == 4
 
 

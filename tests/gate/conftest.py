@@ -30,8 +30,7 @@ MONITORING_RECORDED = Path(__file__).parent.parent / "monitoring" / "recorded"
 @pytest.fixture
 def github() -> Iterator[GitHubStandIn]:
     pem, public = rsa_key_pair()
-    server = GitHubStandIn(app_id=APP_ID, public_key=public)
-    server.pem = pem
+    server = GitHubStandIn(app_id=APP_ID, public_key=public, pem=pem)
     with serving(server):
         yield server
 

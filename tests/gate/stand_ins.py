@@ -78,10 +78,12 @@ class GitHubStandIn(_Server):
     ``callback_status`` answers the callback (GitHub: 204; 422 when nothing waits any more).
     """
 
-    def __init__(self, *, app_id: str, public_key: Any) -> None:
+    def __init__(self, *, app_id: str, public_key: Any, pem: str = "") -> None:
         super().__init__(_GitHubHandler)
         self.app_id = app_id
         self.public_key = public_key
+        # The App's private key, for the settings that save the App.
+        self.pem = pem
         self.issued: list[str] = []
         self.jwt_refusals: list[str] = []
         self.callbacks: list[dict[str, Any]] = []

@@ -8,11 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from monitoring.models import Integration
 from tests.monitoring.fakes import Answer, FakeProvider, Seen
 from tests.monitoring.helpers import recorded
 
 
 class JiraStandIn:
+    # The project's Jira integration reading this stand-in, when a test saves one.
+    integration: Integration
+
     def __init__(self) -> None:
         pages = [recorded("jira", "import_page1"), recorded("jira", "import_page2")]
         self.issues: list[dict[str, Any]] = [i for page in pages for i in page["issues"]]

@@ -155,7 +155,7 @@ def test_the_task_tries_again_until_the_receiver_accepts(cast, django_capture_on
         [queued] = services.queue_deliveries(Release.objects.get().events.get(verb="scope_locked"))
 
         # Run eagerly, the retry follows at once instead of after its countdown.
-        result = tasks.deliver_webhook.apply(args=[queued.pk], throw=False)
+        result = tasks.deliver_webhook.apply(args=(queued.pk,), throw=False)
 
         assert result.get() == "delivered"
         assert [r.status for r in receiver.received] == [502, 200]

@@ -4,6 +4,7 @@ log keeps, how the secret is stored."""
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -17,7 +18,7 @@ from subscriptions.models import Event, Subscription
 
 pytestmark = pytest.mark.django_db
 
-ARGS = {
+ARGS: dict[str, Any] = {
     "name": "Deploy board",
     "target_url": "https://hooks.example.com/greenlight",
     "events": ["released", "created"],
@@ -34,6 +35,7 @@ def test_it_keeps_the_events_in_their_published_order_and_the_secret_encrypted(c
     assert secret not in subscription.secret_encrypted
     entry = ProjectEvent.objects.get(kind="webhook_subscription")
     assert entry.summary == "Outgoing webhook “Deploy board” added"
+    assert entry.after is not None
     assert entry.after["secret_encrypted"] == "hidden"
     assert secret not in str(entry.after)
 

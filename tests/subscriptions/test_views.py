@@ -69,6 +69,7 @@ def test_it_adds_a_webhook_and_shows_its_secret_once(cast):
     assert subscription.secret not in page
     entry = ProjectEvent.objects.get(kind="webhook_subscription")
     assert (entry.action, entry.actor) == ("added", cast.dana)
+    assert entry.after is not None
     assert entry.after["secret_encrypted"] == "hidden"
 
 
