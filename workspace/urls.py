@@ -27,6 +27,7 @@ urlpatterns = [
     path("timeline/", timeline.timeline, name="timeline"),
     path("notifications/", notifications.notifications, name="notifications"),
     path("notifications/read/", notifications.notifications_read, name="notifications_read"),
+    path("releases/", releases.release_list, name="release_list"),
     path("releases/new/", releases.release_create, name="release_create"),
     path(release, releases.release_detail, name="release_detail"),
     path(release + "edit/", releases.release_edit, name="release_edit"),
