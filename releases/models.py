@@ -864,6 +864,7 @@ class ProjectEventKind(models.TextChoices):
     PERSONAL_TOKEN = "personal_token", "Personal token"
     TRAIN = "train", "Release train"
     ROLLBACK_SETTINGS = "rollback_settings", "Rollback settings"
+    CALENDAR_FEED = "calendar_feed", "Calendar feed"
 
 
 class ProjectEventQuerySet(models.QuerySet["ProjectEvent"]):
@@ -1016,6 +1017,24 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class CalendarFeed(models.Model):
+    """A project's calendar at a secret address that calendar apps subscribe to without signing
+    in. Rotating gives it a new secret; revoking deletes it, and the old address answers 404."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="calendar_feed")
+    secret = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Calendar of {self.project}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("calendar_feed", args=[self.secret])
 
 
 class ApiToken(models.Model):

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from releases import metrics_views
 from workspace.views import (
+    calendar,
     checklists,
     dashboard,
     freeze_windows,
@@ -104,6 +105,9 @@ urlpatterns = [
         name="template_delete",
     ),
     path(project + "freeze-windows/", freeze_windows.freeze_add, name="freeze_add"),
+    path(project + "calendar/", calendar.calendar_feed_open, name="calendar_feed_open"),
+    path(project + "calendar/revoke/", calendar.calendar_feed_revoke, name="calendar_feed_revoke"),
+    path("calendar/<str:secret>.ics", calendar.calendar_feed, name="calendar_feed"),
     path(
         project + "freeze-windows/<int:window_pk>/delete/",
         freeze_windows.freeze_delete,

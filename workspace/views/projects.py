@@ -18,6 +18,7 @@ from approvals.forms import PolicyForm, RequirementsForm
 from approvals.services.policy import ensure_policy
 from lib.errors import NotAllowed, Refused
 from lib.htmx import signed_in
+from lib.links import absolute
 from monitoring.models import Integration
 from releases import access as rules
 from releases import forms
@@ -26,6 +27,7 @@ from releases.access import (
     get_project_for,
 )
 from releases.models import (
+    CalendarFeed,
     Project,
 )
 from releases.services.projects import (
@@ -71,6 +73,7 @@ def settings_context(
             f"template-{template.pk}",
             lambda t=template: forms.ChecklistTemplateForm(instance=t, prefix=f"t{t.pk}"),
         )
+    feed = CalendarFeed.objects.filter(project=project).first()
     return {
         "project": project,
         "can_manage": can_manage_project(request.user, project),
@@ -101,6 +104,8 @@ def settings_context(
         ),
         "integrations": list(Integration.objects.filter(project=project)),
         "trains": list(project.trains.all()),
+        "calendar_feed": feed,
+        "calendar_url": absolute(feed.get_absolute_url()) if feed else "",
     }
 
 
