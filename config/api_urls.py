@@ -3,14 +3,15 @@
 from collections.abc import Callable
 
 from django.conf import settings
-from django.urls import path
+from django.urls import include, path
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
 from approvals.api import decisions, deploy, policy, sign_offs
-from monitoring.api import checks, health, integrations, polling, results
+from chat import api as chat
+from monitoring.api import checks, flags, health, integrations, polling, results
 from monitoring.api import rollback as monitoring_rollback
 from releases.api import (
     checklists,
@@ -57,6 +58,8 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # The deploy gate CI asks, and its GitHub App and GitLab approvals.
+    path("", include("gate.api_urls")),
     # Projects.
     path("projects/", projects.ProjectList.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", projects.ProjectDetail.as_view(), name="api-project"),
@@ -71,6 +74,7 @@ urlpatterns = [
         policy.ApprovalPolicyView.as_view(),
         name="api-approval-policy",
     ),
+    path("projects/<slug:slug>/slack/", chat.SlackAppView.as_view(), name="api-slack-app"),
     path(
         "projects/<slug:slug>/deploy-environments/",
         projects.ProjectDeployEnvironments.as_view(),
@@ -269,4 +273,5 @@ urlpatterns = [
         polling.PollCheckNow.as_view(),
         name="api-poll-now",
     ),
+    *flags.urlpatterns,
 ]

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "monitoring",
+    "gate",
+    "chat",
     "workspace",
 ]
 
@@ -209,6 +211,8 @@ MAILERS = mailers_from_url(env("EMAIL_URL", default=""))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="greenlight@localhost")
 # Absolute address of this app, used in links inside notifications.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# Slack's Web API (chat/slack.py); another address only for a stand-in.
+SLACK_API_URL = env("SLACK_API_URL", default="https://slack.com/api/")
 
 # Outbound requests (lib/outbound.py) reach only public addresses. Networks (CIDR) and host
 # names listed here may be reached too: self-hosted CI or monitoring in a private network,
@@ -274,11 +278,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "approvals.tasks.withdraw_lapsed_approvals",
         "schedule": 60,
     },
+    # Deploys waiting at the gate: blocked GitLab deployments, and the answers that the clock
+    # alone changes (a freeze ends, the deploy window opens).
+    "answer-deploy-gates": {"task": "gate.tasks.watch_gates", "schedule": 60},
 }
 # The poller's dispatcher (monitoring.services.polling): claims the checks that are due and
 # enqueues one fetch per (integration, request). Its fetch tasks set their own time limits
 # (120 s), below the visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
+# The feature flags of active releases, as their release pages show them.
+CELERY_BEAT_SCHEDULE["read-feature-flags"] = {
+    "task": "monitoring.tasks.read_active_flags",
+    "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["dispatch-due-checks"] = {
     "task": "monitoring.tasks.dispatch_due_checks",
     "schedule": POLL_DISPATCH_SECONDS,
