@@ -42,6 +42,7 @@ from releases.models import (
     Status,
 )
 from releases.release_notes import render_release_notes
+from releases.services import lifecycle
 from releases.services.lifecycle import release_time_to_restore
 from workspace.dashboard import release_token
 from workspace.review import review_facts
@@ -114,6 +115,8 @@ class RoleRow:
     form: Any
     # While the deploy runs a No-go is still heard (the deciders are told); a Go is not asked.
     no_go_only: bool = False
+    # Why the service would refuse this person's sign-off for the role: the buttons wait.
+    refusal: str = ""
 
 
 @dataclass
@@ -298,7 +301,13 @@ class ReleasePage:
                     )
                 )
         if a.can_finish_deploy:
-            found.append(Action("finish_deploy", "Deploy done", "primary"))
+            # The same refusal ``finish_deploy`` gives: the button waits for the open items.
+            refusal = lifecycle.deploy_done_refusal(self.release.checklist_items.all())
+            found.append(
+                Action(
+                    "finish_deploy", "Deploy done", "primary", note=refusal, disabled=bool(refusal)
+                )
+            )
         if a.can_complete:
             # The same reasons ``release_if_healthy`` refuses with: the button waits for them.
             blockers = health.health_blockers(self.release, now=self.now)
@@ -514,7 +523,11 @@ class ReleasePage:
             )
             mine = state.role in mine_now or no_go_only
             form = None
+            refusal = ""
             if mine:
+                refusal = self.effective_policy.second_role_refusal(
+                    self.request.user, state.role, self.release.current_sign_offs
+                )
                 form = self.bound(f"sign-{state.role}") or SignOffForm(
                     initial={"role": state.role}, auto_id=f"id_sign_{state.role}_%s"
                 )
@@ -529,6 +542,7 @@ class ReleasePage:
                     my_sign_off=my_sign_off,
                     form=form,
                     no_go_only=no_go_only,
+                    refusal=refusal,
                 )
             )
         return rows
