@@ -32,6 +32,7 @@ from monitoring.services import health
 from releases import forms
 from releases.access import ReleaseAccess, get_release_for
 from releases.models import (
+    Health,
     Phase,
     Release,
     Review,
@@ -465,6 +466,11 @@ class ReleasePage:
             Phase.DEPLOYMENT: self.release.status in (Status.APPROVED, Status.DEPLOYING),
             Phase.POST_RELEASE: self.release.status == Status.MONITORING,
         }
+        needed_before = {
+            Phase.READINESS: "needed before the go/no-go",
+            Phase.DEPLOYMENT: "needed before the deploy is done",
+            Phase.POST_RELEASE: "needed before the release is marked released",
+        }
         groups = []
         for phase, label in Phase.choices:
             in_phase = [i for i in items if i.phase == phase]
@@ -474,12 +480,15 @@ class ReleasePage:
                 item.can_tick = self.access.can_tick(item)
                 item.bound = self.bound(f"tick-{item.pk}") or self.bound(f"untick-{item.pk}")
             owners = sorted({i.owner_role for i in in_phase}, key=role_order.index)
+            done = sum(1 for i in in_phase if i.is_ticked)
+            required_open = any(i.required and not i.is_ticked for i in in_phase)
             groups.append(
                 {
                     "phase": phase,
                     "label": label,
                     "due": due[phase],
-                    "done": sum(1 for i in in_phase if i.is_ticked),
+                    "due_note": needed_before[phase] if due[phase] and required_open else "",
+                    "done": done,
                     "total": len(in_phase),
                     "owners": [
                         (Role(role).label, [i for i in in_phase if i.owner_role == role])
@@ -620,6 +629,29 @@ class ReleasePage:
             (c for c in self.checks if c.phase == CheckPhase.POST_RELEASE),
             key=lambda c: (c.name, c.pk),
         )
+
+    @cached_property
+    def after_deploy(self) -> bool:
+        """Past the deploy start: the header weighs health, no longer readiness."""
+        return self.release.status in (
+            Status.DEPLOYING,
+            Status.MONITORING,
+            Status.RELEASED,
+            Status.ROLLED_BACK,
+        )
+
+    @cached_property
+    def health(self) -> tuple[str, str]:
+        """The health the header shows (chip class, words): "Healthy" only on a result."""
+        if self.release.health == Health.UNHEALTHY:
+            return "no_go", "Unhealthy"
+        if self.release.health == Health.UNKNOWN:
+            return "waiting", Health.UNKNOWN.label
+        if not self.post_release_checks:
+            return "waiting", "No health check"
+        if not any(c.last_evaluated_at and c.status != "pending" for c in self.post_release_checks):
+            return "waiting", "No health result yet"
+        return "go", "Healthy"
 
     @cached_property
     def rollback_triggers(self) -> list[Any]:
