@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import AllowAny
 
 from approvals.api import decisions, deploy, policy, sign_offs
+from chat import api as chat
 from monitoring.api import checks, health, integrations, polling, results
 from monitoring.api import rollback as monitoring_rollback
 from releases.api import (
@@ -71,6 +72,7 @@ urlpatterns = [
         policy.ApprovalPolicyView.as_view(),
         name="api-approval-policy",
     ),
+    path("projects/<slug:slug>/slack/", chat.SlackAppView.as_view(), name="api-slack-app"),
     path(
         "projects/<slug:slug>/deploy-environments/",
         projects.ProjectDeployEnvironments.as_view(),

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "monitoring",
+    "chat",
     "workspace",
 ]
 
@@ -209,6 +210,8 @@ MAILERS = mailers_from_url(env("EMAIL_URL", default=""))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="greenlight@localhost")
 # Absolute address of this app, used in links inside notifications.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# Slack's Web API (chat/slack.py); another address only for a stand-in.
+SLACK_API_URL = env("SLACK_API_URL", default="https://slack.com/api/")
 
 # Outbound requests (lib/outbound.py) reach only public addresses. Networks (CIDR) and host
 # names listed here may be reached too: self-hosted CI or monitoring in a private network,

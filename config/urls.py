@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("workspace.approval_urls")),
     path("", include("workspace.urls")),
     path("", include("monitoring.urls")),
+    path("", include("chat.urls")),
 ]
