@@ -18,15 +18,21 @@ from tests.builders import make_approved, make_cast, make_monitoring, make_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# What sticks out on the right, innermost first, to say why a page is too wide.
+# What sticks out on the right outside a box that scrolls: why a page is too wide.
 WIDEST = """
 (() => {
   const out_of = (el) => el.getBoundingClientRect().right > window.innerWidth + 1;
   const name = (el) => el.tagName + (typeof el.className === "string" && el.className
     ? "." + el.className.split(" ").join(".") : "");
+  const scrolls = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      if (["auto", "scroll"].includes(getComputedStyle(p).overflowX)) return true;
+    }
+    return false;
+  };
   const out = [];
   for (const el of document.querySelectorAll("body *")) {
-    if (out_of(el) && ![...el.children].some(out_of)) {
+    if (out_of(el) && ![...el.children].some(out_of) && !scrolls(el)) {
       const path = [];
       for (let p = el; p && p !== document.body && path.length < 4; p = p.parentElement) {
         path.unshift(name(p));
