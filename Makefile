@@ -25,7 +25,7 @@ POLL_THREADS ?= 8
 # Seconds `make run` gives its processes to stop after Ctrl-C before it kills them.
 STOP_GRACE ?= 5
 
-.PHONY: help install run test test-packages lint format migrations-check deploy-check ci clean
+.PHONY: help install run test test-packages test-unleash lint format migrations-check deploy-check ci clean
 
 help:
 	@echo "make run               the app with demo data on http://$(HOST):$(PORT)"
@@ -67,7 +67,7 @@ run: install
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
 	wait -n
 
-test: install test-packages
+test: install test-packages test-unleash
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 # Installs the missing ones when it can (root with apt-get), otherwise says how; without them
@@ -83,6 +83,18 @@ test-packages:
 			apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else \
 		echo "Missing Debian packages, their tests will be skipped: sudo apt-get install$$missing"; \
+	fi
+
+# The open-source Unleash server the feature-flag tests start, from npm into var/unleash (where
+# the tests look for it), when Node.js is there; without it their tests are skipped.
+test-unleash:
+	@if [ ! -f var/unleash/node_modules/unleash-server/package.json ]; then \
+		if command -v npm >/dev/null; then \
+			echo "Installing the Unleash server the feature-flag tests start"; \
+			npm install --prefix var/unleash --no-audit --no-fund --silent unleash-server@7.5.1; \
+		else \
+			echo "No npm: the Unleash tests will be skipped (install Node.js 20 or later)"; \
+		fi; \
 	fi
 
 lint: install

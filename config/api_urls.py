@@ -3,7 +3,7 @@
 from collections.abc import Callable
 
 from django.conf import settings
-from django.urls import path
+from django.urls import include, path
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 
 from approvals.api import decisions, deploy, policy, sign_offs
 from chat import api as chat
-from monitoring.api import checks, health, integrations, polling, results
+from monitoring.api import checks, flags, health, integrations, polling, results
 from monitoring.api import rollback as monitoring_rollback
 from releases.api import (
     checklists,
@@ -58,6 +58,8 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # The deploy gate CI asks, and its GitHub App and GitLab approvals.
+    path("", include("gate.api_urls")),
     # Projects.
     path("projects/", projects.ProjectList.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", projects.ProjectDetail.as_view(), name="api-project"),
@@ -271,4 +273,5 @@ urlpatterns = [
         polling.PollCheckNow.as_view(),
         name="api-poll-now",
     ),
+    *flags.urlpatterns,
 ]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "monitoring",
+    "gate",
     "chat",
     "workspace",
 ]
@@ -277,11 +278,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "approvals.tasks.withdraw_lapsed_approvals",
         "schedule": 60,
     },
+    # Deploys waiting at the gate: blocked GitLab deployments, and the answers that the clock
+    # alone changes (a freeze ends, the deploy window opens).
+    "answer-deploy-gates": {"task": "gate.tasks.watch_gates", "schedule": 60},
 }
 # The poller's dispatcher (monitoring.services.polling): claims the checks that are due and
 # enqueues one fetch per (integration, request). Its fetch tasks set their own time limits
 # (120 s), below the visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
+# The feature flags of active releases, as their release pages show them.
+CELERY_BEAT_SCHEDULE["read-feature-flags"] = {
+    "task": "monitoring.tasks.read_active_flags",
+    "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["dispatch-due-checks"] = {
     "task": "monitoring.tasks.dispatch_due_checks",
     "schedule": POLL_DISPATCH_SECONDS,

@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("workspace.approval_urls")),
     path("", include("workspace.urls")),
     path("", include("monitoring.urls")),
+    path("", include("gate.urls")),
     path("", include("chat.urls")),
 ]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from monitoring.crypto import SecretsUnreadable, decrypt_secrets
 from monitoring.integrations.base import Connection
-from releases.models import Project, Release
+from releases.models import Project, Release, ScopeItem
 
 
 class IntegrationKind(models.TextChoices):
@@ -29,6 +29,10 @@ class IntegrationKind(models.TextChoices):
     JIRA = "jira", "Jira"
     HTTP = "http_health", "HTTP health"
     PARITY = "parity", "Environment parity"
+    BITBUCKET = "bitbucket", "Bitbucket build statuses"
+    LAUNCHDARKLY = "launchdarkly", "LaunchDarkly"
+    SPLIT = "split", "Split"
+    UNLEASH = "unleash", "Unleash"
     # Results arrive only by push (REST API or webhook); nothing is polled.
     PUSH = "push", "Pushed results"
 
@@ -53,7 +57,9 @@ def validate_http_url(url: str) -> None:
 
 
 # Kinds whose provider can push results to a per-integration webhook URL.
-WEBHOOK_KINDS = (IntegrationKind.GITHUB, IntegrationKind.GITLAB)
+WEBHOOK_KINDS = (IntegrationKind.GITHUB, IntegrationKind.GITLAB, IntegrationKind.BITBUCKET)
+# Kinds that read feature flags: a scope item can name its flag in one of them.
+FLAG_KINDS = (IntegrationKind.LAUNCHDARKLY, IntegrationKind.SPLIT, IntegrationKind.UNLEASH)
 
 
 class CircuitState(models.TextChoices):
@@ -364,6 +370,14 @@ class RollbackTrigger(models.Model):
     # The breach it last acted on. A check that recovers and fails again is a new breach, which
     # fires the trigger again (its failure began after this).
     fired_at = models.DateTimeField(null=True, blank=True)
+    # The action: roll the release back (empty), or switch this one feature flag off.
+    flag = models.ForeignKey(
+        "FeatureFlag",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rollback_triggers",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -430,3 +444,79 @@ class RollbackWebhookCall(models.Model):
 
     def __str__(self) -> str:
         return f"Rollback webhook of {self.release} ({self.get_state_display().lower()})"
+
+
+# --- feature flags ------------------------------------------------------------------------------
+
+
+class FeatureFlag(models.Model):
+    """A scope item's feature flag in one flag integration (LaunchDarkly, Split, Unleash).
+
+    ``states`` is what was last read, per environment (``integrations.flagstate.FlagState`` as
+    JSON); it is shown on the release page and is never evidence for a gate — the checks read
+    the provider themselves.
+    """
+
+    scope_item = models.ForeignKey(
+        ScopeItem, on_delete=models.CASCADE, related_name="feature_flags"
+    )
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="feature_flags"
+    )
+    key = models.CharField(max_length=200)
+    states = models.JSONField(default=dict, blank=True, editable=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+    read_error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scope_item", "key", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_item", "integration", "key"], name="unique_flag_per_scope_item"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.integration.name})"
+
+
+class FlagSwitch(models.Model):
+    """Switching one flag off in one environment, asked for by a trigger or a person.
+
+    Written in the transaction that decided it; the task that calls the provider claims it
+    first (``pending`` → ``sending``), so a task delivered twice calls once.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
+        DONE = "done", "Switched off"
+        FAILED = "failed", "Failed"
+
+    flag = models.ForeignKey(FeatureFlag, on_delete=models.CASCADE, related_name="switches")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="flag_switches")
+    trigger = models.ForeignKey(
+        RollbackTrigger, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    environment = models.CharField(max_length=100)
+    reason = models.CharField(max_length=500)
+    requested_by = models.CharField(max_length=150)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.flag.key} off in {self.environment} ({self.get_state_display().lower()})"

@@ -10,7 +10,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from monitoring import signals as monitoring_signals
-from monitoring.services import health
+from monitoring.services import flags, health
 from monitoring.services.checks import (
     copy_check_templates,
     on_release_status_changed,
@@ -37,3 +37,10 @@ def follow_the_lifecycle(sender: Any, release: Any, new: str, **kwargs: Any) -> 
 @receiver(monitoring_signals.check_status_changed)
 def watch_the_health_window(sender: Any, check: Any, release: Any, new: str, **kwargs: Any) -> None:
     health.on_check_status_changed(check=check, release=release, new=new)
+
+
+@receiver(monitoring_signals.check_status_changed)
+def watch_a_switched_off_flag(
+    sender: Any, check: Any, release: Any, new: str, **kwargs: Any
+) -> None:
+    flags.recover_after_switch(check=check, release=release, new=new)

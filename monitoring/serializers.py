@@ -249,6 +249,12 @@ class RollbackTriggerSerializer(serializers.ModelSerializer):
     check = serializers.PrimaryKeyRelatedField(source="check_ref", read_only=True)
     check_name = serializers.CharField(source="check_ref.name", read_only=True)
     condition = serializers.SerializerMethodField()
+    flag = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="The feature flag it switches off instead of rolling back (null: it rolls "
+        "the release back).",
+    )
     created_by = person()
 
     class Meta:
@@ -258,6 +264,7 @@ class RollbackTriggerSerializer(serializers.ModelSerializer):
             "check",
             "check_name",
             "condition",
+            "flag",
             "mode",
             "description",
             "fired_at",

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from monitoring.views import checks, integrations, polling, results, rollback, webhooks
+from monitoring.views import (
+    checks,
+    flags,
+    integrations,
+    polling,
+    results,
+    rollback,
+    webhooks,
+)
 
 project = "projects/<slug:slug>/settings/"
 release = "releases/<int:pk>/checks/"
@@ -47,4 +55,10 @@ urlpatterns = [
     path(release + "<int:check_pk>/poll/", polling.release_check_poll, name="release_check_poll"),
     path("webhooks/github/<int:integration_id>/", webhooks.webhook_github, name="webhook_github"),
     path("webhooks/gitlab/<int:integration_id>/", webhooks.webhook_gitlab, name="webhook_gitlab"),
+    path(
+        "webhooks/bitbucket/<int:integration_id>/",
+        webhooks.webhook_bitbucket,
+        name="webhook_bitbucket",
+    ),
+    *flags.urlpatterns,
 ]

@@ -645,6 +645,14 @@ COMPLETE_REVIEW_ACTION = Rule(
     lambda a, action: a.writes_review or (is_person(a.user) and action.owner_id == a.user.pk),
     "Only the people working on the release, or the action's owner, mark it done.",
 )
+NAME_FLAGS = Rule(
+    lambda a: is_person(a.user) and (a.edits_scope or a.edits_checks),
+    "Only Product, developers, DevOps and the release manager name a scope item's feature flag.",
+)
+SWITCH_FLAGS = Rule(
+    lambda a: is_person(a.user) and a.can_roll_back,
+    "Only DevOps, a release manager or the rollback plan's decider switch a feature flag off.",
+)
 # Changes to locked scope: the services hold these rules (who asked, who accepted already),
 # so both doors call the service and show its sentence.
 # Sign-offs, the go/no-go poll and decisions: the approval services hold those rules (who is

@@ -15,12 +15,15 @@ from django.conf import settings
 from pytest_django.fixtures import validate_django_db
 
 from tests.builders import make_cast, make_release
+from tests.monitoring import unleash_install
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
-def _missing(*, services: bool = True, browser: bool = True, prometheus: bool = True) -> list[str]:
+def _missing(
+    *, services: bool = True, browser: bool = True, prometheus: bool = True, unleash: bool = True
+) -> list[str]:
     missing = []
     if services:
         missing += [name for name, up in settings.SERVICES.items() if not up]
@@ -28,6 +31,8 @@ def _missing(*, services: bool = True, browser: bool = True, prometheus: bool = 
         missing.append(f"Chromium ({CHROMIUM})")
     if prometheus and not shutil.which("prometheus"):
         missing.append("prometheus")
+    if unleash and not unleash_install.installed():
+        missing.append(f"Unleash (Node.js and unleash-server in {unleash_install.SERVER_DIR})")
     return missing
 
 
@@ -36,6 +41,7 @@ def _missing_services(item: pytest.Item) -> list[str]:
         services=bool(item.get_closest_marker("services")),
         browser=bool(item.get_closest_marker("browser")),
         prometheus=bool(item.get_closest_marker("prometheus")),
+        unleash=bool(item.get_closest_marker("unleash")),
     )
 
 
@@ -56,7 +62,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 # Tests that start servers, workers or a browser: they take seconds each.
-HEAVY_MARKS = ("slow", "browser", "prometheus")
+HEAVY_MARKS = ("slow", "browser", "prometheus", "unleash")
 HEAVY_FIXTURES = ("live_server", "celery")
 
 

@@ -658,7 +658,7 @@ class ReleasePage:
         if not self.post_release_checks:
             return []  # a trigger is bound to a post-release check: none, no triggers
         triggers = list(
-            RollbackTrigger.objects.filter(release=self.release).select_related("check_ref")
+            RollbackTrigger.objects.filter(release=self.release).select_related("check_ref", "flag")
         )
         for trigger in triggers:
             trigger.form = self.bound(f"trigger-{trigger.pk}") or RollbackTriggerChangeForm(

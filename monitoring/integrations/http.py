@@ -81,6 +81,19 @@ def _github_reset(headers: outbound.Headers, now: float) -> float | None:
     return _until_epoch(headers.get("x-ratelimit-reset"), now)
 
 
+def _launchdarkly_reset(headers: outbound.Headers, now: float) -> float | None:
+    # LaunchDarkly's reset is an epoch in milliseconds.
+    epoch_ms = _seconds(headers.get("x-ratelimit-reset"))
+    return None if epoch_ms is None else max(0.0, epoch_ms / 1000 - now)
+
+
+def _split_reset(headers: outbound.Headers) -> float | None:
+    # Split limits per organisation and per address; wait for the later of the two.
+    waits = [_seconds(headers.get(f"x-ratelimit-reset-seconds-{scope}")) for scope in ("org", "ip")]
+    known = [wait for wait in waits if wait is not None]
+    return max(known) if known else None
+
+
 # The provider's own reset header, read when there is no Retry-After. Jira and Datadog share the
 # header name X-RateLimit-Reset with different meanings, so the caller has to say who it is.
 RESET_PARSERS: dict[str, Callable[[outbound.Headers, float], float | None]] = {
@@ -89,6 +102,8 @@ RESET_PARSERS: dict[str, Callable[[outbound.Headers, float], float | None]] = {
     "sentry": lambda h, now: _until_epoch(h.get("x-sentry-rate-limit-reset"), now),
     "jira": lambda h, now: _until_iso(h.get("x-ratelimit-reset"), now),
     "datadog": lambda h, now: _seconds(h.get("x-ratelimit-reset")),
+    "launchdarkly": lambda h, now: _launchdarkly_reset(h, now),
+    "split": lambda h, now: _split_reset(h),
 }
 
 

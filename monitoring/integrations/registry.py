@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from monitoring.integrations.base import Adapter, ConfigError
+from monitoring.integrations.bitbucket import BitbucketStatuses
 from monitoring.integrations.circleci import CircleCIWorkflows
 from monitoring.integrations.datadog import DatadogMonitor
 from monitoring.integrations.github import GitHubChecks
@@ -10,10 +11,13 @@ from monitoring.integrations.gitlab import GitLabPipelines
 from monitoring.integrations.http_health import HttpHealth
 from monitoring.integrations.jenkins import JenkinsBuild
 from monitoring.integrations.jira import JiraIssues
+from monitoring.integrations.launchdarkly import LaunchDarklyFlag
 from monitoring.integrations.newrelic import NewRelicNrql
 from monitoring.integrations.parity import EnvironmentParity
 from monitoring.integrations.prometheus import PrometheusQuery
 from monitoring.integrations.sentry import SentryReleaseHealth
+from monitoring.integrations.split import SplitFlag
+from monitoring.integrations.unleash import UnleashFlag
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.kind: adapter
@@ -29,6 +33,10 @@ ADAPTERS: dict[str, Adapter] = {
         JiraIssues(),
         HttpHealth(),
         EnvironmentParity(),
+        BitbucketStatuses(),
+        LaunchDarklyFlag(),
+        SplitFlag(),
+        UnleashFlag(),
     )
 }
 

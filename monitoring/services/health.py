@@ -45,6 +45,7 @@ from monitoring.models import (
     RollbackTrigger,
     TriggerMode,
 )
+from monitoring.services import flags
 from monitoring.services.rollback import prepare_call, tell_to_roll_back_by_hand
 from releases import access as rules
 from releases.access import access_for, is_person
@@ -132,7 +133,7 @@ def _require_plan_editor(by: Any, release: Release) -> None:
 
 
 def _validate_trigger(
-    release: Release, *, check: Any, mode: str, description: str
+    release: Release, *, check: Any, mode: str, description: str, switches_flag: bool = False
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
     if mode not in TriggerMode.values:
@@ -145,7 +146,7 @@ def _validate_trigger(
         errors["check"] = "Choose a post-release check of this release."
     if len(description) > RollbackTrigger._meta.get_field("description").max_length:
         errors["description"] = "Use at most 200 characters."
-    if mode == TriggerMode.AUTOMATIC:
+    if mode == TriggerMode.AUTOMATIC and not switches_flag:
         plan = RollbackPlan.objects.filter(release=release).first()
         if plan is None or not plan.rollback_webhook_url:
             errors["mode"] = (
@@ -210,7 +211,13 @@ def update_rollback_trigger(
     _require_plan_editor(by, release)
     mode = trigger.mode if mode is None else mode
     description = trigger.description if description is None else description.strip()
-    errors = _validate_trigger(release, check=trigger.check_ref, mode=mode, description=description)
+    errors = _validate_trigger(
+        release,
+        check=trigger.check_ref,
+        mode=mode,
+        description=description,
+        switches_flag=trigger.flag_id is not None,
+    )
     if not description:
         errors["description"] = "Say what the trigger watches for."
     if errors:
@@ -309,6 +316,10 @@ def _act_on_breach(release: Release, check: Check, *, now: dt.datetime) -> None:
     trigger.save(update_fields=["fired_at"])
     actor = f"Greenlight (trigger “{trigger.description}”)"[:120]
     reason = f"{trigger.description}: {failure}"
+    if trigger.flag_id is not None:
+        # Roll back one feature: the trigger's action is to switch its flag off.
+        flags.act_on_flag_trigger(release, trigger=trigger, check=check, actor=actor, reason=reason)
+        return
     if trigger.mode == TriggerMode.RECOMMEND:
         recommend_rollback(release, by=actor, reason=reason)
         return

@@ -26,7 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from monitoring.crypto import SecretsUnreadable
-from monitoring.integrations import github
+from monitoring.integrations import bitbucket, github
 from monitoring.integrations.base import FAILING, NEEDS_JUDGEMENT, PASSING, PENDING, Evidence
 from monitoring.integrations.gitlab import STATUSES as GITLAB_STATUSES
 from monitoring.models import Check, Integration, WebhookDelivery
@@ -611,3 +611,109 @@ def receive_gitlab_delivery(
         raise DeliveryRefused(403, "The token does not match.")
     payload = _payload(body)
     return receive_gitlab(integration, event=event, delivery_id=delivery_id, payload=payload)
+
+
+# --- Bitbucket Cloud: build statuses (repo:commit_status_created / _updated) -----------------
+
+
+BITBUCKET_STATUS_EVENTS = ("repo:commit_status_created", "repo:commit_status_updated")
+
+
+def bitbucket_signature(secret: str, body: bytes) -> str:
+    """``X-Hub-Signature`` as Bitbucket sends it: ``sha256=`` and an HMAC-SHA256 of the raw body
+    (SHA-256 despite the header's GitHub-era name)."""
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def bitbucket_signature_matches(secret: str, body: bytes, header: str) -> bool:
+    return hmac.compare_digest(bitbucket_signature(secret, body).encode(), header.strip().encode())
+
+
+def _other_bitbucket_repository(integration: Integration, payload: Mapping[str, Any]) -> str | None:
+    """The repository a delivery is about when it is not the integration's; None when it is.
+    A workspace webhook sends every repository's events, and forks share commits."""
+    wanted = str(integration.config.get("repo") or "").strip()
+    repository = payload.get("repository")
+    name = str(repository.get("full_name") or "") if isinstance(repository, Mapping) else ""
+    if wanted and name.lower() != wanted.lower():
+        return name or "no repository"
+    return None
+
+
+def receive_bitbucket(
+    integration: Integration, *, event: str, delivery_id: str, payload: Mapping[str, Any]
+) -> Received:
+    other = _other_bitbucket_repository(integration, payload)
+    status = payload.get("commit_status")
+    if other is not None or event not in BITBUCKET_STATUS_EVENTS or not isinstance(status, Mapping):
+        detail = (
+            f"ignored: this delivery is about {other}, not {integration.config.get('repo')}."
+            if other is not None
+            else f"Nothing to do for {event or 'this event'}."
+        )
+        return _once(
+            integration,
+            provider="bitbucket",
+            delivery_id=delivery_id,
+            event=event,
+            apply=lambda: Received("ignored", detail=detail),
+        )
+    status = dict(status)
+    commit = status.get("commit")
+    sha = str(commit.get("hash") or "") if isinstance(commit, Mapping) else ""
+    state = GITHUB_OUTCOMES[bitbucket.outcome(status)]
+    raw = str(status.get("state"))
+    label = str(status.get("name") or status.get("key") or "build")
+    evidence = bitbucket.status_evidence(status)
+    by = f"Bitbucket webhook ({integration.name})"
+
+    def apply() -> Received:
+        recorded = 0
+        read_again = []
+        for check in _active_checks(integration, sha):
+            wanted = str(check.params.get("status") or "").strip()
+            if wanted and wanted not in bitbucket.names(status):
+                continue
+            if not wanted and state == PASSING:
+                # One build passing says nothing about the others: read them all now.
+                read_again.append(check.pk)
+                continue
+            done = record_provider_report(
+                check,
+                evidence=evidence,
+                status=state,
+                value=f"{label}: {raw}",
+                detail=f"Bitbucket reported build “{label}” {raw} for {sha[:12]}.",
+                url=str(status.get("url") or ""),
+                sha=sha,
+                by=by,
+            )
+            recorded += done
+            if done and state == PASSING:
+                # A pass that arrived by webhook is confirmed by a read at once.
+                read_again.append(check.pk)
+        polling = read_checks_now(read_again)
+        return Received("recorded", recorded=recorded, polling=polling)
+
+    return _once(
+        integration, provider="bitbucket", delivery_id=delivery_id, event=event, apply=apply
+    )
+
+
+def receive_bitbucket_delivery(
+    integration: Integration, *, body: bytes, signature: str, delivery_id: str, event: str
+) -> Received:
+    """Verify a Bitbucket delivery (``signature`` is over exactly the raw ``body``), then read
+    it; ``X-Request-UUID`` names it, so a replay changes nothing."""
+    secret = _webhook_secret(integration)
+    if not secret:
+        raise DeliveryRefused(403, NO_SECRET)
+    if not signature:
+        raise DeliveryRefused(401, "The X-Hub-Signature header is missing.")
+    if not bitbucket_signature_matches(secret, body, signature):
+        logger.warning("Bitbucket webhook for integration %s: signature mismatch", integration.pk)
+        raise DeliveryRefused(403, "The signature does not match.")
+    if not delivery_id:
+        raise DeliveryRefused(400, "The X-Request-UUID header is missing.")
+    payload = _payload(body)
+    return receive_bitbucket(integration, event=event, delivery_id=delivery_id, payload=payload)

@@ -1,4 +1,4 @@
-"""The inbound webhook endpoints: GitHub and GitLab deliveries, verified against the
+"""The inbound webhook endpoints: GitHub, GitLab and Bitbucket deliveries, verified against the
 integration's webhook secret before anything is read (``monitoring.services.webhooks``).
 """
 
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from monitoring.models import Integration, IntegrationKind
 from monitoring.services.webhooks import (
     DeliveryRefused,
+    receive_bitbucket_delivery,
     receive_github_delivery,
     receive_gitlab_delivery,
 )
@@ -57,6 +58,25 @@ def webhook_gitlab(request: HttpRequest, integration_id: int) -> JsonResponse:
             delivery_id=request.headers.get("Idempotency-Key")
             or request.headers.get("X-Gitlab-Event-UUID", ""),
             event=request.headers.get("X-Gitlab-Event", ""),
+        )
+    except DeliveryRefused as refused:
+        return _refuse(refused)
+    return JsonResponse(received.as_dict())
+
+
+@csrf_exempt
+@require_POST
+def webhook_bitbucket(request: HttpRequest, integration_id: int) -> JsonResponse:
+    integration = get_object_or_404(
+        Integration, pk=integration_id, kind=IntegrationKind.BITBUCKET, enabled=True
+    )
+    try:
+        received = receive_bitbucket_delivery(
+            integration,
+            body=request.body,
+            signature=request.headers.get("X-Hub-Signature", ""),
+            delivery_id=request.headers.get("X-Request-UUID", ""),
+            event=request.headers.get("X-Event-Key", ""),
         )
     except DeliveryRefused as refused:
         return _refuse(refused)

@@ -40,8 +40,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from monitoring.models import Check
-from monitoring.services import health
+from monitoring.services import flags, health
 from monitoring.services.checks import save_release_check
+from monitoring.services.integrations import save_integration
 from monitoring.services.results import record_check_result
 from releases.authentication import TokenRateThrottle
 from releases.models import Release
@@ -62,6 +63,7 @@ from tests.builders import (
     make_ready,
     make_release,
 )
+from tests.local_servers import closed_port
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -129,6 +131,22 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
     )
     trigger = health.add_rollback_trigger(watched, by=cast.dana, check=error_rate, mode="recommend")
     mark_health(watched, "unhealthy", by="Greenlight", reason="5xx spike")
+    # A flag whose provider never answers: a switch or a read ends as a recorded failure.
+    launchdarkly = save_integration(
+        cast.project,
+        by=cast.rita,
+        name="LaunchDarkly",
+        kind="launchdarkly",
+        base_url=f"http://127.0.0.1:{closed_port()}",
+        config={"project": "shop", "environments": "production"},
+        secrets={"token": "api-x"},
+    )
+    flag = flags.bind_flag(
+        watched.scope_items.order_by("pk").first(),
+        by=cast.rita,
+        integration=launchdarkly,
+        key="new-checkout",
+    )
     cancel = make_release(cast, "1.8.0")
     lock = make_release(cast, "1.9.0")
     window = save_freeze_window(
@@ -170,7 +188,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         "done": _release_ids(done),
         "released": _release_ids(released) | {"action_id": action.pk},
         "rolled_back": _release_ids(rolled_back),
-        "watched": _release_ids(watched) | {"trigger_id": trigger.pk},
+        "watched": _release_ids(watched) | {"trigger_id": trigger.pk, "flag_id": flag.pk},
         "cancel": _release_ids(cancel),
         "lock": _release_ids(lock),
     }
@@ -179,6 +197,8 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
 # The first marker found in the path wins ("/review/actions/…/complete/" is the review's).
 RELEASE_FOR = {
     "/rollback-triggers/": "watched",
+    "/flags/": "watched",
+    "/flag-triggers/": "watched",
     "/restore-health/": "watched",
     "/review/": "released",
     "/change-requests/": "frozen",

@@ -22,14 +22,17 @@ from drf_spectacular.generators import SchemaGenerator
 
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
 from approvals.services.sign_offs import record_sign_off
+from gate.services import providers
 from monitoring.models import (
     Check,
     CheckResult,
+    FeatureFlag,
+    FlagSwitch,
     Integration,
     RollbackTrigger,
     RollbackWebhookSecret,
 )
-from monitoring.services import health
+from monitoring.services import flags, health
 from monitoring.services.checks import save_release_check
 from monitoring.services.integrations import save_integration
 from monitoring.services.results import record_check_result
@@ -73,6 +76,7 @@ from tests.builders import (
     make_ready,
     make_release,
 )
+from tests.gate.stand_ins import rsa_key_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +88,8 @@ SCOPE_EDITORS = frozenset({"rita", "paul", "devin", "own_token"})
 DEPLOYERS = frozenset({"rita", "dana"})
 # Connecting CI and monitoring is DevOps' job; release managers may too.
 CONFIGURERS = frozenset({"rita", "dana"})
+# Naming a scope item's feature flag: whoever edits the scope or the checks, in person.
+FLAG_NAMERS = frozenset({"rita", "paul", "devin", "dana"})
 
 
 # --- worlds: a release in the state an operation needs --------------------------------------
@@ -196,6 +202,30 @@ def with_trigger(cast: Cast) -> dict[str, Any]:
     return ids | {"trigger": trigger.pk}
 
 
+def _flag(cast: Cast, release: Release) -> dict[str, Any]:
+    launchdarkly = save_integration(
+        cast.project,
+        by=cast.dana,
+        name="LaunchDarkly",
+        kind="launchdarkly",
+        config={"project": "shop"},
+        secrets={"token": "api-x"},
+    )
+    flag = flags.bind_flag(
+        release.scope_items.order_by("pk").first(),
+        by=cast.devin,
+        integration=launchdarkly,
+        key="new-checkout",
+    )
+    return {"flag": flag.pk, "flag_integration": launchdarkly.pk}
+
+
+def flagged(cast: Cast) -> dict[str, Any]:
+    """In its monitoring window, with a post-release check and a scope item's flag."""
+    ids = watched(cast)
+    return ids | _flag(cast, Release.objects.get(pk=ids["release"]))
+
+
 def released(cast: Cast) -> dict[str, Any]:
     ids = window_passed(cast)
     complete_release(Release.objects.get(pk=ids["release"]), by=cast.rita)
@@ -262,6 +292,32 @@ def polled_check(cast: Cast) -> dict[str, Any]:
         params={"url": "https://shop.example.com/healthz"},
     )
     return ids | {"check": check.pk}
+
+
+APP_KEY, _ = rsa_key_pair()
+
+
+def _github_app(cast: Cast) -> None:
+    providers.save_github_app(
+        cast.project, by=cast.dana, app_id="1", private_key=APP_KEY, webhook_secret="s"
+    )
+
+
+def with_github_app(cast: Cast) -> dict[str, Any]:
+    _github_app(cast)
+    return planning(cast)
+
+
+def with_gitlab(cast: Cast) -> dict[str, Any]:
+    gitlab = save_integration(
+        cast.project,
+        by=cast.dana,
+        name="GitLab",
+        kind="gitlab",
+        config={"project": "7"},
+        secrets={"token": "glpat-x"},
+    )
+    return planning(cast) | {"integration": gitlab.pk}
 
 
 def _window(cast: Cast) -> int:
@@ -618,6 +674,33 @@ WRITES: dict[str, Op] = {
     "remove rollback trigger": Op(
         "delete", R + "rollback-triggers/{trigger}/", with_trigger, DEPLOYERS, success=204
     ),
+    "name a flag": Op(
+        "post",
+        R + "flags/",
+        flagged,
+        FLAG_NAMERS,
+        lambda ids: {
+            "scope_item": ids["item"],
+            "integration": ids["flag_integration"],
+            "key": "one-click-pay",
+        },
+        201,
+    ),
+    "remove a flag": Op("delete", R + "flags/{flag}/", flagged, FLAG_NAMERS, success=204),
+    "switch a flag off": Op(
+        "post", R + "flags/{flag}/switch-off/", flagged, DEPLOYERS, {"reason": "errors"}, 202
+    ),
+    "read the flags now": Op(
+        "post", R + "flags/read/", flagged, MEMBERS | {"own_token"}, success=202, writes=False
+    ),
+    "add flag trigger": Op(
+        "post",
+        R + "flag-triggers/",
+        flagged,
+        DEPLOYERS,
+        lambda ids: {"check": ids["health_check"], "flag": ids["flag"], "mode": "automatic"},
+        201,
+    ),
     "edit rollback plan": Op(
         "patch", R + "rollback-plan/", planning, DEPLOYERS, {"revert_steps": "Redeploy 1.9"}
     ),
@@ -655,6 +738,35 @@ WRITES: dict[str, Op] = {
         {"rita", "dana", "quinn"},
         {"passed": True, "reason": "Dashboard checked by hand"},
     ),
+    # The deploy gate: every member and the project's CI ask it; DevOps set up its providers.
+    "ask the gate": Op(
+        "post",
+        "/api/projects/payments/gate/",
+        approved,
+        MEMBERS | {"own_token"},
+        {"sha": "a" * 40, "environment": "production"},
+    ),
+    "set up the gate's github app": Op(
+        "put",
+        "/api/projects/payments/gate/github-app/",
+        planning,
+        CONFIGURERS,
+        {"app_id": "1", "private_key": APP_KEY, "webhook_secret": "s"},
+    ),
+    "remove the gate's github app": Op(
+        "delete",
+        "/api/projects/payments/gate/github-app/",
+        with_github_app,
+        CONFIGURERS,
+        success=204,
+    ),
+    "choose gitlab approvals": Op(
+        "put",
+        "/api/projects/payments/gate/gitlab-approvals/",
+        with_gitlab,
+        CONFIGURERS,
+        lambda ids: {"integration": ids["integration"]},
+    ),
 }
 
 WATCHED = (
@@ -683,6 +795,8 @@ WATCHED = (
     ReleaseEvent,
     ProjectEvent,
     RollbackWebhookSecret,
+    FeatureFlag,
+    FlagSwitch,
 )
 
 
@@ -733,14 +847,17 @@ def rich(cast: Cast) -> dict[str, Any]:
     trigger = health.add_rollback_trigger(
         release, by=cast.dana, check=_health_check(cast, release), mode="recommend"
     )
+    flag = _flag(cast, release)["flag"]
     Release.objects.filter(pk=release.pk).update(
         monitoring_until=timezone.now() - dt.timedelta(minutes=1)
     )
     complete_release(release, by=cast.rita)
     save_review(release, by=cast.rita, went_well="Calm")
+    _github_app(cast)
     train, _ = _train(cast)
     return _ids(cast, release) | {
         "trigger": trigger.pk,
+        "flag": flag,
         "train": train.pk,
         "window": _window(cast),
         "decision": Decision.objects.get(release=release).pk,
@@ -766,6 +883,8 @@ READS = [
     R + "rollback-plan/",
     R + "rollback-triggers/",
     R + "rollback-triggers/{trigger}/",
+    R + "flags/",
+    R + "flags/{flag}/",
     R + "review/",
     R + "sign-offs/",
     R + "decisions/",
@@ -784,6 +903,8 @@ READS = [
     "/api/projects/payments/trains/",
     "/api/projects/payments/trains/{train}/",
     "/api/projects/payments/trains/{train}/slots/",
+    "/api/projects/payments/gate/github-app/",
+    "/api/projects/payments/gate/gitlab-approvals/",
 ]
 LISTS = ["/api/projects/", "/api/releases/", "/api/timeline/"]
 
@@ -870,6 +991,7 @@ def test_it_covers_every_operation_in_the_schema():
             .replace("{checklist_template}", "{template_id}")
             .replace("{train}", "{train_id}")
             .replace("{trigger}", "{trigger_id}")
+            .replace("{flag}", "{flag_id}")
             .replace("{action}", "{action_id}")
             .replace("payments", "{slug}")
         )

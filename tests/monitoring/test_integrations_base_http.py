@@ -450,6 +450,10 @@ def test_it_finds_an_adapter_for_every_kind():
         "jira",
         "http_health",
         "parity",
+        "bitbucket",
+        "launchdarkly",
+        "split",
+        "unleash",
     } == set(ADAPTERS)
     for kind, label in KINDS:
         adapter = get_adapter(kind)

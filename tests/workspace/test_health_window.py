@@ -322,7 +322,8 @@ def test_it_draws_the_triggers_in_the_same_number_of_queries_however_many(
         health.add_rollback_trigger(watched, by=cast.dana, check=check, mode="recommend")
         report(check, "passing", "0.1 %")
     client = client_for(cast.dana)
-    with django_assert_max_num_queries(22):
+    # 22, and 2 for the feature-flag section (its flags, the flag integrations to offer).
+    with django_assert_max_num_queries(24):
         response = client.get(watched.get_absolute_url())
     assert response.status_code == 200
     assert f"Error rate {count - 1:02} ≥ 0.02" in rollback_section(response.content.decode())
