@@ -432,13 +432,21 @@ class Release(models.Model):
         return status in TRANSITIONS[self.status]
 
     def milestones(self) -> list[tuple[str, dt.datetime | None, dt.datetime | None]]:
-        """(label, planned, actual) in lifecycle order, for the page and the timeline."""
+        """(label, planned, actual) in lifecycle order, for the page and the timeline.
+
+        Once the deploy is done the health window's own end is the planned end of monitoring:
+        the page, the timeline and the health window then give the same moment.
+        """
         return [
             ("Code freeze", self.code_freeze_at, self.frozen_at),
             ("Go/no-go", self.go_no_go_at, self.approved_at),
             ("Deploy window", self.deploy_window_start, self.deploy_started_at),
             ("Deploy done", self.deploy_window_end, self.deploy_finished_at),
-            ("End of monitoring", self.monitoring_ends_at, self.released_at),
+            (
+                "End of monitoring",
+                self.monitoring_until or self.monitoring_ends_at,
+                self.released_at,
+            ),
         ]
 
     def next_milestone(self, now: dt.datetime | None = None) -> tuple[str, dt.datetime] | None:
