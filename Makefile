@@ -101,6 +101,7 @@ lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports
+	$(PY) -m mypy
 
 format: install
 	.venv/bin/ruff check --fix .

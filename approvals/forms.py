@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -74,7 +74,9 @@ class PolicyForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["decider_role"].choices = [(role.value, role.label) for role in SIGNING_ROLES]
+        cast(forms.ChoiceField, self.fields["decider_role"]).choices = [
+            (role.value, role.label) for role in SIGNING_ROLES
+        ]
 
 
 def quorum_field_name(kind: str, role: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -24,12 +24,25 @@ from django.utils import timezone
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, Overridable, SignOff
 from lib.wording import plural
 from monitoring.models import Check, CheckPhase
+from monitoring.scope_checks import SCOPE_PREFETCHES, scope_problems
 from releases.models import (
     Phase,
     Release,
     Role,
     ScopeChangeRequest,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class ReadinessData(TypedDict):
+        pre_release_checks: list[Check]
+        current_sign_offs: list[SignOff]
+        pending_change_requests: list[ScopeChangeRequest]
+
+    # A release loaded with ``with_readiness_data``.
+    LoadedRelease = WithAnnotations[Release, ReadinessData]
+
 
 ROLE_LABELS = dict(Role.choices)
 
@@ -134,7 +147,7 @@ class Readiness:
         }
 
 
-def with_readiness_data(queryset: QuerySet[Release]) -> QuerySet[Release]:
+def with_readiness_data(queryset: QuerySet[Release]) -> QuerySet[LoadedRelease]:
     """Load everything ``compute_readiness`` reads, in a fixed number of queries."""
     return queryset.select_related("project", "rollback_plan").prefetch_related(
         "checklist_items",
@@ -158,6 +171,7 @@ def with_readiness_data(queryset: QuerySet[Release]) -> QuerySet[Release]:
             "project__approval_policy",
             queryset=ApprovalPolicy.objects.prefetch_related("requirements"),
         ),
+        *SCOPE_PREFETCHES,
     )
 
 
@@ -279,6 +293,12 @@ def compute_readiness(release: Release, *, now: dt.datetime | None = None) -> Re
             "scope",
         ),
     )
+
+    # What the trackers and the commit range say about the scope.
+    scope_criteria, problems = scope_problems(release)
+    result.criteria += scope_criteria
+    result.met += scope_criteria - len(problems)
+    result.blockers += [Blocker(p.kind, p.message, "scope") for p in problems]
 
     # Sign-offs.
     sign_offs = getattr(release, "current_sign_offs", None)

@@ -46,9 +46,10 @@ class Floor(APIView):
 
 class AuthenticatedFloor(Floor):
     # The project's defaults (REST_FRAMEWORK): bearer tokens, IsAuthenticated, TokenRateThrottle.
-    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
-    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES
-    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
+    # api_settings hands out the imported classes; its stub types them as their dotted paths.
+    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES  # type: ignore[assignment]
+    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES  # type: ignore[assignment]
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES  # type: ignore[assignment]
 
 
 # Before the first request, when Django builds its resolver from this list.

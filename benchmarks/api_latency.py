@@ -34,6 +34,7 @@ import sys
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -84,7 +85,7 @@ def seed(releases: int) -> None:
     from releases.services.scope import add_scope_item
 
     User = get_user_model()
-    people = {
+    people: dict[str, Any] = {
         role: User.objects.create_user(username=name, password="bench", first_name=name.title())
         for name, role in [
             ("rita", Role.RELEASE_MANAGER),

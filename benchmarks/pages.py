@@ -25,9 +25,11 @@ import os
 import statistics
 import sys
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
@@ -45,6 +47,9 @@ from django.shortcuts import render  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.urls import include, path, reverse  # noqa: E402
+
+if TYPE_CHECKING:
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
 
 SIZES = (10, 100, 1000)
 
@@ -157,7 +162,7 @@ def run(sizes: list[int], runs: int) -> None:
     client.force_login(cast.rita)
     database = connection.vendor
     if database == "postgresql":
-        database += f" {connection.pg_version // 10000}"
+        database += f" {typing.cast('PostgresWrapper', connection).pg_version // 10000}"
     print(f"Database: {database}; {runs} timed requests per page after warm-up")
     print()
     header = (

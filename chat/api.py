@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from chat import services
 from chat.models import SlackApp
 from releases.access import get_project_for
-from releases.rest import PeopleOnly, actor, no_input, validated
+from releases.rest import actor, no_input, validated
 
 
 class SlackAppSerializer(serializers.Serializer):
@@ -45,8 +45,6 @@ class SlackAppSerializer(serializers.Serializer):
 
 
 class SlackAppView(APIView):
-    permission_classes = [PeopleOnly]
-
     @extend_schema(responses=SlackAppSerializer)
     def get(self, request: Request, slug: str) -> Response:
         """The project's Slack app (its token and secret are never shown)."""

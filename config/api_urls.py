@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 
 from approvals.api import decisions, deploy, policy, sign_offs
 from chat import api as chat
-from monitoring.api import checks, flags, health, integrations, polling, results
+from monitoring.api import checks, flags, health, integrations, polling, results, trackers
 from monitoring.api import rollback as monitoring_rollback
 from releases.api import (
     checklists,
@@ -236,6 +236,32 @@ urlpatterns = [
         name="api-untick",
     ),
     path(R + "rollback-plan/", rollback.RollbackPlanView.as_view(), name="api-rollback-plan"),
+    # Scope from trackers and the commit range.
+    path(R + "scope-sources/", trackers.ScopeSources.as_view(), name="api-scope-sources"),
+    path(
+        R + "scope-sources/sync/",
+        trackers.SyncScopeSource.as_view(),
+        name="api-scope-source-sync",
+    ),
+    path(
+        R + "scope-sources/remove/",
+        trackers.RemoveScopeSource.as_view(),
+        name="api-scope-source-remove",
+    ),
+    path(R + "commit-range/", trackers.CommitRangeView.as_view(), name="api-commit-range"),
+    path(
+        R + "commit-range/read/", trackers.ReadCommitRange.as_view(), name="api-commit-range-read"
+    ),
+    path(
+        R + "commit-range/accept/",
+        trackers.AcceptUnplannedChange.as_view(),
+        name="api-commit-range-accept",
+    ),
+    path(
+        R + "commit-range/change-request/",
+        trackers.RequestChangeForUnplanned.as_view(),
+        name="api-commit-range-change-request",
+    ),
     path(
         R + "rollback-triggers/",
         health.RollbackTriggers.as_view(),
@@ -273,5 +299,7 @@ urlpatterns = [
         polling.PollCheckNow.as_view(),
         name="api-poll-now",
     ),
+    # Outgoing webhooks.
+    path("", include("subscriptions.api_urls")),
     *flags.urlpatterns,
 ]

@@ -13,7 +13,8 @@ class SessionStore(DatabaseSessionStore):
     expire_date: dt.datetime | None = None
 
     def _get_session_from_db(self) -> Any:
-        stored = super()._get_session_from_db()
+        # Django's own hook, missing from the stub.
+        stored = super()._get_session_from_db()  # type: ignore[misc]
         if stored is not None:
             self.expire_date = stored.expire_date
         return stored

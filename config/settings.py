@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "gate",
     "chat",
     "workspace",
+    "subscriptions",
 ]
 
 MIDDLEWARE = [
@@ -91,7 +92,7 @@ TEMPLATES = [
 # <script>, no on…= handlers, no style attributes or <style> elements (htmx's indicator styles
 # live in greenlight.css), no plugins, and no page of ours in someone else's frame.
 # CSP_REPORT_ONLY=1 reports violations to the browser console without enforcing them.
-CONTENT_SECURITY_POLICY = {
+CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
@@ -272,6 +273,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Sign-off reminders are due hours ahead; five minutes late is still on time.
     "sign-off-reminders": {"task": "approvals.tasks.send_sign_off_reminders", "schedule": 5 * 60},
+    # Scopes follow their trackers; commit ranges and Jira versions that failed are tried again.
+    "sync-tracker-scope": {
+        "task": "monitoring.tasks.sync_tracker_scope",
+        "schedule": env.float("TRACKER_SYNC_SECONDS", default=15 * 60.0),
+    },
     # A Go resting on a sign-off that expired is pulled back; the deploy itself also rechecks
     # readiness, so a minute's delay here never lets a lapsed Go ship.
     "withdraw-lapsed-approvals": {
@@ -286,6 +292,11 @@ CELERY_BEAT_SCHEDULE = {
 # enqueues one fetch per (integration, request). Its fetch tasks set their own time limits
 # (120 s), below the visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
+# Outgoing webhook deliveries whose task was lost (a broker outage, a restart) are sent again.
+CELERY_BEAT_SCHEDULE["resend-stalled-webhooks"] = {
+    "task": "subscriptions.tasks.resend_stalled_webhooks",
+    "schedule": 5 * 60,
+}
 # The feature flags of active releases, as their release pages show them.
 CELERY_BEAT_SCHEDULE["read-feature-flags"] = {
     "task": "monitoring.tasks.read_active_flags",
@@ -403,6 +414,8 @@ SPECTACULAR_SETTINGS = {
         "CheckPhaseEnum": "monitoring.models.CheckPhase",
         "ComparatorEnum": "monitoring.models.Comparator",
         "IntegrationKindEnum": "monitoring.models.IntegrationKind",
+        "WebhookEventEnum": "subscriptions.models.Event",
+        "WebhookDeliveryStateEnum": "subscriptions.models.Delivery.State",
     },
 }
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("workspace.urls")),
     path("", include("monitoring.urls")),
     path("", include("gate.urls")),
+    path("", include("subscriptions.urls")),
     path("", include("chat.urls")),
 ]

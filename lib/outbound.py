@@ -149,7 +149,7 @@ def why_not_public(ip: IPAddress) -> str | None:
         reason = why_not_public(embedded)
         if reason is not None:
             return reason
-        if ip.ipv4_mapped is not None or ip in _NAT64:
+        if isinstance(ip, ipaddress.IPv6Address) and (ip.ipv4_mapped is not None or ip in _NAT64):
             return None
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"

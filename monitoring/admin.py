@@ -35,7 +35,7 @@ class CheckResultInline(admin.TabularInline):
     model = models.CheckResult
     extra = 0
     can_delete = False
-    readonly_fields = ["status", "value", "detail", "sha", "source", "judged_by", "observed_at"]
+    readonly_fields = ("status", "value", "detail", "sha", "source", "judged_by", "observed_at")
     fields = readonly_fields
 
 
@@ -115,6 +115,28 @@ class RollbackWebhookCallAdmin(admin.ModelAdmin):
         "delivered_at",
         "created_at",
     ]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(models.ScopeSource)
+class ScopeSourceAdmin(admin.ModelAdmin):
+    list_display = ["release", "integration", "source", "query", "auto_sync", "last_synced_at"]
+    list_filter = ["source", "auto_sync", "release_version"]
+    list_select_related = ["release__project", "integration"]
+    # Changed through the release page and the API, which log every change.
+    readonly_fields = [f.name for f in models.ScopeSource._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(models.CommitRange)
+class CommitRangeAdmin(admin.ModelAdmin):
+    list_display = ["release", "base_sha", "head_sha", "commit_count", "read_at", "error"]
+    list_select_related = ["release__project"]
+    readonly_fields = [f.name for f in models.CommitRange._meta.fields]
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -7,7 +7,7 @@ secret field never shows the stored value, and leaving it empty keeps what is st
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -63,7 +63,7 @@ class IntegrationForm(forms.Form):
         self, *args: Any, kind: str, integration: Integration | None = None, **kwargs: Any
     ) -> None:
         self.integration = integration
-        self.kind = kind
+        self.integration_kind = kind
         if integration is not None:
             kwargs.setdefault("initial", {}).update(
                 {"name": integration.name, "kind": integration.kind, "enabled": integration.enabled}
@@ -119,7 +119,7 @@ class IntegrationForm(forms.Form):
         data = self.cleaned_data
         return {
             "name": data["name"],
-            "kind": self.kind,
+            "kind": self.integration_kind,
             "enabled": data.get("enabled", False),
             "base_url": data.get("base_url", ""),
             "config": {
@@ -195,9 +195,13 @@ class CheckForm(forms.Form):
             for key, value in (check.params or {}).items():
                 initial.setdefault(PARAM + key, value)
         super().__init__(*args, **kwargs)
-        self.fields["integration"].queryset = project.integrations.order_by("name")
-        self.integration = integration or (check.integration if check else None)
-        kind = self.integration.kind if self.integration else ""
+        cast(
+            forms.ModelChoiceField, self.fields["integration"]
+        ).queryset = project.integrations.order_by("name")
+        integration = integration or (check.integration if check else None)
+        # Declared fields leave the class when it is built: the name is free on the form.
+        self.integration = integration  # type: ignore[assignment]
+        kind = integration.kind if integration else ""
         for spec in param_fields(kind):
             self.fields[PARAM + spec.name] = _text_field(spec, required=spec.required)
         self.has_params = bool(param_fields(kind))
@@ -259,7 +263,7 @@ class RollbackTriggerForm(forms.Form):
 
     def __init__(self, *args: Any, checks: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["check"].queryset = checks
+        cast(forms.ModelChoiceField, self.fields["check"]).queryset = checks
 
 
 class RollbackTriggerChangeForm(forms.Form):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from monitoring.crypto import SecretsUnreadable, decrypt_secrets
 from monitoring.integrations.base import Connection
-from releases.models import Project, Release, ScopeItem
+from releases.models import Project, Release, ScopeChangeRequest, ScopeItem
 
 
 class IntegrationKind(models.TextChoices):
@@ -27,6 +27,8 @@ class IntegrationKind(models.TextChoices):
     NEWRELIC = "newrelic", "New Relic"
     SENTRY = "sentry", "Sentry"
     JIRA = "jira", "Jira"
+    CLICKUP = "clickup", "ClickUp"
+    TRELLO = "trello", "Trello"
     HTTP = "http_health", "HTTP health"
     PARITY = "parity", "Environment parity"
     BITBUCKET = "bitbucket", "Bitbucket build statuses"
@@ -520,3 +522,155 @@ class FlagSwitch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flag.key} off in {self.environment} ({self.get_state_display().lower()})"
+
+
+# --- scope from trackers and the commit range ---------------------------------------------------
+
+
+class ScopeSource(models.Model):
+    """Where a release's scope is imported from: a query of an issue tracker, synced on demand
+    and on a schedule. Items are added through the scope services, so after the scope lock a
+    new item is a scope change request like any late addition."""
+
+    class Source(models.TextChoices):
+        FIX_VERSION = "fix_version", "Jira fixVersion"
+        JQL = "jql", "Jira JQL search"
+        LIST = "list", "List"
+        TAG = "tag", "ClickUp tag"
+        VIEW = "view", "ClickUp view"
+        LABEL = "label", "Trello label"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="scope_sources")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="scope_sources"
+    )
+    source = models.CharField(max_length=12, choices=Source.choices)
+    query = models.CharField(max_length=500)
+    auto_sync = models.BooleanField(default=True)
+    # Jira fixVersion: mark the version released in Jira once the release is released.
+    release_version = models.BooleanField(default=False)
+    version_id = models.CharField(max_length=40, blank=True)
+    version_released_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["release", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "integration", "source", "query"],
+                name="unique_scope_source",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.query}"
+
+
+class TrackedItem(models.Model):
+    """What the tracker said about one scope item at the last sync."""
+
+    scope_item = models.OneToOneField(ScopeItem, on_delete=models.CASCADE, related_name="tracked")
+    # The release too, so that readiness loads a release's tracked items in one query.
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="tracked_items")
+    source = models.ForeignKey(
+        ScopeSource, on_delete=models.SET_NULL, null=True, blank=True, related_name="items"
+    )
+    external_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=100, blank=True)
+    # None: the tracker did not say; counts as not done.
+    done = models.BooleanField(null=True)
+    tracker_title = models.CharField(max_length=200, blank=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["release", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.scope_item} ({self.status or 'status unknown'})"
+
+
+class CommitRange(models.Model):
+    """The commits between the previous release's commit and this release's, as last read."""
+
+    release = models.OneToOneField(Release, on_delete=models.CASCADE, related_name="commit_range")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    base_release = models.ForeignKey(
+        Release, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    base_sha = models.CharField(max_length=64, blank=True)
+    head_sha = models.CharField(max_length=64, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    commit_count = models.PositiveIntegerField(default=0)
+    read_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"Commits of {self.release}"
+
+    def problem(self, commit_sha: str) -> str:
+        """Why the range says nothing about this commit yet; empty when it does."""
+        if not commit_sha:
+            return "the release names no commit, so its changes cannot be compared"
+        if self.error:
+            return f"the commits since the previous release could not be compared: {self.error}"
+        if self.read_at is None:
+            return "the commits since the previous release have not been compared yet"
+        if self.head_sha != commit_sha:
+            return (
+                f"the commits were compared up to {self.head_sha[:10] or 'no commit'}, "
+                "not up to this release's commit"
+            )
+        return ""
+
+
+class RangeChange(models.Model):
+    """A merged pull request with its commits, or a lone commit, of a commit range."""
+
+    commit_range = models.ForeignKey(CommitRange, on_delete=models.CASCADE, related_name="changes")
+    position = models.PositiveIntegerField(default=0)
+    ref = models.CharField(max_length=40)
+    title = models.CharField(max_length=300)
+    url = models.URLField(max_length=500, blank=True)
+    branch = models.CharField(max_length=255, blank=True)
+    author = models.CharField(max_length=200, blank=True)
+    shas = models.JSONField(default=list)
+    keys = models.JSONField(default=list)
+    text = models.TextField(blank=True)
+    pull_request = models.BooleanField(default=False)
+    # A scope change request asked for it; accepted, it makes the change part of the scope.
+    change_request = models.ForeignKey(
+        ScopeChangeRequest, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # "Accept as part of this release": Product and the release manager, two people.
+    product_accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    product_accepted_at = models.DateTimeField(null=True, blank=True)
+    manager_accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    manager_accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["commit_range", "position", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.ref} {self.title}"
+
+    @property
+    def accepted(self) -> bool:
+        return bool(self.product_accepted_at and self.manager_accepted_at)
+
+    @property
+    def requested(self) -> bool:
+        return bool(
+            self.change_request_id
+            and self.change_request.state == ScopeChangeRequest.State.ACCEPTED
+        )

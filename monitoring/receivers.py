@@ -10,7 +10,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from monitoring import signals as monitoring_signals
-from monitoring.services import flags, health
+from monitoring.services import commit_range, flags, health, trackers
 from monitoring.services.checks import (
     copy_check_templates,
     on_release_status_changed,
@@ -37,6 +37,20 @@ def follow_the_lifecycle(sender: Any, release: Any, new: str, **kwargs: Any) -> 
 @receiver(monitoring_signals.check_status_changed)
 def watch_the_health_window(sender: Any, check: Any, release: Any, new: str, **kwargs: Any) -> None:
     health.on_check_status_changed(check=check, release=release, new=new)
+
+
+@receiver(signals.status_changed)
+def follow_the_scope(sender: Any, release: Any, new: str, **kwargs: Any) -> None:
+    """The commit range is read from the scope lock on; the Jira version is released after."""
+    if new == "frozen":
+        commit_range.start_at_lock(release)
+    elif new == "released":
+        trackers.release_versions_later(release)
+
+
+@receiver(signals.commit_changed)
+def compare_the_new_commit(sender: Any, release: Any, **kwargs: Any) -> None:
+    commit_range.read_again(release)
 
 
 @receiver(monitoring_signals.check_status_changed)

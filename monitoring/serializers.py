@@ -13,6 +13,7 @@ from monitoring.models import (
     CheckResult,
     CheckStatus,
     Comparator,
+    FeatureFlag,
     Integration,
     IntegrationKind,
     RollbackTrigger,
@@ -59,7 +60,9 @@ class ProjectIntegrationField(serializers.PrimaryKeyRelatedField):
         super().__init__(**kwargs)
 
     def get_queryset(self) -> Any:
-        return super().get_queryset().filter(project=self.context.get("project"))
+        integrations = super().get_queryset()
+        assert integrations is not None  # set in __init__
+        return integrations.filter(project=self.context.get("project"))
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
@@ -171,6 +174,7 @@ class CheckSerializer(serializers.ModelSerializer):
 
     def get_counts_as_passing(self, check: Check) -> bool:
         """Passing on the release's current commit, held long enough: what readiness counts."""
+        assert check.release is not None  # a release's check, not a project template
         return check.counts_as_passing(commit_sha=check.release.commit_sha)
 
 
@@ -246,10 +250,12 @@ class ReleaseCheckField(serializers.PrimaryKeyRelatedField):
 
 
 class RollbackTriggerSerializer(serializers.ModelSerializer):
-    check = serializers.PrimaryKeyRelatedField(source="check_ref", read_only=True)
+    check: serializers.PrimaryKeyRelatedField[Check] = serializers.PrimaryKeyRelatedField(
+        source="check_ref", read_only=True
+    )
     check_name = serializers.CharField(source="check_ref.name", read_only=True)
     condition = serializers.SerializerMethodField()
-    flag = serializers.PrimaryKeyRelatedField(
+    flag: serializers.PrimaryKeyRelatedField[FeatureFlag] = serializers.PrimaryKeyRelatedField(
         read_only=True,
         allow_null=True,
         help_text="The feature flag it switches off instead of rolling back (null: it rolls "

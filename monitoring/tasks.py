@@ -8,12 +8,13 @@ fetches in flight than a process pool could afford.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 from celery import Task, shared_task
 from django.utils import timezone
 
-from monitoring.services import flags, health, polling
+from monitoring.services import commit_range, flags, health, polling, trackers
 from monitoring.services.rollback import deliver
 from releases.models import Release
 
@@ -26,7 +27,7 @@ WEBHOOK_TIME_LIMIT = 60
 def dispatch_due_checks() -> int:
     """Beat ticks this every few seconds: claim what is due, one fetch task per group."""
     dispatch = polling.claim_due_checks()
-    expires = timezone.now() + timezone.timedelta(seconds=polling.EXPIRES_SECONDS)
+    expires = timezone.now() + dt.timedelta(seconds=polling.EXPIRES_SECONDS)
     for claim in dispatch.claims:
         poll_group.apply_async(
             args=(claim.check_ids, claim.token),
@@ -112,3 +113,33 @@ def read_active_flags() -> int:
     for release_id in flags.releases_to_read():
         read_release_flags.delay(release_id)
     return 0
+
+
+# --- scope from trackers and the commit range ---------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def sync_scope_source(source_id: int, user_id: int | None = None) -> None:
+    """A scope source's first sync, right after it was added."""
+    trackers.sync_by_id(source_id, user_id)
+
+
+@shared_task(ignore_result=True)
+def read_commit_range(release_id: int) -> None:
+    """Compare the release's commit with the previous release's (scope locked, commit set)."""
+    commit_range.read_by_id(release_id)
+
+
+@shared_task(ignore_result=True)
+def release_tracker_versions(release_id: int) -> None:
+    trackers.release_by_id(release_id)
+
+
+@shared_task(ignore_result=True, expires=10 * 60)
+def sync_tracker_scope() -> int:
+    """Beat: scopes follow their trackers, commit ranges not read for the current commit are
+    read, and Jira versions that failed to release are tried again."""
+    synced = trackers.sync_due_sources()
+    read = commit_range.read_due_ranges()
+    released = trackers.release_due_versions()
+    return synced + read + released

@@ -112,10 +112,10 @@ def timed_out(check: Check, now: dt.datetime) -> bool:
 def backoff_seconds(errors: int, interval: int, *, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter: the interval doubled per error in a row, capped, then
     drawn from its upper half so that checks failing together do not retry together."""
-    rng = rng or random
+    uniform = rng.uniform if rng is not None else random.uniform
     cap = max(BACKOFF_CAP_SECONDS, interval)
     ceiling = min(cap, interval * 2 ** max(0, errors - 1))
-    return rng.uniform(ceiling / 2, ceiling)
+    return uniform(ceiling / 2, ceiling)
 
 
 def first_poll_at(check: Check, now: dt.datetime) -> dt.datetime:

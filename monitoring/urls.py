@@ -7,6 +7,7 @@ from monitoring.views import (
     polling,
     results,
     rollback,
+    trackers,
     webhooks,
 )
 
@@ -53,6 +54,33 @@ urlpatterns = [
         name="release_check_judgement",
     ),
     path(release + "<int:check_pk>/poll/", polling.release_check_poll, name="release_check_poll"),
+    # Scope from trackers and the commit range.
+    path("releases/<int:pk>/scope-sources/", trackers.scope_source_add, name="scope_source_add"),
+    path(
+        "releases/<int:pk>/scope-sources/<int:source_pk>/sync/",
+        trackers.scope_source_sync,
+        name="scope_source_sync",
+    ),
+    path(
+        "releases/<int:pk>/scope-sources/<int:source_pk>/remove/",
+        trackers.scope_source_remove,
+        name="scope_source_remove",
+    ),
+    path(
+        "releases/<int:pk>/commit-range/read/",
+        trackers.commit_range_read,
+        name="commit_range_read",
+    ),
+    path(
+        "releases/<int:pk>/commit-range/<int:change_pk>/accept/",
+        trackers.unplanned_change_accept,
+        name="unplanned_change_accept",
+    ),
+    path(
+        "releases/<int:pk>/commit-range/<int:change_pk>/request-change/",
+        trackers.unplanned_change_request,
+        name="unplanned_change_request",
+    ),
     path("webhooks/github/<int:integration_id>/", webhooks.webhook_github, name="webhook_github"),
     path("webhooks/gitlab/<int:integration_id>/", webhooks.webhook_gitlab, name="webhook_gitlab"),
     path(

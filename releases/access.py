@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from django.db.models import QuerySet
 from django.http import Http404
@@ -32,6 +32,7 @@ from releases.models import (
     Project,
     ProjectMembership,
     Release,
+    ReleaseQuerySet,
     Role,
     ScopeChangeRequest,
     Status,
@@ -90,9 +91,10 @@ def is_project_member(user: Any, project: Project) -> bool:
 
 
 def can_manage_project(user: Any, project: Project) -> bool:
-    """Release managers and administrators edit settings, members and checklists."""
+    """Release managers and administrators edit settings, members and checklists (a machine,
+    named by its label, never does)."""
     return bool(
-        user.is_authenticated
+        getattr(user, "is_authenticated", False)
         and (user.is_superuser or Role.RELEASE_MANAGER in project_roles(user, project))
     )
 
@@ -139,7 +141,7 @@ def visible_projects(user: Any) -> QuerySet[Project]:
     )
 
 
-def visible_releases(user: Any, queryset: QuerySet[Release] | None = None) -> QuerySet[Release]:
+def visible_releases(user: Any, queryset: ReleaseQuerySet | None = None) -> ReleaseQuerySet:
     """Releases of the projects the user belongs to (everything for a superuser); a project
     token sees its project's.
 
@@ -517,6 +519,12 @@ def access_for(user: Any, release: Release) -> ReleaseAccess:
     )
 
 
+@overload
+def get_release_for(user: Any, pk: int) -> tuple[Release, ReleaseAccess]: ...
+@overload
+def get_release_for[R: Release](
+    user: Any, pk: int, queryset: QuerySet[R]
+) -> tuple[R, ReleaseAccess]: ...
 def get_release_for(user: Any, pk: int, queryset: Any = None) -> tuple[Release, ReleaseAccess]:
     """The release if the user may see it, else 404 (outsiders learn nothing, not even 403)."""
     queryset = queryset if queryset is not None else Release.objects.select_related("project")

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 def principal_for(token: ApiToken) -> Any:
     if token.kind == ApiToken.Kind.PROJECT:
+        assert token.project_id is not None  # a project token has its project (constraint)
         return ProjectTokenUser(token_id=token.pk, project_id=token.project_id, name=token.name)
     return token.user
 
@@ -56,8 +57,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             # Unknown and revoked tokens answer alike: the caller learns nothing about either.
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        if token.kind == ApiToken.Kind.PERSONAL and not token.user.is_active:
-            raise exceptions.AuthenticationFailed("This token's user is deactivated.")
+        if token.kind == ApiToken.Kind.PERSONAL:
+            assert token.user is not None  # a personal token has its user (constraint)
+            if not token.user.is_active:
+                raise exceptions.AuthenticationFailed("This token's user is deactivated.")
         return principal_for(token), token
 
     def authenticate_header(self, request: Request) -> str:
@@ -79,6 +82,9 @@ class TokenRateThrottle(SimpleRateThrottle):
     """
 
     scope = "token"
+    # Parsed from the rate by SimpleRateThrottle.__init__ (read only when a rate is set).
+    num_requests: int
+    duration: int
 
     def allow_request(self, request: Request, view: Any) -> bool:
         if self.rate is None or not isinstance(request.auth, ApiToken):

@@ -9,7 +9,7 @@ is unknown for a period (no deploys, no failures) leaves a gap rather than a mis
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 WIDTH = 600
@@ -104,7 +104,7 @@ def band_chart(
     key: str,
     title: str,
     description: str,
-    values: list[float | None],
+    values: Sequence[float | None],
     texts: list[str],
     periods: list[str],
     bands: list[Band],
@@ -143,7 +143,8 @@ def band_chart(
             point.text_y = round(y + 16 if below else y - 9, 1)
         points.append(point)
 
-    segments, current = [], []
+    segments: list[str] = []
+    current: list[str] = []
     for point in points:
         if point.y is None:
             if len(current) > 1:

@@ -13,14 +13,14 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import models, transaction
 
 from releases import signals
 from releases.models import Project, ProjectEvent, ProjectEventKind, Release, ReleaseEvent
 
 # Who did something: a person, or a label for a machine ("CI token deploy-bot", "poller").
-Actor = AbstractBaseUser | str | None
+Actor = User | str | None
 
 
 def actor_fields(actor: Actor) -> dict[str, Any]:

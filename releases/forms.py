@@ -7,7 +7,7 @@ in-memory release a page renders is never half-updated by a form that failed.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -122,7 +122,7 @@ class NewReleaseForm(ReleaseForm):
 
     def __init__(self, *args: Any, projects: QuerySet[Project], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["project"].queryset = projects
+        cast(forms.ModelChoiceField, self.fields["project"]).queryset = projects
         if len(projects) == 1:
             self.fields["project"].initial = projects[0]
 
@@ -174,7 +174,7 @@ class ScopeItemForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = members_of(project)
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = members_of(project)
 
 
 class ChangeRequestForm(forms.Form):
@@ -201,9 +201,9 @@ class ChangeRequestForm(forms.Form):
 
     def __init__(self, *args: Any, release: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["scope_item"].queryset = release.scope_items.filter(
-            state=ScopeItem.State.INCLUDED
-        )
+        cast(
+            forms.ModelChoiceField, self.fields["scope_item"]
+        ).queryset = release.scope_items.filter(state=ScopeItem.State.INCLUDED)
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -257,7 +257,7 @@ class AssignRoleForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = members_of(project)
+        cast(forms.ModelChoiceField, self.fields["user"]).queryset = members_of(project)
 
 
 class RollbackPlanForm(forms.Form):
@@ -283,7 +283,7 @@ class RollbackPlanForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["decider"].queryset = members_of(project)
+        cast(forms.ModelChoiceField, self.fields["decider"]).queryset = members_of(project)
 
 
 class ReviewForm(forms.Form):
@@ -316,7 +316,7 @@ class ReviewActionForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = members_of(project)
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = members_of(project)
 
 
 # --- dashboard ------------------------------------------------------------------------------
@@ -336,7 +336,7 @@ class DashboardFilter(forms.Form):
 
     def __init__(self, *args: Any, projects: list[Project], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["project"].choices = [("", "All my projects")] + [
+        cast(forms.ChoiceField, self.fields["project"]).choices = [("", "All my projects")] + [
             (p.slug, p.name) for p in projects
         ]
 
@@ -410,7 +410,8 @@ class ChecklistTemplateForm(forms.ModelForm):
         widgets = {"help_text": forms.Textarea(attrs={"rows": 2})}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not any(data.get(f"for_{kind}") for kind in ReleaseKind.values):
             raise ValidationError("Choose at least one kind of release the item applies to.")
         return data
@@ -513,7 +514,7 @@ class MetricsForm(forms.Form):
         choices=[(str(d), f"Last {d} days") for d in PRESET_DAYS],
         coerce=int,
         required=False,
-        empty_value=90,
+        empty_value=90,  # type: ignore[arg-type]  # any value: the stub allows only text
     )
     start = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -531,7 +532,8 @@ class MetricsForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("start"), data.get("end")
         if start is None and end is None:
             return data
@@ -578,4 +580,7 @@ class ProjectEventFilterForm(forms.Form):
 
     def __init__(self, *args: Any, actors: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["actor"].choices = [("", "Anyone"), *((name, name) for name in actors)]
+        cast(forms.ChoiceField, self.fields["actor"]).choices = [
+            ("", "Anyone"),
+            *((name, name) for name in actors),
+        ]

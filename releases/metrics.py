@@ -9,11 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Prefetch
 
 from releases.models import Project, Release, ReleaseKind, ScopeItem, Status
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class ShippedScope(TypedDict):
+        shipped_items: list[ScopeItem]
+
+    # A release with its included scope prefetched (deployed_releases).
+    DeployedRelease = WithAnnotations[Release, ShippedScope]
+
 
 # (metric, definition): written on the metrics page, word for word what ``_compute`` does.
 DEFINITIONS = [
@@ -166,14 +176,16 @@ def _median(values: list[dt.timedelta]) -> dt.timedelta | None:
 
 
 def _deployed_at(release: Release) -> dt.datetime:
-    return release.deploy_finished_at or release.deploy_started_at
+    deployed = release.deploy_finished_at or release.deploy_started_at
+    assert deployed is not None  # the history holds deployed releases only
+    return deployed
 
 
 def _failed_at(release: Release) -> dt.datetime:
     return release.unhealthy_since or _deployed_at(release)
 
 
-def deployed_releases(project: Project, since: dt.datetime) -> list[Release]:
+def deployed_releases(project: Project, since: dt.datetime) -> list[DeployedRelease]:
     """Every release of the project deployed since ``since``, oldest first, with its scope."""
     return list(
         Release.objects.filter(project=project, deploy_started_at__gte=since)
@@ -208,9 +220,10 @@ def metrics_over_time(
     return buckets
 
 
-def _compute(history: list[Release], start: dt.datetime, end: dt.datetime) -> Metrics:
+def _compute(history: list[DeployedRelease], start: dt.datetime, end: dt.datetime) -> Metrics:
     metrics = Metrics(start=start, end=end)
     for index, release in enumerate(history):
+        assert release.deploy_started_at is not None  # deployed_releases() filters on it
         if release.deploy_started_at < start:
             continue
         if release.deploy_started_at >= end:

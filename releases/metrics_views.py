@@ -12,12 +12,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from lib.wording import duration, plural
 from releases import forms, metrics
 from releases.access import get_project_for, visible_projects
@@ -45,9 +45,9 @@ def hours(delta: dt.timedelta | None) -> float | None:
 # The bands of each metric in the units its chart uses, from the thresholds ``metrics`` judges
 # by, so the chart and the figure's band can never disagree.
 _FREQ = {name: floor * 7 for name, floor in metrics.FREQUENCY_BANDS}  # per week
-_LEAD = {name: hours(ceiling) for name, ceiling in metrics.LEAD_TIME_BANDS}
+_LEAD = {name: ceiling.total_seconds() / HOURS for name, ceiling in metrics.LEAD_TIME_BANDS}
 _RATE = {name: ceiling * 100 for name, ceiling in metrics.FAILURE_RATE_BANDS}
-_RESTORE = {name: hours(ceiling) for name, ceiling in metrics.RESTORE_BANDS}
+_RESTORE = {name: ceiling.total_seconds() / HOURS for name, ceiling in metrics.RESTORE_BANDS}
 
 FREQUENCY_BANDS = [
     Band("low", 0, _FREQ["medium"]),
@@ -252,7 +252,7 @@ def rows(series: list[metrics.Metrics]) -> list[dict[str, Any]]:
 
 
 @signed_in
-def metrics_home(request: HttpRequest) -> HttpResponse:
+def metrics_home(request: SignedInRequest) -> HttpResponse:
     """The header's link: the metrics of the person's first project."""
     project = visible_projects(request.user).order_by("name").first()
     if project is None:
@@ -261,7 +261,7 @@ def metrics_home(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in
-def project_metrics(request: HttpRequest, slug: str) -> HttpResponse:
+def project_metrics(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     form = forms.MetricsForm(request.GET or None)
     context: dict[str, Any] = {

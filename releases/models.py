@@ -152,12 +152,12 @@ class Project(models.Model):
         return ZoneInfo(self.time_zone)
 
     def monitoring_window(self, kind: str) -> dt.timedelta:
-        minutes = {
+        minutes: dict[str, int] = {
             ReleaseKind.STANDARD: self.monitoring_minutes_standard,
             ReleaseKind.HOTFIX: self.monitoring_minutes_hotfix,
             ReleaseKind.MAJOR: self.monitoring_minutes_major,
-        }[kind]
-        return dt.timedelta(minutes=minutes)
+        }
+        return dt.timedelta(minutes=minutes[kind])
 
 
 class ProjectMembership(models.Model):
@@ -282,9 +282,16 @@ class FreezeWindow(models.Model):
     ) -> list[tuple[dt.datetime, dt.datetime]]:
         """Every (start, end) of this window that overlaps [start, end), in UTC."""
         if self.recurrence == self.Recurrence.ONCE:
+            # The constraints above: a one-off window has both ends, a weekly one its days.
+            assert self.starts_at is not None
+            assert self.ends_at is not None
             if self.starts_at < end and self.ends_at > start:
                 return [(self.starts_at, self.ends_at)]
             return []
+        assert self.start_weekday is not None
+        assert self.start_time is not None
+        assert self.end_weekday is not None
+        assert self.end_time is not None
         zone = self.zone()
         found = []
         # Walk weeks from a week before ``start`` so a window that began earlier is caught.
@@ -425,13 +432,21 @@ class Release(models.Model):
         return status in TRANSITIONS[self.status]
 
     def milestones(self) -> list[tuple[str, dt.datetime | None, dt.datetime | None]]:
-        """(label, planned, actual) in lifecycle order, for the page and the timeline."""
+        """(label, planned, actual) in lifecycle order, for the page and the timeline.
+
+        Once the deploy is done the health window's own end is the planned end of monitoring:
+        the page, the timeline and the health window then give the same moment.
+        """
         return [
             ("Code freeze", self.code_freeze_at, self.frozen_at),
             ("Go/no-go", self.go_no_go_at, self.approved_at),
             ("Deploy window", self.deploy_window_start, self.deploy_started_at),
             ("Deploy done", self.deploy_window_end, self.deploy_finished_at),
-            ("End of monitoring", self.monitoring_ends_at, self.released_at),
+            (
+                "End of monitoring",
+                self.monitoring_until or self.monitoring_ends_at,
+                self.released_at,
+            ),
         ]
 
     def next_milestone(self, now: dt.datetime | None = None) -> tuple[str, dt.datetime] | None:
@@ -845,7 +860,7 @@ class ReleaseEvent(models.Model):
 
     @property
     def actor_name(self) -> str:
-        if self.actor_id:
+        if self.actor is not None:
             return self.actor.get_full_name() or self.actor.get_username()
         return self.actor_label or "system"
 
@@ -865,6 +880,7 @@ class ProjectEventKind(models.TextChoices):
     TRAIN = "train", "Release train"
     ROLLBACK_SETTINGS = "rollback_settings", "Rollback settings"
     CALENDAR_FEED = "calendar_feed", "Calendar feed"
+    WEBHOOK_SUBSCRIPTION = "webhook_subscription", "Outgoing webhook"
 
 
 class ProjectEventQuerySet(models.QuerySet["ProjectEvent"]):
@@ -938,7 +954,7 @@ class ProjectEvent(models.Model):
 
     @property
     def actor_name(self) -> str:
-        if self.actor_id:
+        if self.actor is not None:
             return self.actor.get_full_name() or self.actor.get_username()
         return self.actor_label or "system"
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import QuerySet
@@ -72,7 +73,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 def actor(request: Request) -> Actor:
     """``by=`` for services: the person, or the project token's label ("CI token deploy-bot")."""
     user = request.user
-    return user.label if isinstance(user, ProjectTokenUser) else user
+    if isinstance(user, ProjectTokenUser):
+        return user.label
+    if isinstance(user, AnonymousUser):
+        raise exceptions.NotAuthenticated()
+    return user
 
 
 class PeopleOnly(BasePermission):
@@ -110,7 +115,11 @@ def stray_fields(serializer: serializers.Serializer, data: Any) -> dict[str, Any
             nested = stray_fields(field, value)
             if nested:
                 errors[name] = nested
-        elif isinstance(field, serializers.ListSerializer) and isinstance(value, list):
+        elif (
+            isinstance(field, serializers.ListSerializer)
+            and isinstance(field.child, serializers.Serializer)
+            and isinstance(value, list)
+        ):
             items = [stray_fields(field.child, item) for item in value]
             if any(items):
                 errors[name] = items
@@ -150,7 +159,8 @@ class FilterBackend(DjangoFilterBackend):
     on nothing (docs/performance.md).
     """
 
-    def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
+    # DRF hands filter backends its own Request; the django-filter stub says HttpRequest.
+    def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:  # type: ignore[override]
         filterset_class = self.get_filterset_class(view, queryset)
         if filterset_class is None or not set(request.query_params) & set(
             filterset_class.base_filters

@@ -17,6 +17,7 @@ from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
     FreezeWindow,
+    Health,
     Notification,
     Project,
     ProjectEvent,
@@ -32,6 +33,7 @@ from releases.models import (
     RollbackPlan,
     ScopeChangeRequest,
     ScopeItem,
+    Status,
     rollback_still_recommended,
 )
 from releases.services.checklists import TEMPLATE_FIELDS
@@ -69,6 +71,7 @@ class MemberField(serializers.SlugRelatedField):
     def get_queryset(self) -> Any:
         project = self.context.get("project")
         queryset = super().get_queryset()
+        assert queryset is not None  # set in __init__
         if project is None:
             return queryset.none()
         return queryset.filter(memberships__project=project).distinct()
@@ -268,7 +271,7 @@ class TrainSerializer(serializers.ModelSerializer):
 class TrainReleaseSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     version = serializers.CharField()
-    status = serializers.ChoiceField(choices=Release._meta.get_field("status").choices)
+    status = serializers.ChoiceField(choices=Status.choices)
 
 
 class SlotSerializer(serializers.Serializer):
@@ -325,7 +328,9 @@ class SkipSlotSerializer(serializers.Serializer):
 
 class NotificationSerializer(serializers.ModelSerializer):
     read = serializers.SerializerMethodField()
-    release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    release: serializers.PrimaryKeyRelatedField[Release] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
     project = serializers.SerializerMethodField()
 
     class Meta:
@@ -419,13 +424,15 @@ EDITABLE_RELEASE_FIELDS = list(RELEASE_EDITABLE_FIELDS)
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project: serializers.SlugRelatedField[Project] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     rollback_recommended = serializers.BooleanField(
         read_only=True,
         help_text="A rollback trigger recommends rolling back and the release still can be: "
         "the rollback decider makes the call (roll-back).",
     )
-    carried_into = serializers.PrimaryKeyRelatedField(
+    carried_into: serializers.PrimaryKeyRelatedField[Release] = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="The release its scope was carried into."
     )
 
@@ -558,7 +565,7 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_actor(self, event: ReleaseEvent) -> str:
-        if event.actor_id:
+        if event.actor is not None:
             return event.actor.get_username()
         return event.actor_label or "system"
 
@@ -625,7 +632,8 @@ class ReadinessSerializer(serializers.Serializer):
 
 
 class MilestoneSerializer(serializers.Serializer):
-    label = serializers.CharField()
+    # A declared field leaves the class when it is built; the stub still sees Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
     planned = serializers.DateTimeField(allow_null=True)
     actual = serializers.DateTimeField(allow_null=True)
 
@@ -635,9 +643,9 @@ class TimelineReleaseSerializer(serializers.Serializer):
     project = serializers.CharField()
     version = serializers.CharField()
     title = serializers.CharField()
-    kind = serializers.ChoiceField(choices=Release._meta.get_field("kind").choices)
-    status = serializers.ChoiceField(choices=Release._meta.get_field("status").choices)
-    health = serializers.ChoiceField(choices=Release._meta.get_field("health").choices)
+    kind = serializers.ChoiceField(choices=ReleaseKind.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    health = serializers.ChoiceField(choices=Health.choices)
     override_used = serializers.BooleanField()
     milestones = MilestoneSerializer(many=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TypedDict
 
 from celery import shared_task
 from django.core.mail import send_mail
@@ -22,9 +23,17 @@ from releases.services import trains
 
 logger = logging.getLogger(__name__)
 
+
 # Shared by both channels: 2 s, 4 s, 8 s … capped at 10 min, each drawn at random below that
 # (full jitter, so a webhook that comes back is not hit by every worker at the same second).
-RETRY = {
+class RetryOptions(TypedDict):
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+    max_retries: int
+
+
+RETRY: RetryOptions = {
     "retry_backoff": 2,
     "retry_backoff_max": 600,
     "retry_jitter": True,

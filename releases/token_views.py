@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from lib.htmx import SignedInRequest
 from releases import access as rules
 from releases.access import get_project_for
 from releases.models import ApiToken, Project
@@ -67,7 +68,7 @@ def _create(request: HttpRequest, tokens: Any, project: Project | None) -> HttpR
 
 @never_cache
 @login_required
-def my_tokens(request: HttpRequest) -> HttpResponse:
+def my_tokens(request: SignedInRequest) -> HttpResponse:
     tokens = ApiToken.objects.filter(kind=ApiToken.Kind.PERSONAL, user=request.user)
     if request.method == "POST":
         return _create(request, tokens, None)
@@ -76,7 +77,7 @@ def my_tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke_my_token(request: HttpRequest, pk: int) -> HttpResponse:
+def revoke_my_token(request: SignedInRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk, kind=ApiToken.Kind.PERSONAL, user=request.user)
     revoke_api_token(token, by=request.user)
     messages.success(request, f"Token “{token.name}” revoked; it no longer works.")
@@ -92,7 +93,7 @@ def _managed_project(request: HttpRequest, slug: str) -> Project:
 
 @never_cache
 @login_required
-def project_tokens(request: HttpRequest, slug: str) -> HttpResponse:
+def project_tokens(request: SignedInRequest, slug: str) -> HttpResponse:
     project = _managed_project(request, slug)
     tokens = ApiToken.objects.filter(kind=ApiToken.Kind.PROJECT, project=project).select_related(
         "created_by"
@@ -104,7 +105,7 @@ def project_tokens(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke_project_token(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def revoke_project_token(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     project = _managed_project(request, slug)
     token = get_object_or_404(ApiToken, pk=pk, kind=ApiToken.Kind.PROJECT, project=project)
     revoke_api_token(token, by=request.user)

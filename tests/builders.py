@@ -61,14 +61,15 @@ class Cast:
     ci: Integration
 
     def by_role(self, role: str) -> Any:
-        return {
+        people: dict[str, Any] = {
             Role.RELEASE_MANAGER: self.rita,
             Role.PRODUCT: self.paul,
             Role.QA: self.quinn,
             Role.DEVOPS: self.dana,
             Role.DEV: self.devin,
             Role.VIEWER: self.vic,
-        }[role]
+        }
+        return people[role]
 
 
 MEMBERS = [
@@ -223,8 +224,7 @@ def make_monitoring(release: Release, cast: Cast) -> Release:
 def let_release_managers_override(cast: Cast, *categories: str) -> None:
     """Relax the approval policy so release managers may break glass over these blockers
     (by default missing sign-offs need an administrator and a standing No-go nobody)."""
-    update_policy(
-        cast.project,
-        by=cast.rita,
-        **{f"override_{category}": "release_managers" for category in categories},
-    )
+    overrides: dict[str, Any] = {
+        f"override_{category}": "release_managers" for category in categories
+    }
+    update_policy(cast.project, by=cast.rita, **overrides)

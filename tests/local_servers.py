@@ -97,7 +97,8 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
             self.say("421 4.3.2 Service not available, try again later")
             return
         self.say("220 localhost ESMTP test")
-        in_data, lines = False, []
+        in_data = False
+        lines: list[str] = []
         for raw in self.rfile:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if in_data:

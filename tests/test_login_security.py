@@ -131,7 +131,7 @@ def test_it_ends_a_session_after_the_idle_timeout(cast):
     response = client.get(reverse("dashboard"))
 
     assert response.status_code == 302
-    assert response.url.startswith(reverse("login"))
+    assert response["Location"].startswith(reverse("login"))
 
 
 def test_it_renews_the_idle_timeout_when_i_open_a_page(cast):

@@ -52,7 +52,7 @@ def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path):
                 page = httpx.get(f"{base}/login/", timeout=2)
                 break
             except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read()
+                assert process.poll() is None, process.stdout and process.stdout.read()
                 time.sleep(0.3)
         assert page is not None, "the server never answered"
         assert page.status_code == 200
@@ -60,7 +60,9 @@ def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path):
 
         with httpx.Client(base_url=base, timeout=5) as browser:
             form = browser.get("/login/")
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+            found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+            assert found is not None
+            token = found.group(1)
             answer = browser.post(
                 "/login/",
                 data={"username": "rita", "password": "greenlight", "csrfmiddlewaretoken": token},

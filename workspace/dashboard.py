@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
@@ -50,6 +50,18 @@ from releases.models import (
     Status,
 )
 from releases.people import person_summary
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from approvals.readiness import ReadinessData
+
+    class RowData(ReadinessData):
+        post_release_checks: list[Check]
+
+    # A release loaded with ``with_row_data``.
+    RowRelease = WithAnnotations[Release, RowData]
+
 
 PAGE_SIZE = 25
 # The "needs my action" panel shows this many of each kind and counts the rest.
@@ -108,7 +120,7 @@ def paginate(releases: QuerySet, number: Any, size: int = PAGE_SIZE) -> Page:
     return Page(rows, number, paginator)
 
 
-def with_row_data(releases: QuerySet[Release]) -> QuerySet[Release]:
+def with_row_data(releases: QuerySet[Release]) -> QuerySet[RowRelease]:
     """What a dashboard row reads, prefetched: readiness data and the health checks."""
     return with_readiness_data(releases).prefetch_related(
         Prefetch(
@@ -119,7 +131,7 @@ def with_row_data(releases: QuerySet[Release]) -> QuerySet[Release]:
     )
 
 
-def load_rows(releases: list[Release], *, now: dt.datetime | None = None) -> list[Row]:
+def load_rows(releases: list[RowRelease], *, now: dt.datetime | None = None) -> list[Row]:
     """Rows for releases loaded through ``with_row_data``, in the order given."""
     now = now or timezone.now()
     rows = []
@@ -374,7 +386,7 @@ VERSION_FIELDS = (
 )
 
 
-def with_versions(releases: QuerySet[Release]) -> QuerySet[dict[str, Any]]:
+def with_versions(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, Any]]:
     """Annotate what a row's version is made of, so the page query brings it along:
 
     the release's newest event, a fingerprint of its project's approval policy (expiry, and
@@ -443,7 +455,9 @@ def render_panel(user: Any, token: str) -> str:
     return mark_safe(html)
 
 
-def change_token(*, now: dt.datetime | None = None, releases: list[Release] | None = None) -> str:
+def change_token(
+    *, now: dt.datetime | None = None, releases: list[dict[str, Any]] | None = None
+) -> str:
     """Changes whenever anything is logged anywhere, and once a minute for relative times.
 
     Every change a dashboard shows writes a ReleaseEvent (transitions, ticks, sign-offs, check

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from django import forms as django_forms
 from django.contrib.messages import get_messages
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
@@ -26,12 +27,14 @@ from approvals.readiness import (
     with_readiness_data,
 )
 from approvals.services.deploy import deploy_blockers
+from lib.shown import show_with
 from monitoring.forms import RollbackTriggerChangeForm, RollbackTriggerForm
 from monitoring.models import Check, CheckPhase, RollbackTrigger
 from monitoring.services import health
 from releases import forms
 from releases.access import ReleaseAccess, get_release_for
 from releases.models import (
+    Health,
     Phase,
     Release,
     Review,
@@ -42,9 +45,13 @@ from releases.models import (
     Status,
 )
 from releases.release_notes import render_release_notes
+from releases.services import lifecycle
 from releases.services.lifecycle import release_time_to_restore
 from workspace.dashboard import release_token
 from workspace.review import review_facts
+
+if TYPE_CHECKING:
+    from approvals.readiness import LoadedRelease
 
 SECTIONS = (
     "header",
@@ -68,7 +75,7 @@ EVENTS_SHOWN = 30
 CLOSED_REQUESTS_SHOWN = 10
 
 
-def page_queryset() -> QuerySet[Release]:
+def page_queryset() -> QuerySet[LoadedRelease]:
     return (
         with_readiness_data(Release.objects.all())
         .select_related(
@@ -82,7 +89,7 @@ def page_queryset() -> QuerySet[Release]:
     )
 
 
-def load(user: Any, pk: int) -> tuple[Release, ReleaseAccess]:
+def load(user: Any, pk: int) -> tuple[LoadedRelease, ReleaseAccess]:
     """The release with everything the page reads, or 404 for anyone outside its project."""
     return get_release_for(user, pk, queryset=page_queryset())
 
@@ -114,6 +121,8 @@ class RoleRow:
     form: Any
     # While the deploy runs a No-go is still heard (the deciders are told); a Go is not asked.
     no_go_only: bool = False
+    # Why the service would refuse this person's sign-off for the role: the buttons wait.
+    refusal: str = ""
 
 
 @dataclass
@@ -130,7 +139,7 @@ class ReleasePage:
     def __init__(
         self,
         request: HttpRequest,
-        release: Release,
+        release: LoadedRelease,
         access: ReleaseAccess,
         *,
         section: str = "",
@@ -142,6 +151,8 @@ class ReleasePage:
         self.release = release
         self.access = access
         self.section = section
+        self.failed_key: str | None
+        self.failed_form: Any
         self.failed_key, self.failed_form = failed or (None, None)
         self.problem = problem
         self.notice = notice
@@ -298,7 +309,13 @@ class ReleasePage:
                     )
                 )
         if a.can_finish_deploy:
-            found.append(Action("finish_deploy", "Deploy done", "primary"))
+            # The same refusal ``finish_deploy`` gives: the button waits for the open items.
+            refusal = lifecycle.deploy_done_refusal(self.release.checklist_items.all())
+            found.append(
+                Action(
+                    "finish_deploy", "Deploy done", "primary", note=refusal, disabled=bool(refusal)
+                )
+            )
         if a.can_complete:
             # The same reasons ``release_if_healthy`` refuses with: the button waits for them.
             blockers = health.health_blockers(self.release, now=self.now)
@@ -388,10 +405,13 @@ class ReleasePage:
     def scope_groups(self) -> list[tuple[str, list[ScopeItem]]]:
         items = list(self.release.scope_items.all())
         for item in items:
-            item.can_resolve = item.is_open_blocker and self.access.can_resolve_risk
-            item.form_prefix = f"item{item.pk}"
-            item.edit_bound = self.bound(f"scope-{item.pk}")
-            item.resolve_bound = self.bound(f"resolve-{item.pk}")
+            show_with(
+                item,
+                can_resolve=item.is_open_blocker and self.access.can_resolve_risk,
+                form_prefix=f"item{item.pk}",
+                edit_bound=self.bound(f"scope-{item.pk}"),
+                resolve_bound=self.bound(f"resolve-{item.pk}"),
+            )
         return [
             (label, [i for i in items if i.kind == kind])
             for kind, label in ScopeItem.Kind.choices
@@ -425,11 +445,15 @@ class ReleasePage:
             )
         )
         for request in requests:
-            request.accept_as = self.access.change_request_role(request)
-            request.accept_as_label = Role(request.accept_as).label if request.accept_as else ""
-            request.can_reject = self.access.can_decide_change_request(request)
-            request.can_withdraw = self.access.can_withdraw_change_request(request)
-            request.reject_bound = self.bound(f"reject-{request.pk}")
+            accept_as = self.access.change_request_role(request)
+            show_with(
+                request,
+                accept_as=accept_as,
+                accept_as_label=Role(accept_as).label if accept_as else "",
+                can_reject=self.access.can_decide_change_request(request),
+                can_withdraw=self.access.can_withdraw_change_request(request),
+                reject_bound=self.bound(f"reject-{request.pk}"),
+            )
         pending = [r for r in requests if r.state == ScopeChangeRequest.State.PENDING]
         closed = [r for r in requests if r.state != ScopeChangeRequest.State.PENDING]
         return {"pending": pending, "closed": closed[:CLOSED_REQUESTS_SHOWN]}
@@ -450,11 +474,16 @@ class ReleasePage:
     def checklist_groups(self) -> list[dict[str, Any]]:
         items = list(self.release.checklist_items.all())
         role_order = list(Role.values)
-        due = {
+        due: dict[str, bool] = {
             Phase.READINESS: self.release.status
             in (Status.PLANNING, Status.FROZEN, Status.APPROVED),
             Phase.DEPLOYMENT: self.release.status in (Status.APPROVED, Status.DEPLOYING),
             Phase.POST_RELEASE: self.release.status == Status.MONITORING,
+        }
+        needed_before = {
+            Phase.READINESS: "needed before the go/no-go",
+            Phase.DEPLOYMENT: "needed before the deploy is done",
+            Phase.POST_RELEASE: "needed before the release is marked released",
         }
         groups = []
         for phase, label in Phase.choices:
@@ -462,15 +491,21 @@ class ReleasePage:
             if not in_phase:
                 continue
             for item in in_phase:
-                item.can_tick = self.access.can_tick(item)
-                item.bound = self.bound(f"tick-{item.pk}") or self.bound(f"untick-{item.pk}")
+                show_with(
+                    item,
+                    can_tick=self.access.can_tick(item),
+                    bound=self.bound(f"tick-{item.pk}") or self.bound(f"untick-{item.pk}"),
+                )
             owners = sorted({i.owner_role for i in in_phase}, key=role_order.index)
+            done = sum(1 for i in in_phase if i.is_ticked)
+            required_open = any(i.required and not i.is_ticked for i in in_phase)
             groups.append(
                 {
                     "phase": phase,
                     "label": label,
                     "due": due[phase],
-                    "done": sum(1 for i in in_phase if i.is_ticked),
+                    "due_note": needed_before[phase] if due[phase] and required_open else "",
+                    "done": done,
                     "total": len(in_phase),
                     "owners": [
                         (Role(role).label, [i for i in in_phase if i.owner_role == role])
@@ -514,7 +549,11 @@ class ReleasePage:
             )
             mine = state.role in mine_now or no_go_only
             form = None
+            refusal = ""
             if mine:
+                refusal = self.effective_policy.second_role_refusal(
+                    self.request.user, state.role, self.release.current_sign_offs
+                )
                 form = self.bound(f"sign-{state.role}") or SignOffForm(
                     initial={"role": state.role}, auto_id=f"id_sign_{state.role}_%s"
                 )
@@ -529,6 +568,7 @@ class ReleasePage:
                     my_sign_off=my_sign_off,
                     form=form,
                     no_go_only=no_go_only,
+                    refusal=refusal,
                 )
             )
         return rows
@@ -562,8 +602,11 @@ class ReleasePage:
     def checks(self) -> list[Any]:
         checks = list(self.release.checks.select_related("integration"))
         for check in checks:
-            check.counts = check.counts_as_passing(commit_sha=self.release.commit_sha, now=self.now)
-            check.stale_sha = check.is_stale_for(self.release.commit_sha)
+            show_with(
+                check,
+                counts=check.counts_as_passing(commit_sha=self.release.commit_sha, now=self.now),
+                stale_sha=check.is_stale_for(self.release.commit_sha),
+            )
         return checks
 
     # --- rollback, events, review ---
@@ -608,6 +651,29 @@ class ReleasePage:
         )
 
     @cached_property
+    def after_deploy(self) -> bool:
+        """Past the deploy start: the header weighs health, no longer readiness."""
+        return self.release.status in (
+            Status.DEPLOYING,
+            Status.MONITORING,
+            Status.RELEASED,
+            Status.ROLLED_BACK,
+        )
+
+    @cached_property
+    def health(self) -> tuple[str, str]:
+        """The health the header shows (chip class, words): "Healthy" only on a result."""
+        if self.release.health == Health.UNHEALTHY:
+            return "no_go", "Unhealthy"
+        if self.release.health == Health.UNKNOWN:
+            return "waiting", Health.UNKNOWN.label
+        if not self.post_release_checks:
+            return "waiting", "No health check"
+        if not any(c.last_evaluated_at and c.status != "pending" for c in self.post_release_checks):
+            return "waiting", "No health result yet"
+        return "go", "Healthy"
+
+    @cached_property
     def rollback_triggers(self) -> list[Any]:
         if not self.post_release_checks:
             return []  # a trigger is bound to a post-release check: none, no triggers
@@ -615,9 +681,13 @@ class ReleasePage:
             RollbackTrigger.objects.filter(release=self.release).select_related("check_ref", "flag")
         )
         for trigger in triggers:
-            trigger.form = self.bound(f"trigger-{trigger.pk}") or RollbackTriggerChangeForm(
-                initial={"mode": trigger.mode, "description": trigger.description},
-                prefix=f"trigger{trigger.pk}",
+            show_with(
+                trigger,
+                form=self.bound(f"trigger-{trigger.pk}")
+                or RollbackTriggerChangeForm(
+                    initial={"mode": trigger.mode, "description": trigger.description},
+                    prefix=f"trigger{trigger.pk}",
+                ),
             )
         return triggers
 
@@ -629,7 +699,7 @@ class ReleasePage:
         taken = {t.check_ref_id for t in self.rollback_triggers}
         form = RollbackTriggerForm(checks=Check.objects.none(), auto_id="id_trigger_%s")
         # The choices come from the checks already loaded, not a query of their own.
-        form.fields["check"].choices = [("", "---------")] + [
+        cast(django_forms.ChoiceField, form.fields["check"]).choices = [("", "---------")] + [
             (c.pk, c.name) for c in self.post_release_checks if c.pk not in taken
         ]
         return form

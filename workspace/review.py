@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from monitoring.models import CheckPhase, CheckResult, CheckStatus
 from releases.models import Release, ReleaseEvent, ScopeItem
@@ -119,7 +120,7 @@ def rollback_facts(release: Release) -> Rollback | None:
     )
 
 
-def review_facts(release: Release) -> dict[str, object]:
+def review_facts(release: Release) -> dict[str, Any]:
     results = list(
         CheckResult.objects.filter(check_ref__release=release)
         .select_related("check_ref")

@@ -7,7 +7,7 @@ release row lock.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,6 +25,9 @@ from releases.notifications import notify
 from releases.services.common import is_release_manager, lock_release, people_on
 from releases.services.lifecycle import approve_release, return_to_frozen
 from releases.services.roles import ask_for_go_no_go
+
+if TYPE_CHECKING:
+    from approvals.readiness import LoadedRelease
 
 
 def _may_decide(by: Any, release: Release, policy: ApprovalPolicy) -> bool:
@@ -89,7 +92,7 @@ def _when(value: Any) -> str | None:
 
 
 def _snapshot(
-    loaded: Release,
+    loaded: LoadedRelease,
     readiness: Readiness,
     now: dt.datetime,
     override: dict[str, Any] | None = None,
@@ -171,7 +174,7 @@ def _snapshot(
     }
 
 
-def _load_for_decision(release: Release) -> Release:
+def _load_for_decision(release: Release) -> LoadedRelease:
 
     return (
         with_readiness_data(Release.objects.filter(pk=release.pk))

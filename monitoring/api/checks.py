@@ -133,6 +133,7 @@ class CheckDetail(CheckScoped):
         """Change the check; a change to what it reads starts its evidence over (pending)."""
         access, check = self.check_for()
         rules.EDIT_CHECKS.check(access)
+        assert check.release is not None  # check_for() finds the release's own checks
         context = {"project": check.release.project}
         data = validated(s.CheckInputSerializer, request, partial=True, context=context)
         check = save_release_check(check.release, by=request.user, check=check, **data)

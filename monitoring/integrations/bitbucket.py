@@ -28,6 +28,7 @@ from monitoring.integrations.base import (
     combine_runs,
     provider_time,
 )
+from monitoring.integrations.commits import COMPARE_FIELD
 from monitoring.integrations.http import HttpClient
 
 MAX_PAGES = 10
@@ -73,7 +74,7 @@ class BitbucketStatuses(Adapter):
     base_url_field = FieldSpec(
         "base_url", "API URL", required=False, help="https://api.bitbucket.org when empty."
     )
-    config_fields = (FieldSpec("repo", "Repository (workspace/repo_slug)"),)
+    config_fields = (FieldSpec("repo", "Repository (workspace/repo_slug)"), COMPARE_FIELD)
     secret_fields = (
         FieldSpec(
             "token",

@@ -28,6 +28,7 @@ from monitoring.integrations.base import (
     combine_runs,
     provider_time,
 )
+from monitoring.integrations.commits import COMPARE_FIELD
 from monitoring.integrations.http import HttpClient, json_of
 
 API_VERSION = "2022-11-28"
@@ -81,7 +82,7 @@ class GitHubChecks(Adapter):
         required=False,
         help="https://api.github.com when empty; https://HOST/api/v3 for GitHub Enterprise Server.",
     )
-    config_fields = (FieldSpec("repo", "Repository (owner/name)"),)
+    config_fields = (FieldSpec("repo", "Repository (owner/name)"), COMPARE_FIELD)
     secret_fields = (FieldSpec("token", "Token", secret=True),)
     param_fields = (
         FieldSpec("check_name", "Check run or status", required=False, help=NAMING_HELP),

@@ -27,6 +27,7 @@ from monitoring.integrations.base import (
     Observation,
     Status,
 )
+from monitoring.integrations.commits import COMPARE_FIELD
 from monitoring.integrations.http import HttpClient
 
 STATUSES: dict[str, Status] = {
@@ -53,7 +54,10 @@ class GitLabPipelines(Adapter):
     base_url_field = FieldSpec(
         "base_url", "GitLab URL", required=False, help="https://gitlab.com when empty."
     )
-    config_fields = (FieldSpec("project", "Project (numeric id or group/project path)"),)
+    config_fields = (
+        FieldSpec("project", "Project (numeric id or group/project path)"),
+        COMPARE_FIELD,
+    )
     secret_fields = (FieldSpec("token", "Access token", secret=True),)
     param_fields = (
         FieldSpec(
@@ -138,8 +142,9 @@ class GitLabPipelines(Adapter):
         detail = f"Pipeline #{pipeline.get('id')} on {pipeline.get('ref')} is {label}."
         if raw not in STATUSES:
             detail = f"Pipeline #{pipeline.get('id')} has an unrecognised status {raw!r}."
-        children = [_child(bridge) for bridge in fetched.payload["bridges"]]
-        children = [child for child in children if child is not None]
+        children = [
+            child for bridge in fetched.payload["bridges"] if (child := _child(bridge)) is not None
+        ]
         if status == PASSING and children:
             worst = min(children, key=lambda child: SEVERITY[child[0]])
             if worst[0] != PASSING:

@@ -113,7 +113,7 @@ class JenkinsBuild(Adapter):
             raise BadResponse(f"The answer for Jenkins job {job} has no list of builds.")
         builds = [b for b in body["builds"] if isinstance(b, dict)]
         # Newest first, whatever order the answer has.
-        builds.sort(key=lambda b: b.get("number") if isinstance(b.get("number"), int) else -1)
+        builds.sort(key=lambda b: n if isinstance(n := b.get("number"), int) else -1)
         builds.reverse()
         return Fetched(payload=builds, url=f"{job_url}/")
 

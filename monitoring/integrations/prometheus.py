@@ -81,7 +81,8 @@ class PrometheusQuery(Adapter):
             raise BadResponse("The Prometheus answer has no data.")
         unit = spec.param("unit", "")
         query = spec.required("query")
-        result_type, result = data.get("resultType"), data.get("result")
+        result_type = data.get("resultType")
+        result: Any = data.get("result")
         if result_type == "scalar":
             return judge_number(
                 to_number(result[1]), spec, subject=query, url=fetched.url, unit=unit

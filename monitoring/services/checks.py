@@ -28,7 +28,7 @@ from releases.models import Project, ProjectEventKind, Release, Status
 from releases.services.common import lock_release, reject_unknown_fields
 
 # Release statuses in which each phase's checks are read.
-POLLED_STATUSES = {
+POLLED_STATUSES: dict[str, tuple[str, ...]] = {
     CheckPhase.PRE_RELEASE: (Status.PLANNING, Status.FROZEN, Status.APPROVED),
     CheckPhase.POST_RELEASE: (Status.MONITORING,),
 }
@@ -264,11 +264,12 @@ def _plain(value: Any) -> Any:
 
 
 def delete_release_check(check: Check, *, by: Any) -> None:
-    if check.release_id is None:
+    release = check.release
+    if release is None:
         raise Refused("That check is a project template.")
-    _require_check_editor(by, check.release)
+    _require_check_editor(by, release)
     with transaction.atomic():
-        release = lock_release(check.release)
+        release = lock_release(release)
         log_event(
             release,
             actor=by,

@@ -62,7 +62,7 @@ ACTOR = "Greenlight"
 
 # The condition under which a check fails, for a trigger's description: the opposite of what
 # the check requires to pass.
-BREACHED_WHEN = {
+BREACHED_WHEN: dict[str, str] = {
     Comparator.LT: "≥",
     Comparator.LTE: ">",
     Comparator.GT: "≤",
@@ -73,7 +73,7 @@ BREACHED_WHEN = {
 
 
 # How a required check that does not count as passing stands in the way of the release.
-NOT_PASSING = {
+NOT_PASSING: dict[str, str] = {
     CheckStatus.PENDING: "has no result yet",
     CheckStatus.ERROR: "could not be read",
     CheckStatus.NEEDS_JUDGEMENT: "needs a person's judgement",
@@ -144,7 +144,7 @@ def _validate_trigger(
         or check.phase != CheckPhase.POST_RELEASE
     ):
         errors["check"] = "Choose a post-release check of this release."
-    if len(description) > RollbackTrigger._meta.get_field("description").max_length:
+    if len(description) > (RollbackTrigger._meta.get_field("description").max_length or 0):
         errors["description"] = "Use at most 200 characters."
     if mode == TriggerMode.AUTOMATIC and not switches_flag:
         plan = RollbackPlan.objects.filter(release=release).first()
@@ -385,6 +385,8 @@ def act_on_held_breaches(*, now: dt.datetime | None = None) -> int:
     for candidate in candidates:
         with transaction.atomic():
             # Release first, then the check, as every writer of checks does.
+            # A breach is a failing read, and only a release's checks are read.
+            assert candidate.release is not None
             release = lock_release(candidate.release)
             check = Check.objects.select_for_update().get(pk=candidate.pk)
             if release.status in WATCHED_STATUSES and is_breached(check, now):

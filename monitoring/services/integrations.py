@@ -149,7 +149,7 @@ def save_integration(
         errors["name"] = "Give the integration a name."
     elif (
         Integration.objects.filter(project=project, name=name)
-        .exclude(pk=integration.pk if integration else None)
+        .exclude(pk__in=[integration.pk] if integration else [])
         .exists()
     ):
         errors["name"] = "Another integration of this project has this name."

@@ -320,10 +320,10 @@ def _record_health(
 
 def poll_check_now(check: Check, *, by: Any) -> Check:
     """Read the check at the next dispatcher tick instead of waiting for its interval."""
-    if check.release_id is None:
-        raise Refused("This check is a project template.")
-    rules.EDIT_CHECKS.check(access_for(by, check.release))
     release = check.release
+    if release is None:
+        raise Refused("This check is a project template.")
+    rules.EDIT_CHECKS.check(access_for(by, release))
     if release.status not in POLLED_STATUSES[check.phase] or not check.integration.is_polled:
         raise Refused("This check is not being read now.")
     Check.objects.filter(pk=check.pk).update(next_poll_at=timezone.now(), poll_claim=None)
@@ -362,11 +362,13 @@ def record_poll_results(
     if not results:
         return 0
     by_pk = {check.pk: (observation, sha) for check, observation, sha in results}
-    release_ids = sorted({check.release_id for check, _o, _s in results})
+    release_ids = sorted(
+        {check.release_id for check, _o, _s in results if check.release_id is not None}
+    )
     written = 0
     with transaction.atomic():
         # Releases first, in a fixed order, as every other service does: no deadlocks.
-        releases = {
+        releases: dict[int | None, Release] = {
             r.pk: r
             for r in Release.objects.select_for_update()
             .select_related("project")

@@ -5,7 +5,7 @@ history.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from lib.errors import Refused
 from monitoring import signals, timing
-from monitoring.integrations.base import Evidence, Observation
+from monitoring.integrations.base import PENDING, Evidence, Observation, Status
 from monitoring.models import Check, CheckPhase, CheckResult, CheckStatus
 from releases import access as rules
 from releases.access import access_for
@@ -146,15 +146,16 @@ def record_check_result(
     """
     if status not in CheckStatus.values:
         raise ValidationError({"status": f"Unknown status {status!r}."})
-    if check.release_id is None:
+    release = check.release
+    if release is None:
         raise Refused("This check is a project template; results belong to a release's checks.")
     with transaction.atomic():
-        release = lock_release(check.release)
+        release = lock_release(release)
         check = Check.objects.select_for_update().get(pk=check.pk)
         now = timezone.now()
         sha = sha or (release.commit_sha if check.phase == CheckPhase.PRE_RELEASE else "")
         observation = Observation(
-            status=status, value=value, numeric=numeric, detail=detail, url=url
+            status=cast(Status, status), value=value, numeric=numeric, detail=detail, url=url
         )
         apply_observation(check, release, observation, sha=sha, source=source, by=by, now=now)
         # A pushed result was not read: the next poll must read the provider whole, not have a
@@ -185,16 +186,17 @@ def record_provider_report(
     """
     if status not in CheckStatus.values:
         raise ValidationError({"status": f"Unknown status {status!r}."})
-    if check.release_id is None:
+    release = check.release
+    if release is None:
         raise Refused("This check is a project template; results belong to a release's checks.")
     with transaction.atomic():
-        release = lock_release(check.release)
+        release = lock_release(release)
         check = Check.objects.select_for_update().get(pk=check.pk)
         if not evidence.is_newer_than(Evidence.from_json(check.evidence)):
             return False
         now = timezone.now()
         sha = sha or (release.commit_sha if check.phase == CheckPhase.PRE_RELEASE else "")
-        observation = Observation(status=status, value=value, detail=detail, url=url)
+        observation = Observation(status=cast(Status, status), value=value, detail=detail, url=url)
         apply_observation(check, release, observation, sha=sha, source="webhook", by=by, now=now)
         check.evidence = evidence.as_json()
         check.etag = ""
@@ -216,10 +218,11 @@ def record_rerun_request(
     (``evidence`` describes the run being re-run, for when the check knows nothing newer).
     Returns whether the check changed.
     """
-    if check.release_id is None:
+    release = check.release
+    if release is None:
         raise Refused("This check is a project template; results belong to a release's checks.")
     with transaction.atomic():
-        release = lock_release(check.release)
+        release = lock_release(release)
         check = Check.objects.select_for_update().get(pk=check.pk)
         now = timezone.now()
         known = Evidence.from_json(check.evidence)
@@ -227,9 +230,7 @@ def record_rerun_request(
             known = evidence
         detail = f"Re-run requested by {requested_by or 'someone'} at {now:%Y-%m-%d %H:%M} UTC."
         sha = sha or (release.commit_sha if check.phase == CheckPhase.PRE_RELEASE else "")
-        observation = Observation(
-            status=CheckStatus.PENDING, value="re-run", detail=detail, url=url
-        )
+        observation = Observation(status=PENDING, value="re-run", detail=detail, url=url)
         # Not ordered like results: a re-run request only ever takes the pass away, and the
         # result of the re-run decides.
         changed = apply_observation(
@@ -256,7 +257,7 @@ def rerun_outstanding(check: Check, observation: Observation | None) -> Observat
     if observation.evidence is not None and observation.evidence.is_newer_than(after):
         return observation
     return Observation(
-        status=CheckStatus.PENDING,
+        status=PENDING,
         value="re-run",
         detail=str(rerun.get("detail") or "A re-run was requested.") + " Waiting for its result.",
         url=observation.url,
@@ -274,15 +275,16 @@ def judge_check(check: Check, *, by: Any, passed: bool, reason: str) -> Check:
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why you judge the check this way."})
-    if check.release_id is None:
+    release = check.release
+    if release is None:
         raise Refused("This check is a project template.")
-    rules.JUDGE_CHECKS.check(access_for(by, check.release))
-    if not check.release.is_active:
+    rules.JUDGE_CHECKS.check(access_for(by, release))
+    if not release.is_active:
         raise Refused(
-            f"The release is {check.release.get_status_display().lower()}; its checks are closed."
+            f"The release is {release.get_status_display().lower()}; its checks are closed."
         )
     with transaction.atomic():
-        release = lock_release(check.release)
+        release = lock_release(release)
         check = Check.objects.select_for_update().get(pk=check.pk)
         if check.status != CheckStatus.NEEDS_JUDGEMENT:
             raise Refused(

@@ -21,7 +21,7 @@ from monitoring.selectors import SPARKLINE_RESULTS
 
 register = template.Library()
 
-COLOURS = {
+COLOURS: dict[str, str] = {
     CheckStatus.PASSING: "#1a7f3c",
     CheckStatus.FAILING: "#b42318",
     CheckStatus.ERROR: "#d97706",

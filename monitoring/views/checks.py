@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lib.errors import NotAllowed, Refused
+from lib.htmx import HtmxRequest, SignedInRequest
 from lib.links import absolute
 from monitoring import forms
 from monitoring.models import Check, CheckResult
@@ -48,7 +49,7 @@ def _check_form(request: HttpRequest, project: Project, check: Check | None) -> 
 
 
 def _check_form_page(
-    request: HttpRequest, context: dict[str, Any], status: int = 200
+    request: HtmxRequest, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     if request.htmx and request.GET.get("partial") == "form":
         return render(request, "monitoring/check_form.html#form", context, status=status)
@@ -56,7 +57,7 @@ def _check_form_page(
 
 
 @login_required
-def check_templates(request: HttpRequest, slug: str) -> HttpResponse:
+def check_templates(request: SignedInRequest, slug: str) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     checks = with_history(
         Check.objects.filter(project=project, release__isnull=True).select_related("integration")
@@ -69,7 +70,7 @@ def check_templates(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def check_template_edit(request: HttpRequest, slug: str, pk: int | None = None) -> HttpResponse:
+def check_template_edit(request: SignedInRequest, slug: str, pk: int | None = None) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     require_configure(can_manage)
     check = None
@@ -92,7 +93,7 @@ def check_template_edit(request: HttpRequest, slug: str, pk: int | None = None) 
 
 @login_required
 @require_POST
-def check_template_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def check_template_delete(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     require_configure(can_manage)
     check = get_object_or_404(Check, project=project, release__isnull=True, pk=pk)
@@ -102,7 +103,7 @@ def check_template_delete(request: HttpRequest, slug: str, pk: int) -> HttpRespo
 
 
 @login_required
-def release_checks(request: HttpRequest, pk: int) -> HttpResponse:
+def release_checks(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     checks = with_history(release.checks.select_related("integration"))
     return render(
@@ -118,7 +119,9 @@ def release_checks(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def release_check_edit(request: HttpRequest, pk: int, check_pk: int | None = None) -> HttpResponse:
+def release_check_edit(
+    request: SignedInRequest, pk: int, check_pk: int | None = None
+) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     if not access.can_edit_checks:
         raise PermissionDenied(rules.EDIT_CHECKS.refusal)
@@ -142,7 +145,7 @@ def release_check_edit(request: HttpRequest, pk: int, check_pk: int | None = Non
 
 @login_required
 @require_POST
-def release_check_delete(request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
+def release_check_delete(request: SignedInRequest, pk: int, check_pk: int) -> HttpResponse:
     release, _access = get_release_for(request.user, pk)
     check = get_object_or_404(Check, release=release, pk=check_pk)
     try:
@@ -217,7 +220,7 @@ def render_check_detail(
 
 
 @login_required
-def release_check_detail(request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
+def release_check_detail(request: SignedInRequest, pk: int, check_pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     check = get_object_or_404(Check, release=release, pk=check_pk)
     return render_check_detail(request, release, access, check)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lib.errors import Refused
+from lib.htmx import HtmxRequest, SignedInRequest
 from monitoring import forms
 from monitoring.integrations.registry import ADAPTERS
 from monitoring.models import WEBHOOK_KINDS, Integration, IntegrationKind, WebhookDelivery
@@ -27,7 +28,7 @@ RECENT_DELIVERIES = 20
 
 
 @login_required
-def integration_list(request: HttpRequest, slug: str) -> HttpResponse:
+def integration_list(request: SignedInRequest, slug: str) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     integrations = project.integrations.order_by("name")
     # The integrations' activity: what the latest webhook deliveries did, ignored ones included.
@@ -60,7 +61,7 @@ def _webhook_urls(request: HttpRequest, integration: Integration) -> dict[str, s
 
 
 def _integration_page(
-    request: HttpRequest,
+    request: HtmxRequest,
     project: Project,
     form: forms.IntegrationForm,
     integration: Integration | None,
@@ -72,8 +73,8 @@ def _integration_page(
         "form": form,
         "integration": integration,
         "kinds": IntegrationKind.choices,
-        "kind": form.kind,
-        "adapter": ADAPTERS.get(form.kind),
+        "kind": form.integration_kind,
+        "adapter": ADAPTERS.get(form.integration_kind),
         "webhook_urls": _webhook_urls(request, integration) if integration else {},
         "test": test,
     }
@@ -83,7 +84,7 @@ def _integration_page(
 
 
 @login_required
-def integration_create(request: HttpRequest, slug: str) -> HttpResponse:
+def integration_create(request: SignedInRequest, slug: str) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     require_configure(can_manage)
     kind = _kind_choice(request.POST.get("kind") or request.GET.get("kind"))
@@ -103,7 +104,7 @@ def integration_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def integration_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def integration_edit(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     require_configure(can_manage)
     integration = get_integration(project, pk)
@@ -126,7 +127,7 @@ def integration_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def integration_test(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def integration_test(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     require_configure(can_manage)
     integration = get_integration(project, pk)
@@ -143,7 +144,7 @@ def integration_test(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def integration_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def integration_delete(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     project, can_manage = get_project_for_settings(request.user, slug)
     require_configure(can_manage)
     integration = get_integration(project, pk)

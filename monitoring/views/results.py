@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from lib.errors import NotAllowed, Refused
+from lib.htmx import SignedInRequest
 from monitoring import forms
 from monitoring.models import Check
 from monitoring.services.results import judge_check
@@ -19,7 +20,7 @@ from releases.access import get_release_for
 
 @login_required
 @require_POST
-def release_check_judgement(request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
+def release_check_judgement(request: SignedInRequest, pk: int, check_pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     check = get_object_or_404(Check, release=release, pk=check_pk)
     form = forms.JudgementForm(request.POST)

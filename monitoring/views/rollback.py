@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from lib.errors import NotAllowed
+from lib.htmx import SignedInRequest
 from monitoring.services.rollback import (
     reveal_rollback_webhook_secret,
     rollback_secret_history,
@@ -18,7 +19,7 @@ from releases import access as rules
 
 
 @login_required
-def rollback_secret(request: HttpRequest, slug: str) -> HttpResponse:
+def rollback_secret(request: SignedInRequest, slug: str) -> HttpResponse:
     """Who saw or changed the secret; POST ``reveal`` shows it, POST ``rotate`` replaces it.
 
     Showing it is a POST because it is recorded; the page answers with ``no-store`` so the

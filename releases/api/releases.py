@@ -41,9 +41,11 @@ class Releases(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Release]:
         return visible_releases(self.request.user).order_by("-created_at", "-pk")
 
-    def paginate_queryset(self, queryset: QuerySet[Release]) -> list[Any] | None:
-        # The page as plain values: ``ReleaseSerializer`` reads those rows as they are.
-        return super().paginate_queryset(PlainRows(queryset, s.RELEASE_VALUES))
+    def paginate_queryset(self, queryset: Any) -> list[Any] | None:
+        # The page as plain values: ``ReleaseSerializer`` reads those rows as they are. Django's
+        # paginator takes any sliceable object with count(); the stub allows only querysets and
+        # sequences.
+        return super().paginate_queryset(PlainRows(queryset, s.RELEASE_VALUES))  # type: ignore[arg-type]
 
     @extend_schema(request=s.ReleaseCreateSerializer, responses={201: s.ReleaseSerializer})
     def post(self, request: Request) -> Response:

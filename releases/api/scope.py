@@ -147,7 +147,7 @@ class ChangeRequests(ReleaseScoped, generics.ListAPIView):
             proposal["owner"] = proposal["owner"].pk
         change = request_scope_change(
             release,
-            by=request.user,
+            by=actor(request),
             action=data["action"],
             reason=data["reason"],
             scope_item=data.get("scope_item"),

@@ -125,6 +125,7 @@ def finish_rollback(release: Release, *, by: Actor, at: dt.datetime | None = Non
             finished = release.rollback_finished_at
             raise Refused(f"The rollback already finished at {finished:%Y-%m-%d %H:%M} UTC.")
         finished = at or timezone.now()
+        assert release.rolled_back_at is not None  # set with the rolled-back status
         if finished < release.rolled_back_at:
             raise ValidationError({"at": "The rollback cannot finish before it started."})
         release.rollback_finished_at = finished

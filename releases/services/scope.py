@@ -237,6 +237,7 @@ def _apply_change_request(request: ScopeChangeRequest, *, by: Actor) -> str:
             **fields,
         )
         return f"added {_scope_summary(item)} after the freeze"
+    assert request.scope_item_id is not None  # only an addition comes without its item
     item = ScopeItem.objects.select_for_update().get(pk=request.scope_item_id)
     if request.action == ScopeChangeRequest.Action.REMOVE:
         item.state = ScopeItem.State.DEFERRED

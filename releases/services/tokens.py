@@ -40,7 +40,7 @@ def create_api_token(*, by: Any, name: str, project: Project | None = None) -> t
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Name the token after what uses it, e.g. “deploy-bot”."})
-    if len(name) > ApiToken._meta.get_field("name").max_length:
+    if len(name) > (ApiToken._meta.get_field("name").max_length or 0):
         raise ValidationError({"name": "Use at most 100 characters."})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():

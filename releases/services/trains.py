@@ -93,10 +93,11 @@ def version_template_problem(train: ReleaseTrain) -> str:
     except ValueError:
         return usage
     longest = Release._meta.get_field("version").max_length
+    assert longest is not None
     for _text, name, spec, conversion in fields:
         if name not in ("date", "n") or conversion or "{" in (spec or ""):
             return usage
-        if name == "n" and any(int(number) > longest for number in re.findall(r"\d+", spec)):
+        if name == "n" and any(int(number) > longest for number in re.findall(r"\d+", spec or "")):
             return usage
     if train.first_deploy_date is None:
         return ""  # full_clean says the day is missing
@@ -256,8 +257,8 @@ def skip_slot(train: ReleaseTrain, day: dt.date, *, by: Any, reason: str) -> Tra
         slot, _ = TrainSlot.objects.select_for_update().get_or_create(train=train, deploy_date=day)
         if slot.skipped_at:
             raise Refused("This slot is already skipped.")
-        if slot.release_id:
-            release = slot.release
+        release = slot.release
+        if release is not None:
             if release.status not in (Status.PLANNING, Status.FROZEN, Status.CANCELLED):
                 raise Refused(
                     f"The release of this slot is already {release.get_status_display().lower()}; "
@@ -295,6 +296,9 @@ def send_freeze_reminders(*, now: dt.datetime | None = None) -> int:
     ).select_related("train", "release__project")
     for slot in slots:
         release = slot.release
+        # The query asks for slots with a release that has a code freeze ahead.
+        assert release is not None
+        assert release.code_freeze_at is not None
         if release.code_freeze_at - now > dt.timedelta(hours=slot.train.freeze_reminder_hours):
             continue
         with transaction.atomic():

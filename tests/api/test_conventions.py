@@ -249,6 +249,8 @@ def test_it_maps_a_lost_race_to_409_and_a_database_refusal_to_400():
     race = exception_handler(IntegrityError("duplicate key value"), {})
     refusal = exception_handler(DataError("value too long"), {})
 
+    assert race is not None
+    assert refusal is not None
     assert race.status_code == 409
     assert set(race.data) == {"detail"}
     assert refusal.status_code == 400

@@ -54,6 +54,8 @@ from releases.services.review import add_review_action
 from releases.services.rollback import roll_back
 from releases.services.scope import request_scope_change
 from releases.services.tokens import create_api_token
+from subscriptions import services as webhooks
+from subscriptions.models import Delivery
 from tests.builders import (
     Cast,
     make_approved,
@@ -81,17 +83,17 @@ CHECKS = [
 ]
 # Body fields that make the server call an address: fuzzing them would have it call whatever
 # host the generator invents. Their validation is covered by the serializers' own tests.
-OUTBOUND_URL_FIELDS = ("slack_webhook_url", "rollback_webhook_url")
+OUTBOUND_URL_FIELDS = ("slack_webhook_url", "rollback_webhook_url", "target_url")
 
 
 def _release_ids(release: Release) -> dict[str, Any]:
     release.refresh_from_db()
     return {
         "release_id": release.pk,
-        "scope_item": release.scope_items.order_by("pk").first().pk,
+        "scope_item": release.scope_items.order_by("pk")[0].pk,
         "checklist_item": release.checklist_items.get(title="Critical flows pass").pk,
         "check_id": release.checks.get(name="CI green").pk,
-        "assignment_id": release.assignments.order_by("pk").last().pk,
+        "assignment_id": release.assignments.order_by("-pk")[0].pk,
     }
 
 
@@ -142,7 +144,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         secrets={"token": "api-x"},
     )
     flag = flags.bind_flag(
-        watched.scope_items.order_by("pk").first(),
+        watched.scope_items.order_by("pk")[0],
         by=cast.rita,
         integration=launchdarkly,
         key="new-checkout",
@@ -172,9 +174,22 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         "window_id": window.pk,
         "integration_id": cast.ci.pk,
         "decision_id": approved.decisions.get().pk,
-        "template_id": cast.project.checklist_templates.order_by("pk").first().pk,
+        "template_id": cast.project.checklist_templates.order_by("pk")[0].pk,
         "train_id": train.pk,
     }
+    # Paused, so that the events the fuzzer causes are not sent anywhere.
+    webhook, _ = webhooks.create_subscription(
+        cast.project,
+        by=cast.rita,
+        name="Deploy board",
+        target_url="https://hooks.example.com/greenlight",
+        events=["released"],
+        active=False,
+    )
+    failed = Delivery.objects.create(
+        subscription=webhook, event="released", body="{}", state=Delivery.State.FAILED
+    )
+    project |= {"webhook_id": webhook.pk, "delivery_id": failed.pk}
     template = Check.objects.get(project=cast.project, release__isnull=True).pk
     return {
         "project": project,

@@ -66,7 +66,7 @@ def test_it_lets_devops_add_an_integration_in_the_page(cast):
     assert created.status_code == 302
     integration = Integration.objects.get(project=cast.project, name="GitHub")
     assert integration.secrets() == {"token": TOKEN}
-    edit = dana.get(created.url)
+    edit = dana.get(created["Location"])
     assert edit.status_code == 200
     assert TOKEN not in edit.text
     listing = dana.get(reverse("integration_list", args=["payments"]))

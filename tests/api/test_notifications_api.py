@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -69,7 +71,8 @@ def test_it_marks_every_notification_read(cast, release, quinn):
 def test_it_answers_bad_ids_with_a_field_error_and_marks_nothing(cast, release, quinn):
     notify([cast.quinn], release=release, verb="note", message="stays unread")
 
-    for body in ({"ids": []}, {"ids": ["one"]}, {"ids": [0]}, {}):
+    bodies: list[dict[str, Any]] = [{"ids": []}, {"ids": ["one"]}, {"ids": [0]}, {}]
+    for body in bodies:
         response = quinn.post(f"{URL}read/", body)
         assert response.status_code == 400, body
         assert list(response.json()) == ["ids"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,15 +23,20 @@ from drf_spectacular.generators import SchemaGenerator
 
 from approvals.models import ApprovalPolicy, Decision, RoleRequirement, SignOff
 from approvals.services.sign_offs import record_sign_off
+from chat.models import SlackApp
 from gate.services import providers
 from monitoring.models import (
     Check,
     CheckResult,
+    CommitRange,
     FeatureFlag,
     FlagSwitch,
     Integration,
+    RangeChange,
     RollbackTrigger,
     RollbackWebhookSecret,
+    ScopeSource,
+    TrackedItem,
 )
 from monitoring.services import flags, health
 from monitoring.services.checks import save_release_check
@@ -67,6 +73,8 @@ from releases.services.scope import (
     request_scope_change,
     set_scope_item_state,
 )
+from subscriptions import services as webhooks
+from subscriptions.models import Delivery, Subscription
 from tests.api.conftest import PRINCIPALS
 from tests.builders import (
     Cast,
@@ -100,14 +108,14 @@ def _ids(cast: Cast, release: Release) -> dict[str, Any]:
     qa_item = release.checklist_items.get(title="Critical flows pass")
     return {
         "release": release.pk,
-        "item": release.scope_items.order_by("pk").first().pk,
+        "item": release.scope_items.order_by("pk")[0].pk,
         "checklist": qa_item.pk,
         "assignment": release.assignments.get(user=cast.vic).pk,
         "check": release.checks.get(name="CI green").pk,
         "member": cast.vic.pk,
         "integration": cast.ci.pk,
         "template": Check.objects.get(project=cast.project, release__isnull=True).pk,
-        "checklist_template": cast.project.checklist_templates.order_by("pk").first().pk,
+        "checklist_template": cast.project.checklist_templates.order_by("pk")[0].pk,
     }
 
 
@@ -212,7 +220,7 @@ def _flag(cast: Cast, release: Release) -> dict[str, Any]:
         secrets={"token": "api-x"},
     )
     flag = flags.bind_flag(
-        release.scope_items.order_by("pk").first(),
+        release.scope_items.order_by("pk")[0],
         by=cast.devin,
         integration=launchdarkly,
         key="new-checkout",
@@ -281,6 +289,52 @@ def spare_integration(cast: Cast) -> dict[str, Any]:
     return planning(cast) | {"integration": spare.pk}
 
 
+# Nothing listens there: reading a tracker or a Git host fails at once, and fails closed.
+NOBODY = "http://127.0.0.1:9"
+
+
+def with_tracker(cast: Cast) -> dict[str, Any]:
+    jira = save_integration(
+        cast.project,
+        by=cast.rita,
+        name="Jira",
+        kind="jira",
+        base_url=NOBODY,
+        secrets={"email": "rita@example.com", "token": "atl-token"},
+    )
+    return planning(cast) | {"tracker": jira.pk}
+
+
+def with_scope_source(cast: Cast) -> dict[str, Any]:
+    ids = with_tracker(cast)
+    source = ScopeSource.objects.create(
+        release_id=ids["release"], integration_id=ids["tracker"], source="jql", query="x"
+    )
+    return ids | {"source": source.pk}
+
+
+def with_unplanned_change(cast: Cast) -> dict[str, Any]:
+    """Frozen, with a commit range holding one change no scope item covers."""
+    github = save_integration(
+        cast.project,
+        by=cast.rita,
+        name="GitHub",
+        kind="github",
+        base_url=NOBODY,
+        config={"repo": "example/payments", "compare_commits": "yes"},
+        secrets={"token": "ghp_x"},
+    )
+    ids = frozen(cast)
+    commit_range = CommitRange.objects.get_or_create(release_id=ids["release"])[0]
+    CommitRange.objects.filter(pk=commit_range.pk).update(
+        integration=github, base_sha="b" * 40, head_sha="a" * 40, read_at=timezone.now()
+    )
+    change = RangeChange.objects.create(
+        commit_range=commit_range, ref="cccccccccc", title="Raise the timeout", shas=["c" * 40]
+    )
+    return ids | {"change": change.pk}
+
+
 def polled_check(cast: Cast) -> dict[str, Any]:
     health = save_integration(cast.project, by=cast.rita, name="Health", kind="http_health")
     ids = planning(cast)
@@ -301,6 +355,13 @@ def _github_app(cast: Cast) -> None:
     providers.save_github_app(
         cast.project, by=cast.dana, app_id="1", private_key=APP_KEY, webhook_secret="s"
     )
+
+
+def with_slack_app(cast: Cast) -> dict[str, Any]:
+    app = SlackApp(project=cast.project)
+    app.set_secrets(bot_token="xoxb-1-2-3", signing_secret="s")
+    app.save()
+    return planning(cast)
 
 
 def with_github_app(cast: Cast) -> dict[str, Any]:
@@ -351,6 +412,22 @@ def with_train(cast: Cast) -> dict[str, Any]:
     return planning(cast) | {"train": train.pk, "departure": departure.isoformat()}
 
 
+def with_webhook(cast: Cast) -> dict[str, Any]:
+    """An outgoing webhook with one failed delivery, which may be sent again."""
+    ids = planning(cast)
+    subscription, _ = webhooks.create_subscription(
+        cast.project,
+        by=cast.rita,
+        name="Deploy board",
+        target_url="https://hooks.example.com/greenlight",
+        events=["released"],
+    )
+    failed = Delivery.objects.create(
+        subscription=subscription, event="released", body="{}", state=Delivery.State.FAILED
+    )
+    return ids | {"webhook": subscription.pk, "delivery": failed.pk}
+
+
 def with_notifications(cast: Cast) -> dict[str, Any]:
     """Unread notifications for every person, outsiders included."""
     people = [cast.rita, cast.paul, cast.quinn, cast.dana, cast.devin, cast.vic, cast.otto]
@@ -369,7 +446,7 @@ class Op:
     method: str
     url: str
     world: Callable[[Cast], dict[str, Any]]
-    allowed: frozenset[str]
+    allowed: AbstractSet[str]
     body: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]] | None = None
     success: int = 200
     # Whether a success writes anything (trying a connection to a push-only integration does
@@ -544,6 +621,59 @@ WRITES: dict[str, Op] = {
     "rotate rollback webhook secret": Op(
         "post", "/api/projects/payments/rollback-webhook-secret/rotate/", planning, {"rita"}
     ),
+    "create webhook": Op(
+        "post",
+        "/api/projects/payments/webhooks/",
+        planning,
+        CONFIGURERS,
+        {"name": "Board", "target_url": "https://hooks.example.com/", "events": ["released"]},
+        201,
+    ),
+    "change webhook": Op(
+        "patch",
+        "/api/projects/payments/webhooks/{webhook}/",
+        with_webhook,
+        CONFIGURERS,
+        {"active": False},
+    ),
+    "delete webhook": Op(
+        "delete",
+        "/api/projects/payments/webhooks/{webhook}/",
+        with_webhook,
+        CONFIGURERS,
+        success=204,
+    ),
+    "rotate webhook secret": Op(
+        "post",
+        "/api/projects/payments/webhooks/{webhook}/rotate-secret/",
+        with_webhook,
+        CONFIGURERS,
+    ),
+    "redeliver webhook delivery": Op(
+        "post",
+        "/api/projects/payments/webhooks/{webhook}/deliveries/{delivery}/redeliver/",
+        with_webhook,
+        CONFIGURERS,
+        success=202,
+    ),
+    # Reads that only the people who manage webhooks may make: targets and receivers' answers.
+    "list webhooks": Op(
+        "get", "/api/projects/payments/webhooks/", with_webhook, CONFIGURERS, writes=False
+    ),
+    "read webhook": Op(
+        "get",
+        "/api/projects/payments/webhooks/{webhook}/",
+        with_webhook,
+        CONFIGURERS,
+        writes=False,
+    ),
+    "list webhook deliveries": Op(
+        "get",
+        "/api/projects/payments/webhooks/{webhook}/deliveries/",
+        with_webhook,
+        CONFIGURERS,
+        writes=False,
+    ),
     "create check template": Op(
         "post",
         "/api/projects/payments/checks/",
@@ -656,6 +786,46 @@ WRITES: dict[str, Op] = {
         {"rita", "quinn"},
         {"reason": "Flaky"},
     ),
+    "import scope": Op(
+        "post",
+        R + "scope-sources/",
+        with_tracker,
+        SCOPE_EDITORS,
+        lambda ids: {"integration": ids["tracker"], "source": "jql", "query": "project = PAY"},
+        201,
+    ),
+    "sync scope source": Op(
+        "post",
+        R + "scope-sources/sync/",
+        with_scope_source,
+        SCOPE_EDITORS,
+        lambda ids: {"source": ids["source"]},
+    ),
+    "stop following scope source": Op(
+        "post",
+        R + "scope-sources/remove/",
+        with_scope_source,
+        SCOPE_EDITORS,
+        lambda ids: {"source": ids["source"]},
+        204,
+    ),
+    "compare commits": Op(
+        "post", R + "commit-range/read/", with_unplanned_change, WORKERS | {"own_token"}
+    ),
+    "accept unplanned change": Op(
+        "post",
+        R + "commit-range/accept/",
+        with_unplanned_change,
+        {"paul"},
+        lambda ids: {"change": ids["change"], "as_role": "product"},
+    ),
+    "request scope change for unplanned change": Op(
+        "post",
+        R + "commit-range/change-request/",
+        with_unplanned_change,
+        WORKERS,
+        lambda ids: {"change": ids["change"], "reason": "Needed under load"},
+    ),
     "add rollback trigger": Op(
         "post",
         R + "rollback-triggers/",
@@ -760,6 +930,24 @@ WRITES: dict[str, Op] = {
         CONFIGURERS,
         success=204,
     ),
+    # Slack: members read how it is connected; release managers connect it.
+    "read the slack app": Op(
+        "get",
+        "/api/projects/payments/slack/",
+        with_slack_app,
+        MEMBERS | {"own_token"},
+        writes=False,
+    ),
+    "change the slack app": Op(
+        "put",
+        "/api/projects/payments/slack/",
+        with_slack_app,
+        {"rita"},
+        {"release_channel": "C0123456"},
+    ),
+    "remove the slack app": Op(
+        "delete", "/api/projects/payments/slack/", with_slack_app, {"rita"}, success=204
+    ),
     "choose gitlab approvals": Op(
         "put",
         "/api/projects/payments/gate/gitlab-approvals/",
@@ -795,8 +983,14 @@ WATCHED = (
     ReleaseEvent,
     ProjectEvent,
     RollbackWebhookSecret,
+    Subscription,
+    Delivery,
     FeatureFlag,
     FlagSwitch,
+    ScopeSource,
+    TrackedItem,
+    CommitRange,
+    RangeChange,
 )
 
 
@@ -854,6 +1048,7 @@ def rich(cast: Cast) -> dict[str, Any]:
     complete_release(release, by=cast.rita)
     save_review(release, by=cast.rita, went_well="Calm")
     _github_app(cast)
+    CommitRange.objects.create(release=release, read_at=timezone.now())
     train, _ = _train(cast)
     return _ids(cast, release) | {
         "trigger": trigger.pk,
@@ -883,6 +1078,8 @@ READS = [
     R + "rollback-plan/",
     R + "rollback-triggers/",
     R + "rollback-triggers/{trigger}/",
+    R + "scope-sources/",
+    R + "commit-range/",
     R + "flags/",
     R + "flags/{flag}/",
     R + "review/",
@@ -993,6 +1190,8 @@ def test_it_covers_every_operation_in_the_schema():
             .replace("{trigger}", "{trigger_id}")
             .replace("{flag}", "{flag_id}")
             .replace("{action}", "{action_id}")
+            .replace("{webhook}", "{webhook_id}")
+            .replace("{delivery}", "{delivery_id}")
             .replace("payments", "{slug}")
         )
 

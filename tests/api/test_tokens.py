@@ -128,7 +128,9 @@ def test_it_counts_each_tokens_budget_in_the_shared_redis(cast, settings, monkey
     assert statuses == [200, 200, 200, 429]
     # Under the cache's own key, where every web process counts the same budget.
     (key,) = server.keys("budget-test:*throttle_token_*")
-    assert int(server.get(key)) == 4
+    counted = server.get(key)
+    assert counted is not None
+    assert int(counted) == 4
     assert 0 < server.ttl(key) <= 61
     server.delete(key)
 
@@ -154,5 +156,6 @@ def test_it_keeps_revoked_tokens_listed_with_when(cast):
     before = timezone.now()
     revoke_api_token(token, by=cast.rita)
     token.refresh_from_db()
+    assert token.revoked_at is not None
     assert token.revoked_at >= before
     assert ApiToken.objects.filter(pk=token.pk).exists()

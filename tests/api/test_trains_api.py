@@ -53,6 +53,7 @@ def test_it_sets_up_a_train_whose_releases_beat_creates(cast, rita):
     first = Release.objects.get(train_slot__train_id=created["id"], train_slot__deploy_date=day)
     assert first.version == f"w-{day:%Y.%m.%d}"
     assert first.deploy_window_start == dt.datetime.combine(day, dt.time(14), tzinfo=dt.UTC)
+    assert first.deploy_window_end is not None
     assert first.deploy_window_end - first.deploy_window_start == dt.timedelta(minutes=90)
 
 

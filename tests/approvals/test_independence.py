@@ -4,6 +4,8 @@ own release. All on by default; a small team switches each off, and every releas
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -114,7 +116,7 @@ class TestCreatorSignsOff:
         assert "the release&#x27;s creator may sign it off" in page
 
 
-def ready_with_a_release_manager_sign_off(cast) -> tuple[Release, object]:
+def ready_with_a_release_manager_sign_off(cast) -> tuple[Release, Any]:
     set_role_requirement(
         cast.project, by=cast.rita, release_kind="standard", role="release_manager", quorum=1
     )

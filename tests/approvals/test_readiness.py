@@ -182,6 +182,6 @@ def test_it_computes_many_releases_in_a_fixed_number_of_queries(
 ):
     for n in range(12):
         make_release(cast, f"1.{n}.0", scope=3)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         results = [compute_readiness(r) for r in with_readiness_data(Release.objects.all())]
     assert len(results) == 12

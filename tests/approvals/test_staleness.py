@@ -144,7 +144,9 @@ def test_it_counts_a_stale_sign_off_as_missing_and_asks_the_person_again(cast, r
         "paul",
         "quinn",
     ]
-    assert "stale because the commit changed" in asked.first().message
+    first = asked.first()
+    assert first is not None
+    assert "stale because the commit changed" in first.message
     with pytest.raises(Refused, match="sign-off is stale"):
         record_decision(release, by=cast.rita, outcome="go")
 

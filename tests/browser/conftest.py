@@ -7,7 +7,7 @@ writes the database through the ORM, which Django would refuse in a thread with 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def csp_violations() -> Any:
 @pytest.fixture
 def open_as(
     browser: Any, browser_context_args: dict[str, Any], live_server: Any, csp_violations: Any
-) -> Callable:
+) -> Iterator[Callable]:
     """A logged-in page for one person, in a browser context of their own (own cookies).
 
     Every page of it reports Content-Security-Policy violations: a test whose pages have any

@@ -36,7 +36,9 @@ class Server(ThreadingHTTPServer):
 
     @property
     def origin(self) -> str:
-        return f"http://{self.server_address[0]}:{self.server_address[1]}"
+        host, port = self.server_address[:2]
+        assert isinstance(host, str)
+        return f"http://{host}:{port}"
 
     def url(self, path: str = "/") -> str:
         return self.origin + path

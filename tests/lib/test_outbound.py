@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -45,7 +46,7 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     names: dict[str, str] = {}
     real = socket.getaddrinfo
 
-    def getaddrinfo(host: str, port: int, *args: object, **kwargs: object) -> list:
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list:
         if host in names:
             return real(names[host], port, *args, **kwargs)
         return real(host, port, *args, **kwargs)

@@ -59,6 +59,8 @@ class FakeProvider:
                 self.rfile.read(length)
                 self._answer()
 
+            do_PUT = do_POST
+
             def _answer(self) -> None:
                 parts = urlsplit(self.path)
                 seen = Seen(

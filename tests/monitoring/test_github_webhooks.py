@@ -4,6 +4,7 @@ result away."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.utils import timezone
@@ -39,9 +40,7 @@ def reload(check: Check) -> Check:
 
 
 def not_due_soon(check: Check) -> None:
-    Check.objects.filter(pk=check.pk).update(
-        next_poll_at=timezone.now() + timezone.timedelta(minutes=10)
-    )
+    Check.objects.filter(pk=check.pk).update(next_poll_at=timezone.now() + dt.timedelta(minutes=10))
 
 
 # --- commit statuses ----------------------------------------------------------------------------

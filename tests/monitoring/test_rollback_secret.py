@@ -32,14 +32,12 @@ def api(cast, verb: str) -> str:
 
 
 def history(cast) -> list[tuple[str, str]]:
-    return [
-        (event.action, event.actor.username)
-        for event in ProjectEvent.objects.filter(
-            project=cast.project,
-            kind=ProjectEventKind.ROLLBACK_SETTINGS,
-            action__in=SECRET_ACTIONS,
-        ).order_by("pk")
-    ]
+    events = ProjectEvent.objects.filter(
+        project=cast.project,
+        kind=ProjectEventKind.ROLLBACK_SETTINGS,
+        action__in=SECRET_ACTIONS,
+    ).order_by("pk")
+    return [(event.action, event.actor.username if event.actor else "") for event in events]
 
 
 def test_it_records_each_time_the_secret_is_shown_or_replaced(cast):

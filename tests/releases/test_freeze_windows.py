@@ -4,6 +4,7 @@ release manager's audited override, and the periods the timeline and release pag
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,12 +27,12 @@ pytestmark = pytest.mark.django_db
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
 
 
 def weekend_freeze(cast, **fields) -> FreezeWindow:
-    values = {
+    values: dict[str, Any] = {
         "reason": "Weekend freeze",
         "recurrence": "weekly",
         "start_weekday": FreezeWindow.Weekday.FRIDAY,

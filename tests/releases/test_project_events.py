@@ -53,7 +53,7 @@ def github(cast: Cast, **overrides: Any) -> Integration:
 
 
 def freeze(cast: Cast, **overrides: Any) -> FreezeWindow:
-    fields = {
+    fields: dict[str, Any] = {
         "reason": "Black Friday",
         "recurrence": "once",
         "starts_at": dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
@@ -63,7 +63,7 @@ def freeze(cast: Cast, **overrides: Any) -> FreezeWindow:
 
 
 def train(cast: Cast, **overrides: Any) -> Any:
-    fields = {
+    fields: dict[str, Any] = {
         "name": "Fortnightly",
         "cadence_weeks": 2,
         "first_deploy_date": dt.date(2026, 11, 17),
@@ -74,7 +74,7 @@ def train(cast: Cast, **overrides: Any) -> Any:
 
 
 def check_template(cast: Cast, **overrides: Any) -> Check:
-    fields = {"name": "Error rate", "integration": cast.ci, "phase": "post_release"}
+    fields: dict[str, Any] = {"name": "Error rate", "integration": cast.ci, "phase": "post_release"}
     return save_check_template(cast.project, by=cast.rita, **(fields | overrides))
 
 
@@ -442,6 +442,7 @@ def test_it_records_creating_a_project_with_its_creator(db):
 
     [event] = ProjectEvent.objects.filter(project=project)
     assert (event.kind, event.action, event.actor) == ("project", "added", ursula)
+    assert event.after is not None
     assert event.after["name"] == "Shipping"
 
 

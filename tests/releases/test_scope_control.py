@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -158,10 +160,11 @@ class TestAcceptance:
         release = make_release(cast, scope=2)
         lock_scope(release, by=cast.rita)
         first, second = release.scope_items.order_by("pk")
-        for kwargs in (
+        changes: list[dict[str, Any]] = [
             {"action": "change_risk", "scope_item": first, "proposal": {"risk": "high"}},
             {"action": "remove", "scope_item": second},
-        ):
+        ]
+        for kwargs in changes:
             request = request_scope_change(release, by=cast.devin, reason="r", **kwargs)
             approve_change_request(request, by=cast.paul, as_role="product")
             approve_change_request(request, by=cast.rita, as_role="release_manager")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -22,7 +23,7 @@ NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 
 
 def every_second_tuesday(cast, **fields) -> ReleaseTrain:
-    values = {
+    values: dict[str, Any] = {
         "name": "Fortnightly",
         "cadence_weeks": 2,
         "first_deploy_date": dt.date(2026, 11, 17),  # a Tuesday
@@ -110,6 +111,7 @@ def test_it_cancels_the_planned_release_of_a_skipped_slot(cast):
     train = every_second_tuesday(cast)
     trains.schedule_train_releases(now=NOW)
     slot = trains.skip_slot(train, dt.date(2026, 12, 1), by=cast.rita, reason="Team offsite")
+    assert slot.release is not None
     slot.release.refresh_from_db()
     assert slot.release.status == Status.CANCELLED
     assert "Train slot skipped: Team offsite" in slot.release.events.get(verb="cancelled").summary
@@ -150,7 +152,9 @@ def test_it_reminds_the_people_on_the_release_once_before_the_freeze(cast):
     assert trains.send_freeze_reminders(now=later) == 0
     reminded = Notification.objects.filter(verb="code_freeze_soon")
     assert {n.user.username for n in reminded} >= {"rita", "quinn", "devin"}
-    assert "Code freeze for Payments 2026.12.01 in about 23 h" in reminded.first().message
+    first = reminded.first()
+    assert first is not None
+    assert "Code freeze for Payments 2026.12.01 in about 23 h" in first.message
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,7 @@ def test_it_shows_the_four_figures_of_the_period_with_their_bands(history):
         ("failure_rate", expected.failure_rate_band),
         ("restore", expected.restore_band),
     ]:
+        assert band is not None
         assert shown(page, f"band-{key}") == band.capitalize()
     # … and the same figures worked out by hand (tests/releases/test_metrics.py).
     assert [shown(page, f"value-{k}") for k in ("frequency", "lead_time", "failure_rate")] == [

@@ -100,7 +100,7 @@ def test_it_pages_fifty_changes_at_a_time_keeping_the_filter(cast):
     client = client_for(cast.vic)
 
     first = client.get(audit_url(cast), {"kind": "project"}).content.decode()
-    second = client.get(audit_url(cast), {"kind": "project", "page": 2}).content.decode()
+    second = client.get(audit_url(cast), {"kind": "project", "page": "2"}).content.decode()
 
     assert first.count('class="event kind-project"') == 50
     assert "Page 1 of 2" in first

@@ -31,6 +31,7 @@ def test_it_creates_a_release_with_its_plan(cast):
     release = Release.objects.get(version="2.6.0")
     assert response.status_code == 302
     assert response["Location"] == release.get_absolute_url()
+    assert release.deploy_window_start is not None
     assert release.deploy_window_start.isoformat() == "2026-12-04T14:00:00+00:00"
     assert release.checklist_items.count() == 4
     assert release.assignments.filter(user=cast.quinn, role="qa").exists()

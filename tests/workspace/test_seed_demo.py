@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 def counts() -> dict[str, int]:
     return {
-        model._meta.label: model.objects.count()
+        model._meta.label: model._default_manager.count()
         for app in ("releases", "approvals", "monitoring", "auth")
         for model in apps.get_app_config(app).get_models()
     }

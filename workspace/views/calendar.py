@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases.access import get_project_for
 from releases.calendar import project_calendar
 from releases.models import CalendarFeed
@@ -33,7 +33,7 @@ def calendar_feed(request: HttpRequest, secret: str) -> HttpResponse:
 
 @signed_in
 @require_POST
-def calendar_feed_open(request: HttpRequest, slug: str) -> HttpResponse:
+def calendar_feed_open(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     had = CalendarFeed.objects.filter(project=project).exists()
     return settings_run(
@@ -51,7 +51,7 @@ def calendar_feed_open(request: HttpRequest, slug: str) -> HttpResponse:
 
 @signed_in
 @require_POST
-def calendar_feed_revoke(request: HttpRequest, slug: str) -> HttpResponse:
+def calendar_feed_revoke(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     return settings_run(
         request,

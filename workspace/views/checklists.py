@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import access as rules
 from releases import forms
 from releases.access import (
@@ -33,7 +33,7 @@ def _checklist_item(release: Release, item_pk: int) -> ChecklistItem:
 
 @signed_in
 @require_POST
-def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def checklist_tick(request: SignedInRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     item = _checklist_item(release, item_pk)
     form = forms.TickForm(request.POST, prefix=f"tick{item.pk}")
@@ -55,7 +55,7 @@ def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def checklist_untick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def checklist_untick(request: SignedInRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     item = _checklist_item(release, item_pk)
     form = forms.UntickForm(request.POST, prefix=f"untick{item.pk}")
@@ -77,7 +77,9 @@ def checklist_untick(request: HttpRequest, pk: int, item_pk: int) -> HttpRespons
 
 @signed_in
 @require_POST
-def template_save(request: HttpRequest, slug: str, template_pk: int | None = None) -> HttpResponse:
+def template_save(
+    request: SignedInRequest, slug: str, template_pk: int | None = None
+) -> HttpResponse:
     project = get_project_for(request.user, slug)
     template = (
         get_object_or_404(project.checklist_templates.all(), pk=template_pk)
@@ -104,7 +106,7 @@ def template_save(request: HttpRequest, slug: str, template_pk: int | None = Non
 
 @signed_in
 @require_POST
-def template_delete(request: HttpRequest, slug: str, template_pk: int) -> HttpResponse:
+def template_delete(request: SignedInRequest, slug: str, template_pk: int) -> HttpResponse:
     project = get_project_for(request.user, slug)
     template = get_object_or_404(project.checklist_templates.all(), pk=template_pk)
     return settings_run(

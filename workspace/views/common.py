@@ -14,6 +14,7 @@ from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from lib.errors import NotAllowed, Refused
+from lib.htmx import HtmxRequest
 from releases import access as rules
 from releases import forms
 from releases.access import (
@@ -31,7 +32,7 @@ def page_context(page: ReleasePage) -> dict[str, Any]:
 
 
 def answer(
-    request: HttpRequest,
+    request: HtmxRequest,
     pk: int,
     *,
     section: str,
@@ -61,7 +62,7 @@ def answer(
 
 
 def run(
-    request: HttpRequest,
+    request: HtmxRequest,
     pk: int,
     *,
     section: str,

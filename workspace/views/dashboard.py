@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import forms
 from releases.access import (
     visible_releases,
@@ -21,7 +21,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @signed_in
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SignedInRequest) -> HttpResponse:
     projects = dash.filter_projects(request)
     filters = forms.DashboardFilter(request.GET or None, projects=projects)
     releases = visible_releases(request.user).active()
@@ -34,12 +34,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             releases = releases.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["mine"]:
             releases = releases.filter(dash.my_actions(request.user).releases_q())
-    releases = dash.with_versions(
+    rows = dash.with_versions(
         releases.order_by(
             F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
         )
     )
-    page = dash.paginate(releases, request.GET.get("page"))
+    page = dash.paginate(rows, request.GET.get("page"))
     token = dash.change_token(releases=list(page.object_list))
     context = {
         "rows": dash.render_rows(list(page.object_list)),
@@ -58,7 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @signed_in
 @require_GET
-def dashboard_pulse(request: HttpRequest) -> HttpResponse:
+def dashboard_pulse(request: SignedInRequest) -> HttpResponse:
     """204 while nothing changed; otherwise a fresh pulse that makes the page refresh."""
     token = dash.change_token()
     if request.GET.get("v") == token:

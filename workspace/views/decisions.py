@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from approvals.forms import DecisionForm
 from approvals.models import Decision
 from approvals.services.decisions import open_poll, record_decision
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases.access import access_for, get_release_for
 from releases.models import Role
 from workspace.views.common import run
@@ -34,7 +34,7 @@ def _get_decision_for(user: Any, pk: int) -> Decision:
 
 
 @signed_in
-def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def decision_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     decision = _get_decision_for(request.user, pk)
     if request.GET.get("format") == "json":
         response = JsonResponse(decision.snapshot, json_dumps_params={"indent": 2})
@@ -67,7 +67,7 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def poll_open(request: HttpRequest, pk: int) -> HttpResponse:
+def poll_open(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     return run(
         request,
@@ -82,7 +82,7 @@ def poll_open(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
+def decision_record(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     form = DecisionForm(request.POST, auto_id="id_decision_%s")
     return run(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import forms
 from releases.access import (
     get_project_for,
@@ -17,7 +17,7 @@ from workspace.views.projects import settings_run
 
 @signed_in
 @require_POST
-def freeze_add(request: HttpRequest, slug: str) -> HttpResponse:
+def freeze_add(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     form = forms.FreezeWindowForm(request.POST, prefix="fw")
     return settings_run(
@@ -37,7 +37,7 @@ def freeze_add(request: HttpRequest, slug: str) -> HttpResponse:
 
 @signed_in
 @require_POST
-def freeze_delete(request: HttpRequest, slug: str, window_pk: int) -> HttpResponse:
+def freeze_delete(request: SignedInRequest, slug: str, window_pk: int) -> HttpResponse:
     project = get_project_for(request.user, slug)
     window = get_object_or_404(project.freeze_windows.all(), pk=window_pk)
     return settings_run(

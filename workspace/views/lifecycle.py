@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
 from approvals.services import deploy
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from monitoring.services import health
 from releases import access as rules
 from releases import forms
@@ -23,7 +23,7 @@ from workspace.views.common import release_for, run
 
 @signed_in
 @require_POST
-def lock_scope(request: HttpRequest, pk: int) -> HttpResponse:
+def lock_scope(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     return run(
         request,
@@ -38,7 +38,7 @@ def lock_scope(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def cancel_release(request: HttpRequest, pk: int) -> HttpResponse:
+def cancel_release(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.ReasonForm(request.POST, auto_id="id_cancel_%s")
     return run(
@@ -58,7 +58,7 @@ def cancel_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def start_deploy(request: HttpRequest, pk: int) -> HttpResponse:
+def start_deploy(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.StartDeployForm(request.POST, auto_id="id_deploy_%s")
     return run(
@@ -83,7 +83,7 @@ def start_deploy(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def finish_deploy(request: HttpRequest, pk: int) -> HttpResponse:
+def finish_deploy(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     return run(
         request,
@@ -98,7 +98,7 @@ def finish_deploy(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def complete_release(request: HttpRequest, pk: int) -> HttpResponse:
+def complete_release(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     return run(
         request,
@@ -115,7 +115,7 @@ def complete_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def restore_health(request: HttpRequest, pk: int) -> HttpResponse:
+def restore_health(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.ReasonForm(request.POST, auto_id="id_restore_%s")
     return run(
@@ -135,7 +135,7 @@ def restore_health(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def roll_back(request: HttpRequest, pk: int) -> HttpResponse:
+def roll_back(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.ReasonForm(request.POST, auto_id="id_rollback_%s")
     return run(
@@ -155,7 +155,7 @@ def roll_back(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def finish_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+def finish_rollback(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.FinishRollbackForm(request.POST, auto_id="id_finish_rollback_%s")
     return run(
@@ -175,7 +175,7 @@ def finish_rollback(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def carry_forward(request: HttpRequest, pk: int) -> HttpResponse:
+def carry_forward(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.CarryForwardForm(request.POST, auto_id="id_carry_%s")
     return run(
@@ -210,7 +210,7 @@ ACTIONS: dict[str, Callable[[HttpRequest, int], HttpResponse]] = {
 
 @signed_in
 @require_POST
-def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def release_action(request: SignedInRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404("No such action.")
     return ACTIONS[action](request, pk)

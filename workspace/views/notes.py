@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import access as rules
 from releases import forms
 from releases.services.notes import add_note
@@ -14,7 +14,7 @@ from workspace.views.common import release_for, run
 
 @signed_in
 @require_POST
-def note_add(request: HttpRequest, pk: int) -> HttpResponse:
+def note_add(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.NoteForm(request.POST, auto_id="id_note_%s")
     return run(

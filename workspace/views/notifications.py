@@ -5,16 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import notifications as notices
 
 
 @signed_in
-def notifications(request: HttpRequest) -> HttpResponse:
+def notifications(request: SignedInRequest) -> HttpResponse:
     rows = notices.notifications_for(request.user)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     context = {"page": page, "unread": notices.unread_count(request.user)}
@@ -25,7 +25,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 @signed_in
 @require_POST
-def notifications_read(request: HttpRequest) -> HttpResponse:
+def notifications_read(request: SignedInRequest) -> HttpResponse:
     """Mark the ``id``s given read, or every unread one when none is given."""
     ids = request.POST.getlist("id")
     try:

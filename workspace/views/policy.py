@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_POST
 
 from approvals.forms import PolicyForm, RequirementsForm
 from approvals.services.policy import POLICY_FIELDS, ensure_policy, update_policy
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases.access import get_project_for
 from workspace.views.projects import settings_run
 
 
 @signed_in
 @require_POST
-def policy_update(request: HttpRequest, slug: str) -> HttpResponse:
+def policy_update(request: SignedInRequest, slug: str) -> HttpResponse:
     """The approval policy and its required roles × quorum, saved together or not at all."""
     project = get_project_for(request.user, slug)
     policy = ensure_policy(project)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -17,8 +18,9 @@ from django.views.decorators.http import require_GET, require_POST
 from approvals.forms import PolicyForm, RequirementsForm
 from approvals.services.policy import ensure_policy
 from lib.errors import NotAllowed, Refused
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from lib.links import absolute
+from lib.shown import show_with
 from monitoring.models import Integration
 from releases import access as rules
 from releases import forms
@@ -63,15 +65,16 @@ def settings_context(
         uid = entry["user"].pk
         entry["form"] = pick(
             f"member-{uid}",
-            lambda e=entry, u=uid: forms.MemberRolesForm(
-                initial={"roles": e["roles"]}, prefix=f"m{u}"
-            ),
+            partial(forms.MemberRolesForm, initial={"roles": entry["roles"]}, prefix=f"m{uid}"),
         )
     templates = list(project.checklist_templates.all())
     for template in templates:
-        template.form = pick(
-            f"template-{template.pk}",
-            lambda t=template: forms.ChecklistTemplateForm(instance=t, prefix=f"t{t.pk}"),
+        show_with(
+            template,
+            form=pick(
+                f"template-{template.pk}",
+                partial(forms.ChecklistTemplateForm, instance=template, prefix=f"t{template.pk}"),
+            ),
         )
     feed = CalendarFeed.objects.filter(project=project).first()
     return {
@@ -110,14 +113,14 @@ def settings_context(
 
 
 @signed_in
-def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
+def project_settings(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     return render(request, "releases/project_settings.html", settings_context(request, project))
 
 
 @signed_in
 @require_GET
-def project_audit(request: HttpRequest, slug: str) -> HttpResponse:
+def project_audit(request: SignedInRequest, slug: str) -> HttpResponse:
     """Every change to the project, newest first; members read it, outsiders get 404."""
     project = get_project_for(request.user, slug)
     events = project.events.select_related("actor")
@@ -216,7 +219,7 @@ def settings_run(
 
 @signed_in
 @require_POST
-def project_update(request: HttpRequest, slug: str) -> HttpResponse:
+def project_update(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     form = forms.ProjectForm(request.POST, instance=Project.objects.get(pk=project.pk))
     return settings_run(
@@ -236,7 +239,7 @@ def project_update(request: HttpRequest, slug: str) -> HttpResponse:
 
 @signed_in
 @require_POST
-def environments_save(request: HttpRequest, slug: str) -> HttpResponse:
+def environments_save(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     form = forms.DeployEnvironmentsForm(request.POST, prefix="env")
     return settings_run(
@@ -254,7 +257,7 @@ def environments_save(request: HttpRequest, slug: str) -> HttpResponse:
 
 @signed_in
 @require_POST
-def member_save(request: HttpRequest, slug: str, user_pk: int) -> HttpResponse:
+def member_save(request: SignedInRequest, slug: str, user_pk: int) -> HttpResponse:
     project = get_project_for(request.user, slug)
     member = get_object_or_404(project.memberships.select_related("user"), user_id=user_pk).user
     form = forms.MemberRolesForm(request.POST, prefix=f"m{member.pk}")
@@ -277,7 +280,7 @@ def member_save(request: HttpRequest, slug: str, user_pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def member_add(request: HttpRequest, slug: str) -> HttpResponse:
+def member_add(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     form = forms.AddMemberForm(request.POST, prefix="new")
     return settings_run(

@@ -8,14 +8,15 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
 from lib.errors import NotAllowed, Refused
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
+from monitoring.views.trackers import import_on_creation
 from releases import access as rules
 from releases import forms
 from releases.access import (
@@ -42,7 +43,7 @@ def _creatable_projects(user: Any) -> list[Project]:
 
 @signed_in
 @require_GET
-def release_list(request: HttpRequest) -> HttpResponse:
+def release_list(request: SignedInRequest) -> HttpResponse:
     """Every release of my projects in any status, newest first: search, filters, pages."""
     filters = ReleaseListFilter(
         request.GET or None,
@@ -60,7 +61,7 @@ def release_list(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in
-def release_create(request: HttpRequest) -> HttpResponse:
+def release_create(request: SignedInRequest) -> HttpResponse:
     projects = _creatable_projects(request.user)
     if not projects:
         raise Http404("You manage no project, so you cannot create releases.")
@@ -81,6 +82,9 @@ def release_create(request: HttpRequest) -> HttpResponse:
                 forms.apply_errors(form, exc)
             else:
                 messages.success(request, f"Release {release.version} created.")
+                note = import_on_creation(release, data=request.POST, by=request.user)
+                if note:
+                    messages.warning(request, note)
                 return redirect(release)
         status = 422
     return render(
@@ -89,7 +93,7 @@ def release_create(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in
-def release_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def release_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     if not rules.EDIT_RELEASE.allows(access):
         return render(
@@ -123,7 +127,7 @@ def release_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @signed_in
-def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def release_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = load(request.user, pk)
     return render(
         request, "releases/detail.html", page_context(ReleasePage(request, release, access))
@@ -132,7 +136,7 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_GET
-def release_section(request: HttpRequest, pk: int, section: str) -> HttpResponse:
+def release_section(request: SignedInRequest, pk: int, section: str) -> HttpResponse:
     if section not in SECTIONS:
         raise Http404("No such section.")
     release, access = load(request.user, pk)
@@ -142,7 +146,7 @@ def release_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
 
 @signed_in
 @require_GET
-def release_pulse(request: HttpRequest, pk: int) -> HttpResponse:
+def release_pulse(request: SignedInRequest, pk: int) -> HttpResponse:
     """204 while nothing changed on the release; otherwise a fresh pulse and a refresh."""
     release, _access = get_release_for(request.user, pk)
     token = release_token(release.pk)
@@ -153,7 +157,7 @@ def release_pulse(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @signed_in
-def release_events(request: HttpRequest, pk: int) -> HttpResponse:
+def release_events(request: SignedInRequest, pk: int) -> HttpResponse:
     release, _access = get_release_for(request.user, pk)
     events = release.events.select_related("actor")
     page = Paginator(events, 100).get_page(request.GET.get("page"))
@@ -162,7 +166,7 @@ def release_events(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_GET
-def release_notes(request: HttpRequest, pk: int) -> HttpResponse:
+def release_notes(request: SignedInRequest, pk: int) -> HttpResponse:
     """The release notes as a Markdown file, for a changelog, a wiki or an email."""
     release, _access = get_release_for(
         request.user,

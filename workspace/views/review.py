@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import access as rules
 from releases import forms
 from releases.models import (
@@ -18,7 +18,7 @@ from workspace.views.common import release_for, run
 
 @signed_in
 @require_POST
-def review_save(request: HttpRequest, pk: int) -> HttpResponse:
+def review_save(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.ReviewForm(request.POST, auto_id="id_review_%s")
     return run(
@@ -36,7 +36,7 @@ def review_save(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def review_action_add(request: HttpRequest, pk: int) -> HttpResponse:
+def review_action_add(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.ReviewActionForm(request.POST, project=release.project, auto_id="id_action_%s")
     return run(
@@ -54,7 +54,7 @@ def review_action_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def review_action_done(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse:
+def review_action_done(request: SignedInRequest, pk: int, action_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     action = get_object_or_404(ReviewAction, pk=action_pk, review__release=release)
     return run(

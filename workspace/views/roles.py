@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_POST
 
 from approvals.services import deploy
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import access as rules
 from releases import forms
 from releases.services.roles import unassign_role
@@ -15,7 +15,7 @@ from workspace.views.common import release_for, run
 
 @signed_in
 @require_POST
-def role_assign(request: HttpRequest, pk: int) -> HttpResponse:
+def role_assign(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.AssignRoleForm(request.POST, project=release.project, auto_id="id_assign_%s")
     return run(
@@ -35,7 +35,7 @@ def role_assign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def role_unassign(request: HttpRequest, pk: int) -> HttpResponse:
+def role_unassign(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.AssignRoleForm(request.POST, project=release.project, auto_id="id_unassign_%s")
     return run(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from monitoring import forms as monitoring_forms
 from monitoring.models import CheckPhase, RollbackTrigger
 from monitoring.services import health
@@ -23,7 +23,7 @@ from workspace.views.common import release_for, run
 
 @signed_in
 @require_POST
-def rollback_plan(request: HttpRequest, pk: int) -> HttpResponse:
+def rollback_plan(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.RollbackPlanForm(
         request.POST, project=release.project, auto_id="id_rollback_plan_%s"
@@ -62,7 +62,7 @@ def _trigger(release: Release, trigger_pk: int) -> RollbackTrigger:
 
 @signed_in
 @require_POST
-def rollback_trigger_add(request: HttpRequest, pk: int) -> HttpResponse:
+def rollback_trigger_add(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = monitoring_forms.RollbackTriggerForm(
         request.POST, checks=_post_release_checks(release), auto_id="id_trigger_%s"
@@ -88,7 +88,7 @@ def rollback_trigger_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def rollback_trigger_save(request: HttpRequest, pk: int, trigger_pk: int) -> HttpResponse:
+def rollback_trigger_save(request: SignedInRequest, pk: int, trigger_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     trigger = _trigger(release, trigger_pk)
     form = monitoring_forms.RollbackTriggerChangeForm(request.POST, prefix=f"trigger{trigger.pk}")
@@ -112,7 +112,7 @@ def rollback_trigger_save(request: HttpRequest, pk: int, trigger_pk: int) -> Htt
 
 @signed_in
 @require_POST
-def rollback_trigger_remove(request: HttpRequest, pk: int, trigger_pk: int) -> HttpResponse:
+def rollback_trigger_remove(request: SignedInRequest, pk: int, trigger_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     trigger = _trigger(release, trigger_pk)
     return run(

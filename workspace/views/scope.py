@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import access as rules
 from releases import forms
 from releases.models import (
@@ -33,7 +33,7 @@ def _item(release: Release, item_pk: int) -> ScopeItem:
 
 @signed_in
 @require_POST
-def scope_add(request: HttpRequest, pk: int) -> HttpResponse:
+def scope_add(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.ScopeItemForm(request.POST, project=release.project, auto_id="id_scope_%s")
     return run(
@@ -51,7 +51,7 @@ def scope_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def scope_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def scope_edit(request: SignedInRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     item = _item(release, item_pk)
     form = forms.ScopeItemForm(request.POST, project=release.project, prefix=f"item{item.pk}")
@@ -70,7 +70,7 @@ def scope_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def scope_state(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def scope_state(request: SignedInRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     item = _item(release, item_pk)
     state = request.POST.get("state", "")
@@ -90,7 +90,7 @@ def scope_state(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def risk_resolve(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def risk_resolve(request: SignedInRequest, pk: int, item_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     item = _item(release, item_pk)
     form = forms.ResolveRiskForm(request.POST, prefix=f"resolve{item.pk}")
@@ -109,7 +109,7 @@ def risk_resolve(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def change_request_new(request: HttpRequest, pk: int) -> HttpResponse:
+def change_request_new(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     form = forms.ChangeRequestForm(request.POST, release=release, auto_id="id_change_%s")
     return run(
@@ -131,7 +131,7 @@ def _change_request(release: Release, request_pk: int) -> ScopeChangeRequest:
 
 @signed_in
 @require_POST
-def change_request_accept(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
+def change_request_accept(request: SignedInRequest, pk: int, request_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     change = _change_request(release, request_pk)
     role = access.accepting_role(change)
@@ -152,7 +152,7 @@ def change_request_accept(request: HttpRequest, pk: int, request_pk: int) -> Htt
 
 @signed_in
 @require_POST
-def change_request_reject(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
+def change_request_reject(request: SignedInRequest, pk: int, request_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     change = _change_request(release, request_pk)
     form = forms.ReasonForm(request.POST, prefix=f"reject{change.pk}")
@@ -173,7 +173,7 @@ def change_request_reject(request: HttpRequest, pk: int, request_pk: int) -> Htt
 
 @signed_in
 @require_POST
-def change_request_withdraw(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
+def change_request_withdraw(request: SignedInRequest, pk: int, request_pk: int) -> HttpResponse:
     release, access = release_for(request, pk)
     change = _change_request(release, request_pk)
     return run(

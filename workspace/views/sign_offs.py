@@ -7,12 +7,12 @@ changed.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_POST
 
 from approvals.forms import SignOffForm, WithdrawSignOffForm
 from approvals.services.sign_offs import record_sign_off, withdraw_sign_off
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import access as rules
 from releases.access import get_release_for
 from workspace.views.common import run
@@ -22,7 +22,7 @@ SECTION = "signoffs"
 
 @signed_in
 @require_POST
-def sign_off(request: HttpRequest, pk: int) -> HttpResponse:
+def sign_off(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     role = request.POST.get("role", "")
     form = SignOffForm(request.POST, auto_id=f"id_sign_{role}_%s")
@@ -47,7 +47,7 @@ def sign_off(request: HttpRequest, pk: int) -> HttpResponse:
 
 @signed_in
 @require_POST
-def sign_off_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def sign_off_withdraw(request: SignedInRequest, pk: int) -> HttpResponse:
     release, access = get_release_for(request.user, pk)
     form = WithdrawSignOffForm(request.POST)
     role = request.POST.get("role", "")

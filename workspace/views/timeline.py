@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
 from releases import timeline as tl
 from releases.access import (
     visible_projects,
@@ -26,7 +26,7 @@ TIMELINE_LAST_DAY = dt.date.max - dt.timedelta(weeks=9)
 
 
 @signed_in
-def timeline(request: HttpRequest) -> HttpResponse:
+def timeline(request: SignedInRequest) -> HttpResponse:
     now = timezone.now()
     try:
         start_day = dt.date.fromisoformat(request.GET.get("from", ""))

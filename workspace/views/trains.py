@@ -14,7 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from lib.htmx import signed_in
+from lib.htmx import SignedInRequest, signed_in
+from lib.shown import show_with
 from releases import forms
 from releases.access import can_manage_project, get_project_for
 from releases.models import Project, ReleaseTrain
@@ -37,15 +38,18 @@ def trains_context(
     found = list(project.trains.all())
     upcoming = trains.upcoming_slots(found)
     for train in found:
-        train.form = (
-            bound
-            if key == f"train-{train.pk}"
-            else forms.TrainForm(instance=train, prefix=f"t{train.pk}")
+        show_with(
+            train,
+            form=(
+                bound
+                if key == f"train-{train.pk}"
+                else forms.TrainForm(instance=train, prefix=f"t{train.pk}")
+            ),
+            upcoming=upcoming[train.pk],
         )
-        train.upcoming = upcoming[train.pk]
-        for departure in train.upcoming:
-            departure.key = skip_key(train, departure.deploy_date)
-            departure.skip_bound = bound if key == departure.key else None
+        for departure in upcoming[train.pk]:
+            skip = skip_key(train, departure.deploy_date)
+            show_with(departure, key=skip, skip_bound=bound if key == skip else None)
     return {
         "project": project,
         "can_manage": can_manage_project(request.user, project),
@@ -60,14 +64,14 @@ TRAINS = SettingsPage("project_trains", "releases/trains.html", trains_context)
 
 
 @signed_in
-def project_trains(request: HttpRequest, slug: str) -> HttpResponse:
+def project_trains(request: SignedInRequest, slug: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     return render(request, TRAINS.template, trains_context(request, project))
 
 
 @signed_in
 @require_POST
-def train_save(request: HttpRequest, slug: str, train_pk: int | None = None) -> HttpResponse:
+def train_save(request: SignedInRequest, slug: str, train_pk: int | None = None) -> HttpResponse:
     project = get_project_for(request.user, slug)
     train = get_object_or_404(project.trains.all(), pk=train_pk) if train_pk else None
     prefix = f"t{train_pk}" if train else "tnew"
@@ -91,7 +95,7 @@ def train_save(request: HttpRequest, slug: str, train_pk: int | None = None) -> 
 
 @signed_in
 @require_POST
-def slot_skip(request: HttpRequest, slug: str, train_pk: int, day: str) -> HttpResponse:
+def slot_skip(request: SignedInRequest, slug: str, train_pk: int, day: str) -> HttpResponse:
     project = get_project_for(request.user, slug)
     train = get_object_or_404(project.trains.all(), pk=train_pk)
     try:

@@ -1,5 +1,6 @@
-"""Re-encrypt every stored integration credential, and every project's rollback webhook secret,
-under the newest key in FERNET_KEYS.
+"""Re-encrypt every stored integration credential, every project's rollback webhook secret, and
+every column another app declares encrypted (a model's ``encrypted_fields``) under the newest
+key in FERNET_KEYS.
 
 Rotation: prepend a new key to FERNET_KEYS (keep the old ones after it), deploy, run this
 command, then drop the old keys.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -37,8 +39,8 @@ class Command(BaseCommand):
         signing = 0
         for pk in RollbackWebhookSecret.objects.values_list("pk", flat=True):
             with transaction.atomic():
-                row = RollbackWebhookSecret.objects.select_for_update().select_related("project")
-                row = row.get(pk=pk)
+                rows = RollbackWebhookSecret.objects.select_for_update().select_related("project")
+                row = rows.get(pk=pk)
                 try:
                     row.secret_encrypted = rotate_token(row.secret_encrypted)
                 except SecretsUnreadable:
@@ -47,9 +49,33 @@ class Command(BaseCommand):
                 row.save(update_fields=["secret_encrypted"])
                 signing += 1
         self.stdout.write(f"Re-encrypted the rollback webhook secrets of {signing} project(s).")
+        unreadable += self._rotate_declared()
         if unreadable:
             raise CommandError(
                 "No configured key decrypts the credentials of: "
                 + ", ".join(unreadable)
                 + ". Put the old key back in FERNET_KEYS, or enter these credentials again."
             )
+
+    def _rotate_declared(self) -> list[str]:
+        """Models of other apps name their encrypted columns in ``encrypted_fields``."""
+        unreadable = []
+        for model in apps.get_models():
+            fields = getattr(model, "encrypted_fields", ())
+            if not fields:
+                continue
+            rotated = 0
+            for pk in model._default_manager.values_list("pk", flat=True):
+                with transaction.atomic():
+                    row = model._default_manager.select_for_update().get(pk=pk)
+                    try:
+                        for name in fields:
+                            setattr(row, name, rotate_token(getattr(row, name)))
+                    except SecretsUnreadable:
+                        unreadable.append(f"{model._meta.verbose_name} {row}")
+                        continue
+                    row.save(update_fields=list(fields))
+                    rotated += 1
+            label = model._meta.verbose_name_plural
+            self.stdout.write(f"Re-encrypted the secrets of {rotated} {label}.")
+        return unreadable

@@ -285,7 +285,7 @@ class Command(BaseCommand):
     def tick_all(
         self, release: Release, users: dict[str, Any], phase: str, *, leave: int = 0
     ) -> None:
-        by_role = {role: users[name] for name, _f, _l, role in PEOPLE}
+        by_role: dict[str, Any] = {role: users[name] for name, _f, _l, role in PEOPLE}
         items = list(release.checklist_items.filter(phase=phase, ticked_at__isnull=True))
         for item in items[: len(items) - leave]:
             tick_checklist_item(
@@ -314,7 +314,7 @@ class Command(BaseCommand):
             )
 
     def sign_all(self, release: Release, users: dict[str, Any], roles: list[str]) -> None:
-        by_role = {role: users[name] for name, _f, _l, role in PEOPLE}
+        by_role: dict[str, Any] = {role: users[name] for name, _f, _l, role in PEOPLE}
         for role in roles:
             record_sign_off(
                 release, by=by_role[role], role=role, decision="go", comment="Looks good"
