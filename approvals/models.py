@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -134,6 +135,21 @@ class ApprovalPolicy(models.Model):
 
     def creator_may_sign(self, release: Release, user: Any) -> bool:
         return not (self.creator_cannot_sign_off and release.created_by_id == user.pk)
+
+    def second_role_refusal(self, user: Any, role: str, current: Iterable[Any]) -> str:
+        """Why this person may not sign for ``role`` too (separation of duties), or "".
+
+        ``current`` is the release's current sign-offs.
+        """
+        if not self.separation_of_duties:
+            return ""
+        other = next((s for s in current if s.user_id == user.pk and s.role != role), None)
+        if other is None:
+            return ""
+        return (
+            f"You already signed as {other.get_role_display()}; one person gives at most "
+            "one role's sign-off on a release."
+        )
 
     def signer_may_decide(self, user: Any, signer_ids: set[int]) -> bool:
         return not (self.signer_cannot_decide and user.pk in signer_ids)

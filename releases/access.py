@@ -578,6 +578,10 @@ SEE_ROLLBACK_SECRET = Rule(
 CHANGE_ROLLBACK_SECRET = Rule(
     can_manage_project, "Only the project's release managers change the rollback webhook secret."
 )
+MANAGE_CALENDAR_FEED = Rule(
+    can_manage_project,
+    "Only the project's release managers open, rotate or revoke its calendar address.",
+)
 CONFIGURE_MONITORING = Rule(
     can_configure_monitoring,
     "Only DevOps and the project's release managers configure integrations and checks.",

@@ -432,13 +432,21 @@ class Release(models.Model):
         return status in TRANSITIONS[self.status]
 
     def milestones(self) -> list[tuple[str, dt.datetime | None, dt.datetime | None]]:
-        """(label, planned, actual) in lifecycle order, for the page and the timeline."""
+        """(label, planned, actual) in lifecycle order, for the page and the timeline.
+
+        Once the deploy is done the health window's own end is the planned end of monitoring:
+        the page, the timeline and the health window then give the same moment.
+        """
         return [
             ("Code freeze", self.code_freeze_at, self.frozen_at),
             ("Go/no-go", self.go_no_go_at, self.approved_at),
             ("Deploy window", self.deploy_window_start, self.deploy_started_at),
             ("Deploy done", self.deploy_window_end, self.deploy_finished_at),
-            ("End of monitoring", self.monitoring_ends_at, self.released_at),
+            (
+                "End of monitoring",
+                self.monitoring_until or self.monitoring_ends_at,
+                self.released_at,
+            ),
         ]
 
     def next_milestone(self, now: dt.datetime | None = None) -> tuple[str, dt.datetime] | None:
@@ -871,6 +879,7 @@ class ProjectEventKind(models.TextChoices):
     PERSONAL_TOKEN = "personal_token", "Personal token"
     TRAIN = "train", "Release train"
     ROLLBACK_SETTINGS = "rollback_settings", "Rollback settings"
+    CALENDAR_FEED = "calendar_feed", "Calendar feed"
     WEBHOOK_SUBSCRIPTION = "webhook_subscription", "Outgoing webhook"
 
 
@@ -1024,6 +1033,24 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class CalendarFeed(models.Model):
+    """A project's calendar at a secret address that calendar apps subscribe to without signing
+    in. Rotating gives it a new secret; revoking deletes it, and the old address answers 404."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="calendar_feed")
+    secret = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Calendar of {self.project}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("calendar_feed", args=[self.secret])
 
 
 class ApiToken(models.Model):

@@ -11,7 +11,7 @@ import re
 
 from lib.links import http_url
 from lib.wording import plural
-from releases.models import Release, ScopeItem
+from releases.models import Release, ScopeItem, Status
 
 SECTIONS = [
     (ScopeItem.Kind.FEATURE, "Features"),
@@ -73,6 +73,10 @@ def render_release_notes(release: Release) -> str:
     elif release.deploy_window_start:
         facts.append(f"planned for {release.deploy_window_start:%Y-%m-%d %H:%M} UTC")
     lines = [title, "", " · ".join(facts)]
+    if release.status == Status.ROLLED_BACK:
+        rolled_back = release.rollback_finished_at or release.rolled_back_at
+        when = f" {rolled_back:%Y-%m-%d %H:%M} UTC" if rolled_back else ""
+        lines += ["", f"> Rolled back{when}: none of this is live."]
 
     late = sum(1 for i in included if i.added_after_freeze)
     if late:

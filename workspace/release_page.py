@@ -34,6 +34,7 @@ from monitoring.services import health
 from releases import forms
 from releases.access import ReleaseAccess, get_release_for
 from releases.models import (
+    Health,
     Phase,
     Release,
     Review,
@@ -44,6 +45,7 @@ from releases.models import (
     Status,
 )
 from releases.release_notes import render_release_notes
+from releases.services import lifecycle
 from releases.services.lifecycle import release_time_to_restore
 from workspace.dashboard import release_token
 from workspace.review import review_facts
@@ -119,6 +121,8 @@ class RoleRow:
     form: Any
     # While the deploy runs a No-go is still heard (the deciders are told); a Go is not asked.
     no_go_only: bool = False
+    # Why the service would refuse this person's sign-off for the role: the buttons wait.
+    refusal: str = ""
 
 
 @dataclass
@@ -305,7 +309,13 @@ class ReleasePage:
                     )
                 )
         if a.can_finish_deploy:
-            found.append(Action("finish_deploy", "Deploy done", "primary"))
+            # The same refusal ``finish_deploy`` gives: the button waits for the open items.
+            refusal = lifecycle.deploy_done_refusal(self.release.checklist_items.all())
+            found.append(
+                Action(
+                    "finish_deploy", "Deploy done", "primary", note=refusal, disabled=bool(refusal)
+                )
+            )
         if a.can_complete:
             # The same reasons ``release_if_healthy`` refuses with: the button waits for them.
             blockers = health.health_blockers(self.release, now=self.now)
@@ -470,6 +480,11 @@ class ReleasePage:
             Phase.DEPLOYMENT: self.release.status in (Status.APPROVED, Status.DEPLOYING),
             Phase.POST_RELEASE: self.release.status == Status.MONITORING,
         }
+        needed_before = {
+            Phase.READINESS: "needed before the go/no-go",
+            Phase.DEPLOYMENT: "needed before the deploy is done",
+            Phase.POST_RELEASE: "needed before the release is marked released",
+        }
         groups = []
         for phase, label in Phase.choices:
             in_phase = [i for i in items if i.phase == phase]
@@ -482,12 +497,15 @@ class ReleasePage:
                     bound=self.bound(f"tick-{item.pk}") or self.bound(f"untick-{item.pk}"),
                 )
             owners = sorted({i.owner_role for i in in_phase}, key=role_order.index)
+            done = sum(1 for i in in_phase if i.is_ticked)
+            required_open = any(i.required and not i.is_ticked for i in in_phase)
             groups.append(
                 {
                     "phase": phase,
                     "label": label,
                     "due": due[phase],
-                    "done": sum(1 for i in in_phase if i.is_ticked),
+                    "due_note": needed_before[phase] if due[phase] and required_open else "",
+                    "done": done,
                     "total": len(in_phase),
                     "owners": [
                         (Role(role).label, [i for i in in_phase if i.owner_role == role])
@@ -531,7 +549,11 @@ class ReleasePage:
             )
             mine = state.role in mine_now or no_go_only
             form = None
+            refusal = ""
             if mine:
+                refusal = self.effective_policy.second_role_refusal(
+                    self.request.user, state.role, self.release.current_sign_offs
+                )
                 form = self.bound(f"sign-{state.role}") or SignOffForm(
                     initial={"role": state.role}, auto_id=f"id_sign_{state.role}_%s"
                 )
@@ -546,6 +568,7 @@ class ReleasePage:
                     my_sign_off=my_sign_off,
                     form=form,
                     no_go_only=no_go_only,
+                    refusal=refusal,
                 )
             )
         return rows
@@ -626,6 +649,29 @@ class ReleasePage:
             (c for c in self.checks if c.phase == CheckPhase.POST_RELEASE),
             key=lambda c: (c.name, c.pk),
         )
+
+    @cached_property
+    def after_deploy(self) -> bool:
+        """Past the deploy start: the header weighs health, no longer readiness."""
+        return self.release.status in (
+            Status.DEPLOYING,
+            Status.MONITORING,
+            Status.RELEASED,
+            Status.ROLLED_BACK,
+        )
+
+    @cached_property
+    def health(self) -> tuple[str, str]:
+        """The health the header shows (chip class, words): "Healthy" only on a result."""
+        if self.release.health == Health.UNHEALTHY:
+            return "no_go", "Unhealthy"
+        if self.release.health == Health.UNKNOWN:
+            return "waiting", Health.UNKNOWN.label
+        if not self.post_release_checks:
+            return "waiting", "No health check"
+        if not any(c.last_evaluated_at and c.status != "pending" for c in self.post_release_checks):
+            return "waiting", "No health result yet"
+        return "go", "Healthy"
 
     @cached_property
     def rollback_triggers(self) -> list[Any]:

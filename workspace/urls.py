@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from releases import metrics_views
 from workspace.views import (
+    calendar,
     checklists,
     dashboard,
     freeze_windows,
@@ -27,6 +28,7 @@ urlpatterns = [
     path("timeline/", timeline.timeline, name="timeline"),
     path("notifications/", notifications.notifications, name="notifications"),
     path("notifications/read/", notifications.notifications_read, name="notifications_read"),
+    path("releases/", releases.release_list, name="release_list"),
     path("releases/new/", releases.release_create, name="release_create"),
     path(release, releases.release_detail, name="release_detail"),
     path(release + "edit/", releases.release_edit, name="release_edit"),
@@ -103,6 +105,9 @@ urlpatterns = [
         name="template_delete",
     ),
     path(project + "freeze-windows/", freeze_windows.freeze_add, name="freeze_add"),
+    path(project + "calendar/", calendar.calendar_feed_open, name="calendar_feed_open"),
+    path(project + "calendar/revoke/", calendar.calendar_feed_revoke, name="calendar_feed_revoke"),
+    path("calendar/<str:secret>.ics", calendar.calendar_feed, name="calendar_feed"),
     path(
         project + "freeze-windows/<int:window_pk>/delete/",
         freeze_windows.freeze_delete,

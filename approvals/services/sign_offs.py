@@ -71,13 +71,9 @@ def record_sign_off(
         if not policy.creator_may_sign(release, by):
             raise NotAllowed(CREATOR_SIGNS)
         current = list(SignOff.objects.current().filter(release=release).select_related("user"))
-        if policy.separation_of_duties:
-            other = next((s for s in current if s.user_id == by.pk and s.role != role), None)
-            if other is not None:
-                raise NotAllowed(
-                    f"You already signed as {other.get_role_display()}; one person gives at most "
-                    "one role's sign-off on a release."
-                )
+        second_role = policy.second_role_refusal(by, role, current)
+        if second_role:
+            raise NotAllowed(second_role)
         now = timezone.now()
         complete_before = _all_signed(role_states(release, current, now=now))
         previous = (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -9,10 +12,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lib.errors import NotAllowed, Refused
 from lib.htmx import HtmxRequest, SignedInRequest
+from lib.links import absolute
 from monitoring import forms
 from monitoring.models import Check, CheckResult
 from monitoring.selectors import with_history
@@ -155,6 +160,34 @@ def release_check_delete(request: SignedInRequest, pk: int, check_pk: int) -> Ht
 # --- one check: its history ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PushInstructions:
+    """How CI reports a result to a check whose results are pushed, with this check's values."""
+
+    endpoint: str
+    check_id: int
+    curl: str
+
+
+def push_instructions(release: Release, check: Check) -> PushInstructions | None:
+    if check.integration.is_polled:
+        return None
+    endpoint = absolute(reverse("api-check-results", args=[release.pk, check.pk]))
+    body: dict[str, str] = {"status": "passing", "value": "success"}
+    if release.commit_sha:
+        body["sha"] = release.commit_sha
+    body["url"] = "https://ci.example.com/runs/1"
+    curl = " \\\n  ".join(
+        [
+            f"curl -X POST {shlex.quote(endpoint)}",
+            '-H "Authorization: Bearer $GREENLIGHT_TOKEN"',
+            '-H "Content-Type: application/json"',
+            f"-d {shlex.quote(json.dumps(body))}",
+        ]
+    )
+    return PushInstructions(endpoint=endpoint, check_id=check.pk, curl=curl)
+
+
 def render_check_detail(
     request: HttpRequest,
     release: Release,
@@ -180,6 +213,7 @@ def render_check_detail(
             "judgement": judgement or forms.JudgementForm(),
             "pollable": release.status in POLLED_STATUSES[check.phase]
             and check.integration.is_polled,
+            "push": push_instructions(release, check),
         },
         status=status,
     )

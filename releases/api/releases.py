@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -18,11 +17,9 @@ from releases.access import (
     visible_releases,
 )
 from releases.api.common import ReleaseScoped, release_response
+from releases.filters import ReleaseFilter
 from releases.models import (
     Release,
-    ReleaseKind,
-    ReleaseQuerySet,
-    Status,
 )
 from releases.release_notes import render_release_notes
 from releases.rest import (
@@ -33,26 +30,9 @@ from releases.rest import (
 from releases.services.releases import create_release, update_release
 
 
-class ReleaseFilter(django_filters.FilterSet):
-    project = django_filters.CharFilter(
-        field_name="project__slug", help_text="The project's short name (slug)."
-    )
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
-    kind = django_filters.ChoiceFilter(choices=ReleaseKind.choices)
-    active = django_filters.BooleanFilter(
-        method="filter_active", help_text="Only releases still in progress (or only finished)."
-    )
-
-    class Meta:
-        model = Release
-        fields = ["project", "status", "kind", "active"]
-
-    def filter_active(self, queryset: ReleaseQuerySet, name: str, value: bool) -> QuerySet:
-        return queryset.active() if value else queryset.exclude(pk__in=queryset.active())
-
-
 class Releases(generics.ListAPIView):
-    """Releases of your projects, newest first; filter by project, status, kind."""
+    """Releases of your projects, newest first; search by version, title or scope key, filter by
+    project, status, kind and date."""
 
     serializer_class = s.ReleaseSerializer
     queryset = Release.objects.none()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,6 +16,7 @@ from releases import notifications as notices
 from releases import signals
 from releases.events import Actor, log_event
 from releases.models import (
+    ChecklistItem,
     Health,
     Phase,
     Release,
@@ -108,22 +110,28 @@ def return_to_frozen(release: Release, *, by: Actor, summary: str) -> Release:
     return release
 
 
+def deploy_done_refusal(items: Iterable[ChecklistItem]) -> str:
+    """Why the deploy cannot be marked done yet, given the release's checklist items, or ""."""
+    open_items = [
+        item.title
+        for item in items
+        if item.phase == Phase.DEPLOYMENT and item.required and item.ticked_at is None
+    ]
+    if not open_items:
+        return ""
+    count = plural(len(open_items), "required deployment checklist item", "is")
+    return f"Cannot mark the deploy done: {count} not ticked: {', '.join(open_items)}."
+
+
 def finish_deploy(release: Release, *, by: Actor) -> Release:
     """deploying → monitoring: every required deployment checklist item must be ticked."""
     rules.check_person(rules.FINISH_DEPLOY, by, release)
     with transaction.atomic():
         release = lock_release(release)
         refuse_unless(release, Status.MONITORING, "mark the deploy done")
-        open_items = list(
-            release.checklist_items.filter(
-                phase=Phase.DEPLOYMENT, required=True, ticked_at__isnull=True
-            ).values_list("title", flat=True)
-        )
-        if open_items:
-            count = plural(len(open_items), "required deployment checklist item", "is")
-            raise Refused(
-                f"Cannot mark the deploy done: {count} not ticked: {', '.join(open_items)}."
-            )
+        refusal = deploy_done_refusal(release.checklist_items.filter(phase=Phase.DEPLOYMENT))
+        if refusal:
+            raise Refused(refusal)
         release.monitoring_until = timezone.now() + release.project.monitoring_window(release.kind)
         # A release that turned unhealthy while deploying (a failed step, a breached check)
         # stays unhealthy: finishing the deploy does not make it well.

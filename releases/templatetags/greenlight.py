@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 
 from lib.links import SCHEMES, http_url
 from lib.wording import duration
-from releases.models import Role
+from releases.models import Phase, Role
 from releases.people import person_summary
 
 register = template.Library()
@@ -44,6 +44,15 @@ def role_label(value: str) -> str:
 @register.filter
 def state_label(value: str) -> str:
     return STATE_LABELS.get(value, value.replace("_", " ").capitalize())
+
+
+PHASE_LABELS = {**dict(Phase.choices), "pre_release": "Pre-release"}
+
+
+@register.filter
+def phase_label(value: str) -> str:
+    """A checklist or check phase as people write it: "Post-release", not "post_release"."""
+    return PHASE_LABELS.get(value, state_label(value))
 
 
 @register.filter

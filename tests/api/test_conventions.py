@@ -123,6 +123,26 @@ def test_it_filters_releases_by_project_status_and_kind(cast, rita):
     assert rita.get("/api/releases/?status=exploded").status_code == 400
 
 
+def test_it_searches_releases_by_version_title_scope_key_and_date(cast, rita):
+    keyed = make_release(cast, "2.0.0", title="Receipts", scope=2)  # PAY-1, PAY-2
+    make_release(cast, "3.0.0", title="Checkout", scope=0)
+
+    def versions(query: str) -> list[str]:
+        response = rita.get(f"/api/releases/?{query}")
+        assert response.status_code == 200, response.json()
+        return sorted(r["version"] for r in response.json()["results"])
+
+    assert versions("q=pay-2") == [keyed.version]
+    assert versions("q=checkout") == ["3.0.0"]
+    assert versions("q=3.0") == ["3.0.0"]
+    today = timezone.now().date()
+    assert versions(f"after={today}&before={today}") == ["2.0.0", "3.0.0"]
+    assert versions(f"after={today + dt.timedelta(days=1)}") == []
+    response = rita.get("/api/releases/?before=soon")
+    assert response.status_code == 400
+    assert "before" in response.json()
+
+
 def test_it_pages_the_timeline_by_cursor_without_gaps_or_repeats(cast, release, rita):
     for n in range(70):
         add_note(release, by=cast.rita, text=f"note {n}")

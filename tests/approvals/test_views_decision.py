@@ -59,3 +59,14 @@ def test_it_hides_decisions_from_outsiders(cast, release):
     client = client_for(cast.otto)
     assert client.get(decision.get_absolute_url()).status_code == 404
     assert client.get(decision.get_absolute_url() + "?format=json").status_code == 404
+
+
+def test_it_names_checklist_and_check_phases_as_people_write_them(cast, release):
+    make_approved(release, cast)
+    decision = release.decisions.get()
+    page = client_for(cast.vic).get(decision.get_absolute_url()).content.decode()
+    assert "<td>Readiness</td>" in page
+    assert "<td>Deployment</td>" in page
+    assert "Pre-release" in page
+    assert "pre_release" not in page
+    assert "Post_release" not in page

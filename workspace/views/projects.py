@@ -19,6 +19,7 @@ from approvals.forms import PolicyForm, RequirementsForm
 from approvals.services.policy import ensure_policy
 from lib.errors import NotAllowed, Refused
 from lib.htmx import SignedInRequest, signed_in
+from lib.links import absolute
 from lib.shown import show_with
 from monitoring.models import Integration
 from releases import access as rules
@@ -28,6 +29,7 @@ from releases.access import (
     get_project_for,
 )
 from releases.models import (
+    CalendarFeed,
     Project,
 )
 from releases.services.projects import (
@@ -74,6 +76,7 @@ def settings_context(
                 partial(forms.ChecklistTemplateForm, instance=template, prefix=f"t{template.pk}"),
             ),
         )
+    feed = CalendarFeed.objects.filter(project=project).first()
     return {
         "project": project,
         "can_manage": can_manage_project(request.user, project),
@@ -104,6 +107,8 @@ def settings_context(
         ),
         "integrations": list(Integration.objects.filter(project=project)),
         "trains": list(project.trains.all()),
+        "calendar_feed": feed,
+        "calendar_url": absolute(feed.get_absolute_url()) if feed else "",
     }
 
 

@@ -23,20 +23,41 @@ from releases.access import (
     can_create_release,
     get_release_for,
     visible_projects,
+    visible_releases,
 )
+from releases.filters import ReleaseListFilter, dated
 from releases.models import (
     Project,
     Release,
 )
 from releases.release_notes import render_release_notes
 from releases.services.releases import create_release, update_release
-from workspace.dashboard import release_token
+from workspace.dashboard import filter_projects, paginate, release_token
 from workspace.release_page import SECTIONS, ReleasePage, load
 from workspace.views.common import page_context
 
 
 def _creatable_projects(user: Any) -> list[Project]:
     return [p for p in visible_projects(user) if can_create_release(user, p)]
+
+
+@signed_in
+@require_GET
+def release_list(request: SignedInRequest) -> HttpResponse:
+    """Every release of my projects in any status, newest first: search, filters, pages."""
+    filters = ReleaseListFilter(
+        request.GET or None,
+        queryset=visible_releases(request.user),
+        projects=filter_projects(request),
+    )
+    valid = not filters.is_bound or filters.is_valid()
+    releases = dated(filters.qs if valid else filters.queryset.none())
+    releases = releases.select_related("project").order_by("-listed_on", "-pk")
+    page = paginate(releases, request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filters": filters, "page": page, "query": query.urlencode()}
+    return render(request, "releases/release_list.html", context, status=200 if valid else 400)
 
 
 @signed_in

@@ -15,6 +15,7 @@ from releases.access import (
     visible_projects,
     visible_releases,
 )
+from releases.models import CalendarFeed
 
 # The chart and its "earlier"/"later" links move by weeks from the first day: keep them all
 # within the calendar.
@@ -47,6 +48,7 @@ def timeline(request: SignedInRequest) -> HttpResponse:
         request.GET.get("page")
     )
     chart = tl.build(list(page.object_list), start, end, now=now)
+    feeds = {feed.project_id: feed for feed in CalendarFeed.objects.filter(project__in=projects)}
     return render(
         request,
         "releases/timeline.html",
@@ -57,6 +59,9 @@ def timeline(request: SignedInRequest) -> HttpResponse:
             + [(None, label, letter, None, None) for _n, label, letter in tl.ENDINGS],
             "projects": projects,
             "project": project,
+            "calendars": [
+                (p, feeds.get(p.pk)) for p in projects if not project or p.slug == project
+            ],
             "earlier": (start_day - dt.timedelta(weeks=4)).isoformat(),
             "later": (start_day + dt.timedelta(weeks=4)).isoformat(),
             "today": (now - dt.timedelta(weeks=3)).date().isoformat(),
