@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from icalendar import Calendar
+from icalendar import Calendar, Component
 
 from lib.errors import NotAllowed
 from releases.models import CalendarFeed, FreezeWindow, ProjectEvent
@@ -29,8 +29,14 @@ def feed_of(feed: CalendarFeed) -> Calendar:
     return Calendar.from_ical(response.content)
 
 
-def events(calendar: Calendar) -> dict[str, object]:
+def events(calendar: Calendar) -> dict[str, Component]:
     return {str(e["summary"]): e for e in calendar.walk("VEVENT")}
+
+
+def moment(event: Component, name: str) -> dt.datetime:
+    value = event.decoded(name)
+    assert isinstance(value, dt.datetime)
+    return value
 
 
 def test_it_serves_milestones_deploy_windows_and_freeze_windows_without_sign_in(cast):
@@ -70,18 +76,20 @@ def test_it_serves_milestones_deploy_windows_and_freeze_windows_without_sign_in(
     assert str(calendar["x-wr-calname"]) == "Payments releases"
     found = events(calendar)
     window = found["Payments 2.4.0: deploy window"]
-    assert window["dtstart"].dt == start
-    assert window["dtend"].dt == start + dt.timedelta(hours=2)
+    assert moment(window, "dtstart") == start
+    assert moment(window, "dtend") == start + dt.timedelta(hours=2)
     assert str(window["url"]).endswith(release.get_absolute_url())
-    assert found["Payments 2.4.0: code freeze"]["dtstart"].dt == start - dt.timedelta(days=2)
-    assert found["Payments 2.4.0: go/no-go meeting"]["dtstart"].dt == start - dt.timedelta(days=1)
+    assert moment(found["Payments 2.4.0: code freeze"], "dtstart") == start - dt.timedelta(days=2)
+    assert moment(found["Payments 2.4.0: go/no-go meeting"], "dtstart") == start - dt.timedelta(
+        days=1
+    )
     assert not any("2.3.0" in summary for summary in found)
     year_end = found["Payments: freeze – Year end"]
-    assert year_end["dtstart"].dt == start + dt.timedelta(days=5)
-    assert year_end["dtend"].dt == start + dt.timedelta(days=9)
+    assert moment(year_end, "dtstart") == start + dt.timedelta(days=5)
+    assert moment(year_end, "dtend") == start + dt.timedelta(days=9)
     weekends = [e for e in calendar.walk("VEVENT") if str(e["summary"]).endswith("Weekend")]
     assert len(weekends) >= 50
-    assert all(e["dtstart"].dt.astimezone(dt.UTC).weekday() == 4 for e in weekends)
+    assert all(moment(e, "dtstart").astimezone(dt.UTC).weekday() == 4 for e in weekends)
     assert len({str(e["uid"]) for e in calendar.walk("VEVENT")}) == len(calendar.walk("VEVENT"))
 
 

@@ -18,7 +18,7 @@ from workspace.views.projects import settings_run
 @require_GET
 def calendar_feed(request: HttpRequest, secret: str) -> HttpResponse:
     """No sign-in: the secret in the address is the key. A revoked or rotated one is 404."""
-    if len(secret) > CalendarFeed._meta.get_field("secret").max_length:
+    if len(secret) > (CalendarFeed._meta.get_field("secret").max_length or 0):
         raise Http404
     feed = get_object_or_404(CalendarFeed.objects.select_related("project"), secret=secret)
     response = HttpResponse(
