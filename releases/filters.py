@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from releases.models import Project, Release, ReleaseKind, ScopeItem, Status
+from releases.models import Project, Release, ReleaseKind, ReleaseQuerySet, ScopeItem, Status
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
-def dated(queryset: QuerySet[Release]) -> QuerySet[Release]:
+class Listed(TypedDict):
+    listed_on: dt.datetime
+
+
+def dated(queryset: QuerySet[Release]) -> QuerySet[WithAnnotations[Release, Listed]]:
     """The day a release is listed under: its deploy, else its planned window, else its
     creation."""
     return queryset.annotate(
@@ -59,7 +66,7 @@ class ReleaseFilter(django_filters.FilterSet):
             Q(version__icontains=value) | Q(title__icontains=value) | Exists(keyed)
         )
 
-    def filter_active(self, queryset: QuerySet[Release], name: str, value: bool) -> QuerySet:
+    def filter_active(self, queryset: ReleaseQuerySet, name: str, value: bool) -> QuerySet:
         return queryset.active() if value else queryset.exclude(pk__in=queryset.active())
 
     def filter_after(self, queryset: QuerySet[Release], name: str, value: dt.date) -> QuerySet:
@@ -75,8 +82,13 @@ class ReleaseListFilter(ReleaseFilter):
     """The page's version: the project is chosen among the person's projects, statuses one at
     a time."""
 
-    project = django_filters.ChoiceFilter(field_name="project__slug", empty_label="All projects")
-    status = django_filters.ChoiceFilter(choices=Status.choices, empty_label="Any status")
+    # A FilterSet may redeclare a filter with another kind; the stub types them as attributes.
+    project = django_filters.ChoiceFilter(  # type: ignore[assignment]
+        field_name="project__slug", empty_label="All projects"
+    )
+    status = django_filters.ChoiceFilter(  # type: ignore[assignment]
+        choices=Status.choices, empty_label="Any status"
+    )
     kind = django_filters.ChoiceFilter(choices=ReleaseKind.choices, empty_label="Any kind")
     after = django_filters.DateFilter(
         method="filter_after", label="From", widget=forms.DateInput(attrs={"type": "date"})

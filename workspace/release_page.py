@@ -480,7 +480,7 @@ class ReleasePage:
             Phase.DEPLOYMENT: self.release.status in (Status.APPROVED, Status.DEPLOYING),
             Phase.POST_RELEASE: self.release.status == Status.MONITORING,
         }
-        needed_before = {
+        needed_before: dict[str, str] = {
             Phase.READINESS: "needed before the go/no-go",
             Phase.DEPLOYMENT: "needed before the deploy is done",
             Phase.POST_RELEASE: "needed before the release is marked released",

@@ -51,6 +51,7 @@ def release_list(request: SignedInRequest) -> HttpResponse:
         projects=filter_projects(request),
     )
     valid = not filters.is_bound or filters.is_valid()
+    assert filters.queryset is not None  # given above
     releases = dated(filters.qs if valid else filters.queryset.none())
     releases = releases.select_related("project").order_by("-listed_on", "-pk")
     page = paginate(releases, request.GET.get("page"))
