@@ -45,7 +45,7 @@ class TrelloCards(TrackerAdapter):
         KIND_MAP_FIELD,
     )
     secret_fields = (
-        FieldSpec("key", "API key"),
+        FieldSpec("key", "API key", secret=True),
         FieldSpec("token", "API token", secret=True),
     )
     param_fields = (

@@ -454,6 +454,8 @@ def test_it_finds_an_adapter_for_every_kind():
         "launchdarkly",
         "split",
         "unleash",
+        "clickup",
+        "trello",
     } == set(ADAPTERS)
     for kind, label in KINDS:
         adapter = get_adapter(kind)
