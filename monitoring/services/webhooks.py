@@ -252,8 +252,9 @@ def _github_deployment(
 def _other_repository(integration: Integration, payload: Mapping[str, Any]) -> str | None:
     """The repository a delivery is about when it is not the integration's; None when it is.
 
-    A commit is not a repository's alone: a fork, or another repository an organisation's
-    webhook covers, can build and deploy the very same SHA.
+    A commit is not a repository's alone: a fork, or another repository an organisation's (or a
+    Bitbucket workspace's) webhook covers, can build and deploy the very same SHA. GitHub and
+    Bitbucket both name it ``repository.full_name``.
     """
     wanted = str(integration.config.get("repo") or "").strip()
     repository = payload.get("repository")
@@ -629,21 +630,10 @@ def bitbucket_signature_matches(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(bitbucket_signature(secret, body).encode(), header.strip().encode())
 
 
-def _other_bitbucket_repository(integration: Integration, payload: Mapping[str, Any]) -> str | None:
-    """The repository a delivery is about when it is not the integration's; None when it is.
-    A workspace webhook sends every repository's events, and forks share commits."""
-    wanted = str(integration.config.get("repo") or "").strip()
-    repository = payload.get("repository")
-    name = str(repository.get("full_name") or "") if isinstance(repository, Mapping) else ""
-    if wanted and name.lower() != wanted.lower():
-        return name or "no repository"
-    return None
-
-
 def receive_bitbucket(
     integration: Integration, *, event: str, delivery_id: str, payload: Mapping[str, Any]
 ) -> Received:
-    other = _other_bitbucket_repository(integration, payload)
+    other = _other_repository(integration, payload)
     status = payload.get("commit_status")
     if other is not None or event not in BITBUCKET_STATUS_EVENTS or not isinstance(status, Mapping):
         detail = (
