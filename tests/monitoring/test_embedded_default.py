@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.embedded import migrated_sqlite, sqlite_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,15 +29,11 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def test_the_demo_checks_poll_on_sqlite(tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-    }
-    env.pop("REDIS_URL", None)
-    manage(env, "migrate", "--noinput", "-v0")
+def test_the_demo_checks_poll_on_sqlite(tmp_path, tmp_path_factory):
+    database = migrated_sqlite(tmp_path_factory, tmp_path / "demo.sqlite3")
+    env = sqlite_env(
+        database, DJANGO_SETTINGS_MODULE="config.settings", CELERY_TASK_ALWAYS_EAGER="true"
+    )
     manage(env, "seed_demo")
 
     # The demo's release in monitoring has a health check on the local server: make it due,
