@@ -665,12 +665,18 @@ class ReleasePage:
         """The health the header shows (chip class, words): "Healthy" only on a result."""
         if self.release.health == Health.UNHEALTHY:
             return "no_go", "Unhealthy"
-        if self.release.health == Health.UNKNOWN:
-            return "waiting", Health.UNKNOWN.label
         if not self.post_release_checks:
-            return "waiting", "No health check"
-        if not any(c.last_evaluated_at and c.status != "pending" for c in self.post_release_checks):
-            return "waiting", "No health result yet"
+            return "waiting", "No health checks configured"
+        if self.release.health == Health.UNKNOWN and not self.after_deploy:
+            return "waiting", Health.UNKNOWN.label
+        # Healthy is a verdict on results; a release marked healthy before any check reported
+        # (as a finished deploy once was) still waits for one.
+        if self.release.health == Health.UNKNOWN or not any(
+            c.last_evaluated_at and c.status != "pending" for c in self.post_release_checks
+        ):
+            if self.release.is_active:
+                return "waiting", "Awaiting the first health result"
+            return "waiting", "No health result"
         return "go", "Healthy"
 
     @cached_property

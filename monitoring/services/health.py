@@ -12,6 +12,10 @@ the rollback decider, with the revert steps). Then the check's trigger acts, onc
 - ``automatic``: Greenlight rolls the release back at once and, after commit, a task calls the
   rollback plan's webhook, signed (``monitoring.services.rollback``).
 
+After the deploy the health is unknown until every check that decides passes on a reading taken
+after the deploy was done (``_judge_first_result``, on the status change or, for a check that was
+passing already, by beat in ``judge_first_results``): finishing a deploy proves nothing.
+
 A breach without a hold time is acted on in the transaction that recorded the failing result
 (``on_check_status_changed``, a receiver of ``monitoring.signals.check_status_changed``); one
 with a hold time by the beat task once the time has passed (``watch_health``).
@@ -31,7 +35,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from lib.errors import NotAllowed, Refused
@@ -278,6 +282,10 @@ def on_check_status_changed(*, check: Check, release: Release, new: str) -> None
     A post-release check that starts failing without a hold time is a breach now; one with a
     hold time is left to :func:`watch_health` once it has been failing that long.
     """
+    if check.phase == CheckPhase.POST_RELEASE and new == CheckStatus.PASSING:
+        if _judge_first_result(release, changed=check):
+            release.refresh_from_db(fields=["health"])
+        return
     if (
         check.phase != CheckPhase.POST_RELEASE
         or new != CheckStatus.FAILING
@@ -367,6 +375,69 @@ def _needs_action() -> Q:
         Exists(unfired)
         | (~Q(release__health=Health.UNHEALTHY) & (Q(required=True) | Exists(any_trigger)))
     )
+
+
+# --- the first health result ----------------------------------------------------------------------
+
+
+def _deciding(checks: QuerySet[Check]) -> QuerySet[Check]:
+    """The post-release checks that decide the release's health: the required ones and those
+    bound to a rollback trigger (an advisory check without a trigger only informs)."""
+    return checks.filter(phase=CheckPhase.POST_RELEASE).filter(
+        Q(required=True) | Exists(RollbackTrigger.objects.filter(check_ref=OuterRef("pk")))
+    )
+
+
+def _read_since(check: Check, moment: dt.datetime) -> bool:
+    """Whether the check's status rests on a reading taken at or after ``moment``."""
+    readings = [t for t in (check.last_evaluated_at, check.last_changed_at) if t is not None]
+    return bool(readings) and max(readings) >= moment
+
+
+def _judge_first_result(release: Release, *, changed: Check | None = None) -> bool:
+    """Healthy, once every check that decides passes on a reading taken after the deploy was
+    done; until then the health stays unknown. Runs with the release's row lock held;
+    ``changed`` is a check whose new status is not saved yet. Returns whether it turned
+    healthy."""
+    finished = release.deploy_finished_at
+    if release.status != Status.MONITORING or release.health != Health.UNKNOWN or not finished:
+        return False
+    checks = [
+        changed if changed is not None and check.pk == changed.pk else check
+        for check in _deciding(release.checks.all())
+    ]
+    if not checks:
+        return False  # nothing decides: the window's end releases it, never calling it healthy
+    for check in checks:
+        if (
+            check.status != CheckStatus.PASSING
+            or check.is_stale_for(release.commit_sha)
+            or not _read_since(check, finished)
+        ):
+            return False
+    mark_health(release, Health.HEALTHY, by=ACTOR, reason="every health check that decides passes")
+    return True
+
+
+def judge_first_results() -> int:
+    """Beat: releases in monitoring whose deciding checks all read passing since the deploy
+    though no status changed (a check already passing while deploying, read again after).
+    Returns how many turned healthy."""
+    finished = OuterRef("deploy_finished_at")
+    not_passed_yet = _deciding(Check.objects.filter(release=OuterRef("pk"))).filter(
+        ~Q(status=CheckStatus.PASSING)
+        | ~(Q(last_evaluated_at__gte=finished) | Q(last_changed_at__gte=finished))
+    )
+    due = Release.objects.filter(
+        status=Status.MONITORING, health=Health.UNKNOWN, deploy_finished_at__isnull=False
+    ).filter(
+        Exists(_deciding(Check.objects.filter(release=OuterRef("pk")))), ~Exists(not_passed_yet)
+    )
+    judged = 0
+    for candidate in due.order_by("pk"):
+        with transaction.atomic():
+            judged += _judge_first_result(lock_release(candidate))
+    return judged
 
 
 def act_on_held_breaches(*, now: dt.datetime | None = None) -> int:
@@ -539,11 +610,14 @@ class WatchReport:
     breaches: int
     released: int
     held: int
+    healthy: int = 0
 
 
 def watch_health(*, now: dt.datetime | None = None) -> WatchReport:
-    """What beat runs every few seconds: held breaches, then the windows that are over."""
+    """What beat runs every few seconds: held breaches, first health results, then the windows
+    that are over."""
     now = now or timezone.now()
     breaches = act_on_held_breaches(now=now)
+    healthy = judge_first_results()
     windows = close_health_windows(now=now)
-    return WatchReport(breaches, len(windows.released), len(windows.held))
+    return WatchReport(breaches, len(windows.released), len(windows.held), healthy)

@@ -133,10 +133,9 @@ def finish_deploy(release: Release, *, by: Actor) -> Release:
         if refusal:
             raise Refused(refusal)
         release.monitoring_until = timezone.now() + release.project.monitoring_window(release.kind)
-        # A release that turned unhealthy while deploying (a failed step, a breached check)
-        # stays unhealthy: finishing the deploy does not make it well.
-        if release.health != Health.UNHEALTHY:
-            release.health = Health.HEALTHY
+        # The health stays what it was: unknown until the post-release checks report after the
+        # deploy (monitoring.services.health), unhealthy if a step or a check failed while
+        # deploying. A deploy that finished is no evidence that the release is well.
         window = release.project.monitoring_window(release.kind)
         transition(
             release,
@@ -145,7 +144,7 @@ def finish_deploy(release: Release, *, by: Actor) -> Release:
             verb="deploy_finished",
             summary=f"Deploy done; watching health for {duration(window)}",
             stamp="deploy_finished_at",
-            extra_fields=["monitoring_until", "health"],
+            extra_fields=["monitoring_until"],
         )
     return release
 
@@ -225,7 +224,9 @@ def complete_release(release: Release, *, by: Actor) -> Release:
             Status.RELEASED,
             by=by,
             verb="released",
-            summary="Released: the monitoring window passed healthy",
+            summary="Released: the monitoring window passed healthy"
+            if release.health == Health.HEALTHY
+            else "Released: the monitoring window passed with no health check failing",
             stamp="released_at",
         )
         notices.notify(
