@@ -29,6 +29,7 @@ beat; :func:`health_blockers` says what stands in the way.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -466,6 +467,26 @@ def act_on_held_breaches(*, now: dt.datetime | None = None) -> int:
     return acted
 
 
+def restore_refusal(checks: Iterable[Check], *, triggered: Collection[int]) -> str:
+    """Why an unhealthy release cannot be judged healthy again, given its checks and the ids of
+    those bound to a rollback trigger, or "": a check that decides is still failing. The
+    release page disables its button with the same words."""
+    failing = sorted(
+        check.name
+        for check in checks
+        if check.phase == CheckPhase.POST_RELEASE
+        and check.status == CheckStatus.FAILING
+        and (check.required or check.pk in triggered)
+    )
+    if not failing:
+        return ""
+    names = ", ".join(f"“{name}”" for name in failing)
+    return (
+        f"{names} {'is' if len(failing) == 1 else 'are'} still failing: the release stays "
+        "unhealthy until it passes again (or roll it back)."
+    )
+
+
 def restore_health(release: Release, *, by: Any, reason: str) -> Release:
     """The release is healthy again, in a person's judgement (release manager, DevOps or the
     rollback decider, with a reason) — refused while a check that decides is still failing."""
@@ -482,20 +503,16 @@ def restore_health(release: Release, *, by: Any, reason: str) -> Release:
             )
         if release.health != Health.UNHEALTHY:
             raise Refused("The release is not unhealthy.")
-        failing = [
-            check.name
-            for check in release.checks.filter(
-                phase=CheckPhase.POST_RELEASE, status=CheckStatus.FAILING
-            )
-            .filter(Q(required=True) | Q(rollback_triggers__isnull=False))
-            .distinct()
-        ]
-        if failing:
-            names = ", ".join(f"“{name}”" for name in failing)
-            raise Refused(
-                f"{names} {'is' if len(failing) == 1 else 'are'} still failing: the release "
-                "stays unhealthy until it passes again (or roll it back)."
-            )
+        refusal = restore_refusal(
+            release.checks.filter(phase=CheckPhase.POST_RELEASE, status=CheckStatus.FAILING),
+            triggered=set(
+                RollbackTrigger.objects.filter(release=release).values_list(
+                    "check_ref_id", flat=True
+                )
+            ),
+        )
+        if refusal:
+            raise Refused(refusal)
         return mark_health(release, Health.HEALTHY, by=by, reason=reason)
 
 

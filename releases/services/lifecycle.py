@@ -34,18 +34,27 @@ from releases.services.common import (
 )
 
 
+def lock_scope_refusal(*, included: int, pending: int) -> str:
+    """Why the scope cannot be locked, given how many items are included and how many change
+    requests are open, or "" (the release page disables its button with the same words)."""
+    if not included:
+        return "Cannot lock the scope: it is empty. Add at least one scope item first."
+    if pending:
+        return f"Cannot lock the scope: {plural(pending, 'change request', 'is')} still open."
+    return ""
+
+
 def lock_scope(release: Release, *, by: Actor) -> Release:
     rules.check_person(rules.LOCK_SCOPE, by, release)
     with transaction.atomic():
         release = lock_release(release)
         refuse_unless(release, Status.FROZEN, "lock the scope")
-        if not release.scope_items.filter(state=ScopeItem.State.INCLUDED).exists():
-            raise Refused("Cannot lock the scope: it is empty. Add at least one scope item first.")
-        pending = release.change_requests.filter(state=ScopeChangeRequest.State.PENDING).count()
-        if pending:
-            raise Refused(
-                f"Cannot lock the scope: {plural(pending, 'change request', 'is')} still open."
-            )
+        refusal = lock_scope_refusal(
+            included=release.scope_items.filter(state=ScopeItem.State.INCLUDED).count(),
+            pending=release.change_requests.filter(state=ScopeChangeRequest.State.PENDING).count(),
+        )
+        if refusal:
+            raise Refused(refusal)
         transition(
             release,
             Status.FROZEN,
