@@ -361,7 +361,7 @@ class TestFirstResult:
 
         release = fresh(watched)
         assert release.health == Health.HEALTHY
-        event = release.events.filter(verb="health_changed").first()
+        event = release.events.get(verb="health_changed")
         assert event.summary == "Health healthy: every health check that decides passes"
         assert event.actor_label == "Greenlight"
 

@@ -57,7 +57,8 @@ class Form:
     fields: dict[str, list[str]] = field(default_factory=dict)
     selects: dict[str, list[str]] = field(default_factory=dict)
     selected: dict[str, str] = field(default_factory=dict)
-    buttons: list[tuple[str, str, str, bool]] = field(default_factory=list)  # id, name, value…
+    # id, name, value, disabled, formaction
+    buttons: list[tuple[str, str, str, bool, str]] = field(default_factory=list)
 
 
 class Forms(HTMLParser):
@@ -83,7 +84,9 @@ class Forms(HTMLParser):
         if tag == "input":
             kind = a.get("type", "text")
             if kind in ("submit", "button"):
-                form.buttons.append((a.get("id", ""), name, a.get("value", ""), "disabled" in a))
+                form.buttons.append(
+                    (a.get("id", ""), name, a.get("value", ""), "disabled" in a, "")
+                )
             elif kind in ("checkbox", "radio"):
                 if "checked" in a and name:
                     form.fields.setdefault(name, []).append(a.get("value", "on"))
@@ -102,7 +105,13 @@ class Forms(HTMLParser):
                 form.selected[self.select] = a.get("value", "")
         elif tag == "button" and a.get("type", "submit") == "submit":
             form.buttons.append(
-                (a.get("id", ""), name, a.get("value", ""), "disabled" in a, a.get("formaction"))
+                (
+                    a.get("id", ""),
+                    name,
+                    a.get("value", ""),
+                    "disabled" in a,
+                    a.get("formaction", ""),
+                )
             )
 
     def handle_data(self, data: str) -> None:
@@ -132,9 +141,8 @@ def presses(page: str, prefix: str) -> list[tuple[str, str, dict[str, Any]]]:
             chosen = form.selected.get(name) or next((o for o in options if o), "")
             if chosen:
                 data[name] = chosen
-        for button in form.buttons:
-            ident, name, value, disabled, *rest = button
-            url = (rest[0] if rest and rest[0] else None) or form.action
+        for ident, name, value, disabled, formaction in form.buttons:
+            url = formaction or form.action
             if disabled or not url.startswith(prefix):
                 continue
             found.append((ident or url, url, {**data, **({name: value} if name else {})}))
