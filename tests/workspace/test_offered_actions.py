@@ -338,3 +338,33 @@ def test_it_shows_healthy_again_disabled_while_a_deciding_check_fails(cast):
     assert 'id="do-restore_health" class="secondary" disabled' in page
     assert "“Error rate” is still failing: the release stays unhealthy" in page
     assert 'id="id_restore_reason"' not in page
+
+
+@pytest.mark.parametrize("screen", ["project_trains", "integration_edit", "release_check_detail"])
+def test_it_offers_only_what_the_server_accepts_on_the_other_pages(cast, screen):
+    release = make_deploying(make_release(cast, "8.1.0"), cast)
+    check = Check.objects.create(
+        project=cast.project,
+        release=release,
+        integration=cast.ci,
+        name="Error rate",
+        phase=CheckPhase.POST_RELEASE,
+    )
+    record_check_result(check, status="needs_judgement", value="no answer", source="api")
+    args: dict[str, list[Any]] = {
+        "project_trains": [cast.project.slug],
+        "integration_edit": [cast.project.slug, cast.ci.pk],
+        "release_check_detail": [release.pk, check.pk],
+    }
+    url = reverse(screen, args=args[screen])
+    prefix = "/projects/" if screen != "release_check_detail" else "/releases/"
+    offered = {
+        who: presses(client_for(getattr(cast, who)).get(url).content.decode(), prefix)
+        for who in PEOPLE
+    }
+    assert offered["rita"] != []
+    # As on the settings page, field errors are about what was typed, not who may press.
+    refused = {
+        who: refused_presses(getattr(cast, who), url, prefix, refusals=(403, 409)) for who in PEOPLE
+    }
+    assert {who: r for who, r in refused.items() if r} == {}
