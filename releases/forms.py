@@ -18,6 +18,7 @@ from django.utils import timezone
 from releases.models import (
     REVIEW_TEXT_MAX,
     ChecklistTemplate,
+    Evidence,
     FreezeWindow,
     Phase,
     Project,
@@ -408,6 +409,14 @@ class ChecklistTemplateForm(forms.ModelForm):
             "owner_role": "Owner",
         }
         widgets = {"help_text": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A form posted without it (an older page, a script) asks for no evidence, as before.
+        self.fields["evidence_required"].required = False
+
+    def clean_evidence_required(self) -> str:
+        return self.cleaned_data["evidence_required"] or Evidence.NONE
 
     def clean(self) -> dict[str, Any]:
         super().clean()

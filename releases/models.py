@@ -718,7 +718,51 @@ class Phase(models.TextChoices):
     POST_RELEASE = "post_release", "Post-release"
 
 
-class ChecklistTemplate(models.Model):
+class Evidence(models.TextChoices):
+    """What a checklist item must be ticked with."""
+
+    NONE = "none", "Nothing required"
+    NOTE = "note", "A note"
+    LINK = "link", "A link"
+    BOTH = "both", "A note and a link"
+
+
+class EvidenceRequirement(models.Model):
+    """The evidence an item is ticked with; a release's item keeps the requirement it was
+    planned with, whatever its template says later."""
+
+    evidence_required = models.CharField(
+        "Evidence required",
+        max_length=4,
+        choices=Evidence.choices,
+        default=Evidence.NONE,
+        help_text="What ticking the item needs: a note on what was checked, a link to the "
+        "proof (a test report, a dashboard…), or both.",
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def needs_note(self) -> bool:
+        return self.evidence_required in (Evidence.NOTE, Evidence.BOTH)
+
+    @property
+    def needs_link(self) -> bool:
+        return self.evidence_required in (Evidence.LINK, Evidence.BOTH)
+
+    @property
+    def evidence_hint(self) -> str:
+        """How a page states the requirement before anyone ticks: "needs a note and a link"."""
+        needed = [
+            name
+            for name, needed in (("a note", self.needs_note), ("a link", self.needs_link))
+            if needed
+        ]
+        return f"needs {' and '.join(needed)}" if needed else ""
+
+
+class ChecklistTemplate(EvidenceRequirement):
     """One item of a project's checklist, copied onto new releases of the kinds it applies to."""
 
     project = models.ForeignKey(
@@ -744,7 +788,7 @@ class ChecklistTemplate(models.Model):
         return getattr(self, f"for_{kind}")
 
 
-class ChecklistItem(models.Model):
+class ChecklistItem(EvidenceRequirement):
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="checklist_items")
     template = models.ForeignKey(
         ChecklistTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

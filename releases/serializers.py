@@ -799,6 +799,7 @@ class ChecklistItemSerializer(serializers.ModelSerializer):
             "help_text",
             "owner_role",
             "required",
+            "evidence_required",
             "position",
             "ticked",
             "ticked_by",

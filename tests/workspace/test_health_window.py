@@ -113,6 +113,30 @@ class TestMarkReleased:
         assert watched.status == Status.MONITORING
 
 
+class TestHealthShown:
+    def test_it_says_it_awaits_the_first_health_result_after_the_deploy(self, cast, watched):
+        check = error_rate(watched, cast)
+        header = header_of(page_of(cast.vic, watched))
+        assert 'data-testid="health">Awaiting the first health result</span>' in header
+        assert "Healthy" not in header
+
+        report(check, "passing", "0.4 %")
+        header = header_of(page_of(cast.vic, watched))
+        assert 'data-testid="health">Healthy</span>' in header
+
+    def test_it_says_no_health_checks_are_configured_rather_than_healthy(self, cast, watched):
+        header = header_of(page_of(cast.vic, watched))
+        assert 'data-testid="health">No health checks configured</span>' in header
+        window_over(watched)
+        health.watch_health()
+        watched.refresh_from_db()
+        assert watched.status == Status.RELEASED
+        page = page_of(cast.vic, watched)
+        assert 'data-testid="health-box"' in page
+        assert "No health checks configured" in header_of(page)
+        assert "Healthy" not in header_of(page)
+
+
 class TestRecommendedRollback:
     @pytest.fixture
     def recommended(self, cast, watched):

@@ -24,6 +24,7 @@ from monitoring.services.results import record_check_result
 from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
+    Evidence,
     FreezeWindow,
     Phase,
     Project,
@@ -43,6 +44,8 @@ from releases.services.rollback import roll_back, update_rollback_plan
 from releases.services.scope import add_scope_item, request_scope_change
 
 PASSWORD = "greenlight"  # demo only
+# Where the demo's test reports and dashboards would live.
+EVIDENCE_BASE = "https://ci.example.com/payments/reports"
 
 PEOPLE = [
     ("rita", "Rita", "Reyes", Role.RELEASE_MANAGER),
@@ -54,37 +57,82 @@ PEOPLE = [
 ]
 
 CHECKLIST = [
-    # phase, title, owner role, required, kinds (None = all)
-    (Phase.READINESS, "Critical user flows pass end-to-end", Role.QA, True, None),
-    (Phase.READINESS, "No open high-impact defects", Role.QA, True, None),
+    # phase, title, owner role, required, kinds (None = all), evidence ticking it needs
+    (
+        Phase.READINESS,
+        "Critical user flows pass end-to-end",
+        Role.QA,
+        True,
+        None,
+        Evidence.LINK,
+    ),
+    (Phase.READINESS, "No open high-impact defects", Role.QA, True, None, Evidence.NOTE),
     (
         Phase.READINESS,
         "Performance acceptable under expected load",
         Role.QA,
         True,
         ("standard", "major"),
+        Evidence.BOTH,
     ),
-    (Phase.READINESS, "Release notes reviewed", Role.PRODUCT, True, ("standard", "major")),
-    (Phase.READINESS, "Database migrations reviewed and reversible", Role.DEV, True, None),
-    (Phase.READINESS, "Staging matches production configuration", Role.DEVOPS, True, None),
+    (
+        Phase.READINESS,
+        "Release notes reviewed",
+        Role.PRODUCT,
+        True,
+        ("standard", "major"),
+        Evidence.NONE,
+    ),
+    (
+        Phase.READINESS,
+        "Database migrations reviewed and reversible",
+        Role.DEV,
+        True,
+        None,
+        Evidence.NOTE,
+    ),
+    (
+        Phase.READINESS,
+        "Staging matches production configuration",
+        Role.DEVOPS,
+        True,
+        None,
+        Evidence.NONE,
+    ),
     (
         Phase.READINESS,
         "Stakeholders informed of the release timing",
         Role.RELEASE_MANAGER,
         False,
         None,
+        Evidence.NONE,
     ),
-    (Phase.DEPLOYMENT, "Deployment pipeline green on the release commit", Role.DEVOPS, True, None),
+    (
+        Phase.DEPLOYMENT,
+        "Deployment pipeline green on the release commit",
+        Role.DEVOPS,
+        True,
+        None,
+        Evidence.LINK,
+    ),
     (
         Phase.DEPLOYMENT,
         "Feature flags set for the rollout",
         Role.DEVOPS,
         True,
         ("standard", "major"),
+        Evidence.NONE,
     ),
-    (Phase.DEPLOYMENT, "Smoke test in production", Role.QA, True, None),
-    (Phase.POST_RELEASE, "Error rate and latency watched for the window", Role.DEVOPS, True, None),
-    (Phase.POST_RELEASE, "Support team briefed", Role.PRODUCT, False, None),
+    (Phase.DEPLOYMENT, "Smoke test in production", Role.QA, True, None, Evidence.NOTE),
+    (
+        Phase.POST_RELEASE,
+        "Error rate and latency watched for the window",
+        Role.DEVOPS,
+        True,
+        None,
+        Evidence.LINK,
+    ),
+    (Phase.POST_RELEASE, "Support team briefed", Role.PRODUCT, False, None, Evidence.NONE),
 ]
 
 SCOPE = [
@@ -144,13 +192,14 @@ class Command(BaseCommand):
         project.save(update_fields=["repository_url"])
         for username, _first, _last, role in PEOPLE:
             set_project_roles(project, users[username], [role], by=rita)
-        for position, (phase, title, role, required, kinds) in enumerate(CHECKLIST):
+        for position, (phase, title, role, required, kinds, evidence) in enumerate(CHECKLIST):
             ChecklistTemplate.objects.create(
                 project=project,
                 phase=phase,
                 title=title,
                 owner_role=role,
                 required=required,
+                evidence_required=evidence,
                 position=position,
                 for_standard=kinds is None or "standard" in kinds,
                 for_hotfix=kinds is None or "hotfix" in kinds,
@@ -289,7 +338,10 @@ class Command(BaseCommand):
         items = list(release.checklist_items.filter(phase=phase, ticked_at__isnull=True))
         for item in items[: len(items) - leave]:
             tick_checklist_item(
-                item, by=by_role[item.owner_role], note="Verified on staging", url=""
+                item,
+                by=by_role[item.owner_role],
+                note="Verified on staging",
+                url=f"{EVIDENCE_BASE}/{release.version}/{item.pk}" if item.needs_link else "",
             )
 
     def complete_plan(
