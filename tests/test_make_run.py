@@ -71,7 +71,7 @@ def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path):
             assert answer.status_code == 302
             dashboard = browser.get("/")
             assert dashboard.status_code == 200
-            assert "Payments 2.5.0" in dashboard.text
+            assert "Payments 2.15.0" in dashboard.text
     finally:
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
         pressed = time.monotonic()
