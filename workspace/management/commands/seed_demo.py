@@ -333,8 +333,9 @@ class Command(BaseCommand):
         now = history.now
         users = history.users
         rita = users["rita"]
-        # Deployed a little over an hour ago: in its monitoring window.
-        history.release("2.13.0", (now - 70 * MINUTE).replace(minute=0, second=0, microsecond=0))
+        # Deployed an hour and a half ago: done, and about halfway through its monitoring window.
+        deployed = (now - 90 * MINUTE).replace(second=0, microsecond=0)
+        history.release("2.13.0", deployed - dt.timedelta(minutes=deployed.minute % 5))
         # A hotfix approved minutes ago, deploying within the hour.
         soon = (now + 30 * MINUTE).replace(second=0, microsecond=0)
         soon += dt.timedelta(minutes=-soon.minute % 5)
