@@ -50,7 +50,7 @@ HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 
 # Who does what in the demo team, by role.
-TEAM = {
+TEAM: dict[str, str] = {
     Role.RELEASE_MANAGER: "rita",
     Role.PRODUCT: "paul",
     Role.QA: "quinn",
@@ -80,7 +80,7 @@ WORK = [
     ("fix", "Receipt e-mail lists the discount", "devin", "low"),
 ]
 
-EVIDENCE = {
+EVIDENCE: dict[str, list[tuple[str, str]]] = {
     Phase.READINESS: [
         ("Regression suite green on staging", "https://ci.example.com/payments/runs/{n}"),
         ("Checked with the QA dashboard", ""),
@@ -101,12 +101,21 @@ EVIDENCE = {
     ],
 }
 
-SIGN_OFF_COMMENTS = {
+SIGN_OFF_COMMENTS: dict[str, list[str]] = {
     Role.DEV: ["All merged and reviewed.", "Looks good.", "Nothing open on our side."],
     Role.QA: ["Regression green, no open defects.", "Tested on staging.", "Go."],
     Role.DEVOPS: ["Pipeline green, rollback rehearsed.", "Infra ready.", "Go from ops."],
     Role.PRODUCT: ["Release notes approved.", "Go.", "Scope is what we promised."],
     Role.RELEASE_MANAGER: ["Everything in place.", "Go."],
+}
+
+
+# How far ahead each kind is planned: (created, code freeze, go/no-go) before the deploy, and
+# the length of its deploy window.
+CEREMONY: dict[str, tuple[dt.timedelta, dt.timedelta, dt.timedelta, dt.timedelta]] = {
+    ReleaseKind.STANDARD: (7 * DAY, 5 * DAY, 23 * HOUR, 2 * HOUR),
+    ReleaseKind.HOTFIX: (3 * HOUR, 2 * HOUR, 45 * MINUTE, 45 * MINUTE),
+    ReleaseKind.MAJOR: (21 * DAY, 10 * DAY, 2 * DAY, 2 * HOUR),
 }
 
 
@@ -186,10 +195,7 @@ class History:
         """
         rng = random.Random(version)
         outcome = outcome or Outcome()
-        lead = {ReleaseKind.HOTFIX: 3 * HOUR, ReleaseKind.MAJOR: 21 * DAY}.get(kind, 7 * DAY)
-        freeze = {ReleaseKind.HOTFIX: 2 * HOUR, ReleaseKind.MAJOR: 10 * DAY}.get(kind, 5 * DAY)
-        go = {ReleaseKind.HOTFIX: 45 * MINUTE, ReleaseKind.MAJOR: 2 * DAY}.get(kind, 23 * HOUR)
-        window = (45 * MINUTE) if kind == ReleaseKind.HOTFIX else 2 * HOUR
+        lead, freeze, go, window = CEREMONY[kind]
         created = created or deploy - lead
         go_at = deploy - go
         while go_at.weekday() >= 5 and kind != ReleaseKind.HOTFIX:
@@ -249,9 +255,12 @@ class History:
         decided = go_at + self._delay(rng)
         roles = [Role.DEV, Role.QA, Role.DEVOPS, Role.PRODUCT, Role.RELEASE_MANAGER]
         gap = (decided - poll_at) / (len(roles) + 1)
+
+        def sign(role: str) -> Callable[[], None]:
+            return lambda: self._sign(state["release"], role, rng)
+
         for index, role in enumerate(roles):
-            signed = poll_at + gap * (index + 0.5 + rng.random())
-            story.at(signed, lambda role=role: self._sign(state["release"], role, rng))
+            story.at(poll_at + gap * (index + 0.5 + rng.random()), sign(role))
         story.at(decided, lambda: self._decide(state["release"]))
         if stop_before == "deploy":
             return story.tell(self.now, state)

@@ -146,13 +146,13 @@ class TestTheDemo:
         assert events["scope_locked"] == release.frozen_at
         assert events["deploy_started"] == release.deploy_started_at
         assert events["released"] == release.released_at
-        assert release.created_at < release.frozen_at  # type: ignore[operator]
+        assert release.created_at < release.frozen_at
         assert release.approved_at is not None
         for sign_off in SignOff.objects.filter(release=release):
-            assert release.frozen_at < sign_off.created_at < release.approved_at  # type: ignore[operator]
+            assert release.frozen_at < sign_off.created_at < release.approved_at
         for item in ChecklistItem.objects.filter(release=release, phase="readiness"):
             assert item.ticked_at is not None
-            assert release.frozen_at < item.ticked_at <= release.approved_at  # type: ignore[operator]
+            assert release.frozen_at < item.ticked_at <= release.approved_at
         # The events are spread over the six months, not piled up at the moment of seeding.
         recent = ReleaseEvent.objects.filter(created_at__gte=timezone.now() - DAY).count()
         assert recent < ReleaseEvent.objects.count() / 10
