@@ -152,7 +152,8 @@ def logged_value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "(none)"
+        # The lists the log keeps are of roles: "devops" reads "DevOps".
+        return ", ".join(ROLE_LABELS.get(str(item), str(item)) for item in value) or "(none)"
     if isinstance(value, dict):
         return ", ".join(f"{key}: {item}" for key, item in value.items()) or "(none)"
     return str(value)
