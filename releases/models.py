@@ -322,6 +322,16 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
         return self.filter(status__in=ACTIVE_STATUSES)
 
 
+# A milestone done within this of its planned moment is on time: a deploy started three minutes
+# into its window is not late.
+ON_TIME_WITHIN = dt.timedelta(minutes=5)
+
+
+def is_late(planned: dt.datetime | None, actual: dt.datetime | None) -> bool:
+    """The one rule for "late", on the release page and the timeline alike."""
+    return bool(planned and actual and actual > planned + ON_TIME_WITHIN)
+
+
 def rollback_still_recommended(status: str, recommended_at: dt.datetime | None) -> bool:
     """``Release.rollback_recommended`` from the two columns it rests on, for code that reads
     releases as plain values."""
@@ -431,22 +441,21 @@ class Release(models.Model):
     def can_transition_to(self, status: str) -> bool:
         return status in TRANSITIONS[self.status]
 
-    def milestones(self) -> list[tuple[str, dt.datetime | None, dt.datetime | None]]:
-        """(label, planned, actual) in lifecycle order, for the page and the timeline.
+    @property
+    def planned_monitoring_end(self) -> dt.datetime | None:
+        """When monitoring is planned to end, wherever it is shown: the plan's date, and once the
+        deploy is done the health window's own end, so that the page, the timeline, the
+        calendar and the health window give the same moment."""
+        return self.monitoring_until or self.monitoring_ends_at
 
-        Once the deploy is done the health window's own end is the planned end of monitoring:
-        the page, the timeline and the health window then give the same moment.
-        """
+    def milestones(self) -> list[tuple[str, dt.datetime | None, dt.datetime | None]]:
+        """(label, planned, actual) in lifecycle order, for the page and the timeline."""
         return [
             ("Code freeze", self.code_freeze_at, self.frozen_at),
             ("Go/no-go", self.go_no_go_at, self.approved_at),
             ("Deploy window", self.deploy_window_start, self.deploy_started_at),
             ("Deploy done", self.deploy_window_end, self.deploy_finished_at),
-            (
-                "End of monitoring",
-                self.monitoring_until or self.monitoring_ends_at,
-                self.released_at,
-            ),
+            ("End of monitoring", self.planned_monitoring_end, self.released_at),
         ]
 
     def next_milestone(self, now: dt.datetime | None = None) -> tuple[str, dt.datetime] | None:

@@ -44,6 +44,7 @@ from releases.models import (
     ScopeChangeRequest,
     ScopeItem,
     Status,
+    is_late,
 )
 from releases.release_notes import render_release_notes
 from releases.services import lifecycle
@@ -232,7 +233,7 @@ class ReleasePage:
     def milestones(self) -> list[dict[str, Any]]:
         rows = []
         for label, planned, actual in self.release.milestones():
-            late = bool(planned and actual and actual > planned + dt.timedelta(minutes=5))
+            late = is_late(planned, actual)
             overdue = bool(planned and not actual and planned < self.now and self.release.is_active)
             rows.append(
                 {

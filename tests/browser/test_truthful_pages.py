@@ -58,7 +58,7 @@ def test_it_writes_labels_as_people_write_them(cast, open_as, live_server):
     quinn = open_as(cast.quinn)
     quinn.goto(f"{live_server.url}{release.get_absolute_url()}")
     told = quinn.locator("#sec-checklists")
-    expect(told).to_contain_text("the release manager ticks it")
+    expect(told).to_contain_text("for the release manager to tick")
     expect(told).not_to_contain_text("ticked by Release manager or the release manager")
 
 
