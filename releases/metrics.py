@@ -344,7 +344,7 @@ class Comparison:
                 "Incidents",
                 plural(self.incidents, "incident"),
                 (
-                    f"{self.incidents_per_deploy:.1f} per deploy"
+                    f"{_one_decimal(self.incidents_per_deploy)} per deploy"
                     if self.incidents_per_deploy is not None
                     else "no deploys"
                 ),
@@ -354,11 +354,7 @@ class Comparison:
                 "Change failure",
                 f"failed: {self.failure.cause}" if self.failure else "did not fail",
                 f"{rate:.0%} of deploys failed" if rate is not None else "no deploys",
-                (
-                    f"The project's change failure rate over {COMPARISON_DAYS} days is {rate:.0%}."
-                    if rate is not None
-                    else "Nothing to compare with."
-                ),
+                "Counts as a failed change." if self.failure else "Not a failed change.",
             ),
         ]
 
@@ -389,6 +385,10 @@ def _duration_delta(
     return f"{duration(-gap)} {shorter} than {where}."
 
 
+def _one_decimal(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
 def _count_delta(count: int, average: float | None) -> str:
     if average is None:
         return "Nothing to compare with."
@@ -396,8 +396,7 @@ def _count_delta(count: int, average: float | None) -> str:
     gap = count - average
     if abs(gap) < 0.05:
         return f"As many as {where}."
-    amount = f"{abs(gap):.1f}".removesuffix(".0")
-    return f"{amount} {'more' if gap > 0 else 'fewer'} than {where}."
+    return f"{_one_decimal(abs(gap))} {'more' if gap > 0 else 'fewer'} than {where}."
 
 
 def compare_with_project(release: Release, *, now: dt.datetime | None = None) -> Comparison | None:
