@@ -97,7 +97,7 @@ class Failure:
 class Metrics:
     start: dt.datetime
     end: dt.datetime
-    deployments: list[Release] = field(default_factory=list)
+    deployments: list[DeployedRelease] = field(default_factory=list)
     lead_times: list[dt.timedelta] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
 
@@ -307,7 +307,7 @@ class Figure:
 
 @dataclass(frozen=True)
 class Comparison:
-    release: Release
+    release: DeployedRelease
     project: Metrics
     failure: Failure | None
     incidents: int

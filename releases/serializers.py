@@ -882,7 +882,9 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    release = serializers.PrimaryKeyRelatedField(read_only=True)
+    release: serializers.PrimaryKeyRelatedField[Release] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
     version = serializers.CharField(source="release.version", read_only=True)
     time_to_restore_seconds = serializers.SerializerMethodField()
     reported_by = serializers.CharField(read_only=True)
@@ -944,7 +946,11 @@ class ReleaseNamedSerializer(serializers.Serializer):
 class IncidentReportSerializer(ReleaseNamedSerializer, IncidentInputSerializer):
     """An incident reported by a tool: the same id from the same source changes it again."""
 
-    source = serializers.ChoiceField(choices=REPORTED_SOURCES, default=IncidentSource.API)
+    # DRF's metaclass takes declared fields off the class, so this does not shadow the
+    # ``source`` every field has; the type checker cannot know that.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=REPORTED_SOURCES, default=IncidentSource.API
+    )
     external_id = serializers.CharField(max_length=200, help_text="The incident's id in the tool.")
 
 

@@ -143,6 +143,7 @@ def test_it_compares_a_release_with_the_projects_last_90_days(
 
     with django_assert_max_num_queries(3):
         comparison = compare_with_project(release, now=at(30, 12))
+        assert comparison is not None
         figures = {f.label: f for f in comparison.figures()}
 
     # Lead times over the 90 days: 1 h, 1 d, 1 d, 1 d, 2 d, 3 d, 3 d → median 1 d; 1.3.0: 2 d.
@@ -165,7 +166,9 @@ def test_it_says_a_quick_restore_is_faster_than_the_median(history):
     _incident(history, "1.3.0", at(23, 12), at(23, 12, 20))
     release = Release.objects.get(version="1.3.0")
 
-    figures = {f.label: f for f in compare_with_project(release, now=at(30, 12)).figures()}
+    comparison = compare_with_project(release, now=at(30, 12))
+    assert comparison is not None
+    figures = {f.label: f for f in comparison.figures()}
 
     # Restores: 20 min, 30 min, 3.5 h → median 30 min; 1.3.0 took 10 min less.
     assert figures["Time to restore"].delta == "10 min faster than the project's 90-day median."
