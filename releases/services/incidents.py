@@ -191,22 +191,28 @@ def report_incident(
         raise ValidationError(
             {"external_id": "Give the incident's id in the tool that reports it."}
         )
-    existing = (
-        Incident.objects.filter(
-            project_id=release.project_id, source=source, external_id=external_id
+    with transaction.atomic():
+        # Two deliveries of one report race here: under the release's lock the second finds
+        # the incident the first recorded. (A report naming another release of the project
+        # still changes the incident where it was first recorded.)
+        release = lock_release(release)
+        existing = (
+            Incident.objects.filter(
+                project_id=release.project_id, source=source, external_id=external_id
+            )
+            .select_related("release__project")
+            .first()
         )
-        .select_related("release__project")
-        .first()
-    )
-    if existing is None:
-        return record_incident(
-            release, by=by, source=source, external_id=external_id, **fields
-        ), True
-    if fields.get("resolved_at") is None:
-        fields.pop("resolved_at", None)
-    if fields.get("started_at") is None:
-        fields.pop("started_at", None)
-    return update_incident(existing, by=by, **fields), False
+        if existing is None:
+            incident = record_incident(
+                release, by=by, source=source, external_id=external_id, **fields
+            )
+            return incident, True
+        if fields.get("resolved_at") is None:
+            fields.pop("resolved_at", None)
+        if fields.get("started_at") is None:
+            fields.pop("started_at", None)
+        return update_incident(existing, by=by, **fields), False
 
 
 def _restored_after(incident: Incident) -> str:
