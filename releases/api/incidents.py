@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -27,13 +28,15 @@ from releases.services.incidents import (
 PAGERDUTY_SEVERITY = {"high": Severity.SEV2, "low": Severity.SEV3}
 
 
-class ReleaseIncidents(ReleaseScoped):
-    @extend_schema(responses=s.IncidentSerializer(many=True))
-    def get(self, request: Request, release_id: int) -> Response:
-        """The release's incidents, oldest first."""
+class ReleaseIncidents(ReleaseScoped, generics.ListAPIView):
+    """The release's incidents, oldest first."""
+
+    serializer_class = s.IncidentSerializer
+    queryset = Incident.objects.none()
+
+    def get_queryset(self) -> QuerySet[Incident]:
         release, _ = self.release_and_access()
-        incidents = Incident.objects.filter(release=release).select_related("release", "created_by")
-        return Response(s.IncidentSerializer(incidents, many=True).data)
+        return Incident.objects.filter(release=release).select_related("release", "created_by")
 
     @extend_schema(request=s.IncidentInputSerializer, responses={201: s.IncidentSerializer})
     def post(self, request: Request, release_id: int) -> Response:

@@ -52,7 +52,9 @@ def _check(release: Release, values: dict[str, Any]) -> None:
         errors["severity"] = f"Choose one of {', '.join(Severity.values)}."
     started, resolved = values["started_at"], values["resolved_at"]
     assert release.deploy_started_at is not None  # the guard asks has_been_deployed first
-    if started > now + CLOCK_SKEW:
+    if started is None:
+        errors["started_at"] = "Say when it started."
+    elif started > now + CLOCK_SKEW:
         errors["started_at"] = "An incident cannot start in the future."
     elif started < release.deploy_started_at:
         # Before the deploy this release was not in production: it did not cause it.
@@ -60,7 +62,7 @@ def _check(release: Release, values: dict[str, Any]) -> None:
             f"This release's deploy started {_when(release.deploy_started_at)}; an incident "
             "that began before it belongs to the release that was out then."
         )
-    if resolved is not None:
+    if resolved is not None and started is not None:
         if resolved < started:
             errors["resolved_at"] = "An incident is resolved after it started."
         elif resolved > now + CLOCK_SKEW:

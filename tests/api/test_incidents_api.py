@@ -79,7 +79,7 @@ def test_it_records_and_lists_a_releases_incidents(cast, live):
     assert body["source"] == "manual"
     assert body["reported_by"] == "Dana"
     listed = client.get(f"/api/releases/{live.pk}/incidents/").json()
-    assert [i["title"] for i in listed] == ["Card payments fail"]
+    assert [i["title"] for i in listed["results"]] == ["Card payments fail"]
 
 
 def test_it_resolves_an_incident_by_patching_its_end(cast, live):
@@ -242,8 +242,27 @@ def test_it_lists_incidents_in_a_fixed_number_of_queries(cast, live, django_asse
             format="json",
         )
 
-    # Session, user, release, roles, project roles, the incidents with who reported them.
-    with django_assert_max_num_queries(6):
+    # Session, user, release, roles, project roles, the count, the incidents with who
+    # reported them.
+    with django_assert_max_num_queries(7):
         response = client.get(f"/api/releases/{live.pk}/incidents/")
 
-    assert len(response.json()) == 5
+    assert len(response.json()["results"]) == 5
+
+
+def test_it_refuses_to_clear_an_incidents_start(cast, live):
+    client = signed_in(cast.dana)
+    incident = client.post(
+        f"/api/releases/{live.pk}/incidents/",
+        {"title": "Errors", "severity": "sev2", "started_at": ago(30)},
+        format="json",
+    ).json()
+
+    response = client.patch(
+        f"/api/releases/{live.pk}/incidents/{incident['id']}/",
+        {"started_at": None, "resolved_at": ago(10)},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"started_at": ["Say when it started."]}
