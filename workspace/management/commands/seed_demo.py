@@ -31,9 +31,11 @@ from releases.models import (
     ReleaseKind,
     Role,
     ScopeItem,
+    Severity,
 )
 from releases.services import trains
 from releases.services.checklists import tick_checklist_item
+from releases.services.incidents import record_incident
 from releases.services.lifecycle import cancel_release, complete_release, finish_deploy, lock_scope
 from releases.services.notes import add_note
 from releases.services.projects import create_project, set_project_roles
@@ -351,6 +353,12 @@ class Command(BaseCommand):
         release = self.new_release(project, users, now, "2.3.0", days=0, scope=5)
         self.to_approved(release, users, ["dev", "qa", "devops", "product"])
         start_deploy(release, by=users["rita"], override_reason="Demo history")
+        record_incident(
+            release,
+            by=users["dana"],
+            title="Card payments declined after the card vault migration",
+            severity=Severity.SEV1,
+        )
         roll_back(
             release,
             by=users["rita"],
