@@ -11,12 +11,13 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import validated
 from releases import access as rules
 from releases import serializers as s
 from releases.access import access_for, get_project_for
 from releases.api.common import ReleaseScoped
+from releases.api.tokens import actor
 from releases.models import Incident, IncidentSource, Project, Severity
-from releases.rest import actor, validated
 from releases.services.incidents import (
     record_incident,
     report_incident,
