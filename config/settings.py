@@ -400,6 +400,11 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "ReleaseStatusEnum": "releases.models.Status",
+        "SeverityEnum": "releases.models.Severity",
+        "IncidentSourceEnum": "releases.models.IncidentSource",
+        "ReportedIncidentSourceEnum": "releases.models.REPORTED_SOURCES",
+        # The name the tracker sources' enum had before incidents had a source too.
+        "SourceEnum": "monitoring.models.ScopeSource.Source",
         "ReleaseKindEnum": "releases.models.ReleaseKind",
         "HealthEnum": "releases.models.Health",
         "RoleEnum": "releases.models.Role",

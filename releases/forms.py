@@ -28,6 +28,7 @@ from releases.models import (
     Role,
     ScopeChangeRequest,
     ScopeItem,
+    Severity,
     Status,
     clean_commit_sha,
 )
@@ -318,6 +319,23 @@ class ReviewActionForm(forms.Form):
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["owner"]).queryset = members_of(project)
+
+
+class IncidentForm(forms.Form):
+    title = forms.CharField(label="What went wrong", max_length=300)
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.SEV2)
+    started_at = when_field("Started at", "Times are UTC. Leave empty if it started just now.")
+    resolved_at = when_field("Resolved at", "Leave empty while it is still open.")
+    link = forms.CharField(
+        label="Link",
+        max_length=500,
+        required=False,
+        help_text="The incident in your incident tool or status page (http or https).",
+    )
+
+
+class ResolveIncidentForm(forms.Form):
+    resolved_at = when_field("Resolved at", "Times are UTC. Leave empty if it was just now.")
 
 
 # --- dashboard ------------------------------------------------------------------------------

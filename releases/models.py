@@ -95,6 +95,8 @@ ACTIVE_STATUSES = (
     Status.MONITORING,
 )
 FINISHED_STATUSES = (Status.RELEASED, Status.ROLLED_BACK, Status.CANCELLED)
+# A release in production, or that was: incidents can be laid at its door.
+DEPLOYED_STATUSES = (Status.DEPLOYING, Status.MONITORING, Status.RELEASED, Status.ROLLED_BACK)
 
 
 class Health(models.TextChoices):
@@ -428,6 +430,10 @@ class Release(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def has_been_deployed(self) -> bool:
+        return self.status in DEPLOYED_STATUSES and self.deploy_started_at is not None
 
     @property
     def scope_locked(self) -> bool:
@@ -1061,6 +1067,89 @@ class ReviewAction(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+class Severity(models.TextChoices):
+    """How bad an incident is, in the SEV levels most on-call teams and incident tools use."""
+
+    SEV1 = "sev1", "SEV1 · critical"
+    SEV2 = "sev2", "SEV2 · major"
+    SEV3 = "sev3", "SEV3 · minor"
+    SEV4 = "sev4", "SEV4 · low"
+
+
+class IncidentSource(models.TextChoices):
+    MANUAL = "manual", "Recorded by hand"
+    API = "api", "Reported through the API"
+    PAGERDUTY = "pagerduty", "PagerDuty"
+    OPSGENIE = "opsgenie", "Opsgenie"
+
+
+# What a machine may say it reports from (a person's record is "manual").
+REPORTED_SOURCES = [
+    (source.value, source.label)
+    for source in (IncidentSource.API, IncidentSource.PAGERDUTY, IncidentSource.OPSGENIE)
+]
+
+
+class Incident(models.Model):
+    """Something that went wrong in production because of a release: from when it started to
+    when service was restored. Counted in the change failure rate and the time to restore.
+
+    A report from an incident tool carries the tool's own id: the same id from the same source
+    in one project is the same incident, so a re-sent report changes it instead of adding one.
+    """
+
+    # The project is the release's; it is kept here so one project's external ids are unique.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="incidents")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="incidents")
+    title = models.CharField(max_length=300)
+    severity = models.CharField(max_length=4, choices=Severity.choices)
+    started_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    link = models.URLField(max_length=500, blank=True)
+    source = models.CharField(
+        max_length=10, choices=IncidentSource.choices, default=IncidentSource.MANUAL
+    )
+    external_id = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who reported it when it was not a person ("CI token pager-relay").
+    created_by_label = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "source", "external_id"],
+                condition=~Q(external_id=""),
+                name="incident_external_id_once_per_source",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=models.F("started_at")),
+                name="incident_resolved_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display().split(' ')[0]} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def time_to_restore(self) -> dt.timedelta | None:
+        return self.resolved_at - self.started_at if self.resolved_at else None
+
+    @property
+    def reported_by(self) -> str:
+        if self.created_by is not None:
+            return self.created_by.get_full_name() or self.created_by.get_username()
+        return self.created_by_label or "system"
 
 
 class Notification(models.Model):

@@ -31,14 +31,17 @@ from monitoring.services.health import release_if_healthy, restore_health
 from monitoring.services.results import record_check_result
 from releases.models import (
     ChecklistItem,
+    Incident,
     Notification,
     Phase,
     Project,
     Release,
     ReleaseKind,
     Role,
+    Severity,
 )
 from releases.services.checklists import tick_checklist_item
+from releases.services.incidents import record_incident, resolve_incident
 from releases.services.lifecycle import finish_deploy, lock_scope
 from releases.services.releases import create_release
 from releases.services.review import add_review_action, complete_review_action, save_review
@@ -283,6 +286,7 @@ class History:
         if outcome.kind == "rolled_back":
             failed = finished + rng.randint(12, 25) * MINUTE
             story.at(failed, lambda: self._health(state["release"], "failing", outcome.reason))
+            story.at(failed + 2 * MINUTE, lambda: self._incident(state, failed, outcome))
             called = failed + rng.randint(6, 14) * MINUTE
             story.at(
                 called,
@@ -290,6 +294,10 @@ class History:
             )
             done = called + rng.randint(15, 30) * MINUTE
             story.at(done, lambda: finish_rollback(state["release"], by=self.users["dana"]))
+            story.at(
+                done + 5 * MINUTE,
+                lambda: self._resolve(state["incident"], done),
+            )
             story.at(done + DAY, lambda: self._review(state["release"], outcome))
             return story.tell(self.now, state)
 
@@ -379,6 +387,19 @@ class History:
         tick_checklist_item(
             item, by=self.person(item.owner_role), note=note, url=url.format(n=self.run)
         )
+
+    def _incident(self, state: dict[str, Any], started: dt.datetime, outcome: Outcome) -> None:
+        release = state["release"]
+        state["incident"] = record_incident(
+            release,
+            by=self.users["dana"],
+            title=f"Checkout failing after {release.version}: {outcome.reason}",
+            severity=Severity.SEV1,
+            started_at=started,
+        )
+
+    def _resolve(self, incident: Incident, at: dt.datetime) -> None:
+        resolve_incident(incident, by=self.users["dana"], resolved_at=at)
 
     def _tick_rest(self, release: Release, phase: str) -> None:
         while ChecklistItem.objects.filter(

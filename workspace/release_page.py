@@ -36,6 +36,7 @@ from releases import forms
 from releases.access import ReleaseAccess, get_release_for
 from releases.models import (
     Health,
+    Incident,
     Phase,
     Release,
     Review,
@@ -63,6 +64,7 @@ SECTIONS = (
     "signoffs",
     "checks",
     "rollback",
+    "incidents",
     "notes",
     "events",
     "review",
@@ -730,6 +732,33 @@ class ReleasePage:
             (c.pk, c.name) for c in self.post_release_checks if c.pk not in taken
         ]
         return form
+
+    # --- incidents ---
+
+    @cached_property
+    def incidents(self) -> list[Incident]:
+        incidents = list(Incident.objects.filter(release=self.release).select_related("created_by"))
+        for incident in incidents:
+            key = f"incident-{incident.pk}"
+            show_with(
+                incident,
+                resolve_form=self.bound(key)
+                or forms.ResolveIncidentForm(prefix=f"incident{incident.pk}"),
+                resolve_open=self.failed_key == key,
+            )
+        return incidents
+
+    @cached_property
+    def incident_form(self) -> Any:
+        return self.bound("incident") or forms.IncidentForm(auto_id="id_incident_%s")
+
+    @property
+    def open_incidents(self) -> int:
+        return sum(1 for incident in self.incidents if incident.is_open)
+
+    @property
+    def show_incidents(self) -> bool:
+        return self.release.has_been_deployed
 
     @cached_property
     def _latest_events(self) -> list[Any]:

@@ -47,6 +47,7 @@ from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
     FreezeWindow,
+    Incident,
     Notification,
     Project,
     ProjectEvent,
@@ -65,6 +66,7 @@ from releases.notifications import notify
 from releases.services import trains
 from releases.services.checklists import tick_checklist_item
 from releases.services.freeze_windows import save_freeze_window
+from releases.services.incidents import record_incident
 from releases.services.lifecycle import complete_release, lock_scope, mark_health
 from releases.services.review import add_review_action, save_review
 from releases.services.rollback import roll_back
@@ -97,6 +99,9 @@ SCOPE_EDITORS = frozenset({"rita", "paul", "devin", "own_token"})
 DEPLOYERS = frozenset({"rita", "dana"})
 # Connecting CI and monitoring is DevOps' job; release managers may too.
 CONFIGURERS = frozenset({"rita", "dana"})
+# Recording what went wrong after a deploy: the people who watch it, and the project's token
+# that incident tools report through.
+INCIDENT_RECORDERS = frozenset({"rita", "quinn", "dana", "own_token"})
 # Naming a scope item's feature flag: whoever edits the scope or the checks, in person.
 FLAG_NAMERS = frozenset({"rita", "paul", "devin", "dana"})
 
@@ -256,6 +261,29 @@ def with_review_action(cast: Cast) -> dict[str, Any]:
         owner=cast.devin,
     )
     return ids | {"action": action.pk}
+
+
+def with_incident(cast: Cast) -> dict[str, Any]:
+    ids = released(cast)
+    incident = record_incident(
+        Release.objects.get(pk=ids["release"]), by=cast.dana, title="Errors", severity="sev3"
+    )
+    return ids | {"incident": incident.pk}
+
+
+def pagerduty_incident(ids: dict[str, Any]) -> dict[str, Any]:
+    """PagerDuty's incident fields (REST API v2, as listed in the reference notes on incident
+    tools), with the release's version added by whoever relays it."""
+    return {
+        "version": "1.0.0",
+        "id": "PT4KHLK",
+        "incident_number": 1234,
+        "title": "The server is on fire.",
+        "status": "triggered",
+        "urgency": "high",
+        "created_at": timezone.now().isoformat(),
+        "html_url": "https://acme.pagerduty.com/incidents/PT4KHLK",
+    }
 
 
 def ticked(cast: Cast) -> dict[str, Any]:
@@ -737,6 +765,43 @@ WRITES: dict[str, Op] = {
         "post", R + "review/actions/{action}/complete/", with_review_action, WORKERS
     ),
     "add note": Op("post", R + "notes/", planning, WORKERS, {"text": "Vendor call at 3"}, 201),
+    "record incident": Op(
+        "post",
+        R + "incidents/",
+        released,
+        INCIDENT_RECORDERS,
+        {"title": "Checkout errors", "severity": "sev2"},
+        201,
+    ),
+    "change incident": Op(
+        "patch",
+        R + "incidents/{incident}/",
+        with_incident,
+        INCIDENT_RECORDERS,
+        {"severity": "sev1"},
+    ),
+    "report incident": Op(
+        "post",
+        "/api/projects/payments/incidents/",
+        released,
+        INCIDENT_RECORDERS,
+        {
+            "version": "1.0.0",
+            "source": "opsgenie",
+            "external_id": "og-7",
+            "title": "Latency",
+            "severity": "sev3",
+        },
+        201,
+    ),
+    "report pagerduty incident": Op(
+        "post",
+        "/api/projects/payments/incidents/pagerduty/",
+        released,
+        INCIDENT_RECORDERS,
+        pagerduty_incident,
+        201,
+    ),
     "add scope": Op("post", R + "scope-items/", planning, SCOPE_EDITORS, {"title": "Refunds"}, 201),
     "edit scope": Op("patch", R + "scope-items/{item}/", planning, SCOPE_EDITORS, {"risk": "high"}),
     "defer scope": Op("post", R + "scope-items/{item}/defer/", planning, SCOPE_EDITORS),
@@ -977,6 +1042,7 @@ WATCHED = (
     RollbackPlan,
     RollbackTrigger,
     Review,
+    Incident,
     SignOff,
     Decision,
     Check,
@@ -1096,6 +1162,7 @@ READS = [
     R + "flags/",
     R + "flags/{flag}/",
     R + "review/",
+    R + "incidents/",
     R + "sign-offs/",
     R + "decisions/",
     "/api/decisions/{decision}/",
@@ -1203,6 +1270,7 @@ def test_it_covers_every_operation_in_the_schema():
             .replace("{trigger}", "{trigger_id}")
             .replace("{flag}", "{flag_id}")
             .replace("{action}", "{action_id}")
+            .replace("{incident}", "{incident_id}")
             .replace("{webhook}", "{webhook_id}")
             .replace("{delivery}", "{delivery_id}")
             .replace("payments", "{slug}")
