@@ -1,7 +1,7 @@
-"""Server time of the workspace pages at 10, 100 and 1,000 active releases.
+"""Server time of the workspace pages at 10, 1,000 and 10,000 active releases, against targets.
 
     export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/greenlight
-    .venv/bin/python benchmarks/pages.py [--runs 30] [--sizes 10 100 1000]
+    .venv/bin/python benchmarks/pages.py [--runs 30] [--sizes 10 1000 10000]
 
 Creates a throwaway database (``test_<name>`` on the server of ``TEST_DATABASE_URL``, dropped at
 the end), seeds releases with bulk inserts, and requests each page through Django's test client
@@ -13,9 +13,12 @@ who sees every release. Each page is compared with two baselines measured in the
 - ``hello``: a view that returns a constant response, for scale.
 
 Prints the median and 90th percentile of ``--runs`` requests after warm-up, the query count,
-and each page's ratio to ``bare``. The dashboard keeps unchanged rows in the cache; "dashboard
-cold" empties the cache before every request, which is what the first view after a change
-costs.
+and each page's ratio to ``bare``; a page with a target also prints the target and whether the
+ratio MEETS or MISSES it. The dashboard keeps unchanged rows in the cache: "dashboard" is the
+view with nothing changed, "dashboard after a change" adds a note to the first release on the
+page before each request, "dashboard cold" empties the cache before each request (every row
+computed afresh, the worst case). Ends with a summary: each target judged at the size it is
+set for, and each page's query count at every size, which must not grow with the releases.
 """
 
 from __future__ import annotations
@@ -51,7 +54,25 @@ from django.urls import include, path, reverse  # noqa: E402
 if TYPE_CHECKING:
     from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
 
-SIZES = (10, 100, 1000)
+SIZES = (10, 1000, 10000)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A page's time may be at most ``ratio`` times the bare view's, judged at ``releases``."""
+
+    ratio: float
+    releases: int
+
+
+# Issue 15's targets: the release page and the dashboard at 1,000 active releases, the
+# releases list at 10,000.
+TARGETS = {
+    "release page": Target(3.0, 1000),
+    "dashboard": Target(2.0, 1000),
+    "dashboard changed": Target(4.0, 1000),
+    "releases list": Target(2.0, 10000),
+}
 
 
 @login_required
@@ -163,15 +184,20 @@ def run(sizes: list[int], runs: int) -> None:
     database = connection.vendor
     if database == "postgresql":
         database += f" {typing.cast('PostgresWrapper', connection).pg_version // 10000}"
+    load = " / ".join(f"{n:.1f}" for n in os.getloadavg())
     print(f"Database: {database}; {runs} timed requests per page after warm-up")
+    print(f"Load average at the start (1 / 5 / 15 min): {load}; {os.cpu_count()} cores")
     print()
     header = (
-        f"{'releases':>8}  {'page':<16}{'median ms':>10}{'p90 ms':>9}{'queries':>9}{'× bare':>8}"
+        f"{'releases':>8}  {'page':<18}{'median ms':>10}{'p90 ms':>9}{'queries':>9}"
+        f"{'bare ms':>9}{'× bare':>8}{'target':>8}  verdict"
     )
     print(header)
     print("-" * len(header))
     seeded = 0
     release = None
+    # (page, size) → (ratio, queries), for the summary.
+    results: dict[tuple[str, int], tuple[float, int]] = {}
     for size in sizes:
         created = seed_releases(cast.project, size - seeded, prefix=str(size))
         seeded = size
@@ -184,23 +210,56 @@ def run(sizes: list[int], runs: int) -> None:
             Page("bare", reverse("bench_bare")),
             Page("dashboard", reverse("dashboard")),
             # One release on the page changed (a note): its row and the panel are computed again.
-            Page("dashboard 1 new", reverse("dashboard"), before=note_on(first_row(client))),
+            Page("dashboard changed", reverse("dashboard"), before=note_on(first_row(client))),
             # Every row and the panel computed afresh: the worst case.
             Page("dashboard cold", reverse("dashboard"), before=cache.clear),
             Page("dashboard live", reverse("dashboard"), htmx),
             # The steady state of the poll: nothing changed, 204.
             Page("dashboard pulse", reverse("dashboard_pulse") + f"?v={change_token()}", htmx),
             Page("release page", release.get_absolute_url()),
+            Page("releases list", reverse("release_list")),
             Page("timeline", reverse("timeline")),
         ]
         measure(client, pages, runs)
         base = pages[1].median
         for page in pages:
+            ratio = page.median / base
+            results[page.name, size] = (ratio, page.queries)
+            target = TARGETS.get(page.name)
+            judged = ""
+            if target is not None:
+                judged = f"{target.ratio:>7.0f}×  {verdict(ratio, target)}"
             print(
-                f"{size:>8}  {page.name:<16}{page.median:>10.1f}{page.p90:>9.1f}"
-                f"{page.queries:>9}{page.median / base:>8.2f}"
+                f"{size:>8}  {page.name:<18}{page.median:>10.1f}{page.p90:>9.1f}"
+                f"{page.queries:>9}{base:>9.1f}{ratio:>8.2f}{judged:>8}"
             )
         print()
+    summarize(results, sizes)
+
+
+def verdict(ratio: float, target: Target) -> str:
+    return "MEETS" if ratio <= target.ratio else "MISSES"
+
+
+def summarize(results: dict[tuple[str, int], tuple[float, int]], sizes: list[int]) -> None:
+    print("Targets (each judged at the size it is set for):")
+    for name, target in TARGETS.items():
+        if (name, target.releases) not in results:
+            print(f"  {name:<18} ≤ {target.ratio:.0f}× bare at {target.releases:,}: not measured")
+            continue
+        ratio, _queries = results[name, target.releases]
+        print(
+            f"  {name:<18} ≤ {target.ratio:.0f}× bare at {target.releases:,} releases: "
+            f"{ratio:.2f}×  {verdict(ratio, target)}"
+        )
+    print()
+    print("Queries per request (flat: the same at every size):")
+    names = dict.fromkeys(name for name, _size in results)
+    for name in names:
+        counts = [results[name, size][1] for size in sizes]
+        flat = "flat" if len(set(counts)) == 1 else "GROWS"
+        shown = "  ".join(f"{size:,}: {count}" for size, count in zip(sizes, counts, strict=True))
+        print(f"  {name:<18} {shown}  {flat}")
 
 
 if __name__ == "__main__":

@@ -97,24 +97,38 @@ class Row:
 LAST_PAGE_ASKED = 2**31
 
 
-def paginate(releases: QuerySet, number: Any, size: int = PAGE_SIZE) -> Page:
-    """One page of releases and the total, in one query: a window count instead of COUNT(*)."""
+def paginate(
+    releases: QuerySet, number: Any, size: int = PAGE_SIZE, *, count_apart: bool = False
+) -> Page:
+    """One page of releases and the total, in one query: a window count instead of COUNT(*).
+
+    ``count_apart`` counts in a query of its own instead. A window count makes PostgreSQL
+    build every matching row before it keeps a page of them; where an index serves the order
+    (the releases page, 10,000 releases), a COUNT and a page read from the index cost less.
+    """
     try:
         number = max(1, int(number))
     except (TypeError, ValueError):
         number = 1
     # The database takes an OFFSET up to a bigint; a number that far is past the end anyway.
     number = min(number, LAST_PAGE_ASKED)
-    bottom = (number - 1) * size
-    rows = list(releases.annotate(listed_total=Window(Count("pk")))[bottom : bottom + size])
-    if rows:
-        first = rows[0]
-        count = first["listed_total"] if isinstance(first, dict) else first.listed_total
-    else:
-        # Past the end (or nothing at all): count, and show the last page.
+    if count_apart:
         count = releases.count()
-        if count and number > 1:
-            return paginate(releases, -(-count // size), size)
+        # Past the end: the last page.
+        number = max(1, min(number, -(-count // size)))
+        bottom = (number - 1) * size
+        rows = list(releases[bottom : bottom + size]) if count else []
+    else:
+        bottom = (number - 1) * size
+        rows = list(releases.annotate(listed_total=Window(Count("pk")))[bottom : bottom + size])
+        if rows:
+            first = rows[0]
+            count = first["listed_total"] if isinstance(first, dict) else first.listed_total
+        else:
+            # Past the end (or nothing at all): count, and show the last page.
+            count = releases.count()
+            if count and number > 1:
+                return paginate(releases, -(-count // size), size)
     paginator = Paginator(releases, size)
     paginator.count = count  # already known; spares the paginator its COUNT query
     return Page(rows, number, paginator)

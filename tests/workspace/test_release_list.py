@@ -96,6 +96,28 @@ def test_it_pages_through_releases_newest_first(cast):
     assert len(listed(cast.vic, q="Bulk", page=2)) == 5
 
 
+def test_it_shows_the_last_page_for_a_page_past_the_end_or_not_a_number(cast):
+    seed_releases(cast.project, 30)
+    last = listed(cast.vic, q="Bulk", page=2)
+    assert listed(cast.vic, q="Bulk", page=9) == last
+    assert listed(cast.vic, q="Bulk", page=2**40) == last
+    assert len(listed(cast.vic, q="Bulk", page="two")) == 25
+    assert listed(cast.vic, q="nothing matches this") == []
+
+
+def test_it_lists_newest_first_by_deploy_then_planned_window_then_creation(cast):
+    now = timezone.now()
+    created_only = make_release(cast, "1.0.0")
+    planned = make_release(cast, "1.1.0")
+    deployed = make_release(cast, "1.2.0")
+    Release.objects.filter(pk=planned.pk).update(deploy_window_start=now + dt.timedelta(days=3))
+    Release.objects.filter(pk=deployed.pk).update(
+        deploy_window_start=now - dt.timedelta(days=9),
+        deploy_started_at=now + dt.timedelta(days=1),
+    )
+    assert listed(cast.vic) == [planned.pk, deployed.pk, created_only.pk]
+
+
 @pytest.mark.parametrize("count", [10, 200])
 def test_it_lists_in_the_same_number_of_queries_for_10_or_200_releases(
     cast, count, django_assert_max_num_queries

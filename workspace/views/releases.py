@@ -54,7 +54,7 @@ def release_list(request: SignedInRequest) -> HttpResponse:
     assert filters.queryset is not None  # given above
     releases = dated(filters.qs if valid else filters.queryset.none())
     releases = releases.select_related("project").order_by("-listed_on", "-pk")
-    page = paginate(releases, request.GET.get("page"))
+    page = paginate(releases, request.GET.get("page"), count_apart=True)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filters": filters, "page": page, "query": query.urlencode()}
