@@ -175,6 +175,11 @@ def filter_projects(request: Any) -> list[Project]:
     return [entry["project"] for entry in person_summary(request)["projects"]]
 
 
+def projects_key(projects: list[Project]) -> tuple[tuple[str, str], ...]:
+    """What a filter bar's project choices are made of, to key its rendered HTML by."""
+    return tuple((p.slug, p.name) for p in projects)
+
+
 # --- what waits on me -------------------------------------------------------------------------
 
 

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from approvals.services.policy import set_role_requirement
 from approvals.services.sign_offs import record_sign_off
-from releases.models import Status
+from releases.models import Role, Status
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import cancel_release, lock_scope
+from releases.services.projects import set_project_roles
 from releases.services.releases import update_release
 from releases.services.scope import request_scope_change
 from tests.builders import make_cast, make_ready, make_release
@@ -229,3 +230,14 @@ def test_it_shows_the_last_page_for_a_page_number_beyond_what_the_database_can_c
     page = dashboard(cast.rita, page="99999999999999999999")
 
     assert "Page 2 of 2 · 30 releases" in page
+
+
+def test_it_offers_a_project_in_the_filters_as_soon_as_i_join_it(cast):
+    client = client_for(cast.vic)
+    assert 'value="billing"' not in client.get(reverse("dashboard")).content.decode()
+    billing = make_cast("billing")
+    set_project_roles(billing.project, cast.vic, [Role.VIEWER], by=billing.rita)
+    assert (
+        '<option value="billing">Billing</option>'
+        in client.get(reverse("dashboard")).content.decode()
+    )

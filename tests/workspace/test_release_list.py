@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from releases.models import Release, Status
+from releases.models import Release, Role, Status
 from releases.services.lifecycle import cancel_release
+from releases.services.projects import set_project_roles
 from releases.services.releases import update_release
 from tests.builders import make_cast, make_release
 from tests.bulk import seed_releases
@@ -128,3 +129,12 @@ def test_it_lists_in_the_same_number_of_queries_for_10_or_200_releases(
         response = client.get(reverse("release_list"), {"q": "Bulk", "kind": "standard"})
     assert response.status_code == 200
     assert response.content.decode().count('<tr id="release-') == min(standard, 25)
+
+
+def test_it_offers_a_project_in_the_filters_as_soon_as_i_join_it(cast):
+    client = client_for(cast.vic)
+    assert 'value="billing"' not in client.get(reverse("release_list")).content.decode()
+    billing = make_cast("billing")
+    set_project_roles(billing.project, cast.vic, [Role.VIEWER], by=billing.rita)
+    body = client.get(reverse("release_list")).content.decode()
+    assert '<option value="billing">Billing</option>' in body

@@ -8,12 +8,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
+from lib.forms import shown_fields
 from lib.htmx import SignedInRequest, signed_in
 from releases import forms
 from releases.access import (
     visible_releases,
 )
 from workspace import dashboard as dash
+from workspace.dashboard import projects_key
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -46,6 +48,7 @@ def dashboard(request: SignedInRequest) -> HttpResponse:
         "panel": dash.render_panel(request.user, token),
         "page": page,
         "filters": filters,
+        "filter_fields": shown_fields(filters, key=(forms.DashboardFilter, projects_key(projects))),
         "projects": projects,
         "token": token,
         "query": _query_without(request, "page"),
