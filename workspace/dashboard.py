@@ -41,6 +41,7 @@ from releases.models import (
     ChecklistItem,
     Phase,
     Project,
+    ProjectEvent,
     ProjectMembership,
     Release,
     ReleaseEvent,
@@ -393,7 +394,8 @@ def my_actions(user: Any, *, now: dt.datetime | None = None) -> MyActions:
 FRAGMENT_TTL = 600
 
 
-VERSION_FIELDS = (
+# What a row's cache key is made of.
+ROW_VERSION_FIELDS = (
     "pk",
     "updated_at",
     "project__name",
@@ -401,17 +403,19 @@ VERSION_FIELDS = (
     "policy_expiry",
     "policy_roles",
     "policy_weight",
-    "newest_anywhere",
 )
+# ...and, for the page's change token, the newest release event and project event anywhere.
+VERSION_FIELDS = (*ROW_VERSION_FIELDS, "newest_anywhere", "newest_project_event")
 
 
 def with_versions(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, Any]]:
     """Annotate what a row's version is made of, so the page query brings it along:
 
     the release's newest event, a fingerprint of its project's approval policy (expiry, and
-    the required roles' count and weighted quorum sum: a policy edit logs no event), and the
-    newest event anywhere (the page's change token) — no query of their own. Plain values,
-    not model instances: a page whose rows are all cached needs nothing else.
+    the required roles' count and weighted quorum sum: a policy edit logs no release event),
+    and the newest release and project events anywhere (the page's change token) — no query
+    of their own. Plain values, not model instances: a page whose rows are all cached needs
+    nothing else.
     """
     requirements = (
         RoleRequirement.objects.filter(policy__project=OuterRef("project"))
@@ -430,6 +434,7 @@ def with_versions(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, An
         policy_roles=Subquery(requirements.annotate(n=Count("pk")).values("n")[:1]),
         policy_weight=Subquery(requirements.annotate(w=Sum(F("quorum") * F("pk"))).values("w")[:1]),
         newest_anywhere=Subquery(ReleaseEvent.objects.order_by("-pk").values("pk")[:1]),
+        newest_project_event=Subquery(ProjectEvent.objects.order_by("-pk").values("pk")[:1]),
     ).values(*VERSION_FIELDS)
 
 
@@ -448,7 +453,7 @@ def render_rows(releases: list[dict[str, Any]], *, now: dt.datetime | None = Non
     now = now or timezone.now()
     minute = int(now.timestamp()) // 60
     keys = {
-        r["pk"]: _key("row", *(r[name] for name in VERSION_FIELDS[:-1]), minute) for r in releases
+        r["pk"]: _key("row", *(r[name] for name in ROW_VERSION_FIELDS), minute) for r in releases
     }
     cached = cache.get_many(list(keys.values()))
     missing = [pk for pk, key in keys.items() if key not in cached]
@@ -480,15 +485,22 @@ def change_token(
     """Changes whenever anything is logged anywhere, and once a minute for relative times.
 
     Every change a dashboard shows writes a ReleaseEvent (transitions, ticks, sign-offs, check
-    status changes), so the newest event id is a cheap version number: one index lookup, or
-    none when ``releases`` come from ``with_versions``.
+    status changes) or a ProjectEvent (approval policy, project roles: who is asked to sign or
+    to accept a change request), so the newest ids of both are a cheap version number: one
+    query of two index lookups, or none when ``releases`` come from ``with_versions``.
     """
     now = now or timezone.now()
     if releases:
-        newest = releases[0]["newest_anywhere"]
+        newest, newest_project = releases[0]["newest_anywhere"], releases[0]["newest_project_event"]
     else:
-        newest = ReleaseEvent.objects.aggregate(newest=Max("pk"))["newest"]
-    return f"{newest or 0}.{int(now.timestamp()) // 60}"
+        # Over the project events: every project logs its creation, so where there is a
+        # release there is a project event.
+        found = ProjectEvent.objects.order_by().aggregate(
+            newest_project=Max("pk"),
+            newest=Max(Subquery(ReleaseEvent.objects.order_by("-pk").values("pk")[:1])),
+        )
+        newest, newest_project = found["newest"], found["newest_project"]
+    return f"{newest or 0}.{newest_project or 0}.{int(now.timestamp()) // 60}"
 
 
 def release_token(release_pk: int) -> str:

@@ -111,6 +111,25 @@ def test_it_asks_for_sign_offs_once_the_scope_is_locked_and_again_when_stale(cas
     assert "Stale – sign again" in page
 
 
+def test_it_stops_asking_for_a_sign_off_the_approval_policy_no_longer_requires(cast, release):
+    lock_scope(release, by=cast.rita)
+    assert "your go/no-go as Product" in panel(dashboard(cast.paul))
+    set_role_requirement(
+        cast.project, by=cast.rita, release_kind="standard", role="product", quorum=0
+    )
+    assert "your go/no-go as Product" not in panel(dashboard(cast.paul))
+
+
+def test_it_lists_change_requests_for_a_new_release_manager_of_the_project(cast, release):
+    lock_scope(release, by=cast.rita)
+    request_scope_change(
+        release, by=cast.devin, action="add", reason="late", proposal={"title": "Receipts"}
+    )
+    assert "Add an item: Receipts" not in panel(dashboard(cast.dana))
+    set_project_roles(cast.project, cast.dana, [Role.DEVOPS, Role.RELEASE_MANAGER], by=cast.rita)
+    assert "Add an item: Receipts" in panel(dashboard(cast.dana))
+
+
 def test_it_lists_change_requests_for_product_and_the_release_manager(cast, release):
     lock_scope(release, by=cast.rita)
     request_scope_change(
@@ -147,6 +166,22 @@ def test_it_answers_204_to_the_pulse_until_something_is_logged(cast, release):
     response = client.get(pulse, {"v": token})
     assert response.status_code == 200
     assert response["HX-Trigger"] == '{"gl:changed": {}}'
+
+
+def test_it_answers_the_pulse_when_the_approval_policy_changes(cast, release):
+    client = client_for(cast.rita)
+    token = change_token()
+    pulse = reverse("dashboard_pulse")
+    assert client.get(pulse, {"v": token}).status_code == 204
+    set_role_requirement(
+        cast.project, by=cast.rita, release_kind="standard", role="product", quorum=0
+    )
+    assert client.get(pulse, {"v": token}).status_code == 200
+
+
+def test_it_gives_the_page_and_the_pulse_the_same_token(cast, release):
+    page = client_for(cast.rita).get(reverse("dashboard")).content.decode()
+    assert f"v={change_token()}" in page
 
 
 def test_it_shows_the_new_readiness_after_quinn_ticks(cast, release):
