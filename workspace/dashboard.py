@@ -404,8 +404,17 @@ ROW_VERSION_FIELDS = (
     "policy_roles",
     "policy_weight",
 )
-# ...and, for the page's change token, the newest release event and project event anywhere.
-VERSION_FIELDS = (*ROW_VERSION_FIELDS, "newest_anywhere", "newest_project_event")
+# ...and, for the page's change token and the panels' key, the newest events anywhere.
+VERSION_FIELDS = (
+    *ROW_VERSION_FIELDS,
+    "newest_anywhere",
+    "newest_project_event",
+    "newest_for_panels",
+)
+# Events that change no one's "needs my action" panel, which lists sign-offs, checklist items
+# and change requests: a note, a check's new status. Any other verb, including one added later,
+# renders the panels again.
+PANEL_BLIND_VERBS = ("note", "check_status")
 
 
 def with_versions(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, Any]]:
@@ -435,7 +444,12 @@ def with_versions(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, An
         policy_weight=Subquery(requirements.annotate(w=Sum(F("quorum") * F("pk"))).values("w")[:1]),
         newest_anywhere=Subquery(ReleaseEvent.objects.order_by("-pk").values("pk")[:1]),
         newest_project_event=Subquery(ProjectEvent.objects.order_by("-pk").values("pk")[:1]),
+        newest_for_panels=Subquery(_panel_events().values("pk")[:1]),
     ).values(*VERSION_FIELDS)
+
+
+def _panel_events() -> QuerySet[ReleaseEvent]:
+    return ReleaseEvent.objects.exclude(verb__in=PANEL_BLIND_VERBS).order_by("-pk")
 
 
 def _key(*parts: Any) -> str:
@@ -470,7 +484,7 @@ def render_rows(releases: list[dict[str, Any]], *, now: dt.datetime | None = Non
 
 
 def render_panel(user: Any, token: str) -> str:
-    """The "needs my action" panel, rendered once per person and change token."""
+    """The "needs my action" panel, rendered once per person and ``panel_token``."""
     key = _key("mine", user.pk, token)
     html = cache.get(key)
     if html is None:
@@ -489,15 +503,33 @@ def change_token(
     to accept a change request), so the newest ids of both are a cheap version number: one
     query of two index lookups, or none when ``releases`` come from ``with_versions``.
     """
+    events = ReleaseEvent.objects.order_by("-pk")
+    return _token("newest_anywhere", events, now=now, releases=releases)
+
+
+def panel_token(
+    *, now: dt.datetime | None = None, releases: list[dict[str, Any]] | None = None
+) -> str:
+    """Like ``change_token``, but blind to the events no panel shows (``PANEL_BLIND_VERBS``):
+    a note on a release renders its row again, not every panel of everyone who sees it."""
+    return _token("newest_for_panels", _panel_events(), now=now, releases=releases)
+
+
+def _token(
+    field: str,
+    events: QuerySet[ReleaseEvent],
+    *,
+    now: dt.datetime | None,
+    releases: list[dict[str, Any]] | None,
+) -> str:
     now = now or timezone.now()
     if releases:
-        newest, newest_project = releases[0]["newest_anywhere"], releases[0]["newest_project_event"]
+        newest, newest_project = releases[0][field], releases[0]["newest_project_event"]
     else:
         # Over the project events: every project logs its creation, so where there is a
         # release there is a project event.
         found = ProjectEvent.objects.order_by().aggregate(
-            newest_project=Max("pk"),
-            newest=Max(Subquery(ReleaseEvent.objects.order_by("-pk").values("pk")[:1])),
+            newest_project=Max("pk"), newest=Max(Subquery(events.values("pk")[:1]))
         )
         newest, newest_project = found["newest"], found["newest_project"]
     return f"{newest or 0}.{newest_project or 0}.{int(now.timestamp()) // 60}"

@@ -15,6 +15,7 @@ from approvals.services.sign_offs import record_sign_off
 from releases.models import Role, Status
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import cancel_release, lock_scope
+from releases.services.notes import add_note
 from releases.services.projects import set_project_roles
 from releases.services.releases import update_release
 from releases.services.scope import request_scope_change
@@ -241,6 +242,30 @@ def test_it_recomputes_only_the_row_of_the_release_that_changed(cast):
     after = client.get(reverse("dashboard")).content.decode()
     assert row(after, first) != row(before, first)
     assert row(after, second) == row(before, second)
+
+
+# A note changes its release's row and no one's panel: the row is computed again, the panel
+# (four queries) is not.
+DASHBOARD_QUERIES_ONE_ROW = DASHBOARD_QUERIES - 4
+
+
+def test_it_recomputes_only_the_row_of_a_release_with_a_new_note(
+    cast, django_assert_max_num_queries
+):
+    releases = seed_releases(cast.project, 30)
+    client = client_for(cast.rita)
+    before = client.get(reverse("dashboard")).content.decode()
+    add_note(releases[0], by=cast.devin, text="Waiting on the payments team")
+    with django_assert_max_num_queries(DASHBOARD_QUERIES_ONE_ROW):
+        after = client.get(reverse("dashboard")).content.decode()
+    assert panel(after) == panel(before)
+
+
+def test_it_shows_a_tick_in_the_panel_even_when_a_note_came_after_it(cast, release):
+    assert "Critical flows pass" in panel(dashboard(cast.quinn))
+    tick_checklist_item(release.checklist_items.get(title="Critical flows pass"), by=cast.quinn)
+    add_note(release, by=cast.quinn, text="Ticked after the dry run")
+    assert "Critical flows pass" not in panel(dashboard(cast.quinn))
 
 
 def test_it_follows_a_change_of_the_approval_policy_that_logs_no_event(cast, release):

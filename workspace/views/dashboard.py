@@ -42,10 +42,11 @@ def dashboard(request: SignedInRequest) -> HttpResponse:
         )
     )
     page = dash.paginate(rows, request.GET.get("page"))
-    token = dash.change_token(releases=list(page.object_list))
+    shown = list(page.object_list)
+    token = dash.change_token(releases=shown)
     context = {
-        "rows": dash.render_rows(list(page.object_list)),
-        "panel": dash.render_panel(request.user, token),
+        "rows": dash.render_rows(shown),
+        "panel": dash.render_panel(request.user, dash.panel_token(releases=shown)),
         "page": page,
         "filters": filters,
         "filter_fields": shown_fields(filters, key=(forms.DashboardFilter, projects_key(projects))),
