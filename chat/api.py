@@ -11,8 +11,9 @@ from rest_framework.views import APIView
 
 from chat import services
 from chat.models import SlackApp
+from lib.rest.input import no_input, validated
 from releases.access import get_project_for
-from releases.rest import actor, no_input, validated
+from releases.api.tokens import actor
 
 
 class SlackAppSerializer(serializers.Serializer):

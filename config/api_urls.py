@@ -1,4 +1,4 @@
-"""Every REST endpoint, under ``/api/`` (see ``releases/rest.py`` for the conventions)."""
+"""Every REST endpoint, under ``/api/`` (see ``lib/rest/`` for the conventions)."""
 
 from collections.abc import Callable
 

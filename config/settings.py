@@ -353,26 +353,26 @@ def caches_for(redis_url: str) -> dict:
 CACHES = caches_for(REDIS_URL)
 
 # --- REST API -----------------------------------------------------------------------------
-# Conventions in releases/rest.py; bearer tokens in releases/authentication.py.
+# Conventions in lib/rest/; what a bearer token is in releases/api/tokens.py.
 REST_FRAMEWORK = {
     # Tokens first: a request without credentials then gets 401 with a Bearer challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "releases.authentication.TokenAuthentication",
+        "releases.api.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["lib.rest.JSONBodyParser"],
+    "DEFAULT_PARSER_CLASSES": ["lib.rest.parsers.JSONBodyParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "lib.rest.BrowsableRenderer",
+        "lib.rest.renderers.BrowsableRenderer",
     ],
-    "DEFAULT_METADATA_CLASS": "lib.rest.Metadata",
+    "DEFAULT_METADATA_CLASS": "lib.rest.renderers.Metadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["releases.rest.FilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "releases.rest.PagePagination",
+    "DEFAULT_FILTER_BACKENDS": ["lib.rest.filters.FilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "lib.rest.pagination.PagePagination",
     "PAGE_SIZE": 20,
-    "EXCEPTION_HANDLER": "releases.rest.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["releases.authentication.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "lib.rest.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["releases.api.tokens.TokenRateThrottle"],
     # Per token; one runaway CI loop hits its own limit, not everyone's.
     "DEFAULT_THROTTLE_RATES": {"token": env("API_TOKEN_RATE", default="600/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -397,8 +397,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "releases.rest.add_error_responses",
-        "releases.rest.allow_blank_urls",
+        "lib.rest.schema.add_error_responses",
+        "lib.rest.schema.allow_blank_urls",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ReleaseStatusEnum": "releases.models.Status",

@@ -17,9 +17,10 @@ from gate import serializers as s
 from gate.models import GitHubApp, GitLabApprovals
 from gate.services import answer as gate
 from gate.services import providers
+from lib.rest.input import no_input, validated
 from releases import access as rules
 from releases.access import get_project_for
-from releases.rest import actor, no_input, validated
+from releases.api.tokens import actor
 
 
 class Gate(APIView):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -17,10 +16,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from gate import forms, tasks
-from gate.models import WEBHOOK_SECRET, GateRequest, GitHubApp, GitLabApprovals
+from gate.models import GateRequest, GitHubApp, GitLabApprovals
 from gate.services import providers, requests
 from lib.errors import NotAllowed
-from monitoring.services.webhooks import github_signature_matches
+from monitoring.services.webhooks import DeliveryRefused
 from releases import access as rules
 from releases.access import is_project_member
 from releases.models import Project
@@ -30,40 +29,25 @@ logger = logging.getLogger(__name__)
 CLIENT = Path(__file__).with_name("client.py")
 
 
-def _refuse(status: int, detail: str) -> JsonResponse:
-    return JsonResponse({"detail": detail}, status=status)
+def _refuse(refused: DeliveryRefused) -> JsonResponse:
+    return JsonResponse({"detail": refused.detail}, status=refused.status)
 
 
 @csrf_exempt
 @require_POST
 def github_app_webhook(request: HttpRequest, app_id: int) -> JsonResponse:
     app = get_object_or_404(GitHubApp.objects.select_related("project"), pk=app_id)
-    # The raw bytes, before anything parses them: the signature is over exactly these.
-    body = request.body
-    secret = app.secret(WEBHOOK_SECRET)
-    signature = request.headers.get("X-Hub-Signature-256", "")
-    if not secret:
-        return _refuse(403, "This GitHub App has no webhook secret; set one first.")
-    if not signature:
-        return _refuse(401, "The X-Hub-Signature-256 header is missing.")
-    if not github_signature_matches(secret, body, signature):
-        logger.warning("GitHub App webhook %s: signature mismatch", app.pk)
-        return _refuse(403, "The signature does not match.")
-    delivery = request.headers.get("X-GitHub-Delivery", "")
-    if not delivery:
-        return _refuse(400, "The X-GitHub-Delivery header is missing.")
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        payload = None
-    if not isinstance(payload, dict):
-        return _refuse(400, "The body is not a JSON object.")
-    received = requests.receive_github_app(
-        app,
-        event=request.headers.get("X-GitHub-Event", ""),
-        delivery_id=delivery,
-        payload=payload,
-    )
+        received = requests.receive_github_app_delivery(
+            app,
+            # The raw bytes, before anything parses them: the signature is over exactly these.
+            body=request.body,
+            signature=request.headers.get("X-Hub-Signature-256", ""),
+            delivery_id=request.headers.get("X-GitHub-Delivery", ""),
+            event=request.headers.get("X-GitHub-Event", ""),
+        )
+    except DeliveryRefused as refused:
+        return _refuse(refused)
     if received.to_answer is not None:
         pk = received.to_answer
         transaction.on_commit(lambda: tasks.answer_gate_request.delay(pk))
@@ -79,56 +63,33 @@ def gate_command(request: HttpRequest) -> HttpResponse:
     return response
 
 
+# What the settings form shows of a saved GitHub App.
+GITHUB_APP_FIELDS = ("app_id", "slug", "repository", "api_url")
+
+
 @login_required
 def gate_settings(request: HttpRequest, slug: str) -> HttpResponse:
     """The project's GitHub App and GitLab approvals, and the deploys that asked lately."""
     project = get_object_or_404(Project, slug=slug)
     if not is_project_member(request.user, project):
         raise Http404("No such project.")
-    can_configure = rules.CONFIGURE_MONITORING.allows(request.user, project)
     app = GitHubApp.objects.filter(project=project).first()
     gitlab = GitLabApprovals.objects.filter(project=project).first()
     action = request.POST.get("action") if request.method == "POST" else None
     github_form = forms.GitHubAppForm(
         request.POST if action == "github" else None,
-        initial={
-            "app_id": app.app_id,
-            "slug": app.slug,
-            "repository": app.repository,
-            "api_url": app.api_url,
-        }
-        if app
-        else None,
+        initial={name: getattr(app, name) for name in GITHUB_APP_FIELDS} if app else None,
     )
     gitlab_form = forms.GitLabApprovalsForm(
         request.POST if action == "gitlab" else None,
         project=project,
         initial={"integration": gitlab.integration_id if gitlab else None},
     )
-    if action is not None:
-        if not can_configure:
-            raise PermissionDenied(rules.CONFIGURE_MONITORING.refusal)
-        form = {"github": github_form, "gitlab": gitlab_form}.get(action)
-        try:
-            if action == "remove_github":
-                providers.remove_github_app(project, by=request.user)
-            elif action == "github" and github_form.is_valid():
-                providers.save_github_app(project, by=request.user, **github_form.cleaned_data)
-            elif action == "gitlab" and gitlab_form.is_valid():
-                providers.set_gitlab_approvals(
-                    project, by=request.user, integration=gitlab_form.cleaned_data["integration"]
-                )
-            if form is None or form.is_valid():
-                return redirect("gate_settings", slug=project.slug)
-        except NotAllowed as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except ValidationError as exc:
-            assert form is not None  # only the GitHub App and GitLab settings are validated
-            for field, messages in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+    if action is not None and _saved(request, project, action, github_form, gitlab_form):
+        return redirect("gate_settings", slug=project.slug)
     context = {
         "project": project,
-        "can_configure": can_configure,
+        "can_configure": rules.CONFIGURE_MONITORING.allows(request.user, project),
         "app": app,
         "webhook_url": settings.SITE_URL.rstrip("/") + reverse("gate_github_webhook", args=[app.pk])
         if app
@@ -140,3 +101,33 @@ def gate_settings(request: HttpRequest, slug: str) -> HttpResponse:
         "requests": GateRequest.objects.filter(project=project).select_related("release")[:20],
     }
     return render(request, "gate/settings.html", context)
+
+
+def _saved(
+    request: HttpRequest,
+    project: Project,
+    action: str,
+    github_form: forms.GitHubAppForm,
+    gitlab_form: forms.GitLabApprovalsForm,
+) -> bool:
+    """Run the pressed button's service; ``False`` leaves its form's errors to show."""
+    if not rules.CONFIGURE_MONITORING.allows(request.user, project):
+        raise PermissionDenied(rules.CONFIGURE_MONITORING.refusal)
+    form = {"github": github_form, "gitlab": gitlab_form}.get(action)
+    try:
+        if action == "remove_github":
+            providers.remove_github_app(project, by=request.user)
+        elif action == "github" and github_form.is_valid():
+            providers.save_github_app(project, by=request.user, **github_form.cleaned_data)
+        elif action == "gitlab" and gitlab_form.is_valid():
+            providers.set_gitlab_approvals(
+                project, by=request.user, integration=gitlab_form.cleaned_data["integration"]
+            )
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except ValidationError as exc:
+        assert form is not None  # only the GitHub App and GitLab settings are validated
+        for field, messages in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+        return False
+    return form is None or form.is_valid()

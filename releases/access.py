@@ -561,6 +561,12 @@ class Rule:
             raise NotAllowed(self.refusal)
 
 
+# On whoever asks: ``rule.check(user)``.
+OWN_INBOX = Rule(
+    is_person,
+    "This belongs to a person: sign in or use a personal token, not a project token.",
+)
+
 # On a project: ``rule.check(user, project)``.
 CREATE_PROJECT = Rule(
     can_create_project, "Only administrators, and people they allow to, create projects."

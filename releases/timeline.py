@@ -27,6 +27,14 @@ ROW_OFFSET = 10
 MARKER_GAP = 17  # markers closer than this are nudged apart so every letter stays readable
 PROJECT_HEIGHT = 28
 AXIS_HEIGHT = 44
+# The chart and its "earlier"/"later" links move by weeks from the first day: keep them all
+# within the calendar.
+FIRST_DAY = dt.date.min + dt.timedelta(weeks=5)
+LAST_DAY = dt.date.max - dt.timedelta(weeks=9)
+# A chart shows eight weeks, opening three weeks before today unless asked for another day.
+WEEKS_SHOWN = 8
+WEEKS_BEFORE_TODAY = 3
+
 # More lanes than this go on further pages: a chart is read, not scrolled for ever.
 LANES_PER_PAGE = 40
 
@@ -128,6 +136,17 @@ class Timeline:
     @property
     def lanes(self) -> list[Lane]:
         return [lane for group in self.groups for lane in group.lanes]
+
+
+def first_day(asked: str, *, now: dt.datetime) -> dt.date:
+    """The chart's first day: the ISO date asked for, or three weeks before today."""
+    try:
+        day = dt.date.fromisoformat(asked)
+    except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        day = (now - dt.timedelta(weeks=WEEKS_BEFORE_TODAY)).date()
+    return day
 
 
 def _dates(release: Release) -> list[dt.datetime]:

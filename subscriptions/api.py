@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.rest.input import no_input, validated
 from releases.access import get_project_for
 from releases.models import Project
-from releases.rest import no_input, validated
 from subscriptions import access, services
 from subscriptions import serializers as s
 from subscriptions.models import Delivery, Subscription

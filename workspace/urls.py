@@ -1,6 +1,5 @@
 from django.urls import include, path
 
-from releases import metrics_views
 from workspace.views import (
     calendar,
     checklists,
@@ -121,8 +120,6 @@ urlpatterns = [
         trains.slot_skip,
         name="slot_skip",
     ),
-    path("metrics/", metrics_views.metrics_home, name="metrics"),
-    path("projects/<slug:slug>/metrics/", metrics_views.project_metrics, name="project_metrics"),
     path("healthz", dashboard.healthz, name="healthz"),
-    path("", include("releases.token_urls")),
+    path("", include("releases.urls")),
 ]

@@ -13,10 +13,10 @@ from rest_framework.views import APIView
 from approvals import serializers as s
 from approvals.models import Decision
 from approvals.services.decisions import open_poll, record_decision
+from lib.rest.input import no_input, validated
 from releases import access as rules
 from releases.access import access_for
 from releases.api.common import ReleaseScoped, release_response
-from releases.rest import no_input, validated
 from releases.serializers import ReleaseSerializer
 
 

@@ -12,11 +12,12 @@ from rest_framework.response import Response
 
 from approvals.readiness import compute_readiness, with_readiness_data
 from approvals.services import deploy
+from lib.rest.input import validated
 from releases import access as rules
 from releases import serializers as s
 from releases.api.common import ReleaseScoped, release_response
+from releases.api.tokens import actor
 from releases.models import Release, RoleAssignment
-from releases.rest import actor, validated
 from releases.services.roles import unassign_role
 
 

@@ -12,9 +12,10 @@ from rest_framework.views import APIView
 from approvals import serializers as s
 from approvals.models import ApprovalPolicy
 from approvals.services.policy import ensure_policy, update_policy
+from lib.rest.input import validated
 from releases import access as rules
 from releases.access import get_project_for
-from releases.rest import actor, validated
+from releases.api.tokens import actor
 
 
 class ApprovalPolicyView(APIView):

@@ -12,9 +12,10 @@ from rest_framework.response import Response
 from approvals import serializers as s
 from approvals.models import SignOff
 from approvals.services.sign_offs import record_sign_off, withdraw_sign_off
+from lib.rest.filters import FilterBackend
+from lib.rest.input import validated
 from releases import access as rules
 from releases.api.common import ReleaseScoped
-from releases.rest import FilterBackend, validated
 
 
 class SignOffFilter(django_filters.FilterSet):

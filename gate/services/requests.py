@@ -13,6 +13,7 @@ answer it twice.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gate.models import (
+    WEBHOOK_SECRET,
     AppDelivery,
     GateRequest,
     GitHubApp,
@@ -42,7 +44,11 @@ from gate.services.answer import (
 from monitoring.integrations.base import ConfigError, IntegrationError
 from monitoring.integrations.http import HttpClient
 from monitoring.services.deploy_reports import report_deploy
-from monitoring.services.webhooks import GITHUB_DEPLOY_STAGES
+from monitoring.services.webhooks import (
+    GITHUB_DEPLOY_STAGES,
+    DeliveryRefused,
+    github_signature_matches,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +75,30 @@ def comment_for(answer: GateAnswer) -> str:
 
 
 # --- GitHub App deliveries ----------------------------------------------------------------------
+
+
+def receive_github_app_delivery(
+    app: GitHubApp, *, body: bytes, signature: str, delivery_id: str, event: str
+) -> Received:
+    """Verify a delivery to the App's webhook (``signature`` is over exactly the raw ``body``),
+    then read it; ``DeliveryRefused`` says why one is not read."""
+    secret = app.secret(WEBHOOK_SECRET)
+    if not secret:
+        raise DeliveryRefused(403, "This GitHub App has no webhook secret; set one first.")
+    if not signature:
+        raise DeliveryRefused(401, "The X-Hub-Signature-256 header is missing.")
+    if not github_signature_matches(secret, body, signature):
+        logger.warning("GitHub App webhook %s: signature mismatch", app.pk)
+        raise DeliveryRefused(403, "The signature does not match.")
+    if not delivery_id:
+        raise DeliveryRefused(400, "The X-GitHub-Delivery header is missing.")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        payload = None
+    if not isinstance(payload, dict):
+        raise DeliveryRefused(400, "The body is not a JSON object.")
+    return receive_github_app(app, event=event, delivery_id=delivery_id, payload=payload)
 
 
 def receive_github_app(

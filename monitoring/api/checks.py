@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.rest.input import validated
 from monitoring import serializers as s
 from monitoring.models import Check
 from monitoring.services.checks import (
@@ -24,7 +25,6 @@ from releases import access as rules
 from releases.access import ReleaseAccess, get_project_for
 from releases.api.common import ReleaseScoped
 from releases.models import Project
-from releases.rest import validated
 
 # --- project check templates ----------------------------------------------------------------
 

@@ -14,12 +14,12 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import no_input, validated
 from monitoring import serializers as monitoring_serializers
 from monitoring.models import FLAG_KINDS, FeatureFlag, FlagSwitch, Integration, TriggerMode
 from monitoring.services import flags
 from releases.api.common import ReleaseScoped
 from releases.models import ScopeItem
-from releases.rest import no_input, validated
 
 FLAGS = FeatureFlag.objects.select_related("scope_item", "integration")
 

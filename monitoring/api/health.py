@@ -10,6 +10,7 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import no_input, validated
 from monitoring import serializers as s
 from monitoring.models import RollbackTrigger
 from monitoring.services import health
@@ -17,7 +18,7 @@ from releases import access as rules
 from releases import serializers as release_serializers
 from releases.access import ReleaseAccess
 from releases.api.common import ReleaseScoped, release_response
-from releases.rest import actor, no_input, validated
+from releases.api.tokens import actor
 
 TRIGGERS = RollbackTrigger.objects.select_related("check_ref", "created_by", "release__project")
 

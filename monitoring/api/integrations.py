@@ -14,13 +14,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.rest.input import no_input, validated
 from monitoring import serializers as s
 from monitoring.models import Integration
 from monitoring.services.integrations import delete_integration, save_integration, test_connection
 from releases import access as rules
 from releases.access import get_project_for
 from releases.models import Project
-from releases.rest import no_input, validated
 
 
 class Integrations(generics.ListAPIView):

@@ -6,11 +6,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import no_input
 from monitoring import serializers as s
 from monitoring.api.checks import CheckScoped
 from monitoring.services.polling import poll_check_now
 from releases import access as rules
-from releases.rest import no_input
 
 
 class PollCheckNow(CheckScoped):

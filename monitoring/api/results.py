@@ -12,12 +12,13 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import validated
 from monitoring import serializers as s
 from monitoring.api.checks import CheckScoped
 from monitoring.models import CheckResult
 from monitoring.services.results import judge_check, record_check_result
 from releases import access as rules
-from releases.rest import actor, validated
+from releases.api.tokens import actor
 
 
 class CheckResults(CheckScoped, generics.ListAPIView):

@@ -8,12 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.rest.input import no_input
 from monitoring.services.rollback import (
     reveal_rollback_webhook_secret,
     rotate_rollback_webhook_secret,
 )
 from releases.access import get_project_for
-from releases.rest import no_input
 
 
 class RollbackSecretRevealSerializer(serializers.Serializer):

@@ -12,14 +12,15 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import no_input, validated
 from monitoring.integrations.registry import TRACKERS
 from monitoring.models import CommitRange, Integration, RangeChange, ScopeSource
 from monitoring.scope_checks import commit_range_of, covering_items, is_unplanned
 from monitoring.services import commit_range, trackers
 from releases.access import REQUEST_SCOPE_CHANGE
 from releases.api.common import ReleaseScoped
+from releases.api.tokens import actor
 from releases.models import Role, ScopeChangeRequest
-from releases.rest import actor, no_input, validated
 
 # --- shapes -------------------------------------------------------------------------------------
 

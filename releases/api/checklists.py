@@ -13,6 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.rest.filters import FilterBackend
+from lib.rest.input import validated
 from releases import access as rules
 from releases import serializers as s
 from releases.access import (
@@ -20,16 +22,12 @@ from releases.access import (
     get_project_for,
 )
 from releases.api.common import ReleaseScoped
+from releases.api.tokens import actor
 from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
     Phase,
     Project,
-)
-from releases.rest import (
-    FilterBackend,
-    actor,
-    validated,
 )
 from releases.services.checklists import (
     delete_checklist_template,

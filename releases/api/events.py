@@ -7,7 +7,9 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from rest_framework import generics
+from rest_framework.pagination import CursorPagination
 
+from lib.rest.filters import FilterBackend
 from releases import serializers as s
 from releases.access import (
     get_project_for,
@@ -18,10 +20,15 @@ from releases.models import (
     ProjectEventKind,
     ReleaseEvent,
 )
-from releases.rest import (
-    EventCursorPagination,
-    FilterBackend,
-)
+
+
+class EventCursorPagination(CursorPagination):
+    """Events by cursor, newest first: events logged while a client reads never shift its page."""
+
+    ordering = ("-created_at", "-pk")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
 
 
 class ReleaseEvents(ReleaseScoped, generics.ListAPIView):

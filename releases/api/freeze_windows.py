@@ -12,18 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.rest.input import validated
 from releases import access as rules
 from releases import serializers as s
 from releases.access import (
     get_project_for,
 )
+from releases.api.tokens import actor
 from releases.models import (
     FreezeWindow,
     Project,
-)
-from releases.rest import (
-    actor,
-    validated,
 )
 from releases.services.freeze_windows import delete_freeze_window, save_freeze_window
 

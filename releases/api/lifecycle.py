@@ -7,14 +7,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import no_input, validated
 from releases import access as rules
 from releases import serializers as s
 from releases.api.common import ReleaseScoped, release_response
-from releases.rest import (
-    actor,
-    no_input,
-    validated,
-)
+from releases.api.tokens import actor
 from releases.services.lifecycle import (
     cancel_release,
     finish_deploy,

@@ -7,13 +7,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import validated
 from releases import access as rules
 from releases import serializers as s
 from releases.api.common import ReleaseScoped
-from releases.rest import (
-    actor,
-    validated,
-)
+from releases.api.tokens import actor
 from releases.services.notes import add_note
 
 

@@ -11,15 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.rest.input import no_input, validated
 from releases import notifications as notices
 from releases import serializers as s
+from releases.api.tokens import PeopleOnly
 from releases.models import (
     Notification,
-)
-from releases.rest import (
-    PeopleOnly,
-    no_input,
-    validated,
 )
 
 

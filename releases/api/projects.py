@@ -13,20 +13,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.rest.errors import Conflict
+from lib.rest.input import validated
 from releases import access as rules
 from releases import serializers as s
 from releases.access import (
     get_project_for,
     visible_projects,
 )
+from releases.api.tokens import actor
 from releases.models import (
     Project,
     ProjectMembership,
-)
-from releases.rest import (
-    Conflict,
-    actor,
-    validated,
 )
 from releases.services.projects import (
     create_project,

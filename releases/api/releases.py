@@ -10,6 +10,8 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import validated
+from lib.rest.pagination import PlainRows
 from releases import access as rules
 from releases import serializers as s
 from releases.access import (
@@ -17,16 +19,12 @@ from releases.access import (
     visible_releases,
 )
 from releases.api.common import ReleaseScoped, release_response
+from releases.api.tokens import actor
 from releases.filters import ReleaseFilter
 from releases.models import (
     Release,
 )
 from releases.release_notes import render_release_notes
-from releases.rest import (
-    PlainRows,
-    actor,
-    validated,
-)
 from releases.services.releases import create_release, update_release
 
 

@@ -9,18 +9,15 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import no_input, validated
 from releases import access as rules
 from releases import serializers as s
 from releases.api.common import ReleaseScoped
+from releases.api.tokens import actor
 from releases.models import (
     Release,
     Review,
     ReviewAction,
-)
-from releases.rest import (
-    actor,
-    no_input,
-    validated,
 )
 from releases.services.review import add_review_action, complete_review_action, save_review
 

@@ -8,16 +8,14 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import validated
 from releases import access as rules
 from releases import serializers as s
 from releases.api.common import ReleaseScoped, release_response
+from releases.api.tokens import actor
 from releases.models import (
     Release,
     RollbackPlan,
-)
-from releases.rest import (
-    actor,
-    validated,
 )
 from releases.services.rollback import (
     carry_scope_forward,

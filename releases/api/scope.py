@@ -9,21 +9,18 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lib.rest.input import no_input, validated
 from releases import access as rules
 from releases import serializers as s
 from releases.access import (
     ReleaseAccess,
 )
 from releases.api.common import ReleaseScoped
+from releases.api.tokens import actor
 from releases.models import (
     Release,
     ScopeChangeRequest,
     ScopeItem,
-)
-from releases.rest import (
-    actor,
-    no_input,
-    validated,
 )
 from releases.services.scope import (
     add_scope_item,

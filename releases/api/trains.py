@@ -17,11 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.rest.input import validated
 from releases import access as rules
 from releases import serializers as s
 from releases.access import get_project_for
+from releases.api.tokens import actor
 from releases.models import Project, ReleaseTrain, TrainSlot
-from releases.rest import actor, validated
 from releases.services import trains
 
 

@@ -9,8 +9,8 @@ from django.db import DataError, IntegrityError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from lib.rest.errors import exception_handler
 from releases.models import Release, ReleaseEvent
-from releases.rest import exception_handler
 from releases.services.freeze_windows import save_freeze_window
 from releases.services.lifecycle import lock_scope
 from releases.services.notes import add_note

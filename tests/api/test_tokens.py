@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from releases.authentication import TokenRateThrottle
+from releases.api.tokens import TokenRateThrottle
 from releases.models import ApiToken, Release
 from releases.services.tokens import create_api_token, revoke_api_token
 from tests.api.conftest import bearer, project_token

@@ -15,7 +15,7 @@ from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import finish_deploy
 from releases.services.releases import update_release
 from releases.services.rollback import roll_back
-from tests.builders import make_deploying, make_monitoring
+from tests.builders import known, make_deploying, make_monitoring
 from tests.monitoring.fakes import Answer, FakeProvider, add_check, check_runs, github, run_cycle
 
 SECONDS = dt.timedelta(seconds=1)
@@ -108,7 +108,7 @@ def test_a_pass_counts_only_once_it_has_held(cast, release):
         assert blockers_about(release, "held", start + 60 * SECONDS) == [
             "Check “held” is not passing: passing, but not for long enough yet"
         ]
-        assert blockers_about(release, "held", check.passing_since + 121 * SECONDS) == []
+        assert blockers_about(release, "held", known(check.passing_since) + 121 * SECONDS) == []
 
         # A failure in between starts the hold again.
         runs.runs = (("build", "completed", "failure"),)
@@ -125,7 +125,7 @@ def test_a_check_that_never_passes_within_its_timeout_fails(cast, release):
     runs = Runs(("build", "in_progress", None))
     with FakeProvider(runs) as api:
         check = add_check(release, github(cast, api.url), cast.rita, timeout_seconds=600)
-        start = check.started_at
+        start = known(check.started_at)
         run_cycle(now=start + 60 * SECONDS)
         check.refresh_from_db()
         assert check.status == "pending"
@@ -146,7 +146,7 @@ def test_a_check_that_has_passed_does_not_time_out(cast, release):
     runs = Runs(("build", "completed", "success"))
     with FakeProvider(runs) as api:
         check = add_check(release, github(cast, api.url), cast.rita, timeout_seconds=600)
-        start = check.started_at
+        start = known(check.started_at)
         run_cycle(now=start + 10 * SECONDS)
         runs.runs = (("build", "in_progress", None),)  # re-run on the same commit
         run_cycle(now=start + 700 * SECONDS)
@@ -163,10 +163,10 @@ def test_the_timeout_applies_to_pushed_checks_too(cast, release):
         timeout_seconds=300,
         phase=CheckPhase.PRE_RELEASE,
     )
-    assert check.next_poll_at == check.started_at + 300 * SECONDS
+    assert check.next_poll_at == known(check.started_at) + 300 * SECONDS
 
-    assert run_cycle(now=check.started_at + 299 * SECONDS).checks == 0
-    assert run_cycle(now=check.started_at + 300 * SECONDS).checks == 1
+    assert run_cycle(now=known(check.started_at) + 299 * SECONDS).checks == 0
+    assert run_cycle(now=known(check.started_at) + 300 * SECONDS).checks == 1
 
     check.refresh_from_db()
     assert (check.status, check.last_value) == ("failing", "timed out")

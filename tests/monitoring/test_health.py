@@ -19,7 +19,7 @@ from monitoring.services.results import record_check_result
 from releases.models import Health, Notification, Release, ReleaseEvent, Status
 from releases.services.lifecycle import mark_health
 from releases.services.rollback import roll_back, update_rollback_plan
-from tests.builders import make_approved, make_deploying, make_monitoring, make_release
+from tests.builders import known, make_approved, make_deploying, make_monitoring, make_release
 
 pytestmark = pytest.mark.django_db
 
@@ -234,7 +234,7 @@ class TestBreach:
     def test_a_hold_time_waits_before_the_breach(self, cast, watched):
         check = health_check(watched, cast, hold=300)
         report(check, "failing", "0.08")
-        failing_since = Check.objects.get(pk=check.pk).last_changed_at
+        failing_since = known(Check.objects.get(pk=check.pk).last_changed_at)
         assert fresh(watched).health == Health.HEALTHY
 
         health.act_on_held_breaches(now=failing_since + dt.timedelta(seconds=299))
@@ -335,7 +335,7 @@ class TestRestoringHealth:
         health.restore_health(watched, by=cast.dana, reason="the step was retried and passed")
         release = fresh(watched)
         assert release.health == Health.HEALTHY
-        assert release.events.filter(verb="health_changed").first().actor == cast.dana
+        assert known(release.events.filter(verb="health_changed").first()).actor == cast.dana
 
     def test_a_release_that_is_not_unhealthy_has_nothing_to_restore(self, cast, watched):
         with pytest.raises(Refused, match="not unhealthy"):
@@ -403,7 +403,7 @@ class TestWindowEnd:
         assert health.health_blockers(fresh(watched)) == [
             "“Checkout error rate” has not been passing for 10 min yet"
         ]
-        passed_at = Check.objects.get(pk=check.pk).passing_since
+        passed_at = known(Check.objects.get(pk=check.pk).passing_since)
         health.watch_health(now=passed_at + dt.timedelta(minutes=10))
         assert fresh(watched).status == Status.RELEASED
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from monitoring.models import Integration, IntegrationKind
 from releases.services.tokens import create_api_token
+from tests.builders import known
 from tests.html import client_for
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,9 @@ def test_it_shows_a_curl_example_that_reports_a_result_as_written(cast, release)
     assert f'href="{reverse("api-docs")}"' in card
     assert f'href="{reverse("project_tokens", args=[cast.project.slug])}"' in card
 
-    curl = html.unescape(re.search(r'<pre[^>]*id="push-curl"[^>]*>(.*?)</pre>', card, re.S)[1])
+    curl = html.unescape(
+        known(re.search(r'<pre[^>]*id="push-curl"[^>]*>(.*?)</pre>', card, re.S))[1]
+    )
     words = shlex.split(curl.replace("\\\n", " "))
     assert words[:3] == ["curl", "-X", "POST"]
     assert words[3] == endpoint

@@ -32,7 +32,7 @@ from monitoring.services.rollback import (
 )
 from releases.models import Health, Notification, Release, Status
 from releases.services.rollback import roll_back, update_rollback_plan
-from tests.builders import make_monitoring
+from tests.builders import known, make_monitoring
 from tests.local_servers import WebhookServer, serving
 from tests.monitoring.fakes import Answer, FakeProvider
 from tests.processes import wait_for
@@ -128,7 +128,7 @@ def test_the_webhook_is_called_once_however_often_the_task_is_delivered(
         call = RollbackWebhookCall.objects.get(release=release)
 
         # The broker hands the same message out again (a lost acknowledgement, a restart).
-        again = [tasks.deliver_rollback_webhook.apply(args=[call.pk]) for _ in range(2)]
+        again = [tasks.deliver_rollback_webhook.apply(args=(call.pk,)) for _ in range(2)]
 
         assert [result.get() for result in again] == ["done", "done"]
         assert len(hook.posted) == 1
@@ -186,7 +186,7 @@ def test_the_task_tries_again_until_the_webhook_accepts(
         call = RollbackWebhookCall.objects.get(release=release)
 
         # Run eagerly, the retry follows at once instead of after its countdown.
-        result = tasks.deliver_rollback_webhook.apply(args=[call.pk], throw=False)
+        result = tasks.deliver_rollback_webhook.apply(args=(call.pk,), throw=False)
         assert result.get() == "delivered"
         assert len(hook.posted) == 2
 
@@ -207,7 +207,7 @@ def test_a_refusing_webhook_is_not_tried_again_and_people_roll_back_by_hand(
     assert "HTTP 410" in call.last_error
     told = Notification.objects.filter(verb="rollback_webhook_failed")
     assert {n.user.username for n in told} == {"rita", "paul"}
-    message = told.first().message
+    message = known(told.first()).message
     assert "could not call its webhook" in message
     assert "Start the rollback by hand." in message
     assert "Revert steps:\nRedeploy the previous tag." in message

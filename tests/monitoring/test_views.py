@@ -17,7 +17,7 @@ from monitoring.services.integrations import save_integration
 from monitoring.services.results import record_check_result
 from monitoring.templatetags.checks import MIN_BAND, bands
 from releases.models import ReleaseEvent
-from tests.builders import PASSWORD, make_release
+from tests.builders import PASSWORD, known, make_release
 from tests.monitoring.fakes import Answer, FakeProvider, check_runs
 
 TOKEN = "ghp_ShownNowhere0001"
@@ -288,7 +288,7 @@ def test_changing_what_a_check_reads_starts_its_evidence_over(client, cast, rele
     check.refresh_from_db()
     assert check.status == "pending"
     assert check.params == {"check_name": "build-and-test"}
-    latest = CheckResult.objects.filter(check_ref=check).first()
+    latest = known(CheckResult.objects.filter(check_ref=check).first())
     assert (latest.status, latest.source) == ("pending", "edit")
     assert ReleaseEvent.objects.filter(verb="check_changed").exists()
 
@@ -330,7 +330,7 @@ def test_quinn_judges_a_check_on_its_page(client, cast, release):
     assert response.status_code == 302
     check.refresh_from_db()
     assert check.status == "passing"
-    assert CheckResult.objects.filter(check_ref=check).first().judged_by == cast.quinn
+    assert known(CheckResult.objects.filter(check_ref=check).first()).judged_by == cast.quinn
 
 
 def test_a_viewer_cannot_judge(client, cast, release):
@@ -394,7 +394,7 @@ def test_with_history_loads_the_latest_results_of_every_check_in_one_query(
     with django_assert_num_queries(2):
         checks = list(with_history(Check.objects.filter(integration=github)))
 
-    assert {len(c.recent_results) for c in checks} == {30}
+    assert {len(c.recent_results) for c in checks} == {30}  # type: ignore[attr-defined]
 
 
 def test_the_github_check_form_states_how_checks_are_named(client, cast, release, github):

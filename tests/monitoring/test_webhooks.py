@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
@@ -15,6 +16,7 @@ from monitoring.services.integrations import save_integration
 from monitoring.services.results import record_check_result
 from monitoring.services.webhooks import github_signature
 from releases.models import ReleaseEvent
+from tests.builders import known
 from tests.monitoring.deliveries import SECRET, send_github, send_gitlab
 
 
@@ -78,7 +80,7 @@ def test_a_signed_check_run_updates_the_named_check_at_once(client, cast, releas
     assert state(lint) == "pending"
     result = CheckResult.objects.get(check_ref=build)
     assert (result.source, result.sha) == ("webhook", release.commit_sha)
-    event = ReleaseEvent.objects.filter(verb="check_status").first()
+    event = known(ReleaseEvent.objects.filter(verb="check_status").first())
     assert event.actor_label == "GitHub webhook (GitHub)"
 
 
@@ -87,7 +89,7 @@ def test_a_pass_of_one_workflow_makes_a_check_over_all_runs_read_again(
 ):
     all_runs = add(release, github, cast, "All checks")
     Check.objects.filter(pk=all_runs.pk).update(
-        next_poll_at=timezone.now() + timezone.timedelta(minutes=10)
+        next_poll_at=timezone.now() + dt.timedelta(minutes=10)
     )
 
     response = send_github(client, github, workflow_run(release.commit_sha), event="workflow_run")

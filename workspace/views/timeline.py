@@ -17,25 +17,13 @@ from releases.access import (
 )
 from releases.models import CalendarFeed
 
-# The chart and its "earlier"/"later" links move by weeks from the first day: keep them all
-# within the calendar.
-TIMELINE_FIRST_DAY = dt.date.min + dt.timedelta(weeks=5)
-
-
-TIMELINE_LAST_DAY = dt.date.max - dt.timedelta(weeks=9)
-
 
 @signed_in
 def timeline(request: SignedInRequest) -> HttpResponse:
     now = timezone.now()
-    try:
-        start_day = dt.date.fromisoformat(request.GET.get("from", ""))
-    except ValueError:
-        start_day = None
-    if start_day is None or not TIMELINE_FIRST_DAY <= start_day <= TIMELINE_LAST_DAY:
-        start_day = (now - dt.timedelta(weeks=3)).date()
+    start_day = tl.first_day(request.GET.get("from", ""), now=now)
     start = dt.datetime.combine(start_day, dt.time(), tzinfo=dt.UTC)
-    end = start + dt.timedelta(weeks=8)
+    end = start + dt.timedelta(weeks=tl.WEEKS_SHOWN)
     projects = list(visible_projects(request.user))
     releases = visible_releases(request.user)
     project = request.GET.get("project", "")
@@ -64,6 +52,6 @@ def timeline(request: SignedInRequest) -> HttpResponse:
             ],
             "earlier": (start_day - dt.timedelta(weeks=4)).isoformat(),
             "later": (start_day + dt.timedelta(weeks=4)).isoformat(),
-            "today": (now - dt.timedelta(weeks=3)).date().isoformat(),
+            "today": (now - dt.timedelta(weeks=tl.WEEKS_BEFORE_TODAY)).date().isoformat(),
         },
     )

@@ -1,18 +1,14 @@
-"""DRF classes that every API view loads when DRF builds ``APIView``: the JSON parser, the
-browsable renderer and the OPTIONS metadata.
+"""How an API view describes itself: the browsable HTML renderer and the OPTIONS metadata.
 
-They live apart from the project's other REST conventions because DRF imports them while
-``rest_framework.views`` is still being imported: a module that imports ``rest_framework.views``
-itself cannot provide them.
+DRF loads both when it builds ``APIView``, while ``rest_framework.views`` is still being
+imported: this module must not import ``rest_framework.views`` itself.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions
 from rest_framework.metadata import SimpleMetadata
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 
@@ -46,15 +42,3 @@ class BrowsableRenderer(BrowsableAPIRenderer):
             return super().get_raw_data_form(data, view, method, request)
         except AssertionError:
             return None
-
-
-class JSONBodyParser(JSONParser):
-    """DRF's JSON parser, which also refuses (400) a body nested past the parser's recursion."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError as exc:
-            raise exceptions.ParseError(
-                "JSON parse error - the body is nested too deeply."
-            ) from exc
