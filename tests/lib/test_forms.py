@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 
 from lib.forms import shown_fields
@@ -13,7 +15,8 @@ class Bar(forms.Form):
 
     def __init__(self, *args, projects=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["project"].choices = [("", "All")] + [(p, p.title()) for p in projects]
+        choices = [("", "All")] + [(p, p.title()) for p in projects]
+        cast(forms.ChoiceField, self.fields["project"]).choices = choices
 
 
 def test_it_renders_an_unbound_form_as_its_widgets_do():
