@@ -8,10 +8,11 @@ lists are one query each, filtered in SQL.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
@@ -45,6 +46,7 @@ from releases.models import (
     ProjectMembership,
     Release,
     ReleaseEvent,
+    ReleaseQuerySet,
     Role,
     RoleAssignment,
     ScopeChangeRequest,
@@ -446,6 +448,22 @@ def with_versions(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, An
         newest_project_event=Subquery(ProjectEvent.objects.order_by("-pk").values("pk")[:1]),
         newest_for_panels=Subquery(_panel_events().values("pk")[:1]),
     ).values(*VERSION_FIELDS)
+
+
+@functools.cache
+def _versioned() -> ReleaseQuerySet:
+    return cast(ReleaseQuerySet, with_versions(Release.objects.all()))
+
+
+def versioned_releases() -> ReleaseQuerySet:
+    """Every release as ``with_versions`` values, to filter and order for one page.
+
+    Building the seven sub-selects costs Django about 1.5 ms a request, as much as the rest of
+    a cached dashboard's Python; the annotated queryset is built once per process and cloned
+    for each request (as a class-based view's ``queryset`` is). Filters added to the clone go
+    to the same WHERE: none of the annotations aggregates over the releases.
+    """
+    return _versioned().all()
 
 
 def _panel_events() -> QuerySet[ReleaseEvent]:

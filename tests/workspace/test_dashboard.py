@@ -55,6 +55,15 @@ def test_it_lists_active_releases_of_my_projects_only(cast, release):
     assert "No active releases" in dashboard(cast.otto)
 
 
+def test_it_lists_a_release_created_since_my_last_visit(cast, release):
+    assert f'id="release-{release.pk}"' in dashboard(cast.vic)
+    newer = make_release(cast, "2.0.0")
+    page = dashboard(cast.vic)
+    assert f'id="release-{release.pk}"' in page
+    assert f'id="release-{newer.pk}"' in page
+    assert f'id="release-{newer.pk}"' not in dashboard(make_cast("billing").vic)
+
+
 def test_it_shows_readiness_blockers_status_chips_and_checks(cast, release):
     lock_scope(release, by=cast.rita)
     record_sign_off(release, by=cast.paul, role="product", decision="go")

@@ -26,7 +26,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def dashboard(request: SignedInRequest) -> HttpResponse:
     projects = dash.filter_projects(request)
     filters = forms.DashboardFilter(request.GET or None, projects=projects)
-    releases = visible_releases(request.user).active()
+    releases = visible_releases(request.user, dash.versioned_releases()).active()
     if filters.is_bound and not filters.is_valid():
         releases = releases.none()
     elif filters.is_bound:
@@ -36,10 +36,8 @@ def dashboard(request: SignedInRequest) -> HttpResponse:
             releases = releases.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["mine"]:
             releases = releases.filter(dash.my_actions(request.user).releases_q())
-    rows = dash.with_versions(
-        releases.order_by(
-            F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
-        )
+    rows = releases.order_by(
+        F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
     )
     page = dash.paginate(rows, request.GET.get("page"))
     shown = list(page.object_list)
