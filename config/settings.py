@@ -230,6 +230,10 @@ OUTBOUND_ALLOWED_NETWORKS = env.list(
     "OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
 )
 
+# A provider that cannot be reached is tried twice more, after this many seconds and then twice
+# as many: a connection that was never made cannot have had a side effect.
+OUTBOUND_RETRY_DELAY = env.float("OUTBOUND_RETRY_DELAY", default=0.5)
+
 # --- Celery -------------------------------------------------------------------------------
 # Without REDIS_URL the broker is kombu's file-system transport: no server to install, fine for
 # trying the app (a hard-killed worker loses the message it held). Production uses Redis.

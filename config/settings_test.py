@@ -104,6 +104,8 @@ LOGGING = {
 # allows loopback the way an operator allows a private CI network. tests/lib/test_outbound.py
 # proves the policy without it.
 OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+# A stand-in that is down stays down: tried again at once, without waiting for it.
+OUTBOUND_RETRY_DELAY = 0.0
 
 # Serve static files from the finders in tests; there is no collectstatic output here.
 WHITENOISE_AUTOREFRESH = True
