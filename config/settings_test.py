@@ -70,7 +70,10 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 if SERVICES["postgres"]:
     # A test database is thrown away: its commits (migrations, the transactional tests) need not
     # wait for the disk.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"
+    # No JIT, as in production (settings.py says why).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        "-c synchronous_commit=off -c jit=off"
+    )
 
 # Unit tests run task bodies in-process; the real worker tests start Celery on Redis themselves.
 CELERY_TASK_ALWAYS_EAGER = True

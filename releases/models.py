@@ -14,7 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -340,6 +341,12 @@ def rollback_still_recommended(status: str, recommended_at: dt.datetime | None) 
     return recommended_at is not None and status in (Status.DEPLOYING, Status.MONITORING)
 
 
+def listed_on() -> Coalesce:
+    """The day a release is listed under: its deploy, else its planned window, else its
+    creation. One expression for the releases page's order and the index that serves it."""
+    return Coalesce("deploy_started_at", "deploy_window_start", "created_at")
+
+
 class Release(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="releases")
     version = models.CharField(max_length=60)
@@ -419,6 +426,9 @@ class Release(models.Model):
             # Lists show the newest first: a page of 20 reads 20 index entries instead of
             # sorting every visible release (docs/performance.md, "API").
             models.Index(fields=["-created_at", "-id"], name="release_newest_first"),
+            # The releases page: newest listed first, 25 index entries instead of a sort of
+            # every visible release (docs/performance.md, "Pages").
+            models.Index(listed_on().desc(), F("id").desc(), name="release_listed_newest_first"),
         ]
 
     def __str__(self) -> str:
