@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('releases', '0011_calendar_feed'),
+        ('releases', '0013_incidents'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
