@@ -45,7 +45,7 @@ install: .venv/.synced
 
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --host $(HOST) --port $(PORT)
 	@echo
 	@echo "  Greenlight is starting on http://$(HOST):$(PORT)/"
 	@echo "  Log in as rita (release manager), paul (product), quinn (QA), dana (DevOps),"

@@ -17,6 +17,7 @@ from releases.api import (
     checklists,
     events,
     freeze_windows,
+    incidents,
     lifecycle,
     metrics,
     notes,
@@ -152,6 +153,16 @@ urlpatterns = [
         name="api-train-skip",
     ),
     path("projects/<slug:slug>/metrics/", metrics.ProjectMetrics.as_view(), name="api-metrics"),
+    path(
+        "projects/<slug:slug>/incidents/",
+        incidents.ProjectIncidents.as_view(),
+        name="api-project-incidents",
+    ),
+    path(
+        "projects/<slug:slug>/incidents/pagerduty/",
+        incidents.PagerDutyIncidents.as_view(),
+        name="api-pagerduty-incidents",
+    ),
     path("projects/<slug:slug>/events/", events.ProjectEvents.as_view(), name="api-project-events"),
     # The signed-in person's own notifications.
     path("notifications/", notifications.Notifications.as_view(), name="api-notifications"),
@@ -271,6 +282,12 @@ urlpatterns = [
         R + "rollback-triggers/<int:trigger_id>/",
         health.RollbackTriggerDetail.as_view(),
         name="api-rollback-trigger",
+    ),
+    path(R + "incidents/", incidents.ReleaseIncidents.as_view(), name="api-incidents"),
+    path(
+        R + "incidents/<int:incident_id>/",
+        incidents.ReleaseIncidentDetail.as_view(),
+        name="api-incident",
     ),
     path(R + "review/", review.ReviewView.as_view(), name="api-review"),
     path(R + "review/actions/", review.ReviewActions.as_view(), name="api-review-actions"),

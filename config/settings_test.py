@@ -70,7 +70,10 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 if SERVICES["postgres"]:
     # A test database is thrown away: its commits (migrations, the transactional tests) need not
     # wait for the disk.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"
+    # No JIT, as in production (settings.py says why).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        "-c synchronous_commit=off -c jit=off"
+    )
 
 # Unit tests run task bodies in-process; the real worker tests start Celery on Redis themselves.
 CELERY_TASK_ALWAYS_EAGER = True
@@ -101,6 +104,8 @@ LOGGING = {
 # allows loopback the way an operator allows a private CI network. tests/lib/test_outbound.py
 # proves the policy without it.
 OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+# A stand-in that is down stays down: tried again at once, without waiting for it.
+OUTBOUND_RETRY_DELAY = 0.0
 
 # Serve static files from the finders in tests; there is no collectstatic output here.
 WHITENOISE_AUTOREFRESH = True

@@ -1,4 +1,5 @@
-"""How numbers read in sentences people see: one pluraliser and one duration for the project."""
+"""How numbers and names read in sentences people see: one pluraliser, one duration and one
+label for a stored field name, for the whole project."""
 
 from __future__ import annotations
 
@@ -14,6 +15,19 @@ def plural(count: int, noun: str, verb: str = "") -> str:
     if verb:
         text += " " + (verb if count == 1 else PLURAL_VERBS.get(verb, verb))
     return text
+
+
+# Parts of stored names that are written in capitals.
+ACRONYMS = {"url": "URL", "json": "JSON", "sha": "SHA", "api": "API", "ci": "CI", "id": "ID"}
+
+
+def field_label(name: str) -> str:
+    """'json_field' → 'JSON field', 'cadence_weeks' → 'Cadence weeks': a stored name as a
+    person reads it, where no label was written for it."""
+    words = [ACRONYMS.get(word, word) for word in name.split("_") if word]
+    if not words:
+        return name
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
 
 
 def duration(value: dt.timedelta | float | None) -> str:

@@ -11,9 +11,8 @@ may do everything. Anyone outside the project does not see the release at all (4
 
 API clients may also act with a project token (``ProjectTokenUser``): a machine scoped to one
 project that reads everything of that project, creates releases, adds scope while planning and
-reports check results, deploys and finished rollbacks — nothing that needs a person's judgement
-or signature. For any other
-project it is an outsider.
+reports check results, deploys, finished rollbacks and incidents — nothing that needs a
+person's judgement or signature. For any other project it is an outsider.
 """
 
 from __future__ import annotations
@@ -253,6 +252,12 @@ class ReleaseAccess:
         return self.can_roll_back
 
     @property
+    def records_incidents(self) -> bool:
+        """Record what went wrong after the deploy: release manager, DevOps, QA (and the
+        project's token, for the incident tools that report through it)."""
+        return self.is_manager or bool(self.roles & {Role.DEVOPS, Role.QA})
+
+    @property
     def judges_checks(self) -> bool:
         """Resolve a check the machines could not decide: release manager, DevOps, QA."""
         return self.is_manager or bool(self.roles & {Role.DEVOPS, Role.QA})
@@ -331,6 +336,11 @@ class ReleaseAccess:
         return self.release.status in (Status.RELEASED, Status.ROLLED_BACK) and WRITE_REVIEW.allows(
             self
         )
+
+    @property
+    def can_record_incident(self) -> bool:
+        """Incidents belong to a release that reached production: from the deploy start on."""
+        return self.release.has_been_deployed and RECORD_INCIDENT.allows(self)
 
     @property
     def can_add_note(self) -> bool:
@@ -496,6 +506,10 @@ class ProjectTokenAccess(ReleaseAccess):
     def finishes_rollbacks(self) -> bool:
         return self.can_view
 
+    @property
+    def records_incidents(self) -> bool:
+        return self.can_view
+
     def can_decide_change_request(self, request: ScopeChangeRequest) -> bool:
         return False
 
@@ -650,6 +664,10 @@ EDIT_CHECKS = Rule(
 REPORT_CHECK_RESULTS = Rule(
     lambda a: a.reports_check_results,
     "Only the release manager, DevOps or the project's token report check results.",
+)
+RECORD_INCIDENT = Rule(
+    lambda a: a.records_incidents,
+    "Only the release manager, DevOps, QA or the project's token record incidents.",
 )
 JUDGE_CHECKS = Rule(
     lambda a: is_person(a.user) and a.judges_checks,

@@ -28,7 +28,7 @@ MILESTONE = dt.timedelta(minutes=15)
 MILESTONES = (
     ("code_freeze_at", "code-freeze", "code freeze"),
     ("go_no_go_at", "go-no-go", "go/no-go meeting"),
-    ("monitoring_ends_at", "monitoring-ends", "monitoring ends"),
+    ("planned_monitoring_end", "monitoring-ends", "monitoring ends"),
 )
 
 

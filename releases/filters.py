@@ -8,9 +8,16 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce
 
-from releases.models import Project, Release, ReleaseKind, ReleaseQuerySet, ScopeItem, Status
+from releases.models import (
+    Project,
+    Release,
+    ReleaseKind,
+    ReleaseQuerySet,
+    ScopeItem,
+    Status,
+    listed_on,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -23,9 +30,7 @@ class Listed(TypedDict):
 def dated(queryset: QuerySet[Release]) -> QuerySet[WithAnnotations[Release, Listed]]:
     """The day a release is listed under: its deploy, else its planned window, else its
     creation."""
-    return queryset.annotate(
-        listed_on=Coalesce("deploy_started_at", "deploy_window_start", "created_at")
-    )
+    return queryset.annotate(listed_on=listed_on())
 
 
 class ReleaseFilter(django_filters.FilterSet):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from releases.models import (
     REVIEW_TEXT_MAX,
     ChecklistTemplate,
+    Evidence,
     FreezeWindow,
     Phase,
     Project,
@@ -27,6 +28,7 @@ from releases.models import (
     Role,
     ScopeChangeRequest,
     ScopeItem,
+    Severity,
     Status,
     clean_commit_sha,
 )
@@ -319,6 +321,23 @@ class ReviewActionForm(forms.Form):
         cast(forms.ModelChoiceField, self.fields["owner"]).queryset = members_of(project)
 
 
+class IncidentForm(forms.Form):
+    title = forms.CharField(label="What went wrong", max_length=300)
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.SEV2)
+    started_at = when_field("Started at", "Times are UTC. Leave empty if it started just now.")
+    resolved_at = when_field("Resolved at", "Leave empty while it is still open.")
+    link = forms.CharField(
+        label="Link",
+        max_length=500,
+        required=False,
+        help_text="The incident in your incident tool or status page (http or https).",
+    )
+
+
+class ResolveIncidentForm(forms.Form):
+    resolved_at = when_field("Resolved at", "Times are UTC. Leave empty if it was just now.")
+
+
 # --- dashboard ------------------------------------------------------------------------------
 
 ACTIVE_STATUS_CHOICES = [
@@ -408,6 +427,14 @@ class ChecklistTemplateForm(forms.ModelForm):
             "owner_role": "Owner",
         }
         widgets = {"help_text": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A form posted without it (an older page, a script) asks for no evidence, as before.
+        self.fields["evidence_required"].required = False
+
+    def clean_evidence_required(self) -> str:
+        return self.cleaned_data["evidence_required"] or Evidence.NONE
 
     def clean(self) -> dict[str, Any]:
         super().clean()

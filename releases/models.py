@@ -14,7 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -95,6 +96,8 @@ ACTIVE_STATUSES = (
     Status.MONITORING,
 )
 FINISHED_STATUSES = (Status.RELEASED, Status.ROLLED_BACK, Status.CANCELLED)
+# A release in production, or that was: incidents can be laid at its door.
+DEPLOYED_STATUSES = (Status.DEPLOYING, Status.MONITORING, Status.RELEASED, Status.ROLLED_BACK)
 
 
 class Health(models.TextChoices):
@@ -322,10 +325,26 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
         return self.filter(status__in=ACTIVE_STATUSES)
 
 
+# A milestone done within this of its planned moment is on time: a deploy started three minutes
+# into its window is not late.
+ON_TIME_WITHIN = dt.timedelta(minutes=5)
+
+
+def is_late(planned: dt.datetime | None, actual: dt.datetime | None) -> bool:
+    """The one rule for "late", on the release page and the timeline alike."""
+    return bool(planned and actual and actual > planned + ON_TIME_WITHIN)
+
+
 def rollback_still_recommended(status: str, recommended_at: dt.datetime | None) -> bool:
     """``Release.rollback_recommended`` from the two columns it rests on, for code that reads
     releases as plain values."""
     return recommended_at is not None and status in (Status.DEPLOYING, Status.MONITORING)
+
+
+def listed_on() -> Coalesce:
+    """The day a release is listed under: its deploy, else its planned window, else its
+    creation. One expression for the releases page's order and the index that serves it."""
+    return Coalesce("deploy_started_at", "deploy_window_start", "created_at")
 
 
 class Release(models.Model):
@@ -407,6 +426,9 @@ class Release(models.Model):
             # Lists show the newest first: a page of 20 reads 20 index entries instead of
             # sorting every visible release (docs/performance.md, "API").
             models.Index(fields=["-created_at", "-id"], name="release_newest_first"),
+            # The releases page: newest listed first, 25 index entries instead of a sort of
+            # every visible release (docs/performance.md, "Pages").
+            models.Index(listed_on().desc(), F("id").desc(), name="release_listed_newest_first"),
         ]
 
     def __str__(self) -> str:
@@ -420,6 +442,10 @@ class Release(models.Model):
         return self.status in ACTIVE_STATUSES
 
     @property
+    def has_been_deployed(self) -> bool:
+        return self.status in DEPLOYED_STATUSES and self.deploy_started_at is not None
+
+    @property
     def scope_locked(self) -> bool:
         return self.status != Status.PLANNING
 
@@ -431,22 +457,21 @@ class Release(models.Model):
     def can_transition_to(self, status: str) -> bool:
         return status in TRANSITIONS[self.status]
 
-    def milestones(self) -> list[tuple[str, dt.datetime | None, dt.datetime | None]]:
-        """(label, planned, actual) in lifecycle order, for the page and the timeline.
+    @property
+    def planned_monitoring_end(self) -> dt.datetime | None:
+        """When monitoring is planned to end, wherever it is shown: the plan's date, and once the
+        deploy is done the health window's own end, so that the page, the timeline, the
+        calendar and the health window give the same moment."""
+        return self.monitoring_until or self.monitoring_ends_at
 
-        Once the deploy is done the health window's own end is the planned end of monitoring:
-        the page, the timeline and the health window then give the same moment.
-        """
+    def milestones(self) -> list[tuple[str, dt.datetime | None, dt.datetime | None]]:
+        """(label, planned, actual) in lifecycle order, for the page and the timeline."""
         return [
             ("Code freeze", self.code_freeze_at, self.frozen_at),
             ("Go/no-go", self.go_no_go_at, self.approved_at),
             ("Deploy window", self.deploy_window_start, self.deploy_started_at),
             ("Deploy done", self.deploy_window_end, self.deploy_finished_at),
-            (
-                "End of monitoring",
-                self.monitoring_until or self.monitoring_ends_at,
-                self.released_at,
-            ),
+            ("End of monitoring", self.planned_monitoring_end, self.released_at),
         ]
 
     def next_milestone(self, now: dt.datetime | None = None) -> tuple[str, dt.datetime] | None:
@@ -718,7 +743,51 @@ class Phase(models.TextChoices):
     POST_RELEASE = "post_release", "Post-release"
 
 
-class ChecklistTemplate(models.Model):
+class Evidence(models.TextChoices):
+    """What a checklist item must be ticked with."""
+
+    NONE = "none", "Nothing required"
+    NOTE = "note", "A note"
+    LINK = "link", "A link"
+    BOTH = "both", "A note and a link"
+
+
+class EvidenceRequirement(models.Model):
+    """The evidence an item is ticked with; a release's item keeps the requirement it was
+    planned with, whatever its template says later."""
+
+    evidence_required = models.CharField(
+        "Evidence required",
+        max_length=4,
+        choices=Evidence.choices,
+        default=Evidence.NONE,
+        help_text="What ticking the item needs: a note on what was checked, a link to the "
+        "proof (a test report, a dashboard…), or both.",
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def needs_note(self) -> bool:
+        return self.evidence_required in (Evidence.NOTE, Evidence.BOTH)
+
+    @property
+    def needs_link(self) -> bool:
+        return self.evidence_required in (Evidence.LINK, Evidence.BOTH)
+
+    @property
+    def evidence_hint(self) -> str:
+        """How a page states the requirement before anyone ticks: "needs a note and a link"."""
+        needed = [
+            name
+            for name, needed in (("a note", self.needs_note), ("a link", self.needs_link))
+            if needed
+        ]
+        return f"needs {' and '.join(needed)}" if needed else ""
+
+
+class ChecklistTemplate(EvidenceRequirement):
     """One item of a project's checklist, copied onto new releases of the kinds it applies to."""
 
     project = models.ForeignKey(
@@ -744,7 +813,7 @@ class ChecklistTemplate(models.Model):
         return getattr(self, f"for_{kind}")
 
 
-class ChecklistItem(models.Model):
+class ChecklistItem(EvidenceRequirement):
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="checklist_items")
     template = models.ForeignKey(
         ChecklistTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -1008,6 +1077,89 @@ class ReviewAction(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+class Severity(models.TextChoices):
+    """How bad an incident is, in the SEV levels most on-call teams and incident tools use."""
+
+    SEV1 = "sev1", "SEV1 · critical"
+    SEV2 = "sev2", "SEV2 · major"
+    SEV3 = "sev3", "SEV3 · minor"
+    SEV4 = "sev4", "SEV4 · low"
+
+
+class IncidentSource(models.TextChoices):
+    MANUAL = "manual", "Recorded by hand"
+    API = "api", "Reported through the API"
+    PAGERDUTY = "pagerduty", "PagerDuty"
+    OPSGENIE = "opsgenie", "Opsgenie"
+
+
+# What a machine may say it reports from (a person's record is "manual").
+REPORTED_SOURCES = [
+    (source.value, source.label)
+    for source in (IncidentSource.API, IncidentSource.PAGERDUTY, IncidentSource.OPSGENIE)
+]
+
+
+class Incident(models.Model):
+    """Something that went wrong in production because of a release: from when it started to
+    when service was restored. Counted in the change failure rate and the time to restore.
+
+    A report from an incident tool carries the tool's own id: the same id from the same source
+    in one project is the same incident, so a re-sent report changes it instead of adding one.
+    """
+
+    # The project is the release's; it is kept here so one project's external ids are unique.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="incidents")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="incidents")
+    title = models.CharField(max_length=300)
+    severity = models.CharField(max_length=4, choices=Severity.choices)
+    started_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    link = models.URLField(max_length=500, blank=True)
+    source = models.CharField(
+        max_length=10, choices=IncidentSource.choices, default=IncidentSource.MANUAL
+    )
+    external_id = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who reported it when it was not a person ("CI token pager-relay").
+    created_by_label = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "source", "external_id"],
+                condition=~Q(external_id=""),
+                name="incident_external_id_once_per_source",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=models.F("started_at")),
+                name="incident_resolved_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display().split(' ')[0]} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def time_to_restore(self) -> dt.timedelta | None:
+        return self.resolved_at - self.started_at if self.resolved_at else None
+
+    @property
+    def reported_by(self) -> str:
+        if self.created_by is not None:
+            return self.created_by.get_full_name() or self.created_by.get_username()
+        return self.created_by_label or "system"
 
 
 class Notification(models.Model):

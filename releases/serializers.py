@@ -14,10 +14,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from releases.models import (
+    REPORTED_SOURCES,
     ChecklistItem,
     ChecklistTemplate,
     FreezeWindow,
     Health,
+    Incident,
+    IncidentSource,
     Notification,
     Project,
     ProjectEvent,
@@ -33,6 +36,7 @@ from releases.models import (
     RollbackPlan,
     ScopeChangeRequest,
     ScopeItem,
+    Severity,
     Status,
     rollback_still_recommended,
 )
@@ -799,6 +803,7 @@ class ChecklistItemSerializer(serializers.ModelSerializer):
             "help_text",
             "owner_role",
             "required",
+            "evidence_required",
             "position",
             "ticked",
             "ticked_by",
@@ -874,9 +879,122 @@ class ReviewSerializer(serializers.ModelSerializer):
         read_only_fields = ["actions", "created_by", "created_at", "updated_at"]
 
 
+# --- incidents ------------------------------------------------------------------------------
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    release: serializers.PrimaryKeyRelatedField[Release] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
+    version = serializers.CharField(source="release.version", read_only=True)
+    time_to_restore_seconds = serializers.SerializerMethodField()
+    reported_by = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "release",
+            "version",
+            "title",
+            "severity",
+            "started_at",
+            "resolved_at",
+            "time_to_restore_seconds",
+            "link",
+            "source",
+            "external_id",
+            "reported_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_time_to_restore_seconds(self, incident: Incident) -> float | None:
+        restore = incident.time_to_restore
+        return restore.total_seconds() if restore is not None else None
+
+
+class IncidentInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    started_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When it started; now if left out."
+    )
+    resolved_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When service was restored; null while open."
+    )
+    link = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="http(s) link to the incident."
+    )
+
+
+class ReleaseNamedSerializer(serializers.Serializer):
+    """Which release of the project a machine means: its version or the commit it deployed."""
+
+    version = serializers.CharField(max_length=60, required=False)
+    commit_sha = serializers.CharField(
+        max_length=40, required=False, help_text="The deployed commit (7 to 40 characters)."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("version")) == bool(attrs.get("commit_sha")):
+            raise serializers.ValidationError(
+                {"version": ["Name the release by its version or by its commit_sha (one of them)."]}
+            )
+        return attrs
+
+
+class IncidentReportSerializer(ReleaseNamedSerializer, IncidentInputSerializer):
+    """An incident reported by a tool: the same id from the same source changes it again."""
+
+    # DRF's metaclass takes declared fields off the class, so this does not shadow the
+    # ``source`` every field has; the type checker cannot know that.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=REPORTED_SOURCES, default=IncidentSource.API
+    )
+    external_id = serializers.CharField(max_length=200, help_text="The incident's id in the tool.")
+
+
+class PagerDutyIncidentSerializer(ReleaseNamedSerializer):
+    """PagerDuty's incident object (REST API v2), with the release it concerns.
+
+    Only the fields below are read; the other fields of PagerDuty's incident listed here are
+    accepted as PagerDuty sends them, and anything else is refused like everywhere in the API.
+    """
+
+    id = serializers.CharField(max_length=200)
+    title = serializers.CharField(max_length=300)
+    urgency = serializers.ChoiceField(
+        choices=["high", "low"], help_text="high is recorded as SEV2, low as SEV3."
+    )
+    severity = serializers.ChoiceField(
+        choices=Severity.choices, required=False, help_text="Overrides what urgency says."
+    )
+    status = serializers.ChoiceField(
+        choices=["triggered", "acknowledged", "resolved"], required=False
+    )
+    created_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+    last_status_change_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Taken as the resolve time of a resolved incident without resolved_at.",
+    )
+    html_url = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    incident_number = serializers.IntegerField(required=False)
+    incident_key = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    service = serializers.DictField(required=False)
+    assignments = serializers.ListField(required=False)
+
+
+class IncidentReportedSerializer(serializers.Serializer):
+    created = serializers.BooleanField(help_text="false when the report changed a known incident")
+    incident = IncidentSerializer()
+
+
 class FailureSerializer(serializers.Serializer):
     version = serializers.CharField()
-    cause = serializers.CharField(help_text="rolled back, or fixed by a hotfix")
+    cause = serializers.CharField(help_text="rolled back, incidents, or fixed by a hotfix")
     restore_seconds = serializers.FloatField(allow_null=True)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
-from releases.models import FreezeWindow, Release
+from releases.models import FreezeWindow, Release, is_late
 from releases.services.freeze_windows import freeze_windows_overlapping
 
 WIDTH = 1100
@@ -45,8 +45,11 @@ MILESTONES = [
     ("go", "Go/no-go", "G", "go_no_go_at", "approved_at"),
     ("deploy", "Deploy start", "D", "deploy_window_start", "deploy_started_at"),
     ("done", "Deploy done", "E", "deploy_window_end", "deploy_finished_at"),
-    ("monitor", "End of monitoring", "M", "monitoring_ends_at", "released_at"),
+    ("monitor", "End of monitoring", "M", "planned_monitoring_end", "released_at"),
 ]
+# Planned moments that are not columns: the columns they are read from, to find the releases
+# in a range.
+PLANNED_FROM = {"planned_monitoring_end": ("monitoring_ends_at", "monitoring_until")}
 # A release that ended early still shows when it ended.
 ENDINGS = [("rolled_back_at", "Rolled back", "R"), ("cancelled_at", "Cancelled", "C")]
 
@@ -160,8 +163,8 @@ def releases_in_range(
     """Releases with anything planned or done inside the range, by project and deploy date."""
     touches = Q(pk__in=[])
     for _key, _label, _letter, planned, actual in MILESTONES:
-        touches |= Q(**{f"{planned}__range": (start, end)})
-        touches |= Q(**{f"{actual}__range": (start, end)})
+        for name in (*PLANNED_FROM.get(planned, (planned,)), actual):
+            touches |= Q(**{f"{name}__range": (start, end)})
     for name, _label, _letter in ENDINGS:
         touches |= Q(**{f"{name}__range": (start, end)})
     return (
@@ -277,7 +280,7 @@ def _lane(release: Release, y: float, x_of: Any, start: dt.datetime, end: dt.dat
             planned_marker = Marker(x_of(planned), letter, f"{label} planned", planned, False)
             planned_marker.y = lane.planned_y
         if inside(actual):
-            late = bool(planned and actual > planned)
+            late = is_late(planned, actual)
             actual_marker = Marker(x_of(actual), letter, f"{label} done", actual, True, late)
             actual_marker.y = lane.actual_y
         pairs.append((planned_marker, actual_marker))

@@ -6,8 +6,10 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -71,7 +73,13 @@ def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path, tmp_path_fac
             assert answer.status_code == 302
             dashboard = browser.get("/")
             assert dashboard.status_code == 200
-            assert "Payments 2.5.0" in dashboard.text
+            assert "Payments 2.15.0" in dashboard.text
+        # The demo's health check reads this very app, on the port it was started on.
+        with closing(sqlite3.connect(tmp_path / "demo.sqlite3")) as database:
+            (base_url,) = database.execute(
+                "SELECT base_url FROM monitoring_integration WHERE kind = 'http_health'"
+            ).fetchone()
+        assert base_url == base
     finally:
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
         pressed = time.monotonic()

@@ -26,6 +26,7 @@ from approvals.readiness import (
     required_roles,
     with_readiness_data,
 )
+from approvals.services.decisions import poll_refusal
 from approvals.services.deploy import deploy_blockers
 from lib.shown import show_with
 from monitoring.forms import RollbackTriggerChangeForm, RollbackTriggerForm
@@ -35,6 +36,7 @@ from releases import forms
 from releases.access import ReleaseAccess, get_release_for
 from releases.models import (
     Health,
+    Incident,
     Phase,
     Release,
     Review,
@@ -43,6 +45,7 @@ from releases.models import (
     ScopeChangeRequest,
     ScopeItem,
     Status,
+    is_late,
 )
 from releases.release_notes import render_release_notes
 from releases.services import lifecycle
@@ -61,6 +64,7 @@ SECTIONS = (
     "signoffs",
     "checks",
     "rollback",
+    "incidents",
     "notes",
     "events",
     "review",
@@ -199,6 +203,11 @@ class ReleasePage:
         return self.policy.decider_role if self.policy else Role.RELEASE_MANAGER
 
     @cached_property
+    def poll_refusal(self) -> str:
+        """Why the policy keeps the poll closed, in ``open_poll``'s words; "" when it opens."""
+        return poll_refusal(self.release, self.effective_policy)
+
+    @cached_property
     def can_decide(self) -> bool:
         return self.access.can_record_decision(self.decider_role)
 
@@ -226,7 +235,7 @@ class ReleasePage:
     def milestones(self) -> list[dict[str, Any]]:
         rows = []
         for label, planned, actual in self.release.milestones():
-            late = bool(planned and actual and actual > planned + dt.timedelta(minutes=5))
+            late = is_late(planned, actual)
             overdue = bool(planned and not actual and planned < self.now and self.release.is_active)
             rows.append(
                 {
@@ -283,7 +292,14 @@ class ReleasePage:
         """The lifecycle buttons this person may press now; the server re-checks on POST."""
         a, found = self.access, []
         if a.can_lock_scope:
-            found.append(Action("lock_scope", "Lock scope", "primary"))
+            # The same refusal ``lock_scope`` gives: an empty scope, open change requests.
+            refusal = lifecycle.lock_scope_refusal(
+                included=self.scope_counts["included"],
+                pending=len(self.change_requests["pending"]),
+            )
+            found.append(
+                Action("lock_scope", "Lock scope", "primary", note=refusal, disabled=bool(refusal))
+            )
         if a.can_start_deploy:
             problems = "; ".join(self.freeze_problems)
             refusal = self.effective_policy.override_refusal(
@@ -324,9 +340,16 @@ class ReleasePage:
                 Action("complete", "Mark released", "primary", note=note, disabled=bool(blockers))
             )
         if a.can_restore_health:
+            # The same refusal ``restore_health`` gives while a check that decides still fails.
+            refusal = health.restore_refusal(
+                self.post_release_checks,
+                triggered={t.check_ref_id for t in self.rollback_triggers},
+            )
             form = self.bound("restore_health") or forms.ReasonForm(auto_id="id_restore_%s")
             found.append(
-                Action(
+                Action("restore_health", "Healthy again", "secondary", note=refusal, disabled=True)
+                if refusal
+                else Action(
                     "restore_health",
                     "Healthy again",
                     "secondary",
@@ -665,12 +688,18 @@ class ReleasePage:
         """The health the header shows (chip class, words): "Healthy" only on a result."""
         if self.release.health == Health.UNHEALTHY:
             return "no_go", "Unhealthy"
-        if self.release.health == Health.UNKNOWN:
-            return "waiting", Health.UNKNOWN.label
         if not self.post_release_checks:
-            return "waiting", "No health check"
-        if not any(c.last_evaluated_at and c.status != "pending" for c in self.post_release_checks):
-            return "waiting", "No health result yet"
+            return "waiting", "No health checks configured"
+        if self.release.health == Health.UNKNOWN and not self.after_deploy:
+            return "waiting", Health.UNKNOWN.label
+        # Healthy is a verdict on results; a release marked healthy before any check reported
+        # (as a finished deploy once was) still waits for one.
+        if self.release.health == Health.UNKNOWN or not any(
+            c.last_evaluated_at and c.status != "pending" for c in self.post_release_checks
+        ):
+            if self.release.is_active:
+                return "waiting", "Awaiting the first health result"
+            return "waiting", "No health result"
         return "go", "Healthy"
 
     @cached_property
@@ -703,6 +732,33 @@ class ReleasePage:
             (c.pk, c.name) for c in self.post_release_checks if c.pk not in taken
         ]
         return form
+
+    # --- incidents ---
+
+    @cached_property
+    def incidents(self) -> list[Incident]:
+        incidents = list(Incident.objects.filter(release=self.release).select_related("created_by"))
+        for incident in incidents:
+            key = f"incident-{incident.pk}"
+            show_with(
+                incident,
+                resolve_form=self.bound(key)
+                or forms.ResolveIncidentForm(prefix=f"incident{incident.pk}"),
+                resolve_open=self.failed_key == key,
+            )
+        return incidents
+
+    @cached_property
+    def incident_form(self) -> Any:
+        return self.bound("incident") or forms.IncidentForm(auto_id="id_incident_%s")
+
+    @property
+    def open_incidents(self) -> int:
+        return sum(1 for incident in self.incidents if incident.is_open)
+
+    @property
+    def show_incidents(self) -> bool:
+        return self.release.has_been_deployed
 
     @cached_property
     def _latest_events(self) -> list[Any]:

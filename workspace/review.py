@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitoring.models import CheckPhase, CheckResult, CheckStatus
-from releases.models import Release, ReleaseEvent, ScopeItem
+from releases.metrics import compare_with_project
+from releases.models import Incident, Release, ReleaseEvent, ScopeItem
 from releases.services.lifecycle import release_time_to_restore
 
 OVERRIDE_VERBS = ("decision_override", "deploy_started")
@@ -143,4 +144,8 @@ def review_facts(release: Release) -> dict[str, Any]:
             release.scope_items.filter(added_after_freeze=True, state=ScopeItem.State.INCLUDED)
         ),
         "time_to_restore": release_time_to_restore(release),
+        "incidents": list(Incident.objects.filter(release=release).select_related("created_by")),
+        # This release's lead time, time to restore and incidents beside the project's last
+        # 90 days (the DORA figures of the metrics page).
+        "comparison": compare_with_project(release),
     }

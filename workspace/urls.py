@@ -5,6 +5,7 @@ from workspace.views import (
     checklists,
     dashboard,
     freeze_windows,
+    incidents,
     lifecycle,
     notes,
     notifications,
@@ -83,6 +84,12 @@ urlpatterns = [
         name="rollback_trigger_remove",
     ),
     path(release + "notes/", notes.note_add, name="note_add"),
+    path(release + "incidents/", incidents.incident_add, name="incident_add"),
+    path(
+        release + "incidents/<int:incident_pk>/resolve/",
+        incidents.incident_resolve,
+        name="incident_resolve",
+    ),
     path(release + "review/", review.review_save, name="review_save"),
     path(release + "review/actions/", review.review_action_add, name="review_action_add"),
     path(

@@ -41,6 +41,17 @@ def _may_decide(by: Any, release: Release, policy: ApprovalPolicy) -> bool:
     )
 
 
+def poll_refusal(release: Release, policy: ApprovalPolicy) -> str:
+    """Why the policy keeps the go/no-go poll of this frozen release closed, or "" (the release
+    page disables its button with the same words)."""
+    if policy.require_commit_before_poll and not release.commit_sha:
+        return (
+            "The go/no-go poll opens once the release names its commit: people approve one "
+            "exact build. Set the commit SHA first (the project's approval policy)."
+        )
+    return ""
+
+
 def open_poll(release: Release, *, by: Any) -> Release:
     """Ask every required role's assignees for their go/no-go (the release manager or the
     policy's decider opens it, on a frozen release)."""
@@ -59,11 +70,8 @@ def open_poll(release: Release, *, by: Any) -> Release:
             )
         if release.poll_opened_at:
             raise Refused("The go/no-go poll is already open.")
-        if policy.require_commit_before_poll and not release.commit_sha:
-            raise Refused(
-                "The go/no-go poll opens once the release names its commit: people approve one "
-                "exact build. Set the commit SHA first (the project's approval policy)."
-            )
+        if refusal := poll_refusal(release, policy):
+            raise Refused(refusal)
         release.poll_opened_at = timezone.now()
         release.save(update_fields=["poll_opened_at", "updated_at"])
         roles, _ = required_roles(release)

@@ -14,6 +14,8 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from django.conf import settings
+
 from lib import outbound
 from monitoring.integrations.base import (
     AuthError,
@@ -155,14 +157,14 @@ class HttpClient:
         transport: outbound.BaseTransport | None = None,
         timeout: outbound.Timeout = DEFAULT_TIMEOUT,
         connect_retries: int = 2,
-        retry_delay: float = 0.5,
+        retry_delay: float | None = None,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.now = now
         self._sleep = sleep
         self._connect_retries = connect_retries
-        self._retry_delay = retry_delay
+        self._retry_delay = settings.OUTBOUND_RETRY_DELAY if retry_delay is None else retry_delay
         # Redirects are followed only where a caller asks, and then by lib.outbound, which drops
         # every header the caller set (PRIVATE-TOKEN, DD-API-KEY...) on a cross-origin hop.
         self._client = outbound.Client(transport=transport, timeout=timeout)

@@ -12,6 +12,10 @@ the rollback decider, with the revert steps). Then the check's trigger acts, onc
 - ``automatic``: Greenlight rolls the release back at once and, after commit, a task calls the
   rollback plan's webhook, signed (``monitoring.services.rollback``).
 
+After the deploy the health is unknown until every check that decides passes on a reading taken
+after the deploy was done (``_judge_first_result``, on the status change or, for a check that was
+passing already, by beat in ``judge_first_results``): finishing a deploy proves nothing.
+
 A breach without a hold time is acted on in the transaction that recorded the failing result
 (``on_check_status_changed``, a receiver of ``monitoring.signals.check_status_changed``); one
 with a hold time by the beat task once the time has passed (``watch_health``).
@@ -25,13 +29,14 @@ beat; :func:`health_blockers` says what stands in the way.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from lib.errors import NotAllowed, Refused
@@ -278,6 +283,10 @@ def on_check_status_changed(*, check: Check, release: Release, new: str) -> None
     A post-release check that starts failing without a hold time is a breach now; one with a
     hold time is left to :func:`watch_health` once it has been failing that long.
     """
+    if check.phase == CheckPhase.POST_RELEASE and new == CheckStatus.PASSING:
+        if _judge_first_result(release, changed=check):
+            release.refresh_from_db(fields=["health"])
+        return
     if (
         check.phase != CheckPhase.POST_RELEASE
         or new != CheckStatus.FAILING
@@ -369,6 +378,69 @@ def _needs_action() -> Q:
     )
 
 
+# --- the first health result ----------------------------------------------------------------------
+
+
+def _deciding(checks: QuerySet[Check]) -> QuerySet[Check]:
+    """The post-release checks that decide the release's health: the required ones and those
+    bound to a rollback trigger (an advisory check without a trigger only informs)."""
+    return checks.filter(phase=CheckPhase.POST_RELEASE).filter(
+        Q(required=True) | Exists(RollbackTrigger.objects.filter(check_ref=OuterRef("pk")))
+    )
+
+
+def _read_since(check: Check, moment: dt.datetime) -> bool:
+    """Whether the check's status rests on a reading taken at or after ``moment``."""
+    readings = [t for t in (check.last_evaluated_at, check.last_changed_at) if t is not None]
+    return bool(readings) and max(readings) >= moment
+
+
+def _judge_first_result(release: Release, *, changed: Check | None = None) -> bool:
+    """Healthy, once every check that decides passes on a reading taken after the deploy was
+    done; until then the health stays unknown. Runs with the release's row lock held;
+    ``changed`` is a check whose new status is not saved yet. Returns whether it turned
+    healthy."""
+    finished = release.deploy_finished_at
+    if release.status != Status.MONITORING or release.health != Health.UNKNOWN or not finished:
+        return False
+    checks = [
+        changed if changed is not None and check.pk == changed.pk else check
+        for check in _deciding(release.checks.all())
+    ]
+    if not checks:
+        return False  # nothing decides: the window's end releases it, never calling it healthy
+    for check in checks:
+        if (
+            check.status != CheckStatus.PASSING
+            or check.is_stale_for(release.commit_sha)
+            or not _read_since(check, finished)
+        ):
+            return False
+    mark_health(release, Health.HEALTHY, by=ACTOR, reason="every health check that decides passes")
+    return True
+
+
+def judge_first_results() -> int:
+    """Beat: releases in monitoring whose deciding checks all read passing since the deploy
+    though no status changed (a check already passing while deploying, read again after).
+    Returns how many turned healthy."""
+    finished = OuterRef("deploy_finished_at")
+    not_passed_yet = _deciding(Check.objects.filter(release=OuterRef("pk"))).filter(
+        ~Q(status=CheckStatus.PASSING)
+        | ~(Q(last_evaluated_at__gte=finished) | Q(last_changed_at__gte=finished))
+    )
+    due = Release.objects.filter(
+        status=Status.MONITORING, health=Health.UNKNOWN, deploy_finished_at__isnull=False
+    ).filter(
+        Exists(_deciding(Check.objects.filter(release=OuterRef("pk")))), ~Exists(not_passed_yet)
+    )
+    judged = 0
+    for candidate in due.order_by("pk"):
+        with transaction.atomic():
+            judged += _judge_first_result(lock_release(candidate))
+    return judged
+
+
 def act_on_held_breaches(*, now: dt.datetime | None = None) -> int:
     """Beat: act on the breaches whose hold time has passed. Returns how many were acted on."""
     now = now or timezone.now()
@@ -395,6 +467,26 @@ def act_on_held_breaches(*, now: dt.datetime | None = None) -> int:
     return acted
 
 
+def restore_refusal(checks: Iterable[Check], *, triggered: Collection[int]) -> str:
+    """Why an unhealthy release cannot be judged healthy again, given its checks and the ids of
+    those bound to a rollback trigger, or "": a check that decides is still failing. The
+    release page disables its button with the same words."""
+    failing = sorted(
+        check.name
+        for check in checks
+        if check.phase == CheckPhase.POST_RELEASE
+        and check.status == CheckStatus.FAILING
+        and (check.required or check.pk in triggered)
+    )
+    if not failing:
+        return ""
+    names = ", ".join(f"“{name}”" for name in failing)
+    return (
+        f"{names} {'is' if len(failing) == 1 else 'are'} still failing: the release stays "
+        "unhealthy until it passes again (or roll it back)."
+    )
+
+
 def restore_health(release: Release, *, by: Any, reason: str) -> Release:
     """The release is healthy again, in a person's judgement (release manager, DevOps or the
     rollback decider, with a reason) — refused while a check that decides is still failing."""
@@ -411,20 +503,16 @@ def restore_health(release: Release, *, by: Any, reason: str) -> Release:
             )
         if release.health != Health.UNHEALTHY:
             raise Refused("The release is not unhealthy.")
-        failing = [
-            check.name
-            for check in release.checks.filter(
-                phase=CheckPhase.POST_RELEASE, status=CheckStatus.FAILING
-            )
-            .filter(Q(required=True) | Q(rollback_triggers__isnull=False))
-            .distinct()
-        ]
-        if failing:
-            names = ", ".join(f"“{name}”" for name in failing)
-            raise Refused(
-                f"{names} {'is' if len(failing) == 1 else 'are'} still failing: the release "
-                "stays unhealthy until it passes again (or roll it back)."
-            )
+        refusal = restore_refusal(
+            release.checks.filter(phase=CheckPhase.POST_RELEASE, status=CheckStatus.FAILING),
+            triggered=set(
+                RollbackTrigger.objects.filter(release=release).values_list(
+                    "check_ref_id", flat=True
+                )
+            ),
+        )
+        if refusal:
+            raise Refused(refusal)
         return mark_health(release, Health.HEALTHY, by=by, reason=reason)
 
 
@@ -539,11 +627,14 @@ class WatchReport:
     breaches: int
     released: int
     held: int
+    healthy: int = 0
 
 
 def watch_health(*, now: dt.datetime | None = None) -> WatchReport:
-    """What beat runs every few seconds: held breaches, then the windows that are over."""
+    """What beat runs every few seconds: held breaches, first health results, then the windows
+    that are over."""
     now = now or timezone.now()
     breaches = act_on_held_breaches(now=now)
+    healthy = judge_first_results()
     windows = close_health_windows(now=now)
-    return WatchReport(breaches, len(windows.released), len(windows.held))
+    return WatchReport(breaches, len(windows.released), len(windows.held), healthy)

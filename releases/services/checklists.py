@@ -36,6 +36,7 @@ TEMPLATE_FIELDS = (
     "help_text",
     "owner_role",
     "required",
+    "evidence_required",
     "for_standard",
     "for_hotfix",
     "for_major",
@@ -65,6 +66,23 @@ def delete_checklist_template(template: ChecklistTemplate, *, by: Any) -> None:
     delete_project_row(template, by=by, kind=ProjectEventKind.CHECKLIST_TEMPLATE)
 
 
+# What a tick without the evidence its item requires is refused with, per missing field.
+MISSING_NOTE = "This item needs a note on what was checked before it can be ticked."
+MISSING_LINK = (
+    "This item needs a link to its evidence (a test report, a dashboard…) before it can be ticked."
+)
+
+
+def missing_evidence(item: ChecklistItem, *, note: str, url: str) -> dict[str, str]:
+    """The evidence the item requires that a tick with this note and link lacks, by field."""
+    missing = {}
+    if item.needs_note and not note.strip():
+        missing["note"] = MISSING_NOTE
+    if item.needs_link and not url.strip():
+        missing["url"] = MISSING_LINK
+    return missing
+
+
 def tick_checklist_item(
     item: ChecklistItem, *, by: Actor, note: str = "", url: str = ""
 ) -> ChecklistItem:
@@ -80,6 +98,8 @@ def tick_checklist_item(
                 + (f" by {item.ticked_by}" if item.ticked_by_id else "")
                 + "."
             )
+        if missing := missing_evidence(item, note=note, url=url):
+            raise ValidationError(missing)
         item.ticked_by = by if isinstance(by, User) else None
         item.ticked_at = timezone.now()
         item.evidence_note = note.strip()

@@ -34,18 +34,27 @@ from releases.services.common import (
 )
 
 
+def lock_scope_refusal(*, included: int, pending: int) -> str:
+    """Why the scope cannot be locked, given how many items are included and how many change
+    requests are open, or "" (the release page disables its button with the same words)."""
+    if not included:
+        return "Cannot lock the scope: it is empty. Add at least one scope item first."
+    if pending:
+        return f"Cannot lock the scope: {plural(pending, 'change request', 'is')} still open."
+    return ""
+
+
 def lock_scope(release: Release, *, by: Actor) -> Release:
     rules.check_person(rules.LOCK_SCOPE, by, release)
     with transaction.atomic():
         release = lock_release(release)
         refuse_unless(release, Status.FROZEN, "lock the scope")
-        if not release.scope_items.filter(state=ScopeItem.State.INCLUDED).exists():
-            raise Refused("Cannot lock the scope: it is empty. Add at least one scope item first.")
-        pending = release.change_requests.filter(state=ScopeChangeRequest.State.PENDING).count()
-        if pending:
-            raise Refused(
-                f"Cannot lock the scope: {plural(pending, 'change request', 'is')} still open."
-            )
+        refusal = lock_scope_refusal(
+            included=release.scope_items.filter(state=ScopeItem.State.INCLUDED).count(),
+            pending=release.change_requests.filter(state=ScopeChangeRequest.State.PENDING).count(),
+        )
+        if refusal:
+            raise Refused(refusal)
         transition(
             release,
             Status.FROZEN,
@@ -133,10 +142,9 @@ def finish_deploy(release: Release, *, by: Actor) -> Release:
         if refusal:
             raise Refused(refusal)
         release.monitoring_until = timezone.now() + release.project.monitoring_window(release.kind)
-        # A release that turned unhealthy while deploying (a failed step, a breached check)
-        # stays unhealthy: finishing the deploy does not make it well.
-        if release.health != Health.UNHEALTHY:
-            release.health = Health.HEALTHY
+        # The health stays what it was: unknown until the post-release checks report after the
+        # deploy (monitoring.services.health), unhealthy if a step or a check failed while
+        # deploying. A deploy that finished is no evidence that the release is well.
         window = release.project.monitoring_window(release.kind)
         transition(
             release,
@@ -145,7 +153,7 @@ def finish_deploy(release: Release, *, by: Actor) -> Release:
             verb="deploy_finished",
             summary=f"Deploy done; watching health for {duration(window)}",
             stamp="deploy_finished_at",
-            extra_fields=["monitoring_until", "health"],
+            extra_fields=["monitoring_until"],
         )
     return release
 
@@ -225,7 +233,9 @@ def complete_release(release: Release, *, by: Actor) -> Release:
             Status.RELEASED,
             by=by,
             verb="released",
-            summary="Released: the monitoring window passed healthy",
+            summary="Released: the monitoring window passed healthy"
+            if release.health == Health.HEALTHY
+            else "Released: the monitoring window passed with no health check failing",
             stamp="released_at",
         )
         notices.notify(

@@ -103,6 +103,7 @@ def create_release(project: Project, *, by: Actor, version: str, **fields: Any) 
                     help_text=template.help_text,
                     owner_role=template.owner_role,
                     required=template.required,
+                    evidence_required=template.evidence_required,
                     position=template.position,
                 )
                 for template in ChecklistTemplate.objects.filter(project=project)

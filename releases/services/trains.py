@@ -181,6 +181,7 @@ class Upcoming:
     train: ReleaseTrain
     deploy_date: dt.date
     slot: TrainSlot | None = None
+    today: dt.date | None = None  # in the train's time zone
 
     @property
     def deploy_at(self) -> dt.datetime:
@@ -198,6 +199,11 @@ class Upcoming:
     def created_on(self) -> dt.date:
         """When beat creates the release (the train's look-ahead before the deploy day)."""
         return self.deploy_date - dt.timedelta(days=self.train.create_days_ahead)
+
+    @property
+    def release_due(self) -> bool:
+        """Beat should have created the release by now (it has not, when ``release`` is None)."""
+        return self.today is not None and self.created_on <= self.today
 
     @property
     def release(self) -> Any:
@@ -239,7 +245,12 @@ def upcoming_slots(
         slots = {(slot.train_id, slot.deploy_date): slot for slot in rows}
     return {
         train.pk: [
-            Upcoming(train=train, deploy_date=day, slot=slots.get((train.pk, day)))
+            Upcoming(
+                train=train,
+                deploy_date=day,
+                slot=slots.get((train.pk, day)),
+                today=now.astimezone(train.zone()).date(),
+            )
             for day in days[train.pk]
         ]
         for train in trains

@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
 from lib.links import SCHEMES, http_url
-from lib.wording import duration
+from lib.wording import duration, field_label
 from releases.models import Phase, Role
 from releases.people import person_summary
 
@@ -44,6 +44,12 @@ def role_label(value: str) -> str:
 @register.filter
 def state_label(value: str) -> str:
     return STATE_LABELS.get(value, value.replace("_", " ").capitalize())
+
+
+@register.filter
+def setting_label(name: str) -> str:
+    """A stored field or parameter name as a label: "json_field" reads "JSON field"."""
+    return field_label(str(name))
 
 
 PHASE_LABELS = {**dict(Phase.choices), "pre_release": "Pre-release"}
@@ -146,7 +152,8 @@ def logged_value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "(none)"
+        # The lists the log keeps are of roles: "devops" reads "DevOps".
+        return ", ".join(ROLE_LABELS.get(str(item), str(item)) for item in value) or "(none)"
     if isinstance(value, dict):
         return ", ".join(f"{key}: {item}" for key, item in value.items()) or "(none)"
     return str(value)

@@ -59,6 +59,7 @@ from releases.models import Release
 from releases.notifications import notify
 from releases.services import trains
 from releases.services.freeze_windows import save_freeze_window
+from releases.services.incidents import record_incident
 from releases.services.lifecycle import complete_release, lock_scope, mark_health
 from releases.services.review import add_review_action
 from releases.services.rollback import roll_back
@@ -129,6 +130,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
     Release.objects.filter(pk=released.pk).update(monitoring_until=now - dt.timedelta(minutes=1))
     complete_release(released, by=cast.rita)
     action = add_review_action(released, by=cast.rita, description="Alert sooner")
+    incident = record_incident(released, by=cast.rita, title="Errors", severity="sev3")
     rolled_back = make_deploying(make_release(cast, "1.10.0"), cast)
     roll_back(rolled_back, by=cast.dana, reason="Errors")
     watched = make_monitoring(make_release(cast, "1.11.0"), cast)
@@ -211,7 +213,7 @@ def seed(cast: Cast) -> dict[str, dict[str, Any]]:
         "deploying": _release_ids(deploying),
         "rolling": _release_ids(rolling),
         "done": _release_ids(done),
-        "released": _release_ids(released) | {"action_id": action.pk},
+        "released": _release_ids(released) | {"action_id": action.pk, "incident_id": incident.pk},
         "rolled_back": _release_ids(rolled_back),
         "watched": _release_ids(watched) | {"trigger_id": trigger.pk, "flag_id": flag.pk},
         "cancel": _release_ids(cancel),
@@ -226,6 +228,7 @@ RELEASE_FOR = {
     "/flag-triggers/": "watched",
     "/restore-health/": "watched",
     "/review/": "released",
+    "/incidents/": "released",
     "/change-requests/": "frozen",
     "/sign-offs/": "ready",
     "/poll/": "frozen",

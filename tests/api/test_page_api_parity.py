@@ -53,6 +53,7 @@ ACTIONS = (
     Action("decision/", "decisions/", {"outcome": "go", "notes": "", "override_reason": ""}),
     Action("scope/", "scope-items/", {"title": "Late idea", "kind": "feature", "risk": "low"}),
     Action("notes/", "notes/", {"text": "Seen on staging."}),
+    Action("incidents/", "incidents/", {"title": "Checkout errors", "severity": "sev2"}),
 )
 
 

@@ -123,7 +123,7 @@ def test_it_tells_the_release_manager_about_a_no_go(cast, frozen):
 
 
 def test_it_says_once_when_the_last_required_sign_off_arrives(cast, release):
-    make_ready(release, cast)  # signs every required role
+    make_ready(release, cast, sign_through_services=True)  # signs every required role
     assert release.events.filter(verb="sign_offs_complete").count() == 1
     assert Notification.objects.filter(user=cast.rita, verb="sign_offs_complete").count() == 1
     # Signing again changes nothing about completeness.

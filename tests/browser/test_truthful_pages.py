@@ -31,9 +31,9 @@ def test_it_says_healthy_only_once_a_health_result_says_so(cast, open_as, live_s
     )
     rita = open_as(cast.rita)
     rita.goto(f"{live_server.url}{release.get_absolute_url()}")
-    expect(rita.get_by_test_id("health")).to_have_text("No health result yet")
+    expect(rita.get_by_test_id("health")).to_have_text("Awaiting the first health result")
     # Past the deploy the header weighs health; readiness and its "Ready" are gone.
-    expect(rita.get_by_test_id("health-box")).to_contain_text("No health result yet")
+    expect(rita.get_by_test_id("health-box")).to_contain_text("Awaiting the first health result")
     expect(rita.get_by_test_id("readiness")).to_have_count(0)
     # The planned end of monitoring is the health window's end, as the health section says.
     end = f"{release.monitoring_until:%a %-d %b, %H:%M}"
@@ -58,7 +58,7 @@ def test_it_writes_labels_as_people_write_them(cast, open_as, live_server):
     quinn = open_as(cast.quinn)
     quinn.goto(f"{live_server.url}{release.get_absolute_url()}")
     told = quinn.locator("#sec-checklists")
-    expect(told).to_contain_text("the release manager ticks it")
+    expect(told).to_contain_text("for the release manager to tick")
     expect(told).not_to_contain_text("ticked by Release manager or the release manager")
 
 

@@ -86,16 +86,14 @@ class TestGitHubDeploymentStatus:
             client, github, github_example("deployment_status__payload"), event="deployment_status"
         )
 
-        assert state_of(production) == (Status.MONITORING, Health.HEALTHY)
+        assert state_of(production) == (Status.MONITORING, Health.UNKNOWN)
         assert state_of(staging) == (Status.APPROVED, Health.UNKNOWN)
         assert response.json()["outcome"] == "recorded"
         assert response.json()["changes"] == [
             change(production, "status", "approved", "monitoring"),
-            change(production, "health", "unknown", "healthy"),
         ]
         assert response.json()["detail"] == (
-            "GitHub deployment to production success: "
-            "Payments 2.3.3: status approved → monitoring; health unknown → healthy."
+            "GitHub deployment to production success: Payments 2.3.3: status approved → monitoring."
         )
 
     def test_it_ignores_the_github_pages_example(self, client, cast, github):
@@ -219,8 +217,8 @@ class TestGitHubDeploymentStatus:
             event="deployment_status",
         )
 
-        assert state_of(production) == (Status.MONITORING, Health.HEALTHY)
-        assert state_of(staging) == (Status.MONITORING, Health.HEALTHY)
+        assert state_of(production) == (Status.MONITORING, Health.UNKNOWN)
+        assert state_of(staging) == (Status.MONITORING, Health.UNKNOWN)
         assert response.json()["outcome"] == "ignored"
         assert (
             "no deploy of it is under way; the release is monitoring" in (response.json()["detail"])
@@ -295,11 +293,10 @@ class TestGitLabDeployment:
             client, gitlab, gitlab_example("deployment"), event="Deployment Hook"
         )
 
-        assert state_of(staging) == (Status.MONITORING, Health.HEALTHY)
+        assert state_of(staging) == (Status.MONITORING, Health.UNKNOWN)
         assert state_of(production) == (Status.DEPLOYING, Health.UNKNOWN)
         assert response.json()["changes"] == [
             change(staging, "status", "deploying", "monitoring"),
-            change(staging, "health", "unknown", "healthy"),
         ]
 
     def test_a_staging_start_leaves_production_approved(self, client, cast, gitlab):
@@ -312,7 +309,7 @@ class TestGitLabDeployment:
         assert state_of(staging) == (Status.DEPLOYING, Health.UNKNOWN)
         assert state_of(production) == (Status.APPROVED, Health.UNKNOWN)
 
-    def test_a_failed_staging_deploy_leaves_production_healthy(self, client, cast, gitlab):
+    def test_a_failed_staging_deploy_leaves_production_as_it_was(self, client, cast, gitlab):
         production, staging = pair(cast, GITLAB_SHA, make=make_monitoring)
 
         send_gitlab(
@@ -320,7 +317,7 @@ class TestGitLabDeployment:
         )
 
         assert state_of(staging) == (Status.MONITORING, Health.UNHEALTHY)
-        assert state_of(production) == (Status.MONITORING, Health.HEALTHY)
+        assert state_of(production) == (Status.MONITORING, Health.UNKNOWN)
 
     @pytest.mark.parametrize("status", ["running", "success", "failed", "canceled"])
     def test_a_staging_deploy_never_moves_the_only_release_on_the_commit(

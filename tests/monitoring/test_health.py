@@ -17,7 +17,8 @@ from monitoring.services import health
 from monitoring.services.checks import save_release_check
 from monitoring.services.results import record_check_result
 from releases.models import Health, Notification, Release, ReleaseEvent, Status
-from releases.services.lifecycle import mark_health
+from releases.services.checklists import tick_checklist_item
+from releases.services.lifecycle import finish_deploy, mark_health
 from releases.services.rollback import roll_back, update_rollback_plan
 from tests.builders import known, make_approved, make_deploying, make_monitoring, make_release
 
@@ -198,7 +199,7 @@ class TestBreach:
         check = health_check(watched, cast, required=False)
         report(check, "failing", "0.08")
         health.watch_health(now=timezone.now() + dt.timedelta(minutes=10))
-        assert fresh(watched).health == Health.HEALTHY
+        assert fresh(watched).health == Health.UNKNOWN
         assert not Notification.objects.filter(verb="unhealthy").exists()
 
     def test_an_advisory_check_bound_to_a_trigger_decides(self, cast, watched):
@@ -229,16 +230,16 @@ class TestBreach:
         report(check, "error", "unavailable")
         report(check, "needs_judgement", "no answer")
         health.watch_health(now=timezone.now() + dt.timedelta(minutes=10))
-        assert fresh(watched).health == Health.HEALTHY
+        assert fresh(watched).health == Health.UNKNOWN  # no breach, and no pass either
 
     def test_a_hold_time_waits_before_the_breach(self, cast, watched):
         check = health_check(watched, cast, hold=300)
         report(check, "failing", "0.08")
         failing_since = known(Check.objects.get(pk=check.pk).last_changed_at)
-        assert fresh(watched).health == Health.HEALTHY
+        assert fresh(watched).health == Health.UNKNOWN
 
         health.act_on_held_breaches(now=failing_since + dt.timedelta(seconds=299))
-        assert fresh(watched).health == Health.HEALTHY
+        assert fresh(watched).health == Health.UNKNOWN
 
         health.act_on_held_breaches(now=failing_since + dt.timedelta(seconds=300))
         release = fresh(watched)
@@ -258,7 +259,8 @@ class TestBreach:
         for n in range(8):
             release = make_monitoring(make_release(cast, f"3.{n}.0"), cast)
             report(health_check(release, cast, required=n % 2 == 0), "passing", "0.001")
-        with django_assert_max_num_queries(2):
+        # Held breaches, releases whose checks passed without a status change, windows over.
+        with django_assert_max_num_queries(3):
             report_ = health.watch_health()
         assert (report_.breaches, report_.released, report_.held) == (0, 0, 0)
 
@@ -340,6 +342,64 @@ class TestRestoringHealth:
     def test_a_release_that_is_not_unhealthy_has_nothing_to_restore(self, cast, watched):
         with pytest.raises(Refused, match="not unhealthy"):
             health.restore_health(watched, by=cast.rita, reason="fine")
+
+
+class TestFirstResult:
+    """After the deploy the health is unknown until the checks that decide have said so."""
+
+    def test_the_deploy_being_done_is_no_health_result(self, cast, watched):
+        assert fresh(watched).health == Health.UNKNOWN
+
+    def test_it_turns_healthy_once_every_deciding_check_passes(self, cast, watched):
+        error_rate = health_check(watched, cast)
+        latency = health_check(watched, cast, "Latency")
+        health_check(watched, cast, "Queue depth", required=False)  # advisory: never waited on
+
+        report(error_rate, "passing", "0.004")
+        assert fresh(watched).health == Health.UNKNOWN
+        report(latency, "passing", "120 ms")
+
+        release = fresh(watched)
+        assert release.health == Health.HEALTHY
+        event = release.events.get(verb="health_changed")
+        assert event.summary == "Health healthy: every health check that decides passes"
+        assert event.actor_label == "Greenlight"
+
+    def test_an_advisory_pass_is_no_verdict(self, cast, watched):
+        report(health_check(watched, cast, required=False), "passing", "0.004")
+        assert fresh(watched).health == Health.UNKNOWN
+
+    def test_a_pass_before_the_deploy_is_done_is_no_verdict(self, cast, release):
+        make_deploying(release, cast)
+        report(health_check(release, cast), "passing", "0.004")
+        assert fresh(release).health == Health.UNKNOWN
+
+    def test_a_check_passing_since_the_deploy_counts_once_read_again_after_it(self, cast, release):
+        make_deploying(release, cast)
+        check = health_check(release, cast)
+        report(check, "passing", "0.004")  # while deploying: not yet about the new release
+        smoke = release.checklist_items.get(title="Smoke test in production")
+        tick_checklist_item(smoke, by=cast.dana)
+        finish_deploy(release, by=cast.dana)
+        health.watch_health()
+        assert fresh(release).health == Health.UNKNOWN
+
+        report(check, "passing", "0.003")  # the same status, read after the deploy
+        report_ = health.watch_health()
+
+        assert report_.healthy == 1
+        assert fresh(release).health == Health.HEALTHY
+
+    def test_a_window_without_health_checks_ends_released_but_not_called_healthy(
+        self, cast, watched
+    ):
+        end_window(watched)
+        health.watch_health()
+        release = fresh(watched)
+        assert (release.status, release.health) == (Status.RELEASED, Health.UNKNOWN)
+        assert release.events.get(verb="released").summary == (
+            "Released: the monitoring window passed with no health check failing"
+        )
 
 
 def end_window(release: Release, minutes_ago: int = 1) -> None:

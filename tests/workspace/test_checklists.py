@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from releases.models import ChecklistItem, ReleaseEvent
+from releases.models import ChecklistItem, Evidence, ReleaseEvent
 from tests.html import client_for, htmx_post
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +153,46 @@ def test_it_shows_who_ticked_when_and_marks_required_items(cast, release):
     assert "Seen" in page
     assert "Required" in page
     assert "Optional" in page  # "Stakeholders told" is optional
+
+
+def needs_link(release, title: str = "Critical flows pass") -> ChecklistItem:
+    """The item as a release planned from a template requiring a link has it."""
+    item = item_of(release, title)
+    item.evidence_required = Evidence.LINK
+    item.save(update_fields=["evidence_required"])
+    return item
+
+
+def test_it_says_up_front_what_evidence_ticking_an_item_needs(cast, release):
+    item = needs_link(release)
+    mine = client_for(cast.quinn).get(release.get_absolute_url()).content.decode()
+    others = client_for(cast.devin).get(release.get_absolute_url()).content.decode()
+
+    assert f'id="item-{item.pk}-needs">Ticking it needs a link.</p>' in mine
+    assert "Evidence link (https://…) (needed)" in mine
+    assert "ticked by QA or the release manager · needs a link" in others
+
+
+def test_it_shows_why_a_tick_without_the_required_link_is_refused_and_keeps_the_note(cast, release):
+    item = needs_link(release)
+    response = htmx_post(
+        client_for(cast.quinn), tick_url(release, item), {f"tick{item.pk}-note": "All green"}
+    )
+
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert (
+        f'<ul class="errorlist" id="tick{item.pk}-url-error"><li>This item needs a link to its '
+        "evidence (a test report, a dashboard…) before it can be ticked.</li></ul>"
+    ) in body
+    assert 'value="All green"' in body
+    item.refresh_from_db()
+    assert item.ticked_at is None
+
+
+def test_it_shows_the_refusal_on_the_whole_page_without_javascript(cast, release):
+    item = needs_link(release)
+    response = client_for(cast.quinn).post(tick_url(release, item), {})
+
+    assert response.status_code == 422
+    assert "This item needs a link to its evidence" in response.content.decode()

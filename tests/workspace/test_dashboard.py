@@ -6,15 +6,18 @@ import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
 from approvals.services.policy import set_role_requirement
 from approvals.services.sign_offs import record_sign_off
-from releases.models import Status
+from releases.models import Role, Status
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import cancel_release, lock_scope
+from releases.services.notes import add_note
+from releases.services.projects import set_project_roles
 from releases.services.releases import update_release
 from releases.services.scope import request_scope_change
 from tests.builders import make_cast, make_ready, make_release
@@ -51,6 +54,15 @@ def test_it_lists_active_releases_of_my_projects_only(cast, release):
     assert f'id="release-{theirs.pk}"' not in page
     assert f'id="release-{cancelled.pk}"' not in page
     assert "No active releases" in dashboard(cast.otto)
+
+
+def test_it_lists_a_release_created_since_my_last_visit(cast, release):
+    assert f'id="release-{release.pk}"' in dashboard(cast.vic)
+    newer = make_release(cast, "2.0.0")
+    page = dashboard(cast.vic)
+    assert f'id="release-{release.pk}"' in page
+    assert f'id="release-{newer.pk}"' in page
+    assert f'id="release-{newer.pk}"' not in dashboard(make_cast("billing").vic)
 
 
 def test_it_shows_readiness_blockers_status_chips_and_checks(cast, release):
@@ -110,6 +122,25 @@ def test_it_asks_for_sign_offs_once_the_scope_is_locked_and_again_when_stale(cas
     assert "Stale – sign again" in page
 
 
+def test_it_stops_asking_for_a_sign_off_the_approval_policy_no_longer_requires(cast, release):
+    lock_scope(release, by=cast.rita)
+    assert "your go/no-go as Product" in panel(dashboard(cast.paul))
+    set_role_requirement(
+        cast.project, by=cast.rita, release_kind="standard", role="product", quorum=0
+    )
+    assert "your go/no-go as Product" not in panel(dashboard(cast.paul))
+
+
+def test_it_lists_change_requests_for_a_new_release_manager_of_the_project(cast, release):
+    lock_scope(release, by=cast.rita)
+    request_scope_change(
+        release, by=cast.devin, action="add", reason="late", proposal={"title": "Receipts"}
+    )
+    assert "Add an item: Receipts" not in panel(dashboard(cast.dana))
+    set_project_roles(cast.project, cast.dana, [Role.DEVOPS, Role.RELEASE_MANAGER], by=cast.rita)
+    assert "Add an item: Receipts" in panel(dashboard(cast.dana))
+
+
 def test_it_lists_change_requests_for_product_and_the_release_manager(cast, release):
     lock_scope(release, by=cast.rita)
     request_scope_change(
@@ -146,6 +177,22 @@ def test_it_answers_204_to_the_pulse_until_something_is_logged(cast, release):
     response = client.get(pulse, {"v": token})
     assert response.status_code == 200
     assert response["HX-Trigger"] == '{"gl:changed": {}}'
+
+
+def test_it_answers_the_pulse_when_the_approval_policy_changes(cast, release):
+    client = client_for(cast.rita)
+    token = change_token()
+    pulse = reverse("dashboard_pulse")
+    assert client.get(pulse, {"v": token}).status_code == 204
+    set_role_requirement(
+        cast.project, by=cast.rita, release_kind="standard", role="product", quorum=0
+    )
+    assert client.get(pulse, {"v": token}).status_code == 200
+
+
+def test_it_gives_the_page_and_the_pulse_the_same_token(cast, release):
+    page = client_for(cast.rita).get(reverse("dashboard")).content.decode()
+    assert f"v={change_token()}" in page
 
 
 def test_it_shows_the_new_readiness_after_quinn_ticks(cast, release):
@@ -186,12 +233,14 @@ def test_it_renders_in_the_same_number_of_queries_for_10_or_200_releases(
         proposal={"title": "Receipts"},
     )
     client = client_for(cast.rita)
-    with django_assert_max_num_queries(DASHBOARD_QUERIES):
-        response = client.get(reverse("dashboard"))
-    assert response.status_code == 200
-    assert response.content.decode().count('<tr id="release-') == min(count, 25)
-    with django_assert_max_num_queries(DASHBOARD_QUERIES_UNCHANGED):
-        again = client.get(reverse("dashboard"))
+    # Both views within one minute: a row's version also changes with the minute.
+    with time_machine.travel(timezone.now(), tick=False):
+        with django_assert_max_num_queries(DASHBOARD_QUERIES):
+            response = client.get(reverse("dashboard"))
+        assert response.status_code == 200
+        assert response.content.decode().count('<tr id="release-') == min(count, 25)
+        with django_assert_max_num_queries(DASHBOARD_QUERIES_UNCHANGED):
+            again = client.get(reverse("dashboard"))
     body = again.content.decode().split('<div id="live"')[1]
     assert body == response.content.decode().split('<div id="live"')[1]
 
@@ -205,6 +254,32 @@ def test_it_recomputes_only_the_row_of_the_release_that_changed(cast):
     after = client.get(reverse("dashboard")).content.decode()
     assert row(after, first) != row(before, first)
     assert row(after, second) == row(before, second)
+
+
+# A note changes its release's row and no one's panel: the row is computed again, the panel
+# (four queries) is not.
+DASHBOARD_QUERIES_ONE_ROW = DASHBOARD_QUERIES - 4
+
+
+def test_it_recomputes_only_the_row_of_a_release_with_a_new_note(
+    cast, django_assert_max_num_queries
+):
+    releases = seed_releases(cast.project, 30)
+    client = client_for(cast.rita)
+    # Both views within one minute: a row's version also changes with the minute.
+    with time_machine.travel(timezone.now(), tick=False):
+        before = client.get(reverse("dashboard")).content.decode()
+        add_note(releases[0], by=cast.devin, text="Waiting on the payments team")
+        with django_assert_max_num_queries(DASHBOARD_QUERIES_ONE_ROW):
+            after = client.get(reverse("dashboard")).content.decode()
+    assert panel(after) == panel(before)
+
+
+def test_it_shows_a_tick_in_the_panel_even_when_a_note_came_after_it(cast, release):
+    assert "Critical flows pass" in panel(dashboard(cast.quinn))
+    tick_checklist_item(release.checklist_items.get(title="Critical flows pass"), by=cast.quinn)
+    add_note(release, by=cast.quinn, text="Ticked after the dry run")
+    assert "Critical flows pass" not in panel(dashboard(cast.quinn))
 
 
 def test_it_follows_a_change_of_the_approval_policy_that_logs_no_event(cast, release):
@@ -229,3 +304,14 @@ def test_it_shows_the_last_page_for_a_page_number_beyond_what_the_database_can_c
     page = dashboard(cast.rita, page="99999999999999999999")
 
     assert "Page 2 of 2 · 30 releases" in page
+
+
+def test_it_offers_a_project_in_the_filters_as_soon_as_i_join_it(cast):
+    client = client_for(cast.vic)
+    assert 'value="billing"' not in client.get(reverse("dashboard")).content.decode()
+    billing = make_cast("billing")
+    set_project_roles(billing.project, cast.vic, [Role.VIEWER], by=billing.rita)
+    assert (
+        '<option value="billing">Billing</option>'
+        in client.get(reverse("dashboard")).content.decode()
+    )

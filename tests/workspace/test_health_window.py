@@ -113,6 +113,30 @@ class TestMarkReleased:
         assert watched.status == Status.MONITORING
 
 
+class TestHealthShown:
+    def test_it_says_it_awaits_the_first_health_result_after_the_deploy(self, cast, watched):
+        check = error_rate(watched, cast)
+        header = header_of(page_of(cast.vic, watched))
+        assert 'data-testid="health">Awaiting the first health result</span>' in header
+        assert "Healthy" not in header
+
+        report(check, "passing", "0.4 %")
+        header = header_of(page_of(cast.vic, watched))
+        assert 'data-testid="health">Healthy</span>' in header
+
+    def test_it_says_no_health_checks_are_configured_rather_than_healthy(self, cast, watched):
+        header = header_of(page_of(cast.vic, watched))
+        assert 'data-testid="health">No health checks configured</span>' in header
+        window_over(watched)
+        health.watch_health()
+        watched.refresh_from_db()
+        assert watched.status == Status.RELEASED
+        page = page_of(cast.vic, watched)
+        assert 'data-testid="health-box"' in page
+        assert "No health checks configured" in header_of(page)
+        assert "Healthy" not in header_of(page)
+
+
 class TestRecommendedRollback:
     @pytest.fixture
     def recommended(self, cast, watched):
@@ -324,8 +348,8 @@ def test_it_draws_the_triggers_in_the_same_number_of_queries_however_many(
     client = client_for(cast.dana)
     # 22, 2 for the feature-flag section (its flags, the flag integrations to offer) and 4 for
     # the trackers and commits card (its sources, the tracker integrations, the commit range and
-    # the accepted changes), as on the release page's own budget.
-    with django_assert_max_num_queries(28):
+    # the accepted changes), as on the release page's own budget, and 1 for the incidents.
+    with django_assert_max_num_queries(29):
         response = client.get(watched.get_absolute_url())
     assert response.status_code == 200
     assert f"Error rate {count - 1:02} ≥ 0.02" in rollback_section(response.content.decode())

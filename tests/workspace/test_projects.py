@@ -85,6 +85,7 @@ def test_it_adds_edits_and_removes_checklist_templates(cast):
             "tnew-title": "Load test",
             "tnew-owner_role": "qa",
             "tnew-required": "on",
+            "tnew-evidence_required": "both",
             "tnew-for_major": "on",
             "tnew-position": 9,
         },
@@ -92,6 +93,9 @@ def test_it_adds_edits_and_removes_checklist_templates(cast):
     assert response.status_code == 302
     template = ChecklistTemplate.objects.get(title="Load test")
     assert (template.for_standard, template.for_major) == (False, True)
+    assert template.evidence_required == "both"
+    listed = client.get(url(cast, "project_settings")).content.decode()
+    assert "<td>A note and a link</td>" in listed
     response = client.post(
         url(cast, "template_save", template.pk),
         {
@@ -105,6 +109,8 @@ def test_it_adds_edits_and_removes_checklist_templates(cast):
     assert response.status_code == 302
     template.refresh_from_db()
     assert (template.title, template.required) == ("Load test at 2×", False)
+    # A form without the field (an older page, a script) asks for no evidence.
+    assert template.evidence_required == "none"
     client.post(url(cast, "template_delete", template.pk))
     assert not ChecklistTemplate.objects.filter(pk=template.pk).exists()
 

@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from releases.models import Release, Status
+from releases.models import Release, Role, Status
 from releases.services.lifecycle import cancel_release
+from releases.services.projects import set_project_roles
 from releases.services.releases import update_release
 from tests.builders import make_cast, make_release
 from tests.bulk import seed_releases
@@ -96,6 +97,28 @@ def test_it_pages_through_releases_newest_first(cast):
     assert len(listed(cast.vic, q="Bulk", page=2)) == 5
 
 
+def test_it_shows_the_last_page_for_a_page_past_the_end_or_not_a_number(cast):
+    seed_releases(cast.project, 30)
+    last = listed(cast.vic, q="Bulk", page=2)
+    assert listed(cast.vic, q="Bulk", page=9) == last
+    assert listed(cast.vic, q="Bulk", page=2**40) == last
+    assert len(listed(cast.vic, q="Bulk", page="two")) == 25
+    assert listed(cast.vic, q="nothing matches this") == []
+
+
+def test_it_lists_newest_first_by_deploy_then_planned_window_then_creation(cast):
+    now = timezone.now()
+    created_only = make_release(cast, "1.0.0")
+    planned = make_release(cast, "1.1.0")
+    deployed = make_release(cast, "1.2.0")
+    Release.objects.filter(pk=planned.pk).update(deploy_window_start=now + dt.timedelta(days=3))
+    Release.objects.filter(pk=deployed.pk).update(
+        deploy_window_start=now - dt.timedelta(days=9),
+        deploy_started_at=now + dt.timedelta(days=1),
+    )
+    assert listed(cast.vic) == [planned.pk, deployed.pk, created_only.pk]
+
+
 @pytest.mark.parametrize("count", [10, 200])
 def test_it_lists_in_the_same_number_of_queries_for_10_or_200_releases(
     cast, count, django_assert_max_num_queries
@@ -106,3 +129,12 @@ def test_it_lists_in_the_same_number_of_queries_for_10_or_200_releases(
         response = client.get(reverse("release_list"), {"q": "Bulk", "kind": "standard"})
     assert response.status_code == 200
     assert response.content.decode().count('<tr id="release-') == min(standard, 25)
+
+
+def test_it_offers_a_project_in_the_filters_as_soon_as_i_join_it(cast):
+    client = client_for(cast.vic)
+    assert 'value="billing"' not in client.get(reverse("release_list")).content.decode()
+    billing = make_cast("billing")
+    set_project_roles(billing.project, cast.vic, [Role.VIEWER], by=billing.rita)
+    body = client.get(reverse("release_list")).content.decode()
+    assert '<option value="billing">Billing</option>' in body

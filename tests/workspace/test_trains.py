@@ -75,11 +75,26 @@ def test_it_lists_the_trains_with_their_departures_and_releases(cast):
     later = today() + dt.timedelta(days=3 + 21)
     row = page.split(f'id="slot-{train.pk}-{later:%Y%m%d}"')[1].split("</tr>")[0]
     created_on = later - dt.timedelta(days=14)
-    assert f"Created on {created_on:%a %-d %b}" in row
+    assert f"No release yet; created on {created_on:%a %-d %b}" in row
     assert f"weekly-{later:%Y.%m.%d}" in row
     # A viewer reads; nothing to press.
     assert "You can read the trains" in page
     assert 'method="post" action="/projects' not in page
+
+
+def test_it_says_a_due_departure_has_no_release_yet_until_beat_creates_it(cast):
+    train = weekly(cast)  # its first departure is in three days: its release is due already
+    first = train.slot_dates(today(), today() + dt.timedelta(days=7))[0]
+    page = client_for(cast.rita).get(page_url(cast)).content.decode()
+    row = page.split(f'id="slot-{train.pk}-{first:%Y%m%d}"')[1].split("</tr>")[0]
+    assert "No release yet: beat creates it on its next run" in row
+    assert "created on" not in row.lower()
+
+    trains.schedule_train_releases()
+    page = client_for(cast.rita).get(page_url(cast)).content.decode()
+    row = page.split(f'id="slot-{train.pk}-{first:%Y%m%d}"')[1].split("</tr>")[0]
+    assert Release.objects.get(train_slot__deploy_date=first).get_absolute_url() in row
+    assert "No release yet" not in row
 
 
 def test_it_hides_the_trains_from_outsiders(cast):

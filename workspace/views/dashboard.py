@@ -8,12 +8,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
+from lib.forms import shown_fields
 from lib.htmx import SignedInRequest, signed_in
 from releases import forms
 from releases.access import (
     visible_releases,
 )
 from workspace import dashboard as dash
+from workspace.dashboard import projects_key
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -24,7 +26,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def dashboard(request: SignedInRequest) -> HttpResponse:
     projects = dash.filter_projects(request)
     filters = forms.DashboardFilter(request.GET or None, projects=projects)
-    releases = visible_releases(request.user).active()
+    releases = visible_releases(request.user, dash.versioned_releases()).active()
     if filters.is_bound and not filters.is_valid():
         releases = releases.none()
     elif filters.is_bound:
@@ -34,18 +36,18 @@ def dashboard(request: SignedInRequest) -> HttpResponse:
             releases = releases.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["mine"]:
             releases = releases.filter(dash.my_actions(request.user).releases_q())
-    rows = dash.with_versions(
-        releases.order_by(
-            F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
-        )
+    rows = releases.order_by(
+        F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
     )
     page = dash.paginate(rows, request.GET.get("page"))
-    token = dash.change_token(releases=list(page.object_list))
+    shown = list(page.object_list)
+    token = dash.change_token(releases=shown)
     context = {
-        "rows": dash.render_rows(list(page.object_list)),
-        "panel": dash.render_panel(request.user, token),
+        "rows": dash.render_rows(shown),
+        "panel": dash.render_panel(request.user, dash.panel_token(releases=shown)),
         "page": page,
         "filters": filters,
+        "filter_fields": shown_fields(filters, key=(forms.DashboardFilter, projects_key(projects))),
         "projects": projects,
         "token": token,
         "query": _query_without(request, "page"),
