@@ -31,8 +31,8 @@ def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path, tmp_path_fac
     port = free_port()
     # Migrated already (the migration on SQLite is proven where it is made): `make run` finds
     # nothing to apply, then seeds the demo and serves it.
-    database = migrated_sqlite(tmp_path_factory, tmp_path / "demo.sqlite3")
-    env = sqlite_env(database, PORT=str(port))
+    demo = migrated_sqlite(tmp_path_factory, tmp_path / "demo.sqlite3")
+    env = sqlite_env(demo, PORT=str(port))
     env.pop("DJANGO_SETTINGS_MODULE", None)
     process = subprocess.Popen(
         ["make", "run", f"PORT={port}"],
@@ -75,7 +75,7 @@ def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path, tmp_path_fac
             assert dashboard.status_code == 200
             assert "Payments 2.15.0" in dashboard.text
         # The demo's health check reads this very app, on the port it was started on.
-        with closing(sqlite3.connect(tmp_path / "demo.sqlite3")) as database:
+        with closing(sqlite3.connect(demo)) as database:
             (base_url,) = database.execute(
                 "SELECT base_url FROM monitoring_integration WHERE kind = 'http_health'"
             ).fetchone()
