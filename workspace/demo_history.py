@@ -286,7 +286,7 @@ class History:
         if outcome.kind == "rolled_back":
             failed = finished + rng.randint(12, 25) * MINUTE
             story.at(failed, lambda: self._health(state["release"], "failing", outcome.reason))
-            story.at(failed + 2 * MINUTE, lambda: self._incident(state, failed, outcome))
+            story.at(failed + 2 * MINUTE, lambda: self._incident(state["release"], failed, outcome))
             called = failed + rng.randint(6, 14) * MINUTE
             story.at(
                 called,
@@ -296,7 +296,7 @@ class History:
             story.at(done, lambda: finish_rollback(state["release"], by=self.users["dana"]))
             story.at(
                 done + 5 * MINUTE,
-                lambda: self._resolve(state["incident"], done),
+                lambda: self._resolve(state["release"], done),
             )
             story.at(done + DAY, lambda: self._review(state["release"], outcome))
             return story.tell(self.now, state)
@@ -388,9 +388,8 @@ class History:
             item, by=self.person(item.owner_role), note=note, url=url.format(n=self.run)
         )
 
-    def _incident(self, state: dict[str, Any], started: dt.datetime, outcome: Outcome) -> None:
-        release = state["release"]
-        state["incident"] = record_incident(
+    def _incident(self, release: Release, started: dt.datetime, outcome: Outcome) -> None:
+        record_incident(
             release,
             by=self.users["dana"],
             title=f"Checkout failing after {release.version}: {outcome.reason}",
@@ -398,8 +397,9 @@ class History:
             started_at=started,
         )
 
-    def _resolve(self, incident: Incident, at: dt.datetime) -> None:
-        resolve_incident(incident, by=self.users["dana"], resolved_at=at)
+    def _resolve(self, release: Release, at: dt.datetime) -> None:
+        for incident in Incident.objects.filter(release=release, resolved_at__isnull=True):
+            resolve_incident(incident, by=self.users["dana"], resolved_at=at)
 
     def _tick_rest(self, release: Release, phase: str) -> None:
         while ChecklistItem.objects.filter(

@@ -134,6 +134,10 @@ class TestTheDemo:
         assert rolled_back.unhealthy_since is not None
         restored = rolled_back.rollback_finished_at - rolled_back.unhealthy_since
         assert dt.timedelta(minutes=10) < restored < 2 * HOUR
+        (incident,) = rolled_back.incidents.all()
+        assert incident.severity == "sev1"
+        assert incident.started_at == rolled_back.unhealthy_since
+        assert incident.resolved_at == rolled_back.rollback_finished_at
         review = rolled_back.review
         assert review.went_well
         assert review.went_badly
