@@ -270,11 +270,17 @@ def _names(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
 
 
+@pytest.fixture(scope="module")
+def published() -> BaseSchema:
+    """The published schema, its operations called on the application in-process. Generated
+    once for the module: it is the same for every test and takes seconds to build."""
+    return schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler())
+
+
 @pytest.fixture
-def schema() -> Iterator[BaseSchema]:
-    """The published schema, its operations called on the application in-process."""
+def schema(published: BaseSchema) -> Iterator[BaseSchema]:
     with one_connection():
-        yield schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler())
+        yield published
 
 
 @contextmanager
