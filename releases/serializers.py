@@ -642,6 +642,14 @@ class MilestoneSerializer(serializers.Serializer):
     actual = serializers.DateTimeField(allow_null=True)
 
 
+class TimelineIncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    started_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True, help_text="None while it is open.")
+
+
 class TimelineReleaseSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.CharField()
@@ -652,6 +660,7 @@ class TimelineReleaseSerializer(serializers.Serializer):
     health = serializers.ChoiceField(choices=Health.choices)
     override_used = serializers.BooleanField()
     milestones = MilestoneSerializer(many=True)
+    incidents = TimelineIncidentSerializer(many=True)
 
 
 class FreezePeriodSerializer(serializers.Serializer):
