@@ -121,6 +121,7 @@ def test_it_sends_an_incident_opened_changed_and_resolved_with_the_incident_sign
 ):
     release = make_monitoring(make_release(cast), cast)
     started = release.deploy_started_at
+    assert started is not None
     with serving(Receiver([200])) as receiver:
         subscribe(
             cast, receiver, events=["incident_opened", "incident_updated", "incident_resolved"]
