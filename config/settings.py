@@ -385,10 +385,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Greenlight API",
     "DESCRIPTION": (
         "Release coordination: projects, releases, scope, checklists, readiness, sign-offs, "
-        "decisions, checks. The same services and permissions as the web pages.\n\n"
+        "decisions, checks, incidents. The same services and permissions as the web pages.\n\n"
         "Authenticate with a browser session or `Authorization: Bearer <token>`: a personal "
-        "token acts as its user; a project token (for CI) reads its project, creates releases, "
-        "adds scope while planning and reports check results. Anything outside your projects "
+        "token acts as its user; a project token (for CI and incident tools) reads its project, "
+        "creates releases, adds scope while planning and reports check results and incidents. "
+        "Anything outside your projects "
         'answers 404. Errors are `{"detail": "…"}` or field errors; a refused transition '
         "is 409 with the reason."
     ),

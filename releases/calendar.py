@@ -1,4 +1,5 @@
-"""A project's calendar in iCalendar form: releases' milestones, deploy windows, freeze windows.
+"""A project's calendar in iCalendar form: releases' milestones, deploy windows, incidents,
+freeze windows.
 
 Calendar apps poll the address every few hours; each event keeps its UID across polls, so an
 edited date moves the event instead of adding another.
@@ -14,7 +15,7 @@ from django.db.models import Q
 from icalendar import Calendar, Event
 
 from lib.links import absolute
-from releases.models import Project, Release, Status
+from releases.models import Incident, Project, Release, Status
 from releases.services.freeze_windows import freeze_windows_overlapping
 
 # What the feed covers: recent history and the plans ahead.
@@ -78,12 +79,37 @@ def _release_events(release: Release, stamp: dt.datetime) -> list[Event]:
         event.add("url", link)
         event.add("description", f"{name} ({status}): {link}")
         event.add("categories", ["Release"])
-    return events
+    return events + [
+        _incident_event(incident, name, link, stamp) for incident in release.incidents.all()
+    ]
+
+
+def _incident_event(incident: Incident, name: str, link: str, stamp: dt.datetime) -> Event:
+    """An incident from its start to its resolve; while open, a short event at its start that
+    says so (the next poll moves its end once it is resolved). The address needs no sign-in,
+    so the incident tool's own link stays on the release page."""
+    severity = incident.get_severity_display()
+    ended = incident.resolved_at
+    event = _event(
+        f"incident-{incident.pk}",
+        f"{name}: {severity.split(' ')[0]} incident – {incident.title}"
+        + ("" if ended else " (open)"),
+        incident.started_at,
+        ended if ended and ended > incident.started_at else incident.started_at + MILESTONE,
+        stamp,
+    )
+    event.add("url", link)
+    event.add(
+        "description",
+        f"{severity} incident on {name}, " + ("resolved" if ended else "still open") + f": {link}",
+    )
+    event.add("categories", ["Incident"])
+    return event
 
 
 def project_calendar(project: Project, *, now: dt.datetime) -> bytes:
-    """The project's calendar file: every release still planned or done in the last half year,
-    and every freeze period from half a year back to half a year ahead."""
+    """The project's calendar file: every release still planned or done in the last half year
+    with its incidents, and every freeze period from half a year back to half a year ahead."""
     calendar = Calendar()
     calendar.add("prodid", "-//Greenlight//Release calendar//EN")
     calendar.add("version", "2.0")
@@ -97,6 +123,7 @@ def project_calendar(project: Project, *, now: dt.datetime) -> bytes:
             | Q(code_freeze_at__gte=now - PAST)
         )
         .select_related("project")
+        .prefetch_related("incidents")
         .order_by("-created_at", "-pk")[:MOST_RELEASES]
     )
     for release in releases:

@@ -642,6 +642,14 @@ class MilestoneSerializer(serializers.Serializer):
     actual = serializers.DateTimeField(allow_null=True)
 
 
+class TimelineIncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    started_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True, help_text="None while it is open.")
+
+
 class TimelineReleaseSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.CharField()
@@ -652,6 +660,7 @@ class TimelineReleaseSerializer(serializers.Serializer):
     health = serializers.ChoiceField(choices=Health.choices)
     override_used = serializers.BooleanField()
     milestones = MilestoneSerializer(many=True)
+    incidents = TimelineIncidentSerializer(many=True)
 
 
 class FreezePeriodSerializer(serializers.Serializer):
@@ -994,8 +1003,15 @@ class IncidentReportedSerializer(serializers.Serializer):
 
 class FailureSerializer(serializers.Serializer):
     version = serializers.CharField()
-    cause = serializers.CharField(help_text="rolled back, incidents, or fixed by a hotfix")
-    restore_seconds = serializers.FloatField(allow_null=True)
+    cause = serializers.CharField(
+        help_text="`rolled back`, the incidents recorded against the deploy (`2 incidents`), "
+        "or `fixed by hotfix <version>`."
+    )
+    restore_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Until the rollback finished, the last incident was resolved or the hotfix "
+        "was deployed; null while an incident is open.",
+    )
 
 
 class MetricsSerializer(serializers.Serializer):
@@ -1008,8 +1024,16 @@ class MetricsSerializer(serializers.Serializer):
     deployment_frequency_band = serializers.CharField()
     lead_time_seconds = serializers.FloatField(allow_null=True)
     lead_time_band = serializers.CharField(allow_null=True)
-    change_failure_rate = serializers.FloatField(allow_null=True)
+    change_failure_rate = serializers.FloatField(
+        allow_null=True,
+        help_text="Deploys rolled back, with an incident recorded against them, or fixed by the "
+        "next deploy as a hotfix, over all deploys; null without deploys.",
+    )
     change_failure_rate_band = serializers.CharField(allow_null=True)
-    time_to_restore_seconds = serializers.FloatField(allow_null=True)
+    time_to_restore_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="The median over the failed deploys; one failed by incidents counts from the "
+        "first incident's start to the last one's resolve.",
+    )
     time_to_restore_band = serializers.CharField(allow_null=True)
     failures = FailureSerializer(many=True)

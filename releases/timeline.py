@@ -1,9 +1,9 @@
 """The timeline drawn on the server: releases as lanes, milestones planned against actual, freeze
 windows shaded. Geometry is computed here; ``templates/releases/timeline.html`` only draws it.
 
-Two queries whatever the number of releases: the releases in the range and the freeze windows
-of their projects (``releases.services.freeze_windows.freeze_windows_overlapping`` turns them
-into periods).
+Three queries whatever the number of releases: the releases in the range, their incidents, and
+the freeze windows of their projects
+(``releases.services.freeze_windows.freeze_windows_overlapping`` turns them into periods).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
-from releases.models import FreezeWindow, Release, is_late
+from releases.models import FreezeWindow, Incident, Release, is_late
 from releases.services.freeze_windows import freeze_windows_overlapping
 
 WIDTH = 1100
@@ -52,6 +52,8 @@ MILESTONES = [
 PLANNED_FROM = {"planned_monitoring_end": ("monitoring_ends_at", "monitoring_until")}
 # A release that ended early still shows when it ended.
 ENDINGS = [("rolled_back_at", "Rolled back", "R"), ("cancelled_at", "Cancelled", "C")]
+# An incident is drawn where it began, lettered by severity (S1 … S4), over the span it lasted
+# (until now while it is open).
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Marker:
     late: bool = False
     y: float = 0.0
     true_x: float = 0.0  # where the moment is; ``x`` may be nudged right of it
+    severity: str = ""  # set on an incident's marker
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Bar:
     kind: str  # planned | actual | monitoring
     label: str
     y: float = 0.0
+    severity: str = ""  # set on an incident's span
 
 
 @dataclass
@@ -82,6 +86,8 @@ class Lane:
     markers: list[Marker] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
     slips: list[tuple[float, float, float, float]] = field(default_factory=list)
+    # The release's incidents that overlap the range, oldest first.
+    incidents: list[Incident] = field(default_factory=list)
 
     @property
     def mid(self) -> float:
@@ -203,6 +209,7 @@ def build(
         by_project.setdefault(release.project_id, []).append(release)
     projects = [group[0].project for group in by_project.values()]
     prefetch_related_objects(projects, "freeze_windows")
+    prefetch_related_objects(releases, "incidents")
     windows = [w for project in projects for w in project.freeze_windows.all()]
 
     groups: list[Group] = []
@@ -211,7 +218,7 @@ def build(
         group = Group(project=project_releases[0].project, y=y)
         y += PROJECT_HEIGHT
         for release in project_releases:
-            group.lanes.append(_lane(release, y, x_of, start, end))
+            group.lanes.append(_lane(release, y, x_of, start, end, now=now))
             y += LANE_HEIGHT
         for period in freeze_windows_overlapping(group.project, start, end):
             left = x_of(max(period.starts_at, start))
@@ -245,7 +252,24 @@ def build(
     )
 
 
-def _lane(release: Release, y: float, x_of: Any, start: dt.datetime, end: dt.datetime) -> Lane:
+def incident_label(incident: Incident) -> str:
+    """What a person reads on an incident's marker and span: its severity first."""
+    return f"{incident.get_severity_display()} incident “{incident.title}”"
+
+
+def incident_letter(incident: Incident) -> str:
+    return "S" + incident.severity.removeprefix("sev")
+
+
+def _lane(
+    release: Release,
+    y: float,
+    x_of: Any,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    now: dt.datetime,
+) -> Lane:
     lane = Lane(release=release, y=y)
 
     def inside(moment: dt.datetime | None) -> bool:
@@ -292,8 +316,35 @@ def _lane(release: Release, y: float, x_of: Any, start: dt.datetime, end: dt.dat
             ending.y = lane.actual_y
             endings.append(ending)
 
+    incident_markers = []
+    for incident in release.incidents.all():
+        until = incident.resolved_at or now
+        if incident.started_at > end or until < start:
+            continue
+        lane.incidents.append(incident)
+        label = incident_label(incident)
+        ended = (
+            f"resolved {incident.resolved_at:%a %d %b, %H:%M} UTC"
+            if incident.resolved_at
+            else "still open"
+        )
+        # Drawn after the deploy and monitoring bars, so the span of trouble shows on top.
+        bar(incident.started_at, until, "incident", f"{label}, {ended}", lane.actual_y)
+        lane.bars[-1].severity = incident.severity
+        if inside(incident.started_at):
+            marker = Marker(
+                x_of(incident.started_at),
+                incident_letter(incident),
+                f"{label} started",
+                incident.started_at,
+                True,
+            )
+            marker.y = lane.actual_y
+            marker.severity = incident.severity
+            incident_markers.append(marker)
+
     planned_row = [p for p, _a in pairs if p is not None]
-    actual_row = [a for _p, a in pairs if a is not None] + endings
+    actual_row = [a for _p, a in pairs if a is not None] + endings + incident_markers
     for row in (planned_row, actual_row):
         _spread(row)
     lane.markers = planned_row + actual_row

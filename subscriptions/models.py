@@ -27,6 +27,9 @@ class Event(models.TextChoices):
     ROLLED_BACK = "rolled_back", "Rolled back"
     RELEASED = "released", "Released"
     REVIEW_WRITTEN = "review_written", "Review written"
+    INCIDENT_OPENED = "incident_opened", "Incident opened"
+    INCIDENT_UPDATED = "incident_updated", "Incident updated"
+    INCIDENT_RESOLVED = "incident_resolved", "Incident resolved"
 
 
 class Subscription(models.Model):

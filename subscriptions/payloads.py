@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from lib.links import absolute
-from releases.models import Health, ReleaseEvent
+from releases.models import Health, Incident, ReleaseEvent
 from subscriptions.models import Event
 
 VERBS: dict[str, str] = {
@@ -27,6 +27,9 @@ VERBS: dict[str, str] = {
     "rolled_back": Event.ROLLED_BACK,
     "released": Event.RELEASED,
     "review_saved": Event.REVIEW_WRITTEN,
+    "incident_recorded": Event.INCIDENT_OPENED,
+    "incident_updated": Event.INCIDENT_UPDATED,
+    "incident_resolved": Event.INCIDENT_RESOLVED,
 }
 
 
@@ -39,8 +42,35 @@ def public_event(event: ReleaseEvent) -> str | None:
     return str(name) if name else None
 
 
-def body(event: ReleaseEvent, *, name: str, guid: str) -> str:
-    """The JSON a delivery sends, serialised once: every attempt signs these very bytes."""
+INCIDENT_EVENTS = (Event.INCIDENT_OPENED, Event.INCIDENT_UPDATED, Event.INCIDENT_RESOLVED)
+
+
+def details(event: ReleaseEvent, *, name: str) -> dict[str, Any]:
+    """What an event is about beyond the release, read once for all its deliveries: an incident
+    event carries the incident as it stands now (an incident recorded after it was over is
+    opened with its ``resolved_at`` already set)."""
+    if name not in INCIDENT_EVENTS:
+        return {}
+    incident = Incident.objects.filter(pk=event.data.get("incident")).first()
+    if incident is None:
+        return {"incident": None}
+    return {
+        "incident": {
+            "id": incident.pk,
+            "title": incident.title,
+            "severity": incident.severity,
+            "started_at": incident.started_at.isoformat(),
+            "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+            "link": incident.link,
+            "source": incident.source,
+            "external_id": incident.external_id,
+        }
+    }
+
+
+def body(event: ReleaseEvent, *, name: str, guid: str, about: dict[str, Any] | None = None) -> str:
+    """The JSON a delivery sends, serialised once: every attempt signs these very bytes.
+    ``about`` is the event's ``details``."""
     release = event.release
     project = release.project
     payload: dict[str, Any] = {
@@ -69,5 +99,6 @@ def body(event: ReleaseEvent, *, name: str, guid: str) -> str:
             "after": event.after,
             "data": event.data,
         },
+        **(about or {}),
     }
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)

@@ -206,6 +206,7 @@ def queue_deliveries(event: ReleaseEvent) -> list[Delivery]:
     ]
     if not followers:
         return []
+    about = payloads.details(event, name=name)
     made: list[Delivery] = []
     with transaction.atomic():
         for subscription in followers:
@@ -215,7 +216,7 @@ def queue_deliveries(event: ReleaseEvent) -> list[Delivery]:
                 release=event.release,
                 release_event=event,
             )
-            delivery.body = payloads.body(event, name=name, guid=str(delivery.guid))
+            delivery.body = payloads.body(event, name=name, guid=str(delivery.guid), about=about)
             try:
                 with transaction.atomic():
                     delivery.save()

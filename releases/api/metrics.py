@@ -35,7 +35,8 @@ class ProjectMetrics(APIView):
     @extend_schema(parameters=[MetricsQuerySerializer], responses=s.MetricsSerializer)
     def get(self, request: Request, slug: str) -> Response:
         """DORA metrics: deployment frequency, lead time for changes, change failure rate and
-        time to restore, each with its band."""
+        time to restore, each with its band. Incidents count: a deploy with an incident
+        recorded against it failed, and is restored when its last incident is resolved."""
         project = get_project_for(request.user, slug)
         query = MetricsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

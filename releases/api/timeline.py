@@ -40,15 +40,17 @@ class TimelineQuerySerializer(serializers.Serializer):
 
 
 class Timeline(APIView):
-    """Every visible release with its planned and actual milestones, and the freeze windows
-    in the range: the data the timeline page draws. Not paginated."""
+    """Every visible release with its planned and actual milestones and its incidents, and the
+    freeze windows in the range: the data the timeline page draws. Not paginated."""
 
     @extend_schema(parameters=[TimelineQuerySerializer], responses=s.TimelineSerializer)
     def get(self, request: Request) -> Response:
         query = TimelineQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        releases = visible_releases(request.user).select_related("project")
+        releases = (
+            visible_releases(request.user).select_related("project").prefetch_related("incidents")
+        )
         projects = visible_projects(request.user)
         if "project" in params:
             releases = releases.filter(project__slug=params["project"])
@@ -75,6 +77,16 @@ class Timeline(APIView):
                 "milestones": [
                     {"label": label, "planned": planned, "actual": actual}
                     for label, planned, actual in r.milestones()
+                ],
+                "incidents": [
+                    {
+                        "id": i.pk,
+                        "title": i.title,
+                        "severity": i.severity,
+                        "started_at": i.started_at,
+                        "resolved_at": i.resolved_at,
+                    }
+                    for i in r.incidents.all()
                 ],
             }
             for r in releases.order_by("project__name", "created_at", "pk")

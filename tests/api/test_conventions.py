@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from lib.rest.errors import exception_handler
-from releases.models import Release, ReleaseEvent
+from releases.models import Incident, Release, ReleaseEvent
 from releases.services.freeze_windows import save_freeze_window
 from releases.services.lifecycle import lock_scope
 from releases.services.notes import add_note
@@ -209,6 +209,16 @@ def test_it_reads_the_whole_timeline_in_a_fixed_number_of_queries(
 ):
     for n in range(count):
         make_release(cast, f"3.{n}.0", deploy_window_start=timezone.now() + dt.timedelta(days=n))
+    Incident.objects.bulk_create(
+        Incident(
+            project=cast.project,
+            release=release,
+            title=f"Errors after {release.version}",
+            severity="sev2",
+            started_at=timezone.now(),
+        )
+        for release in Release.objects.all()
+    )
     save_freeze_window(
         cast.project,
         by=cast.rita,
@@ -231,6 +241,9 @@ def test_it_reads_the_whole_timeline_in_a_fixed_number_of_queries(
     assert body["freeze_windows"], "the weekly window recurs inside the default range"
     milestones = {m["label"]: m for m in body["releases"][-1]["milestones"]}
     assert milestones["Deploy window"]["planned"] is not None
+    [incident] = body["releases"][-1]["incidents"]
+    assert incident["title"] == f"Errors after {body['releases'][-1]['version']}"
+    assert (incident["severity"], incident["resolved_at"]) == ("sev2", None)
 
 
 def test_it_bounds_the_timeline_range(cast, rita):

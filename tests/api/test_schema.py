@@ -37,3 +37,17 @@ def test_it_serves_swagger_ui_without_a_cdn():
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert any("drf_spectacular_sidecar/swagger-ui-dist" in s for s in sources)
     assert not [s for s in sources if s.startswith(("http://", "https://", "//"))]
+
+
+@pytest.mark.django_db
+def test_its_docs_say_where_incidents_count():
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    metrics = schema["components"]["schemas"]["Metrics"]["properties"]
+    assert "incident" in metrics["change_failure_rate"]["description"]
+    assert "incident" in metrics["time_to_restore_seconds"]["description"]
+    summary = schema["paths"]["/api/projects/{slug}/metrics/"]["get"]["description"]
+    assert "Incidents count" in summary
+    timeline = schema["components"]["schemas"]["TimelineRelease"]["properties"]
+    assert timeline["incidents"]["items"] == {"$ref": "#/components/schemas/TimelineIncident"}
+    webhooks = schema["components"]["schemas"]["SubscriptionInputRequest"]["properties"]["events"]
+    assert "`incident_resolved`" in webhooks["description"]

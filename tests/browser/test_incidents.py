@@ -85,3 +85,29 @@ def test_it_records_an_incident_and_shows_it_in_the_review_with_the_deltas(
     assert dana.evaluate("window.stillTheSamePage") is True
     ARTIFACTS.mkdir(exist_ok=True)
     review.screenshot(path=ARTIFACTS / "review-incident-deltas.png", caret="initial")
+
+
+def test_the_timeline_marks_each_incident_on_its_release_row_by_severity(
+    cast, out, open_as, live_server
+):
+    record_incident(
+        out,
+        by=cast.dana,
+        title="Card payments fail",
+        severity="sev1",
+        started_at=NOW - dt.timedelta(hours=2),
+    )
+    vic = open_as(cast.vic)
+    vic.goto(f"{live_server.url}/timeline/")
+
+    marker = vic.locator("g.lane", has_text="2.6.0").locator("g.marker.incident")
+    expect(marker).to_have_count(1)
+    expect(marker).to_be_visible()
+    expect(marker.locator("text")).to_have_text("S1")
+    expect(marker.locator("title")).to_contain_text(
+        "SEV1 · critical incident “Card payments fail” started"
+    )
+    earlier = vic.locator("g.lane", has_text="2.5.0").locator("g.marker.incident")
+    expect(earlier.locator("text")).to_have_text("S3")
+    ARTIFACTS.mkdir(exist_ok=True)
+    vic.locator(".timeline-card").screenshot(path=ARTIFACTS / "timeline-incidents.png")

@@ -11,7 +11,13 @@ import pytest
 from django.utils import timezone
 
 from lib.errors import Refused
-from releases.models import ProjectEvent, Release
+from releases.models import IncidentSource, ProjectEvent, Release
+from releases.services.incidents import (
+    record_incident,
+    report_incident,
+    resolve_incident,
+    update_incident,
+)
 from releases.services.lifecycle import lock_scope, mark_health
 from releases.services.review import save_review
 from releases.services.rollback import roll_back
@@ -108,6 +114,101 @@ def test_a_healthy_release_sends_no_unhealthy_event(cast, django_capture_on_comm
             mark_health(release, "unhealthy", by="Greenlight", reason="5xx spike")
     assert receiver.events() == ["unhealthy"]
     assert receiver.received[0].payload["release"]["health"] == "unhealthy"
+
+
+def test_it_sends_an_incident_opened_changed_and_resolved_with_the_incident_signed(
+    cast, django_capture_on_commit_callbacks
+):
+    release = make_monitoring(make_release(cast), cast)
+    started = release.deploy_started_at
+    assert started is not None
+    with serving(Receiver([200])) as receiver:
+        subscribe(
+            cast, receiver, events=["incident_opened", "incident_updated", "incident_resolved"]
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            incident = record_incident(
+                release,
+                by=cast.dana,
+                title="Checkout errors",
+                severity="sev2",
+                started_at=started,
+                link="https://pager.example.com/incidents/42",
+            )
+        with django_capture_on_commit_callbacks(execute=True):
+            update_incident(incident, by=cast.dana, severity="sev1")
+        with django_capture_on_commit_callbacks(execute=True):
+            resolve_incident(incident, by=cast.rita)
+
+    assert receiver.events() == ["incident_opened", "incident_updated", "incident_resolved"]
+    assert all(r.verified for r in receiver.received)
+    opened, updated, resolved = (r.payload for r in receiver.received)
+    assert opened["incident"] == {
+        "id": incident.pk,
+        "title": "Checkout errors",
+        "severity": "sev2",
+        "started_at": started.isoformat(),
+        "resolved_at": None,
+        "link": "https://pager.example.com/incidents/42",
+        "source": "manual",
+        "external_id": "",
+    }
+    assert opened["release"]["version"] == "1.0.0"
+    assert opened["actor"] == "dana"
+    assert updated["change"]["before"] == {"severity": "sev2"}
+    assert updated["change"]["after"] == {"severity": "sev1"}
+    assert updated["incident"]["severity"] == "sev1"
+    assert resolved["incident"]["resolved_at"] is not None
+    assert resolved["actor"] == "rita"
+    assert resolved["summary"].startswith("Incident resolved: SEV1 Checkout errors")
+    assert Delivery.objects.filter(state=State.DELIVERED).count() == 3
+
+
+def test_incident_events_go_only_to_webhooks_that_follow_them(
+    cast, django_capture_on_commit_callbacks
+):
+    release = make_monitoring(make_release(cast), cast)
+    with serving(Receiver([200])) as receiver:
+        subscribe(cast, receiver, events=["incident_resolved"])
+        with django_capture_on_commit_callbacks(execute=True):
+            incident = record_incident(release, by=cast.dana, title="Slow search", severity="sev3")
+            update_incident(incident, by=cast.dana, title="Slow search results")
+        assert receiver.received == []
+        with django_capture_on_commit_callbacks(execute=True):
+            resolve_incident(incident, by=cast.dana)
+
+    assert receiver.events() == ["incident_resolved"]
+
+
+def test_an_incident_reported_by_a_tool_is_tried_again_until_the_receiver_accepts(
+    cast, django_capture_on_commit_callbacks
+):
+    release = make_monitoring(make_release(cast), cast)
+    with serving(Receiver([503, 200])) as receiver:
+        subscribe(cast, receiver, events=["incident_opened"])
+        with django_capture_on_commit_callbacks(execute=False):
+            report_incident(
+                release,
+                by="CI token pager-relay",
+                source=IncidentSource.PAGERDUTY,
+                external_id="PD-7",
+                title="Payments down",
+                severity="sev1",
+            )
+        [queued] = services.queue_deliveries(release.events.get(verb="incident_recorded"))
+
+        result = tasks.deliver_webhook.apply(args=(queued.pk,), throw=False)
+
+        assert result.get() == "delivered"
+    assert [r.status for r in receiver.received] == [503, 200]
+    assert all(r.verified for r in receiver.received)
+    assert len({r.body for r in receiver.received}) == 1
+    payload = receiver.received[-1].payload
+    assert payload["actor"] == "CI token pager-relay"
+    assert (payload["incident"]["source"], payload["incident"]["external_id"]) == (
+        "pagerduty",
+        "PD-7",
+    )
 
 
 def test_it_tries_again_with_backoff_after_a_server_error_until_the_receiver_accepts(

@@ -14,9 +14,10 @@ from lib.errors import NotAllowed
 from releases.models import CalendarFeed, FreezeWindow, ProjectEvent
 from releases.services.calendar import open_calendar_feed, revoke_calendar_feed
 from releases.services.freeze_windows import save_freeze_window
+from releases.services.incidents import record_incident
 from releases.services.lifecycle import cancel_release
 from releases.services.releases import update_release
-from tests.builders import make_release
+from tests.builders import make_monitoring, make_release
 from tests.html import client_for
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +92,38 @@ def test_it_serves_milestones_deploy_windows_and_freeze_windows_without_sign_in(
     assert len(weekends) >= 50
     assert all(moment(e, "dtstart").astimezone(dt.UTC).weekday() == 4 for e in weekends)
     assert len({str(e["uid"]) for e in calendar.walk("VEVENT")}) == len(calendar.walk("VEVENT"))
+
+
+def test_it_holds_each_incident_over_the_time_it_lasted(cast):
+    release = make_monitoring(make_release(cast, "2.6.0"), cast)
+    started = release.deploy_started_at
+    assert started is not None
+    resolved = record_incident(
+        release,
+        by=cast.dana,
+        title="Checkout errors",
+        severity="sev2",
+        started_at=started,
+        resolved_at=timezone.now(),
+        link="https://pager.example.com/incidents/42",
+    )
+    record_incident(release, by=cast.dana, title="Card payments fail", severity="sev1")
+
+    calendar = feed_of(open_calendar_feed(cast.project, by=cast.rita))
+
+    found = events(calendar)
+    over = found["Payments 2.6.0: SEV2 incident – Checkout errors"]
+    assert moment(over, "dtstart") == started.replace(microsecond=0)
+    assert resolved.resolved_at is not None
+    assert moment(over, "dtend") == resolved.resolved_at.replace(microsecond=0)
+    assert b"CATEGORIES:Incident" in over.to_ical()
+    assert str(over["url"]).endswith(release.get_absolute_url())
+    # The address needs no sign-in: the incident tool's link is not in it.
+    assert not any(
+        "pager.example.com" in str(value) for e in calendar.walk("VEVENT") for value in e.values()
+    )
+    still = found["Payments 2.6.0: SEV1 incident – Card payments fail (open)"]
+    assert "still open" in str(still["description"])
 
 
 def test_it_answers_404_once_the_address_is_rotated_or_revoked(cast):

@@ -8,9 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from releases.models import FreezeWindow
+from releases.models import FreezeWindow, Incident, Release
+from releases.services.incidents import record_incident
 from releases.services.lifecycle import lock_scope
-from tests.builders import make_cast, make_release
+from tests.builders import make_cast, make_monitoring, make_release
 from tests.bulk import seed_releases
 from tests.html import client_for
 
@@ -85,15 +86,77 @@ def test_it_moves_the_range(cast):
     assert timeline(cast.rita, **{"from": "garbage"}).count(">2.0.0</text>") == 1
 
 
+def lane_of(page: str, version: str) -> str:
+    lanes = [lane.split("</svg>")[0] for lane in page.split('<g class="lane')[1:]]
+    return next(lane for lane in lanes if f">{version}</text>" in lane)
+
+
+def test_it_marks_incidents_on_their_releases_row_with_their_severity(cast):
+    release = make_monitoring(make_release(cast, "2.0.0"), cast)
+    make_release(cast, "2.1.0", **planned(5))
+    started = release.deploy_started_at
+    record_incident(
+        release,
+        by=cast.dana,
+        title="Checkout errors",
+        severity="sev3",
+        started_at=started,
+        resolved_at=timezone.now(),
+    )
+    record_incident(release, by=cast.dana, title="Card payments down", severity="sev1")
+
+    page = timeline(cast.vic)
+
+    lane = lane_of(page, "2.0.0")
+    assert '<g class="marker actual incident sev1">' in lane
+    assert '<g class="marker actual incident sev3">' in lane
+    assert ">S1</text>" in lane
+    assert "SEV1 · critical incident “Card payments down” started:" in lane
+    assert "SEV1 · critical incident “Card payments down”, still open</title>" in lane
+    assert "SEV3 · minor incident “Checkout errors”, resolved " in lane
+    assert lane.count('class="bar bar-incident') == 2
+    assert "incident" not in lane_of(page, "2.1.0")
+    # The table beside the chart lists them too.
+    assert "SEV1 · critical Card payments down" in page
+    assert "still open</span>" in page
+
+
+def test_it_leaves_out_incidents_outside_the_range(cast):
+    release = make_monitoring(make_release(cast, "2.0.0"), cast)
+    record_incident(release, by=cast.dana, title="Checkout errors", severity="sev2")
+    Incident.objects.update(
+        started_at=timezone.now() - dt.timedelta(weeks=30),
+        resolved_at=timezone.now() - dt.timedelta(weeks=29),
+    )
+
+    lane = lane_of(timeline(cast.vic), "2.0.0")
+
+    assert "incident" not in lane
+
+
 @pytest.mark.parametrize("count", [10, 200])
-def test_it_draws_any_number_of_releases_in_the_same_queries(
+def test_it_draws_any_number_of_releases_and_incidents_in_the_same_queries(
     cast, count, django_assert_max_num_queries
 ):
     seed_releases(cast.project, count)
+    now = timezone.now()
+    Incident.objects.bulk_create(
+        Incident(
+            project=cast.project,
+            release=release,
+            title="Errors",
+            severity=severity,
+            started_at=now + dt.timedelta(hours=n),
+            resolved_at=now + dt.timedelta(hours=n + 1) if n % 2 else None,
+        )
+        for n, release in enumerate(Release.objects.all())
+        for severity in ("sev1", "sev3")
+    )
     client = client_for(cast.rita)
     with django_assert_max_num_queries(9):
         response = client.get(reverse("timeline"))
     assert response.status_code == 200
+    assert response.content.decode().count('class="marker actual incident') == 2 * min(count, 40)
 
 
 def test_it_pages_through_many_releases(cast):

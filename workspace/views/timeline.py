@@ -15,7 +15,6 @@ from releases.access import (
     visible_projects,
     visible_releases,
 )
-from releases.models import CalendarFeed
 
 
 @signed_in
@@ -24,7 +23,8 @@ def timeline(request: SignedInRequest) -> HttpResponse:
     start_day = tl.first_day(request.GET.get("from", ""), now=now)
     start = dt.datetime.combine(start_day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(weeks=tl.WEEKS_SHOWN)
-    projects = list(visible_projects(request.user))
+    # Each project's calendar address comes with it (no query of its own for the feeds).
+    projects = list(visible_projects(request.user).select_related("calendar_feed"))
     releases = visible_releases(request.user)
     project = request.GET.get("project", "")
     if project:
@@ -36,7 +36,6 @@ def timeline(request: SignedInRequest) -> HttpResponse:
         request.GET.get("page")
     )
     chart = tl.build(list(page.object_list), start, end, now=now)
-    feeds = {feed.project_id: feed for feed in CalendarFeed.objects.filter(project__in=projects)}
     return render(
         request,
         "releases/timeline.html",
@@ -48,7 +47,9 @@ def timeline(request: SignedInRequest) -> HttpResponse:
             "projects": projects,
             "project": project,
             "calendars": [
-                (p, feeds.get(p.pk)) for p in projects if not project or p.slug == project
+                (p, getattr(p, "calendar_feed", None))
+                for p in projects
+                if not project or p.slug == project
             ],
             "earlier": (start_day - dt.timedelta(weeks=4)).isoformat(),
             "later": (start_day + dt.timedelta(weeks=4)).isoformat(),
