@@ -1,4 +1,4 @@
-"""Form fields rendered once: the filter bars above the dashboard and the releases list."""
+"""Form fields rendered once: the filter bars above the dashboard and the list, the page's forms."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from django import forms
+from django.forms import BoundField
+from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
@@ -59,3 +61,63 @@ def _render(form: forms.Form) -> dict[str, ShownField]:
         )
         for name, field in ((name, form[name]) for name in form.fields)
     }
+
+
+_groups: dict[Hashable, SafeString] = {}
+
+
+def field_group(field: BoundField) -> SafeString:
+    """``field.as_field_group()`` (label, help text, widget), rendered once per process for an
+    unbound field.
+
+    Each empty form on the release page (a sign-off's comment, the rollback plan, a trigger, a
+    note…) renders the same HTML for the same field, value and choices; rendering a field through
+    Django's widget templates costs about as much as a fifth of the empty page. The key holds
+    everything the HTML is made from, so a new value, choice, label or prefix is a new entry, and
+    a bound form (a failed POST, with its values and errors) is rendered every time. A field whose
+    choices come from a queryset is rendered every time too: reading its choices would run the
+    query the key is meant to save.
+    """
+    key = _group_key(field)
+    if key is None:
+        return SafeString(field.as_field_group())
+    found = _groups.get(key)
+    if found is None:
+        found = SafeString(field.as_field_group())
+        if len(_groups) >= KEPT:
+            _groups.clear()
+        _groups[key] = found
+    return found
+
+
+def _group_key(field: BoundField) -> Hashable | None:
+    form, inner = field.form, field.field
+    if form.is_bound:
+        return None
+    choices = getattr(inner, "choices", None)
+    if choices is not None and not isinstance(choices, list):
+        return None
+    widget = inner.widget
+    value = field.value()
+    return (
+        type(form),
+        form.prefix,
+        form.auto_id,
+        form.label_suffix,
+        form.use_required_attribute,
+        field.name,
+        str(field.label),
+        str(inner.help_text),
+        inner.required,
+        inner.disabled,
+        inner.show_hidden_initial,
+        inner.localize,
+        type(inner),
+        type(widget),
+        repr(sorted(widget.attrs.items())),
+        repr(choices),
+        type(value),
+        repr(value),
+        get_language(),
+        timezone.get_current_timezone_name(),
+    )

@@ -452,9 +452,18 @@ class ReleasePage:
 
     @cached_property
     def change_form(self) -> Any:
-        return self.bound("change-request") or forms.ChangeRequestForm(
-            release=self.release, auto_id="id_change_%s"
-        )
+        bound = self.bound("change-request")
+        if bound is not None:
+            return bound
+        form = forms.ChangeRequestForm(release=self.release, auto_id="id_change_%s")
+        # The included items come from those already loaded, not a query of their own.
+        field = cast(django_forms.ModelChoiceField, form.fields["scope_item"])
+        field.choices = [("", field.empty_label)] + [
+            (item.pk, str(item))
+            for item in self.release.scope_items.all()
+            if item.state == ScopeItem.State.INCLUDED
+        ]
+        return form
 
     @cached_property
     def change_requests(self) -> dict[str, list[ScopeChangeRequest]]:

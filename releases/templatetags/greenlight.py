@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
+from lib.forms import field_group
 from lib.links import SCHEMES, http_url
 from lib.wording import duration, field_label
 from releases.models import Phase, Role
@@ -25,6 +26,9 @@ STATE_LABELS = {
     "stale": "Stale",
     "waiting": "Waiting",
 }
+
+
+register.filter("field_group", field_group)
 
 
 @register.simple_tag(takes_context=True)
