@@ -331,6 +331,7 @@ class IncidentForm(forms.Form):
         max_length=500,
         required=False,
         help_text="The incident in your incident tool or status page (http or https).",
+        widget=forms.URLInput,
     )
 
 

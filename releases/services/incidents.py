@@ -56,8 +56,9 @@ def _check(release: Release, values: dict[str, Any]) -> None:
         errors["started_at"] = "Say when it started."
     elif started > now + CLOCK_SKEW:
         errors["started_at"] = "An incident cannot start in the future."
-    elif started < release.deploy_started_at:
-        # Before the deploy this release was not in production: it did not cause it.
+    elif started < release.deploy_started_at.replace(second=0, microsecond=0):
+        # Before the deploy this release was not in production: it did not cause it. People type
+        # times to the minute: the minute the deploy started is after it.
         errors["started_at"] = (
             f"This release's deploy started {_when(release.deploy_started_at)}; an incident "
             "that began before it belongs to the release that was out then."

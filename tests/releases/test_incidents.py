@@ -92,6 +92,24 @@ def test_it_refuses_a_start_before_the_deploy_and_a_resolve_before_the_start(cas
     assert not Incident.objects.exists()
 
 
+def test_it_takes_a_start_typed_in_the_minute_the_deploy_started(cast, live):
+    """A person types times to the minute: 14:05 for a deploy that started at 14:05:40."""
+    Release.objects.filter(pk=live.pk).update(
+        deploy_started_at=minutes_ago(30) + dt.timedelta(seconds=40)
+    )
+    live.refresh_from_db()
+
+    incident = record_incident(
+        live, by=cast.dana, title="Errors", severity="sev2", started_at=minutes_ago(30)
+    )
+
+    assert incident.started_at == minutes_ago(30)
+    with pytest.raises(ValidationError):
+        record_incident(
+            live, by=cast.dana, title="Errors", severity="sev2", started_at=minutes_ago(31)
+        )
+
+
 def test_it_refuses_an_incident_in_the_future(cast, live):
     with pytest.raises(ValidationError) as error:
         record_incident(

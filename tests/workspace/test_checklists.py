@@ -170,7 +170,7 @@ def test_it_says_up_front_what_evidence_ticking_an_item_needs(cast, release):
 
     assert f'id="item-{item.pk}-needs">Ticking it needs a link.</p>' in mine
     assert "Evidence link (https://…) (needed)" in mine
-    assert "ticked by QA or the release manager · needs a link" in others
+    assert "Open · for QA or the release manager to tick · needs a link" in others
 
 
 def test_it_shows_why_a_tick_without_the_required_link_is_refused_and_keeps_the_note(cast, release):
