@@ -271,10 +271,14 @@ def _names(path: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def published() -> BaseSchema:
+def published(django_db_setup: None, django_db_blocker: Any) -> BaseSchema:
     """The published schema, its operations called on the application in-process. Generated
-    once for the module: it is the same for every test and takes seconds to build."""
-    return schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler())
+    once for the module: it is the same for every test and takes seconds to build.
+
+    The schema view reads no table, but every request starts by checking the worker's database
+    connection, which an earlier test of the same worker may have opened."""
+    with django_db_blocker.unblock():
+        return schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler())
 
 
 @pytest.fixture
