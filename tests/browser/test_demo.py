@@ -54,20 +54,28 @@ def overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return pairs
 
 
-@pytest.mark.parametrize("width", [1360, 375])
-def test_it_keeps_the_timeline_markers_apart_on_a_desktop_and_a_phone(
-    demo, open_as, live_server, width
-):
+def test_it_shows_the_demo_to_each_of_its_people_as_they_expect(demo, open_as, live_server):
+    """One demo, seeded once (it takes seconds), looked at from every side."""
+    for width in (1360, 375):
+        keeps_the_timeline_markers_apart(demo, open_as, live_server, width)
+    shows_every_demo_user_labels_as_people_write_them(demo, open_as, live_server)
+    gives_one_planned_end_of_monitoring_wherever_it_is_shown(demo, open_as, live_server)
+    says_the_next_train_departure_has_its_release(demo, open_as, live_server)
+
+
+def keeps_the_timeline_markers_apart(demo: Any, open_as: Any, live_server: Any, width: int) -> None:
     rita = open_as(demo["rita"])
     rita.set_viewport_size({"width": width, "height": 900})
     rita.goto(f"{live_server.url}{reverse('timeline')}")
     boxes = rita.evaluate(BOXES)
     markers = [box for box in boxes if box["what"] == "marker"]
-    assert len(markers) > 20
-    assert overlapping(boxes) == []
+    assert len(markers) > 20, width
+    assert overlapping(boxes) == [], width
 
 
-def test_it_shows_every_demo_user_labels_as_people_write_them(demo, open_as, live_server):
+def shows_every_demo_user_labels_as_people_write_them(
+    demo: Any, open_as: Any, live_server: Any
+) -> None:
     rolled_back = Release.objects.get(status=Status.ROLLED_BACK)
     monitoring = Release.objects.get(status=Status.MONITORING)
     frozen = Release.objects.get(status=Status.FROZEN)
@@ -94,7 +102,9 @@ def test_it_shows_every_demo_user_labels_as_people_write_them(demo, open_as, liv
                 assert phrase not in text, (username, path, phrase)
 
 
-def test_it_gives_one_planned_end_of_monitoring_wherever_it_is_shown(demo, open_as, live_server):
+def gives_one_planned_end_of_monitoring_wherever_it_is_shown(
+    demo: Any, open_as: Any, live_server: Any
+) -> None:
     release = Release.objects.get(status=Status.MONITORING)
     assert release.monitoring_until is not None
     end = f"{release.monitoring_until:%a %-d %b, %H:%M}"
@@ -107,7 +117,9 @@ def test_it_gives_one_planned_end_of_monitoring_wherever_it_is_shown(demo, open_
     expect(planned).to_have_count(1)
 
 
-def test_it_says_the_next_train_departure_has_its_release(demo, open_as, live_server):
+def says_the_next_train_departure_has_its_release(
+    demo: Any, open_as: Any, live_server: Any
+) -> None:
     rita = open_as(demo["rita"])
     rita.goto(f"{live_server.url}{reverse('project_trains', args=['payments'])}")
     first = rita.get_by_test_id("slot-state").first
