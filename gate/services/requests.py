@@ -13,7 +13,6 @@ answer it twice.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from monitoring.services.deploy_reports import report_deploy
 from monitoring.services.webhooks import (
     GITHUB_DEPLOY_STAGES,
     DeliveryRefused,
-    github_signature_matches,
+    read_github_delivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -85,19 +84,13 @@ def receive_github_app_delivery(
     secret = app.secret(WEBHOOK_SECRET)
     if not secret:
         raise DeliveryRefused(403, "This GitHub App has no webhook secret; set one first.")
-    if not signature:
-        raise DeliveryRefused(401, "The X-Hub-Signature-256 header is missing.")
-    if not github_signature_matches(secret, body, signature):
-        logger.warning("GitHub App webhook %s: signature mismatch", app.pk)
-        raise DeliveryRefused(403, "The signature does not match.")
-    if not delivery_id:
-        raise DeliveryRefused(400, "The X-GitHub-Delivery header is missing.")
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        payload = None
-    if not isinstance(payload, dict):
-        raise DeliveryRefused(400, "The body is not a JSON object.")
+    payload = read_github_delivery(
+        secret,
+        body=body,
+        signature=signature,
+        delivery_id=delivery_id,
+        receiver=f"GitHub App webhook {app.pk}",
+    )
     return receive_github_app(app, event=event, delivery_id=delivery_id, payload=payload)
 
 

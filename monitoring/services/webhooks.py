@@ -587,15 +587,29 @@ def receive_github_delivery(
     secret = _webhook_secret(integration)
     if not secret:
         raise DeliveryRefused(403, NO_SECRET)
+    payload = read_github_delivery(
+        secret,
+        body=body,
+        signature=signature,
+        delivery_id=delivery_id,
+        receiver=f"GitHub webhook for integration {integration.pk}",
+    )
+    return receive_github(integration, event=event, delivery_id=delivery_id, payload=payload)
+
+
+def read_github_delivery(
+    secret: str, *, body: bytes, signature: str, delivery_id: str, receiver: str
+) -> dict[str, Any]:
+    """The JSON object of a GitHub delivery signed with ``secret`` and naming its delivery id;
+    ``DeliveryRefused`` otherwise. ``receiver`` names the webhook in the log."""
     if not signature:
         raise DeliveryRefused(401, "The X-Hub-Signature-256 header is missing.")
     if not github_signature_matches(secret, body, signature):
-        logger.warning("GitHub webhook for integration %s: signature mismatch", integration.pk)
+        logger.warning("%s: signature mismatch", receiver)
         raise DeliveryRefused(403, "The signature does not match.")
     if not delivery_id:
         raise DeliveryRefused(400, "The X-GitHub-Delivery header is missing.")
-    payload = _payload(body)
-    return receive_github(integration, event=event, delivery_id=delivery_id, payload=payload)
+    return _payload(body)
 
 
 def receive_gitlab_delivery(
