@@ -24,7 +24,7 @@ from releases.events import log_event
 from releases.models import ChecklistTemplate, Phase, Project, Release, Role
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import finish_deploy, lock_scope
-from releases.services.projects import create_project, set_project_roles
+from releases.services.projects import add_members, create_project, set_project_roles
 from releases.services.releases import create_release
 from releases.services.rollback import update_rollback_plan
 from releases.services.scope import add_scope_item
@@ -103,9 +103,11 @@ def make_cast(slug: str = "payments") -> Cast:
     )
     project = create_project(name=slug.title(), slug=slug, by=rita)
     people = {"rita": rita}
+    roles = {}
     for (name, role), person in zip(MEMBERS, members, strict=True):
         people[name] = person
-        set_project_roles(project, person, [role], by=rita)
+        roles[person] = [role]
+    add_members(project, roles, by=rita)
     ChecklistTemplate.objects.bulk_create(
         ChecklistTemplate(
             project=project,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -58,6 +58,29 @@ def set_project_roles(project: Project, user: Any, roles: Iterable[str], *, by: 
         )
         if roles != current:
             _log_roles(project, user, sorted(current), sorted(roles), by=by)
+
+
+def add_members(project: Project, roles_by_user: Mapping[Any, Iterable[str]], *, by: Any) -> None:
+    """Make people who are not members yet members with these roles: a team joining at once.
+
+    One insert for all of them and the event ``set_project_roles`` logs for each; someone who is
+    already a member is refused whole (the roles of a member are changed one by one).
+    """
+    wanted = {user: sorted(set(roles)) for user, roles in roles_by_user.items()}
+    members = ProjectMembership.objects.filter(project=project, user__in=list(wanted))
+    if members.exists():
+        raise ValidationError("Some of these people are members already.")
+    try:
+        with transaction.atomic():
+            ProjectMembership.objects.bulk_create(
+                ProjectMembership(project=project, user=user, role=role)
+                for user, roles in wanted.items()
+                for role in roles
+            )
+            for user, roles in wanted.items():
+                _log_roles(project, user, [], roles, by=by)
+    except IntegrityError as exc:
+        raise ValidationError("Some of these people are members already.") from exc
 
 
 def _log_roles(

@@ -24,7 +24,12 @@ from releases.models import ApiToken, ChecklistTemplate, FreezeWindow, ProjectEv
 from releases.services import trains
 from releases.services.checklists import delete_checklist_template, save_checklist_template
 from releases.services.freeze_windows import delete_freeze_window, save_freeze_window
-from releases.services.projects import create_project, set_project_roles, update_project
+from releases.services.projects import (
+    add_members,
+    create_project,
+    set_project_roles,
+    update_project,
+)
 from releases.services.tokens import create_api_token, revoke_api_token
 from tests.builders import Cast, make_release, make_user
 
@@ -637,3 +642,31 @@ def test_it_names_the_check_templates_that_go_with_a_deleted_integration(cast):
     [event] = events_since(since)
     assert (event.kind, event.action) == ("integration", "removed")
     assert event.data["check_templates"] == ["CI green"]
+
+
+def test_it_adds_a_team_at_once_with_the_event_each_member_would_get(cast):
+    ursula, umar = make_user("ursula"), make_user("umar")
+    since = last_pk()
+
+    add_members(cast.project, {ursula: ["qa"], umar: ["dev", "devops"]}, by=cast.rita)
+
+    assert set(cast.project.memberships.values_list("user__username", "role")) >= {
+        ("ursula", "qa"),
+        ("umar", "dev"),
+        ("umar", "devops"),
+    }
+    assert [(e.action, e.summary, e.after) for e in events_since(since)] == [
+        ("added", "ursula added as: QA", {"roles": ["qa"]}),
+        ("added", "umar added as: Developer, DevOps", {"roles": ["dev", "devops"]}),
+    ]
+
+
+def test_it_refuses_a_team_with_a_member_already_in_it_and_adds_no_one(cast):
+    ursula = make_user("ursula")
+    since = last_pk()
+
+    with pytest.raises(ValidationError):
+        add_members(cast.project, {ursula: ["qa"], cast.paul: ["qa"]}, by=cast.rita)
+
+    assert not cast.project.memberships.filter(user=ursula).exists()
+    assert events_since(since) == []
