@@ -1087,12 +1087,11 @@ def test_it_answers_each_write_as_the_matrix_says(cast, client_for, name):
     op = WRITES[name]
     ids = op.world(cast)
     body = op.body(ids) if callable(op.body) else op.body
-    for who in PRINCIPALS:
+    clients = {who: client_for(who) for who in PRINCIPALS}  # the tokens exist from here on
+    before = fingerprint()
+    for who, client in clients.items():
         cache.clear()  # rate limits and cached fragments never carry over from one caller
         with transaction.atomic():
-            client = client_for(who)
-            before = fingerprint()
-
             response = getattr(client, op.method)(op.url.format(**ids), body, format="json")
 
             assert response.status_code == op.expected(who), (name, who, response.content[:300])
