@@ -19,6 +19,7 @@ from approvals.services.deploy import assign_role, start_deploy
 from approvals.services.policy import ensure_release_policy, update_policy
 from approvals.services.sign_offs import record_sign_off
 from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
+from monitoring.services.integrations import save_integration
 from monitoring.services.results import record_check_result
 from releases.events import log_event
 from releases.models import ChecklistTemplate, Phase, Project, Release, Role
@@ -280,3 +281,30 @@ def let_release_managers_override(cast: Cast, *categories: str) -> None:
         f"override_{category}": "release_managers" for category in categories
     }
     update_policy(cast.project, by=cast.rita, **overrides)
+
+
+# A release's commit range: the base (the last release's commit) and the head (this release's).
+BASE, HEAD = "b" * 40, "4" * 40
+
+
+def compare_commits(cast: Cast, base_url: str, *, released_base: bool = True) -> Integration:
+    """Payments compares commits on GitHub (at ``base_url``); with ``released_base``, 1.0.0 was
+    released on BASE, so a release on HEAD has a range to read."""
+    github = save_integration(
+        cast.project,
+        by=cast.rita,
+        name="GitHub",
+        kind="github",
+        base_url=base_url,
+        config={"repo": "example/payments", "compare_commits": "yes"},
+        secrets={"token": "ghp_x"},
+    )
+    if released_base:
+        Release.objects.create(
+            project=cast.project,
+            version="1.0.0",
+            status="released",
+            commit_sha=BASE,
+            released_at=timezone.now(),
+        )
+    return github

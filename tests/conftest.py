@@ -112,3 +112,15 @@ def cast(db: None):
 @pytest.fixture
 def release(cast):
     return make_release(cast)
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run a service with what it leaves for after the commit (a commit range read at the lock,
+    a scope source synced on import)."""
+
+    def run(service, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return service(*args, **kwargs)
+
+    return run

@@ -81,6 +81,7 @@ from subscriptions.models import Delivery, Subscription
 from tests.api.conftest import PRINCIPALS
 from tests.builders import (
     Cast,
+    compare_commits,
     make_approved,
     make_deploying,
     make_monitoring,
@@ -344,15 +345,7 @@ def with_scope_source(cast: Cast) -> dict[str, Any]:
 
 def with_unplanned_change(cast: Cast) -> dict[str, Any]:
     """Frozen, with a commit range holding one change no scope item covers."""
-    github = save_integration(
-        cast.project,
-        by=cast.rita,
-        name="GitHub",
-        kind="github",
-        base_url=NOBODY,
-        config={"repo": "example/payments", "compare_commits": "yes"},
-        secrets={"token": "ghp_x"},
-    )
+    github = compare_commits(cast, NOBODY, released_base=False)
     ids = frozen(cast)
     commit_range = CommitRange.objects.get_or_create(release_id=ids["release"])[0]
     CommitRange.objects.filter(pk=commit_range.pk).update(

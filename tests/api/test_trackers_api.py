@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from monitoring.models import ScopeSource
 from monitoring.services.integrations import save_integration
-from releases.models import Release
-from tests.builders import make_ready, make_release
+from tests.builders import HEAD, compare_commits, make_ready, make_release
 from tests.monitoring.fakes import Answer, FakeProvider
 from tests.monitoring.helpers import recorded
 from tests.monitoring.jira_standin import jira_stand_in
-
-BASE, HEAD = "b" * 40, "4" * 40
 
 
 def signed_in(user) -> APIClient:
     client = APIClient()
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(service, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return service(*args, **kwargs)
-
-    return run
 
 
 @pytest.fixture
@@ -50,22 +37,7 @@ def jira(cast):
 def unplanned(cast, committed):
     body = recorded("github", "compare_one_unplanned")
     with FakeProvider(lambda seen: Answer(body=body)) as github:
-        save_integration(
-            cast.project,
-            by=cast.rita,
-            name="GitHub",
-            kind="github",
-            base_url=github.url,
-            config={"repo": "example/payments", "compare_commits": "yes"},
-            secrets={"token": "ghp_x"},
-        )
-        Release.objects.create(
-            project=cast.project,
-            version="1.0.0",
-            status="released",
-            commit_sha=BASE,
-            released_at=timezone.now(),
-        )
+        compare_commits(cast, github.url)
         yield committed(make_ready, make_release(cast, "1.1.0", sha=HEAD), cast)
 
 

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from approvals.readiness import readiness_for
 from lib.errors import NotAllowed, Refused
 from monitoring.models import CommitRange, RangeChange
 from monitoring.scope_checks import unplanned_changes
 from monitoring.services import commit_range as ranges
-from monitoring.services.integrations import save_integration
-from releases.models import Release, ReleaseEvent
+from releases.models import ReleaseEvent
 from releases.services.releases import update_release
 from releases.services.scope import add_scope_item, approve_change_request
-from tests.builders import known, make_ready, make_release
+from tests.builders import BASE, HEAD, compare_commits, known, make_ready, make_release
 from tests.monitoring.fakes import Answer, FakeProvider
 from tests.monitoring.helpers import recorded
-
-BASE, HEAD = "b" * 40, "4" * 40
 
 
 class GitHubHost(FakeProvider):
@@ -40,34 +36,8 @@ def github_host():
 @pytest.fixture
 def compared(cast, github_host):
     """Payments compares commits on GitHub; 1.0.0 was released on BASE."""
-    save_integration(
-        cast.project,
-        by=cast.rita,
-        name="GitHub",
-        kind="github",
-        base_url=github_host.url,
-        config={"repo": "example/payments", "compare_commits": "yes"},
-        secrets={"token": "ghp_x"},
-    )
-    Release.objects.create(
-        project=cast.project,
-        version="1.0.0",
-        status="released",
-        commit_sha=BASE,
-        released_at=timezone.now(),
-    )
+    compare_commits(cast, github_host.url)
     return github_host
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run a service with what it leaves for after the commit (the range read at the lock)."""
-
-    def run(service, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return service(*args, **kwargs)
-
-    return run
 
 
 def blockers(release, kind="unplanned_change"):
@@ -165,15 +135,7 @@ def test_it_reads_again_when_the_commit_changes_and_keeps_decisions_on_the_same_
 
 
 def test_it_compares_nothing_for_a_first_release(cast, github_host, committed):
-    save_integration(
-        cast.project,
-        by=cast.rita,
-        name="GitHub",
-        kind="github",
-        base_url=github_host.url,
-        config={"repo": "example/payments", "compare_commits": "yes"},
-        secrets={"token": "ghp_x"},
-    )
+    compare_commits(cast, github_host.url, released_base=False)
     release = committed(make_ready, make_release(cast, "1.0.0", sha=HEAD), cast)
     assert github_host.seen == []
     assert blockers(release) == []

@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from monitoring.models import ScopeSource
 from monitoring.services import commit_range as ranges
 from monitoring.services.integrations import save_integration
 from releases.models import Release, ScopeChangeRequest
-from tests.builders import make_ready, make_release
+from tests.builders import HEAD, compare_commits, make_ready, make_release
 from tests.monitoring.fakes import Answer, FakeProvider
 from tests.monitoring.helpers import recorded
 from tests.monitoring.jira_standin import jira_stand_in
-
-BASE, HEAD = "b" * 40, "4" * 40
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(service, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return service(*args, **kwargs)
-
-    return run
 
 
 @pytest.fixture
@@ -33,22 +21,7 @@ def unplanned(cast, committed):
     """1.1.0, locked, with one unplanned commit since 1.0.0."""
     body = recorded("github", "compare_one_unplanned")
     with FakeProvider(lambda seen: Answer(body=body)) as github:
-        save_integration(
-            cast.project,
-            by=cast.rita,
-            name="GitHub",
-            kind="github",
-            base_url=github.url,
-            config={"repo": "example/payments", "compare_commits": "yes"},
-            secrets={"token": "ghp_x"},
-        )
-        Release.objects.create(
-            project=cast.project,
-            version="1.0.0",
-            status="released",
-            commit_sha=BASE,
-            released_at=timezone.now(),
-        )
+        compare_commits(cast, github.url)
         yield committed(make_ready, make_release(cast, "1.1.0", sha=HEAD), cast)
 
 

@@ -43,15 +43,6 @@ def tracker(cast, jira):
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(service, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return service(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def planning(cast):
     return make_release(cast, "1.2.0", scope=0)
 
