@@ -302,6 +302,9 @@ CELERY_BEAT_SCHEDULE = {
 # enqueues one fetch per (integration, request). Its fetch tasks set their own time limits
 # (120 s), below the visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
+# How long a claimed check waits for a sign of life from the fetch that claimed it before the
+# dispatcher claims it again for another worker (monitoring.services.polling.LEASE_SECONDS).
+POLL_LEASE_SECONDS = env.int("POLL_LEASE_SECONDS", default=30)
 # Outgoing webhook deliveries whose task was lost (a broker outage, a restart) are sent again.
 CELERY_BEAT_SCHEDULE["resend-stalled-webhooks"] = {
     "task": "subscriptions.tasks.resend_stalled_webhooks",
