@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "lib.htmx.live_refresh",
             ],
         },
     },
@@ -233,6 +234,10 @@ OUTBOUND_ALLOWED_NETWORKS = env.list(
 # A provider that cannot be reached is tried twice more, after this many seconds and then twice
 # as many: a connection that was never made cannot have had a side effect.
 OUTBOUND_RETRY_DELAY = env.float("OUTBOUND_RETRY_DELAY", default=0.5)
+
+# An open dashboard or release page asks this often (seconds) whether anything it shows changed;
+# an unchanged page costs one small query and a 204.
+LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=3)
 
 # --- Celery -------------------------------------------------------------------------------
 # Without REDIS_URL the broker is kombu's file-system transport: no server to install, fine for
