@@ -8,13 +8,18 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from releases.models import Release, Status
+from tests.demo import seed_demo
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# In the worker that seeds the demo for tests/workspace/test_seed_demo.py: seeded once for both.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("seed_demo"),
+]
 
 DEMO_PEOPLE = ("rita", "paul", "quinn", "dana", "devin", "vic")
 # A stored name shown as it is stored ("post_release", "release_manager", "json_field").
@@ -35,7 +40,7 @@ BOXES = """
 @pytest.fixture
 def demo(transactional_db: Any, live_server: Any) -> dict[str, Any]:
     address = live_server.url.rsplit(":", 1)
-    call_command("seed_demo", "--port", address[1], verbosity=0)
+    seed_demo("--port", address[1])
     return {user.username: user for user in get_user_model().objects.all()}
 
 

@@ -26,9 +26,10 @@ from releases.models import (
     ReleaseKind,
     Status,
 )
+from tests.demo import seed_demo
 from workspace.management.commands.seed_demo import HEALTH_CHECK
 
-# One worker runs them all, so the class below seeds the demo once for the run.
+# One worker runs them all, and the browser's look at the demo: it is seeded once for them.
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("seed_demo")]
 
 DAY = dt.timedelta(days=1)
@@ -39,7 +40,7 @@ HOUR = dt.timedelta(hours=1)
 def demo(django_db_setup, django_db_blocker):
     """The demo seeded once for a class of tests, rolled back after them."""
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("seed_demo", verbosity=0)
+        seed_demo()
         yield
         transaction.set_rollback(True)
 
@@ -204,9 +205,7 @@ class TestTheDemo:
 def test_it_reads_the_apps_own_health_endpoint_and_finds_it_healthy(live_server, settings):
     settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
     address = urlsplit(live_server.url)
-    call_command(
-        "seed_demo", "--host", str(address.hostname), "--port", str(address.port), verbosity=0
-    )
+    seed_demo("--host", str(address.hostname), "--port", str(address.port))
     monitoring = Release.objects.get(status=Status.MONITORING)
     check = Check.objects.get(release=monitoring, phase=CheckPhase.POST_RELEASE)
     rita = monitoring.project.memberships.get(user__username="rita").user
