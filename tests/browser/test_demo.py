@@ -12,7 +12,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from releases.models import Release, Status
-from tests.demo import seed_demo
+from tests.snapshots import seed_demo
 
 # In the worker that seeds the demo for tests/workspace/test_seed_demo.py: seeded once for both.
 pytestmark = [

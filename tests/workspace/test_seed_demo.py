@@ -26,7 +26,7 @@ from releases.models import (
     ReleaseKind,
     Status,
 )
-from tests.demo import seed_demo
+from tests.snapshots import seed_demo
 from workspace.management.commands.seed_demo import HEALTH_CHECK
 
 # One worker runs them all, and the browser's look at the demo: it is seeded once for them.
