@@ -551,23 +551,3 @@ def _token(
         )
         newest, newest_project = found["newest"], found["newest_project"]
     return f"{newest or 0}.{newest_project or 0}.{int(now.timestamp()) // 60}"
-
-
-def release_token(release_pk: int) -> str:
-    """Changes when the release, its event log or any of its checks' last evaluation changes."""
-    row = (
-        Release.objects.filter(pk=release_pk)
-        .annotate(
-            newest_event=Subquery(
-                ReleaseEvent.objects.filter(release=OuterRef("pk")).order_by("-pk").values("pk")[:1]
-            ),
-            checked=Max("checks__last_evaluated_at"),
-        )
-        .values_list("updated_at", "newest_event", "checked")
-        .first()
-    )
-    if row is None:
-        return ""
-    updated, newest, checked = row
-    stamp = int(checked.timestamp()) if checked else 0
-    return f"{int(updated.timestamp() * 1000)}.{newest or 0}.{stamp}"
