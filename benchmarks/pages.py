@@ -21,9 +21,11 @@ CPU time (Django's side alone, without the database server's). A page with a tar
 the target and whether the ratio MEETS or MISSES it. The dashboard keeps unchanged rows in the
 cache: "dashboard" is the view with nothing changed, "dashboard changed" adds a note to the
 first release on the page before each request, "dashboard cold" empties the cache before each
-request (every row computed afresh, the worst case). Ends with a summary: each target judged
-at the size it is set for, and each page's query count at every size, which must not grow with
-the releases.
+request (every row computed afresh, the worst case). The release page keeps its rendered
+sections the same way: "release page" is the view with nothing changed, "release changed"
+adds a note to the release before each request (every section rendered again). Ends with a
+summary: each target judged at the size it is set for, and each page's query count at every
+size, which must not grow with the releases.
 """
 
 from __future__ import annotations
@@ -249,7 +251,11 @@ def run(sizes: list[int], runs: int) -> None:
             Page("dashboard live", reverse("dashboard"), htmx),
             # The steady state of the poll: nothing changed, 204.
             Page("dashboard pulse", reverse("dashboard_pulse") + f"?v={change_token()}", htmx),
+            # Nothing changed: every section comes from the cache.
             Page("release page", release.get_absolute_url()),
+            # A note before each request: the release's version moves, every section is
+            # rendered again from the release's data.
+            Page("release changed", release.get_absolute_url(), before=note_on(release.pk)),
             Page("releases list", reverse("release_list")),
             Page("timeline", reverse("timeline")),
         ]

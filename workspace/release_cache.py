@@ -21,7 +21,7 @@ The forms' CSRF token is not part of the HTML that is kept: pieces are rendered 
 placeholder that the response replaces with the request's own token, so a cached piece serves
 every session of the viewer, and a new session (a new CSRF secret after signing in again)
 posts with its own token. A piece that shows a flash message, and every piece of a page that
-shows a failed form, a refusal or a notice, is rendered afresh and not kept.
+answers a POST (a failed form, a refusal, a notice), is rendered afresh and not kept.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from django.utils.crypto import salted_hmac
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
-from releases.access import ReleaseAccess, get_release_for
+from releases.access import get_release_for
 from releases.models import ReleaseEvent
-from workspace.release_page import SECTIONS, ReleasePage, head_queryset
-from workspace.release_version import token_of, with_page_version
+from workspace.release_page import SECTIONS, ReleasePage
+from workspace.release_version import page_version, token_of
 
 if TYPE_CHECKING:
     from approvals.readiness import LoadedRelease
@@ -91,12 +91,15 @@ def csrf_slot() -> str:
     )
 
 
-def versioned_release(user: Any, pk: int) -> tuple[LoadedRelease, ReleaseAccess]:
-    """The release with its page version, if the user may see it (404 otherwise): the one
-    query a page with every piece cached reads besides the viewer's access. What the sections
-    read is prefetched onto it only when one of them is rendered (``ReleasePage.load``)."""
-    release, access = get_release_for(user, pk, queryset=with_page_version(head_queryset()))
-    return cast("LoadedRelease", release), access
+def release_page(request: HttpRequest, pk: int) -> ReleasePage:
+    """The page of the release, if the user may see it (404 otherwise), with its version:
+    the release for the access check (one query, and two for the access) and the version
+    (one). What the sections read is loaded only when one of them is rendered
+    (``ReleasePage.load``), after the version was read: what is kept is never older than its
+    key."""
+    release, access = get_release_for(request.user, pk)
+    version = page_version(release.pk)
+    return ReleasePage(request, cast("LoadedRelease", release), access, version=version)
 
 
 def _viewer(page: ReleasePage) -> tuple[Any, ...]:
@@ -132,7 +135,7 @@ def _keys(page: ReleasePage, names: list[str]) -> dict[str, str]:
             str,
             (
                 release.pk,
-                token_of(release),
+                token_of(page.version or ()),
                 *_viewer(page),
                 int(page.now.timestamp()) // 60,
                 get_language(),
@@ -149,8 +152,10 @@ def _keys(page: ReleasePage, names: list[str]) -> dict[str, str]:
 
 
 def _kept(page: ReleasePage, name: str) -> bool:
-    """Whether this piece may come from, and go to, the cache."""
-    return page.version_known and not page.fresh and name not in page.flashes
+    """Whether this piece may come from, and go to, the cache: not without a version (the page
+    answering a POST, with its failed form, refusal or notice, is read without one), nor with a
+    flash message of its own."""
+    return page.version_known and name not in page.flashes
 
 
 def render_pieces(page: ReleasePage, names: list[str]) -> dict[str, str]:
@@ -161,7 +166,6 @@ def render_pieces(page: ReleasePage, names: list[str]) -> dict[str, str]:
     html = {name: found[key] for name, key in keys.items() if key in found}
     missing = [name for name in names if name not in html]
     if missing:
-        # Loaded after the version was read: what is kept is never older than its key.
         page.load()
         context = {**page_context(page), "csrf_token": csrf_slot()}
         rendered = {

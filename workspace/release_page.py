@@ -8,13 +8,13 @@ htmx swap or a live refresh) only pays for that section. Per-row permissions are
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms as django_forms
 from django.contrib.messages import get_messages
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -50,7 +50,7 @@ from releases.models import (
 from releases.release_notes import render_release_notes
 from releases.services import lifecycle
 from releases.services.lifecycle import release_time_to_restore
-from workspace.release_version import VERSION_FIELDS, release_token, token_of
+from workspace.release_version import release_token, token_of
 from workspace.review import review_facts
 
 if TYPE_CHECKING:
@@ -79,32 +79,18 @@ EVENTS_SHOWN = 30
 CLOSED_REQUESTS_SHOWN = 10
 
 
-# The rows joined to the release in the page's first query; the rest is prefetched.
-PAGE_JOINS = (
-    "project",
-    "rollback_plan__decider",
-    "created_by",
-    "rollback_decided_by",
-    "carried_into",
-)
-
-
-def _assignments() -> Prefetch:
-    return Prefetch("assignments", queryset=RoleAssignment.objects.select_related("user"))
-
-
 def page_queryset() -> QuerySet[LoadedRelease]:
     return (
         with_readiness_data(Release.objects.all())
-        .select_related(*PAGE_JOINS)
-        .prefetch_related("scope_items__owner", "checklist_items__ticked_by", _assignments())
+        .select_related(
+            "rollback_plan__decider", "created_by", "rollback_decided_by", "carried_into"
+        )
+        .prefetch_related(
+            "scope_items__owner",
+            "checklist_items__ticked_by",
+            Prefetch("assignments", queryset=RoleAssignment.objects.select_related("user")),
+        )
     )
-
-
-def head_queryset() -> QuerySet[Release]:
-    """The release with its joins and role assignments (its access), without the rest: what a
-    page whose sections are cached reads; ``ReleasePage.load`` prefetches the rest onto it."""
-    return Release.objects.select_related(*PAGE_JOINS).prefetch_related(_assignments())
 
 
 def load(user: Any, pk: int) -> tuple[LoadedRelease, ReleaseAccess]:
@@ -165,6 +151,7 @@ class ReleasePage:
         problem: str = "",
         notice: str = "",
         now: dt.datetime | None = None,
+        version: tuple[Any, ...] | None = None,
     ) -> None:
         self.request = request
         self.release = release
@@ -176,6 +163,8 @@ class ReleasePage:
         self.problem = problem
         self.notice = notice
         self.now = now or timezone.now()
+        # What the release's page version was before its data was read, if it was.
+        self.version = version
         # Each piece of the page as HTML, by name, once ``release_cache`` has rendered them.
         self.pieces: dict[str, str] = {}
 
@@ -186,23 +175,15 @@ class ReleasePage:
 
     def load(self) -> None:
         """Load everything the sections read, for a page made from a release loaded for its
-        access and version alone (the cache had some of its sections, not all)."""
-        if self.is_loaded:
-            return
-        # Onto the release already read (its joins and assignments included), in the queries
-        # ``page_queryset`` would run after its first.
-        lookups = page_queryset()._prefetch_related_lookups  # type: ignore[attr-defined]
-        prefetch_related_objects([self.release], *lookups)
+        access alone (the cache had some of its pieces, not all)."""
+        if not self.is_loaded:
+            self.release = page_queryset().get(pk=self.release.pk)
+            self.access = replace(self.access, release=self.release)
 
     @property
     def version_known(self) -> bool:
-        """Whether the release came with its page version (``with_page_version``)."""
-        return hasattr(self.release, VERSION_FIELDS[-1])
-
-    @property
-    def fresh(self) -> bool:
-        """The page carries a failed form, a refusal or a notice: nothing of it is cached."""
-        return bool(self.failed_key or self.failed_form is not None or self.problem or self.notice)
+        """Whether the page's version was read (``release_version.page_version``)."""
+        return self.version is not None
 
     # --- flash messages: a plain POST redirects back with a message tagged with its section ---
 
@@ -228,8 +209,8 @@ class ReleasePage:
 
     @cached_property
     def token(self) -> str:
-        if self.version_known:
-            return token_of(self.release)
+        if self.version is not None:
+            return token_of(self.version)
         return release_token(self.release.pk)
 
     # --- header ---

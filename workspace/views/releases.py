@@ -39,8 +39,8 @@ from releases.models import (
 from releases.release_notes import render_release_notes
 from releases.services.releases import create_release, update_release
 from workspace.dashboard import filter_projects, paginate, projects_key
-from workspace.release_cache import page_response, section_response, versioned_release
-from workspace.release_page import SECTIONS, ReleasePage
+from workspace.release_cache import page_response, release_page, section_response
+from workspace.release_page import SECTIONS
 from workspace.release_version import release_token
 
 
@@ -180,8 +180,7 @@ def release_edit(request: SignedInRequest, pk: int) -> HttpResponse:
 
 @signed_in
 def release_detail(request: SignedInRequest, pk: int) -> HttpResponse:
-    release, access = versioned_release(request.user, pk)
-    return page_response(request, ReleasePage(request, release, access))
+    return page_response(request, release_page(request, pk))
 
 
 @signed_in
@@ -189,8 +188,7 @@ def release_detail(request: SignedInRequest, pk: int) -> HttpResponse:
 def release_section(request: SignedInRequest, pk: int, section: str) -> HttpResponse:
     if section not in SECTIONS:
         raise Http404("No such section.")
-    release, access = versioned_release(request.user, pk)
-    return section_response(request, ReleasePage(request, release, access), section)
+    return section_response(request, release_page(request, pk), section)
 
 
 @signed_in
