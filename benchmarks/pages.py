@@ -19,15 +19,16 @@ before it, and the ratio is the median of the pairs' ratios, so a load that come
 shared machine weighs on both sides of each ratio. "cpu ×" is the same ratio in this process's
 CPU time (Django's side alone, without the database server's). A page with a target also prints
 the target and whether the ratio MEETS or MISSES it. The dashboard keeps unchanged rows in the
-cache: "dashboard" is the view with nothing changed, "dashboard changed" adds a note to the
-first release on the page before each request, "dashboard cold" empties the cache before each
-request (every row computed afresh, the worst case). The release page keeps its rendered
-sections the same way: "release page" is the view with nothing changed, "release changed"
-adds a note to the release before each request (every section rendered again). A page with
-nothing changed is requested once, untimed, just before each timed request: the other pages of
-the run change releases and empty the cache in between. Ends with a
-summary: each target judged at the size it is set for, and each page's query count at every
-size, which must not grow with the releases.
+cache: "dashboard" is the view with nothing changed, "dashboard changed" turns a readiness check
+of the first release on the page failing or passing before each request (its row computed
+again), "dashboard noted" adds a note to it (no row shows notes), "dashboard cold" empties the
+cache before each request (every row computed afresh, the worst case). The release page keeps
+its rendered sections the same way: "release page" is the view with nothing changed, "release
+changed" adds a note to the release before each request (every section rendered again). A page
+with nothing changed is requested once, untimed, just before each timed request: the other
+pages of the run change releases and empty the cache in between. Ends with a summary: each
+target judged at the size it is set for, and each page's query count at every size, which must
+not grow with the releases.
 """
 
 from __future__ import annotations
@@ -187,6 +188,23 @@ def first_row(client: Client) -> int:
     return int(page.split('<tr id="release-', 1)[1].split('"', 1)[0])
 
 
+def check_flips_on(release_pk: int) -> Callable[[], None]:
+    """A readiness check of the release turns failing, then passing again, and so on: what CI
+    reports all day. Its row shows it; no one's panel does."""
+    from monitoring.models import Check, CheckPhase, CheckStatus
+    from monitoring.services.results import record_check_result
+
+    check = Check.objects.filter(release_id=release_pk, phase=CheckPhase.PRE_RELEASE).first()
+    assert check is not None, "every seeded release has a readiness check"
+    statuses = [CheckStatus.FAILING, CheckStatus.PASSING]
+
+    def flip() -> None:
+        statuses.reverse()
+        record_check_result(check, status=statuses[0], value=statuses[0], source="api")
+
+    return flip
+
+
 def note_on(release_pk: int) -> Callable[[], None]:
     from releases.models import Release
     from releases.services.notes import add_note
@@ -260,8 +278,10 @@ def run(sizes: list[int], runs: int) -> None:
             Page("hello", reverse("bench_hello")),
             Page("bare", reverse("bench_bare")),
             Page("dashboard", reverse("dashboard"), before=seen_just_before(client, dashboard)),
-            # One release on the page changed (a note): its row and the panel are computed again.
-            Page("dashboard changed", reverse("dashboard"), before=note_on(first_row(client))),
+            # One release on the page changed (a check's new status): its row is computed again.
+            Page("dashboard changed", dashboard, before=check_flips_on(first_row(client))),
+            # A note on it: no row shows the event log, nothing is computed again.
+            Page("dashboard noted", dashboard, before=note_on(first_row(client))),
             # Every row and the panel computed afresh: the worst case.
             Page("dashboard cold", reverse("dashboard"), before=cache.clear),
             Page("dashboard live", reverse("dashboard"), htmx),
