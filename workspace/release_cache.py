@@ -158,15 +158,19 @@ def _kept(page: ReleasePage, name: str) -> bool:
     return page.version_known and name not in page.flashes
 
 
-def render_pieces(page: ReleasePage, names: list[str]) -> dict[str, str]:
+def render_pieces(
+    page: ReleasePage, names: list[str], *, along: tuple[str, ...] = ()
+) -> dict[str, str]:
     """Each piece as HTML, with the CSRF placeholder: from the cache where its key is there,
-    rendered (and kept) otherwise. Only a miss loads the release's graph."""
-    keys = _keys(page, [name for name in names if _kept(page, name)])
+    rendered (and kept) otherwise. Only a miss loads the release's graph; once it is loaded,
+    the pieces named in ``along`` that are missing from the cache are rendered and kept too."""
+    keys = _keys(page, [name for name in dict.fromkeys([*names, *along]) if _kept(page, name)])
     found = cache.get_many(list(keys.values())) if keys else {}
     html = {name: found[key] for name, key in keys.items() if key in found}
     missing = [name for name in names if name not in html]
     if missing:
         page.load()
+        missing += [name for name in keys if name not in html and name not in missing]
         context = {**page_context(page), "csrf_token": csrf_slot()}
         rendered = {
             name: render_to_string(f"{TEMPLATE}#{name}", context, request=page.request)
@@ -196,6 +200,10 @@ def page_response(request: HttpRequest, page: ReleasePage, *, status: int = 200)
 
 
 def section_response(request: HttpRequest, page: ReleasePage, section: str) -> HttpResponse:
-    """One section alone, for an htmx swap or the live refresh."""
-    html = render_pieces(page, [section])[section]
+    """One section alone, for an htmx swap or the live refresh.
+
+    After a change the live refresh asks for every section at once, each in a request of its
+    own: the first to find its section missing renders the others too, so that the release's
+    graph is loaded once for all of them rather than once each."""
+    html = render_pieces(page, [section], along=SECTIONS)[section]
     return _with_token(request, HttpResponse(html))

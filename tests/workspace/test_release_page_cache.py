@@ -127,6 +127,24 @@ def test_it_serves_a_cached_section_alone_as_rendered_afresh(cast, busy):
     )
 
 
+def test_it_loads_the_release_once_for_the_live_refresh_of_every_section(
+    cast, busy, django_assert_max_num_queries
+):
+    client = client_for(cast.rita)
+    view(cast.rita, busy, client)
+    add_note(busy, by=cast.quinn, text="Smoke tests green")
+    # The live refresh: every section asks for itself; the first renders them all.
+    url = reverse("release_section", args=[busy.pk, "events"])
+    assert "Smoke tests green" in htmx_get(client, url).content.decode()
+    for name in ("header", "signoffs", "checklists", "scope", "checks"):
+        url = reverse("release_section", args=[busy.pk, name])
+        # The session, the user, the release and the person's roles, the version.
+        with django_assert_max_num_queries(6):
+            cached = htmx_get(client, url).content.decode()
+        cache.clear()
+        assert TOKEN.sub("", cached) == TOKEN.sub("", htmx_get(client, url).content.decode())
+
+
 @pytest.mark.parametrize("count", [10, 200])
 def test_it_reads_a_cached_page_in_a_few_queries_however_much_data(
     cast, count, django_assert_max_num_queries
