@@ -163,6 +163,11 @@ urlpatterns = [
         incidents.PagerDutyIncidents.as_view(),
         name="api-pagerduty-incidents",
     ),
+    path(
+        "projects/<slug:slug>/incidents/opsgenie/",
+        incidents.OpsgenieIncidents.as_view(),
+        name="api-opsgenie-incidents",
+    ),
     path("projects/<slug:slug>/events/", events.ProjectEvents.as_view(), name="api-project-events"),
     # The signed-in person's own notifications.
     path("notifications/", notifications.Notifications.as_view(), name="api-notifications"),

@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "lib.htmx.live_refresh",
             ],
         },
     },
@@ -234,6 +235,10 @@ OUTBOUND_ALLOWED_NETWORKS = env.list(
 # as many: a connection that was never made cannot have had a side effect.
 OUTBOUND_RETRY_DELAY = env.float("OUTBOUND_RETRY_DELAY", default=0.5)
 
+# An open dashboard or release page asks this often (seconds) whether anything it shows changed;
+# an unchanged page costs one small query and a 204.
+LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=3)
+
 # --- Celery -------------------------------------------------------------------------------
 # Without REDIS_URL the broker is kombu's file-system transport: no server to install, fine for
 # trying the app (a hard-killed worker loses the message it held). Production uses Redis.
@@ -302,6 +307,9 @@ CELERY_BEAT_SCHEDULE = {
 # enqueues one fetch per (integration, request). Its fetch tasks set their own time limits
 # (120 s), below the visibility timeout.
 POLL_DISPATCH_SECONDS = env.float("POLL_DISPATCH_SECONDS", default=5.0)
+# How long a claimed check waits for a sign of life from the fetch that claimed it before the
+# dispatcher claims it again for another worker (monitoring.services.polling.LEASE_SECONDS).
+POLL_LEASE_SECONDS = env.int("POLL_LEASE_SECONDS", default=30)
 # Outgoing webhook deliveries whose task was lost (a broker outage, a restart) are sent again.
 CELERY_BEAT_SCHEDULE["resend-stalled-webhooks"] = {
     "task": "subscriptions.tasks.resend_stalled_webhooks",

@@ -107,5 +107,8 @@ OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 # A stand-in that is down stays down: tried again at once, without waiting for it.
 OUTBOUND_RETRY_DELAY = 0.0
 
+# Browser tests watch pages catch up with changes made elsewhere: they ask every second.
+LIVE_REFRESH_SECONDS = 1
+
 # Serve static files from the finders in tests; there is no collectstatic output here.
 WHITENOISE_AUTOREFRESH = True

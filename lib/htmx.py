@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
@@ -41,3 +42,8 @@ def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         return page_view(request, *args, **kwargs)
 
     return wrapper
+
+
+def live_refresh(request: HttpRequest) -> dict[str, Any]:
+    """Context processor: how often an open page asks whether what it shows has changed."""
+    return {"live_refresh_seconds": settings.LIVE_REFRESH_SECONDS}

@@ -26,9 +26,11 @@ in (a database admin page, a cloud metadata service). The policy:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -323,12 +325,19 @@ class _GuardedBackend(httpcore.SyncBackend):
         raise last
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """The certificate authorities, loaded once per process: loading them takes tens of
+    milliseconds, and one context serves every client and thread."""
+    return httpx.create_ssl_context(trust_env=True)
+
+
 class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self, policy: Policy | None) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_ssl_context(), trust_env=False)
         # httpx builds its own pool; this one is the same but for where it connects.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=True),
+            ssl_context=_ssl_context(),
             network_backend=_GuardedBackend(policy),
             max_connections=httpx.Limits().max_connections,
             max_keepalive_connections=20,

@@ -6,6 +6,8 @@ Output serializers read rows loaded with ``select_related``/``prefetch_related``
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -994,6 +996,148 @@ class PagerDutyIncidentSerializer(ReleaseNamedSerializer):
     incident_key = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     service = serializers.DictField(required=False)
     assignments = serializers.ListField(required=False)
+
+
+class EpochField(serializers.Field):
+    """A moment as Opsgenie writes it: a whole number of units since 1970 (an alert's
+    ``createdAt`` in milliseconds, its ``updatedAt`` in nanoseconds)."""
+
+    def __init__(self, *, per_second: int, unit: str, **kwargs: Any) -> None:
+        self.per_second, self.unit = per_second, unit
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dt.datetime:
+        if isinstance(data, int) and not isinstance(data, bool) and data > 0:
+            seconds, rest = divmod(data, self.per_second)
+            try:
+                return dt.datetime.fromtimestamp(seconds, tz=dt.UTC) + dt.timedelta(
+                    microseconds=rest * 1_000_000 // self.per_second
+                )
+            except (OverflowError, OSError, ValueError):
+                pass
+        raise serializers.ValidationError(f"Give the time as a whole number of {self.unit}.")
+
+    def to_representation(self, value: dt.datetime) -> int:
+        return round(value.timestamp() * 1_000_000) * self.per_second // 1_000_000
+
+
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "example": 1502709956288})
+class EpochMillisecondsField(EpochField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(per_second=1000, unit="milliseconds since 1970", **kwargs)
+
+
+@extend_schema_field(
+    {"type": "integer", "format": "int64", "minimum": 1, "example": 1502709956288000110}
+)
+class EpochNanosecondsField(EpochField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(per_second=1_000_000_000, unit="nanoseconds since 1970", **kwargs)
+
+
+OPSGENIE_PRIORITIES = ["P1", "P2", "P3", "P4", "P5"]
+# The tags (and keys of the alert's details) that name the release an alert is about.
+RELEASE_TAGS = ("version", "commit_sha")
+RELEASE_TAG = re.compile(r"\s*(?P<key>\w+)\s*[:=]\s*(?P<value>\S.*)", re.DOTALL)
+
+
+def _text(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(required=False, allow_blank=True, **kwargs)
+
+
+class OpsgenieAlertSerializer(serializers.Serializer):
+    """The alert in an Opsgenie webhook delivery. The fields Greenlight reads come first; the
+    rest are accepted as Opsgenie sends them (some only with some actions)."""
+
+    alertId = serializers.CharField(max_length=200, help_text="Recorded as the external id.")
+    message = serializers.CharField(max_length=300, help_text="Recorded as the title.")
+    priority = serializers.ChoiceField(
+        choices=OPSGENIE_PRIORITIES,
+        required=False,
+        help_text="P1 is recorded as SEV1, P2 as SEV2, P3 as SEV3, P4 and P5 as SEV4; an alert "
+        "first reported without one is SEV3 (Opsgenie's default, P3).",
+    )
+    createdAt = EpochMillisecondsField(
+        required=False, help_text="When the alert started, in milliseconds since 1970."
+    )
+    updatedAt = EpochNanosecondsField(
+        required=False,
+        help_text="In nanoseconds since 1970; with the Close action, when the incident ended.",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=100,
+        help_text="A tag version:<version> (or version=<version>) or commit_sha:<sha> names the "
+        "release the alert is about.",
+    )
+    details = serializers.DictField(
+        child=serializers.CharField(max_length=8000, allow_blank=True),
+        required=False,
+        help_text="Sent with Create when the integration adds alert details: a version or "
+        "commit_sha key names the release, as a tag does.",
+    )
+    tinyId = _text(max_length=50)
+    alias = _text(max_length=512)
+    entity = _text(max_length=512)
+    source = _text(max_length=512)  # type: ignore[assignment]  # a declared field (see IncidentReportSerializer)
+    description = _text(max_length=15000)
+    username = _text(max_length=200)
+    userId = _text(max_length=200)
+    owner = _text(max_length=200)
+    note = _text(max_length=25000)
+    team = _text(max_length=200)
+    recipient = _text(max_length=200)
+    addedTags = _text(max_length=2000)
+    removedTags = _text(max_length=2000)
+    oldPriority = _text(max_length=10)
+    insertedAt = serializers.IntegerField(required=False)
+    teams = serializers.ListField(required=False)
+    recipients = serializers.ListField(required=False)
+    responders = serializers.ListField(required=False)
+    actions = serializers.ListField(required=False)
+
+
+class OpsgenieAlertActionSerializer(serializers.Serializer):
+    """What Opsgenie's Webhook integration posts when something happens to an alert."""
+
+    action = serializers.CharField(
+        max_length=100,
+        help_text="Create, Acknowledge, Close, AddNote, … — Close resolves the incident.",
+    )
+    alert = OpsgenieAlertSerializer()
+    source = serializers.DictField(  # type: ignore[assignment]  # a declared field (see IncidentReportSerializer)
+        required=False, help_text="Who or what acted."
+    )
+    integrationId = _text(max_length=200)
+    integrationName = _text(max_length=200)
+    integrationType = _text(max_length=100)
+    alertFlowContext = serializers.DictField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        alert = attrs["alert"]
+        named: dict[str, set[str]] = {name: set() for name in RELEASE_TAGS}
+        for tag in alert.get("tags", []):
+            found = RELEASE_TAG.fullmatch(tag)
+            if found and found["key"].lower() in named:
+                named[found["key"].lower()].add(found["value"].strip())
+        for key, value in alert.get("details", {}).items():
+            if key.strip().lower() in named and value.strip():
+                named[key.strip().lower()].add(value.strip())
+        given = {name: values for name, values in named.items() if values}
+        if len(given) != 1 or any(len(values) > 1 for values in given.values()):
+            raise serializers.ValidationError(
+                {
+                    "alert": {
+                        "tags": [
+                            "Name the release the alert is about, once: tag it version:<version> "
+                            "or commit_sha:<sha> (or give one of them in its details)."
+                        ]
+                    }
+                }
+            )
+        ((name, (value,)),) = given.items()
+        return attrs | {name: value}
 
 
 class IncidentReportedSerializer(serializers.Serializer):

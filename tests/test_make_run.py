@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.embedded import migrated_sqlite, sqlite_env
+from tests.embedded import seeded_sqlite, sqlite_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,12 +26,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# With the embedded default's polling test: the demo is seeded on SQLite once for both.
 @pytest.mark.slow
+@pytest.mark.xdist_group("embedded")
 def test_it_serves_the_login_page_and_lets_a_demo_user_in(tmp_path, tmp_path_factory):
     port = free_port()
-    # Migrated already (the migration on SQLite is proven where it is made): `make run` finds
-    # nothing to apply, then seeds the demo and serves it.
-    demo = migrated_sqlite(tmp_path_factory, tmp_path / "demo.sqlite3")
+    # Migrated and seeded already, on another port (the migration and the seed on SQLite are
+    # proven where they are made): `make run` finds nothing to apply, seeds again, which points
+    # the demo's health check at the port it runs on, and serves it.
+    demo = seeded_sqlite(tmp_path_factory, tmp_path / "demo.sqlite3")
     env = sqlite_env(demo, PORT=str(port))
     env.pop("DJANGO_SETTINGS_MODULE", None)
     process = subprocess.Popen(

@@ -35,6 +35,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -69,8 +70,8 @@ FETCH_TIME_LIMIT = 120
 # live fetch keeps its claim; the checks of a worker that died are free again at most
 # ``LEASE_SECONDS`` after its last renewal, and the next tick of beat (every few seconds) claims
 # them for a live worker: within a minute of the death.
-LEASE_SECONDS = 30
-RENEW_SECONDS = 10
+LEASE_SECONDS: int = settings.POLL_LEASE_SECONDS
+RENEW_SECONDS = LEASE_SECONDS / 3
 # A task still queued when its claim has lapsed is dropped, not run late: the checks were
 # claimed afresh by then.
 EXPIRES_SECONDS = LEASE_SECONDS

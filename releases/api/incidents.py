@@ -27,6 +27,16 @@ from releases.services.incidents import (
 
 # PagerDuty has two urgencies: high pages someone at once, low waits for working hours.
 PAGERDUTY_SEVERITY = {"high": Severity.SEV2, "low": Severity.SEV3}
+# Opsgenie has five priorities and Greenlight four severities: the two lowest are both low.
+OPSGENIE_SEVERITY = {
+    "P1": Severity.SEV1,
+    "P2": Severity.SEV2,
+    "P3": Severity.SEV3,
+    "P4": Severity.SEV4,
+    "P5": Severity.SEV4,
+}
+# An alert created without a priority is P3 in Opsgenie.
+OPSGENIE_DEFAULT_SEVERITY = Severity.SEV3
 
 
 class ReleaseIncidents(ReleaseScoped, generics.ListAPIView):
@@ -127,3 +137,35 @@ def from_pagerduty(data: dict[str, Any]) -> dict[str, Any]:
         "resolved_at": resolved,
         "link": data.get("html_url", ""),
     }
+
+
+class OpsgenieIncidents(ProjectScoped):
+    @extend_schema(
+        request=s.OpsgenieAlertActionSerializer,
+        responses={201: s.IncidentReportedSerializer, 200: s.IncidentReportedSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        """What Opsgenie's Webhook integration posts about an alert, with a tag naming the
+        release (``version:1.4.2`` or ``commit_sha:<sha>``): recorded once per ``alertId``,
+        changed by later actions, resolved by ``Close`` (at its ``updatedAt``, else now).
+        Priorities map P1 → SEV1, P2 → SEV2, P3 → SEV3, P4 and P5 → SEV4."""
+        project = self.project()
+        data = validated(s.OpsgenieAlertActionSerializer, request)
+        return self.report(project, data, **from_opsgenie(data))
+
+
+def from_opsgenie(data: dict[str, Any]) -> dict[str, Any]:
+    """What Greenlight records of the alert Opsgenie sent."""
+    alert = data["alert"]
+    fields: dict[str, Any] = {
+        "source": IncidentSource.OPSGENIE,
+        "external_id": alert["alertId"],
+        "title": alert["message"],
+        "started_at": alert.get("createdAt"),
+        "create_defaults": {"severity": OPSGENIE_DEFAULT_SEVERITY},
+    }
+    if "priority" in alert:
+        fields["severity"] = OPSGENIE_SEVERITY[alert["priority"]]
+    if data["action"] == "Close":
+        fields |= {"resolved": True, "resolved_at": alert.get("updatedAt")}
+    return fields

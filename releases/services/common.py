@@ -36,7 +36,12 @@ def lock_release(release: Release) -> Release:
     Every change to a release takes this lock first, so concurrent requests on one release run
     one after the other and each re-checks the state the previous one left.
     """
-    return Release.objects.select_for_update().select_related("project").get(pk=release.pk)
+    # Only the release's row: FOR UPDATE on the join would lock its project's row too, so every
+    # change in a project would wait for every other, and a service that locks the project first
+    # (an incident report) could deadlock with one that locks a release first.
+    return (
+        Release.objects.select_for_update(of=("self",)).select_related("project").get(pk=release.pk)
+    )
 
 
 def refuse_unless(release: Release, target: str, action: str) -> None:

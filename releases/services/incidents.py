@@ -182,10 +182,20 @@ def resolve_incident(
 
 
 def report_incident(
-    release: Release, *, by: Actor, source: str, external_id: str, **fields: Any
+    release: Release,
+    *,
+    by: Actor,
+    source: str,
+    external_id: str,
+    create_defaults: dict[str, Any] | None = None,
+    resolved: bool = False,
+    **fields: Any,
 ) -> tuple[Incident, bool]:
     """An incident tool's report: the first report of its id records the incident, a later one
     (re-sent, or the same incident resolved) changes it. A report never reopens an incident.
+    ``create_defaults`` are recorded only with a new incident (what a tool assumes when a
+    report leaves a field out). ``resolved`` without ``resolved_at``: it is over, and the
+    tool does not say since when — now, unless it had already ended.
 
     Returns the incident and whether it was new.
     """
@@ -195,10 +205,12 @@ def report_incident(
             {"external_id": "Give the incident's id in the tool that reports it."}
         )
     with transaction.atomic():
-        # Two deliveries of one report race here: under the release's lock the second finds
-        # the incident the first recorded. (A report naming another release of the project
-        # still changes the incident where it was first recorded.)
-        release = lock_release(release)
+        # Two deliveries of one report race here, and may name different releases of the
+        # project: under the project's lock the second finds the incident the first recorded
+        # and changes it where it was first recorded. NO KEY UPDATE: rows that only refer to
+        # the project (an incident, an event) are still written meanwhile, so a service that
+        # holds a release's lock never waits for this one.
+        Project.objects.select_for_update(no_key=True).get(pk=release.project_id)
         existing = (
             Incident.objects.filter(
                 project_id=release.project_id, source=source, external_id=external_id
@@ -206,15 +218,24 @@ def report_incident(
             .select_related("release__project")
             .first()
         )
+        already_ended = existing is not None and existing.resolved_at is not None
+        if resolved and fields.get("resolved_at") is None and not already_ended:
+            now = timezone.now()
+            fields["resolved_at"] = now
+            if existing is None and fields.get("started_at") is None:
+                fields["started_at"] = now
         if existing is None:
             incident = record_incident(
-                release, by=by, source=source, external_id=external_id, **fields
+                release,
+                by=by,
+                source=source,
+                external_id=external_id,
+                **((create_defaults or {}) | fields),
             )
             return incident, True
-        if fields.get("resolved_at") is None:
-            fields.pop("resolved_at", None)
-        if fields.get("started_at") is None:
-            fields.pop("started_at", None)
+        for name in ("started_at", "resolved_at"):
+            if fields.get(name) is None:
+                fields.pop(name, None)
         return update_incident(existing, by=by, **fields), False
 
 

@@ -266,3 +266,267 @@ def test_it_refuses_to_clear_an_incidents_start(cast, live):
 
     assert response.status_code == 400
     assert response.json() == {"started_at": ["Say when it started."]}
+
+
+# --- Opsgenie's Webhook integration -------------------------------------------------------
+
+OPSGENIE = "/api/projects/payments/incidents/opsgenie/"
+
+
+def epoch_ms(minutes: int) -> int:
+    return int((NOW - dt.timedelta(minutes=minutes)).timestamp()) * 1000
+
+
+def epoch_ns(minutes: int) -> int:
+    return int((NOW - dt.timedelta(minutes=minutes)).timestamp()) * 1_000_000_000
+
+
+def opsgenie_alert(action: str = "Create", **alert_changes):
+    """A delivery of Opsgenie's Webhook integration, shaped as the "Create" example of
+    Opsgenie's alert action data (docs.opsgenie.com/docs/marid-alert-action-data, also
+    support.atlassian.com/opsgenie/docs/opsgenie-edge-connector-alert-action-data) and the
+    fixtures kept from real deliveries in zulip/zulip zerver/webhooks/opsgenie/fixtures
+    (create.json, close.json): createdAt in milliseconds, updatedAt in nanoseconds. Times are
+    made recent, priority is P1..P5 as Opsgenie's alerts carry it, and a tag names the release."""
+    alert = {
+        "alertId": "052652ac-5d1c-464a-812a-7dd18bbfba8c",
+        "message": "Checkout error rate above 5 %",
+        "tags": ["payments", "version:1.0.0"],
+        "tinyId": "23",
+        "entity": "",
+        "alias": "aliastest",
+        "createdAt": epoch_ms(50),
+        "updatedAt": epoch_ns(50),
+        "username": "System",
+        "userId": "daed1180-0ce8-438b-8f8e-57e1a5920a2d",
+        "source": "datadog",
+        "teams": ["team1"],
+        "recipients": ["recipient1"],
+        "priority": "P2",
+    }
+    return {
+        "action": action,
+        "alert": alert | alert_changes,
+        "source": {"name": "web", "type": "API"},
+        "integrationId": "37c8f316-17c6-49d7-899b-9c7e540c048d",
+        "integrationName": "Greenlight",
+        "integrationType": "Webhook",
+    }
+
+
+def test_it_records_an_opsgenie_alert_and_resolves_it_when_closed(cast, live):
+    client = bearer(project_token(cast, "opsgenie"))
+
+    created = client.post(OPSGENIE, opsgenie_alert(), format="json")
+    closed = client.post(OPSGENIE, opsgenie_alert("Close", updatedAt=epoch_ns(20)), format="json")
+
+    assert created.status_code == 201, created.content
+    assert created.json()["created"] is True
+    incident = created.json()["incident"]
+    assert (incident["source"], incident["external_id"], incident["severity"]) == (
+        "opsgenie",
+        "052652ac-5d1c-464a-812a-7dd18bbfba8c",
+        "sev2",
+    )
+    assert (incident["version"], incident["title"]) == ("1.0.0", "Checkout error rate above 5 %")
+    assert incident["started_at"] == (NOW - dt.timedelta(minutes=50)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert incident["resolved_at"] is None
+    assert incident["reported_by"] == "CI token opsgenie"
+    assert closed.status_code == 200, closed.content
+    assert closed.json()["created"] is False
+    # From createdAt to the close's updatedAt: 50 → 20 minutes ago.
+    assert closed.json()["incident"]["time_to_restore_seconds"] == 30 * 60
+    assert Incident.objects.count() == 1
+    assert ReleaseEvent.objects.filter(release=live, verb="incident_resolved").count() == 1
+
+
+def test_it_resolves_an_opsgenie_alert_now_when_its_close_carries_no_time(cast, live):
+    client = signed_in(cast.dana)
+    client.post(OPSGENIE, opsgenie_alert(), format="json")
+    close = opsgenie_alert("Close")
+    del close["alert"]["updatedAt"]
+
+    before = timezone.now()
+    closed = client.post(OPSGENIE, close, format="json")
+    resolved_at = Incident.objects.get().resolved_at
+
+    assert closed.status_code == 200, closed.content
+    assert resolved_at is not None
+    assert before <= resolved_at <= timezone.now()
+    # Sent again later, the close does not move the end.
+    client.post(OPSGENIE, close, format="json")
+    assert Incident.objects.get().resolved_at == resolved_at
+
+
+def test_it_changes_an_opsgenie_alert_reported_again_and_never_reopens_it(cast, live):
+    client = signed_in(cast.dana)
+    client.post(OPSGENIE, opsgenie_alert(), format="json")
+    client.post(OPSGENIE, opsgenie_alert("Create"), format="json")  # delivered twice
+    client.post(OPSGENIE, opsgenie_alert("Close", updatedAt=epoch_ns(10)), format="json")
+
+    acknowledged = client.post(
+        OPSGENIE,
+        opsgenie_alert("Acknowledge", message="Checkout down", priority="P1"),
+        format="json",
+    )
+
+    assert acknowledged.status_code == 200, acknowledged.content
+    incident = Incident.objects.get()
+    assert (incident.title, incident.severity) == ("Checkout down", "sev1")
+    assert incident.resolved_at == NOW - dt.timedelta(minutes=10)
+    assert ReleaseEvent.objects.filter(release=live, verb="incident_recorded").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("priority", "severity"),
+    [
+        ("P1", "sev1"),
+        ("P2", "sev2"),
+        ("P3", "sev3"),
+        ("P4", "sev4"),
+        ("P5", "sev4"),
+        (None, "sev3"),
+    ],
+)
+def test_it_maps_opsgenie_priorities_to_severities(cast, live, priority, severity):
+    body = opsgenie_alert()
+    if priority is None:
+        del body["alert"]["priority"]  # Opsgenie's default is P3
+    else:
+        body["alert"]["priority"] = priority
+
+    response = signed_in(cast.dana).post(OPSGENIE, body, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["incident"]["severity"] == severity
+
+
+def test_it_keeps_the_severity_when_a_later_action_carries_no_priority(cast, live):
+    client = signed_in(cast.dana)
+    client.post(OPSGENIE, opsgenie_alert(priority="P1"), format="json")
+    close = opsgenie_alert("Close")
+    del close["alert"]["priority"]  # as in Opsgenie's Close example
+
+    client.post(OPSGENIE, close, format="json")
+
+    assert Incident.objects.get().severity == "sev1"
+
+
+def test_it_finds_the_release_of_an_opsgenie_alert_by_commit_or_by_its_details(cast, live):
+    client = signed_in(cast.dana)
+
+    by_commit = client.post(
+        OPSGENIE, opsgenie_alert(alertId="a-1", tags=["commit_sha=" + "a" * 12]), format="json"
+    )
+    by_details = client.post(
+        OPSGENIE,
+        opsgenie_alert(alertId="a-2", tags=["payments"], details={"version": "1.0.0"}),
+        format="json",
+    )
+
+    assert by_commit.status_code == 201, by_commit.content
+    assert by_commit.json()["incident"]["version"] == "1.0.0"
+    assert by_details.status_code == 201, by_details.content
+    assert by_details.json()["incident"]["version"] == "1.0.0"
+
+
+@pytest.mark.parametrize(
+    ("alert", "errors"),
+    [
+        ({"priority": "P9"}, {"alert": {"priority": ['"P9" is not a valid choice.']}}),
+        (
+            {"createdAt": "2024-05-01T10:00:00Z"},
+            {
+                "alert": {
+                    "createdAt": ["Give the time as a whole number of milliseconds since 1970."]
+                }
+            },
+        ),
+        (
+            {"updatedAt": 10**30},
+            {
+                "alert": {
+                    "updatedAt": ["Give the time as a whole number of nanoseconds since 1970."]
+                }
+            },
+        ),
+        (
+            {"createdAt": True},
+            {
+                "alert": {
+                    "createdAt": ["Give the time as a whole number of milliseconds since 1970."]
+                }
+            },
+        ),
+        (
+            {"severity": "sev1"},
+            {"alert": {"severity": ["Unknown field, or one that cannot be set here."]}},
+        ),
+        ({"message": ""}, {"alert": {"message": ["This field may not be blank."]}}),
+        (
+            {"tags": ["payments"]},
+            {
+                "alert": {
+                    "tags": [
+                        "Name the release the alert is about, once: tag it version:<version> or "
+                        "commit_sha:<sha> (or give one of them in its details)."
+                    ]
+                }
+            },
+        ),
+        (
+            {"tags": ["version:1.0.0", "version:1.1.0"]},
+            {
+                "alert": {
+                    "tags": [
+                        "Name the release the alert is about, once: tag it version:<version> or "
+                        "commit_sha:<sha> (or give one of them in its details)."
+                    ]
+                }
+            },
+        ),
+        ({"tags": ["version:9.9.9"]}, {"version": ["This project has no release 9.9.9."]}),
+        ({"createdAt": epoch_ms(-60)}, {"started_at": ["An incident cannot start in the future."]}),
+    ],
+)
+def test_it_answers_a_bad_opsgenie_alert_with_field_errors(cast, live, alert, errors):
+    response = signed_in(cast.dana).post(OPSGENIE, opsgenie_alert(**alert), format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == errors
+    assert not Incident.objects.exists()
+
+
+def test_it_refuses_a_field_opsgenie_does_not_send_and_a_body_without_an_alert(cast, live):
+    client = signed_in(cast.dana)
+
+    unknown = client.post(OPSGENIE, opsgenie_alert() | {"escalate": "now"}, format="json")
+    empty = client.post(OPSGENIE, {"action": "Create"}, format="json")
+    not_an_object = client.post(OPSGENIE, ["Create"], format="json")
+
+    assert unknown.status_code == 400
+    assert unknown.json() == {"escalate": ["Unknown field, or one that cannot be set here."]}
+    assert empty.status_code == 400
+    assert empty.json() == {"alert": ["This field is required."]}
+    assert not_an_object.status_code == 400
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("own_token", 201),
+        ("dana", 201),
+        ("vic", 403),
+        ("otto", 404),
+        ("foreign_token", 404),
+        ("anonymous", 401),
+    ],
+)
+def test_it_takes_opsgenie_alerts_from_whoever_may_record_incidents(client_for, live, who, status):
+    response = client_for(who).post(OPSGENIE, opsgenie_alert(), format="json")
+
+    assert response.status_code == status, response.content
+    assert Incident.objects.exists() is (status == 201)

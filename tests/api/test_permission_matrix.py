@@ -287,6 +287,24 @@ def pagerduty_incident(ids: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def opsgenie_alert(ids: dict[str, Any]) -> dict[str, Any]:
+    """What Opsgenie's Webhook integration posts when an alert is created (Opsgenie's alert
+    action data), tagged with the release's version."""
+    return {
+        "action": "Create",
+        "alert": {
+            "alertId": "052652ac-5d1c-464a-812a-7dd18bbfba8c",
+            "message": "Checkout error rate above 5 %",
+            "tags": ["version:1.0.0"],
+            "tinyId": "23",
+            "createdAt": int(timezone.now().timestamp() * 1000),
+            "priority": "P2",
+        },
+        "source": {"name": "web", "type": "API"},
+        "integrationName": "Greenlight",
+    }
+
+
 def ticked(cast: Cast) -> dict[str, Any]:
     ids = planning(cast)
     tick_checklist_item(ChecklistItem.objects.get(pk=ids["checklist"]), by=cast.quinn, note="ok")
@@ -793,6 +811,14 @@ WRITES: dict[str, Op] = {
         released,
         INCIDENT_RECORDERS,
         pagerduty_incident,
+        201,
+    ),
+    "report opsgenie alert": Op(
+        "post",
+        "/api/projects/payments/incidents/opsgenie/",
+        released,
+        INCIDENT_RECORDERS,
+        opsgenie_alert,
         201,
     ),
     "add scope": Op("post", R + "scope-items/", planning, SCOPE_EDITORS, {"title": "Refunds"}, 201),

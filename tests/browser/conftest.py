@@ -100,12 +100,19 @@ def open_as(
         context.close()
 
 
+# Screenshots cost a second or two each, so they are taken on request: BROWSER_SCREENSHOTS=1.
+SCREENSHOTS = os.environ.get("BROWSER_SCREENSHOTS") == "1"
+
+
 @pytest.fixture
 def shoot(live_server: Any) -> Callable:
-    """Full-page screenshots of the dashboard and the release page for a person to look at."""
+    """Full-page screenshots of the dashboard and the release page for a person to look at,
+    in tests/browser/artifacts/, when BROWSER_SCREENSHOTS=1."""
     ARTIFACTS.mkdir(exist_ok=True)
 
     def take(page: Any, name: str, release: Any) -> None:
+        if not SCREENSHOTS:
+            return
         # caret="initial": hiding the caret puts a style attribute on fields, which htmx then
         # carries into swapped content, where the Content-Security-Policy refuses it.
         page.goto(f"{live_server.url}/")

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from approvals.models import SignOff
 from approvals.services.deploy import start_deploy
 from approvals.services.sign_offs import record_sign_off
 from lib.errors import GreenlightError
-from releases.models import Release, ReleaseEvent, Status
+from releases.models import Incident, Release, ReleaseEvent, Status
+from releases.services.incidents import report_incident
 from releases.services.lifecycle import cancel_release, lock_scope
-from tests.builders import make_approved, make_cast, make_release
+from tests.builders import make_approved, make_cast, make_monitoring, make_release
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -124,3 +127,35 @@ def test_it_never_starts_a_deploy_after_a_no_go_was_committed():
         assert release.deploy_started_at is None
         assert events.get(verb="approval_withdrawn").pk > no_go_event.pk
         assert all("the release is scope frozen" in str(r) for r in refused)
+
+
+def test_it_records_one_incident_when_two_reports_of_it_name_different_releases():
+    """An incident tool sends one alert twice at once, each naming another deployed release of
+    the project: the second waits for the first and changes the incident it recorded."""
+    cast = make_cast()
+    earlier = make_monitoring(make_release(cast, "1.0.0"), cast)
+    later = make_release(cast, "1.1.0", sha="b" * 40)
+    started = timezone.now() - dt.timedelta(hours=1)
+    Release.objects.filter(pk__in=[earlier.pk, later.pk]).update(
+        status=Status.MONITORING, deploy_started_at=started - dt.timedelta(hours=1)
+    )
+
+    def report(release: Release, external_id: str) -> Any:
+        return report_incident(
+            Release.objects.get(pk=release.pk),
+            by="CI token opsgenie",
+            source="opsgenie",
+            external_id=external_id,
+            title="Checkout errors",
+            severity="sev2",
+            started_at=started,
+        )
+
+    # Several alerts, each reported twice at once, so the race is run more than once.
+    ids = [f"alert-{n}" for n in range(4)]
+    outcomes = race(*[lambda i=i, r=r: report(r, i) for i in ids for r in (earlier, later)])
+
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    assert sorted(created for _, created in outcomes) == [False] * 4 + [True] * 4
+    assert Incident.objects.filter(project=cast.project).count() == 4
+    assert ReleaseEvent.objects.filter(verb="incident_recorded").count() == 4

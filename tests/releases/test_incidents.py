@@ -4,6 +4,7 @@ again by a tool without becoming two."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -193,7 +194,7 @@ def test_it_changes_a_reported_incident_instead_of_adding_a_second(cast, live):
 
 
 def test_it_never_reopens_an_incident_on_a_report_sent_again(cast, live):
-    fields = {"title": "Errors", "severity": "sev2", "started_at": minutes_ago(30)}
+    fields: dict[str, Any] = {"title": "Errors", "severity": "sev2", "started_at": minutes_ago(30)}
     report_incident(live, by="relay", source="api", external_id="42", **fields)
     report_incident(
         live, by="relay", source="api", external_id="42", resolved_at=minutes_ago(1), **fields

@@ -28,7 +28,8 @@ from releases.models import (
 )
 from workspace.management.commands.seed_demo import HEALTH_CHECK
 
-pytestmark = pytest.mark.django_db
+# One worker runs them all, so the class below seeds the demo once for the run.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("seed_demo")]
 
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
@@ -36,7 +37,7 @@ HOUR = dt.timedelta(hours=1)
 
 @pytest.fixture(scope="class")
 def demo(django_db_setup, django_db_blocker):
-    """The demo seeded once for a class of tests that only read it, rolled back after them."""
+    """The demo seeded once for a class of tests, rolled back after them."""
     with django_db_blocker.unblock(), transaction.atomic():
         call_command("seed_demo", verbosity=0)
         yield
@@ -60,18 +61,31 @@ def health_url(release: Release) -> str:
     return f"{check.integration.base_url}{check.params['url']}"
 
 
-def test_it_seeds_the_demo_once_and_running_it_again_changes_nothing():
-    call_command("seed_demo", verbosity=0)
-    first, first_versions = counts(), versions()
-    call_command("seed_demo", verbosity=0)
-    assert counts() == first
-    assert versions() == first_versions
-    assert Project.objects.filter(slug="payments").count() == 1
-    assert len({version for version, _s, _k in first_versions}) == len(first_versions)
-
-
 class TestTheDemo:
-    """Read-only looks at one seeded demo."""
+    """Looks at one seeded demo; a test that seeds again is rolled back after it."""
+
+    def test_it_seeds_the_demo_once_and_running_it_again_changes_nothing(self, demo):
+        first, first_versions = counts(), versions()
+        call_command("seed_demo", verbosity=0)
+        assert counts() == first
+        assert versions() == first_versions
+        assert Project.objects.filter(slug="payments").count() == 1
+        assert len({version for version, _s, _k in first_versions}) == len(first_versions)
+
+    def test_it_points_the_demo_health_check_at_the_port_the_app_runs_on(self, demo, monkeypatch):
+        monkeypatch.setenv("HOST", "0.0.0.0")
+        monkeypatch.setenv("PORT", "8123")
+        call_command("seed_demo", verbosity=0)
+        monitoring = Release.objects.get(status=Status.MONITORING)
+        # Bound to every address, the app answers on the loopback one.
+        assert health_url(monitoring) == "http://127.0.0.1:8123/healthz"
+
+        # Started again on another port: the same data, the check follows the app.
+        before = versions()
+        call_command("seed_demo", "--host", "127.0.0.1", "--port", "9000", verbosity=0)
+        assert health_url(monitoring) == "http://127.0.0.1:9000/healthz"
+        assert versions() == before
+        assert Integration.objects.filter(name=HEALTH_CHECK).count() == 1
 
     def test_it_spreads_the_demo_releases_over_the_lifecycle_and_lets_every_demo_user_in(
         self, demo
@@ -184,22 +198,6 @@ class TestTheDemo:
         assert 10 * 60 < metrics.time_to_restore.total_seconds() < DAY.total_seconds()
         assert metrics.restore_band == "high"
         assert metrics.failure_rate_band == "medium"
-
-
-def test_it_points_the_demo_health_check_at_the_port_the_app_runs_on(monkeypatch):
-    monkeypatch.setenv("HOST", "0.0.0.0")
-    monkeypatch.setenv("PORT", "8123")
-    call_command("seed_demo", verbosity=0)
-    monitoring = Release.objects.get(status=Status.MONITORING)
-    # Bound to every address, the app answers on the loopback one.
-    assert health_url(monitoring) == "http://127.0.0.1:8123/healthz"
-
-    # Started again on another port: the same data, the check follows the app.
-    before = versions()
-    call_command("seed_demo", "--host", "127.0.0.1", "--port", "9000", verbosity=0)
-    assert health_url(monitoring) == "http://127.0.0.1:9000/healthz"
-    assert versions() == before
-    assert Integration.objects.filter(name=HEALTH_CHECK).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
