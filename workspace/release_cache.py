@@ -31,7 +31,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any, cast
 
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -99,6 +99,8 @@ def release_page(request: HttpRequest, pk: int) -> ReleasePage:
     key."""
     release, access = get_release_for(request.user, pk)
     version = page_version(release.pk)
+    if version is None:
+        raise Http404("No such release.")  # deleted since it was read
     return ReleasePage(request, cast("LoadedRelease", release), access, version=version)
 
 
