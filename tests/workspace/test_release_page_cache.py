@@ -28,13 +28,14 @@ from monitoring.services import flags
 from monitoring.services import trackers as scope_import
 from monitoring.services.integrations import save_integration
 from monitoring.services.results import record_check_result
-from releases.models import ChecklistItem, ReleaseEvent, Role, ScopeItem, Status
+from releases.models import ChecklistItem, Release, ReleaseEvent, Role, ScopeItem, Status
 from releases.services.checklists import tick_checklist_item
-from releases.services.lifecycle import lock_scope
+from releases.services.incidents import record_incident
+from releases.services.lifecycle import complete_release, lock_scope
 from releases.services.notes import add_note
 from releases.services.projects import add_members, set_project_roles
 from releases.services.scope import add_scope_item, request_scope_change
-from tests.builders import make_release, make_user
+from tests.builders import make_monitoring, make_release, make_user
 from tests.bulk import seed_releases
 from tests.html import client_for, htmx_get
 from tests.local_servers import serving
@@ -264,6 +265,29 @@ def test_it_shows_a_feature_flag_read_again_from_its_provider(cast, release, clo
         assert section(view(cast.vic, release), "flags").count("on for 100 %") == 2
 
 
+def test_it_shows_a_flag_switch_put_back_in_the_queue_after_a_failed_call(cast, release, clock):
+    held = {"new-checkout": {"production": True, "test": True}}
+    with serving(LaunchDarklyStandIn(held)) as standin:
+        launchdarkly = save_integration(
+            cast.project,
+            by=cast.dana,
+            name="LaunchDarkly",
+            kind="launchdarkly",
+            base_url=standin.url,
+            config={"project": "shop", "environments": "test,production"},
+            secrets={"token": "api-standin"},
+        )
+        item = release.scope_items.first()
+        flag = flags.bind_flag(item, by=cast.devin, integration=launchdarkly, key="new-checkout")
+    # The provider is gone: the call fails, and the switch waits for another attempt.
+    switch = flags.turn_flag_off(flag, by=cast.dana, reason="errors")
+    clock.shift(5)
+    assert "waiting to be sent</div>" in section(view(cast.vic, release), "flags")
+    assert flags.deliver_switch(switch.pk).outcome == "retry"
+    # Claimed and put back without an event: the switch's own stamp moves.
+    assert "waiting to be sent – " in section(view(cast.vic, release), "flags")
+
+
 def test_it_shows_a_trackers_new_status_after_a_scheduled_sync(cast, clock):
     with jira_stand_in() as jira:
         tracker = save_integration(
@@ -287,6 +311,19 @@ def test_it_shows_a_trackers_new_status_after_a_scheduled_sync(cast, clock):
         jira.set_status("PAY-2", "Done", "done")
         scope_import.sync_due_sources()
         assert "Not done: In Progress" not in section(view(cast.vic, release), "trackers")
+
+
+def test_it_shows_in_a_review_an_incident_of_another_release_of_the_project(cast, clock):
+    finished = make_monitoring(make_release(cast, "1.0.0"), cast)
+    Release.objects.filter(pk=finished.pk).update(monitoring_until=timezone.now())
+    complete_release(finished, by=cast.rita)
+    live = make_monitoring(make_release(cast, "1.1.0"), cast)
+    clock.shift(5)
+    before = section(view(cast.vic, finished), "review")
+    # Logged on the other release: the review compares this one with the project's 90 days.
+    record_incident(live, by=cast.dana, title="Errors", severity="sev2", started_at=timezone.now())
+    after = section(view(cast.vic, finished), "review")
+    assert after != before
 
 
 # --- one viewer, one page -----------------------------------------------------------------------
