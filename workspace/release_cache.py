@@ -5,8 +5,8 @@ is Python: loading the release with everything its sections read, readiness, and
 engine walking ten sections. So each piece (a section, the trackers and flags cards, the CI
 snippets, the section list) is rendered once per version of the release and viewer and kept in
 the cache, as the dashboard's rows are. A page whose pieces are all cached costs the release
-with its version (one query), the viewer's access (two) and one cache read: the release graph is
-not loaded at all.
+(one query), the viewer's access (two), its version (one) and one cache read: what the sections
+show is not loaded at all.
 
 A piece's key holds everything its HTML is made of:
 
@@ -116,7 +116,8 @@ def _viewer(page: ReleasePage) -> tuple[Any, ...]:
 
 def _review_version(page: ReleasePage) -> int:
     """The review compares the release with the project's last 90 days: a finished release's
-    review changes with the project's other releases too."""
+    review changes with the project's other releases too. One query, on finished releases'
+    pages alone."""
     if not page.show_review:
         return 0
     newest = (
