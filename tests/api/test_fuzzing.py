@@ -78,7 +78,12 @@ from tests.builders import (
 )
 from tests.local_servers import closed_port
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+# One worker runs them: the schema is generated once for all.
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("fuzzing"),
+]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 # Stateful phase: sequences (scenarios) and the most steps in one. Each sequence starts from a
