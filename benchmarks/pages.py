@@ -19,11 +19,16 @@ before it, and the ratio is the median of the pairs' ratios, so a load that come
 shared machine weighs on both sides of each ratio. "cpu ×" is the same ratio in this process's
 CPU time (Django's side alone, without the database server's). A page with a target also prints
 the target and whether the ratio MEETS or MISSES it. The dashboard keeps unchanged rows in the
-cache: "dashboard" is the view with nothing changed, "dashboard changed" adds a note to the
-first release on the page before each request, "dashboard cold" empties the cache before each
-request (every row computed afresh, the worst case). Ends with a summary: each target judged
-at the size it is set for, and each page's query count at every size, which must not grow with
-the releases.
+cache: "dashboard" is the view with nothing changed, "dashboard changed" turns a readiness check
+of the first release on the page failing or passing before each request (its row computed
+again), "dashboard noted" adds a note to it (no row shows notes), "dashboard cold" empties the
+cache before each request (every row computed afresh, the worst case). The release page keeps
+its rendered sections the same way: "release page" is the view with nothing changed, "release
+changed" adds a note to the release before each request (every section rendered again). A page
+with nothing changed is requested once, untimed, just before each timed request: the other
+pages of the run change releases and empty the cache in between. Ends with a summary: each
+target judged at the size it is set for, and each page's query count at every size, which must
+not grow with the releases.
 """
 
 from __future__ import annotations
@@ -164,10 +169,40 @@ def measure(client: Client, bare: Page, pages: list[Page], runs: int) -> None:
             page.cpu_ratios.append(took_cpu / floor_cpu)
 
 
+def seen_just_before(
+    client: Client, url: str, headers: dict[str, str] | None = None
+) -> Callable[[], None]:
+    """Request the page once, untimed, just before the timed request: "nothing changed" means
+    nothing changed since the person's last view, whatever the other pages of the run did in
+    between (a note on a release on the dashboard, emptying the cache)."""
+
+    def view() -> None:
+        client.get(url, headers=headers or {})
+
+    return view
+
+
 def first_row(client: Client) -> int:
     """The release in the first row of the dashboard."""
     page = client.get(reverse("dashboard")).content.decode()
     return int(page.split('<tr id="release-', 1)[1].split('"', 1)[0])
+
+
+def check_flips_on(release_pk: int) -> Callable[[], None]:
+    """A readiness check of the release turns failing, then passing again, and so on: what CI
+    reports all day. Its row shows it; no one's panel does."""
+    from monitoring.models import Check, CheckPhase, CheckStatus
+    from monitoring.services.results import record_check_result
+
+    check = Check.objects.filter(release_id=release_pk, phase=CheckPhase.PRE_RELEASE).first()
+    assert check is not None, "every seeded release has a readiness check"
+    statuses = [CheckStatus.FAILING, CheckStatus.PASSING]
+
+    def flip() -> None:
+        statuses.reverse()
+        record_check_result(check, status=statuses[0], value=statuses[0], source="api")
+
+    return flip
 
 
 def note_on(release_pk: int) -> Callable[[], None]:
@@ -238,18 +273,25 @@ def run(sizes: list[int], runs: int) -> None:
             # The same release at every size: its page must not care how many others exist.
             release = next(r for r in created if r.status == "frozen")
         htmx = {"HX-Request": "true"}
+        dashboard, page_url = reverse("dashboard"), release.get_absolute_url()
         pages = [
             Page("hello", reverse("bench_hello")),
             Page("bare", reverse("bench_bare")),
-            Page("dashboard", reverse("dashboard")),
-            # One release on the page changed (a note): its row and the panel are computed again.
-            Page("dashboard changed", reverse("dashboard"), before=note_on(first_row(client))),
+            Page("dashboard", reverse("dashboard"), before=seen_just_before(client, dashboard)),
+            # One release on the page changed (a check's new status): its row is computed again.
+            Page("dashboard changed", dashboard, before=check_flips_on(first_row(client))),
+            # A note on it: no row shows the event log, nothing is computed again.
+            Page("dashboard noted", dashboard, before=note_on(first_row(client))),
             # Every row and the panel computed afresh: the worst case.
             Page("dashboard cold", reverse("dashboard"), before=cache.clear),
             Page("dashboard live", reverse("dashboard"), htmx),
             # The steady state of the poll: nothing changed, 204.
             Page("dashboard pulse", reverse("dashboard_pulse") + f"?v={change_token()}", htmx),
-            Page("release page", release.get_absolute_url()),
+            # Nothing changed: every section comes from the cache.
+            Page("release page", page_url, before=seen_just_before(client, page_url)),
+            # A note before each request: the release's version moves, every section is
+            # rendered again from the release's data.
+            Page("release changed", page_url, before=note_on(release.pk)),
             Page("releases list", reverse("release_list")),
             Page("timeline", reverse("timeline")),
         ]

@@ -137,9 +137,26 @@ def paginate(
     return Page(rows, number, paginator)
 
 
-def with_row_data(releases: QuerySet[Release]) -> QuerySet[RowRelease]:
-    """What a dashboard row reads, prefetched: readiness data and the health checks."""
-    return with_readiness_data(releases).prefetch_related(
+# Joined to the releases of the rows to render, each in the same query rather than one of its
+# own: readiness prefetches the project's approval policy and the release's commit range, and
+# a prefetch finds them already there. Each query saved is about a millisecond of Django.
+ROW_JOINS = ("project__approval_policy", "commit_range")
+# Once the deploy starts a row counts the health checks; before it, the readiness checks.
+HEALTH_STATUSES = (Status.DEPLOYING, Status.MONITORING)
+
+
+def with_row_data(
+    releases: QuerySet[Release], *, health_checks: bool = True
+) -> QuerySet[RowRelease]:
+    """What a dashboard row reads, prefetched: readiness data and, unless none of the releases
+    is past its deploy start (``health_checks``), the health checks."""
+    # The policies were joined (``ROW_JOINS``): their required roles, once for all the rows.
+    loaded = with_readiness_data(releases).prefetch_related(
+        "project__approval_policy__requirements"
+    )
+    if not health_checks:
+        return cast("QuerySet[RowRelease]", loaded)
+    return loaded.prefetch_related(
         Prefetch(
             "checks",
             queryset=Check.objects.filter(phase=CheckPhase.POST_RELEASE),
@@ -153,8 +170,7 @@ def load_rows(releases: list[RowRelease], *, now: dt.datetime | None = None) -> 
     now = now or timezone.now()
     rows = []
     for release in releases:
-        # Once the deploy starts the health checks are what matters; before it, readiness.
-        post = release.status in (Status.DEPLOYING, Status.MONITORING)
+        post = release.status in HEALTH_STATUSES
         checks = release.post_release_checks if post else release.pre_release_checks
         counts = dict.fromkeys(CheckStatus.values, 0)
         for check in checks:
@@ -406,13 +422,18 @@ ROW_VERSION_FIELDS = (
     "policy_roles",
     "policy_weight",
 )
-# ...and, for the page's change token and the panels' key, the newest events anywhere.
+# ...and, for the page's change token and the panels' key, the newest events anywhere; and
+# the status, which tells whether a row to render again needs the health checks.
 VERSION_FIELDS = (
     *ROW_VERSION_FIELDS,
     "newest_anywhere",
     "newest_project_event",
     "newest_for_panels",
+    "status",
 )
+# Events that change nothing a row shows (its readiness, status, milestone, sign-offs, checks):
+# a note. Any other verb, including one added later, renders the row again.
+ROW_BLIND_VERBS = ("note",)
 # Events that change no one's "needs my action" panel, which lists sign-offs, checklist items
 # and change requests: a note, a check's new status. Any other verb, including one added later,
 # renders the panels again.
@@ -422,11 +443,11 @@ PANEL_BLIND_VERBS = ("note", "check_status")
 def with_versions(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, Any]]:
     """Annotate what a row's version is made of, so the page query brings it along:
 
-    the release's newest event, a fingerprint of its project's approval policy (expiry, and
-    the required roles' count and weighted quorum sum: a policy edit logs no release event),
-    and the newest release and project events anywhere (the page's change token) — no query
-    of their own. Plain values, not model instances: a page whose rows are all cached needs
-    nothing else.
+    the release's newest event that a row shows (not a note), a fingerprint of its project's
+    approval policy (expiry, and the required roles' count and weighted quorum sum: a policy
+    edit logs no release event), and the newest release and project events anywhere (the
+    page's change token) — no query of their own. Plain values, not model instances: a page
+    whose rows are all cached needs nothing else.
     """
     requirements = (
         RoleRequirement.objects.filter(policy__project=OuterRef("project"))
@@ -435,7 +456,10 @@ def with_versions(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, An
     )
     return releases.annotate(
         newest_event=Subquery(
-            ReleaseEvent.objects.filter(release=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+            ReleaseEvent.objects.filter(release=OuterRef("pk"))
+            .exclude(verb__in=ROW_BLIND_VERBS)
+            .order_by("-pk")
+            .values("pk")[:1]
         ),
         policy_expiry=Subquery(
             ApprovalPolicy.objects.filter(project=OuterRef("project")).values(
@@ -491,7 +515,11 @@ def render_rows(releases: list[dict[str, Any]], *, now: dt.datetime | None = Non
     missing = [pk for pk, key in keys.items() if key not in cached]
     if missing:
         fresh = {}
-        loaded = with_row_data(Release.objects.filter(pk__in=missing).select_related("project"))
+        statuses = {r["pk"]: r["status"] for r in releases}
+        loaded = with_row_data(
+            Release.objects.filter(pk__in=missing).select_related(*ROW_JOINS),
+            health_checks=any(statuses[pk] in HEALTH_STATUSES for pk in missing),
+        )
         for row in load_rows(list(loaded), now=now):
             html = render_to_string("releases/dashboard.html#row", {"row": row})
             fresh[keys[row.release.pk]] = html
@@ -551,23 +579,3 @@ def _token(
         )
         newest, newest_project = found["newest"], found["newest_project"]
     return f"{newest or 0}.{newest_project or 0}.{int(now.timestamp()) // 60}"
-
-
-def release_token(release_pk: int) -> str:
-    """Changes when the release, its event log or any of its checks' last evaluation changes."""
-    row = (
-        Release.objects.filter(pk=release_pk)
-        .annotate(
-            newest_event=Subquery(
-                ReleaseEvent.objects.filter(release=OuterRef("pk")).order_by("-pk").values("pk")[:1]
-            ),
-            checked=Max("checks__last_evaluated_at"),
-        )
-        .values_list("updated_at", "newest_event", "checked")
-        .first()
-    )
-    if row is None:
-        return ""
-    updated, newest, checked = row
-    stamp = int(checked.timestamp()) if checked else 0
-    return f"{int(updated.timestamp() * 1000)}.{newest or 0}.{stamp}"

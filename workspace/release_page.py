@@ -8,7 +8,7 @@ htmx swap or a live refresh) only pays for that section. Per-row permissions are
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
@@ -50,7 +50,7 @@ from releases.models import (
 from releases.release_notes import render_release_notes
 from releases.services import lifecycle
 from releases.services.lifecycle import release_time_to_restore
-from workspace.dashboard import release_token
+from workspace.release_version import release_token, token_of
 from workspace.review import review_facts
 
 if TYPE_CHECKING:
@@ -82,10 +82,17 @@ CLOSED_REQUESTS_SHOWN = 10
 def page_queryset() -> QuerySet[LoadedRelease]:
     return (
         with_readiness_data(Release.objects.all())
+        # The approval policy and the commit range joined: their prefetches find them there.
         .select_related(
-            "rollback_plan__decider", "created_by", "rollback_decided_by", "carried_into"
+            "project__approval_policy",
+            "commit_range",
+            "rollback_plan__decider",
+            "created_by",
+            "rollback_decided_by",
+            "carried_into",
         )
         .prefetch_related(
+            "project__approval_policy__requirements",
             "scope_items__owner",
             "checklist_items__ticked_by",
             Prefetch("assignments", queryset=RoleAssignment.objects.select_related("user")),
@@ -150,6 +157,8 @@ class ReleasePage:
         failed: tuple[str, Any] | None = None,
         problem: str = "",
         notice: str = "",
+        now: dt.datetime | None = None,
+        version: tuple[Any, ...] | None = None,
     ) -> None:
         self.request = request
         self.release = release
@@ -160,7 +169,28 @@ class ReleasePage:
         self.failed_key, self.failed_form = failed or (None, None)
         self.problem = problem
         self.notice = notice
-        self.now = timezone.now()
+        self.now = now or timezone.now()
+        # What the release's page version was before its data was read, if it was.
+        self.version = version
+        # Each piece of the page as HTML, by name, once ``release_cache`` has rendered them.
+        self.pieces: dict[str, str] = {}
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the release came with everything the sections read (``page_queryset``)."""
+        return "checklist_items" in getattr(self.release, "_prefetched_objects_cache", {})
+
+    def load(self) -> None:
+        """Load everything the sections read, for a page made from a release loaded for its
+        access alone (the cache had some of its pieces, not all)."""
+        if not self.is_loaded:
+            self.release = page_queryset().get(pk=self.release.pk)
+            self.access = replace(self.access, release=self.release)
+
+    @property
+    def version_known(self) -> bool:
+        """Whether the page's version was read (``release_version.page_version``)."""
+        return self.version is not None
 
     # --- flash messages: a plain POST redirects back with a message tagged with its section ---
 
@@ -186,6 +216,8 @@ class ReleasePage:
 
     @cached_property
     def token(self) -> str:
+        if self.version is not None:
+            return token_of(self.version)
         return release_token(self.release.pk)
 
     # --- header ---

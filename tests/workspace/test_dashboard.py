@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from approvals.services.policy import set_role_requirement
 from approvals.services.sign_offs import record_sign_off
+from monitoring.models import CheckPhase, CheckStatus
+from monitoring.services.results import record_check_result
 from releases.models import Role, Status
 from releases.services.checklists import tick_checklist_item
 from releases.services.lifecycle import cancel_release, lock_scope
@@ -256,22 +258,39 @@ def test_it_recomputes_only_the_row_of_the_release_that_changed(cast):
     assert row(after, second) == row(before, second)
 
 
-# A note changes its release's row and no one's panel: the row is computed again, the panel
-# (four queries) is not.
-DASHBOARD_QUERIES_ONE_ROW = DASHBOARD_QUERIES - 4
+# A check's new status changes its release's row and no one's panel: the row is computed again
+# (without the health checks, before the deploy), the panel (four queries) is not.
+DASHBOARD_QUERIES_ONE_ROW = DASHBOARD_QUERIES - 4 - 1
 
 
-def test_it_recomputes_only_the_row_of_a_release_with_a_new_note(
+def test_it_recomputes_only_the_row_of_a_release_whose_check_changed(
     cast, django_assert_max_num_queries
 ):
     releases = seed_releases(cast.project, 30)
+    frozen = next(r for r in releases if r.status == Status.FROZEN)
+    check = frozen.checks.get(phase=CheckPhase.PRE_RELEASE)
     client = client_for(cast.rita)
     # Both views within one minute: a row's version also changes with the minute.
     with time_machine.travel(timezone.now(), tick=False):
         before = client.get(reverse("dashboard")).content.decode()
-        add_note(releases[0], by=cast.devin, text="Waiting on the payments team")
+        failing = CheckStatus.FAILING if check.status != CheckStatus.FAILING else "passing"
+        record_check_result(check, status=failing, value="3 tests failed", source="api")
         with django_assert_max_num_queries(DASHBOARD_QUERIES_ONE_ROW):
             after = client.get(reverse("dashboard")).content.decode()
+    assert row(after, frozen) != row(before, frozen)
+    assert panel(after) == panel(before)
+
+
+def test_it_recomputes_nothing_for_a_new_note(cast, django_assert_max_num_queries):
+    releases = seed_releases(cast.project, 30)
+    client = client_for(cast.rita)
+    with time_machine.travel(timezone.now(), tick=False):
+        before = client.get(reverse("dashboard")).content.decode()
+        # A row shows nothing of the event log: a note leaves it as it was.
+        add_note(releases[0], by=cast.devin, text="Waiting on the payments team")
+        with django_assert_max_num_queries(DASHBOARD_QUERIES_UNCHANGED):
+            after = client.get(reverse("dashboard")).content.decode()
+    assert row(after, releases[0]) == row(before, releases[0])
     assert panel(after) == panel(before)
 
 

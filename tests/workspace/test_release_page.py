@@ -327,7 +327,9 @@ def test_it_shows_each_check_with_status_value_and_source(cast, release):
 
 # The release page's queries do not grow with releases, scope, checklist items or events (2 of
 # them are the feature-flag section's: its flags, and the flag integrations to offer; 4 the
-# trackers and commits card's).
+# trackers and commits card's; 2 the page's version and the release read for the access check
+# before it, which let a page whose sections are cached skip the rest:
+# ``test_release_page_cache.py``). Rendered afresh here: nothing was cached yet.
 PAGE_QUERIES = 28
 
 

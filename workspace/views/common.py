@@ -24,11 +24,8 @@ from releases.access import (
 from releases.models import (
     Release,
 )
+from workspace.release_cache import page_context, page_response
 from workspace.release_page import ReleasePage, load
-
-
-def page_context(page: ReleasePage) -> dict[str, Any]:
-    return {"page": page, "release": page.release, "access": page.access}
 
 
 def answer(
@@ -58,7 +55,7 @@ def answer(
     if done:
         messages.success(request, done, extra_tags=f"section-{section}")
         return redirect(reverse("release_detail", args=[pk]) + f"#sec-{section}")
-    return render(request, "releases/detail.html", page_context(page), status=status)
+    return page_response(request, page, status=status)
 
 
 def run(

@@ -38,9 +38,10 @@ from releases.models import (
 )
 from releases.release_notes import render_release_notes
 from releases.services.releases import create_release, update_release
-from workspace.dashboard import filter_projects, paginate, projects_key, release_token
-from workspace.release_page import SECTIONS, ReleasePage, load
-from workspace.views.common import page_context
+from workspace.dashboard import filter_projects, paginate, projects_key
+from workspace.release_cache import page_response, release_page, section_response
+from workspace.release_page import SECTIONS
+from workspace.release_version import release_token
 
 
 @dataclass(frozen=True)
@@ -179,10 +180,7 @@ def release_edit(request: SignedInRequest, pk: int) -> HttpResponse:
 
 @signed_in
 def release_detail(request: SignedInRequest, pk: int) -> HttpResponse:
-    release, access = load(request.user, pk)
-    return render(
-        request, "releases/detail.html", page_context(ReleasePage(request, release, access))
-    )
+    return page_response(request, release_page(request, pk))
 
 
 @signed_in
@@ -190,9 +188,7 @@ def release_detail(request: SignedInRequest, pk: int) -> HttpResponse:
 def release_section(request: SignedInRequest, pk: int, section: str) -> HttpResponse:
     if section not in SECTIONS:
         raise Http404("No such section.")
-    release, access = load(request.user, pk)
-    page = ReleasePage(request, release, access)
-    return render(request, f"releases/detail.html#{section}", page_context(page))
+    return section_response(request, release_page(request, pk), section)
 
 
 @signed_in
