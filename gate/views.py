@@ -20,6 +20,7 @@ from gate.models import GateRequest, GitHubApp, GitLabApprovals
 from gate.services import providers, requests
 from lib.errors import NotAllowed
 from monitoring.services.webhooks import DeliveryRefused
+from monitoring.views.webhooks import github_delivery, refusal_response
 from releases import access as rules
 from releases.access import is_project_member
 from releases.models import Project
@@ -29,25 +30,14 @@ logger = logging.getLogger(__name__)
 CLIENT = Path(__file__).with_name("client.py")
 
 
-def _refuse(refused: DeliveryRefused) -> JsonResponse:
-    return JsonResponse({"detail": refused.detail}, status=refused.status)
-
-
 @csrf_exempt
 @require_POST
 def github_app_webhook(request: HttpRequest, app_id: int) -> JsonResponse:
     app = get_object_or_404(GitHubApp.objects.select_related("project"), pk=app_id)
     try:
-        received = requests.receive_github_app_delivery(
-            app,
-            # The raw bytes, before anything parses them: the signature is over exactly these.
-            body=request.body,
-            signature=request.headers.get("X-Hub-Signature-256", ""),
-            delivery_id=request.headers.get("X-GitHub-Delivery", ""),
-            event=request.headers.get("X-GitHub-Event", ""),
-        )
+        received = requests.receive_github_app_delivery(app, **github_delivery(request))
     except DeliveryRefused as refused:
-        return _refuse(refused)
+        return refusal_response(refused)
     if received.to_answer is not None:
         pk = received.to_answer
         transaction.on_commit(lambda: tasks.answer_gate_request.delay(pk))

@@ -308,3 +308,17 @@ def compare_commits(cast: Cast, base_url: str, *, released_base: bool = True) ->
             released_at=timezone.now(),
         )
     return github
+
+
+def connect_launchdarkly(cast: Cast, base_url: str) -> Integration:
+    """Payments switches its feature flags on LaunchDarkly (at ``base_url``), in the test and
+    production environments, connected by Dana."""
+    return save_integration(
+        cast.project,
+        by=cast.dana,
+        name="LaunchDarkly",
+        kind="launchdarkly",
+        base_url=base_url,
+        config={"project": "shop", "environments": "test,production"},
+        secrets={"token": "api-standin"},
+    )

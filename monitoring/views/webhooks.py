@@ -4,6 +4,8 @@ integration's webhook secret before anything is read (``monitoring.services.webh
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -18,8 +20,20 @@ from monitoring.services.webhooks import (
 )
 
 
-def _refuse(refused: DeliveryRefused) -> JsonResponse:
+def refusal_response(refused: DeliveryRefused) -> JsonResponse:
+    """A refused delivery, answered with its status and the reason the sender's log shows."""
     return JsonResponse({"detail": refused.detail}, status=refused.status)
+
+
+def github_delivery(request: HttpRequest) -> dict[str, Any]:
+    """What a GitHub delivery is verified and read from: the raw bytes, before anything parses
+    them (the signature is over exactly these), and GitHub's headers."""
+    return {
+        "body": request.body,
+        "signature": request.headers.get("X-Hub-Signature-256", ""),
+        "delivery_id": request.headers.get("X-GitHub-Delivery", ""),
+        "event": request.headers.get("X-GitHub-Event", ""),
+    }
 
 
 @csrf_exempt
@@ -29,16 +43,9 @@ def webhook_github(request: HttpRequest, integration_id: int) -> JsonResponse:
         Integration, pk=integration_id, kind=IntegrationKind.GITHUB, enabled=True
     )
     try:
-        received = receive_github_delivery(
-            integration,
-            # The raw bytes, before anything parses them: the signature is over exactly these.
-            body=request.body,
-            signature=request.headers.get("X-Hub-Signature-256", ""),
-            delivery_id=request.headers.get("X-GitHub-Delivery", ""),
-            event=request.headers.get("X-GitHub-Event", ""),
-        )
+        received = receive_github_delivery(integration, **github_delivery(request))
     except DeliveryRefused as refused:
-        return _refuse(refused)
+        return refusal_response(refused)
     return JsonResponse(received.as_dict())
 
 
@@ -60,7 +67,7 @@ def webhook_gitlab(request: HttpRequest, integration_id: int) -> JsonResponse:
             event=request.headers.get("X-Gitlab-Event", ""),
         )
     except DeliveryRefused as refused:
-        return _refuse(refused)
+        return refusal_response(refused)
     return JsonResponse(received.as_dict())
 
 
@@ -79,5 +86,5 @@ def webhook_bitbucket(request: HttpRequest, integration_id: int) -> JsonResponse
             event=request.headers.get("X-Event-Key", ""),
         )
     except DeliveryRefused as refused:
-        return _refuse(refused)
+        return refusal_response(refused)
     return JsonResponse(received.as_dict())

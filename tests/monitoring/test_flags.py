@@ -21,7 +21,7 @@ from monitoring.services.integrations import save_integration
 from monitoring.services.polling import poll_check_now
 from monitoring.services.results import record_check_result
 from releases.models import Health, Notification, Status
-from tests.builders import make_monitoring, make_release
+from tests.builders import connect_launchdarkly, make_monitoring, make_release
 from tests.local_servers import serving
 from tests.monitoring.fakes import run_cycle
 from tests.monitoring.launchdarkly_standin import LaunchDarklyStandIn
@@ -39,15 +39,7 @@ def standin() -> Iterator[LaunchDarklyStandIn]:
 
 @pytest.fixture
 def launchdarkly(cast, standin):
-    return save_integration(
-        cast.project,
-        by=cast.dana,
-        name="LaunchDarkly",
-        kind="launchdarkly",
-        base_url=standin.url,
-        config={"project": "shop", "environments": "test,production"},
-        secrets={"token": "api-standin"},
-    )
+    return connect_launchdarkly(cast, standin.url)
 
 
 def name_flag(release, cast, integration, key: str = "new-checkout") -> FeatureFlag:

@@ -35,7 +35,7 @@ from releases.services.lifecycle import complete_release, lock_scope
 from releases.services.notes import add_note
 from releases.services.projects import add_members, set_project_roles
 from releases.services.scope import add_scope_item, request_scope_change
-from tests.builders import make_monitoring, make_release, make_user
+from tests.builders import connect_launchdarkly, make_monitoring, make_release, make_user
 from tests.bulk import seed_releases
 from tests.html import client_for, htmx_get
 from tests.local_servers import serving
@@ -245,15 +245,7 @@ def test_it_shows_a_sign_off_going_stale_in_the_next_minute(cast, release):
 def test_it_shows_a_feature_flag_read_again_from_its_provider(cast, release, clock):
     held = {"new-checkout": {"production": False, "test": True}}
     with serving(LaunchDarklyStandIn(held)) as standin:
-        launchdarkly = save_integration(
-            cast.project,
-            by=cast.dana,
-            name="LaunchDarkly",
-            kind="launchdarkly",
-            base_url=standin.url,
-            config={"project": "shop", "environments": "test,production"},
-            secrets={"token": "api-standin"},
-        )
+        launchdarkly = connect_launchdarkly(cast, standin.url)
         item = release.scope_items.first()
         flags.bind_flag(item, by=cast.devin, integration=launchdarkly, key="new-checkout")
         flags.read_flag_states(release)
@@ -268,15 +260,7 @@ def test_it_shows_a_feature_flag_read_again_from_its_provider(cast, release, clo
 def test_it_shows_a_flag_switch_put_back_in_the_queue_after_a_failed_call(cast, release, clock):
     held = {"new-checkout": {"production": True, "test": True}}
     with serving(LaunchDarklyStandIn(held)) as standin:
-        launchdarkly = save_integration(
-            cast.project,
-            by=cast.dana,
-            name="LaunchDarkly",
-            kind="launchdarkly",
-            base_url=standin.url,
-            config={"project": "shop", "environments": "test,production"},
-            secrets={"token": "api-standin"},
-        )
+        launchdarkly = connect_launchdarkly(cast, standin.url)
         item = release.scope_items.first()
         flag = flags.bind_flag(item, by=cast.devin, integration=launchdarkly, key="new-checkout")
     # The provider is gone: the call fails, and the switch waits for another attempt.
