@@ -98,6 +98,19 @@ def open_as(
     yield login
     for context in contexts:
         context.close()
+    requests_finished(live_server)
+
+
+def requests_finished(live_server: Any, timeout: float = 10.0) -> None:
+    """Wait for the requests the pages left in flight (a live refresh, a click's post).
+
+    The test database is emptied next with TRUNCATE, which locks every table: a request still
+    reading them would deadlock with it, the database would keep this test's rows and the next
+    test would start on them.
+    """
+    for thread in list(live_server.thread.httpd._threads):
+        thread.join(timeout)
+        assert not thread.is_alive(), "a request to the live server did not finish in 10 s"
 
 
 # Screenshots cost a second or two each, so they are taken on request: BROWSER_SCREENSHOTS=1.
