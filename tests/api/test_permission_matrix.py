@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
@@ -1080,14 +1080,29 @@ WATCHED = (
 )
 
 
+def _selects() -> list[str]:
+    quote = connection.ops.quote_name
+    tables: list[Any] = []
+    for model in WATCHED:
+        tables.append(model._meta)
+        for field in model._meta.many_to_many:
+            tables.append(field.remote_field.through._meta)  # type: ignore[union-attr]
+    return [
+        f"SELECT * FROM {quote(table.db_table)} ORDER BY {quote(table.pk.column)}"
+        for table in tables
+    ]
+
+
+SELECTS = _selects()
+
+
 def fingerprint() -> list[list[tuple[Any, ...]]]:
     """Every row of the watched tables, column by column, many-to-many links included."""
-    tables: list[list[tuple[Any, ...]]] = []
-    for model in WATCHED:
-        tables.append(list(model.objects.order_by("pk").values_list()))
-        for field in model._meta.many_to_many:
-            links = field.remote_field.through.objects.order_by("pk")  # type: ignore[union-attr]
-            tables.append(list(links.values_list()))
+    tables = []
+    with connection.cursor() as cursor:
+        for select in SELECTS:
+            cursor.execute(select)
+            tables.append(cursor.fetchall())
     return tables
 
 

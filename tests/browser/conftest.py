@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.test import Client
 
 from tests.builders import PASSWORD
 from tests.conftest import CHROMIUM
@@ -69,14 +71,17 @@ def csp_violations() -> Any:
 def open_as(
     browser: Any, browser_context_args: dict[str, Any], live_server: Any, csp_violations: Any
 ) -> Iterator[Callable]:
-    """A logged-in page for one person, in a browser context of their own (own cookies).
+    """A logged-in page on the dashboard for one person, in a browser context of their own (own
+    cookies).
 
+    The person is signed in with a session made for them, as Django's test client does: the
+    login form itself is driven by ``by_form=True`` (the demo's people, the login tests).
     Every page of it reports Content-Security-Policy violations: a test whose pages have any
     fails, so each flow proves that the site's strict policy leaves it working.
     """
     contexts = []
 
-    def login(user: Any) -> Any:
+    def login(user: Any, *, by_form: bool = False) -> Any:
         context = browser.new_context(**browser_context_args)
         context.set_default_timeout(10_000)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
@@ -88,11 +93,20 @@ def open_as(
         )
         contexts.append(context)
         page = context.new_page()
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("Username").fill(user.get_username())
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{live_server.url}/")
+        if by_form:
+            page.goto(f"{live_server.url}/login/")
+            page.get_by_label("Username").fill(user.get_username())
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{live_server.url}/")
+            return page
+        client = Client()
+        client.force_login(user)
+        session = client.cookies[settings.SESSION_COOKIE_NAME].value
+        context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+        )
+        page.goto(f"{live_server.url}/")
         return page
 
     yield login

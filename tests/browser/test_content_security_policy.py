@@ -20,7 +20,7 @@ def cast(transactional_db):
 def test_it_blocks_and_reports_a_script_injected_into_a_page(
     cast, open_as, live_server, csp_violations
 ):
-    page = open_as(cast.rita)
+    page = open_as(cast.rita, by_form=True)
 
     page.evaluate(
         """() => {

@@ -96,7 +96,7 @@ def shows_every_demo_user_labels_as_people_write_them(
         reverse("check_templates", args=["payments"]),
     ]
     for username in DEMO_PEOPLE:
-        page = open_as(demo[username])
+        page = open_as(demo[username], by_form=True)
         for path in pages:
             answer = page.goto(f"{live_server.url}{path}")
             if answer is None or answer.status != 200:
