@@ -969,8 +969,8 @@ class IncidentReportSerializer(ReleaseNamedSerializer, IncidentInputSerializer):
 class PagerDutyIncidentSerializer(ReleaseNamedSerializer):
     """PagerDuty's incident object (REST API v2), with the release it concerns.
 
-    Only the fields below are read; the other fields of PagerDuty's incident listed here are
-    accepted as PagerDuty sends them, and anything else is refused like everywhere in the API.
+    The fields below are the ones read and checked; the rest of PagerDuty's incident object is
+    accepted as PagerDuty sends it and left unread (``lib.rest.input``: a provider's own object).
     """
 
     id = serializers.CharField(max_length=200)
@@ -1036,8 +1036,38 @@ class EpochNanosecondsField(EpochField):
 
 
 OPSGENIE_PRIORITIES = ["P1", "P2", "P3", "P4", "P5"]
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": OPSGENIE_PRIORITIES},
+            {"type": "integer", "minimum": 1, "maximum": 5},
+        ],
+        "example": "P2",
+    }
+)
+class OpsgeniePriorityField(serializers.Field):
+    """An alert's priority as Opsgenie sends it: "P1" to "P5", or in some deliveries the number
+    alone (``"priority": 3``); read as "P1" to "P5"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = f"P{data}"
+        if isinstance(data, str) and data.strip().upper() in OPSGENIE_PRIORITIES:
+            return data.strip().upper()
+        raise serializers.ValidationError("Give one of Opsgenie's priorities, P1 to P5.")
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
 # The tags (and keys of the alert's details) that name the release an alert is about.
 RELEASE_TAGS = ("version", "commit_sha")
+OPSGENIE_NAME_THE_RELEASE = (
+    "Name the release the alert is about, once: tag it version:<version> or commit_sha:<sha> "
+    "(or give one of them in its details)."
+)
 RELEASE_TAG = re.compile(r"\s*(?P<key>\w+)\s*[:=]\s*(?P<value>\S.*)", re.DOTALL)
 
 
@@ -1047,12 +1077,17 @@ def _text(**kwargs: Any) -> serializers.CharField:
 
 class OpsgenieAlertSerializer(serializers.Serializer):
     """The alert in an Opsgenie webhook delivery. The fields Greenlight reads come first; the
-    rest are accepted as Opsgenie sends them (some only with some actions)."""
+    rest are accepted as Opsgenie sends them (some only with some actions), and so is any
+    field not listed (``lib.rest.input``: a provider's own object)."""
 
     alertId = serializers.CharField(max_length=200, help_text="Recorded as the external id.")
-    message = serializers.CharField(max_length=300, help_text="Recorded as the title.")
-    priority = serializers.ChoiceField(
-        choices=OPSGENIE_PRIORITIES,
+    message = serializers.CharField(
+        max_length=300,
+        required=False,
+        help_text="Recorded as the title. Needed to record an alert Greenlight has not seen; "
+        "Opsgenie leaves it out of some actions (Escalate).",
+    )
+    priority = OpsgeniePriorityField(
         required=False,
         help_text="P1 is recorded as SEV1, P2 as SEV2, P3 as SEV3, P4 and P5 as SEV4; an alert "
         "first reported without one is SEV3 (Opsgenie's default, P3).",
@@ -1069,7 +1104,8 @@ class OpsgenieAlertSerializer(serializers.Serializer):
         required=False,
         max_length=100,
         help_text="A tag version:<version> (or version=<version>) or commit_sha:<sha> names the "
-        "release the alert is about.",
+        "release the alert is about. Needed to record an alert Greenlight has not seen; a later "
+        "action on it (a Close with no tags) finds the release it was recorded against.",
     )
     details = serializers.DictField(
         child=serializers.CharField(max_length=8000, allow_blank=True),
@@ -1115,6 +1151,7 @@ class OpsgenieAlertActionSerializer(serializers.Serializer):
     alertFlowContext = serializers.DictField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The release the alert names, if it names one: once, by one tag or detail."""
         alert = attrs["alert"]
         named: dict[str, set[str]] = {name: set() for name in RELEASE_TAGS}
         for tag in alert.get("tags", []):
@@ -1125,17 +1162,10 @@ class OpsgenieAlertActionSerializer(serializers.Serializer):
             if key.strip().lower() in named and value.strip():
                 named[key.strip().lower()].add(value.strip())
         given = {name: values for name, values in named.items() if values}
+        if not given:
+            return attrs
         if len(given) != 1 or any(len(values) > 1 for values in given.values()):
-            raise serializers.ValidationError(
-                {
-                    "alert": {
-                        "tags": [
-                            "Name the release the alert is about, once: tag it version:<version> "
-                            "or commit_sha:<sha> (or give one of them in its details)."
-                        ]
-                    }
-                }
-            )
+            raise serializers.ValidationError({"alert": {"tags": [OPSGENIE_NAME_THE_RELEASE]}})
         ((name, (value,)),) = given.items()
         return attrs | {name: value}
 

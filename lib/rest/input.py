@@ -1,7 +1,11 @@
 """Strict input: a request body is what its serializer takes, and nothing else.
 
 A field the serializer does not take, or may not set, answers 400 naming it, like any field error;
-nothing a client sends is silently ignored.
+nothing a client sends is silently ignored. The one exception is a provider's own object posted
+as the provider shapes it (an Opsgenie alert action, a PagerDuty incident): the provider adds
+fields, some only with some actions, and a field Greenlight does not read is not the sender's
+mistake. There the fields Greenlight reads are checked as everywhere, and the others are left
+unread (``strict=False``).
 """
 
 from __future__ import annotations
@@ -54,13 +58,15 @@ def validated(
     *,
     context: dict[str, Any] | None = None,
     partial: bool = False,
+    strict: bool = True,
 ) -> Any:
     """The request body checked by ``serializer_class``; field errors answer 400, and so does
-    any field the serializer does not take (strict input: nothing is silently ignored)."""
+    any field the serializer does not take (strict input: nothing is silently ignored), unless
+    the body is a provider's own object (``strict=False``, above)."""
     serializer = serializer_class(
         data=request.data, context={"request": request, **(context or {})}, partial=partial
     )
-    stray = stray_fields(serializer, request.data)
+    stray = stray_fields(serializer, request.data) if strict else {}
     if not serializer.is_valid() or stray:
         errors = dict(serializer.errors) if serializer.errors else {}
         raise exceptions.ValidationError({**errors, **stray})

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,10 +18,11 @@ from releases import serializers as s
 from releases.access import access_for, get_project_for
 from releases.api.common import ReleaseScoped
 from releases.api.tokens import actor
-from releases.models import Incident, IncidentSource, Project, Severity
+from releases.models import Incident, IncidentSource, Project, Release, Severity
 from releases.services.incidents import (
     record_incident,
     report_incident,
+    reported_before,
     reported_release,
     update_incident,
 )
@@ -85,6 +87,9 @@ class ProjectScoped(generics.GenericAPIView):
         release = reported_release(
             project, version=named.get("version", ""), commit_sha=named.get("commit_sha", "")
         )
+        return self.report_on(release, **fields)
+
+    def report_on(self, release: Release, **fields: Any) -> Response:
         rules.RECORD_INCIDENT.check(access_for(self.request.user, release))
         incident, created = report_incident(release, by=actor(self.request), **fields)
         return Response(
@@ -117,7 +122,7 @@ class PagerDutyIncidents(ProjectScoped):
         """PagerDuty's incident object, with the ``version`` or ``commit_sha`` of the release it
         concerns: recorded once per PagerDuty id, resolved when PagerDuty says so."""
         project = self.project()
-        data = validated(s.PagerDutyIncidentSerializer, request)
+        data = validated(s.PagerDutyIncidentSerializer, request, strict=False)
         return self.report(project, data, **from_pagerduty(data))
 
 
@@ -145,13 +150,32 @@ class OpsgenieIncidents(ProjectScoped):
         responses={201: s.IncidentReportedSerializer, 200: s.IncidentReportedSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
-        """What Opsgenie's Webhook integration posts about an alert, with a tag naming the
-        release (``version:1.4.2`` or ``commit_sha:<sha>``): recorded once per ``alertId``,
-        changed by later actions, resolved by ``Close`` (at its ``updatedAt``, else now).
-        Priorities map P1 → SEV1, P2 → SEV2, P3 → SEV3, P4 and P5 → SEV4."""
+        """What Opsgenie's Webhook integration posts about an alert, as Opsgenie shapes it
+        (fields Greenlight does not read are left unread). The first delivery of an alert names
+        its release with a tag (``version:1.4.2`` or ``commit_sha:<sha>``) and carries its
+        message; it is recorded once per ``alertId``. Later actions change it (a Close with no
+        tags included) and ``Close`` resolves it (at its ``updatedAt``, else now); an action
+        that carries nothing Greenlight records (Escalate) changes nothing. Priorities map
+        P1 → SEV1, P2 → SEV2, P3 → SEV3, P4 and P5 → SEV4."""
         project = self.project()
-        data = validated(s.OpsgenieAlertActionSerializer, request)
-        return self.report(project, data, **from_opsgenie(data))
+        data = validated(s.OpsgenieAlertActionSerializer, request, strict=False)
+        alert = data["alert"]
+        earlier = reported_before(
+            project, source=IncidentSource.OPSGENIE, external_id=alert["alertId"]
+        )
+        if "version" in data or "commit_sha" in data:
+            release = reported_release(
+                project, version=data.get("version", ""), commit_sha=data.get("commit_sha", "")
+            )
+        elif earlier is not None:
+            release = earlier.release
+        else:
+            raise ValidationError({"alert": {"tags": [s.OPSGENIE_NAME_THE_RELEASE]}})
+        if earlier is None and "message" not in alert:
+            raise ValidationError(
+                {"alert": {"message": ["Give the alert's message: it is the incident's title."]}}
+            )
+        return self.report_on(release, **from_opsgenie(data))
 
 
 def from_opsgenie(data: dict[str, Any]) -> dict[str, Any]:
@@ -160,10 +184,11 @@ def from_opsgenie(data: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "source": IncidentSource.OPSGENIE,
         "external_id": alert["alertId"],
-        "title": alert["message"],
         "started_at": alert.get("createdAt"),
         "create_defaults": {"severity": OPSGENIE_DEFAULT_SEVERITY},
     }
+    if "message" in alert:
+        fields["title"] = alert["message"]
     if "priority" in alert:
         fields["severity"] = OPSGENIE_SEVERITY[alert["priority"]]
     if data["action"] == "Close":

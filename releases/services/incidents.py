@@ -248,6 +248,16 @@ def _shown(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
+def reported_before(project: Project, *, source: str, external_id: str) -> Incident | None:
+    """The incident a tool reported earlier under this id, in this project, if it did: a later
+    report of it may leave out what the first one said (the release, the title)."""
+    return (
+        Incident.objects.filter(project=project, source=source, external_id=external_id.strip())
+        .select_related("release__project")
+        .first()
+    )
+
+
 def reported_release(project: Project, *, version: str = "", commit_sha: str = "") -> Release:
     """The release a machine names by version, or by the commit it deployed (the latest deploy
     of that commit when several releases carry it); a field error when there is none."""

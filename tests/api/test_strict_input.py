@@ -18,6 +18,12 @@ from tests.builders import make_ready, make_release
 pytestmark = pytest.mark.django_db
 
 STRAY = "zz_unexpected"
+# A provider's own object, posted as the provider shapes it: the fields Greenlight does not read
+# are left unread (lib/rest/input.py), and tests/api/test_incidents_api.py shows it.
+PROVIDER_SHAPED = {
+    "/api/projects/{slug}/incidents/opsgenie/",
+    "/api/projects/{slug}/incidents/pagerduty/",
+}
 
 
 def signed_in(user: Any) -> APIClient:
@@ -105,6 +111,11 @@ def test_it_refuses_a_stray_field_on_every_write_operation(cast):
             response = getattr(client, method)(path, {STRAY: 1}, format="json")
             walked += 1
             body = response.json() if response.content else None
+            if template in PROVIDER_SHAPED:
+                # Refused for what it lacks, never for the stray field.
+                if response.status_code != 400 or STRAY in (body or {}):
+                    failures.append(f"{method.upper()} {template}: {response.status_code} {body}")
+                continue
             if response.status_code != 400 or STRAY not in (body or {}):
                 failures.append(f"{method.upper()} {template}: {response.status_code} {body}")
 
