@@ -7,6 +7,7 @@ writes the database through the ORM, which Django would refuse in a thread with 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -120,11 +121,15 @@ def requests_finished(live_server: Any, timeout: float = 10.0) -> None:
 
     The test database is emptied next with TRUNCATE, which locks every table: a request still
     reading them would deadlock with it, the database would keep this test's rows and the next
-    test would start on them.
+    test would start on them. The live server answers each connection in a thread of its own,
+    which it does not keep track of (a daemon thread); Python names such a thread after the
+    function it runs.
     """
-    for thread in list(live_server.thread.httpd._threads):
-        thread.join(timeout)
-        assert not thread.is_alive(), "a request to the live server did not finish in 10 s"
+    handler = f"({live_server.thread.httpd.process_request_thread.__name__})"
+    for thread in threading.enumerate():
+        if thread.name.endswith(handler):
+            thread.join(timeout)
+            assert not thread.is_alive(), "a request to the live server did not finish in 10 s"
 
 
 # Screenshots cost a second or two each, so they are taken on request: BROWSER_SCREENSHOTS=1.
