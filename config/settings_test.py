@@ -58,6 +58,8 @@ SERVICES = {
 
 if SERVICES["postgres"]:
     DATABASES = {"default": env.db_url_config(TEST_DATABASE_URL)}
+    # Django's PostgreSQL backend, emptied by DELETE between the tests that commit (it says why).
+    DATABASES["default"]["ENGINE"] = "tests.postgresql"
 else:
     DATABASES = {
         "default": {
