@@ -148,8 +148,15 @@ class Readiness:
 
 
 def with_readiness_data(queryset: QuerySet[Release]) -> QuerySet[LoadedRelease]:
-    """Load everything ``compute_readiness`` reads, in a fixed number of queries."""
-    return queryset.select_related("project", "rollback_plan").prefetch_related(
+    """Load everything ``compute_readiness`` reads, in a fixed number of queries.
+
+    The project's approval policy and the release's commit range are joined to the release's
+    own query rather than read in queries of their own (the scope prefetches find the range
+    there); the policies' required roles come in one query for all the releases."""
+    return queryset.select_related(
+        "project__approval_policy", "rollback_plan", "commit_range"
+    ).prefetch_related(
+        "project__approval_policy__requirements",
         "checklist_items",
         "scope_items",
         Prefetch(
@@ -166,10 +173,6 @@ def with_readiness_data(queryset: QuerySet[Release]) -> QuerySet[LoadedRelease]:
             "change_requests",
             queryset=ScopeChangeRequest.objects.filter(state=ScopeChangeRequest.State.PENDING),
             to_attr="pending_change_requests",
-        ),
-        Prefetch(
-            "project__approval_policy",
-            queryset=ApprovalPolicy.objects.prefetch_related("requirements"),
         ),
         *SCOPE_PREFETCHES,
     )

@@ -82,17 +82,10 @@ CLOSED_REQUESTS_SHOWN = 10
 def page_queryset() -> QuerySet[LoadedRelease]:
     return (
         with_readiness_data(Release.objects.all())
-        # The approval policy and the commit range joined: their prefetches find them there.
         .select_related(
-            "project__approval_policy",
-            "commit_range",
-            "rollback_plan__decider",
-            "created_by",
-            "rollback_decided_by",
-            "carried_into",
+            "rollback_plan__decider", "created_by", "rollback_decided_by", "carried_into"
         )
         .prefetch_related(
-            "project__approval_policy__requirements",
             "scope_items__owner",
             "checklist_items__ticked_by",
             Prefetch("assignments", queryset=RoleAssignment.objects.select_related("user")),
