@@ -322,3 +322,17 @@ def connect_launchdarkly(cast: Cast, base_url: str) -> Integration:
         config={"project": "shop", "environments": "test,production"},
         secrets={"token": "api-standin"},
     )
+
+
+def connect_jira(cast: Cast, base_url: str) -> Integration:
+    """Payments tracks its scope in Jira (at ``base_url``), project PAY, Tasks read as
+    dependencies, connected by Rita."""
+    return save_integration(
+        cast.project,
+        by=cast.rita,
+        name="Jira",
+        kind="jira",
+        base_url=base_url,
+        config={"project_key": "PAY", "kind_map": "Task=dependency"},
+        secrets={"email": "rita@example.com", "token": "atl-token"},
+    )

@@ -118,5 +118,34 @@ def seed_releases(project: Project, count: int, *, prefix: str = "9", scope: int
     return releases
 
 
+def crowded_release(cast: Any, count: int) -> Release:
+    """A frozen release among ``count`` seeded ones, with ``count`` more scope items, ticked
+    checklist items and notes than usual: what its page must show in as many queries as with
+    none."""
+    release = next(r for r in seed_releases(cast.project, count) if r.status == Status.FROZEN)
+    ScopeItem.objects.bulk_create(
+        [ScopeItem(release=release, title=f"Extra {n}", owner=cast.devin) for n in range(count)]
+    )
+    ChecklistItem.objects.bulk_create(
+        [
+            ChecklistItem(
+                release=release,
+                title=f"Check {n}",
+                owner_role="qa",
+                ticked_by=cast.quinn,
+                ticked_at=timezone.now(),
+            )
+            for n in range(count)
+        ]
+    )
+    ReleaseEvent.objects.bulk_create(
+        [
+            ReleaseEvent(release=release, actor=cast.rita, verb="note", summary=f"n{n}")
+            for n in range(count)
+        ]
+    )
+    return release
+
+
 def members_by_role(project: Project) -> dict[str, Any]:
     return {m.role: m.user for m in ProjectMembership.objects.filter(project=project)}

@@ -14,11 +14,10 @@ from lib.errors import NotAllowed
 from monitoring.models import ScopeSource, TrackedItem
 from monitoring.services import health
 from monitoring.services import trackers as scope_import
-from monitoring.services.integrations import save_integration
 from releases.models import Release, ReleaseEvent, ScopeChangeRequest
 from releases.services.lifecycle import lock_scope
 from releases.services.scope import approve_change_request, set_scope_item_state
-from tests.builders import make_monitoring, make_release
+from tests.builders import connect_jira, make_monitoring, make_release
 from tests.monitoring.fakes import Answer
 from tests.monitoring.jira_standin import jira_stand_in
 
@@ -31,15 +30,7 @@ def jira():
 
 @pytest.fixture
 def tracker(cast, jira):
-    return save_integration(
-        cast.project,
-        by=cast.rita,
-        name="Jira",
-        kind="jira",
-        base_url=jira.url,
-        config={"project_key": "PAY", "kind_map": "Task=dependency"},
-        secrets={"email": "rita@example.com", "token": "atl-token"},
-    )
+    return connect_jira(cast, jira.url)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from monitoring.models import CheckStatus
 from monitoring.services.results import record_check_result
-from releases.models import ChecklistItem, Release, ReleaseEvent, ScopeItem, Status
+from releases.models import Release, ReleaseEvent, ScopeItem, Status
 from releases.services.lifecycle import complete_release, lock_scope, mark_health
 from releases.services.notes import add_note
 from releases.services.rollback import roll_back
@@ -22,7 +22,7 @@ from tests.builders import (
     make_monitoring,
     make_release,
 )
-from tests.bulk import seed_releases
+from tests.bulk import crowded_release
 from tests.html import client_for, htmx_get, htmx_post
 
 pytestmark = pytest.mark.django_db
@@ -337,29 +337,7 @@ PAGE_QUERIES = 28
 def test_it_renders_the_page_in_the_same_number_of_queries_however_much_data(
     cast, count, django_assert_max_num_queries
 ):
-    releases = seed_releases(cast.project, count)
-    release = next(r for r in releases if r.status == Status.FROZEN)
-    ScopeItem.objects.bulk_create(
-        [ScopeItem(release=release, title=f"Extra {n}", owner=cast.devin) for n in range(count)]
-    )
-    ChecklistItem.objects.bulk_create(
-        [
-            ChecklistItem(
-                release=release,
-                title=f"Check {n}",
-                owner_role="qa",
-                ticked_by=cast.quinn,
-                ticked_at=timezone.now(),
-            )
-            for n in range(count)
-        ]
-    )
-    ReleaseEvent.objects.bulk_create(
-        [
-            ReleaseEvent(release=release, actor=cast.rita, verb="note", summary=f"n{n}")
-            for n in range(count)
-        ]
-    )
+    release = crowded_release(cast, count)
     client = client_for(cast.rita)
     with django_assert_max_num_queries(PAGE_QUERIES):
         response = client.get(release.get_absolute_url())

@@ -26,17 +26,22 @@ from approvals.services.sign_offs import record_sign_off
 from monitoring.models import CheckStatus
 from monitoring.services import flags
 from monitoring.services import trackers as scope_import
-from monitoring.services.integrations import save_integration
 from monitoring.services.results import record_check_result
-from releases.models import ChecklistItem, Release, ReleaseEvent, Role, ScopeItem, Status
+from releases.models import ChecklistItem, Release, Role
 from releases.services.checklists import tick_checklist_item
 from releases.services.incidents import record_incident
 from releases.services.lifecycle import complete_release, lock_scope
 from releases.services.notes import add_note
 from releases.services.projects import add_members, set_project_roles
 from releases.services.scope import add_scope_item, request_scope_change
-from tests.builders import connect_launchdarkly, make_monitoring, make_release, make_user
-from tests.bulk import seed_releases
+from tests.builders import (
+    connect_jira,
+    connect_launchdarkly,
+    make_monitoring,
+    make_release,
+    make_user,
+)
+from tests.bulk import crowded_release
 from tests.html import client_for, htmx_get
 from tests.local_servers import serving
 from tests.monitoring.jira_standin import jira_stand_in
@@ -150,17 +155,7 @@ def test_it_loads_the_release_once_for_the_live_refresh_of_every_section(
 def test_it_reads_a_cached_page_in_a_few_queries_however_much_data(
     cast, count, django_assert_max_num_queries
 ):
-    releases = seed_releases(cast.project, count)
-    release = next(r for r in releases if r.status == Status.FROZEN)
-    ScopeItem.objects.bulk_create(
-        [ScopeItem(release=release, title=f"Extra {n}", owner=cast.devin) for n in range(count)]
-    )
-    ReleaseEvent.objects.bulk_create(
-        [
-            ReleaseEvent(release=release, actor=cast.rita, verb="note", summary=f"n{n}")
-            for n in range(count)
-        ]
-    )
+    release = crowded_release(cast, count)
     client = client_for(cast.rita)
     view(cast.rita, release, client)
     with django_assert_max_num_queries(CACHED_PAGE_QUERIES) as queries:
@@ -274,15 +269,7 @@ def test_it_shows_a_flag_switch_put_back_in_the_queue_after_a_failed_call(cast, 
 
 def test_it_shows_a_trackers_new_status_after_a_scheduled_sync(cast, clock):
     with jira_stand_in() as jira:
-        tracker = save_integration(
-            cast.project,
-            by=cast.rita,
-            name="Jira",
-            kind="jira",
-            base_url=jira.url,
-            config={"project_key": "PAY", "kind_map": "Task=dependency"},
-            secrets={"email": "rita@example.com", "token": "atl-token"},
-        )
+        tracker = connect_jira(cast, jira.url)
         release = make_release(cast, "1.2.0", scope=0)
         scope_import.add_scope_source(
             release, by=cast.paul, integration=tracker, source="fix_version"
