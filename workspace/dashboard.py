@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import (
@@ -35,8 +36,10 @@ from django.utils.safestring import mark_safe
 
 from approvals.models import DEFAULT_REQUIRED_ROLES, ApprovalPolicy, RoleRequirement, SignOff
 from approvals.readiness import Readiness, compute_readiness, with_readiness_data
+from lib.precompiled import STAND_IN, Precompiled
 from monitoring.models import Check, CheckPhase, CheckStatus
 from releases.access import visible_projects, visible_releases
+from releases.filters import dated
 from releases.models import (
     ACTIVE_STATUSES,
     ChecklistItem,
@@ -58,6 +61,8 @@ if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
     from approvals.readiness import ReadinessData
+    from releases.filters import ReleaseListFilter
+    from releases.forms import DashboardFilter
 
     class RowData(ReadinessData):
         post_release_checks: list[Check]
@@ -101,13 +106,21 @@ LAST_PAGE_ASKED = 2**31
 
 
 def paginate(
-    releases: QuerySet, number: Any, size: int = PAGE_SIZE, *, count_apart: bool = False
+    releases: QuerySet | Precompiled,
+    number: Any,
+    size: int = PAGE_SIZE,
+    *,
+    count_apart: bool = False,
+    pk: int | None = None,
 ) -> Page:
     """One page of releases and the total, in one query: a window count instead of COUNT(*).
 
     ``count_apart`` counts in a query of its own instead. A window count makes PostgreSQL
     build every matching row before it keeps a page of them; where an index serves the order
     (the releases page, 10,000 releases), a COUNT and a page read from the index cost less.
+
+    ``releases`` may be ``Precompiled`` (the id it runs for in ``pk``): with ``count_apart`` it
+    is the rows to list, otherwise it already counts them in ``listed_total``.
     """
     try:
         number = max(1, int(number))
@@ -116,25 +129,101 @@ def paginate(
     # The database takes an OFFSET up to a bigint; a number that far is past the end anyway.
     number = min(number, LAST_PAGE_ASKED)
     if count_apart:
-        count = releases.count()
+        count = releases.count() if isinstance(releases, QuerySet) else releases.count(pk)
         # Past the end: the last page.
         number = max(1, min(number, -(-count // size)))
-        bottom = (number - 1) * size
-        rows = list(releases[bottom : bottom + size]) if count else []
+        rows = _rows(releases, pk, (number - 1) * size, size) if count else []
     else:
-        bottom = (number - 1) * size
-        rows = list(releases.annotate(listed_total=Window(Count("pk")))[bottom : bottom + size])
+        if isinstance(releases, QuerySet):
+            releases = releases.annotate(listed_total=Window(Count("pk")))
+        rows = _rows(releases, pk, (number - 1) * size, size)
         if rows:
             first = rows[0]
             count = first["listed_total"] if isinstance(first, dict) else first.listed_total
+        elif number > 1:
+            # Past the end: show the last page.
+            count = releases.count() if isinstance(releases, QuerySet) else releases.count(pk)
+            if count:
+                return paginate(releases, -(-count // size), size, pk=pk)
         else:
-            # Past the end (or nothing at all): count, and show the last page.
-            count = releases.count()
-            if count and number > 1:
-                return paginate(releases, -(-count // size), size)
-    paginator = Paginator(releases, size)
+            count = 0
+    paginator = Paginator((), size)
     paginator.count = count  # already known; spares the paginator its COUNT query
     return Page(rows, number, paginator)
+
+
+def _rows(releases: QuerySet | Precompiled, pk: int | None, bottom: int, size: int) -> list[Any]:
+    if isinstance(releases, QuerySet):
+        return list(releases[bottom : bottom + size])
+    return releases.dicts(pk, offset=bottom, limit=size)
+
+
+def ordered(releases: ReleaseQuerySet) -> ReleaseQuerySet:
+    """The dashboard's order: the soonest deploy window first, then by project and version."""
+    return releases.order_by(
+        F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
+    )
+
+
+@functools.cache
+def unfiltered_page(superuser: bool) -> Precompiled:
+    """What a dashboard without filters lists (``with_versions`` values, counted in
+    ``listed_total``), compiled once for superusers and once for members, for the person's id.
+
+    It is the page people open all day; building and compiling its sub-selects cost Django
+    more than the rest of a cached dashboard."""
+    person = get_user_model()(pk=STAND_IN, is_superuser=superuser)
+    releases = ordered(visible_releases(person, versioned_releases()).active())
+    return Precompiled.of(releases.annotate(listed_total=Window(Count("pk"))))
+
+
+def listed_page(user: Any, filters: DashboardFilter, number: Any) -> Page:
+    """The page of the dashboard ``number`` asks for: the active releases the person sees,
+    narrowed by ``filters`` (none for filters that do not validate), as ``with_versions``
+    values."""
+    if filters.is_bound and not filters.is_valid():
+        return paginate(Release.objects.none(), number)
+    chosen = filters.cleaned_data if filters.is_bound else {}
+    if not any(chosen.values()):
+        return paginate(unfiltered_page(user.is_superuser), number, pk=user.pk)
+    releases = visible_releases(user, versioned_releases()).active()
+    if chosen["project"]:
+        releases = releases.filter(project__slug=chosen["project"])
+    if chosen["status"]:
+        releases = releases.filter(status=chosen["status"])
+    if chosen["mine"]:
+        releases = releases.filter(my_actions(user).releases_q())
+    return paginate(ordered(releases), number)
+
+
+# Only the columns a row of the releases list shows, as plain values: building a page of full
+# releases and their projects, then formatting them in the template, was most of what the page
+# cost in Python.
+LIST_COLUMNS = ("pk", "project__name", "version", "title", "kind", "status", "listed_on")
+
+
+def newest_first(releases: QuerySet[Release]) -> QuerySet[Release, dict[str, Any]]:
+    """The releases list's rows: ``LIST_COLUMNS``, the newest listed day first."""
+    return dated(releases).order_by("-listed_on", "-pk").values(*LIST_COLUMNS)
+
+
+@functools.cache
+def unfiltered_list(superuser: bool) -> Precompiled:
+    """Every release the person sees, newest first, compiled once for superusers and once for
+    members, for the person's id: the releases list as it opens."""
+    person = get_user_model()(pk=STAND_IN, is_superuser=superuser)
+    return Precompiled.of(newest_first(visible_releases(person)))
+
+
+def listed_releases(user: Any, filters: ReleaseListFilter | None, valid: bool, number: Any) -> Page:
+    """The page of the releases list ``number`` asks for: what ``filters`` (made on the
+    person's visible releases) keep, nothing where they do not validate, every release the
+    person sees where nothing is searched (no filters, or none filled in)."""
+    if filters is None or (valid and not any(filters.form.cleaned_data.values())):
+        return paginate(unfiltered_list(user.is_superuser), number, count_apart=True, pk=user.pk)
+    assert filters.queryset is not None  # the person's visible releases
+    releases = filters.qs if valid else filters.queryset.none()
+    return paginate(newest_first(releases), number, count_apart=True)
 
 
 # Once the deploy starts a row counts the health checks; before it, the readiness checks.

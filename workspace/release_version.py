@@ -20,10 +20,10 @@ import functools
 import re
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from lib.precompiled import STAND_IN, Precompiled
 from monitoring.models import (
     Check,
     FeatureFlag,
@@ -90,32 +90,20 @@ def with_page_version(releases: QuerySet[Release]) -> QuerySet[Release]:
     )
 
 
-# Any id no release has: the compiled query's one parameter that names the release.
-_SOME_RELEASE = -7_654_321
-
-
 @functools.cache
-def _compiled() -> tuple[str, tuple[Any, ...], int]:
-    """The version query as SQL, built and compiled once per process.
-
-    Building and compiling a dozen sub-selects costs Django several milliseconds a request, more
-    than the rest of a page whose sections are all cached; the SQL is the same for every
-    release but for the release's id.
-    """
-    query = with_page_version(Release.objects.filter(pk=_SOME_RELEASE)).values_list(*VERSION_FIELDS)
-    sql, params = query.query.sql_with_params()
-    at = [n for n, value in enumerate(params) if value == _SOME_RELEASE]
-    assert len(at) == 1, "the version query names the release once"
-    return sql, tuple(params), at[0]
+def _compiled() -> Precompiled:
+    """The version query, built and compiled once per process: building and compiling a dozen
+    sub-selects costs Django several milliseconds a request, more than the rest of a page whose
+    sections are all cached."""
+    return Precompiled.of(
+        with_page_version(Release.objects.filter(pk=STAND_IN)).values_list(*VERSION_FIELDS)
+    )
 
 
 def page_version(release_pk: int) -> tuple[Any, ...] | None:
     """The version of the release's page, or None for no such release."""
-    sql, params, at = _compiled()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (*params[:at], release_pk, *params[at + 1 :]))
-        row = cursor.fetchone()
-    return tuple(row) if row is not None else None
+    rows = _compiled().rows(release_pk)
+    return rows[0] if rows else None
 
 
 def _part(value: Any) -> str:

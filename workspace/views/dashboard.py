@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -11,9 +10,6 @@ from django_htmx.http import trigger_client_event
 from lib.forms import shown_fields
 from lib.htmx import SignedInRequest, signed_in
 from releases import forms
-from releases.access import (
-    visible_releases,
-)
 from workspace import dashboard as dash
 from workspace.dashboard import projects_key
 
@@ -26,20 +22,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def dashboard(request: SignedInRequest) -> HttpResponse:
     projects = dash.filter_projects(request)
     filters = forms.DashboardFilter(request.GET or None, projects=projects)
-    releases = visible_releases(request.user, dash.versioned_releases()).active()
-    if filters.is_bound and not filters.is_valid():
-        releases = releases.none()
-    elif filters.is_bound:
-        if filters.cleaned_data["project"]:
-            releases = releases.filter(project__slug=filters.cleaned_data["project"])
-        if filters.cleaned_data["status"]:
-            releases = releases.filter(status=filters.cleaned_data["status"])
-        if filters.cleaned_data["mine"]:
-            releases = releases.filter(dash.my_actions(request.user).releases_q())
-    rows = releases.order_by(
-        F("deploy_window_start").asc(nulls_last=True), "project__name", "version", "pk"
-    )
-    page = dash.paginate(rows, request.GET.get("page"))
+    page = dash.listed_page(request.user, filters, request.GET.get("page"))
     shown = list(page.object_list)
     token = dash.change_token(releases=shown)
     context = {

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypedDict
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,7 +30,7 @@ from releases.access import (
     visible_projects,
     visible_releases,
 )
-from releases.filters import ReleaseListFilter, dated
+from releases.filters import ReleaseListFilter
 from releases.models import (
     Project,
     Release,
@@ -38,15 +39,14 @@ from releases.models import (
 )
 from releases.release_notes import render_release_notes
 from releases.services.releases import create_release, update_release
-from workspace.dashboard import filter_projects, paginate, projects_key
+from workspace.dashboard import filter_projects, listed_releases, projects_key
 from workspace.release_cache import page_response, release_page, section_response
 from workspace.release_page import SECTIONS
 from workspace.release_version import release_token
 
 
-@dataclass(frozen=True)
-class ListedRelease:
-    """One row of the releases list, ready to show."""
+class ListedRelease(TypedDict):
+    """One row of the releases list, ready to show (a dict: the template reads it fastest)."""
 
     pk: int
     url: str
@@ -58,25 +58,24 @@ class ListedRelease:
     listed_at: str  # ISO 8601, in the current time zone
     listed_day: str
 
-    @classmethod
-    def of(cls, row: dict[str, Any]) -> ListedRelease:
-        local = timezone.localtime(row["listed_on"])
-        return cls(
-            pk=row["pk"],
-            url=reverse("release_detail", args=[row["pk"]]),
-            name=f"{row['project__name']} {row['version']}",
-            title=row["title"],
-            kind=ReleaseKind(row["kind"]).label,
-            status=row["status"],
-            status_label=Status(row["status"]).label,
-            listed_at=local.isoformat(),
-            listed_day=local.date().isoformat(),
-        )
+
+def listed_row(row: dict[str, Any]) -> ListedRelease:
+    local = timezone.localtime(row["listed_on"])
+    return ListedRelease(
+        pk=row["pk"],
+        url=reverse("release_detail", args=[row["pk"]]),
+        name=f"{row['project__name']} {row['version']}",
+        title=row["title"],
+        kind=ReleaseKind(row["kind"]).label,
+        status=row["status"],
+        status_label=Status(row["status"]).label,
+        listed_at=local.isoformat(),
+        listed_day=local.date().isoformat(),
+    )
 
 
-# Only the columns a row shows, as plain values: building a page of full releases and their
-# projects, then formatting them in the template, was most of what the page cost in Python.
-LIST_COLUMNS = ("pk", "project__name", "version", "title", "kind", "status", "listed_on")
+def _empty_filters(projects: list[Project]) -> Form:
+    return ReleaseListFilter(None, queryset=Release.objects.none(), projects=projects).form
 
 
 def _creatable_projects(user: Any) -> list[Project]:
@@ -88,25 +87,25 @@ def _creatable_projects(user: Any) -> list[Project]:
 def release_list(request: SignedInRequest) -> HttpResponse:
     """Every release of my projects in any status, newest first: search, filters, pages."""
     projects = filter_projects(request)
-    filters = ReleaseListFilter(
-        request.GET or None, queryset=visible_releases(request.user), projects=projects
-    )
-    valid = not filters.is_bound or filters.is_valid()
-    assert filters.queryset is not None  # given above
-    releases = dated(filters.qs if valid else filters.queryset.none())
-    releases = releases.order_by("-listed_on", "-pk").values(*LIST_COLUMNS)
-    page = paginate(releases, request.GET.get("page"), count_apart=True)
     query = request.GET.copy()
     query.pop("page", None)
+    key = (ReleaseListFilter, projects_key(projects))
+    if query:
+        filters = ReleaseListFilter(
+            request.GET, queryset=visible_releases(request.user), projects=projects
+        )
+        valid = filters.is_valid()
+        fields = shown_fields(filters.form, key=key, bound=True)
+    else:
+        # Nothing searched: the list as it opens, below the filter bar as it was last rendered.
+        filters, valid = None, True
+        fields = shown_fields(partial(_empty_filters, projects), key=key, bound=False)
+    page = listed_releases(request.user, filters, valid, request.GET.get("page"))
     context = {
-        "filters": filters,
-        "filter_fields": shown_fields(
-            filters.form,
-            key=(ReleaseListFilter, projects_key(projects)),
-            bound=filters.is_bound,
-        ),
+        "searched": filters is not None,
+        "filter_fields": fields,
         "page": page,
-        "rows": [ListedRelease.of(row) for row in page.object_list],
+        "rows": [listed_row(row) for row in page.object_list],
         "query": query.urlencode(),
     }
     return render(request, "releases/release_list.html", context, status=200 if valid else 400)
