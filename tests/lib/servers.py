@@ -77,7 +77,9 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serving(host: str = "127.0.0.1") -> Iterator[Server]:
     server = Server(host)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
