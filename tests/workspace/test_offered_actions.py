@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,12 +26,15 @@ from releases.services.notes import add_note
 from releases.services.rollback import roll_back
 from releases.services.scope import request_scope_change
 from tests.builders import (
+    Rewind,
     complete_rollback_plan,
     make_approved,
     make_deploying,
     make_monitoring,
     make_ready,
     make_release,
+    sessions,
+    signed_in,
 )
 from tests.html import client_for, htmx_post
 
@@ -156,18 +159,23 @@ def presses(page: str, prefix: str) -> list[tuple[str, str, dict[str, Any]]]:
     return found
 
 
-def refused_presses(user, page_url: str, prefix: str, *, refusals: Any = None) -> list[str]:
-    """Every offered button pressed in turn, each undone after: those the server refused
-    (any 4xx, or only the ``refusals`` statuses given)."""
-    client = client_for(user)
-    page = client.get(page_url).content.decode()
-    refused = []
-    for ident, url, data in presses(page, prefix):
-        with transaction.atomic():
+def refused_presses(
+    cast, page_url: str, prefix: str, *, refusals: Any = None
+) -> dict[str, list[str]]:
+    """Every button offered to each of the people, pressed in turn, each undone after: those
+    the server refused (any 4xx, or only the ``refusals`` statuses given), by person."""
+    people = sessions(*(getattr(cast, who) for who in PEOPLE))
+    refused: dict[str, list[str]] = {}
+    for who, session in zip(PEOPLE, people, strict=True):
+        client = signed_in(Client(), session)
+        page = client.get(page_url).content.decode()
+        rewind = Rewind()
+        refused[who] = []
+        for ident, url, data in presses(page, prefix):
             response = htmx_post(client, url, data)
-            transaction.set_rollback(True)
-        if response.status_code in (refusals or range(400, 500)):
-            refused.append(f"{ident} ({response.status_code}): {why(response)}")
+            rewind()
+            if response.status_code in (refusals or range(400, 500)):
+                refused[who].append(f"{ident} ({response.status_code}): {why(response)}")
     return refused
 
 
@@ -287,12 +295,7 @@ STATES = [
 @pytest.mark.parametrize("state", STATES, ids=lambda s: s.__name__)
 def test_it_offers_only_what_the_server_accepts(cast, state):
     release = state(cast)
-    refused = {
-        who: refused_presses(
-            getattr(cast, who), release.get_absolute_url(), f"/releases/{release.pk}/"
-        )
-        for who in PEOPLE
-    }
+    refused = refused_presses(cast, release.get_absolute_url(), f"/releases/{release.pk}/")
     assert {who: r for who, r in refused.items() if r} == {}
 
 
@@ -308,15 +311,7 @@ def test_it_offers_only_what_the_server_accepts_on_the_project_settings(cast):
     assert offered["vic"] == []
     # Its forms ask for names, addresses and mappings the filler cannot make up: a field error
     # is about what was typed; the question here is who may press what (403) and when (409).
-    refused = {
-        who: refused_presses(
-            getattr(cast, who),
-            settings,
-            prefix,
-            refusals=(403, 409),
-        )
-        for who in PEOPLE
-    }
+    refused = refused_presses(cast, settings, prefix, refusals=(403, 409))
     assert {who: r for who, r in refused.items() if r} == {}
 
 
@@ -371,7 +366,5 @@ def test_it_offers_only_what_the_server_accepts_on_the_other_pages(cast, screen)
     }
     assert offered["rita"] != []
     # As on the settings page, field errors are about what was typed, not who may press.
-    refused = {
-        who: refused_presses(getattr(cast, who), url, prefix, refusals=(403, 409)) for who in PEOPLE
-    }
+    refused = refused_presses(cast, url, prefix, refusals=(403, 409))
     assert {who: r for who, r in refused.items() if r} == {}
