@@ -72,17 +72,19 @@ def csp_violations() -> Any:
 def open_as(
     browser: Any, browser_context_args: dict[str, Any], live_server: Any, csp_violations: Any
 ) -> Iterator[Callable]:
-    """A logged-in page on the dashboard for one person, in a browser context of their own (own
-    cookies).
+    """A logged-in page for one person, in a browser context of their own (own cookies), on
+    ``path`` of the live server: the dashboard unless told, no page yet with ``None``. A test
+    opens it where it looks first rather than loading the dashboard on the way.
 
     The person is signed in with a session made for them, as Django's test client does: the
-    login form itself is driven by ``by_form=True`` (the demo's people, the login tests).
+    login form itself is driven by ``by_form=True`` (the demo's people, the login tests), which
+    lands on the dashboard.
     Every page of it reports Content-Security-Policy violations: a test whose pages have any
     fails, so each flow proves that the site's strict policy leaves it working.
     """
     contexts = []
 
-    def login(user: Any, *, by_form: bool = False) -> Any:
+    def login(user: Any, path: str | None = "/", *, by_form: bool = False) -> Any:
         context = browser.new_context(**browser_context_args)
         context.set_default_timeout(10_000)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
@@ -107,7 +109,8 @@ def open_as(
         context.add_cookies(
             [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
         )
-        page.goto(f"{live_server.url}/")
+        if path is not None:
+            page.goto(f"{live_server.url}{path}")
         return page
 
     yield login
@@ -119,11 +122,10 @@ def open_as(
 def requests_finished(live_server: Any, timeout: float = 10.0) -> None:
     """Wait for the requests the pages left in flight (a live refresh, a click's post).
 
-    The test database is emptied next with TRUNCATE, which locks every table: a request still
-    reading them would deadlock with it, the database would keep this test's rows and the next
-    test would start on them. The live server answers each connection in a thread of its own,
-    which it does not keep track of (a daemon thread); Python names such a thread after the
-    function it runs.
+    The test database is emptied next: a request still running could write this test's rows
+    after that, and the next test would start on them. The live server answers each connection
+    in a thread of its own, which it does not keep track of (a daemon thread); Python names such
+    a thread after the function it runs.
     """
     handler = f"({live_server.thread.httpd.process_request_thread.__name__})"
     for thread in threading.enumerate():
@@ -153,6 +155,14 @@ def shoot(live_server: Any) -> Callable:
         page.screenshot(path=ARTIFACTS / f"{name}-release.png", full_page=True, caret="initial")
 
     return take
+
+
+def picture(target: Any, name: str, **options: Any) -> None:
+    """A screenshot of a page or of one part of it for a person to look at, in
+    tests/browser/artifacts/, when BROWSER_SCREENSHOTS=1."""
+    if SCREENSHOTS:
+        ARTIFACTS.mkdir(exist_ok=True)
+        target.screenshot(path=ARTIFACTS / f"{name}.png", **options)
 
 
 def csrf_token(page: Any) -> str:

@@ -39,9 +39,8 @@ def release(cast):
 def test_it_refuses_rita_approving_her_own_release_in_the_policys_words(
     cast, release, open_as, live_server, shoot
 ):
-    url = f"{live_server.url}{release.get_absolute_url()}"
-    rita = open_as(cast.rita)
-    rita.goto(url)
+    url = release.get_absolute_url()
+    rita = open_as(cast.rita, url)
     rita.get_by_text("Who holds which role on this release").click()
     rita.get_by_label("Person").select_option(str(cast.rita.pk))
     rita.get_by_label("Role").select_option("qa")
@@ -54,7 +53,7 @@ def test_it_refuses_rita_approving_her_own_release_in_the_policys_words(
     # An administrator puts her on QA anyway: her Go is still not hers to give.
     admin = get_user_model().objects.create_superuser("ada", "ada@example.com", "x")
     assign_role(release, cast.rita, "qa", by=admin)
-    rita.goto(url)
+    rita.goto(f"{live_server.url}{url}")
     rita.locator("#role-qa").get_by_role("button", name="Go as QA", exact=True).click()
     expect(rita.locator("#sec-signoffs")).to_contain_text(CREATOR_SIGNS)
     assert not SignOff.objects.filter(user=cast.rita).exists()
@@ -66,7 +65,7 @@ def test_it_refuses_rita_approving_her_own_release_in_the_policys_words(
 def test_it_pulls_the_approval_back_live_when_paul_says_no_go_after_the_go(
     cast, release, open_as, live_server, shoot
 ):
-    url = f"{live_server.url}{release.get_absolute_url()}"
+    url = release.get_absolute_url()
     tick_readiness(release, cast)
     complete_rollback_plan(release, cast)
     pass_checks(release)
@@ -74,8 +73,7 @@ def test_it_pulls_the_approval_back_live_when_paul_says_no_go_after_the_go(
         record_sign_off(release, by=person, role=role, decision="go")
 
     for person, role, label in [(cast.quinn, "qa", "QA"), (cast.paul, "product", "Product")]:
-        page = open_as(person)
-        page.goto(url)
+        page = open_as(person, url)
         page.locator(f"#role-{role}").get_by_role(
             "button", name=f"Go as {label}", exact=True
         ).click()
@@ -84,12 +82,10 @@ def test_it_pulls_the_approval_back_live_when_paul_says_no_go_after_the_go(
 
     rita = open_as(cast.rita)
     expect(rita.locator(f"#release-{release.pk}")).to_contain_text("Approved")
-    deploy_page = open_as(cast.rita)
-    deploy_page.goto(url)
+    deploy_page = open_as(cast.rita, url)
     expect(deploy_page.locator("#do-start_deploy")).to_be_visible()
 
-    paul = open_as(cast.paul)
-    paul.goto(url)
+    paul = open_as(cast.paul, url)
     row = paul.locator("#role-product")
     row.get_by_label("Comment").fill("Legal has not cleared the new terms")
     row.get_by_role("button", name="No-go as Product", exact=True).click()

@@ -23,8 +23,7 @@ def test_it_tells_quinn_a_link_is_needed_and_ticks_once_she_adds_it(cast, open_a
     release = make_release(cast, "5.0.0")
     item = release.checklist_items.get(template=template)
 
-    quinn = open_as(cast.quinn)
-    quinn.goto(f"{live_server.url}{release.get_absolute_url()}")
+    quinn = open_as(cast.quinn, release.get_absolute_url())
     row = quinn.locator(f"#item-{item.pk}")
     expect(row.locator(f"#item-{item.pk}-needs")).to_have_text("Ticking it needs a link.")
 

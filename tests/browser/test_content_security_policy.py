@@ -22,18 +22,22 @@ def test_it_blocks_and_reports_a_script_injected_into_a_page(
 ):
     page = open_as(cast.rita, by_form=True)
 
-    page.evaluate(
-        """() => {
-          const script = document.createElement("script");
-          script.textContent = "window.injected = true";
-          document.body.appendChild(script);
-          const img = document.createElement("img");
-          img.setAttribute("onerror", "window.handled = true");
-          img.src = "/nowhere.png";
-          document.body.appendChild(img);
-        }"""
-    )
-    page.wait_for_timeout(300)
+    # Done once the image has failed to load (its refused handler's turn has come and gone)
+    # and the page has reported the refusal of that handler, its last.
+    last_refusal = "CSP violation: script-src-attr"
+    with page.expect_console_message(lambda message: message.text.startswith(last_refusal)):
+        page.evaluate(
+            """() => new Promise((resolve) => {
+              const script = document.createElement("script");
+              script.textContent = "window.injected = true";
+              document.body.appendChild(script);
+              const img = document.createElement("img");
+              img.setAttribute("onerror", "window.handled = true");
+              img.addEventListener("error", () => resolve());
+              img.src = "/nowhere.png";
+              document.body.appendChild(img);
+            })"""
+        )
 
     assert page.evaluate("window.injected") is None
     assert page.evaluate("window.handled") is None

@@ -42,8 +42,7 @@ def test_a_staging_deploy_report_leaves_the_production_release_page_unchanged(
         config={"project": "root/test-deployment-webhooks"},
         secrets={"token": "glpat-x", "webhook_secret": SECRET},
     )
-    rita = open_as(cast.rita)
-    rita.goto(f"{live_server.url}{production.get_absolute_url()}")
+    rita = open_as(cast.rita, production.get_absolute_url())
     expect(rita.locator("[data-testid=status]")).to_have_text("Approved")
     before = rita.locator("#sec-header").inner_text()
     rita.evaluate("window.stillTheSamePage = true")

@@ -11,7 +11,7 @@ from monitoring.services import health
 from monitoring.services.checks import save_release_check
 from monitoring.services.results import record_check_result
 from releases.models import Status
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import picture
 from tests.builders import complete_rollback_plan, make_cast, make_monitoring, make_release
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,8 +52,7 @@ def breach(release, value: str) -> None:
 def test_it_shows_rita_the_unhealthy_banner_live_and_rolls_back_in_one_click(
     cast, watched, open_as, live_server, shoot
 ):
-    rita = open_as(cast.rita)
-    rita.goto(f"{live_server.url}{watched.get_absolute_url()}")
+    rita = open_as(cast.rita, watched.get_absolute_url())
     expect(rita.locator("[data-testid=status]")).to_have_text("Monitoring")
     banner = rita.locator("#sec-header .banner.danger")
     expect(banner).to_have_count(0)
@@ -68,10 +67,7 @@ def test_it_shows_rita_the_unhealthy_banner_live_and_rolls_back_in_one_click(
     expect(banner.get_by_test_id("recommendation")).to_contain_text("Rollback recommended")
     expect(banner).to_contain_text("The rollback call is Rita")
     assert rita.evaluate("window.stillTheSamePage") is True
-    ARTIFACTS.mkdir(exist_ok=True)
-    rita.locator("#sec-header").screenshot(
-        path=ARTIFACTS / "unhealthy-rita-header.png", caret="initial"
-    )
+    picture(rita.locator("#sec-header"), "unhealthy-rita-header", caret="initial")
 
     banner.get_by_role("button", name="Roll back now").click()
 
@@ -92,8 +88,7 @@ def test_it_shows_rita_the_unhealthy_banner_live_and_rolls_back_in_one_click(
 def test_it_shows_vic_the_banner_live_without_a_rollback_button(
     cast, watched, open_as, live_server
 ):
-    vic = open_as(cast.vic)
-    vic.goto(f"{live_server.url}{watched.get_absolute_url()}")
+    vic = open_as(cast.vic, watched.get_absolute_url())
     breach(watched, "0.051")
     banner = vic.locator("#sec-header .banner.danger")
     expect(banner).to_contain_text("failing (0.051)", timeout=15_000)

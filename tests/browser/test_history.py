@@ -58,16 +58,14 @@ def test_it_lets_rita_make_a_calendar_address_and_paul_subscribe_from_the_timeli
         deploy_window_start=start,
         deploy_window_end=start + dt.timedelta(hours=1),
     )
-    rita = open_as(cast.rita)
-    rita.goto(f"{live_server.url}/projects/{cast.project.slug}/settings/#calendar")
+    rita = open_as(cast.rita, f"/projects/{cast.project.slug}/settings/#calendar")
     expect(rita.locator("#calendar-none")).to_be_visible()
     rita.locator("#calendar-open").click()
     expect(rita.get_by_label("Calendar address")).to_have_value(
         re.compile(r"/calendar/[\w-]+\.ics$")
     )
 
-    paul = open_as(cast.paul)
-    paul.goto(f"{live_server.url}/timeline/")
+    paul = open_as(cast.paul, "/timeline/")
     link = paul.get_by_role("link", name="Payments calendar (.ics)")
     expect(link).to_be_visible()
     href = link.get_attribute("href")
@@ -84,8 +82,7 @@ def test_it_lets_rita_make_a_calendar_address_and_paul_subscribe_from_the_timeli
 def test_it_shows_dana_how_ci_pushes_a_check_result(cast, open_as, live_server):
     release = make_release(cast, "4.0.0", scope=0)
     check = release.checks.get(name="CI green")
-    page = open_as(cast.dana)
-    page.goto(f"{live_server.url}/releases/{release.pk}/checks/{check.pk}/")
+    page = open_as(cast.dana, f"/releases/{release.pk}/checks/{check.pk}/")
     card = page.locator("#push")
     expect(card.get_by_role("heading", name="Report results to this check")).to_be_visible()
     expect(card.locator("#push-endpoint")).to_contain_text(

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from releases.models import Release
 from releases.services.incidents import record_incident
 from releases.services.lifecycle import complete_release
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import picture
 from tests.builders import make_cast, make_monitoring, make_release
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,8 +57,7 @@ def out(cast):
 def test_it_records_an_incident_and_shows_it_in_the_review_with_the_deltas(
     cast, out, open_as, live_server
 ):
-    dana = open_as(cast.dana)
-    dana.goto(f"{live_server.url}{out.get_absolute_url()}")
+    dana = open_as(cast.dana, out.get_absolute_url())
     review = dana.locator("#sec-review")
     expect(review.get_by_test_id("fact-incident")).to_have_count(0)
     dana.evaluate("window.stillTheSamePage = true")
@@ -83,8 +82,7 @@ def test_it_records_an_incident_and_shows_it_in_the_review_with_the_deltas(
     expect(restore).to_contain_text("35 min slower than the project's 90-day median.")
     expect(deltas.filter(has_text="Change failure")).to_contain_text("failed: 1 incident")
     assert dana.evaluate("window.stillTheSamePage") is True
-    ARTIFACTS.mkdir(exist_ok=True)
-    review.screenshot(path=ARTIFACTS / "review-incident-deltas.png", caret="initial")
+    picture(review, "review-incident-deltas", caret="initial")
 
 
 def test_the_timeline_marks_each_incident_on_its_release_row_by_severity(
@@ -97,8 +95,7 @@ def test_the_timeline_marks_each_incident_on_its_release_row_by_severity(
         severity="sev1",
         started_at=NOW - dt.timedelta(hours=2),
     )
-    vic = open_as(cast.vic)
-    vic.goto(f"{live_server.url}/timeline/")
+    vic = open_as(cast.vic, "/timeline/")
 
     marker = vic.locator("g.lane", has_text="2.6.0").locator("g.marker.incident")
     expect(marker).to_have_count(1)
@@ -109,5 +106,4 @@ def test_the_timeline_marks_each_incident_on_its_release_row_by_severity(
     )
     earlier = vic.locator("g.lane", has_text="2.5.0").locator("g.marker.incident")
     expect(earlier.locator("text")).to_have_text("S3")
-    ARTIFACTS.mkdir(exist_ok=True)
-    vic.locator(".timeline-card").screenshot(path=ARTIFACTS / "timeline-incidents.png")
+    picture(vic.locator(".timeline-card"), "timeline-incidents")

@@ -29,8 +29,7 @@ def test_it_disables_a_second_roles_sign_off_with_the_reason(cast, open_as, live
     open_poll(release, by=cast.rita)
     record_sign_off(release, by=cast.quinn, role="qa", decision="go")
 
-    quinn = open_as(cast.quinn)
-    quinn.goto(f"{live_server.url}{release.get_absolute_url()}")
+    quinn = open_as(cast.quinn, release.get_absolute_url())
     # Her own role's sign-off can still be changed; the second role's cannot be given.
     expect(quinn.locator("#sign-qa-no_go")).to_be_enabled()
     expect(quinn.locator("#sign-dev-go")).to_be_disabled()
@@ -39,16 +38,14 @@ def test_it_disables_a_second_roles_sign_off_with_the_reason(cast, open_as, live
         "You already signed as QA; one person gives at most one role's sign-off on a release."
     )
     # Devin, who signed nothing, is offered his buttons.
-    devin = open_as(cast.devin)
-    devin.goto(f"{live_server.url}{release.get_absolute_url()}")
+    devin = open_as(cast.devin, release.get_absolute_url())
     expect(devin.locator("#sign-dev-go")).to_be_enabled()
     expect(devin.get_by_test_id("sign-refusal-dev")).to_have_count(0)
 
 
 def test_it_disables_deploy_done_while_deployment_items_are_open(cast, open_as, live_server):
     release = make_deploying(make_release(cast, "4.1.0"), cast)
-    dana = open_as(cast.dana)
-    dana.goto(f"{live_server.url}{release.get_absolute_url()}")
+    dana = open_as(cast.dana, release.get_absolute_url())
     done = dana.locator("#do-finish_deploy")
     expect(done).to_be_disabled()
     expect(dana.locator("#note-finish_deploy")).to_have_text(

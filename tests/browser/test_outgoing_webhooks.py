@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from releases.services.lifecycle import lock_scope
 from subscriptions.models import Subscription
+from tests.browser.conftest import picture
 from tests.builders import make_cast, make_release
 from tests.local_servers import serving
 from tests.subscriptions.receiver import Receiver
@@ -22,10 +23,9 @@ def cast(transactional_db):
 
 
 def test_dana_adds_a_webhook_and_sees_its_deliveries(cast, open_as, live_server):
-    settings_url = live_server.url + reverse("project_settings", args=[cast.project.slug])
+    webhooks = reverse("project_settings", args=[cast.project.slug]) + "#webhooks"
     with serving(Receiver([200])) as receiver:
-        page = open_as(cast.dana)
-        page.goto(settings_url + "#webhooks")
+        page = open_as(cast.dana, webhooks)
         section = page.locator("#webhooks")
         section.get_by_text("Add a webhook").click()
         section.get_by_label("Name").fill("Deploy board")
@@ -39,12 +39,12 @@ def test_dana_adds_a_webhook_and_sees_its_deliveries(cast, open_as, live_server)
         receiver.secret = secret
 
         lock_scope(make_release(cast), by=cast.rita)
-        page.goto(settings_url + "#webhooks")
+        page.goto(live_server.url + webhooks)
         webhook = page.locator(f"#webhook-{Subscription.objects.get().pk}")
         webhook.get_by_text("Latest deliveries").click()
         expect(webhook.get_by_role("row", name="Scope locked")).to_contain_text("HTTP 200")
         expect(webhook).not_to_contain_text(secret)
-        page.screenshot(path="/tmp/subscriptions-settings.png", full_page=True)
+        picture(page, "webhooks-dana", full_page=True)
 
     assert receiver.events() == ["scope_locked"]
     assert receiver.received[0].verified

@@ -31,8 +31,7 @@ def test_rita_imports_the_scope_from_a_jira_fix_version_when_she_creates_the_rel
             config={"project_key": "PAY"},
             secrets={"email": "rita@example.com", "token": "atl-token"},
         )
-        rita = open_as(cast.rita)
-        rita.goto(f"{live_server.url}/releases/new/?project=payments")
+        rita = open_as(cast.rita, "/releases/new/?project=payments")
         rita.locator("#id_version").fill("1.2.0")
         rita.get_by_label("Import the scope from").select_option(label="Jira")
         rita.locator("#id_tracker-source").select_option("fix_version")

@@ -29,8 +29,7 @@ def test_it_says_healthy_only_once_a_health_result_says_so(cast, open_as, live_s
         name="Error rate",
         phase=CheckPhase.POST_RELEASE,
     )
-    rita = open_as(cast.rita)
-    rita.goto(f"{live_server.url}{release.get_absolute_url()}")
+    rita = open_as(cast.rita, release.get_absolute_url())
     expect(rita.get_by_test_id("health")).to_have_text("Awaiting the first health result")
     # Past the deploy the header weighs health; readiness and its "Ready" are gone.
     expect(rita.get_by_test_id("health-box")).to_contain_text("Awaiting the first health result")
@@ -50,13 +49,11 @@ def test_it_says_healthy_only_once_a_health_result_says_so(cast, open_as, live_s
 
 def test_it_writes_labels_as_people_write_them(cast, open_as, live_server):
     release = make_release(cast, "5.1.0")
-    rita = open_as(cast.rita)
-    rita.goto(f"{live_server.url}{release.get_absolute_url()}")
+    rita = open_as(cast.rita, release.get_absolute_url())
     checklists = rita.locator("#sec-checklists")
     expect(checklists).to_contain_text("needed before the go/no-go")
     expect(checklists).not_to_contain_text("due now")
-    quinn = open_as(cast.quinn)
-    quinn.goto(f"{live_server.url}{release.get_absolute_url()}")
+    quinn = open_as(cast.quinn, release.get_absolute_url())
     told = quinn.locator("#sec-checklists")
     expect(told).to_contain_text("for the release manager to tick")
     expect(told).not_to_contain_text("ticked by Release manager or the release manager")
@@ -65,8 +62,7 @@ def test_it_writes_labels_as_people_write_them(cast, open_as, live_server):
 def test_it_says_a_rolled_back_release_is_not_live_in_its_notes(cast, open_as, live_server):
     release = make_monitoring(make_release(cast, "5.2.0"), cast)
     roll_back(release, by=cast.rita, reason="Errors after the deploy")
-    rita = open_as(cast.rita)
-    rita.goto(f"{live_server.url}{release.get_absolute_url()}")
+    rita = open_as(cast.rita, release.get_absolute_url())
     expect(rita.locator("#sec-notes")).to_contain_text("none of this is live")
     download = client_for(cast.rita).get(reverse("release_notes", args=[release.pk]))
     assert "> Rolled back " in download.content.decode()

@@ -47,8 +47,7 @@ def test_it_shows_quinns_ticks_on_ritas_dashboard_without_a_reload(
     before = readiness_of(rita, release)
     rita.evaluate("window.stillTheSamePage = true")
 
-    quinn = open_as(cast.quinn)
-    quinn.goto(f"{live_server.url}{release.get_absolute_url()}")
+    quinn = open_as(cast.quinn, release.get_absolute_url())
     for title, note in [
         ("Critical flows pass", "All flows pass on staging"),
         ("Regression suite green", "Run 4812 green"),
@@ -80,18 +79,16 @@ def test_it_lets_paul_give_go_and_refuses_devin_signing_for_product(
     cast, release, open_as, live_server, shoot
 ):
     lock_scope(release, by=cast.rita)
-    url = f"{live_server.url}{release.get_absolute_url()}"
+    url = release.get_absolute_url()
 
-    paul = open_as(cast.paul)
-    paul.goto(url)
+    paul = open_as(cast.paul, url)
     row = paul.locator("#role-product")
     row.get_by_label("Comment").fill("Scope matches the launch plan")
     row.get_by_role("button", name="Go as Product", exact=True).click()
     expect(paul.locator("[data-testid=role-state-product]")).to_have_text("Go")
     expect(paul.locator("#sec-signoffs")).to_contain_text("Scope matches the launch plan")
 
-    devin = open_as(cast.devin)
-    devin.goto(url)
+    devin = open_as(cast.devin, url)
     expect(devin.get_by_role("button", name="Go as Developer", exact=True)).to_be_visible()
     expect(devin.get_by_role("button", name="Go as Product", exact=True)).to_have_count(0)
     forged = devin.request.post(
@@ -111,17 +108,15 @@ def test_it_lets_paul_give_go_and_refuses_devin_signing_for_product(
 def test_it_runs_a_scope_change_through_product_and_the_release_manager_and_stales_sign_offs(
     cast, release, open_as, live_server, shoot
 ):
-    url = f"{live_server.url}{release.get_absolute_url()}"
-    rita = open_as(cast.rita)
-    rita.goto(url)
+    url = release.get_absolute_url()
+    rita = open_as(cast.rita, url)
     rita.get_by_role("button", name="Lock scope").click()
     expect(rita.locator("[data-testid=status]")).to_have_text("Scope frozen")
 
     record_sign_off(release, by=cast.quinn, role="qa", decision="go", comment="Tested")
     record_sign_off(release, by=cast.dana, role="devops", decision="go")
 
-    devin = open_as(cast.devin)
-    devin.goto(url)
+    devin = open_as(cast.devin, url)
     expect(devin.locator("[data-testid=signoff-qa-quinn]")).to_have_text("Go")
     devin.get_by_text("Request a scope change").click()
     form = devin.locator("#sec-scope form").filter(has=devin.get_by_label("Reason"))
@@ -135,12 +130,11 @@ def test_it_runs_a_scope_change_through_product_and_the_release_manager_and_stal
     )
     change = ScopeChangeRequest.objects.get()
 
-    paul = open_as(cast.paul)
-    paul.goto(url)
+    paul = open_as(cast.paul, url)
     paul.locator(f"#change-{change.pk}").get_by_role("button", name="Accept as Product").click()
     expect(paul.locator("#sec-scope")).to_contain_text("Accepted; waiting for the other side.")
 
-    rita.goto(url)
+    rita.goto(f"{live_server.url}{url}")
     rita.locator(f"#change-{change.pk}").get_by_role(
         "button", name="Accept as Release manager"
     ).click()
