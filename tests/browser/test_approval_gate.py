@@ -78,6 +78,8 @@ def test_it_pulls_the_approval_back_live_when_paul_says_no_go_after_the_go(
             "button", name=f"Go as {label}", exact=True
         ).click()
         expect(page.locator(f"[data-testid=role-state-{role}]")).to_have_text("Go")
+        # Done with it: an open release page fetches its sections again on every change.
+        page.close()
     record_decision(release, by=cast.rita, outcome="go")
 
     rita = open_as(cast.rita)

@@ -109,6 +109,7 @@ def shows_every_demo_user_labels_as_people_write_them(
             if answer is None or answer.status != 200:
                 continue  # not theirs to see
             reads_as_people_write(page, username, path)
+        page.close()  # open, it would ask the server every second whether anything changed
 
 
 def reads_as_people_write(page: Any, username: str, path: str) -> None:
