@@ -149,15 +149,35 @@ def exporter(name: str, help_text: str, value: float) -> Iterator[tuple[Gauge, i
         server.server_close()
 
 
+def samples(url: str, query: str) -> list[float]:
+    """The values Prometheus at ``url`` holds now for ``query`` (none while it cannot answer)."""
+    try:
+        body = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return []
+    return [float(result["value"][1]) for result in body.get("data", {}).get("result", [])]
+
+
+def wait_for_sample(url: str, query: str, value: float | None = None, timeout: float = 30) -> None:
+    """Wait until Prometheus holds a sample of ``query`` (``value``, if given: the exporter's
+    latest, scraped)."""
+
+    def holds() -> bool:
+        found = samples(url, query)
+        return bool(found) if value is None else found == [value]
+
+    wait_for(holds, timeout, f"Prometheus to scrape {query} ({value})", every=0.1)
+
+
 @contextmanager
 def prometheus(data: Path, *, job: str, target_port: int, metric: str) -> Iterator[str]:
-    """Debian's Prometheus scraping ``127.0.0.1:target_port`` every second; yields its URL once
+    """Debian's Prometheus scraping ``127.0.0.1:target_port`` twice a second; yields its URL once
     it holds a sample of ``metric``."""
     port = free_port()
     config = data / "prometheus.yml"
     config.write_text(
         "global:\n"
-        "  scrape_interval: 1s\n"
+        "  scrape_interval: 500ms\n"
         "  evaluation_interval: 1s\n"
         "scrape_configs:\n"
         f"  - job_name: {job}\n"
@@ -176,15 +196,7 @@ def prometheus(data: Path, *, job: str, target_port: int, metric: str) -> Iterat
     )
     url = f"http://127.0.0.1:{port}"
     try:
-
-        def has_sample() -> bool:
-            try:
-                body = httpx.get(f"{url}/api/v1/query", params={"query": metric}, timeout=1).json()
-            except (httpx.HTTPError, ValueError):
-                return False
-            return bool(body.get("data", {}).get("result"))
-
-        wait_for(has_sample, 30, "Prometheus to scrape the exporter", every=0.3)
+        wait_for_sample(url, metric)
         yield url
     finally:
         process.terminate()

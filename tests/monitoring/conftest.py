@@ -17,23 +17,44 @@ from tests.monitoring.deliveries import SECRET
 ERROR_RATIO = "checkout_error_ratio"
 
 
-@pytest.fixture
-def error_ratio() -> Iterator[tuple[Gauge, int]]:
-    """The application under watch: it exports its checkout error ratio (0.1 % to start)."""
+BASELINE = 0.001  # 0.1 %: what the application's error ratio is when a test starts
+
+
+@pytest.fixture(scope="session")
+def _exporter() -> Iterator[tuple[Gauge, int]]:
     with processes.exporter(
-        ERROR_RATIO, "Share of checkout requests that failed", value=0.001
+        ERROR_RATIO, "Share of checkout requests that failed", value=BASELINE
     ) as exported:
         yield exported
 
 
-@pytest.fixture
-def prometheus(tmp_path: Path, error_ratio: tuple[Gauge, int]) -> Iterator[str]:
-    """A real Prometheus scraping the exporter every second, under the job ``checkout``."""
-    _, port = error_ratio
+@pytest.fixture(scope="session")
+def _prometheus(
+    tmp_path_factory: pytest.TempPathFactory, _exporter: tuple[Gauge, int]
+) -> Iterator[str]:
+    # Started once for the tests that read it: it takes seconds to start and scrape, and a test
+    # only depends on the value it scrapes now, which ``prometheus`` sets back first.
+    _, port = _exporter
     with processes.prometheus(
-        tmp_path, job="checkout", target_port=port, metric=ERROR_RATIO
+        tmp_path_factory.mktemp("prometheus"), job="checkout", target_port=port, metric=ERROR_RATIO
     ) as url:
         yield url
+
+
+@pytest.fixture
+def error_ratio(_exporter: tuple[Gauge, int]) -> tuple[Gauge, int]:
+    """The application under watch: it exports its checkout error ratio (0.1 % to start)."""
+    gauge, _ = _exporter
+    gauge.set(BASELINE)
+    return _exporter
+
+
+@pytest.fixture
+def prometheus(_prometheus: str, error_ratio: tuple[Gauge, int]) -> str:
+    """A real Prometheus scraping the exporter, under the job ``checkout``; it holds the
+    starting error ratio."""
+    processes.wait_for_sample(_prometheus, ERROR_RATIO, BASELINE)
+    return _prometheus
 
 
 @pytest.fixture

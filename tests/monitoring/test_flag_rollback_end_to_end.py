@@ -6,7 +6,6 @@ no redeploy, no rollback."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from django.utils import timezone
 
@@ -19,7 +18,7 @@ from releases.models import Health, Release, Status
 from tests.builders import make_cast, make_monitoring, make_release
 from tests.local_servers import serving
 from tests.monitoring.launchdarkly_standin import LaunchDarklyStandIn
-from tests.processes import wait_for
+from tests.processes import wait_for, wait_for_sample
 
 pytestmark = [
     pytest.mark.prometheus,
@@ -44,11 +43,8 @@ def poll_until(check: Check, status: str, timeout: float = 30) -> Check:
 
 
 def scraped(prometheus: str, value: float) -> None:
-    def holds() -> bool:
-        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": QUERY}, timeout=2)
-        return [float(r["value"][1]) for r in answer.json()["data"]["result"]] == [value]
-
-    wait_for(holds, 20, f"Prometheus to scrape {value}")
+    """Wait until Prometheus has the exporter's new value."""
+    wait_for_sample(prometheus, QUERY, value, timeout=20)
 
 
 def test_a_breach_switches_one_flag_off_and_the_release_stays_healthy(prometheus, error_ratio):

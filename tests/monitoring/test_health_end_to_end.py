@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 
-import httpx
 import pytest
 from django.utils import timezone
 
@@ -25,7 +24,7 @@ from releases.models import Health, Notification, Release, Status
 from releases.services.rollback import update_rollback_plan
 from tests.builders import known, make_cast, make_monitoring, make_release
 from tests.local_servers import WebhookServer, serving
-from tests.processes import wait_for
+from tests.processes import wait_for, wait_for_sample
 
 pytestmark = [
     pytest.mark.prometheus,
@@ -65,12 +64,7 @@ def watch(release: Release, cast, integration, *, mode: str = "") -> Check:
 
 def scraped(prometheus: str, value: float) -> None:
     """Wait until Prometheus has the exporter's new value."""
-
-    def holds() -> bool:
-        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": QUERY}, timeout=2)
-        return [float(r["value"][1]) for r in answer.json()["data"]["result"]] == [value]
-
-    wait_for(holds, 20, f"Prometheus to scrape {value}")
+    wait_for_sample(prometheus, QUERY, value, timeout=20)
 
 
 def read_now(checks: list[Check], by) -> None:
