@@ -55,19 +55,21 @@ def test_a_task_on_a_killed_worker_is_delivered_again_and_written_once(celery):
     cast = make_cast()
     release = make_release(cast)
     fetching = threading.Event()
-    first = threading.Event()
+    killed = threading.Event()
+    first_fetch_at: list[float] = []
 
     def slow_then_green(seen):
-        if not first.is_set():
-            first.set()
+        if not first_fetch_at:
+            first_fetch_at.append(time.time())
             fetching.set()
             # Hold the first fetch open: its worker dies in the middle of it.
-            time.sleep(8)
+            killed.wait(30)
         return green(seen)
 
     # Redelivery of an unacknowledged message waits for the broker's visibility timeout:
-    # lowered from an hour to a few seconds for the test.
-    runner = celery(CELERY_VISIBILITY_TIMEOUT="4")
+    # lowered from an hour to two seconds for the test.
+    visibility_timeout = 2
+    runner = celery(CELERY_VISIBILITY_TIMEOUT=str(visibility_timeout))
     with FakeProvider(slow_then_green) as api:
         check = add_check(release, github(cast, api.url), cast.rita)
         doomed = runner.worker("doomed")
@@ -78,9 +80,13 @@ def test_a_task_on_a_killed_worker_is_delivered_again_and_written_once(celery):
             pytest.fail(runner.logs())
         claim = Check.objects.get(pk=check.pk).poll_claim
         runner.kill(doomed)  # SIGKILL, mid-task: nothing was acknowledged
+        killed.set()
         assert Check.objects.get(pk=check.pk).status == "pending"
 
-        time.sleep(5)  # past the visibility timeout
+        # A starting worker gives back to the queue what was delivered longer than the visibility
+        # timeout ago: the survivor starts once that is true of the task the doomed one held
+        # (delivered before its fetch began).
+        time.sleep(max(0.0, first_fetch_at[0] + visibility_timeout + 0.5 - time.time()))
         runner.worker("survivor")
 
         def passing() -> bool:
@@ -103,23 +109,24 @@ def test_a_task_on_a_killed_worker_is_delivered_again_and_written_once(celery):
     ]
 
 
-SHORT_LEASE = 6
+SHORT_LEASE = 3
 
 
 def test_the_checks_of_a_killed_worker_are_taken_over_within_a_minute(celery):
     cast = make_cast()
     release = make_release(cast)
     fetching = threading.Event()
+    killed = threading.Event()
 
     def held_open_then_green(seen):
         if not fetching.is_set():
             fetching.set()
             # The first fetch never gets its answer in time: its worker dies in the middle.
-            time.sleep(8)
+            killed.wait(30)
         return green(seen)
 
     # As in production, the broker would redeliver the dead worker's task only after an hour; the
-    # claim's lease is shortened from 30 s to 6 so the takeover does not keep the suite waiting.
+    # claim's lease is shortened from 30 s to 3 so the takeover does not keep the suite waiting.
     runner = celery(POLL_LEASE_SECONDS=str(SHORT_LEASE))
     with FakeProvider(held_open_then_green) as api:
         check = add_check(release, github(cast, api.url), cast.rita)
@@ -132,6 +139,7 @@ def test_the_checks_of_a_killed_worker_are_taken_over_within_a_minute(celery):
         claim = Check.objects.get(pk=check.pk).poll_claim
         runner.kill(doomed)
         killed_at = time.monotonic()
+        killed.set()
         runner.worker("survivor")
 
         def passing() -> bool:

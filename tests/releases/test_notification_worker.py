@@ -72,12 +72,10 @@ def worker(monkeypatch) -> Iterator[subprocess.Popen]:
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+        # Killed: how it stops is not what the test proves, and a warm shutdown followed by the
+        # interpreter's exit takes seconds.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
         connection.close()
 
 
