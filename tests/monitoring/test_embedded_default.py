@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from tests.embedded import manage, seeded_sqlite
@@ -37,7 +39,9 @@ def test_the_demo_checks_poll_on_sqlite(tmp_path, tmp_path_factory):
     # either way it was read, the claim released and the next read scheduled.
     assert status in {"error", "passing", "failing"}
     assert (evaluated, claim, scheduled) == ("True", "None", "True")
-    assert "dispatcher ran" in manage(database, "check_poller", CELERY_TASK_ALWAYS_EAGER="true")
-    assert "Polled 0 due check(s)" in manage(
-        database, "poll_checks", CELERY_TASK_ALWAYS_EAGER="true"
-    )
+    # Both commands look at what the dispatcher left; each starts Django on its own, side by side.
+    with ThreadPoolExecutor(2) as commands:
+        checked = commands.submit(manage, database, "check_poller", CELERY_TASK_ALWAYS_EAGER="true")
+        polled = commands.submit(manage, database, "poll_checks", CELERY_TASK_ALWAYS_EAGER="true")
+    assert "dispatcher ran" in checked.result()
+    assert "Polled 0 due check(s)" in polled.result()

@@ -303,14 +303,14 @@ def test_the_beat_health_check_fails_when_the_dispatcher_stops(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_live_fetch_keeps_its_claim_past_the_lease_while_it_waits(monkeypatch):
-    # A short lease and renewal, so the fetch outlives several leases within the test.
+    # A short lease and renewal, so the fetch (two reads of 1.5 s) outlives several leases.
     monkeypatch.setattr(polling, "LEASE_SECONDS", 1)
     monkeypatch.setattr(polling, "RENEW_SECONDS", 0.2)
     cast = make_cast()
     release = make_release(cast)
 
     def slow(seen):
-        return Answer(body=check_runs(("build", "completed", "success")), delay=3)
+        return Answer(body=check_runs(("build", "completed", "success")), delay=1.5)
 
     with FakeProvider(slow) as api:
         check = add_check(release, github(cast, api.url), cast.rita)
