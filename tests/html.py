@@ -6,13 +6,15 @@ from typing import Any
 
 from django.test import Client
 
+from tests.builders import sessions, signed_in
+
 HTMX = {"HX-Request": "true"}
 
 
 def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    """A client signed in as ``user``, with the session ``force_login`` would leave."""
+    (session,) = sessions(user)
+    return signed_in(Client(), session)
 
 
 def htmx_post(client: Client, url: str, data: dict[str, Any] | None = None) -> Any:

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from releases.services.projects import create_project
 from releases.services.tokens import create_api_token
-from tests.builders import Cast, make_user
+from tests.builders import Cast, make_user, sessions, signed_in
 
 PRINCIPALS = (
     "rita",
@@ -60,8 +60,7 @@ def client_for(cast: Cast) -> Callable[[str], APIClient]:
             return bearer(project_token(cast))
         if who == "foreign_token":
             return bearer(foreign_token())
-        client = APIClient()
-        client.force_login(getattr(cast, who))
-        return client
+        (session,) = sessions(getattr(cast, who))
+        return signed_in(APIClient(), session)
 
     return make
