@@ -14,8 +14,10 @@ and HTML.
 
 Path parameters point at real objects in the state each operation needs (a planning release for
 scope edits, an approved one for starting the deploy, …), so the generated bodies reach the
-services instead of stopping at 404. Bounded: ``FUZZ_EXAMPLES`` examples per operation and
-mode (default 5), derandomized so CI runs are repeatable; ``FUZZ_SEED=random`` explores.
+services instead of stopping at 404. That world is seeded once and copied back at the start of
+every test and of every sequence: each meets the same rows and ids. Bounded: ``FUZZ_EXAMPLES``
+examples per operation and mode (default 5), derandomized so CI runs are repeatable;
+``FUZZ_SEED=random`` explores.
 """
 
 from __future__ import annotations
@@ -24,16 +26,18 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
 from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.management import call_command
+from django.core.management.color import no_style
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, transaction
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
@@ -88,8 +92,7 @@ pytestmark = [
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 # Stateful phase: sequences (scenarios) and the most steps in one. Each sequence starts from the
-# same seeded database (built once, then copied back) and its steps take about a second;
-# FUZZ_SCENARIOS=50 explores more.
+# seeded world and its steps take about a second; FUZZ_SCENARIOS=50 explores more.
 SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "8"))
 STEPS = int(os.environ.get("FUZZ_STEPS", "8"))
 DERANDOMIZE = os.environ.get("FUZZ_SEED", "") != "random"
@@ -307,6 +310,58 @@ def one_connection() -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
+class Rows(Snapshot):
+    """A snapshot copied back over rows deleted, not truncated: every table is in it, so
+    TRUNCATE's CASCADE would add nothing but its cost, new files for each table and index (a
+    second or more a copy, where deleting its few hundred rows takes a tenth; tests/postgresql)."""
+
+    def restore(self) -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for statement in connection.ops.sql_flush(no_style(), list(self.rows)):
+                cursor.execute(statement)
+            raw = cursor.cursor
+            for table, rows in self.rows.items():
+                if rows:
+                    with raw.copy(f"COPY {connection.ops.quote_name(table)} FROM STDIN") as copy:
+                        copy.write(rows)
+            for name, (value, called) in self.sequences.items():
+                cursor.execute("SELECT setval(%s, %s, %s)", [name, value, called])
+        ContentType.objects.clear_cache()
+
+
+@dataclass(frozen=True)
+class World:
+    """The seeded releases' ids, the fuzzer's token, and the rows to copy back."""
+
+    ids: dict[str, dict[str, Any]]
+    token: str
+    rows: Rows
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup: None, django_db_blocker: Any) -> World:
+    """The world, seeded once for the module: the services take seconds to build it, a copy
+    takes a tenth of one. Built as the requests run, every service committing (what runs after
+    a commit runs), then the database is put back as it was for the test that comes first."""
+    with django_db_blocker.unblock():
+        before = Rows()
+        before.take()
+        cast = make_cast()
+        ids = seed(cast)
+        _, token = create_api_token(by=cast.rita, name="fuzzer")
+        rows = Rows()
+        rows.take()
+        before.restore()
+    return World(ids=ids, token=token, rows=rows)
+
+
+@pytest.fixture
+def world(seeded: World) -> World:
+    """The seeded world, copied into this test's database."""
+    seeded.rows.restore()
+    return seeded
+
+
 def signed_in(token: str) -> requests.Session:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
@@ -346,49 +401,32 @@ def fuzz(
 # Valid and invalid inputs are two tests, so that parallel runs share them out.
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
 def test_it_answers_every_generated_request_without_5xx_or_schema_violations(
-    schema, monkeypatch, mode
+    schema, world, monkeypatch, mode
 ):
     # One client sends hundreds of requests in seconds here; its token's budget is not the point.
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "1000000/min"})
-    cast = make_cast()
-    world = seed(cast)
-    _, token = create_api_token(by=cast.rita, name="fuzzer")
-    session = signed_in(token)
+    session = signed_in(world.token)
 
     failures: list[str] = []
     operations = operations_of(schema)
     assert len(operations) > 60
     for operation in operations:
-        failures += fuzz(operation, mode, path_parameters(operation.path, world), session)
+        failures += fuzz(operation, mode, path_parameters(operation.path, world.ids), session)
 
     assert not failures, "\n\n".join(failures)
 
 
-def test_it_answers_every_generated_sequence_of_requests_without_5xx(schema, monkeypatch):
+def test_it_answers_every_generated_sequence_of_requests_without_5xx(schema, seeded, monkeypatch):
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "1000000/min"})
-    session = requests.Session()
-    world: dict[str, dict[str, Any]] = {}
+    session = signed_in(seeded.token)
+    world = seeded.ids
     calls: list[str] = []
-
-    built = Snapshot()
-
-    def fresh_world() -> None:
-        # Each sequence starts from the same state, ids included, so that a sequence replayed
-        # by the generator meets the answers it met before: the first is built after a flush
-        # (which resets the sequences) and kept; the others get it copied back.
-        if built:
-            built.restore()
-            return
-        call_command("flush", interactive=False, verbosity=0)
-        cast = make_cast()
-        world.update(seed(cast))
-        _, token = create_api_token(by=cast.rita, name="fuzzer")
-        session.headers["Authorization"] = f"Bearer {token}"
-        built.take()
 
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
-            fresh_world()
+            # Each sequence starts from the same state, ids included, so that a sequence
+            # replayed by the generator meets the answers it met before.
+            seeded.rows.restore()
 
         def step(self, input: Any) -> Any:
             case = input.case
@@ -435,15 +473,12 @@ def test_it_answers_every_generated_sequence_of_requests_without_5xx(schema, mon
 
 # Nothing here needs a commit: the walk runs in a transaction that is rolled back.
 @pytest.mark.django_db
-def test_it_answers_options_and_html_on_every_address_of_real_objects(schema):
-    cast = make_cast()
-    world = seed(cast)
-    _, token = create_api_token(by=cast.rita, name="browser")
-    client = Client(headers={"Authorization": f"Bearer {token}"})
+def test_it_answers_options_and_html_on_every_address_of_real_objects(schema, world):
+    client = Client(headers={"Authorization": f"Bearer {world.token}"})
 
     failures = []
     for operation in {found.path for found in operations_of(schema)}:
-        address = operation.format(**path_parameters(operation, world))
+        address = operation.format(**path_parameters(operation, world.ids))
         for method, response in (
             ("OPTIONS", client.options(address)),
             ("GET", client.get(address, headers={"Accept": "text/html"})),
