@@ -24,18 +24,43 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from approvals.models import SignOff
-from approvals.readiness import required_roles
-from approvals.services.decisions import record_decision
-from approvals.services.deploy import assign_role, start_deploy
+from approvals.models import Decision, SignOff
+from approvals.readiness import Readiness, compute_readiness, required_roles
+from approvals.services.decisions import _load_for_decision, _snapshot, record_decision
+from approvals.services.deploy import assign_role, deploy_blockers, start_deploy
 from approvals.services.policy import ensure_release_policy, update_policy
 from approvals.services.sign_offs import record_sign_off
-from monitoring.models import Check, CheckPhase, Integration, IntegrationKind
+from lib.wording import duration
+from monitoring import signals as monitoring_signals
+from monitoring import timing
+from monitoring.integrations.base import Observation
+from monitoring.models import (
+    Check,
+    CheckPhase,
+    CheckResult,
+    CheckStatus,
+    Integration,
+    IntegrationKind,
+)
 from monitoring.services.integrations import save_integration
-from monitoring.services.results import record_check_result
-from releases.events import log_event
-from releases.models import ChecklistTemplate, Phase, Project, Release, Role
+from monitoring.services.results import STATE_FIELDS, record_check_result
+from releases import signals
+from releases.events import actor_fields
+from releases.models import (
+    ChecklistItem,
+    ChecklistTemplate,
+    Phase,
+    Project,
+    Release,
+    ReleaseEvent,
+    Role,
+    RollbackPlan,
+    Status,
+)
+from releases.notifications import notify
 from releases.services.checklists import tick_checklist_item
+from releases.services.common import apply_changes, people_on, release_managers, standby_roster
+from releases.services.freeze_windows import freeze_windows_at
 from releases.services.lifecycle import finish_deploy, lock_scope
 from releases.services.projects import add_members, create_project, set_project_roles
 from releases.services.releases import create_release
@@ -217,16 +242,18 @@ def make_release(
     return release
 
 
+def rollback_plan_fields(cast: Cast) -> dict[str, Any]:
+    return {
+        "revert_steps": "Redeploy the previous tag.",
+        "decider": cast.rita,
+        "triggers": "Error rate above 2 % for 5 minutes.",
+        "data_considerations": "No schema change; nothing to undo.",
+        "rehearsed_at": timezone.now() - dt.timedelta(days=1),
+    }
+
+
 def complete_rollback_plan(release: Release, cast: Cast) -> None:
-    update_rollback_plan(
-        release,
-        by=cast.dana,
-        revert_steps="Redeploy the previous tag.",
-        decider=cast.rita,
-        triggers="Error rate above 2 % for 5 minutes.",
-        data_considerations="No schema change; nothing to undo.",
-        rehearsed_at=timezone.now() - dt.timedelta(days=1),
-    )
+    update_rollback_plan(release, by=cast.dana, **rollback_plan_fields(cast))
 
 
 def tick_readiness(release: Release, cast: Cast) -> None:
@@ -264,27 +291,175 @@ def sign_required(release: Release, cast: Cast, roles: tuple[str, ...] | None = 
         record_sign_off(release, by=signer(release, cast, role), role=role, decision="go")
 
 
-def sign_directly(release: Release, cast: Cast) -> None:
-    """Every required role's Go, written as rows with the events the service logs, for tests
-    that need a signed release rather than the signing: ``sign_required`` signs through the
-    service, guards, staleness and notifications included, at four times the cost."""
-    signers = [(role, signer(release, cast, role)) for role in required_roles(release)[0]]
-    with transaction.atomic():
+class _Rows:
+    """What the services leave when a release walks its lifecycle, written as rows: the
+    release's columns, ticks, checks and their results, sign-offs, the decision, events and
+    notifications, each table in one insert or update. The guards, row locks and re-reads the
+    services do at every step are what this leaves out; tests/test_builders.py holds the rows
+    to the services' own, table by table.
+
+    The events are inserted together at the end, in the order the services log them; the
+    signals the services send (status changed, check status changed, and on commit, event
+    logged) are sent after them, so their receivers do what they do after the services."""
+
+    def __init__(self, release: Release) -> None:
+        self.release = Release.objects.select_related("project").get(pk=release.pk)
+        self.now = timezone.now()
+        self.events: list[ReleaseEvent] = []
+        self.transitions: list[tuple[str, str, Any, ReleaseEvent]] = []
+        self.changed_checks: list[tuple[Check, str, ReleaseEvent]] = []
+        self.fields: set[str] = set()
+        self.written = 0
+
+    def log(self, *, actor: Any, verb: str, summary: str, **values: Any) -> ReleaseEvent:
+        event = ReleaseEvent(
+            release=self.release,
+            verb=verb,
+            summary=summary[:500],
+            before=values.get("before"),
+            after=values.get("after"),
+            data=values.get("data") or {},
+            created_at=self.now,
+            **actor_fields(actor),
+        )
+        self.events.append(event)
+        return event
+
+    def move(
+        self, target: str, *, by: Any, verb: str, summary: str, stamp: str, data: Any = None
+    ) -> None:
+        release = self.release
+        old = release.status
+        release.status = target
+        setattr(release, stamp, self.now)
+        self.fields.update(("status", stamp))
+        event = self.log(
+            actor=by,
+            verb=verb,
+            summary=summary,
+            before={"status": old},
+            after={"status": target},
+            data=data,
+        )
+        self.transitions.append((old, target, by, event))
+
+    def flush(self) -> None:
+        """Insert the events logged so far."""
+        ReleaseEvent.objects.bulk_create(self.events[self.written :])
+        self.written = len(self.events)
+
+    def save_release(self) -> None:
+        if self.fields:
+            self.release.save(update_fields=[*sorted(self.fields), "updated_at"])
+            self.fields.clear()
+
+    def tick(
+        self, items: list[ChecklistItem], cast: Cast, *, note: str = "", by: Any = None
+    ) -> None:
+        for item in items:
+            assert item.ticked_at is None, f"“{item.title}” is already ticked"
+            person = by or cast.by_role(item.owner_role)
+            item.ticked_by, item.ticked_at = person, self.now
+            item.evidence_note, item.evidence_url = note, ""
+            self.log(
+                actor=person,
+                verb="checklist_ticked",
+                summary=f"Ticked “{item.title}”" + (f" ({note})" if note else ""),
+                after={"ticked": True, "note": note, "url": ""},
+                data={"checklist_item": item.pk, "phase": item.phase},
+            )
+        ChecklistItem.objects.bulk_update(
+            items, ["ticked_by", "ticked_at", "evidence_note", "evidence_url"]
+        )
+
+    def plan(self, cast: Cast) -> None:
+        plan, _ = RollbackPlan.objects.get_or_create(release=self.release)
+        before, after, changed = apply_changes(plan, rollback_plan_fields(cast))
+        if changed:
+            plan.save(update_fields=[*changed, "updated_at"])
+            missing = plan.missing(self.release.kind)
+            self.log(
+                actor=cast.dana,
+                verb="rollback_plan_updated",
+                summary="Rollback plan updated"
+                + (f"; still missing {', '.join(missing)}" if missing else "; it is complete"),
+                before=before,
+                after=after,
+            )
+
+    def pass_checks(self) -> None:
+        """What ``record_check_result(status="passing", value="success", source="api")`` does
+        to each pre-release check."""
+        checks = list(self.release.checks.filter(phase=CheckPhase.PRE_RELEASE))
+        results = []
+        for check in checks:
+            sha = self.release.commit_sha
+            observation = Observation(status="passing", value="success")
+            verdict = timing.decide(check, observation, now=self.now, sha=sha)
+            check.consecutive_errors = timing.errors_in_a_row(check, observation)
+            changed = verdict.status != check.status or bool(sha and sha != check.observed_sha)
+            check.last_value, check.last_detail = verdict.value[:200], verdict.detail
+            check.last_url, check.last_evaluated_at = verdict.url[:500], self.now
+            check.observed_sha = sha or check.observed_sha
+            check.etag = ""
+            if not changed:
+                continue
+            old = check.status
+            check.status = verdict.status
+            check.last_changed_at = self.now
+            check.passing_since = self.now if verdict.status == CheckStatus.PASSING else None
+            if verdict.status == CheckStatus.PASSING and check.first_passed_at is None:
+                check.first_passed_at = self.now
+            check.judged_at = None
+            result = CheckResult(
+                check_ref=check,
+                status=verdict.status,
+                value=verdict.value[:200],
+                numeric=verdict.numeric,
+                detail=verdict.detail,
+                url=verdict.url[:500],
+                sha=sha,
+                source="api",
+                observed_at=self.now,
+            )
+            results.append(result)
+            event = self.log(
+                actor="api",
+                verb="check_status",
+                summary=f"Check “{check.name}”: {CheckStatus(old).label.lower()} → "
+                f"{CheckStatus(verdict.status).label.lower()}"
+                + (f" ({verdict.value})" if verdict.value else ""),
+                before={"status": old},
+                after={"status": verdict.status, "value": verdict.value},
+                data={"check": check.pk, "source": "api", "result": result},
+            )
+            self.changed_checks.append((check, old, event))
+        CheckResult.objects.bulk_create(results)
+        for _, _, event in self.changed_checks:
+            event.data["result"] = event.data["result"].pk
+        Check.objects.bulk_update(checks, [*STATE_FIELDS, "etag"])
+
+    def sign(self, cast: Cast) -> None:
+        release = self.release
+        roles = required_roles(release)[0]
+        if Role.RELEASE_MANAGER in roles:
+            # Rhea is assigned through the service as the signing begins: its event goes
+            # after those logged so far.
+            self.flush()
+        signers = [(role, signer(release, cast, role)) for role in roles]
         ensure_release_policy(release)
-        now = timezone.now()
         sign_offs = SignOff.objects.bulk_create(
             SignOff(
                 release=release,
                 user=person,
                 role=role,
                 decision=SignOff.Decision.GO,
-                created_at=now,
+                created_at=self.now,
             )
             for role, person in signers
         )
         for sign_off in sign_offs:
-            log_event(
-                release,
+            self.log(
                 actor=sign_off.user,
                 verb="sign_off_go",
                 summary=f"{sign_off.get_role_display()}: {sign_off.get_decision_display()}",
@@ -292,18 +467,182 @@ def sign_directly(release: Release, cast: Cast) -> None:
                 data={"sign_off": sign_off.pk, "role": sign_off.role},
             )
         if sign_offs:
-            log_event(
-                release,
+            self.log(
                 actor=sign_offs[-1].user,
                 verb="sign_offs_complete",
                 summary="Every required role has signed Go",
                 data={"sign_off": sign_offs[-1].pk},
             )
 
+    def ready(self, cast: Cast) -> None:
+        if self.release.status == Status.PLANNING:
+            self.move(
+                Status.FROZEN,
+                by=cast.rita,
+                verb="scope_locked",
+                summary="Scope locked: changes now go through change requests",
+                stamp="frozen_at",
+            )
+        items = self.release.checklist_items.filter(phase=Phase.READINESS, required=True)
+        self.tick(list(items), cast, note="done")
+        self.plan(cast)
+        self.pass_checks()
+        self.sign(cast)
+        self.save_release()
 
-def make_ready(release: Release, cast: Cast, *, sign_through_services: bool = False) -> Release:
+    def approve(self, cast: Cast) -> Readiness:
+        """What ``record_decision(outcome="go")`` leaves on a ready release."""
+        loaded = _load_for_decision(self.release)
+        readiness = compute_readiness(loaded, now=self.now)
+        assert readiness.ready, f"Not ready: {readiness.summary()}"
+        decision = Decision.objects.create(
+            release=self.release,
+            outcome=Decision.Outcome.GO,
+            decided_by=cast.rita,
+            decided_at=self.now,
+            snapshot=_snapshot(loaded, readiness, self.now),
+        )
+        self.log(
+            actor=cast.rita,
+            verb="decision_go",
+            summary="Go decision recorded",
+            data={
+                "decision": decision.pk,
+                "blockers": [],
+                "override_reason": "",
+                "override_categories": [],
+            },
+        )
+        self.move(
+            Status.APPROVED,
+            by=cast.rita,
+            verb="approved",
+            summary="Approved for deploy",
+            stamp="approved_at",
+        )
+        notify(
+            people_on(self.release),
+            release=self.release,
+            verb="decision",
+            message=f"Go on {self.release}",
+        )
+        return readiness
+
+    def deploy(self, cast: Cast, readiness: Readiness) -> None:
+        """What ``start_deploy(override_reason="test")`` leaves on a release just approved."""
+        release, reason = self.release, "test"
+        blockers = deploy_blockers(release, now=self.now, readiness=readiness)
+        problems = [b.message for b in blockers]
+        summary, data = "Deploy started", {}
+        if problems:
+            windows = freeze_windows_at(release.project, self.now)
+            data = {
+                "override_reason": reason,
+                "overridden": problems,
+                "override_categories": list(
+                    dict.fromkeys(str(b.override_category) for b in blockers)
+                ),
+                "freeze_windows": [window.pk for window in windows],
+            }
+            summary += f" with an override ({reason}) of: " + "; ".join(problems)
+            release.override_used = True
+            self.fields.add("override_used")
+        self.move(
+            Status.DEPLOYING,
+            by=cast.rita,
+            verb="deploy_started",
+            summary=summary,
+            stamp="deploy_started_at",
+            data=data,
+        )
+        notify(
+            standby_roster(release),
+            release=release,
+            verb="deploy_started",
+            message=f"Deploy of {release} started. You are on the standby roster.",
+        )
+        if problems:
+            notify(
+                release_managers(release),
+                release=release,
+                verb="override_used",
+                message=f"{cast.rita} started the deploy of {release} with an override "
+                f"({reason}) of: " + "; ".join(problems),
+                exclude=cast.rita,
+            )
+
+    def finish(self, cast: Cast) -> None:
+        """The required deployment items ticked by Dana, then ``finish_deploy``."""
+        release = self.release
+        items = release.checklist_items.filter(phase=Phase.DEPLOYMENT, required=True)
+        self.tick(list(items), cast, by=cast.dana)
+        window = release.project.monitoring_window(release.kind)
+        release.monitoring_until = self.now + window
+        self.fields.add("monitoring_until")
+        self.move(
+            Status.MONITORING,
+            by=cast.dana,
+            verb="deploy_finished",
+            summary=f"Deploy done; watching health for {duration(window)}",
+            stamp="deploy_finished_at",
+        )
+
+    def done(self, release: Release) -> Release:
+        """Write the release and the events, send what the services send, and bring the
+        caller's copy of the release up to date."""
+        self.save_release()
+        self.flush()
+        for check, old, event in self.changed_checks:
+            monitoring_signals.check_status_changed.send(
+                sender=Check,
+                check=check,
+                release=self.release,
+                old=old,
+                new=check.status,
+                event=event,
+            )
+        for old, new, by, event in self.transitions:
+            signals.status_changed.send(
+                sender=Release, release=self.release, old=old, new=new, actor=by, event=event
+            )
+        for event in self.events:
+            transaction.on_commit(
+                functools.partial(signals.event_logged.send, sender=ReleaseEvent, event=event)
+            )
+        release.refresh_from_db()
+        return release
+
+
+def sign_directly(release: Release, cast: Cast) -> None:
+    """Every required role's Go, written as rows with the events the service logs, for tests
+    that need a signed release rather than the signing: ``sign_required`` signs through the
+    service, guards, staleness and notifications included, at four times the cost."""
+    with transaction.atomic():
+        rows = _Rows(release)
+        rows.sign(cast)
+        rows.done(release)
+
+
+# The states below are written directly (``_Rows``) unless ``lifecycle`` asks for the walk
+# through the services: for the tests about that walk, and for tests that need what the
+# services leave for after the commit besides the events (a commit range read, emails sent).
+# tests/test_builders.py checks that both ways leave the same rows.
+
+
+def make_ready(
+    release: Release,
+    cast: Cast,
+    *,
+    sign_through_services: bool = False,
+    lifecycle: bool = False,
+) -> Release:
     """A frozen release with every readiness criterion met; the sign-offs are written directly
     unless the test is about signing."""
+    if not (lifecycle or sign_through_services):
+        with transaction.atomic():
+            rows = _Rows(release)
+            rows.ready(cast)
+            return rows.done(release)
     if release.status == "planning":
         lock_scope(release, by=cast.rita)
     tick_readiness(release, cast)
@@ -317,22 +656,40 @@ def make_ready(release: Release, cast: Cast, *, sign_through_services: bool = Fa
     return release
 
 
-def make_approved(release: Release, cast: Cast) -> Release:
-    make_ready(release, cast)
+def _directly(release: Release, cast: Cast, target: str) -> Release:
+    with transaction.atomic():
+        rows = _Rows(release)
+        rows.ready(cast)
+        readiness = rows.approve(cast)
+        if target != Status.APPROVED:
+            rows.deploy(cast, readiness)
+        if target == Status.MONITORING:
+            rows.finish(cast)
+        return rows.done(release)
+
+
+def make_approved(release: Release, cast: Cast, *, lifecycle: bool = False) -> Release:
+    if not lifecycle:
+        return _directly(release, cast, Status.APPROVED)
+    make_ready(release, cast, lifecycle=True)
     record_decision(release, by=cast.rita, outcome="go")
     release.refresh_from_db()
     return release
 
 
-def make_deploying(release: Release, cast: Cast) -> Release:
-    make_approved(release, cast)
+def make_deploying(release: Release, cast: Cast, *, lifecycle: bool = False) -> Release:
+    if not lifecycle:
+        return _directly(release, cast, Status.DEPLOYING)
+    make_approved(release, cast, lifecycle=True)
     start_deploy(release, by=cast.rita, override_reason="test")
     release.refresh_from_db()
     return release
 
 
-def make_monitoring(release: Release, cast: Cast) -> Release:
-    make_deploying(release, cast)
+def make_monitoring(release: Release, cast: Cast, *, lifecycle: bool = False) -> Release:
+    if not lifecycle:
+        return _directly(release, cast, Status.MONITORING)
+    make_deploying(release, cast, lifecycle=True)
     for item in release.checklist_items.filter(phase=Phase.DEPLOYMENT, required=True):
         tick_checklist_item(item, by=cast.dana)
     finish_deploy(release, by=cast.dana)

@@ -69,7 +69,8 @@ class TestAllowed:
         assert release.deploy_started_at is not None
 
     def test_it_moves_to_monitoring_when_the_deploy_is_done(self, cast, release):
-        release = make_monitoring(release, cast)
+        # About the walk itself: through the services.
+        release = make_monitoring(release, cast, lifecycle=True)
         assert release.status == Status.MONITORING
         # The deploy being done says nothing of its health: that waits for a health result.
         assert release.health == Health.UNKNOWN
