@@ -27,7 +27,12 @@ from django.utils.crypto import get_random_string
 from approvals.models import Decision, SignOff
 from approvals.readiness import Readiness, compute_readiness, required_roles
 from approvals.services.decisions import _load_for_decision, _snapshot, record_decision
-from approvals.services.deploy import assign_role, deploy_blockers, start_deploy
+from approvals.services.deploy import (
+    announce_deploy_started,
+    assign_role,
+    deploy_blockers,
+    start_deploy,
+)
 from approvals.services.policy import ensure_release_policy, update_policy
 from approvals.services.sign_offs import record_sign_off
 from lib.wording import duration
@@ -59,7 +64,7 @@ from releases.models import (
 )
 from releases.notifications import notify
 from releases.services.checklists import tick_checklist_item
-from releases.services.common import apply_changes, people_on, release_managers, standby_roster
+from releases.services.common import apply_changes, people_on
 from releases.services.freeze_windows import freeze_windows_at
 from releases.services.lifecycle import finish_deploy, lock_scope
 from releases.services.projects import add_members, create_project, set_project_roles
@@ -555,21 +560,7 @@ class _Rows:
             stamp="deploy_started_at",
             data=data,
         )
-        notify(
-            standby_roster(release),
-            release=release,
-            verb="deploy_started",
-            message=f"Deploy of {release} started. You are on the standby roster.",
-        )
-        if problems:
-            notify(
-                release_managers(release),
-                release=release,
-                verb="override_used",
-                message=f"{cast.rita} started the deploy of {release} with an override "
-                f"({reason}) of: " + "; ".join(problems),
-                exclude=cast.rita,
-            )
+        announce_deploy_started(release, by=cast.rita, problems=problems, reason=reason)
 
     def finish(self, cast: Cast) -> None:
         """The required deployment items ticked by Dana, then ``finish_deploy``."""

@@ -186,22 +186,30 @@ def start_deploy(release: Release, *, by: Actor, override_reason: str = "") -> R
             data=data,
             extra_fields=extra,
         )
-        notify(
-            standby_roster(release),
-            release=release,
-            verb="deploy_started",
-            message=f"Deploy of {release} started. You are on the standby roster.",
-        )
-        if problems:
-            notify(
-                release_managers(release),
-                release=release,
-                verb="override_used",
-                message=f"{by} started the deploy of {release} with an override "
-                f"({override_reason}) of: " + "; ".join(problems),
-                exclude=by,
-            )
+        announce_deploy_started(release, by=by, problems=problems, reason=override_reason)
     return release
+
+
+def announce_deploy_started(
+    release: Release, *, by: Actor, problems: list[str], reason: str
+) -> None:
+    """Tell the standby roster the deploy started, and the release managers when it
+    overrode ``problems`` (with ``reason``)."""
+    notify(
+        standby_roster(release),
+        release=release,
+        verb="deploy_started",
+        message=f"Deploy of {release} started. You are on the standby roster.",
+    )
+    if problems:
+        notify(
+            release_managers(release),
+            release=release,
+            verb="override_used",
+            message=f"{by} started the deploy of {release} with an override "
+            f"({reason}) of: " + "; ".join(problems),
+            exclude=by,
+        )
 
 
 def assign_role(release: Release, user: Any, role: str, *, by: Actor) -> RoleAssignment:
