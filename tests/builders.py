@@ -1,9 +1,11 @@
-"""Explicit builders for tests: the named cast and releases in any state, made through services."""
+"""Explicit builders for tests: the named cast and releases in any state, written as the rows the
+services leave (tests/test_builders.py holds them to each other) or made through the services."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -50,21 +52,27 @@ from monitoring.models import (
 from monitoring.services.integrations import save_integration
 from monitoring.services.results import STATE_FIELDS, record_check_result
 from releases import signals
-from releases.events import actor_fields
+from releases.events import actor_fields, snapshot
 from releases.models import (
     ChecklistItem,
     ChecklistTemplate,
     Phase,
     Project,
+    ProjectEvent,
+    ProjectEventKind,
+    ProjectMembership,
     Release,
     ReleaseEvent,
     Role,
+    RoleAssignment,
     RollbackPlan,
+    ScopeItem,
     Status,
+    clean_commit_sha,
 )
 from releases.notifications import notify
 from releases.services.checklists import tick_checklist_item
-from releases.services.common import apply_changes, people_on
+from releases.services.common import apply_changes, people_on, snapshot_fields
 from releases.services.freeze_windows import freeze_windows_at
 from releases.services.lifecycle import finish_deploy, lock_scope
 from releases.services.projects import add_members, create_project, set_project_roles
@@ -187,7 +195,11 @@ MEMBERS = [
 ]
 
 
-def make_cast(slug: str = "payments") -> Cast:
+def make_cast(slug: str = "payments", *, through_services: bool = False) -> Cast:
+    """The project ``slug`` with its people (rita, its release manager, and one member of
+    each role), its checklist templates and a CI check. The project and its members are
+    written as the rows ``create_project`` and ``add_members`` leave (tests/test_builders.py
+    holds them to each other) unless ``through_services`` asks for those services."""
     # The people in one insert, in the order (and so with the ids) they always had: the cast is
     # made before nearly every test, and the rows are what make_user would make.
     suffix = "" if slug == "payments" else f"-{slug}"
@@ -198,13 +210,16 @@ def make_cast(slug: str = "payments") -> Cast:
             _user(f"otto{suffix}"),
         ]
     )
-    project = create_project(name=slug.title(), slug=slug, by=rita)
-    people = {"rita": rita}
-    roles = {}
-    for (name, role), person in zip(MEMBERS, members, strict=True):
-        people[name] = person
-        roles[person] = [role]
-    add_members(project, roles, by=rita)
+    roles = [(person, role) for (_, role), person in zip(MEMBERS, members, strict=True)]
+    if through_services:
+        project = create_project(name=slug.title(), slug=slug, by=rita)
+        add_members(project, {person: [role] for person, role in roles}, by=rita)
+    else:
+        project = _project_directly(slug, rita, roles)
+    people = {
+        "rita": rita,
+        **{name: person for (name, _), person in zip(MEMBERS, members, strict=True)},
+    }
     ChecklistTemplate.objects.bulk_create(
         ChecklistTemplate(
             project=project,
@@ -230,6 +245,52 @@ def make_cast(slug: str = "payments") -> Cast:
     return Cast(project=project, otto=otto, ci=ci, **people)
 
 
+def _project_directly(slug: str, rita: Any, roles: Sequence[tuple[Any, str]]) -> Project:
+    """What ``create_project`` by rita and ``add_members`` leave: the project, its memberships
+    and their events, each in one insert, and the policy its creation gives it."""
+    with transaction.atomic():
+        project = Project.objects.create(name=slug.title(), slug=slug, description="")
+        ProjectMembership.objects.bulk_create(
+            [
+                ProjectMembership(project=project, user=rita, role=Role.RELEASE_MANAGER),
+                *(ProjectMembership(project=project, user=p, role=r) for p, r in roles),
+            ]
+        )
+        by = {"actor": rita, "actor_label": rita.get_username()[:120]}
+        labels = dict(Role.choices)
+        ProjectEvent.objects.bulk_create(
+            [
+                ProjectEvent(
+                    project=project,
+                    kind=ProjectEventKind.PROJECT,
+                    action="added",
+                    summary=f"Project “{project}” created",
+                    after=snapshot(project),
+                    **by,
+                ),
+                *(
+                    ProjectEvent(
+                        project=project,
+                        kind=ProjectEventKind.MEMBERSHIP,
+                        action="added",
+                        summary=f"{person} added as: {labels[role]}",
+                        after={"roles": [role]},
+                        data={"user": person.pk, "username": person.get_username()},
+                        **by,
+                    )
+                    for person, role in roles
+                ),
+            ]
+        )
+        signals.project_created.send(sender=Project, project=project)
+    return project
+
+
+# What ``make_release`` writes directly besides the kind, the commit and the scope; the plan's
+# moments go through ``create_release``, which checks them against each other.
+DIRECT_RELEASE_FIELDS = frozenset({"title", "git_ref", "environment"})
+
+
 def make_release(
     cast: Cast,
     version: str = "1.0.0",
@@ -237,13 +298,85 @@ def make_release(
     kind: str = "standard",
     scope: int = 1,
     sha: str = "a" * 40,
+    through_services: bool = False,
     **fields: Any,
 ) -> Release:
-    release = create_release(
-        cast.project, by=cast.rita, version=version, kind=kind, commit_sha=sha, **fields
-    )
-    for n in range(scope):
-        add_scope_item(release, by=cast.rita, title=f"Feature {n + 1}", key=f"PAY-{n + 1}")
+    """A planning release of rita's with ``scope`` items, written as the rows ``create_release``
+    and ``add_scope_item`` leave (tests/test_builders.py holds them to each other) unless
+    ``through_services`` asks for those services, or a field only they check is given."""
+    if through_services or not DIRECT_RELEASE_FIELDS.issuperset(fields):
+        release = create_release(
+            cast.project, by=cast.rita, version=version, kind=kind, commit_sha=sha, **fields
+        )
+        for n in range(scope):
+            add_scope_item(release, by=cast.rita, title=f"Feature {n + 1}", key=f"PAY-{n + 1}")
+        return release
+    return _release_directly(cast, version, kind=kind, scope=scope, sha=sha, **fields)
+
+
+def _release_directly(
+    cast: Cast, version: str, *, kind: str, scope: int, sha: str, **fields: Any
+) -> Release:
+    project, rita = cast.project, cast.rita
+    fields = {"kind": kind, "commit_sha": clean_commit_sha(sha), **fields}
+    with transaction.atomic():
+        release = Release.objects.create(
+            project=project, version=version, created_by=rita, **fields
+        )
+        RoleAssignment.objects.bulk_create(
+            RoleAssignment(release=release, user_id=user_id, role=role)
+            for user_id, role in ProjectMembership.objects.filter(project=project).values_list(
+                "user_id", "role"
+            )
+        )
+        ChecklistItem.objects.bulk_create(
+            ChecklistItem(
+                release=release,
+                template=template,
+                phase=template.phase,
+                title=template.title,
+                help_text=template.help_text,
+                owner_role=template.owner_role,
+                required=template.required,
+                evidence_required=template.evidence_required,
+                position=template.position,
+            )
+            for template in ChecklistTemplate.objects.filter(project=project)
+            if template.applies_to(release.kind)
+        )
+        RollbackPlan.objects.create(release=release)
+        items = ScopeItem.objects.bulk_create(
+            ScopeItem(release=release, title=f"Feature {n}", key=f"PAY-{n}", created_by=rita)
+            for n in range(1, scope + 1)
+        )
+        by = actor_fields(rita)
+        created, *added = ReleaseEvent.objects.bulk_create(
+            [
+                ReleaseEvent(
+                    release=release,
+                    verb="release_created",
+                    summary=f"Release {version} ({release.get_kind_display().lower()}) created",
+                    after=snapshot_fields(release, ["version", *fields]),
+                    **by,
+                ),
+                *(
+                    ReleaseEvent(
+                        release=release,
+                        verb="scope_added",
+                        summary=f"Added {item.get_kind_display()} “{item.key} {item.title}”",
+                        after=snapshot_fields(item, ["title", "key"]),
+                        data={"scope_item": item.pk},
+                        **by,
+                    )
+                    for item in items
+                ),
+            ]
+        )
+        signals.release_created.send(sender=Release, release=release, actor=rita, event=created)
+        for event in (created, *added):
+            transaction.on_commit(
+                functools.partial(signals.event_logged.send, sender=ReleaseEvent, event=event)
+            )
     return release
 
 

@@ -28,6 +28,7 @@ from releases.signals import event_logged
 from tests.builders import (
     Cast,
     make_approved,
+    make_cast,
     make_deploying,
     make_monitoring,
     make_ready,
@@ -44,6 +45,7 @@ KEYS_IN_DATA: dict[str, str] = {
     "sign_off": "approvals.SignOff",
     "decision": "approvals.Decision",
     "checklist_item": "releases.ChecklistItem",
+    "scope_item": "releases.ScopeItem",
     "check": "monitoring.Check",
     "result": "monitoring.CheckResult",
     "user": "auth.User",
@@ -156,19 +158,11 @@ def _differences(a: Any, b: Any, where: str) -> list[str]:
     return []
 
 
-def _build(
-    builder: Callable[..., Release],
-    release: Release,
-    cast: Cast,
-    before: dict[str, set[Any]],
-    **kwargs: Any,
-) -> Tables:
+def _build(builder: Callable[..., Release], release: Release, cast: Cast, **kwargs: Any) -> None:
     # Fresh copies: nothing cached on the objects from the other build.
     release = Release.objects.get(pk=release.pk)
     cast = dataclasses.replace(cast, project=Project.objects.get(pk=cast.project.pk))
-    start = timezone.now()
     builder(release, cast, **kwargs)
-    return Tables(before, start)
 
 
 def _window_closed() -> dict[str, Any]:
@@ -210,18 +204,22 @@ def _after_commit(callback: Callable[[], Any]) -> str:
     return f"{getattr(owner, 'name', owner)}.{func.__name__}"
 
 
-def _compare(
-    builder: Callable[..., Release], release: Release, cast: Cast, capture: Callable[..., Any]
+def _both_ways(
+    build: Callable[[bool], Any], capture: Callable[..., Any]
 ) -> tuple[list[str], list[str], list[str]]:
-    """Build through the services, roll back, build directly: the rows that differ, and what
-    each build left for after the commit."""
+    """``build(True)`` (through the services), rolled back, then ``build(False)`` (directly):
+    the rows that differ, and what each build left for after the commit."""
     before = _keys()
     savepoint = transaction.savepoint_create()
     with capture() as services_leave:
-        through_services = _build(builder, release, cast, before, lifecycle=True)
+        start = timezone.now()
+        build(True)
+        through_services = Tables(before, start)
     transaction.savepoint_rollback(savepoint)
     with capture() as builder_leaves:
-        directly = _build(builder, release, cast, before)
+        start = timezone.now()
+        build(False)
+        directly = Tables(before, start)
     differences = [
         difference
         for label, rows in through_services.rows.items()
@@ -231,6 +229,17 @@ def _compare(
         differences,
         sorted(map(_after_commit, builder_leaves)),
         sorted(map(_after_commit, services_leave)),
+    )
+
+
+def _compare(
+    builder: Callable[..., Release], release: Release, cast: Cast, capture: Callable[..., Any]
+) -> tuple[list[str], list[str], list[str]]:
+    return _both_ways(
+        lambda services: _build(
+            builder, release, cast, **({"lifecycle": True} if services else {})
+        ),
+        capture,
     )
 
 
@@ -257,6 +266,43 @@ def test_it_starts_from_a_frozen_release_as_the_services_do(
     lock_scope(release, by=cast.rita)
     differences, builder_leaves, services_leave = _compare(
         make_monitoring, release, cast, django_capture_on_commit_callbacks
+    )
+    assert not differences, "\n".join(differences)
+    assert builder_leaves == services_leave
+
+
+def test_it_writes_the_cast_as_the_services_write_it(django_capture_on_commit_callbacks):
+    differences, builder_leaves, services_leave = _both_ways(
+        lambda services: make_cast("orbit", through_services=services),
+        django_capture_on_commit_callbacks,
+    )
+    assert not differences, "\n".join(differences)
+    assert builder_leaves == services_leave
+
+
+NEW_RELEASES: dict[str, dict[str, Any]] = {
+    "standard": {},
+    "hotfix without scope": {"kind": "hotfix", "scope": 0},
+    "major with three items": {"kind": "major", "scope": 3},
+    "titled, for staging, short commit": {
+        "title": "Spring",
+        "environment": "staging",
+        "git_ref": "v2.0.0",
+        "sha": "ABC1234",
+    },
+    "without a commit": {"sha": ""},
+}
+
+
+@pytest.mark.parametrize("name", NEW_RELEASES)
+def test_it_writes_a_new_release_as_the_services_write_it(
+    cast, name, django_capture_on_commit_callbacks
+):
+    differences, builder_leaves, services_leave = _both_ways(
+        lambda services: make_release(
+            cast, "2.0.0", through_services=services, **NEW_RELEASES[name]
+        ),
+        django_capture_on_commit_callbacks,
     )
     assert not differences, "\n".join(differences)
     assert builder_leaves == services_leave
