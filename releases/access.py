@@ -78,8 +78,11 @@ def is_person(user: Any) -> bool:
 def project_roles(user: Any, project: Project) -> frozenset[str]:
     if not is_person(user):
         return frozenset()
+    # A set: unordered, so without the model's ordering, which joins the project and the user.
     return frozenset(
-        ProjectMembership.objects.filter(project=project, user=user).values_list("role", flat=True)
+        ProjectMembership.objects.filter(project=project, user=user)
+        .order_by()
+        .values_list("role", flat=True)
     )
 
 
@@ -520,7 +523,7 @@ def access_for(user: Any, release: Release) -> ReleaseAccess:
     if not user.is_authenticated:
         return ReleaseAccess(user=user, release=release)
     roles = frozenset(
-        release.assignments.filter(user=user).values_list("role", flat=True)
+        release.assignments.filter(user=user).order_by().values_list("role", flat=True)
         if not hasattr(release, "_prefetched_objects_cache")
         or "assignments" not in release._prefetched_objects_cache
         else [a.role for a in release.assignments.all() if a.user_id == user.pk]
