@@ -26,7 +26,13 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from approvals.models import Decision, SignOff
+from approvals.models import (
+    DEFAULT_REQUIRED_ROLES,
+    ApprovalPolicy,
+    Decision,
+    RoleRequirement,
+    SignOff,
+)
 from approvals.readiness import Readiness, compute_readiness, required_roles
 from approvals.services.decisions import _load_for_decision, _snapshot, record_decision
 from approvals.services.deploy import (
@@ -247,42 +253,48 @@ def make_cast(slug: str = "payments", *, through_services: bool = False) -> Cast
 
 def _project_directly(slug: str, rita: Any, roles: Sequence[tuple[Any, str]]) -> Project:
     """What ``create_project`` by rita and ``add_members`` leave: the project, its memberships
-    and their events, each in one insert, and the policy its creation gives it."""
-    with transaction.atomic():
-        project = Project.objects.create(name=slug.title(), slug=slug, description="")
-        ProjectMembership.objects.bulk_create(
-            [
-                ProjectMembership(project=project, user=rita, role=Role.RELEASE_MANAGER),
-                *(ProjectMembership(project=project, user=p, role=r) for p, r in roles),
-            ]
-        )
-        by = {"actor": rita, "actor_label": rita.get_username()[:120]}
-        labels = dict(Role.choices)
-        ProjectEvent.objects.bulk_create(
-            [
+    and their events, and the approval policy its creation gives it, each in one insert. No
+    transaction of its own: the test's holds it, or each insert commits."""
+    project = Project.objects.create(name=slug.title(), slug=slug, description="")
+    ProjectMembership.objects.bulk_create(
+        [
+            ProjectMembership(project=project, user=rita, role=Role.RELEASE_MANAGER),
+            *(ProjectMembership(project=project, user=p, role=r) for p, r in roles),
+        ]
+    )
+    by = {"actor": rita, "actor_label": rita.get_username()[:120]}
+    labels = dict(Role.choices)
+    ProjectEvent.objects.bulk_create(
+        [
+            ProjectEvent(
+                project=project,
+                kind=ProjectEventKind.PROJECT,
+                action="added",
+                summary=f"Project “{project}” created",
+                after=snapshot(project),
+                **by,
+            ),
+            *(
                 ProjectEvent(
                     project=project,
-                    kind=ProjectEventKind.PROJECT,
+                    kind=ProjectEventKind.MEMBERSHIP,
                     action="added",
-                    summary=f"Project “{project}” created",
-                    after=snapshot(project),
+                    summary=f"{person} added as: {labels[role]}",
+                    after={"roles": [role]},
+                    data={"user": person.pk, "username": person.get_username()},
                     **by,
-                ),
-                *(
-                    ProjectEvent(
-                        project=project,
-                        kind=ProjectEventKind.MEMBERSHIP,
-                        action="added",
-                        summary=f"{person} added as: {labels[role]}",
-                        after={"roles": [role]},
-                        data={"user": person.pk, "username": person.get_username()},
-                        **by,
-                    )
-                    for person, role in roles
-                ),
-            ]
-        )
-        signals.project_created.send(sender=Project, project=project)
+                )
+                for person, role in roles
+            ),
+        ]
+    )
+    # What ``ensure_policy`` makes for a new project (``project_created``'s receiver).
+    policy = ApprovalPolicy.objects.create(project=project)
+    RoleRequirement.objects.bulk_create(
+        RoleRequirement(policy=policy, release_kind=kind, role=role, quorum=quorum)
+        for kind, required in DEFAULT_REQUIRED_ROLES.items()
+        for role, quorum in required.items()
+    )
     return project
 
 
@@ -319,64 +331,62 @@ def _release_directly(
 ) -> Release:
     project, rita = cast.project, cast.rita
     fields = {"kind": kind, "commit_sha": clean_commit_sha(sha), **fields}
-    with transaction.atomic():
-        release = Release.objects.create(
-            project=project, version=version, created_by=rita, **fields
+    # No transaction of its own: the test's holds it, or each insert commits.
+    release = Release.objects.create(project=project, version=version, created_by=rita, **fields)
+    RoleAssignment.objects.bulk_create(
+        RoleAssignment(release=release, user_id=user_id, role=role)
+        for user_id, role in ProjectMembership.objects.filter(project=project).values_list(
+            "user_id", "role"
         )
-        RoleAssignment.objects.bulk_create(
-            RoleAssignment(release=release, user_id=user_id, role=role)
-            for user_id, role in ProjectMembership.objects.filter(project=project).values_list(
-                "user_id", "role"
-            )
+    )
+    ChecklistItem.objects.bulk_create(
+        ChecklistItem(
+            release=release,
+            template=template,
+            phase=template.phase,
+            title=template.title,
+            help_text=template.help_text,
+            owner_role=template.owner_role,
+            required=template.required,
+            evidence_required=template.evidence_required,
+            position=template.position,
         )
-        ChecklistItem.objects.bulk_create(
-            ChecklistItem(
+        for template in ChecklistTemplate.objects.filter(project=project)
+        if template.applies_to(release.kind)
+    )
+    RollbackPlan.objects.create(release=release)
+    items = ScopeItem.objects.bulk_create(
+        ScopeItem(release=release, title=f"Feature {n}", key=f"PAY-{n}", created_by=rita)
+        for n in range(1, scope + 1)
+    )
+    by = actor_fields(rita)
+    created, *added = ReleaseEvent.objects.bulk_create(
+        [
+            ReleaseEvent(
                 release=release,
-                template=template,
-                phase=template.phase,
-                title=template.title,
-                help_text=template.help_text,
-                owner_role=template.owner_role,
-                required=template.required,
-                evidence_required=template.evidence_required,
-                position=template.position,
-            )
-            for template in ChecklistTemplate.objects.filter(project=project)
-            if template.applies_to(release.kind)
-        )
-        RollbackPlan.objects.create(release=release)
-        items = ScopeItem.objects.bulk_create(
-            ScopeItem(release=release, title=f"Feature {n}", key=f"PAY-{n}", created_by=rita)
-            for n in range(1, scope + 1)
-        )
-        by = actor_fields(rita)
-        created, *added = ReleaseEvent.objects.bulk_create(
-            [
+                verb="release_created",
+                summary=f"Release {version} ({release.get_kind_display().lower()}) created",
+                after=snapshot_fields(release, ["version", *fields]),
+                **by,
+            ),
+            *(
                 ReleaseEvent(
                     release=release,
-                    verb="release_created",
-                    summary=f"Release {version} ({release.get_kind_display().lower()}) created",
-                    after=snapshot_fields(release, ["version", *fields]),
+                    verb="scope_added",
+                    summary=f"Added {item.get_kind_display()} “{item.key} {item.title}”",
+                    after=snapshot_fields(item, ["title", "key"]),
+                    data={"scope_item": item.pk},
                     **by,
-                ),
-                *(
-                    ReleaseEvent(
-                        release=release,
-                        verb="scope_added",
-                        summary=f"Added {item.get_kind_display()} “{item.key} {item.title}”",
-                        after=snapshot_fields(item, ["title", "key"]),
-                        data={"scope_item": item.pk},
-                        **by,
-                    )
-                    for item in items
-                ),
-            ]
+                )
+                for item in items
+            ),
+        ]
+    )
+    signals.release_created.send(sender=Release, release=release, actor=rita, event=created)
+    for event in (created, *added):
+        transaction.on_commit(
+            functools.partial(signals.event_logged.send, sender=ReleaseEvent, event=event)
         )
-        signals.release_created.send(sender=Release, release=release, actor=rita, event=created)
-        for event in (created, *added):
-            transaction.on_commit(
-                functools.partial(signals.event_logged.send, sender=ReleaseEvent, event=event)
-            )
     return release
 
 
