@@ -70,7 +70,6 @@ from releases.models import (
     Release,
     ReleaseEvent,
     Role,
-    RoleAssignment,
     RollbackPlan,
     ScopeItem,
     Status,
@@ -82,7 +81,7 @@ from releases.services.common import apply_changes, people_on, snapshot_fields
 from releases.services.freeze_windows import freeze_windows_at
 from releases.services.lifecycle import finish_deploy, lock_scope
 from releases.services.projects import add_members, create_project, set_project_roles
-from releases.services.releases import create_release
+from releases.services.releases import create_release, start_from_project
 from releases.services.rollback import update_rollback_plan
 from releases.services.scope import add_scope_item
 
@@ -333,28 +332,7 @@ def _release_directly(
     fields = {"kind": kind, "commit_sha": clean_commit_sha(sha), **fields}
     # No transaction of its own: the test's holds it, or each insert commits.
     release = Release.objects.create(project=project, version=version, created_by=rita, **fields)
-    RoleAssignment.objects.bulk_create(
-        RoleAssignment(release=release, user_id=user_id, role=role)
-        for user_id, role in ProjectMembership.objects.filter(project=project).values_list(
-            "user_id", "role"
-        )
-    )
-    ChecklistItem.objects.bulk_create(
-        ChecklistItem(
-            release=release,
-            template=template,
-            phase=template.phase,
-            title=template.title,
-            help_text=template.help_text,
-            owner_role=template.owner_role,
-            required=template.required,
-            evidence_required=template.evidence_required,
-            position=template.position,
-        )
-        for template in ChecklistTemplate.objects.filter(project=project)
-        if template.applies_to(release.kind)
-    )
-    RollbackPlan.objects.create(release=release)
+    start_from_project(release)
     items = ScopeItem.objects.bulk_create(
         ScopeItem(release=release, title=f"Feature {n}", key=f"PAY-{n}", created_by=rita)
         for n in range(1, scope + 1)

@@ -85,32 +85,7 @@ def create_release(project: Project, *, by: Actor, version: str, **fields: Any) 
             raise ValidationError(
                 {"version": f"{project.name} already has a release {version}."}
             ) from exc
-        RoleAssignment.objects.bulk_create(
-            [
-                RoleAssignment(release=release, user_id=user_id, role=role)
-                for user_id, role in ProjectMembership.objects.filter(project=project).values_list(
-                    "user_id", "role"
-                )
-            ]
-        )
-        ChecklistItem.objects.bulk_create(
-            [
-                ChecklistItem(
-                    release=release,
-                    template=template,
-                    phase=template.phase,
-                    title=template.title,
-                    help_text=template.help_text,
-                    owner_role=template.owner_role,
-                    required=template.required,
-                    evidence_required=template.evidence_required,
-                    position=template.position,
-                )
-                for template in ChecklistTemplate.objects.filter(project=project)
-                if template.applies_to(release.kind)
-            ]
-        )
-        RollbackPlan.objects.create(release=release)
+        start_from_project(release)
         event = log_event(
             release,
             actor=by,
@@ -120,6 +95,38 @@ def create_release(project: Project, *, by: Actor, version: str, **fields: Any) 
         )
         signals.release_created.send(sender=Release, release=release, actor=by, event=event)
     return release
+
+
+def start_from_project(release: Release) -> None:
+    """What a new release starts with: the project's members in their roles, the project's
+    checklist for its kind, and an empty rollback plan."""
+    project = release.project
+    RoleAssignment.objects.bulk_create(
+        [
+            RoleAssignment(release=release, user_id=user_id, role=role)
+            for user_id, role in ProjectMembership.objects.filter(project=project).values_list(
+                "user_id", "role"
+            )
+        ]
+    )
+    ChecklistItem.objects.bulk_create(
+        [
+            ChecklistItem(
+                release=release,
+                template=template,
+                phase=template.phase,
+                title=template.title,
+                help_text=template.help_text,
+                owner_role=template.owner_role,
+                required=template.required,
+                evidence_required=template.evidence_required,
+                position=template.position,
+            )
+            for template in ChecklistTemplate.objects.filter(project=project)
+            if template.applies_to(release.kind)
+        ]
+    )
+    RollbackPlan.objects.create(release=release)
 
 
 def _clean_sha(value: Any) -> str:
