@@ -27,8 +27,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
-    """Poll ``condition`` until it returns something true, and return that."""
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
+    """Poll ``condition`` until it returns something true, and return that. Every tenth of a
+    second by default: a condition is a query or a log read, and a test that waits for a worker
+    goes on as soon as the worker is done."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
