@@ -88,13 +88,13 @@ from releases.services.scope import add_scope_item
 PASSWORD = "greenlight"
 
 
-@functools.cache
 def known[T](value: T | None) -> T:
     """``value``, which the test expects to be set by now: a moment, a row that must exist."""
     assert value is not None
     return value
 
 
+@functools.cache
 def password_hash() -> str:
     """PASSWORD hashed once per test process: every user of the suite has the same one."""
     return make_password(PASSWORD)
