@@ -70,8 +70,9 @@ run: install
 # The suite starts many Python processes (its workers, Celery workers and beat, manage.py): each
 # loads the project's modules as compiled by the first, from __pycache__ (ignored by git),
 # rather than compiling them again, even where the environment asks Python not to write
-# bytecode (PYTHONDONTWRITEBYTECODE set to nothing is unset for Python).
-test run: export PYTHONDONTWRITEBYTECODE :=
+# bytecode (PYTHONDONTWRITEBYTECODE set to nothing is unset for Python). `make ci`'s checks
+# import the whole project before its suite runs, so they compile it for the suite.
+test run ci: export PYTHONDONTWRITEBYTECODE :=
 
 test: install test-packages test-unleash
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
