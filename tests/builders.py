@@ -26,13 +26,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from approvals.models import (
-    DEFAULT_REQUIRED_ROLES,
-    ApprovalPolicy,
-    Decision,
-    RoleRequirement,
-    SignOff,
-)
+from approvals.models import Decision, SignOff
 from approvals.readiness import Readiness, compute_readiness, required_roles
 from approvals.services.decisions import _load_for_decision, _snapshot, record_decision
 from approvals.services.deploy import (
@@ -215,16 +209,14 @@ def make_cast(slug: str = "payments", *, through_services: bool = False) -> Cast
             _user(f"otto{suffix}"),
         ]
     )
-    roles = [(person, role) for (_, role), person in zip(MEMBERS, members, strict=True)]
+    named = [(name, role, person) for (name, role), person in zip(MEMBERS, members, strict=True)]
+    roles = [(person, role) for _, role, person in named]
     if through_services:
         project = create_project(name=slug.title(), slug=slug, by=rita)
         add_members(project, {person: [role] for person, role in roles}, by=rita)
     else:
         project = _project_directly(slug, rita, roles)
-    people = {
-        "rita": rita,
-        **{name: person for (name, _), person in zip(MEMBERS, members, strict=True)},
-    }
+    people = {"rita": rita, **{name: person for name, _, person in named}}
     ChecklistTemplate.objects.bulk_create(
         ChecklistTemplate(
             project=project,
@@ -252,8 +244,8 @@ def make_cast(slug: str = "payments", *, through_services: bool = False) -> Cast
 
 def _project_directly(slug: str, rita: Any, roles: Sequence[tuple[Any, str]]) -> Project:
     """What ``create_project`` by rita and ``add_members`` leave: the project, its memberships
-    and their events, and the approval policy its creation gives it, each in one insert. No
-    transaction of its own: the test's holds it, or each insert commits."""
+    and their events, each in one insert, and what its creation gives it. No transaction of
+    its own: the test's holds it, or each insert commits."""
     project = Project.objects.create(name=slug.title(), slug=slug, description="")
     ProjectMembership.objects.bulk_create(
         [
@@ -287,13 +279,9 @@ def _project_directly(slug: str, rita: Any, roles: Sequence[tuple[Any, str]]) ->
             ),
         ]
     )
-    # What ``ensure_policy`` makes for a new project (``project_created``'s receiver).
-    policy = ApprovalPolicy.objects.create(project=project)
-    RoleRequirement.objects.bulk_create(
-        RoleRequirement(policy=policy, release_kind=kind, role=role, quorum=quorum)
-        for kind, required in DEFAULT_REQUIRED_ROLES.items()
-        for role, quorum in required.items()
-    )
+    # Its receivers give the project what it starts with (the approval policy), as for
+    # ``create_project``.
+    signals.project_created.send(sender=Project, project=project)
     return project
 
 
