@@ -1,4 +1,5 @@
-"""docker-compose.yml is valid Compose and lays out the production processes (no engine needed)."""
+"""docker-compose.yml is valid Compose and lays out the production processes, and the image is
+built from the project's files alone (no engine needed)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import compose
 import pytest
 from django.conf import settings
+from docker.utils.build import exclude_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = Path(compose.__file__).parent / "docker-compose"
@@ -81,3 +83,55 @@ def test_it_gives_web_workers_and_beat_the_same_environment(config):
     assert environments[0]["DATABASE_URL"].startswith("postgres://")
     assert environments[0]["REDIS_URL"] == "redis://redis:6379/0"
     assert environments[0]["DJANGO_SETTINGS_MODULE"] == "config.settings_production"
+
+
+def build_context(root: Path) -> set[str]:
+    """The paths ``docker build`` sends from ``root``, read with .dockerignore as Docker reads it
+    (the Docker SDK's own matcher)."""
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return set(exclude_paths(str(root), patterns, dockerfile="Dockerfile"))
+
+
+def test_the_image_leaves_out_the_checkouts_own_state(tmp_path):
+    state = [
+        ".env",  # real secrets
+        "db.sqlite3",
+        "var/celery/queue/0001.msg",  # the embedded broker's messages
+        "var/cache/page.djcache",
+        "var/unleash/node_modules/unleash-server/package.json",
+        ".venv/bin/python",
+        ".uv/bin/uv",
+        ".git/HEAD",
+        "releases/__pycache__/models.cpython-313.pyc",
+        "staticfiles/app.css",
+        ".pytest_cache/README.md",
+        "tests/browser/artifacts/dashboard.png",
+    ]
+    project = [
+        "Dockerfile",
+        "manage.py",
+        "pyproject.toml",
+        "uv.lock",
+        ".python-version",
+        "releases/models.py",
+        "static/app.css",
+        "templates/base.html",
+    ]
+    for name in state + project:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+
+    context = build_context(tmp_path)
+
+    assert [name for name in state if name in context] == []
+    assert [name for name in project if name not in context] == []
+
+
+def test_the_image_takes_every_file_the_project_tracks():
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert len(tracked) > 100
+    context = build_context(ROOT)
+    assert sorted(set(tracked) - context) == []
