@@ -38,19 +38,15 @@ from approvals.services.deploy import (
 from approvals.services.policy import ensure_release_policy, update_policy
 from approvals.services.sign_offs import record_sign_off
 from lib.wording import duration
-from monitoring import signals as monitoring_signals
-from monitoring import timing
 from monitoring.integrations.base import Observation
 from monitoring.models import (
     Check,
     CheckPhase,
-    CheckResult,
-    CheckStatus,
     Integration,
     IntegrationKind,
 )
 from monitoring.services.integrations import save_integration
-from monitoring.services.results import STATE_FIELDS, record_check_result
+from monitoring.services.results import STATE_FIELDS, apply_observation, record_check_result
 from releases import signals
 from releases.events import actor_fields, snapshot
 from releases.models import (
@@ -412,16 +408,16 @@ class _Rows:
     services do at every step are what this leaves out; tests/test_builders.py holds the rows
     to the services' own, table by table.
 
-    The events are inserted together at the end, in the order the services log them; the
-    signals the services send (status changed, check status changed, and on commit, event
-    logged) are sent after them, so their receivers do what they do after the services."""
+    The events are inserted together, in the order the services log them, each with its
+    signal for after the commit; the checks' results go through the service's own
+    ``apply_observation``. The status changes are signalled once the release is written, so
+    their receivers do what they do after the services."""
 
     def __init__(self, release: Release) -> None:
         self.release = Release.objects.select_related("project").get(pk=release.pk)
         self.now = timezone.now()
         self.events: list[ReleaseEvent] = []
         self.transitions: list[tuple[str, str, Any, ReleaseEvent]] = []
-        self.changed_checks: list[tuple[Check, str, ReleaseEvent]] = []
         self.fields: set[str] = set()
         self.written = 0
 
@@ -458,9 +454,13 @@ class _Rows:
         self.transitions.append((old, target, by, event))
 
     def flush(self) -> None:
-        """Insert the events logged so far."""
-        ReleaseEvent.objects.bulk_create(self.events[self.written :])
+        """Insert the events logged so far, each with its signal for after the commit."""
+        written = ReleaseEvent.objects.bulk_create(self.events[self.written :])
         self.written = len(self.events)
+        for event in written:
+            transaction.on_commit(
+                functools.partial(signals.event_logged.send, sender=ReleaseEvent, event=event)
+            )
 
     def save_release(self) -> None:
         if self.fields:
@@ -503,54 +503,22 @@ class _Rows:
 
     def pass_checks(self) -> None:
         """What ``record_check_result(status="passing", value="success", source="api")`` does
-        to each pre-release check."""
+        to each pre-release check, without its locks: the service's own ``apply_observation``,
+        whose events go after those logged so far."""
+        self.flush()
         checks = list(self.release.checks.filter(phase=CheckPhase.PRE_RELEASE))
-        results = []
+        passing = Observation(status="passing", value="success")
         for check in checks:
-            sha = self.release.commit_sha
-            observation = Observation(status="passing", value="success")
-            verdict = timing.decide(check, observation, now=self.now, sha=sha)
-            check.consecutive_errors = timing.errors_in_a_row(check, observation)
-            changed = verdict.status != check.status or bool(sha and sha != check.observed_sha)
-            check.last_value, check.last_detail = verdict.value[:200], verdict.detail
-            check.last_url, check.last_evaluated_at = verdict.url[:500], self.now
-            check.observed_sha = sha or check.observed_sha
-            check.etag = ""
-            if not changed:
-                continue
-            old = check.status
-            check.status = verdict.status
-            check.last_changed_at = self.now
-            check.passing_since = self.now if verdict.status == CheckStatus.PASSING else None
-            if verdict.status == CheckStatus.PASSING and check.first_passed_at is None:
-                check.first_passed_at = self.now
-            check.judged_at = None
-            result = CheckResult(
-                check_ref=check,
-                status=verdict.status,
-                value=verdict.value[:200],
-                numeric=verdict.numeric,
-                detail=verdict.detail,
-                url=verdict.url[:500],
-                sha=sha,
+            apply_observation(
+                check,
+                self.release,
+                passing,
+                sha=self.release.commit_sha,
                 source="api",
-                observed_at=self.now,
+                by=None,
+                now=self.now,
             )
-            results.append(result)
-            event = self.log(
-                actor="api",
-                verb="check_status",
-                summary=f"Check “{check.name}”: {CheckStatus(old).label.lower()} → "
-                f"{CheckStatus(verdict.status).label.lower()}"
-                + (f" ({verdict.value})" if verdict.value else ""),
-                before={"status": old},
-                after={"status": verdict.status, "value": verdict.value},
-                data={"check": check.pk, "source": "api", "result": result},
-            )
-            self.changed_checks.append((check, old, event))
-        CheckResult.objects.bulk_create(results)
-        for _, _, event in self.changed_checks:
-            event.data["result"] = event.data["result"].pk
+            check.etag = ""
         Check.objects.bulk_update(checks, [*STATE_FIELDS, "etag"])
 
     def sign(self, cast: Cast) -> None:
@@ -692,22 +660,9 @@ class _Rows:
         caller's copy of the release up to date."""
         self.save_release()
         self.flush()
-        for check, old, event in self.changed_checks:
-            monitoring_signals.check_status_changed.send(
-                sender=Check,
-                check=check,
-                release=self.release,
-                old=old,
-                new=check.status,
-                event=event,
-            )
         for old, new, by, event in self.transitions:
             signals.status_changed.send(
                 sender=Release, release=self.release, old=old, new=new, actor=by, event=event
-            )
-        for event in self.events:
-            transaction.on_commit(
-                functools.partial(signals.event_logged.send, sender=ReleaseEvent, event=event)
             )
         release.refresh_from_db()
         return release
