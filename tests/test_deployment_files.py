@@ -96,6 +96,7 @@ def build_context(root: Path) -> set[str]:
 def test_the_image_leaves_out_the_checkouts_own_state(tmp_path):
     state = [
         ".env",  # real secrets
+        ".env.production",
         "db.sqlite3",
         "var/celery/queue/0001.msg",  # the embedded broker's messages
         "var/cache/page.djcache",
